@@ -1,0 +1,72 @@
+/**
+ * Accounts of an emulated device with a failed-login lockout, shared by every service that logs users
+ * in (SSH, HTTP, OPC UA, the cleartext console), as on a real device where one account store serves all
+ * interfaces.
+ */
+
+export interface AccountConfig {
+  username: string;
+  password: string;
+  role?: string;
+}
+
+export interface LockoutConfig {
+  /** Consecutive failures after which the account (or source) is locked. */
+  threshold: number;
+  durationSeconds: number;
+  /** Count failures per username (default) or per client address. */
+  scope?: 'user' | 'source';
+}
+
+export type LoginResult = 'ok' | 'denied' | 'locked';
+
+interface Counter {
+  failures: number;
+  lockedUntil: number;
+}
+
+export class AccountStore {
+  private readonly accounts: ReadonlyMap<string, AccountConfig>;
+  private readonly counters = new Map<string, Counter>();
+
+  constructor(accounts: readonly AccountConfig[], readonly lockout: LockoutConfig | null = null, private readonly now: () => number = Date.now) {
+    this.accounts = new Map(accounts.map((a) => [a.username, a]));
+  }
+
+  has(username: string): boolean {
+    return this.accounts.has(username);
+  }
+
+  role(username: string): string | undefined {
+    return this.accounts.get(username)?.role;
+  }
+
+  /** Checks a login and updates the lockout state. While locked, even the right password is refused. */
+  login(username: string, password: string, source: string): LoginResult {
+    const key = this.lockout?.scope === 'source' ? `source:${source}` : `user:${username}`;
+    const counter = this.counters.get(key) ?? { failures: 0, lockedUntil: 0 };
+    const now = this.now();
+    if (this.lockout && counter.lockedUntil > now) return 'locked';
+    if (counter.lockedUntil !== 0 && counter.lockedUntil <= now) {
+      counter.failures = 0;
+      counter.lockedUntil = 0;
+    }
+    const account = this.accounts.get(username);
+    if (account && account.password === password) {
+      this.counters.delete(key);
+      return 'ok';
+    }
+    counter.failures += 1;
+    if (this.lockout && counter.failures >= this.lockout.threshold) {
+      counter.lockedUntil = now + this.lockout.durationSeconds * 1000;
+    }
+    this.counters.set(key, counter);
+    return 'denied';
+  }
+
+  /** True when a login for this user from this source would be refused regardless of the password. */
+  isLocked(username: string, source: string): boolean {
+    const key = this.lockout?.scope === 'source' ? `source:${source}` : `user:${username}`;
+    return this.lockout !== null && (this.counters.get(key)?.lockedUntil ?? 0) > this.now();
+  }
+}

@@ -1,0 +1,112 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { packagePath } from '../paths';
+import { AccountStore, type LockoutConfig } from './accounts';
+import { telnetService } from './services/telnet';
+import type {
+  DeviceContext, DeviceIdentity, Posture, RunningService, ServiceEndpoint, ServiceModule, ServicePosture,
+} from './types';
+
+export type { Posture, ServiceEndpoint } from './types';
+
+/** Every service the emulator knows, in start order. */
+export const SERVICE_MODULES: readonly ServiceModule[] = [
+  telnetService as ServiceModule,
+];
+
+export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;
+
+export class PostureError extends Error {}
+
+const DEFAULT_IDENTITY: DeviceIdentity = {
+  vendor: 'Example Automation', model: 'EPLC-1', productCode: 'EPLC1', firmware: '1.0.0', serial: 'SN-0001',
+};
+
+/** Loads a posture by built-in name ("weak", "hardened") or from a YAML file. */
+export function loadPosture(nameOrFile: string): Posture {
+  const file = (BUILTIN_POSTURES as readonly string[]).includes(nameOrFile)
+    ? packagePath('profiles', 'postures', `${nameOrFile}.yaml`)
+    : path.resolve(nameOrFile);
+  if (!fs.existsSync(file)) throw new PostureError(`posture ${nameOrFile}: no such built-in posture or file`);
+  const doc = parseYaml(fs.readFileSync(file, 'utf8')) as unknown;
+  return checkPosture(doc, file);
+}
+
+export function checkPosture(doc: unknown, origin = 'posture'): Posture {
+  if (doc === null || typeof doc !== 'object') throw new PostureError(`${origin}: not a YAML mapping`);
+  const p = doc as Partial<Posture>;
+  if (typeof p.name !== 'string') throw new PostureError(`${origin}: "name" is required`);
+  if (p.services === null || typeof p.services !== 'object') throw new PostureError(`${origin}: "services" is required`);
+  const known = new Set(SERVICE_MODULES.map((m) => m.key));
+  for (const key of Object.keys(p.services)) {
+    if (!known.has(key)) throw new PostureError(`${origin}: services.${key}: unknown service (known: ${[...known].join(', ')})`);
+  }
+  for (const account of p.accounts ?? []) {
+    if (typeof account.username !== 'string' || typeof account.password !== 'string') {
+      throw new PostureError(`${origin}: accounts: each needs a username and a password`);
+    }
+  }
+  return p as Posture;
+}
+
+export interface Emulator {
+  readonly posture: Posture;
+  readonly services: readonly ServiceEndpoint[];
+  /** Endpoint of the first service with this protocol; throws if there is none. */
+  endpoint(protocol: string): ServiceEndpoint;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an emulated device: every enabled service of the posture on its own port (0 = OS-chosen).
+ * If one service fails to start, the ones already running are closed before the error propagates.
+ */
+export async function startEmulator(postureOrName: Posture | string, overrides: { host?: string } = {}): Promise<Emulator> {
+  const posture = typeof postureOrName === 'string' ? loadPosture(postureOrName) : checkPosture(postureOrName);
+  const host = overrides.host ?? posture.host ?? '127.0.0.1';
+  const ownWorkDir = posture.workDir === undefined;
+  const workDir = posture.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), `iacs-emulator-${process.pid}-`));
+  fs.mkdirSync(workDir, { recursive: true });
+  const identity = { ...DEFAULT_IDENTITY, ...posture.identity };
+  const accountList = posture.accounts ?? [];
+  const device: DeviceContext = {
+    host,
+    identity,
+    accounts: new AccountStore(accountList, posture.lockout ?? null),
+    accountsFor: (lockout: LockoutConfig | null | undefined) => (lockout === undefined ? device.accounts : new AccountStore(accountList, lockout)),
+    workDir,
+    posture,
+    log: (message) => {
+      if (process.env.IACS_EMULATOR_DEBUG) process.stderr.write(`[emulator] ${message}\n`);
+    },
+  };
+  const running: RunningService[] = [];
+  const closeAll = async () => {
+    await Promise.allSettled(running.reverse().map((s) => s.close()));
+    if (ownWorkDir) fs.rmSync(workDir, { recursive: true, force: true });
+  };
+  try {
+    for (const module of SERVICE_MODULES) {
+      const config = posture.services[module.key] as ServicePosture | undefined;
+      if (!config || config.enabled === false) continue;
+      running.push(await module.start(config, device));
+    }
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+  const services = running.flatMap((s) => s.endpoints);
+  let closed: Promise<void> | undefined;
+  return {
+    posture,
+    services,
+    endpoint(protocol) {
+      const found = services.find((s) => s.protocol === protocol);
+      if (!found) throw new Error(`the emulated device runs no ${protocol} service`);
+      return found;
+    },
+    close: () => (closed ??= closeAll()),
+  };
+}

@@ -1,0 +1,66 @@
+import type { AccountConfig, AccountStore, LockoutConfig } from './accounts';
+
+/** What the emulated device says about itself (Modbus 43/14, OPC UA BuildInfo, SNMP sysDescr, banners). */
+export interface DeviceIdentity {
+  vendor: string;
+  model: string;
+  productCode: string;
+  firmware: string;
+  serial: string;
+}
+
+/** A posture file (profiles/postures/*.yaml): the configuration of one emulated device. */
+export interface Posture {
+  name: string;
+  description?: string;
+  /** Bind address of every service; 127.0.0.1 unless a bench namespace gives the device its own. */
+  host?: string;
+  identity?: Partial<DeviceIdentity>;
+  accounts?: AccountConfig[];
+  /** Device-wide lockout shared by all services; null or absent: no lockout. */
+  lockout?: LockoutConfig | null;
+  /** Folder for generated keys, certificates and the OPC UA PKI; a temporary folder by default. */
+  workDir?: string;
+  /** One section per service; a missing section or `enabled: false` switches it off. */
+  services: Record<string, ServicePosture | undefined>;
+}
+
+export interface ServicePosture {
+  enabled?: boolean;
+  /** 0 (default): an OS-chosen free port. */
+  port?: number;
+  [key: string]: unknown;
+}
+
+/** One listening endpoint, as printed by `iacs-probe emulate`. */
+export interface ServiceEndpoint {
+  protocol: string;
+  host: string;
+  port: number;
+  /** Set for TLS-wrapped services. */
+  tls?: boolean;
+}
+
+export interface DeviceContext {
+  readonly host: string;
+  readonly identity: DeviceIdentity;
+  /** Device-wide account store (with the device-wide lockout). */
+  readonly accounts: AccountStore;
+  /** An account store over the same accounts with a service-specific lockout, when a section overrides it. */
+  accountsFor(lockout: LockoutConfig | null | undefined): AccountStore;
+  /** A folder the service may write keys and certificates to (per emulator instance). */
+  readonly workDir: string;
+  readonly posture: Posture;
+  log(message: string): void;
+}
+
+export interface RunningService {
+  readonly endpoints: readonly ServiceEndpoint[];
+  close(): Promise<void>;
+}
+
+/** A service the emulator can start; `key` is its section name under `services:` in a posture. */
+export interface ServiceModule<C extends ServicePosture = ServicePosture> {
+  readonly key: string;
+  start(config: C, device: DeviceContext): Promise<RunningService>;
+}

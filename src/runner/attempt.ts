@@ -1,0 +1,219 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import {
+  FRS, OutOfScope, ProbeError, formatTarget, type ComponentInfo, type CredentialVault,
+  type DevicePolicy, type Finding, type HostUnderTest, type ProbeContext, type ProbeDefinition,
+  type ProbeResult, type RequirementOutcome, type Safety, type ServiceUnderTest,
+} from '../sdk';
+import type { RunStore } from '../evidence/store';
+import { packagePath } from '../paths';
+import { normalizeHost } from './scope';
+
+export type AttemptStatus = 'pass' | 'fail' | 'not_applicable' | 'error' | 'skipped';
+export type ErrorReason = 'unreachable' | 'timeout' | 'protocol' | 'auth' | 'scope' | 'input' | 'bug' | 'cancelled';
+export type SkipReason = 'not-allowed' | 'below-sl' | 'target-unhealthy' | 'cancelled' | 'no-credentials';
+
+/** The runner's envelope around one probe on one target (the report contract's `attempts[]`). */
+export interface Attempt {
+  probe: string;
+  target: string;
+  /** The declared service's protocol, or "host" for host-scope probes. */
+  service: string;
+  safety: Safety;
+  status: AttemptStatus;
+  /** Machine-readable: an ErrorReason for errors, a SkipReason for skips, absent otherwise. */
+  reason?: string;
+  /** Human explanation of an error or skip. */
+  message?: string;
+  startedAt: string;
+  durationMs: number;
+  observations: Record<string, unknown>;
+  findings: Finding[];
+  outcomes: RequirementOutcome[];
+  evidence: string[];
+}
+
+/** One probe × target pair to run. */
+export interface PlannedAttempt {
+  probe: ProbeDefinition<unknown>;
+  host: HostUnderTest;
+  service?: ServiceUnderTest;
+  inputs: unknown;
+  timeoutMs: number;
+}
+
+export interface AttemptEnvironment {
+  store: RunStore;
+  component: ComponentInfo;
+  policy: DevicePolicy;
+  credentials: CredentialVault;
+  allowed: ReadonlySet<Safety>;
+  /** Aborts when the whole run is cancelled (SIGINT). */
+  runSignal: AbortSignal;
+  /** Hosts and addresses of the profile. */
+  isInScope(host: string): boolean;
+  /** name -> file, from the profile's `policy.baselines`. */
+  baselineFiles?: Readonly<Record<string, string>>;
+  /** How long a probe that ignores its signal may linger after its deadline before it is abandoned. */
+  graceMs?: number;
+}
+
+export function attemptTarget(planned: Pick<PlannedAttempt, 'host' | 'service'>): string {
+  return formatTarget(planned.host.host, planned.service?.port);
+}
+
+export function skippedAttempt(planned: PlannedAttempt, reason: SkipReason, message: string): Attempt {
+  return {
+    probe: planned.probe.id, target: attemptTarget(planned), service: planned.service?.protocol ?? 'host',
+    safety: planned.probe.safety, status: 'skipped', reason, message, startedAt: new Date().toISOString(),
+    durationMs: 0, observations: {}, findings: [], outcomes: [], evidence: [],
+  };
+}
+
+/** Highest per-FR target: the level whose baseline thresholds apply. */
+function baselineLevel(component: ComponentInfo): number {
+  return Math.max(1, ...FRS.map((fr) => component.slTarget[fr]));
+}
+
+function loadBaseline(name: string, env: AttemptEnvironment): unknown {
+  const file = env.baselineFiles?.[name] ?? packagePath('profiles', 'baselines', `${name}.yaml`);
+  if (!fs.existsSync(file)) throw new Error(`baseline ${name}: ${file} does not exist`);
+  const doc = parseYaml(fs.readFileSync(file, 'utf8')) as { levels?: Record<string, unknown> };
+  const level = baselineLevel(env.component);
+  const levels = doc.levels ?? {};
+  // The highest level defined at or below the target: a file may define only some levels.
+  for (let l = level; l >= 1; l--) if (levels[String(l)] !== undefined) return levels[String(l)];
+  throw new Error(`baseline ${name} (${path.basename(file)}) defines no level at or below ${level}`);
+}
+
+const NODE_UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'EHOSTDOWN']);
+const NODE_TIMEOUT = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT']);
+const NODE_PROTOCOL = new Set(['ECONNRESET', 'EPIPE', 'EPROTO', 'ECONNABORTED', 'HPE_INVALID_CONSTANT', 'ERR_SSL_WRONG_VERSION_NUMBER']);
+
+/** Decides what kind of failure an exception is. Only the runner does this, never a probe. */
+export function classifyError(err: unknown): { reason: ErrorReason; message: string } {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof ProbeError) return { reason: err.kind, message };
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    if (NODE_UNREACHABLE.has(code)) return { reason: 'unreachable', message };
+    if (NODE_TIMEOUT.has(code)) return { reason: 'timeout', message };
+    if (NODE_PROTOCOL.has(code) || code.startsWith('ERR_SSL') || code.startsWith('HPE_')) return { reason: 'protocol', message };
+  }
+  const stack = err instanceof Error && err.stack ? `\n${err.stack}` : '';
+  return { reason: 'bug', message: `${message}${stack}` };
+}
+
+function statusOf(outcomes: readonly RequirementOutcome[]): AttemptStatus {
+  if (outcomes.some((o) => o.verdict === 'fail')) return 'fail';
+  if (outcomes.some((o) => o.verdict === 'pass')) return 'pass';
+  return 'not_applicable';
+}
+
+/** Rejects results that would make the report lie: unknown requirements, or findings without a fail. */
+function checkResult(probe: ProbeDefinition<unknown>, result: ProbeResult): string | undefined {
+  const declared = new Set(probe.requirements);
+  for (const o of result.outcomes) {
+    if (!declared.has(o.requirement)) return `outcome for ${o.requirement}, which the probe does not declare`;
+  }
+  for (const f of result.findings) {
+    for (const r of f.requirements) {
+      if (!declared.has(r)) return `finding ${f.code} cites ${r}, which the probe does not declare`;
+      if (f.severity !== 'info' && !result.outcomes.some((o) => o.requirement === r && o.verdict === 'fail')) {
+        return `finding ${f.code} fails ${r}, but the outcome for ${r} is not fail`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Runs one attempt: builds the context, races the probe against its deadline, and turns whatever
+ * happens into an Attempt. Never throws.
+ */
+export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnvironment): Promise<Attempt> {
+  const { probe } = planned;
+  const target = attemptTarget(planned);
+  const started = Date.now();
+  const startedAt = new Date(started).toISOString();
+  const recorder = env.store.recorder(probe.id, target);
+  const deadlineController = new AbortController();
+  const deadline = started + planned.timeoutMs;
+  const timer = setTimeout(() => {
+    deadlineController.abort(new Error(`no result within the ${planned.timeoutMs} ms budget`));
+  }, planned.timeoutMs);
+  const signal = AbortSignal.any([env.runSignal, deadlineController.signal]);
+  const log = (level: string) => (message: string) => {
+    recorder.append('probe.log', `${new Date().toISOString()} ${level} ${message}`);
+  };
+  const ctx: ProbeContext<unknown> = {
+    host: planned.host,
+    service: planned.service,
+    inputs: planned.inputs,
+    component: env.component,
+    policy: env.policy,
+    credentials: env.credentials,
+    allowed: env.allowed,
+    signal,
+    deadline,
+    log: { debug: log('debug'), info: log('info'), warn: log('warn') },
+    evidence: recorder,
+    baseline: <T>(name: string) => loadBaseline(name, env) as T,
+    assertInScope: (host: string) => {
+      if (!env.isInScope(normalizeHost(host))) throw new OutOfScope(`${host} is not a host of the profile`);
+    },
+  };
+  const base = {
+    probe: probe.id, target, service: planned.service?.protocol ?? 'host', safety: probe.safety, startedAt,
+  };
+  let settled: { result: ProbeResult } | { error: unknown };
+  try {
+    settled = await raceDeadline(probe.run(ctx), signal, env.graceMs ?? 2000);
+  } finally {
+    clearTimeout(timer);
+  }
+  const durationMs = Date.now() - started;
+  const evidence = [...recorder.files];
+  if ('result' in settled) {
+    const problem = checkResult(probe, settled.result);
+    if (problem === undefined) {
+      return {
+        ...base, status: statusOf(settled.result.outcomes), durationMs,
+        observations: settled.result.observations, findings: [...settled.result.findings],
+        outcomes: [...settled.result.outcomes], evidence,
+      };
+    }
+    settled = { error: new Error(`probe returned an inconsistent result: ${problem}`) };
+  }
+  let classified: { reason: ErrorReason; message: string };
+  if (env.runSignal.aborted) classified = { reason: 'cancelled', message: 'the run was cancelled while this attempt ran' };
+  else if (deadlineController.signal.aborted) classified = { reason: 'timeout', message: `no result within the ${planned.timeoutMs} ms budget` };
+  else classified = classifyError(settled.error);
+  return {
+    ...base, status: 'error', reason: classified.reason, message: classified.message, durationMs,
+    observations: {}, findings: [], outcomes: [], evidence,
+  };
+}
+
+/** Settles with the probe's result, or with an error once the signal aborted and a grace period passed. */
+async function raceDeadline(
+  work: Promise<ProbeResult>, signal: AbortSignal, graceMs: number,
+): Promise<{ result: ProbeResult } | { error: unknown }> {
+  const wrapped = work.then((result) => ({ result }), (error: unknown) => ({ error }));
+  let graceTimer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  const abandoned = new Promise<{ error: unknown }>((resolve) => {
+    onAbort = () => {
+      graceTimer = setTimeout(() => resolve({ error: signal.reason }), graceMs);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([wrapped, abandoned]);
+  } finally {
+    if (graceTimer) clearTimeout(graceTimer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}

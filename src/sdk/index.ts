@@ -1,0 +1,5 @@
+/** The probe SDK: the only module probes import besides src/protocols. */
+export * from './types';
+export * from './errors';
+export * from './probe';
+export * from './transcript';

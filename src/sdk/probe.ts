@@ -1,0 +1,140 @@
+import type {
+  ComponentInfo, Coverage, Credential, DevicePolicy, Finding, HostUnderTest, ProbeResult,
+  RequirementOutcome, Safety, ServiceProtocol, ServiceUnderTest, Severity,
+} from './types';
+
+/** A JSON Schema object describing a probe's inputs (validated by the runner before `run`). */
+export type InputSchema = Readonly<Record<string, unknown>>;
+
+/** Where a probe writes raw material. Paths returned are relative to the run folder. */
+export interface EvidenceRecorder {
+  /** Writes `evidence/<probe>/<target>/<name>`; objects are written as pretty JSON. */
+  save(name: string, content: string | Uint8Array | object): string;
+  /** Appends one line to a transcript artifact, creating it on first use. */
+  append(name: string, line: string): string;
+  /** Records an external tool the probe ran (name, version), for the manifest. */
+  tool(name: string, version: string): void;
+}
+
+export interface ProbeLogger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+/** Credentials resolved from the profile, looked up by key ("ssh", "opcua", "http", "lockout.ssh", ...). */
+export interface CredentialVault {
+  get(key: string): Credential | undefined;
+  keys(): readonly string[];
+}
+
+/** What the runner knows when planning, before anything runs: used to declare locks. */
+export interface PlanInfo<I> {
+  readonly host: HostUnderTest;
+  readonly service?: ServiceUnderTest;
+  readonly inputs: I;
+  readonly credentials: CredentialVault;
+  readonly policy: DevicePolicy;
+}
+
+/** A resource a probe holds while it runs, e.g. an account: `ssh:127.0.0.1:22:operator`. */
+export interface LockRequest {
+  readonly key: string;
+  readonly mode: 'shared' | 'exclusive';
+}
+
+export interface ProbeContext<I> {
+  readonly host: HostUnderTest;
+  /** The declared service under test; undefined for host-scope probes (e.g. ports.tcp). */
+  readonly service?: ServiceUnderTest;
+  readonly inputs: I;
+  readonly component: ComponentInfo;
+  readonly policy: DevicePolicy;
+  readonly credentials: CredentialVault;
+  /** Safety classes the run allows (destructive only when profile and CLI both allow it). */
+  readonly allowed: ReadonlySet<Safety>;
+  /** Aborts on the attempt's deadline or when the run is cancelled. Pass it to every network call. */
+  readonly signal: AbortSignal;
+  /** Epoch milliseconds at which `signal` aborts; lets polling probes plan their budget. */
+  readonly deadline: number;
+  readonly log: ProbeLogger;
+  readonly evidence: EvidenceRecorder;
+  /** The policy thresholds for this run (profiles/baselines/<name>.yaml, level = SL target), or the
+   * profile's own file when it names one. */
+  baseline<T = Record<string, unknown>>(name: string): T;
+  /** Throws OutOfScope unless `host` is one of the profile's hosts or addresses. */
+  assertInScope(host: string): void;
+}
+
+export interface ProbeDefinition<I = Record<string, never>> {
+  /** "<protocol>.<name>"; equals the file path probes/<protocol>/<name>.ts. */
+  readonly id: string;
+  readonly protocol: string;
+  readonly title: string;
+  /** One paragraph for `iacs-probe probes` and the report: what it does and what it sends. */
+  readonly description: string;
+  /** Catalog ids this probe can evidence (checked against the catalog by a meta-test). */
+  readonly requirements: readonly string[];
+  readonly safety: Safety;
+  /** host: one attempt per target host; service: one attempt per declared service it applies to. */
+  readonly scope: 'host' | 'service';
+  /** Declared service protocols this probe runs against (service scope). */
+  readonly appliesTo: readonly ServiceProtocol[];
+  /** Narrows `appliesTo`, e.g. only TLS-wrapped services. */
+  readonly when?: (service: ServiceUnderTest) => boolean;
+  readonly inputs?: { readonly schema: InputSchema; readonly defaults: I };
+  /** Default time budget for one attempt; a profile can override it. */
+  readonly timeoutMs: number;
+  /** Ordering: higher phases run after every lower-phase attempt on the same host (lockout last). */
+  readonly phase?: number;
+  readonly locks?: (plan: PlanInfo<I>) => readonly LockRequest[];
+  run(ctx: ProbeContext<I>): Promise<ProbeResult>;
+}
+
+/** Identity function that gives probe definitions their types (cf. ESLint's RuleModule). */
+export function defineProbe<I = Record<string, never>>(probe: ProbeDefinition<I>): ProbeDefinition<I> {
+  return probe;
+}
+
+export interface FindingInput {
+  code: string;
+  severity: Severity;
+  requirements: readonly string[];
+  message: string;
+  evidence?: readonly string[];
+}
+
+export function finding(input: FindingInput): Finding {
+  return { ...input, evidence: input.evidence ?? [] };
+}
+
+/** A requirement the probe evaluated, with the coverage it had and what counts as failing it. */
+export interface Judgement {
+  requirement: string;
+  coverage: Coverage;
+  /** Reason recorded when no finding fails the requirement. */
+  passReason: string;
+}
+
+/**
+ * Builds the per-requirement outcomes from the findings: a requirement fails when a finding with a
+ * severity above `info` references it, and passes otherwise. Only requirements the probe actually
+ * evaluated are listed, so a probe that saw nothing relevant leaves the row `not_determined`.
+ */
+export function judge(judgements: readonly Judgement[], findings: readonly Finding[]): RequirementOutcome[] {
+  return judgements.map(({ requirement, coverage, passReason }) => {
+    const failing = findings.filter((f) => f.severity !== 'info' && f.requirements.includes(requirement));
+    if (failing.length === 0) return { requirement, verdict: 'pass', coverage, reason: passReason };
+    return { requirement, verdict: 'fail', coverage, reason: failing.map((f) => f.message).join('; ') };
+  });
+}
+
+export function notApplicable(requirements: readonly string[], reason: string): RequirementOutcome[] {
+  return requirements.map((requirement) => ({ requirement, verdict: 'not_applicable', coverage: 'full', reason }));
+}
+
+/** "host:port" with IPv6 literals bracketed; the attempt target format of the report contract. */
+export function formatTarget(host: string, port?: number): string {
+  const h = host.includes(':') ? `[${host}]` : host;
+  return port === undefined ? h : `${h}:${port}`;
+}

@@ -1,0 +1,86 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  FRS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy,
+  type ProbeDefinition, type Safety, type ServiceProtocol, type ServiceUnderTest, type SlVector,
+} from '../../src/sdk';
+import { RunStore } from '../../src/evidence/store';
+import { executeAttempt, type Attempt } from '../../src/runner/attempt';
+import { Vault } from '../../src/runner/credentials';
+import { enterScope } from '../../src/runner/scope';
+
+export interface ProbeRunOptions<I> {
+  host?: string;
+  /** The declared service; omit for host-scope probes. */
+  service?: { port: number; protocol: ServiceProtocol; tls?: boolean; unitId?: number; name?: string; options?: Record<string, unknown> };
+  /** Other services of the host (ports.tcp compares against them). */
+  services?: ProbeRunOptions<I>['service'][];
+  inputs?: Partial<I>;
+  credentials?: Record<string, Omit<Credential, 'source'>>;
+  policy?: DevicePolicy;
+  /** Default: passive, active and the probe's own class. */
+  allow?: Safety[];
+  sl?: number;
+  types?: ComponentType[];
+  timeoutMs?: number;
+  baselineFiles?: Record<string, string>;
+}
+
+export interface ProbeRun {
+  attempt: Attempt;
+  /** The temporary run folder (evidence paths in the attempt are relative to it). */
+  dir: string;
+  read(rel: string): string;
+}
+
+const UDP = new Set<ServiceProtocol>(['snmp', 'tftp', 'udp', 'bacnet']);
+
+function toService(host: string, s: NonNullable<ProbeRunOptions<unknown>['service']>): ServiceUnderTest {
+  return {
+    host, port: s.port, protocol: s.protocol, transport: UDP.has(s.protocol) ? 'udp' : 'tcp',
+    name: s.name ?? `${s.protocol}/${s.port}`, tls: s.tls ?? (s.protocol === 'https' || s.protocol === 'modbus-tls' || s.protocol === 'tls'),
+    unitId: s.unitId, options: s.options ?? {},
+  };
+}
+
+/**
+ * Runs one probe through the real attempt executor (context, deadline, error classification, scope
+ * guard) against a device on loopback, with evidence in a temporary folder.
+ */
+export async function runProbe<I>(probe: ProbeDefinition<I>, options: ProbeRunOptions<I> = {}): Promise<ProbeRun> {
+  const host = options.host ?? '127.0.0.1';
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-probe-test-'));
+  const store = RunStore.create(dir);
+  const services = (options.services ?? (options.service ? [options.service] : [])).flatMap((s) => (s ? [toService(host, s)] : []));
+  const service = options.service ? toService(host, options.service) : undefined;
+  const sl = options.sl ?? 2;
+  const slTarget = Object.fromEntries(FRS.map((fr) => [fr, sl])) as SlVector;
+  const component: ComponentInfo = { name: 'test device', types: options.types ?? ['embedded'], slTarget };
+  const vault = new Vault(Object.entries(options.credentials ?? {}).map(([k, c]) => [k, { ...c, source: `credentials.${k}` }] as const));
+  for (const secret of vault.secrets()) store.addSecret(secret);
+  // By default the probe's own class is allowed too, so intrusive probes run in their tests.
+  const allowed = new Set<Safety>(options.allow ?? ['passive', 'active', probe.safety]);
+  const scope = enterScope([host]);
+  const runController = new AbortController();
+  try {
+    const defaults = (probe.inputs?.defaults ?? {}) as I;
+    const attempt = await executeAttempt(
+      {
+        probe: probe as ProbeDefinition<unknown>,
+        host: { host, name: host, addresses: [host], services: service && !services.some((s) => s.port === service.port) ? [service, ...services] : services },
+        service,
+        inputs: { ...defaults, ...(options.inputs ?? {}) },
+        timeoutMs: options.timeoutMs ?? probe.timeoutMs,
+      },
+      {
+        store, component, policy: options.policy ?? {}, credentials: vault, allowed,
+        runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: options.baselineFiles,
+      },
+    );
+    return { attempt, dir, read: (rel) => fs.readFileSync(path.join(dir, rel), 'utf8') };
+  } finally {
+    scope.release();
+    store.close();
+  }
+}
