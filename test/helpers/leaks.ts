@@ -19,7 +19,7 @@ export async function handleSnapshot(): Promise<{ check(settleMs?: number): Prom
   return {
     async check(settleMs = 200) {
       const deadline = Date.now() + settleMs * 10;
-      let leaked: string[] = [];
+      let leaked: string[];
       do {
         await new Promise((r) => setTimeout(r, settleMs));
         const after = counts();
