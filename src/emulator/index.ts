@@ -63,7 +63,14 @@ export interface Emulator {
  * Starts an emulated device: every enabled service of the posture on its own port (0 = OS-chosen).
  * If one service fails to start, the ones already running are closed before the error propagates.
  */
-export async function startEmulator(postureOrName: Posture | string, overrides: { host?: string } = {}): Promise<Emulator> {
+export interface EmulatorOptions {
+  /** Bind address for every service (overrides the posture's). */
+  host?: string;
+  /** Ignore the posture's fixed ports and let the OS choose (tests, the demo). */
+  ephemeralPorts?: boolean;
+}
+
+export async function startEmulator(postureOrName: Posture | string, overrides: EmulatorOptions = {}): Promise<Emulator> {
   const posture = typeof postureOrName === 'string' ? loadPosture(postureOrName) : checkPosture(postureOrName);
   const host = overrides.host ?? posture.host ?? '127.0.0.1';
   const ownWorkDir = posture.workDir === undefined;
@@ -91,7 +98,7 @@ export async function startEmulator(postureOrName: Posture | string, overrides: 
     for (const module of SERVICE_MODULES) {
       const config = posture.services[module.key] as ServicePosture | undefined;
       if (!config || config.enabled === false) continue;
-      running.push(await module.start(config, device));
+      running.push(await module.start(overrides.ephemeralPorts ? { ...config, port: 0 } : config, device));
     }
   } catch (err) {
     await closeAll();
