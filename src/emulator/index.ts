@@ -85,6 +85,7 @@ export async function startEmulator(postureOrName: Posture | string, overrides: 
     accountsFor: (lockout: LockoutConfig | null | undefined) => (lockout === undefined ? device.accounts : new AccountStore(accountList, lockout)),
     workDir,
     posture,
+    portFor: (configured) => (overrides.ephemeralPorts ? 0 : configured ?? 0),
     log: (message) => {
       if (process.env.IACS_EMULATOR_DEBUG) process.stderr.write(`[emulator] ${message}\n`);
     },
@@ -98,7 +99,7 @@ export async function startEmulator(postureOrName: Posture | string, overrides: 
     for (const module of SERVICE_MODULES) {
       const config = posture.services[module.key] as ServicePosture | undefined;
       if (!config || config.enabled === false) continue;
-      running.push(await module.start(overrides.ephemeralPorts ? { ...config, port: 0 } : config, device));
+      running.push(await module.start(config, device));
     }
   } catch (err) {
     await closeAll();

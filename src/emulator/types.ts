@@ -51,6 +51,9 @@ export interface DeviceContext {
   /** A folder the service may write keys and certificates to (per emulator instance). */
   readonly workDir: string;
   readonly posture: Posture;
+  /** The port to bind for a configured port: 0 when the emulator runs with ephemeral ports. Use it for
+   * every port a service opens (a service's secondary ports too, e.g. plain HTTP beside HTTPS). */
+  portFor(configured: number | undefined): number;
   log(message: string): void;
 }
 
