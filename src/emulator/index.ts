@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
 import { telnetService } from './services/telnet';
+import { modbusService } from './services/modbus';
 import type {
   DeviceContext, DeviceIdentity, Posture, RunningService, ServiceEndpoint, ServiceModule, ServicePosture,
 } from './types';
@@ -14,6 +15,7 @@ export type { Posture, ServiceEndpoint } from './types';
 /** Every service the emulator knows, in start order. */
 export const SERVICE_MODULES: readonly ServiceModule[] = [
   telnetService as ServiceModule,
+  modbusService as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;
