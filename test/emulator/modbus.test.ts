@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import * as net from 'node:net';
 import ModbusRTU from 'modbus-serial';
-import { loadPosture, startEmulator, type Emulator, type Posture } from '../../src/emulator';
+import { loadPosture, startEmulator, type Emulator } from '../../src/emulator';
 import { handleSnapshot } from '../helpers/leaks';
+import { modbusPosture } from '../helpers/modbus';
 
 /** A real modbus-serial client, closed after `fn`. */
 async function withClient<T>(port: number, unitId: number, fn: (c: ModbusRTU) => Promise<T>): Promise<T> {
@@ -49,16 +50,12 @@ async function raw(port: number, bytes: Buffer, ms = 300): Promise<string> {
   return got.length > 0 ? got.toString('hex') : closed ? 'closed' : '';
 }
 
-function withModbus(base: Posture, overrides: Record<string, unknown>): Posture {
-  return { ...base, services: { modbus: { ...base.services.modbus, ...overrides } } };
-}
-
 describe('emulator: Modbus/TCP service', () => {
   let weak: Emulator;
   let hardened: Emulator;
   before(async () => {
-    weak = await startEmulator(withModbus(loadPosture('weak'), {}), { ephemeralPorts: true });
-    hardened = await startEmulator(withModbus(loadPosture('hardened'), {}), { ephemeralPorts: true });
+    weak = await startEmulator(modbusPosture('weak'), { ephemeralPorts: true });
+    hardened = await startEmulator(modbusPosture('hardened'), { ephemeralPorts: true });
   });
   after(async () => {
     await weak?.close();
@@ -87,7 +84,7 @@ describe('emulator: Modbus/TCP service', () => {
 
   it('the counter register increments on its period and the timer dies with close()', async () => {
     const handles = await handleSnapshot();
-    const emu = await startEmulator(withModbus(loadPosture('hardened'), { counter: { table: 'input-registers', address: 3, periodMs: 20 } }), { ephemeralPorts: true });
+    const emu = await startEmulator(modbusPosture('hardened', { counter: { table: 'input-registers', address: 3, periodMs: 20 } }), { ephemeralPorts: true });
     try {
       await withClient(port(emu), 1, async (c) => {
         const first = (await c.readInputRegisters(3, 1)).data[0];
@@ -119,7 +116,7 @@ describe('emulator: Modbus/TCP service', () => {
 
   it('identification splits objects that do not fit one PDU over several answers ("more follows")', async () => {
     const long = 'V'.repeat(200);
-    const emu = await startEmulator({ ...withModbus(loadPosture('hardened'), {}), identity: { vendor: long } }, { ephemeralPorts: true });
+    const emu = await startEmulator({ ...modbusPosture('hardened'), identity: { vendor: long } }, { ephemeralPorts: true });
     try {
       await withClient(port(emu), 1, async (c) => {
         const regular = await c.readDeviceIdentification(2, 0);
@@ -135,7 +132,7 @@ describe('emulator: Modbus/TCP service', () => {
     await withClient(port(weak), 7, async (c) => expect(await outcome(c.readHoldingRegisters(1, 1))).to.equal('ok'));
     await withClient(port(hardened), 7, async (c) => expect(await outcome(c.readHoldingRegisters(1, 1))).to.equal(0x0b));
     await withClient(port(hardened), 1, async (c) => expect(await outcome(c.readHoldingRegisters(1, 1))).to.equal('ok'));
-    const emu = await startEmulator(withModbus(loadPosture('hardened'), { unitId: 5, otherUnitIds: 'drop' }), { ephemeralPorts: true });
+    const emu = await startEmulator(modbusPosture('hardened', { unitId: 5, otherUnitIds: 'drop' }), { ephemeralPorts: true });
     try {
       await withClient(port(emu), 1, async (c) => expect(await outcome(c.readHoldingRegisters(1, 1))).to.equal('timeout'));
       await withClient(port(emu), 5, async (c) => expect(await outcome(c.readHoldingRegisters(1, 1))).to.equal('ok'));
@@ -179,10 +176,10 @@ describe('emulator: Modbus/TCP service', () => {
 
   it('a switched-off service does not listen, and close() leaves no handle', async () => {
     const handles = await handleSnapshot();
-    const off = await startEmulator(withModbus(loadPosture('weak'), { enabled: false }), { ephemeralPorts: true });
+    const off = await startEmulator(modbusPosture('weak', { enabled: false }), { ephemeralPorts: true });
     expect(off.services).to.deep.equal([]);
     await off.close();
-    const on = await startEmulator(withModbus(loadPosture('weak'), {}), { ephemeralPorts: true });
+    const on = await startEmulator(modbusPosture('weak'), { ephemeralPorts: true });
     await withClient(port(on), 1, async (c) => expect((await c.readHoldingRegisters(1, 1)).data).to.deep.equal([1001]));
     const idle = net.connect(port(on), '127.0.0.1').on('error', () => undefined); // a client that never hangs up
     await new Promise((r) => idle.once('connect', r));

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import * as net from 'node:net';
 import { loadPosture, startEmulator, type Emulator } from '../../src/emulator';
 import {
   EssentialFunctionMonitor, ModbusClientSession, RawModbusConnection, encodeFrame, expectOk, readDeviceIdentification,
@@ -9,27 +8,9 @@ import { ProtocolViolation, TargetTimeout } from '../../src/sdk';
 import { classifyError } from '../../src/runner/attempt';
 import { bannerServer, closedPort, garbageServer, resetServer, stallServer, type TestServer } from '../../fixtures/servers';
 import { handleSnapshot } from '../helpers/leaks';
+import { scriptedModbusServer } from '../helpers/modbus';
 
 const never = new AbortController().signal;
-
-/** A Modbus/TCP server whose answers a test scripts: `answer(request) => response PDU | null`. */
-async function scriptedServer(answer: (pdu: Buffer, n: number) => Buffer | null): Promise<TestServer> {
-  const sockets = new Set<net.Socket>();
-  let n = 0;
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('data', (d) => {
-      const pdu = answer(d.subarray(7), ++n);
-      if (pdu) s.write(Buffer.concat([d.subarray(0, 4), Buffer.from([0, pdu.length + 1, d[6]]), pdu]));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    host: '127.0.0.1', port: (server.address() as net.AddressInfo).port,
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
-  };
-}
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -93,13 +74,13 @@ describe('protocols/modbus: adapters', () => {
   });
 
   it('43/14 "more follows" then an exception: an answer, not the crash modbus-serial 8.0.25 has', async () => {
-    const server = await scriptedServer((_pdu, n) => (n === 1
+    const server = await scriptedModbusServer((_pdu, n) => (n === 1
       ? Buffer.from([0x2b, 0x0e, 0x01, 0x01, 0xff, 0x01, 0x01, 0x00, 0x04, ...Buffer.from('ACME')])
       : Buffer.from([0xab, 0x02])));
     try {
       const reply = await withRawModbus(server, { signal: never }, (conn) => readDeviceIdentification(conn, 1, 'basic', 500));
       expect(reply).to.deep.equal({ status: 'exception', code: 2, name: 'ILLEGAL DATA ADDRESS' });
-      const looping = await scriptedServer(() => Buffer.from([0x2b, 0x0e, 0x01, 0x01, 0xff, 0x00, 0x00]));
+      const looping = await scriptedModbusServer(() => Buffer.from([0x2b, 0x0e, 0x01, 0x01, 0xff, 0x00, 0x00]));
       try {
         const r = await withRawModbus(looping, { signal: never }, (conn) => readDeviceIdentification(conn, 1, 'basic', 500));
         expect(r.status).to.equal('invalid');
