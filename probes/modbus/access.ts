@@ -124,6 +124,7 @@ export default defineProbe<AccessInputs>({
   safety: 'active',
   scope: 'service',
   appliesTo: ['modbus'],
+  locks: (plan) => (plan.service ? [{ key: `modbus:${plan.service.host}:${plan.service.port}`, mode: 'shared' }] : []),
   timeoutMs: 30_000,
   inputs: {
     schema: {

@@ -47,6 +47,7 @@ export default defineProbe<IdentificationInputs>({
   safety: 'passive',
   scope: 'service',
   appliesTo: ['modbus'],
+  locks: (plan) => (plan.service ? [{ key: `modbus:${plan.service.host}:${plan.service.port}`, mode: 'shared' }] : []),
   timeoutMs: 15_000,
   inputs: {
     schema: { type: 'object', additionalProperties: false, properties: { requestTimeoutMs: { type: 'integer', minimum: 50, maximum: 30_000 } } },

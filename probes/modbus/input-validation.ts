@@ -12,8 +12,9 @@ export interface InputValidationInputs {
   waitMs: number;
   /** A holding register address the device does not have (default 65535). */
   outOfRangeAddress: number;
-  /** The normal read that must keep working (profile `essentialFunction.modbus`); default holding register 0. */
-  essentialFunction?: Partial<EssentialFunction>;
+  /** The normal read that must keep working (profile `essentialFunction.modbus`); default holding
+   * register 0. `register` is the profile's shorthand for a holding register address. */
+  essentialFunction?: Partial<EssentialFunction> & { register?: number };
   /** How long a device may take to answer normal reads again after an invalid request. */
   recoveryMs: number;
   monitorIntervalMs: number;
@@ -151,6 +152,8 @@ export default defineProbe<InputValidationInputs>({
   scope: 'service',
   appliesTo: ['modbus'],
   timeoutMs: 60_000,
+  // Nothing else may talk Modbus to the device while it is fed malformed frames and watched.
+  locks: (plan) => (plan.service ? [{ key: `modbus:${plan.service.host}:${plan.service.port}`, mode: 'exclusive' }] : []),
   inputs: {
     schema: {
       type: 'object', additionalProperties: false,
@@ -163,6 +166,7 @@ export default defineProbe<InputValidationInputs>({
             unitId: { type: 'integer', minimum: 0, maximum: 255 },
             table: { enum: ['holding-registers', 'input-registers', 'coils', 'discrete-inputs'] },
             address: { type: 'integer', minimum: 0, maximum: 65535 },
+            register: { type: 'integer', minimum: 0, maximum: 65535 },
             kind: { enum: ['counter', 'value'] },
             periodMs: { type: 'integer', minimum: 1 },
           },
@@ -178,8 +182,9 @@ export default defineProbe<InputValidationInputs>({
     if (!service) throw new MissingInput('modbus.input-validation needs a declared modbus service');
     const { inputs } = ctx;
     const unitId = service.unitId ?? 1;
+    const { register, ...given } = inputs.essentialFunction ?? {};
     const fn: EssentialFunction = {
-      unitId, table: 'holding-registers', address: 0, kind: 'value', ...inputs.essentialFunction,
+      unitId, table: 'holding-registers', kind: 'value', ...given, address: given.address ?? register ?? 0,
     };
     const transcript = new Transcript(ctx.evidence, 'modbus-input-validation.txt');
     const monitor = new EssentialFunctionMonitor(service, fn, {

@@ -47,8 +47,10 @@ describe('probe modbus.input-validation', () => {
   });
 
   it('weak: out-of-range reads, quantity 0 and over maximum, bad lengths and protocol ids are accepted (fail CR 3.5)', async () => {
-    const { attempt } = await runProbe(probe, { service: modbus(weak.endpoint('modbus').port), inputs: FAST });
+    // `register` is the profile's shorthand (essentialFunction.modbus.register) for a holding register.
+    const { attempt } = await runProbe(probe, { service: modbus(weak.endpoint('modbus').port), inputs: { ...FAST, essentialFunction: { register: 5 } } });
     expect(attempt.status).to.equal('fail');
+    expect((attempt.observations.essentialFunction as { function: object }).function).to.deep.equal({ unitId: 1, table: 'holding-registers', kind: 'value', address: 5 });
     expect(byCase(attempt)).to.deep.equal({
       'illegal-function': 'correct', 'address-out-of-range': 'accepted', 'address-wraps': 'accepted', 'quantity-zero': 'accepted',
       'quantity-above-max-registers': 'accepted', 'quantity-above-max-coils': 'accepted', 'mbap-length-short': 'accepted',
