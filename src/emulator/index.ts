@@ -6,6 +6,7 @@ import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
 import { debugService } from './services/debug';
 import { telnetService } from './services/telnet';
+import { modbusService } from './services/modbus';
 import type {
   DeviceContext, DeviceIdentity, Posture, RunningService, ServiceEndpoint, ServiceModule, ServicePosture,
 } from './types';
@@ -16,6 +17,7 @@ export type { Posture, ServiceEndpoint } from './types';
 export const SERVICE_MODULES: readonly ServiceModule[] = [
   telnetService as ServiceModule,
   debugService as ServiceModule,
+  modbusService as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;

@@ -27,6 +27,7 @@ export interface AttemptEnvironment {
   store: RunStore;
   component: ComponentInfo;
   policy: DevicePolicy;
+  essentialFunction?: Readonly<Record<string, unknown>>;
   credentials: CredentialVault;
   allowed: ReadonlySet<Safety>;
   /** Aborts when the whole run is cancelled (SIGINT). */
@@ -133,6 +134,7 @@ export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnviro
     inputs: planned.inputs,
     component: env.component,
     policy: env.policy,
+    essentialFunction: env.essentialFunction ?? {},
     credentials: env.credentials,
     allowed: env.allowed,
     signal,

@@ -97,7 +97,7 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
   let attempts: Attempt[];
   try {
     const execute = (planned: PlannedAttempt) => executeAttempt(planned, {
-      store, component: profile.component, policy: profile.policy, credentials: vault, allowed: plan.allowed,
+      store, component: profile.component, policy: profile.policy, essentialFunction: profile.essentialFunction, credentials: vault, allowed: plan.allowed,
       runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: profile.baselineFiles,
     });
     const lockInfo = (p: PlannedAttempt) => locksOf(p, { credentials: vault, policy: profile.policy });

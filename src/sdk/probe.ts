@@ -50,6 +50,8 @@ export interface ProbeContext<I> {
   readonly inputs: I;
   readonly component: ComponentInfo;
   readonly policy: DevicePolicy;
+  /** The profile's `essentialFunction` block (what to monitor during intrusive probes), by protocol. */
+  readonly essentialFunction: Readonly<Record<string, unknown>>;
   readonly credentials: CredentialVault;
   /** Safety classes the run allows (destructive only when profile and CLI both allow it). */
   readonly allowed: ReadonlySet<Safety>;

@@ -266,8 +266,9 @@ describe('bench network: devices in network namespaces', function () {
     await exited;
     await waitUntil('the orphaned device process has stopped', () => !pidAlive(devicePid));
     expect(await leftovers(owned), 'a crash leaves its namespaces').to.not.deep.equal([]);
-    const removed = await sweepStale();
-    expect(removed.namespaces).to.include.members(owned.namespaces);
+    // Another bench starting meanwhile (a parallel test run) may sweep some of them first: what counts is
+    // that none is left after a sweep.
+    await sweepStale();
     expect(await leftovers(owned)).to.deep.equal([]);
   });
 

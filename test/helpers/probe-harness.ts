@@ -19,6 +19,8 @@ export interface ProbeRunOptions<I> {
   inputs?: Partial<I>;
   credentials?: Record<string, Omit<Credential, 'source'>>;
   policy?: DevicePolicy;
+  /** The profile's essentialFunction block. */
+  essentialFunction?: Record<string, unknown>;
   /** Default: passive, active and the probe's own class. */
   allow?: Safety[];
   sl?: number;
@@ -74,7 +76,7 @@ export async function runProbe<I>(probe: ProbeDefinition<I>, options: ProbeRunOp
         timeoutMs: options.timeoutMs ?? probe.timeoutMs,
       },
       {
-        store, component, policy: options.policy ?? {}, credentials: vault, allowed,
+        store, component, policy: options.policy ?? {}, essentialFunction: options.essentialFunction, credentials: vault, allowed,
         runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: options.baselineFiles,
       },
     );
