@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import probe from '../../../probes/modbus/access';
 import { startEmulator, type Emulator } from '../../../src/emulator';
-import { bannerServer, closedPort, garbageServer, resetServer, stallServer, type TestServer } from '../../../fixtures/servers';
+import { type TestServer } from '../../../fixtures/servers';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
 import { modbusPosture, readWholeMap } from '../../helpers/modbus';
 import { requirePymodbus, startPymodbus, type PymodbusServer } from '../../helpers/pymodbus';
@@ -109,25 +110,5 @@ describe('probe modbus.access', () => {
     });
   });
 
-  describe('misbehaving peers end as errors within the budget', () => {
-    const cases: [string, () => Promise<TestServer>, string][] = [
-      ['closed port', closedPort, 'unreachable'],
-      ['accepts and stalls', stallServer, 'timeout'],
-      ['resets', resetServer, 'protocol'],
-      ['a text protocol (not Modbus)', () => bannerServer(), 'protocol'],
-      ['garbage', () => garbageServer(), 'protocol'],
-    ];
-    for (const [name, make, reason] of cases) {
-      it(name, async () => {
-        const peer = await make();
-        try {
-          const { attempt } = await runProbe(probe, { service: service(peer), timeoutMs: 3000, inputs: { requestTimeoutMs: 300 } });
-          expect(attempt.status, attempt.message).to.equal('error');
-          expect(attempt.reason, attempt.message).to.equal(reason);
-        } finally {
-          await peer.close();
-        }
-      });
-    }
-  });
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'modbus', unitId: 1 }), timeoutMs: 3000, inputs: { requestTimeoutMs: 300 } });
 });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import probe, { CASES, classify } from '../../../probes/modbus/input-validation';
 import { startEmulator, type Emulator } from '../../../src/emulator';
 import { encodeFrame } from '../../../src/protocols/modbus';
-import { bannerServer, closedPort, garbageServer, resetServer, stallServer, type TestServer } from '../../../fixtures/servers';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
 import { modbusPosture, scriptedModbusServer } from '../../helpers/modbus';
 import { requirePymodbus, startPymodbus, type PymodbusServer } from '../../helpers/pymodbus';
@@ -125,25 +125,5 @@ describe('probe modbus.input-validation', () => {
     });
   });
 
-  describe('misbehaving peers end as errors within the budget', () => {
-    const cases: [string, () => Promise<TestServer>, string][] = [
-      ['closed port', closedPort, 'unreachable'],
-      ['accepts and stalls', stallServer, 'timeout'],
-      ['resets', resetServer, 'protocol'],
-      ['a text protocol (not Modbus)', () => bannerServer(), 'protocol'],
-      ['garbage', () => garbageServer(), 'protocol'],
-    ];
-    for (const [name, make, reason] of cases) {
-      it(name, async () => {
-        const peer = await make();
-        try {
-          const { attempt } = await runProbe(probe, { service: modbus(peer.port), timeoutMs: 3000, inputs: FAST });
-          expect(attempt.status, attempt.message).to.equal('error');
-          expect(attempt.reason, attempt.message).to.equal(reason);
-        } finally {
-          await peer.close();
-        }
-      });
-    }
-  });
+  describeMisbehavingPeers(probe, { service: (port) => modbus(port), timeoutMs: 3000, inputs: FAST });
 });
