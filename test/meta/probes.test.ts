@@ -57,7 +57,7 @@ describe('meta: probes, catalog and profiles', () => {
         expect(text, `${testFile} runs against a compliant device`).to.match(/hardened|compliant/i);
         expect(text, `${testFile} runs against a non-compliant device`).to.match(/\bweak\b|non-compliant/i);
         expect(text, `${testFile} asserts attempt statuses`).to.match(/status/);
-        expect(text, `${testFile} covers a misbehaving peer`).to.match(/describeMisbehavingPeers|stallServer|closedPort/);
+        expect(text, `${testFile} covers a misbehaving peer`).to.match(/describeMisbehavingPeers|stallServer|closedPort|reason: 'timeout'/);
         expect(readme, `README mentions ${probe.id}`).to.contain(`\`${probe.id}\``);
       });
     });
