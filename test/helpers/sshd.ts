@@ -33,7 +33,11 @@ function hostKeyFile(keygen: string, key: SshdKey): string {
   const name = `${key.type}${key.bits ? `-${key.bits}` : ''}`;
   const cached = keyCache.get(name);
   if (cached) return cached;
-  keyDir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-sshd-keys-'));
+  if (!keyDir) {
+    const created = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-sshd-keys-'));
+    process.once('exit', () => fs.rmSync(created, { recursive: true, force: true }));
+    keyDir = created;
+  }
   const file = path.join(keyDir, `ssh_host_${name}_key`);
   execFileSync(keygen, ['-q', '-t', key.type, ...(key.bits ? ['-b', String(key.bits)] : []), '-N', '', '-C', 'test', '-f', file], { timeout: 20_000 });
   keyCache.set(name, file);
@@ -63,10 +67,23 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string,
   throw new Error(`sshd did not listen on ${port} within ${ms} ms: ${log()}`);
 }
 
-/** Starts sshd with `options` (sshd_config lines) and the given host keys; skips the test when sshd is absent. */
-export async function startSshd(ctx: Mocha.Context, keys: SshdKey[], options: string[], files: Record<string, string> = {}): Promise<Sshd> {
+export interface SshdConfig {
+  keys: SshdKey[];
+  /** sshd_config lines; `$DIR` stands for the server's temporary folder. */
+  options: string[];
+  /** Files written into the folder first (e.g. a banner). */
+  files?: Record<string, string>;
+}
+
+/** Starts sshd with the given configuration; skips the test when sshd or ssh-keygen is absent. */
+export async function startSshd(ctx: Mocha.Context, config: SshdConfig): Promise<Sshd> {
   const sshd = requirePeer(ctx, 'sshd', findExecutable('sshd'), 'Debian package openssh-server');
   const keygen = requirePeer(ctx, 'ssh-keygen', findExecutable('ssh-keygen'), 'Debian package openssh-client');
+  return launchSshd(sshd, keygen, config);
+}
+
+/** Starts sshd (paths given) with the configuration, for tests and the bench. */
+export async function launchSshd(sshd: string, keygen: string, { keys, options, files = {} }: SshdConfig): Promise<Sshd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-sshd-'));
   for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
   fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -102,8 +119,8 @@ export async function startSshd(ctx: Mocha.Context, keys: SshdKey[], options: st
 }
 
 /** sshd options of the weak test server: SHA-1 and 1024-bit kex, CBC/3DES, MD5 and -96 MACs, DSA and 1024-bit RSA. */
-export const WEAK_SSHD = {
-  keys: [{ type: 'rsa', bits: 1024 }, { type: 'dsa' }, { type: 'ed25519' }] as SshdKey[],
+export const WEAK_SSHD: SshdConfig = {
+  keys: [{ type: 'rsa', bits: 1024 }, { type: 'dsa' }, { type: 'ed25519' }],
   options: [
     'KexAlgorithms +diffie-hellman-group14-sha1,diffie-hellman-group1-sha1,diffie-hellman-group-exchange-sha1',
     'Ciphers +aes128-cbc,3des-cbc,aes256-cbc',
@@ -118,8 +135,8 @@ export const WEAK_SSHD = {
 export const HARDENED_BANNER = 'Authorised use only. Activity on this system is monitored and recorded.\n';
 
 /** sshd options of the hardened test server: modern kex, AEAD/CTR ciphers, ETM MACs, ed25519 + RSA-3072, a banner. */
-export const HARDENED_SSHD = {
-  keys: [{ type: 'ed25519' }, { type: 'rsa', bits: 3072 }] as SshdKey[],
+export const HARDENED_SSHD: SshdConfig = {
+  keys: [{ type: 'ed25519' }, { type: 'rsa', bits: 3072 }],
   options: [
     'KexAlgorithms sntrup761x25519-sha512@openssh.com,curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,diffie-hellman-group16-sha512',
     'Ciphers aes256-gcm@openssh.com,aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes256-ctr,aes128-ctr',

@@ -87,8 +87,8 @@ describe('probe ssh.algorithms', function () {
     let weak: Sshd | undefined;
     let hardened: Sshd | undefined;
     before(async function () {
-      weak = await startSshd(this as unknown as Mocha.Context, WEAK_SSHD.keys, WEAK_SSHD.options);
-      hardened = await startSshd(this as unknown as Mocha.Context, HARDENED_SSHD.keys, HARDENED_SSHD.options, HARDENED_SSHD.files);
+      weak = await startSshd(this as unknown as Mocha.Context, WEAK_SSHD);
+      hardened = await startSshd(this as unknown as Mocha.Context, HARDENED_SSHD);
     });
     after(async () => {
       await Promise.all([weak?.close(), hardened?.close()]);
