@@ -75,10 +75,12 @@ export default defineProbe({
         ...(h.error ? { error: h.error } : {}),
       })),
     };
+    const unsized = hostKeys.filter((h) => !h.key).map((h) => h.algorithm);
+    const unsizedNote = unsized.length > 0 ? `; host key size not determined for ${unsized.join(', ')}` : '';
     const judgements = [
-      { requirement: 'CR 4.3', coverage: 'partial' as const, passReason: 'No offered SSH algorithm or host key is weak by the SSH baseline at this SL (this interface only)' },
+      { requirement: 'CR 4.3', coverage: 'partial' as const, passReason: `No offered SSH algorithm or host key is weak by the SSH baseline at this SL (this interface only${unsizedNote})` },
       { requirement: 'CR 4.1', coverage: 'partial' as const, passReason: 'Every SSH cipher and key exchange offered protects confidentiality per the SSH baseline (this interface only)' },
-      { requirement: 'CR 3.1', coverage: 'partial' as const, passReason: 'Every SSH MAC and host-key algorithm offered protects integrity per the SSH baseline (this interface only)' },
+      { requirement: 'CR 3.1', coverage: 'partial' as const, passReason: `Every SSH MAC and host-key algorithm offered protects integrity per the SSH baseline (this interface only${unsizedNote})` },
     ];
     // An SSH-1-only server shows no algorithm lists: only requirements a finding fails were evaluated.
     const evaluated = hello.ssh1Only ? judgements.filter((j) => findings.some((f) => f.requirements.includes(j.requirement))) : judgements;

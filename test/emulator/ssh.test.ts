@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import * as net from 'node:net';
 import {
   Client, utils, type Algorithms, type ConnectConfig, type KeyboardInteractiveAuthMethod, type KeyboardInteractiveCallback, type Prompt,
 } from 'ssh2';
@@ -31,6 +32,19 @@ function exec(client: Client, command: string): Promise<string> {
       stream.on('close', () => resolve(out));
     });
   });
+}
+
+/** Resolves with `what` when the event comes, or with 'still waiting' after `ms` (so a broken knob fails, not hangs). */
+async function within(emitter: { once(event: string, fn: () => void): unknown }, event: string, what: string, ms = 8000): Promise<string> {
+  let bound: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      new Promise<string>((resolve) => emitter.once(event, () => resolve(what))),
+      new Promise<string>((resolve) => { bound = setTimeout(() => resolve('still waiting'), ms); }),
+    ]);
+  } finally {
+    clearTimeout(bound);
+  }
 }
 
 const target = (port: number) => ({ host: '127.0.0.1', port, signal: AbortSignal.timeout(10_000), timeoutMs: 5000 });
@@ -182,10 +196,25 @@ describe('emulator: SSH service', function () {
       expect(wrongKey).to.equal('refused');
       expect((await passwordLogin('op', 'pw', target(s))).outcome, 'second concurrent session refused').to.equal('rejected');
       // Idle: the first session is closed by the server after 1 s without channel activity.
-      await new Promise<void>((resolve) => withKey.client.once('close', () => resolve()));
+      expect(await within(withKey.client, 'close', 'closed by the server')).to.equal('closed by the server');
       expect((await passwordLogin('op', 'pw', target(s))).outcome, 'allowed again once the first is gone').to.equal('accepted');
     } finally {
       await Promise.all([open.close(), strict.close()]);
+    }
+  });
+
+  it('loginGraceSeconds: a client that never authenticates is disconnected', async () => {
+    const emu = await startEmulator({ name: 'grace', services: { ssh: { loginGraceSeconds: 1, hostKeys: [{ type: 'ed25519' }] } } }, { ephemeralPorts: true });
+    try {
+      const socket = net.connect(emu.endpoint('ssh').port, '127.0.0.1');
+      let received = '';
+      socket.on('data', (d: Buffer) => { received += d.toString('latin1'); });
+      const outcome = await within(socket, 'close', 'closed by the server');
+      socket.destroy();
+      expect(outcome).to.equal('closed by the server');
+      expect(received).to.match(/^SSH-2\.0-EPLC1_SSH_1\.0\.0\r\n/);
+    } finally {
+      await emu.close();
     }
   });
 
@@ -203,9 +232,9 @@ describe('emulator: SSH service', function () {
     const handles = await handleSnapshot();
     const emu = await startEmulator('hardened', { ephemeralPorts: true });
     const { client } = await connect(emu.endpoint('ssh').port, { username: 'operator', password: 'Op3rator!Bench-2026' });
-    const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+    const closed = within(client, 'close', 'closed');
     await emu.close();
-    await closed;
+    expect(await closed).to.equal('closed');
     await handles.check();
   });
 });

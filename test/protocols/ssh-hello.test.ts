@@ -2,8 +2,9 @@ import { expect } from 'chai';
 import algorithms from '../../probes/ssh/algorithms';
 import auth from '../../probes/ssh/auth';
 import { startEmulator } from '../../src/emulator';
-import { CLIENT_SOFTWARE, MSG, encodeKexInit, exchangeHello } from '../../src/protocols/ssh';
+import { CLIENT_SOFTWARE, MSG, encodeKexInit, exchangeHello, fetchHostKey, tryNoneAuth } from '../../src/protocols/ssh';
 import { sshString, uint32 } from '../../src/protocols/ssh/wire';
+import { handleSnapshot } from '../helpers/leaks';
 import { runProbe } from '../helpers/probe-harness';
 import { LEGACY_LISTS, kexinitRewritingRelay, scriptedPeer, type Peer } from '../helpers/ssh-peers';
 
@@ -64,6 +65,37 @@ describe('SSH identification and KEXINIT over a raw socket', function () {
       const { attempt } = await runProbe(algorithms, { service: { port: peer.port, protocol: 'ssh' }, timeoutMs: 5000 });
       expect(attempt.findings.map((f) => f.code)).to.deep.equal(['ssh.terrapin']);
     });
+  });
+
+  it('a server that stalls after its KEXINIT: host key not determined (said so), auth ends as timeout; no socket or timer left', async () => {
+    const handles = await handleSnapshot();
+    const lists = { ...LEGACY_LISTS, kex: ['curve25519-sha256'], hostKey: ['ssh-ed25519'], ciphersC2S: ['aes128-ctr'], ciphersS2C: ['aes128-ctr'], macsC2S: ['hmac-sha2-256'], macsS2C: ['hmac-sha2-256'] };
+    await withPeer(scriptedPeer(['SSH-2.0-Stuck_1'], [encodeKexInit(lists)]), async (peer) => {
+      const a = (await runProbe(algorithms, { service: { port: peer.port, protocol: 'ssh' }, timeoutMs: 1200 })).attempt;
+      expect((a.observations as { hostKeys: { error?: string }[] }).hostKeys[0].error).to.match(/did not finish within/);
+      expect(a.outcomes.find((o) => o.requirement === 'CR 4.3')?.reason).to.contain('host key size not determined for ssh-ed25519');
+      const b = (await runProbe(auth, { service: { port: peer.port, protocol: 'ssh' }, timeoutMs: 1200 })).attempt;
+      expect([b.status, b.reason], b.message).to.deep.equal(['error', 'timeout']);
+    });
+    await handles.check();
+  });
+
+  it('aborting the signal ends an ssh2 exchange at once with the abort reason and closes its socket', async () => {
+    const handles = await handleSnapshot();
+    const lists = { ...LEGACY_LISTS, kex: ['curve25519-sha256'], hostKey: ['ssh-ed25519'], ciphersC2S: ['aes128-ctr'], ciphersS2C: ['aes128-ctr'], macsC2S: ['hmac-sha2-256'], macsS2C: ['hmac-sha2-256'] };
+    await withPeer(scriptedPeer(['SSH-2.0-Stuck_1'], [encodeKexInit(lists)]), async (peer) => {
+      for (const step of [
+        (signal: AbortSignal) => fetchHostKey('ssh-ed25519', { host: '127.0.0.1', port: peer.port, signal, timeoutMs: 20_000 }),
+        (signal: AbortSignal) => tryNoneAuth('x', { host: '127.0.0.1', port: peer.port, signal, timeoutMs: 20_000 }),
+      ]) {
+        const controller = new AbortController();
+        const reason = new Error('cancelled by the test');
+        setTimeout(() => controller.abort(reason), 100);
+        const err = await step(controller.signal).then(() => undefined, (e: unknown) => e);
+        expect(err).to.equal(reason);
+      }
+    });
+    await handles.check();
   });
 
   it('a DISCONNECT instead of KEXINIT is a protocol error carrying the server\'s reason', async () => {

@@ -151,7 +151,11 @@ export const sshService: ServiceModule<SshPosture> = {
       ...(config.algorithms ? { algorithms: toSsh2Algorithms(config.algorithms) } : {}),
     });
 
-    server.on('connection', (client: Connection, info: { ip: string }) => {
+    // Login grace runs from TCP accept (ssh2 reports a connection only after the client's identification).
+    const pendingLogins = new Map<string, NodeJS.Timeout>();
+    const graceMs = (config.loginGraceSeconds ?? 60) * 1000;
+
+    server.on('connection', (client: Connection, info: { ip: string; port: number }) => {
       const source = info.ip;
       let user: string | undefined;
       let idle: NodeJS.Timeout | undefined;
@@ -169,7 +173,11 @@ export const sshService: ServiceModule<SshPosture> = {
           timers.delete(t);
         }
       };
-      const grace = timer((config.loginGraceSeconds ?? 60) * 1000, () => client.end());
+      const endGrace = () => {
+        const key = `${info.ip}:${info.port}`;
+        clear(pendingLogins.get(key));
+        pendingLogins.delete(key);
+      };
       const touch = () => {
         if (!config.idleTimeoutSeconds) return;
         clear(idle);
@@ -221,7 +229,7 @@ export const sshService: ServiceModule<SshPosture> = {
       });
 
       client.on('ready', () => {
-        clear(grace);
+        endGrace();
         touch();
         client.on('session', (accept) => {
           touch();
@@ -239,7 +247,7 @@ export const sshService: ServiceModule<SshPosture> = {
         });
       });
       client.on('close', () => {
-        clear(grace);
+        endGrace();
         clear(idle);
         if (user !== undefined) {
           const left = (sessionsByUser.get(user) ?? 1) - 1;
@@ -250,7 +258,23 @@ export const sshService: ServiceModule<SshPosture> = {
       client.on('error', (err: Error) => device.log(`ssh: client ${source}: ${err.message}`));
     });
 
-    const tcp = net.createServer((socket) => server.injectSocket(socket));
+    const tcp = net.createServer((socket) => {
+      const key = `${socket.remoteAddress}:${socket.remotePort}`;
+      const t = setTimeout(() => {
+        timers.delete(t);
+        pendingLogins.delete(key);
+        device.log(`ssh: ${key} did not authenticate within ${graceMs} ms`);
+        socket.destroy();
+      }, graceMs);
+      timers.add(t);
+      pendingLogins.set(key, t);
+      socket.once('close', () => {
+        clearTimeout(t);
+        timers.delete(t);
+        pendingLogins.delete(key);
+      });
+      server.injectSocket(socket);
+    });
     const listener = await listenTcp(tcp, device.host, device.portFor(config.port));
     return {
       endpoints: [{ protocol: 'ssh', host: device.host, port: listener.port }],
