@@ -112,34 +112,36 @@ describe('probe ssh.algorithms', function () {
       expect(Object.fromEntries(o.hostKeys.map((h) => [h.algorithm, h.bits]))).to.deep.equal({ 'ssh-ed25519': 256, 'rsa-sha2-512': 3072, 'rsa-sha2-256': 3072 });
     });
 
-    it('lists equal what ssh-audit -j and nmap ssh2-enum-algos report for the same sshd', async function () {
-      const sshAudit = requirePeer(this, 'ssh-audit', findExecutable('ssh-audit'), 'Debian package ssh-audit');
-      const nmap = requirePeer(this, 'nmap', findExecutable('nmap'), 'Debian package nmap');
-      const port = weak!.port;
-      const [{ attempt }, audit, scan] = await Promise.all([
-        runProbe(probe, { service: { port, protocol: 'ssh' } }),
-        run(sshAudit, ['-j', '-p', String(port), '127.0.0.1'], { timeout: 20_000 }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' })),
-        run(nmap, ['-Pn', '-n', '-sT', '-p', String(port), '--script', '+ssh2-enum-algos', '-oX', '-', '127.0.0.1'], { timeout: 20_000 }),
-      ]);
-      const o = attempt.observations as unknown as Observations;
-      // ssh-audit exits non-zero when it finds failures; its JSON is on stdout either way.
-      const a = JSON.parse(audit.stdout) as { banner: { raw: string }; kex: { algorithm: string }[]; key: { algorithm: string; keysize?: number }[]; enc: string[]; mac: string[]; compression: string[] };
-      expect(o.banner).to.equal(a.banner.raw);
-      expect(o.kex).to.deep.equal(a.kex.map((k) => k.algorithm));
-      expect(o.hostKey).to.deep.equal(a.key.map((k) => k.algorithm));
-      expect(o.ciphers).to.deep.equal(a.enc);
-      expect(o.macs).to.deep.equal(a.mac);
-      expect(o.compression).to.deep.equal(a.compression);
-      for (const k of a.key.filter((x) => x.keysize !== undefined)) {
-        expect(o.hostKeys.find((h) => h.algorithm === k.algorithm)?.bits, k.algorithm).to.equal(k.keysize);
-      }
-      const tables = nmapTables(scan.stdout);
-      expect(o.kex).to.deep.equal(tables.kex_algorithms);
-      expect(o.hostKey).to.deep.equal(tables.server_host_key_algorithms);
-      expect(o.ciphers).to.deep.equal(tables.encryption_algorithms);
-      expect(o.macs).to.deep.equal(tables.mac_algorithms);
-      expect(o.compression).to.deep.equal(tables.compression_algorithms);
-    });
+    for (const which of ['weak', 'hardened'] as const) {
+      it(`${which} sshd: lists equal what ssh-audit -j and nmap ssh2-enum-algos report for the same sshd`, async function () {
+        const sshAudit = requirePeer(this, 'ssh-audit', findExecutable('ssh-audit'), 'Debian package ssh-audit');
+        const nmap = requirePeer(this, 'nmap', findExecutable('nmap'), 'Debian package nmap');
+        const port = (which === 'weak' ? weak : hardened)!.port;
+        const [{ attempt }, audit, scan] = await Promise.all([
+          runProbe(probe, { service: { port, protocol: 'ssh' } }),
+          // ssh-audit exits non-zero when it finds failures; its JSON is on stdout either way.
+          run(sshAudit, ['-j', '-p', String(port), '127.0.0.1'], { timeout: 20_000 }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' })),
+          run(nmap, ['-Pn', '-n', '-sT', '-p', String(port), '--script', '+ssh2-enum-algos', '-oX', '-', '127.0.0.1'], { timeout: 20_000 }),
+        ]);
+        const o = attempt.observations as unknown as Observations;
+        const a = JSON.parse(audit.stdout) as { banner: { raw: string }; kex: { algorithm: string }[]; key: { algorithm: string; keysize?: number }[]; enc: string[]; mac: string[]; compression: string[] };
+        expect(o.banner).to.equal(a.banner.raw);
+        expect(o.kex).to.deep.equal(a.kex.map((k) => k.algorithm));
+        expect(o.hostKey).to.deep.equal(a.key.map((k) => k.algorithm));
+        expect(o.ciphers).to.deep.equal(a.enc);
+        expect(o.macs).to.deep.equal(a.mac);
+        expect(o.compression).to.deep.equal(a.compression);
+        const sized = a.key.filter((x) => x.keysize !== undefined);
+        if (which === 'weak') expect(sized.length, 'ssh-audit sized the RSA key').to.be.greaterThan(0);
+        for (const k of sized) expect(o.hostKeys.find((h) => h.algorithm === k.algorithm)?.bits, k.algorithm).to.equal(k.keysize);
+        const tables = nmapTables(scan.stdout);
+        expect(o.kex).to.deep.equal(tables.kex_algorithms);
+        expect(o.hostKey).to.deep.equal(tables.server_host_key_algorithms);
+        expect(o.ciphers).to.deep.equal(tables.encryption_algorithms);
+        expect(o.macs).to.deep.equal(tables.mac_algorithms);
+        expect(o.compression).to.deep.equal(tables.compression_algorithms);
+      });
+    }
   });
 
   describe('misbehaving peers end as errors within the budget', () => {
