@@ -1,4 +1,4 @@
-import { defineProbe, finding, judge, type Finding, type Judgement } from '../../src/sdk';
+import { ProtocolViolation, defineProbe, finding, judge, type Finding, type Judgement } from '../../src/sdk';
 import {
   exchangeHello, passwordLogin, stepBudgets, tryNoneAuth, type NoneAuthResult, type PasswordLoginResult,
 } from '../../src/protocols/ssh';
@@ -54,6 +54,9 @@ export default defineProbe<AuthInputs>({
     // The raw hello fails fast on non-SSH peers and shows whether a 'none' cipher could carry passwords.
     const { preBannerGraceMs } = stepBudgets(ctx.deadline, 8_000);
     const hello = await exchangeHello({ host: service.host, port: service.port, signal: ctx.signal, preBannerGraceMs });
+    if (hello.ssh1Only) {
+      throw new ProtocolViolation(`the server speaks SSH-1 only (${hello.identification.raw}); SSH-2 authentication cannot be probed (ssh.algorithms reports ssh.protocol-1)`);
+    }
     const ciphers = [...new Set([...(hello.kexinit?.ciphersC2S ?? []), ...(hello.kexinit?.ciphersS2C ?? [])])];
 
     const credential = ctx.credentials.get('ssh');

@@ -42,6 +42,9 @@ describe('SSH identification and KEXINIT over a raw socket', function () {
       expect(attempt.findings.map((f) => f.code)).to.deep.equal(['ssh.protocol-1']);
       expect(attempt.outcomes.map((o) => o.verdict)).to.deep.equal(['fail', 'fail', 'fail']);
       expect(attempt.observations).to.include({ banner: 'SSH-1.5-Cisco-1.25', ssh1: true });
+      const a = (await runProbe(auth, { service: { port: peer.port, protocol: 'ssh' }, timeoutMs: 5000 })).attempt;
+      expect([a.status, a.reason]).to.deep.equal(['error', 'protocol']);
+      expect(a.message).to.contain('SSH-1 only');
     });
   });
 
