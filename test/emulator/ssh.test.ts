@@ -3,9 +3,10 @@ import * as net from 'node:net';
 import {
   Client, utils, type Algorithms, type ConnectConfig, type KeyboardInteractiveAuthMethod, type KeyboardInteractiveCallback, type Prompt,
 } from 'ssh2';
-import { startEmulator, type Emulator, type Posture } from '../../src/emulator';
+import { startEmulator, type Posture } from '../../src/emulator';
 import { describeHostKey, passwordLogin, tryNoneAuth } from '../../src/protocols/ssh';
 import { handleSnapshot } from '../helpers/leaks';
+import { useBothPostures } from '../helpers/postures';
 
 /** Connects a real ssh2 client; resolves with what it saw once authenticated (or rejects with the error). */
 function connect(port: number, config: Partial<ConnectConfig>): Promise<{ client: Client; hostKey?: Buffer; banner?: string }> {
@@ -53,48 +54,41 @@ describe('emulator: SSH service', function () {
   this.timeout(20_000);
 
   describe('weak and hardened postures as a real ssh2 client sees them', () => {
-    let weak: Emulator;
-    let hardened: Emulator;
-    before(async () => {
-      [weak, hardened] = await Promise.all([startEmulator('weak', { ephemeralPorts: true }), startEmulator('hardened', { ephemeralPorts: true })]);
-    });
-    after(async () => {
-      await Promise.all([weak?.close(), hardened?.close()]);
-    });
+    const { weak, hardened } = useBothPostures();
 
     it('offered algorithms: a CBC/SHA-1-only client gets in on weak and is refused by hardened', async () => {
       const legacy = { kex: ['diffie-hellman-group14-sha1'], cipher: ['aes128-cbc'], hmac: ['hmac-sha1'], serverHostKey: ['ssh-rsa', 'ssh-ed25519'] } as Algorithms;
-      const { client } = await connect(weak.endpoint('ssh').port, { algorithms: legacy });
+      const { client } = await connect(weak().endpoint('ssh').port, { algorithms: legacy });
       client.end();
-      const err = await connect(hardened.endpoint('ssh').port, { algorithms: legacy }).then(() => undefined, (e: Error) => e);
+      const err = await connect(hardened().endpoint('ssh').port, { algorithms: legacy }).then(() => undefined, (e: Error) => e);
       expect(err?.message).to.match(/no matching/i);
     });
 
     it('host key: 1024-bit RSA on weak, ed25519 on hardened', async () => {
-      const w = await connect(weak.endpoint('ssh').port, {});
+      const w = await connect(weak().endpoint('ssh').port, {});
       w.client.end();
       expect(describeHostKey(w.hostKey!)).to.include({ keyType: 'ssh-rsa', bits: 1024 });
-      const h = await connect(hardened.endpoint('ssh').port, { username: 'engineer', password: 'Eng1neer!Bench-2026' });
+      const h = await connect(hardened().endpoint('ssh').port, { username: 'engineer', password: 'Eng1neer!Bench-2026' });
       h.client.end();
       expect(describeHostKey(h.hostKey!)).to.include({ keyType: 'ssh-ed25519', bits: 256 });
     });
 
     it('banner and "none": weak lets anyone in without a banner; hardened shows its banner and refuses "none"', async () => {
-      const w = await tryNoneAuth('anyone', target(weak.endpoint('ssh').port));
+      const w = await tryNoneAuth('anyone', target(weak().endpoint('ssh').port));
       expect(w).to.include({ noneAccepted: true, banner: undefined });
-      const h = await tryNoneAuth('anyone', target(hardened.endpoint('ssh').port));
+      const h = await tryNoneAuth('anyone', target(hardened().endpoint('ssh').port));
       expect(h.noneAccepted).to.equal(false);
       expect(h.methods).to.deep.equal(['publickey', 'password', 'keyboard-interactive']);
       expect(h.banner).to.match(/^WARNING: This system belongs to the plant operator\.[^]*monitoring\.\r\n$/);
     });
 
     it('root: offered a password on weak, publickey only on hardened', async () => {
-      expect((await tryNoneAuth('root', target(weak.endpoint('ssh').port))).noneAccepted).to.equal(true);
-      expect((await tryNoneAuth('root', target(hardened.endpoint('ssh').port))).methods).to.deep.equal(['publickey']);
+      expect((await tryNoneAuth('root', target(weak().endpoint('ssh').port))).noneAccepted).to.equal(true);
+      expect((await tryNoneAuth('root', target(hardened().endpoint('ssh').port))).methods).to.deep.equal(['publickey']);
     });
 
     it('passwords come from the device accounts; keyboard-interactive answers the same check', async () => {
-      const port = hardened.endpoint('ssh').port;
+      const port = hardened().endpoint('ssh').port;
       expect((await passwordLogin('operator', 'Op3rator!Bench-2026', target(port))).outcome).to.equal('accepted');
       const kbd = await connect(port, {
         username: 'operator', tryKeyboard: true,
@@ -108,7 +102,7 @@ describe('emulator: SSH service', function () {
     });
 
     it('shell and exec echo, `show version` answers', async () => {
-      const { client } = await connect(hardened.endpoint('ssh').port, { username: 'operator', password: 'Op3rator!Bench-2026' });
+      const { client } = await connect(hardened().endpoint('ssh').port, { username: 'operator', password: 'Op3rator!Bench-2026' });
       try {
         expect(await exec(client, 'hello plc')).to.equal('hello plc\n');
         expect(await exec(client, 'show version')).to.equal('EPLC-1 firmware 1.0.0\n');

@@ -149,3 +149,24 @@ export const HARDENED_SSHD: SshdConfig = {
   ],
   files: { banner: HARDENED_BANNER },
 };
+
+/**
+ * Registers hooks in the current `describe` that start the weak and the hardened test sshd once (or skip
+ * the block when OpenSSH is not installed) and stop them afterwards.
+ */
+export function useSshdPair(): { weak(): Sshd; hardened(): Sshd } {
+  let weak: Sshd | undefined;
+  let hardened: Sshd | undefined;
+  before(async function () {
+    weak = await startSshd(this as unknown as Mocha.Context, WEAK_SSHD);
+    hardened = await startSshd(this as unknown as Mocha.Context, HARDENED_SSHD);
+  });
+  after(async () => {
+    await Promise.all([weak?.close(), hardened?.close()]);
+  });
+  const get = (s: Sshd | undefined, name: string) => {
+    if (!s) throw new Error(`the ${name} sshd did not start`);
+    return s;
+  };
+  return { weak: () => get(weak, 'weak'), hardened: () => get(hardened, 'hardened') };
+}

@@ -2,11 +2,11 @@ import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import probe from '../../../probes/ssh/algorithms';
-import { startEmulator, type Emulator } from '../../../src/emulator';
 import { bannerServer, closedPort, garbageServer, resetServer, stallServer, type TestServer } from '../../../fixtures/servers';
 import { findExecutable, requirePeer } from '../../helpers/peers';
+import { useBothPostures } from '../../helpers/postures';
 import { runProbe } from '../../helpers/probe-harness';
-import { HARDENED_SSHD, WEAK_SSHD, startSshd, type Sshd } from '../../helpers/sshd';
+import { useSshdPair } from '../../helpers/sshd';
 
 const run = promisify(execFile);
 
@@ -26,17 +26,10 @@ describe('probe ssh.algorithms', function () {
   this.timeout(30_000);
 
   describe('against the emulator', () => {
-    let weak: Emulator;
-    let hardened: Emulator;
-    before(async () => {
-      [weak, hardened] = await Promise.all([startEmulator('weak', { ephemeralPorts: true }), startEmulator('hardened', { ephemeralPorts: true })]);
-    });
-    after(async () => {
-      await Promise.all([weak?.close(), hardened?.close()]);
-    });
+    const { weak, hardened } = useBothPostures();
 
     it('weak posture: SHA-1/1024-bit kex, CBC/3DES, MD5/-96 MACs, 1024-bit RSA -> fail with findings and evidence', async () => {
-      const { port } = weak.endpoint('ssh');
+      const { port } = weak().endpoint('ssh');
       const { attempt, read } = await runProbe(probe, { service: { port, protocol: 'ssh' }, sl: 2 });
       expect(attempt.status, attempt.message).to.equal('fail');
       const o = attempt.observations as unknown as Observations;
@@ -64,14 +57,14 @@ describe('probe ssh.algorithms', function () {
     });
 
     it('weak posture at SL 1 drops the SL-2 rules (HMAC-SHA-1, ssh-rsa signatures)', async () => {
-      const { port } = weak.endpoint('ssh');
+      const { port } = weak().endpoint('ssh');
       const { attempt } = await runProbe(probe, { service: { port, protocol: 'ssh' }, sl: 1 });
       expect(codes(attempt)).to.not.include.members(['ssh.mac-sha1', 'ssh.hostkey-sha1']);
       expect(codes(attempt)).to.include('ssh.kex-sha1');
     });
 
     it('hardened posture: curve25519/AEAD/ETM and ed25519 -> pass, no findings', async () => {
-      const { port } = hardened.endpoint('ssh');
+      const { port } = hardened().endpoint('ssh');
       const { attempt } = await runProbe(probe, { service: { port, protocol: 'ssh' }, sl: 3 });
       expect(attempt.status, JSON.stringify(attempt.findings)).to.equal('pass');
       const o = attempt.observations as unknown as Observations;
@@ -84,18 +77,10 @@ describe('probe ssh.algorithms', function () {
   });
 
   describe('against OpenSSH sshd', () => {
-    let weak: Sshd | undefined;
-    let hardened: Sshd | undefined;
-    before(async function () {
-      weak = await startSshd(this as unknown as Mocha.Context, WEAK_SSHD);
-      hardened = await startSshd(this as unknown as Mocha.Context, HARDENED_SSHD);
-    });
-    after(async () => {
-      await Promise.all([weak?.close(), hardened?.close()]);
-    });
+    const sshd = useSshdPair();
 
     it('weak sshd: SHA-1 kex, CBC, DSA and 1024-bit RSA found; host keys sized', async () => {
-      const { attempt } = await runProbe(probe, { service: { port: weak!.port, protocol: 'ssh' }, sl: 2 });
+      const { attempt } = await runProbe(probe, { service: { port: sshd.weak().port, protocol: 'ssh' }, sl: 2 });
       expect(attempt.status, attempt.message).to.equal('fail');
       const o = attempt.observations as unknown as Observations;
       expect(o.banner).to.match(/^SSH-2\.0-OpenSSH_/);
@@ -105,7 +90,7 @@ describe('probe ssh.algorithms', function () {
     });
 
     it('hardened sshd: no findings at SL 3; sntrup761 listed although no key exchange of ours can use it', async () => {
-      const { attempt } = await runProbe(probe, { service: { port: hardened!.port, protocol: 'ssh' }, sl: 3 });
+      const { attempt } = await runProbe(probe, { service: { port: sshd.hardened().port, protocol: 'ssh' }, sl: 3 });
       expect(attempt.status, JSON.stringify(attempt.findings)).to.equal('pass');
       const o = attempt.observations as unknown as Observations;
       expect(o.kex).to.include('sntrup761x25519-sha512@openssh.com');
@@ -116,7 +101,7 @@ describe('probe ssh.algorithms', function () {
       it(`${which} sshd: lists equal what ssh-audit -j and nmap ssh2-enum-algos report for the same sshd`, async function () {
         const sshAudit = requirePeer(this, 'ssh-audit', findExecutable('ssh-audit'), 'Debian package ssh-audit');
         const nmap = requirePeer(this, 'nmap', findExecutable('nmap'), 'Debian package nmap');
-        const port = (which === 'weak' ? weak : hardened)!.port;
+        const port = (which === 'weak' ? sshd.weak() : sshd.hardened()).port;
         const [{ attempt }, audit, scan] = await Promise.all([
           runProbe(probe, { service: { port, protocol: 'ssh' } }),
           // ssh-audit exits non-zero when it finds failures; its JSON is on stdout either way.

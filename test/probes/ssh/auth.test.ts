@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import probe from '../../../probes/ssh/auth';
-import { startEmulator, type Emulator } from '../../../src/emulator';
+import { startEmulator } from '../../../src/emulator';
 import { bannerServer, closedPort, garbageServer, resetServer, stallServer, type TestServer } from '../../../fixtures/servers';
+import { useBothPostures } from '../../helpers/postures';
 import { runProbe } from '../../helpers/probe-harness';
-import { HARDENED_BANNER, HARDENED_SSHD, WEAK_SSHD, startSshd, type Sshd } from '../../helpers/sshd';
+import { HARDENED_BANNER, useSshdPair } from '../../helpers/sshd';
 
 interface Observations {
   users: { role: string; username: string; noneAccepted: boolean; methods: string[] }[];
@@ -24,17 +25,10 @@ describe('probe ssh.auth', function () {
   this.timeout(30_000);
 
   describe('against the emulator', () => {
-    let weak: Emulator;
-    let hardened: Emulator;
-    before(async () => {
-      [weak, hardened] = await Promise.all([startEmulator('weak', { ephemeralPorts: true }), startEmulator('hardened', { ephemeralPorts: true })]);
-    });
-    after(async () => {
-      await Promise.all([weak?.close(), hardened?.close()]);
-    });
+    const { weak, hardened } = useBothPostures();
 
     it('weak posture: "none" accepted, no banner, root offered a password -> fail (CR 1.1, CR 2.1, CR 1.12)', async () => {
-      const { port } = weak.endpoint('ssh');
+      const { port } = weak().endpoint('ssh');
       const { attempt } = await runProbe(probe, {
         service: { port, protocol: 'ssh' }, credentials: { ssh: { username: 'admin', password: 'admin' } },
       });
@@ -50,7 +44,7 @@ describe('probe ssh.auth', function () {
     });
 
     it('hardened posture: methods listed, banner shown, root publickey only, profile login works -> pass', async () => {
-      const { port } = hardened.endpoint('ssh');
+      const { port } = hardened().endpoint('ssh');
       const { attempt, dir, read } = await runProbe(probe, {
         service: { port, protocol: 'ssh' }, credentials: { ssh: { username: 'engineer', password: 'Eng1neer!Bench-2026' } },
         policy: { lockout: { threshold: 3 } },
@@ -71,7 +65,7 @@ describe('probe ssh.auth', function () {
     });
 
     it('wrong profile credentials: recorded as an info finding, the other checks still count', async () => {
-      const { port } = hardened.endpoint('ssh');
+      const { port } = hardened().endpoint('ssh');
       const { attempt } = await runProbe(probe, {
         service: { port, protocol: 'ssh' }, credentials: { ssh: { username: 'operator', password: 'not-the-password' } },
         inputs: { tryEmptyPassword: false },
@@ -99,18 +93,10 @@ describe('probe ssh.auth', function () {
   });
 
   describe('against OpenSSH sshd', () => {
-    let weak: Sshd | undefined;
-    let hardened: Sshd | undefined;
-    before(async function () {
-      weak = await startSshd(this as unknown as Mocha.Context, WEAK_SSHD);
-      hardened = await startSshd(this as unknown as Mocha.Context, HARDENED_SSHD);
-    });
-    after(async () => {
-      await Promise.all([weak?.close(), hardened?.close()]);
-    });
+    const sshd = useSshdPair();
 
     it('weak sshd (no banner): password offered, "none" refused -> CR 1.12 fails, CR 1.1 passes', async () => {
-      const { attempt } = await runProbe(probe, { service: { port: weak!.port, protocol: 'ssh' } });
+      const { attempt } = await runProbe(probe, { service: { port: sshd.weak().port, protocol: 'ssh' } });
       const o = attempt.observations as unknown as Observations;
       expect(o.users.map((u) => u.role)).to.deep.equal(['nonexistent', 'root']);
       expect(o.methods).to.deep.equal(['publickey', 'password']);
@@ -122,7 +108,7 @@ describe('probe ssh.auth', function () {
     });
 
     it('hardened sshd: the Banner file is shown before authentication -> pass', async () => {
-      const { attempt } = await runProbe(probe, { service: { port: hardened!.port, protocol: 'ssh' } });
+      const { attempt } = await runProbe(probe, { service: { port: sshd.hardened().port, protocol: 'ssh' } });
       expect(attempt.status, JSON.stringify(attempt.findings)).to.equal('pass');
       const o = attempt.observations as unknown as Observations;
       expect(o.preAuthBanner).to.equal(HARDENED_BANNER);
