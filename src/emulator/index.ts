@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
 import { debugService } from './services/debug';
+import { sshService } from './services/ssh';
 import { telnetService } from './services/telnet';
 import { modbusService } from './services/modbus';
 import type {
@@ -18,6 +19,7 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
   telnetService as ServiceModule,
   debugService as ServiceModule,
   modbusService as ServiceModule,
+  sshService as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;

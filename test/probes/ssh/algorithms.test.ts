@@ -1,0 +1,165 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import probe from '../../../probes/ssh/algorithms';
+import { bannerServer, closedPort, garbageServer, resetServer, stallServer, type TestServer } from '../../../fixtures/servers';
+import { findExecutable, requirePeer } from '../../helpers/peers';
+import { useBothPostures } from '../../helpers/postures';
+import { runProbe } from '../../helpers/probe-harness';
+import { useSshdPair } from '../../helpers/sshd';
+
+const run = promisify(execFile);
+
+interface Observations {
+  banner: string;
+  kex: string[];
+  hostKey: string[];
+  ciphers: string[];
+  macs: string[];
+  compression: string[];
+  hostKeys: { algorithm: string; keyType?: string; bits?: number; fingerprint?: string; error?: string }[];
+}
+
+const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
+
+describe('probe ssh.algorithms', function () {
+  this.timeout(30_000);
+
+  describe('against the emulator', () => {
+    const { weak, hardened } = useBothPostures();
+
+    it('weak posture: SHA-1/1024-bit kex, CBC/3DES, MD5/-96 MACs, 1024-bit RSA -> fail with findings and evidence', async () => {
+      const { port } = weak().endpoint('ssh');
+      const { attempt, read } = await runProbe(probe, { service: { port, protocol: 'ssh' }, sl: 2 });
+      expect(attempt.status, attempt.message).to.equal('fail');
+      const o = attempt.observations as unknown as Observations;
+      expect(o.banner).to.equal('SSH-2.0-EPLC1_SSH_1.0');
+      // The server's order, as the posture lists it (ssh2 appends the strict-kex marker).
+      expect(o.kex).to.deep.equal(['diffie-hellman-group1-sha1', 'diffie-hellman-group14-sha1', 'diffie-hellman-group-exchange-sha1', 'diffie-hellman-group14-sha256', 'kex-strict-s-v00@openssh.com']);
+      expect(o.ciphers).to.deep.equal(['aes128-cbc', '3des-cbc', 'aes256-cbc', 'aes128-ctr']);
+      expect(o.macs).to.deep.equal(['hmac-md5', 'hmac-sha1', 'hmac-sha1-96', 'hmac-sha2-256']);
+      expect(o.compression).to.deep.equal(['none', 'zlib']);
+      expect(o.hostKey).to.deep.equal(['ssh-rsa', 'rsa-sha2-256']);
+      expect(o.hostKeys.map((h) => [h.algorithm, h.keyType, h.bits])).to.deep.equal([['ssh-rsa', 'ssh-rsa', 1024], ['rsa-sha2-256', 'ssh-rsa', 1024]]);
+      expect(codes(attempt)).to.deep.equal([
+        'ssh.cipher-64bit-block', 'ssh.cipher-cbc', 'ssh.hostkey-rsa-short', 'ssh.hostkey-sha1', 'ssh.kex-dh-1024', 'ssh.kex-sha1',
+        'ssh.mac-md5', 'ssh.mac-sha1', 'ssh.mac-truncated',
+      ]);
+      const cbc = attempt.findings.find((f) => f.code === 'ssh.cipher-cbc')!;
+      expect(cbc.message).to.contain('aes128-cbc, 3des-cbc, aes256-cbc');
+      expect(cbc.requirements).to.deep.equal(['CR 4.1', 'CR 4.3']);
+      expect(attempt.outcomes.map((o) => [o.requirement, o.verdict, o.coverage])).to.deep.equal([
+        ['CR 4.3', 'fail', 'partial'], ['CR 4.1', 'fail', 'partial'], ['CR 3.1', 'fail', 'partial'],
+      ]);
+      const raw = attempt.evidence.find((e) => e.endsWith('kexinit.bin'))!;
+      expect(Buffer.from(read(raw), 'latin1')[0], 'raw KEXINIT starts with message 20').to.equal(20);
+      expect(attempt.evidence.some((e) => e.endsWith('hostkeys.json'))).to.equal(true);
+    });
+
+    it('weak posture at SL 1 drops the SL-2 rules (HMAC-SHA-1, ssh-rsa signatures)', async () => {
+      const { port } = weak().endpoint('ssh');
+      const { attempt } = await runProbe(probe, { service: { port, protocol: 'ssh' }, sl: 1 });
+      expect(codes(attempt)).to.not.include.members(['ssh.mac-sha1', 'ssh.hostkey-sha1']);
+      expect(codes(attempt)).to.include('ssh.kex-sha1');
+    });
+
+    it('hardened posture: curve25519/AEAD/ETM and ed25519 -> pass, no findings', async () => {
+      const { port } = hardened().endpoint('ssh');
+      const { attempt } = await runProbe(probe, { service: { port, protocol: 'ssh' }, sl: 3 });
+      expect(attempt.status, JSON.stringify(attempt.findings)).to.equal('pass');
+      const o = attempt.observations as unknown as Observations;
+      expect(o.kex[0]).to.equal('curve25519-sha256');
+      expect(o.macs).to.deep.equal(['hmac-sha2-512-etm@openssh.com', 'hmac-sha2-256-etm@openssh.com']);
+      expect(o.hostKeys).to.have.length(1);
+      expect(o.hostKeys[0]).to.include({ algorithm: 'ssh-ed25519', keyType: 'ssh-ed25519', bits: 256 });
+      expect(attempt.outcomes.every((x) => x.verdict === 'pass' && x.coverage === 'partial')).to.equal(true);
+    });
+  });
+
+  describe('against OpenSSH sshd', () => {
+    const sshd = useSshdPair();
+
+    it('weak sshd: SHA-1 kex, CBC, DSA and 1024-bit RSA found; host keys sized', async () => {
+      const { attempt } = await runProbe(probe, { service: { port: sshd.weak().port, protocol: 'ssh' }, sl: 2 });
+      expect(attempt.status, attempt.message).to.equal('fail');
+      const o = attempt.observations as unknown as Observations;
+      expect(o.banner).to.match(/^SSH-2\.0-OpenSSH_/);
+      expect(codes(attempt)).to.include.members(['ssh.kex-sha1', 'ssh.kex-dh-1024', 'ssh.cipher-cbc', 'ssh.cipher-64bit-block', 'ssh.mac-md5', 'ssh.mac-truncated', 'ssh.hostkey-dss', 'ssh.hostkey-rsa-short']);
+      const sized = Object.fromEntries(o.hostKeys.map((h) => [h.algorithm, h.bits]));
+      expect(sized).to.include({ 'rsa-sha2-512': 1024, 'ssh-rsa': 1024, 'ssh-dss': 1024, 'ssh-ed25519': 256 });
+    });
+
+    it('hardened sshd: no findings at SL 3; sntrup761 listed although no key exchange of ours can use it', async () => {
+      const { attempt } = await runProbe(probe, { service: { port: sshd.hardened().port, protocol: 'ssh' }, sl: 3 });
+      expect(attempt.status, JSON.stringify(attempt.findings)).to.equal('pass');
+      const o = attempt.observations as unknown as Observations;
+      expect(o.kex).to.include('sntrup761x25519-sha512@openssh.com');
+      expect(Object.fromEntries(o.hostKeys.map((h) => [h.algorithm, h.bits]))).to.deep.equal({ 'ssh-ed25519': 256, 'rsa-sha2-512': 3072, 'rsa-sha2-256': 3072 });
+    });
+
+    for (const which of ['weak', 'hardened'] as const) {
+      it(`${which} sshd: lists equal what ssh-audit -j and nmap ssh2-enum-algos report for the same sshd`, async function () {
+        const sshAudit = requirePeer(this, 'ssh-audit', findExecutable('ssh-audit'), 'Debian package ssh-audit');
+        const nmap = requirePeer(this, 'nmap', findExecutable('nmap'), 'Debian package nmap');
+        const port = (which === 'weak' ? sshd.weak() : sshd.hardened()).port;
+        const [{ attempt }, audit, scan] = await Promise.all([
+          runProbe(probe, { service: { port, protocol: 'ssh' } }),
+          // ssh-audit exits non-zero when it finds failures; its JSON is on stdout either way.
+          run(sshAudit, ['-j', '-p', String(port), '127.0.0.1'], { timeout: 20_000 }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' })),
+          run(nmap, ['-Pn', '-n', '-sT', '-p', String(port), '--script', '+ssh2-enum-algos', '-oX', '-', '127.0.0.1'], { timeout: 20_000 }),
+        ]);
+        const o = attempt.observations as unknown as Observations;
+        const a = JSON.parse(audit.stdout) as { banner: { raw: string }; kex: { algorithm: string }[]; key: { algorithm: string; keysize?: number }[]; enc: string[]; mac: string[]; compression: string[] };
+        expect(o.banner).to.equal(a.banner.raw);
+        expect(o.kex).to.deep.equal(a.kex.map((k) => k.algorithm));
+        expect(o.hostKey).to.deep.equal(a.key.map((k) => k.algorithm));
+        expect(o.ciphers).to.deep.equal(a.enc);
+        expect(o.macs).to.deep.equal(a.mac);
+        expect(o.compression).to.deep.equal(a.compression);
+        const sized = a.key.filter((x) => x.keysize !== undefined);
+        if (which === 'weak') expect(sized.length, 'ssh-audit sized the RSA key').to.be.greaterThan(0);
+        for (const k of sized) expect(o.hostKeys.find((h) => h.algorithm === k.algorithm)?.bits, k.algorithm).to.equal(k.keysize);
+        const tables = nmapTables(scan.stdout);
+        expect(o.kex).to.deep.equal(tables.kex_algorithms);
+        expect(o.hostKey).to.deep.equal(tables.server_host_key_algorithms);
+        expect(o.ciphers).to.deep.equal(tables.encryption_algorithms);
+        expect(o.macs).to.deep.equal(tables.mac_algorithms);
+        expect(o.compression).to.deep.equal(tables.compression_algorithms);
+      });
+    }
+  });
+
+  describe('misbehaving peers end as errors within the budget', () => {
+    const cases: [string, () => Promise<TestServer>, string[]][] = [
+      ['closed port', closedPort, ['unreachable']],
+      ['accepts and stalls', stallServer, ['timeout']],
+      ['resets', resetServer, ['protocol']],
+      ['garbage', () => garbageServer(), ['protocol']],
+      ['a non-SSH text service (SMTP-like)', () => bannerServer(), ['protocol']],
+      ['an SSH banner followed by garbage', () => garbageServer(Buffer.from('SSH-2.0-Fake_1.0\r\n\xff\xff\xff\xff\x00garbage', 'latin1')), ['protocol']],
+    ];
+    for (const [name, start, reasons] of cases) {
+      it(name, async () => {
+        const server = await start();
+        try {
+          const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'ssh' }, timeoutMs: 1500 });
+          expect(attempt.status).to.equal('error');
+          expect(reasons, attempt.message).to.include(attempt.reason);
+          expect(attempt.outcomes).to.deep.equal([]);
+        } finally {
+          await server.close();
+        }
+      });
+    }
+  });
+});
+
+/** The ssh2-enum-algos tables from nmap's XML output: table key -> list of names in order. */
+function nmapTables(xml: string): Record<string, string[]> {
+  const script = /<script id="ssh2-enum-algos"[^]*?<\/script>/.exec(xml)?.[0] ?? '';
+  const out: Record<string, string[]> = {};
+  for (const m of script.matchAll(/<table key="([^"]+)">([^]*?)<\/table>/g)) {
+    out[m[1]] = [...m[2].matchAll(/<elem>([^<]*)<\/elem>/g)].map((e) => e[1]);
+  }
+  return out;
+}
