@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -57,15 +58,30 @@ function baselineLevel(component: ComponentInfo): number {
   return Math.max(1, ...FRS.map((fr) => component.slTarget[fr]));
 }
 
-function loadBaseline(name: string, env: AttemptEnvironment): unknown {
+export interface LoadedBaseline {
+  name: string;
+  file: string;
+  sha256: string;
+  /** The level whose thresholds apply (the highest defined at or below the SL target). */
+  level: number;
+  basis: unknown;
+  thresholds: unknown;
+}
+
+export function loadBaseline(name: string, env: Pick<AttemptEnvironment, 'baselineFiles' | 'component'>): LoadedBaseline {
   const file = env.baselineFiles?.[name] ?? packagePath('profiles', 'baselines', `${name}.yaml`);
   if (!fs.existsSync(file)) throw new Error(`baseline ${name}: ${file} does not exist`);
-  const doc = parseYaml(fs.readFileSync(file, 'utf8')) as { levels?: Record<string, unknown> };
-  const level = baselineLevel(env.component);
+  const text = fs.readFileSync(file, 'utf8');
+  const doc = parseYaml(text) as { levels?: Record<string, unknown>; basis?: unknown };
+  const target = baselineLevel(env.component);
   const levels = doc.levels ?? {};
   // The highest level defined at or below the target: a file may define only some levels.
-  for (let l = level; l >= 1; l--) if (levels[String(l)] !== undefined) return levels[String(l)];
-  throw new Error(`baseline ${name} (${path.basename(file)}) defines no level at or below ${level}`);
+  for (let l = target; l >= 1; l--) {
+    if (levels[String(l)] !== undefined) {
+      return { name, file, sha256: createHash('sha256').update(text).digest('hex'), level: l, basis: doc.basis ?? [], thresholds: levels[String(l)] };
+    }
+  }
+  throw new Error(`baseline ${name} (${path.basename(file)}) defines no level at or below ${target}`);
 }
 
 const NODE_UNREACHABLE = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'EHOSTDOWN']);
@@ -141,7 +157,13 @@ export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnviro
     deadline,
     log: { debug: log('debug'), info: log('info'), warn: log('warn') },
     evidence: recorder,
-    baseline: <T>(name: string) => loadBaseline(name, env) as T,
+    baseline: <T>(name: string) => {
+      const loaded = loadBaseline(name, env);
+      // The acceptance criteria applied are part of the evidence: which file, which level, which basis.
+      const { thresholds: _t, ...about } = loaded;
+      recorder.save(`baseline-${name}.json`, { ...about, file: path.relative(packagePath(), loaded.file).startsWith('..') ? loaded.file : path.relative(packagePath(), loaded.file) });
+      return loaded.thresholds as T;
+    },
     assertInScope: (host: string) => {
       if (!env.isInScope(normalizeHost(host))) throw new OutOfScope(`${host} is not a host of the profile`);
     },

@@ -75,3 +75,15 @@ describe('runner: one attempt against real sockets', () => {
     expect(attempt.message).to.contain('127.0.0.99');
   });
 });
+
+describe('runner: baselines', () => {
+  it('a probe reading a baseline records which file, level and basis it applied', async () => {
+    const { default: ports } = await import('../../probes/ports/tcp');
+    const { attempt, read } = await runProbe(ports, { inputs: { scanner: 'connect', ports: '1' }, sl: 3 });
+    const about = JSON.parse(read(attempt.evidence.find((e) => e.endsWith('baseline-ports.json'))!)) as { file: string; level: number; basis: string[]; sha256: string };
+    expect(about.file).to.equal('profiles/baselines/ports.yaml');
+    expect(about.level).to.equal(1); // ports.yaml defines level 1 only; SL 3 inherits it
+    expect(about.basis.join(' ')).to.contain('CR 7.7');
+    expect(about.sha256).to.match(/^[0-9a-f]{64}$/);
+  });
+});

@@ -55,7 +55,7 @@ describe('probe ports.tcp', () => {
       const codes = attempt.findings.map((f) => `${f.code}:${f.message.match(/tcp\/(\d+)/)?.[1]}`);
       expect(codes).to.include.members([`ports.undeclared-open:${debug.port}`, `ports.cleartext-service:${telnet.port}`]);
       expect(attempt.outcomes.find((o) => o.requirement === 'CR 7.7')).to.include({ verdict: 'fail', coverage: 'partial' });
-      expect(attempt.evidence).to.have.length(1);
+      expect(attempt.evidence.map((e) => e.split('/').pop())).to.deep.equal(['baseline-ports.json', 'connect-scan.json']);
     });
 
     it('compliant: every open port declared and none cleartext passes both requirements', async () => {
@@ -90,7 +90,7 @@ describe('probe ports.tcp', () => {
       expect(attempt.observations.scanner).to.match(/^nmap \d+\.\d+/);
       const open = (attempt.observations.open as { port: number }[]).map((p) => p.port).sort();
       expect(open).to.deep.equal([telnet.port, debug.port].sort());
-      expect(read(attempt.evidence[0])).to.contain('<nmaprun');
+      expect(read(attempt.evidence.find((e) => e.endsWith('nmap-tcp.xml'))!)).to.contain('<nmaprun');
       expect(attempt.status).to.equal('fail');
     });
   });
