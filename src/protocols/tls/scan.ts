@@ -405,3 +405,55 @@ export async function scanTls(endpoint: TlsEndpoint, options: ScanOptions): Prom
 
 /** Names of the groups in NAMED_GROUPS (for documentation and tests). */
 export const KNOWN_GROUPS = NAMED_GROUPS.map((g) => g.name);
+
+/** What a client that offers everything would get: strongest suites first (the order real clients use). */
+function clientPreference(codes: readonly number[]): number[] {
+  const score = (code: number) => {
+    const f = suiteByCode(code)?.flags ?? [];
+    const kex = suiteByCode(code)?.kex ?? '';
+    return (f.includes('FS') ? 0 : 4) + (f.includes('AEAD') ? 0 : 2) + (kex.startsWith('ECDHE') ? 0 : 1)
+      + (['NULL', 'EXPORT', 'anon', 'RC4', 'DES', 'RC2', 'PSK', 'SRP', 'KRB5'].some((x) => f.includes(x as never)) ? 8 : 0);
+  };
+  return [...codes].sort((a, b) => score(a) - score(b));
+}
+
+export interface ServerInspection {
+  /** Protocol of the flight that was read; null when no version answered with a ServerHello. */
+  readonly protocol: TlsProtocol | null;
+  readonly suite?: string;
+  /** Certificate chain exactly as sent (DER, leaf first); null when it could not be read. */
+  readonly certificates: readonly Buffer[] | null;
+  readonly clientCertificate: ClientCertificateRequest;
+  readonly exchanges: number;
+  readonly notes: readonly string[];
+}
+
+/**
+ * Reads one server flight at the best version the server speaks (TLS 1.3 decrypted, else 1.2 down to
+ * SSLv3): the certificate chain as sent and whether a client certificate is requested, in a few exchanges.
+ */
+export async function inspectServer(endpoint: TlsEndpoint, options: Omit<ScanOptions, 'chunkSize' | 'protocols'>): Promise<ServerInspection> {
+  const s = new Scanner(endpoint, options);
+  const seen = (protocol: TlsProtocol, out: HelloOutcome): ServerInspection => ({
+    protocol,
+    suite: out.serverHello ? suiteName(out.serverHello.suite) : undefined,
+    certificates: out.certificates ?? null,
+    clientCertificate: out.certificateRequest === undefined
+      ? { requested: null, authorities: [] }
+      : { requested: out.certificateRequest !== null, protocol, authorities: (out.certificateRequest?.authorities ?? []).map(dnToString) },
+    exchanges: s.exchanges,
+    notes: s.notes,
+  });
+  const f13 = await flight13(s, suitesFor('TLSv1.3').map(suiteCode));
+  if (f13?.kind === 'hello' && f13.serverHello?.version === 0x0304) return seen('TLSv1.3', f13);
+  for (const protocol of ['TLSv1.2', 'TLSv1.1', 'TLSv1', 'SSLv3'] as const) {
+    for (const chunk of chunks(clientPreference(suitesFor(protocol).map(suiteCode)), 128)) {
+      const out = await s.exchange('inspect', protocol, s.request(protocol, chunk));
+      if (accepts(out, protocol, chunk)) return seen(protocol, out!);
+      if (out?.kind === 'alert' && out.alert?.description === 70) break;
+      if (out?.kind === 'hello') break;
+    }
+  }
+  if (!s.sawTls) throw new ProtocolViolation(`${endpoint.host}:${endpoint.port} closed the connection on every ClientHello without a TLS answer`);
+  return { protocol: null, certificates: null, clientCertificate: { requested: null, authorities: [] }, exchanges: s.exchanges, notes: s.notes };
+}

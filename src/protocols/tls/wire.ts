@@ -56,6 +56,10 @@ const groupById = new Map(NAMED_GROUPS.map((g) => [g.id, g]));
 export function namedGroup(id: number): NamedGroup | undefined {
   return groupById.get(id);
 }
+const groupByName = new Map(NAMED_GROUPS.map((g) => [g.name, g]));
+export function namedGroupByName(name: string): NamedGroup | undefined {
+  return groupByName.get(name);
+}
 export function groupName(id: number): string {
   return groupById.get(id)?.name ?? `0x${id.toString(16).padStart(4, '0')}`;
 }

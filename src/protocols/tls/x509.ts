@@ -9,6 +9,7 @@
  * the signature is computed by node:crypto over the DER of the TBSCertificate. No openssl CLI is used.
  */
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
 import forge from 'node-forge';
 
 const { asn1 } = forge;
@@ -281,6 +282,10 @@ export interface IssueOptions {
   /** DNS names and IP addresses. */
   readonly altNames?: readonly string[];
   readonly extendedKeyUsage?: readonly ('serverAuth' | 'clientAuth')[];
+  /** Issuer name (DER) to write when there is no `issuer` certificate, e.g. a CA named by the server. */
+  readonly issuerName?: Buffer;
+  /** Write an authorityKeyIdentifier (default true). */
+  readonly authorityKeyId?: boolean;
   /** Further extensions, value = DER of the extnValue contents. */
   readonly extensions?: readonly { id: string; critical?: boolean; value: Buffer }[];
 }
@@ -334,6 +339,8 @@ export function issueCertificate(o: IssueOptions): IssuedCertificate {
     const issuerTbs = (derToAsn1(o.issuer.der).value as forge.asn1.Asn1[])[0];
     const issuerName = (issuerTbs.value as forge.asn1.Asn1[])[spkiIndex(issuerTbs) - 1];
     cert.issuer.attributes = pki.RDNAttributesAsArray(issuerName);
+  } else if (o.issuerName) {
+    cert.issuer.attributes = pki.RDNAttributesAsArray(derToAsn1(o.issuerName));
   } else {
     cert.setIssuer(subject);
   }
@@ -343,8 +350,8 @@ export function issueCertificate(o: IssueOptions): IssuedCertificate {
       ? { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true }
       : { name: 'keyUsage', digitalSignature: true, keyEncipherment: o.key.publicKey.asymmetricKeyType === 'rsa', critical: true },
     { name: 'subjectKeyIdentifier', value: asn1.toDer(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, keyIdentifier(spkiDer))).getBytes() },
-    { name: 'authorityKeyIdentifier', keyIdentifier: keyIdentifier(issuerSpki) },
   ];
+  if (o.authorityKeyId !== false) extensions.push({ name: 'authorityKeyIdentifier', keyIdentifier: keyIdentifier(issuerSpki) });
   if (o.extendedKeyUsage?.length) {
     extensions.push({ name: 'extKeyUsage', ...Object.fromEntries(o.extendedKeyUsage.map((u) => [u, true])) });
   }
@@ -369,6 +376,12 @@ export function issueCertificate(o: IssueOptions): IssuedCertificate {
   ]);
   const der = asn1ToDer(certificate);
   return { der, pem: toPem(der), keyPem: o.key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), key: o.key };
+}
+
+/** The issuer name of a DER certificate, as DER (to name the same CA in another certificate). */
+export function issuerNameDer(der: Uint8Array): Buffer {
+  const tbs = (derToAsn1(der).value as forge.asn1.Asn1[])[0];
+  return asn1ToDer((tbs.value as forge.asn1.Asn1[])[spkiIndex(tbs) - 3]);
 }
 
 /** A DER UTF8String, e.g. the value of the Modbus/TCP Security role extension. */
@@ -397,4 +410,43 @@ export function loadIssuer(certPem: string, keyPem: string): IssuedCertificate {
   if (!der) throw new Error('no certificate in the CA file');
   const privateKey = crypto.createPrivateKey(keyPem);
   return { der, pem: toPem(der), keyPem, key: { privateKey, publicKey: crypto.createPublicKey(privateKey) } };
+}
+
+/** Whether the certificate names this IP address or host name (SAN, or CN when there is no SAN). */
+export function certificateMatches(der: Uint8Array, name: string): boolean {
+  const x509 = new crypto.X509Certificate(Buffer.from(der));
+  const bare = name.replace(/^\[|\]$/g, '');
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(bare) || bare.includes(':')) return x509.checkIP(bare) !== undefined;
+  return x509.checkHost(bare) !== undefined;
+}
+
+/**
+ * Whether the chain leads to one of the trust anchors: each certificate must be issued and signed by the
+ * next one in the chain or by an anchor. Validity dates are judged separately.
+ */
+export function verifyChain(chain: readonly Uint8Array[], anchors: readonly Uint8Array[]): { trusted: boolean; reason: string } {
+  if (chain.length === 0) return { trusted: false, reason: 'no certificate' };
+  const certs = chain.map((d) => new crypto.X509Certificate(Buffer.from(d)));
+  const roots = anchors.map((d) => new crypto.X509Certificate(Buffer.from(d)));
+  const issuedBy = (child: crypto.X509Certificate, parent: crypto.X509Certificate) => child.issuer === parent.subject && verifiesWith(child, parent.publicKey);
+  for (let i = 0; i < certs.length; i++) {
+    const anchor = roots.find((r) => r.fingerprint256 === certs[i].fingerprint256 || issuedBy(certs[i], r));
+    if (anchor) return { trusted: true, reason: `chains to ${anchor.subject.replace(/\n/g, ', ')}` };
+    if (i + 1 >= certs.length || !issuedBy(certs[i], certs[i + 1])) {
+      return { trusted: false, reason: `no trust anchor issued ${certs[i].subject.replace(/\n/g, ', ')}` };
+    }
+  }
+  return { trusted: false, reason: 'the chain ends without a trust anchor' };
+}
+
+/** Reads a PEM file with one or more certificates (trust anchors given in a profile). */
+export function readCertificates(file: string): Buffer[] {
+  const found = pemToDer(fs.readFileSync(file, 'utf8'));
+  if (found.length === 0) throw new Error(`${file}: no PEM certificate`);
+  return found;
+}
+
+/** Reads a CA certificate and its private key from PEM files (a test CA the device trusts). */
+export function readIssuer(certFile: string, keyFile: string): IssuedCertificate {
+  return loadIssuer(fs.readFileSync(certFile, 'utf8'), fs.readFileSync(keyFile, 'utf8'));
 }
