@@ -424,6 +424,8 @@ export interface ServerInspection {
   /** Certificate chain exactly as sent (DER, leaf first); null when it could not be read. */
   readonly certificates: readonly Buffer[] | null;
   readonly clientCertificate: ClientCertificateRequest;
+  /** DER names of the acceptable CAs the server listed (to name the same CA in a test certificate). */
+  readonly authoritiesDer: readonly Buffer[];
   readonly exchanges: number;
   readonly notes: readonly string[];
 }
@@ -441,6 +443,7 @@ export async function inspectServer(endpoint: TlsEndpoint, options: Omit<ScanOpt
     clientCertificate: out.certificateRequest === undefined
       ? { requested: null, authorities: [] }
       : { requested: out.certificateRequest !== null, protocol, authorities: (out.certificateRequest?.authorities ?? []).map(dnToString) },
+    authoritiesDer: out.certificateRequest?.authorities ?? [],
     exchanges: s.exchanges,
     notes: s.notes,
   });
@@ -455,5 +458,5 @@ export async function inspectServer(endpoint: TlsEndpoint, options: Omit<ScanOpt
     }
   }
   if (!s.sawTls) throw new ProtocolViolation(`${endpoint.host}:${endpoint.port} closed the connection on every ClientHello without a TLS answer`);
-  return { protocol: null, certificates: null, clientCertificate: { requested: null, authorities: [] }, exchanges: s.exchanges, notes: s.notes };
+  return { protocol: null, certificates: null, clientCertificate: { requested: null, authorities: [] }, authoritiesDer: [], exchanges: s.exchanges, notes: s.notes };
 }
