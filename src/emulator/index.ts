@@ -5,6 +5,8 @@ import { parse as parseYaml } from 'yaml';
 import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
 import { telnetService } from './services/telnet';
+import { httpsService } from './services/https';
+import { modbusTlsService } from './services/modbus-tls';
 import type {
   DeviceContext, DeviceIdentity, Posture, RunningService, ServiceEndpoint, ServiceModule, ServicePosture,
 } from './types';
@@ -14,6 +16,8 @@ export type { Posture, ServiceEndpoint } from './types';
 /** Every service the emulator knows, in start order. */
 export const SERVICE_MODULES: readonly ServiceModule[] = [
   telnetService as ServiceModule,
+  httpsService as ServiceModule,
+  modbusTlsService as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;
