@@ -2,7 +2,8 @@
  * Full TLS handshakes through node:tls: what a real client negotiates, the peer chain, and how the server
  * reacts to a client certificate (CR 1.9). In TLS 1.3 the client finishes before the server has judged
  * its certificate, so the server's verdict is read after the handshake: an alert or a close means
- * rejected; an answer to a request, a session ticket, or a connection that stays open means accepted.
+ * rejected; an answer to a request (when one is sent), a session ticket (when none is), or a connection
+ * that stays open means accepted.
  */
 import * as tls from 'node:tls';
 import { TargetTimeout } from '../../sdk';
@@ -130,7 +131,9 @@ export async function fullHandshake(endpoint: TlsEndpoint, options: FullHandshak
         return undefined;
       });
       s.on('session', () => {
-        if (secure && s.getProtocol() === 'TLSv1.3') verdict({ accepted: true, evidence: 'session-ticket' });
+        // A ticket shows the TLS layer accepted the certificate; with a request pending, wait for the application's
+        // answer instead (a device may check the certificate's content after the handshake and close).
+        if (secure && s.getProtocol() === 'TLSv1.3' && !options.settle?.payload) verdict({ accepted: true, evidence: 'session-ticket' });
       });
       s.on('data', (d: Buffer) => {
         response = Buffer.concat([response ?? Buffer.alloc(0), d]).subarray(0, 512);
