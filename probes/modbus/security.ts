@@ -11,6 +11,8 @@ export interface ModbusSecurityInputs {
   /** A CA the device trusts for Modbus/TCP Security clients (lab test PKI): enables the role check. */
   trustedCaCertFile?: string;
   trustedCaKeyFile?: string;
+  /** Port looked for among the declared services when only plain Modbus is declared (default 802). */
+  securePort?: number;
   /** Role written into the control certificate (default Operator). */
   role?: string;
   settleMs?: number;
@@ -31,11 +33,11 @@ function describe(r: FullHandshakeResult): Record<string, unknown> {
 }
 
 /** The secure endpoint to examine for this attempt, or why there is none. */
-function secureEndpoint(service: ServiceUnderTest, services: readonly ServiceUnderTest[]): { target?: ServiceUnderTest; reason?: 'elsewhere' | 'none' } {
+function secureEndpoint(service: ServiceUnderTest, services: readonly ServiceUnderTest[], securePort: number): { target?: ServiceUnderTest; reason?: 'elsewhere' | 'none' } {
   if (service.protocol === 'modbus-tls') return { target: service };
   if (services.some((s) => s.protocol === 'modbus-tls')) return { reason: 'elsewhere' };
-  // Only a declared port 802 may be contacted: the scope is the declared communication matrix.
-  const declared802 = services.find((s) => s.port === MODBUS_SECURITY_PORT && s.transport === 'tcp');
+  // Only a declared port may be contacted: the scope is the declared communication matrix.
+  const declared802 = services.find((s) => s.port === securePort && s.transport === 'tcp' && s.port !== service.port);
   return declared802 ? { target: declared802 } : { reason: 'none' };
 }
 
@@ -45,7 +47,7 @@ export default defineProbe<ModbusSecurityInputs>({
   title: 'Modbus/TCP Security (TLS with X.509 client certificates and roles)',
   description:
     'Examines the declared Modbus/TCP Security endpoint (a modbus-tls service, or a declared port 802 when only plain Modbus '
-    + 'is declared; undeclared ports are never contacted): whether it speaks TLS, whether it requires a client certificate '
+    + '(securePort) is declared; undeclared ports are never contacted): whether it speaks TLS, whether it requires a client certificate '
     + '(a TLS session without one must carry no Modbus traffic), and, with a test CA the device trusts, whether it accepts '
     + 'a certificate without the Modbus role extension 1.3.6.1.4.1.50316.802.1. Sends one Read Holding Registers request '
     + '(address 0, one register) inside each accepted session.',
@@ -58,15 +60,16 @@ export default defineProbe<ModbusSecurityInputs>({
       type: 'object', additionalProperties: false,
       properties: {
         trustedCaCertFile: { type: 'string' }, trustedCaKeyFile: { type: 'string' },
+        securePort: { type: 'integer', minimum: 1, maximum: 65535 },
         role: { type: 'string', minLength: 1 }, settleMs: { type: 'integer', minimum: 50, maximum: 30000 },
       },
     },
-    defaults: { role: 'Operator', settleMs: 1500 },
+    defaults: { securePort: MODBUS_SECURITY_PORT, role: 'Operator', settleMs: 1500 },
   },
   timeoutMs: 60_000,
   async run(ctx) {
     const service = ctx.service!;
-    const { target, reason } = secureEndpoint(service, ctx.host.services);
+    const { target, reason } = secureEndpoint(service, ctx.host.services, ctx.inputs.securePort ?? MODBUS_SECURITY_PORT);
     if (reason === 'elsewhere') {
       return {
         observations: { secureEndpoint: 'declared as a modbus-tls service of this host (assessed in its own attempt)' }, findings: [],

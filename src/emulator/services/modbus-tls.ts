@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { MODBUS_ROLE_OID } from '../../protocols/tls/modbus';
 import { utf8Extension } from '../../protocols/tls/x509';
@@ -9,8 +10,12 @@ export interface ModbusTlsPosture extends ServicePosture {
   minVersion?: tls.SecureVersion;
   ciphers?: string;
   certificate?: CertificatePosture;
+  /** Ask for and require a client certificate from the device CA (default true; false: a misconfigured endpoint). */
+  requireClientCertificate?: boolean;
   /** Refuse client certificates without the Modbus role extension (default true). */
   requireRole?: boolean;
+  /** false: the port serves Modbus/TCP in cleartext (security switched off on a device). Default true. */
+  tls?: boolean;
   /** Roles that may read (default Operator, Engineer). */
   roles?: string[];
   unitId?: number;
@@ -31,18 +36,8 @@ export const modbusTlsService: ServiceModule<ModbusTlsPosture> = {
     const roles = new Set(config.roles ?? ['Operator', 'Engineer']);
     const requireRole = config.requireRole !== false;
     const unitId = config.unitId ?? 1;
-    const server = tls.createServer({
-      key: creds.keyPem, cert: creds.certPem, ca: [creds.caPem],
-      minVersion: config.minVersion ?? 'TLSv1.2', ...(config.ciphers ? { ciphers: config.ciphers } : {}),
-      requestCert: true, rejectUnauthorized: true,
-    }, (socket) => {
-      const peer = socket.getPeerCertificate();
-      const role = peer?.raw ? utf8Extension(peer.raw, MODBUS_ROLE_OID) : undefined;
-      if (requireRole && (!role || !roles.has(role))) {
-        device.log(`modbus-tls: refused a client certificate with role ${role ?? '(none)'}`);
-        socket.destroy();
-        return;
-      }
+    const requireCert = config.requireClientCertificate !== false;
+    const serve = (socket: net.Socket) => {
       let pending = Buffer.alloc(0);
       socket.on('data', (chunk: Buffer) => {
         pending = Buffer.concat([pending, chunk]);
@@ -55,10 +50,24 @@ export const modbusTlsService: ServiceModule<ModbusTlsPosture> = {
       });
       socket.on('error', () => undefined);
       socket.setTimeout(120_000, () => socket.destroy());
+    };
+    const server = config.tls === false ? net.createServer(serve) : tls.createServer({
+      key: creds.keyPem, cert: creds.certPem, ca: [creds.caPem],
+      minVersion: config.minVersion ?? 'TLSv1.2', ...(config.ciphers ? { ciphers: config.ciphers } : {}),
+      requestCert: requireCert, rejectUnauthorized: requireCert,
+    }, (socket) => {
+      const peer = socket.getPeerCertificate();
+      const role = peer?.raw ? utf8Extension(peer.raw, MODBUS_ROLE_OID) : undefined;
+      if (requireCert && requireRole && (!role || !roles.has(role))) {
+        device.log(`modbus-tls: refused a client certificate with role ${role ?? '(none)'}`);
+        socket.destroy();
+        return;
+      }
+      serve(socket);
     });
     server.on('tlsClientError', () => undefined);
     const listener = await listenTcp(server, device.host, device.portFor(config.port));
-    return { endpoints: [{ protocol: 'modbus-tls', host: device.host, port: listener.port, tls: true }], close: listener.close };
+    return { endpoints: [{ protocol: 'modbus-tls', host: device.host, port: listener.port, tls: config.tls !== false }], close: listener.close };
   },
 };
 

@@ -214,8 +214,10 @@ export async function helloExchange(endpoint: TlsEndpoint, request: HelloRequest
       socket.on('end', () => onEnd(false));
       socket.on('close', () => onEnd(false));
       socket.on('error', (err: NodeJS.ErrnoException) => {
-        if (!connected) return fail(err);
-        return onEnd(err.code === 'ECONNRESET' || err.code === 'EPIPE');
+        // A reset means the TCP connection was up (refusal is ECONNREFUSED), even if 'connect' was not seen yet.
+        const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
+        if (!connected && !reset) return fail(err);
+        return onEnd(reset);
       });
       socket.connect({ host: endpoint.host, port: endpoint.port }, () => {
         connected = true;
