@@ -108,3 +108,28 @@ export async function startOpensslServer(openssl: string, args: readonly string[
   }
   throw new Error('openssl s_server: no free port after 3 tries');
 }
+
+/** The issue's weak peer: TLS 1.0 and up, a 1024-bit RSA key with a SHA-1 self-signed certificate, every
+ * suite including NULL and anonymous ones (`ALL:eNULL:@SECLEVEL=0`). */
+export async function weakOpensslServer(openssl: string, extra: readonly string[] = []): Promise<OpensslServer & { pki: OpensslPki }> {
+  const pki = opensslPki(openssl);
+  pki.selfSigned('weak', 'rsa:1024', 'sha1');
+  const server = await startOpensslServer(openssl, [
+    '-cert', pki.file('weak.crt'), '-key', pki.file('weak.key'), '-cipher', 'ALL:eNULL:@SECLEVEL=0', '-min_protocol', 'TLSv1', ...extra,
+  ], pki.dir);
+  return { ...server, pki, close: async () => { await server.close(); pki.remove(); } };
+}
+
+/** The issue's hardened peer: TLS 1.2 and 1.3, ECDHE with AEAD suites only, a P-256 or 2048-bit RSA key in a
+ * SHA-256 certificate issued by a CA (made here) that names 127.0.0.1. */
+export async function hardenedOpensslServer(openssl: string, key: 'ec:P-256' | 'rsa:2048', extra: readonly string[] = []): Promise<OpensslServer & { pki: OpensslPki }> {
+  const pki = opensslPki(openssl);
+  pki.ca('labca', 'ec:P-256');
+  pki.leaf('device', 'labca', key, 'sha256', 'IP:127.0.0.1');
+  const server = await startOpensslServer(openssl, [
+    '-cert', pki.file('device.crt'), '-key', pki.file('device.key'), '-min_protocol', 'TLSv1.2',
+    '-cipher', 'ECDHE+AESGCM:ECDHE+CHACHA20', '-ciphersuites', 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256',
+    ...extra,
+  ], pki.dir);
+  return { ...server, pki, close: async () => { await server.close(); pki.remove(); } };
+}
