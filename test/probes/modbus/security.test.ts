@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import probe from '../../../probes/modbus/security';
 import { loadPosture, startEmulator, type Emulator } from '../../../src/emulator';
-import { closedPort, garbageServer, stallServer } from '../../../fixtures/servers';
+import { misbehavingPeers } from '../../helpers/misbehaving-peers';
+import { closedPort } from '../../../fixtures/servers';
 import { runProbe } from '../../helpers/probe-harness';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
@@ -89,18 +90,5 @@ describe('modbus.security', () => {
     expect((attempt.observations as { secureEndpoint: string }).secureEndpoint).to.equal(`127.0.0.1:${port}`);
   });
 
-  describe('misbehaving peers end as error within the budget', () => {
-    it('closed: unreachable; stall: timeout; garbage: protocol', async () => {
-      const closed = await closedPort();
-      expect((await runProbe(probe, { service: { port: closed.port, protocol: 'modbus-tls' }, timeoutMs: 2000 })).attempt.reason).to.equal('unreachable');
-      const stall = await stallServer();
-      const garbage = await garbageServer();
-      try {
-        expect((await runProbe(probe, { service: { port: stall.port, protocol: 'modbus-tls' }, timeoutMs: 300 })).attempt.reason).to.equal('timeout');
-        expect((await runProbe(probe, { service: { port: garbage.port, protocol: 'modbus-tls' }, timeoutMs: 2000 })).attempt.reason).to.equal('protocol');
-      } finally {
-        await Promise.all([stall.close(), garbage.close()]);
-      }
-    });
-  });
+  misbehavingPeers(probe, 'modbus-tls');
 });

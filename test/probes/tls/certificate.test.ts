@@ -6,9 +6,9 @@ import probe from '../../../probes/tls/certificate';
 import { loadPosture, startEmulator, type Emulator, type Posture } from '../../../src/emulator';
 import { generateKey, issueCertificate } from '../../../src/protocols/tls';
 import { LEGACY_SUITES, legacyTlsServer } from '../../../fixtures/legacy-tls-server';
-import { closedPort, garbageServer, resetServer, stallServer } from '../../../fixtures/servers';
 import { hardenedOpensslServer, weakOpensslServer } from '../../helpers/openssl-server';
 import { findExecutable, requirePeer } from '../../helpers/peers';
+import { misbehavingPeers } from '../../helpers/misbehaving-peers';
 import { runProbe } from '../../helpers/probe-harness';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
@@ -122,31 +122,5 @@ describe('tls.certificate', () => {
     }
   });
 
-  describe('misbehaving peers end as error within the budget', () => {
-    it('closed port: unreachable', async () => {
-      const s = await closedPort();
-      const { attempt } = await runProbe(probe, { service: { port: s.port, protocol: 'tls' }, timeoutMs: 2000 });
-      expect([attempt.status, attempt.reason]).to.deep.equal(['error', 'unreachable']);
-    });
-    it('stall: timeout', async () => {
-      const s = await stallServer();
-      try {
-        const { attempt } = await runProbe(probe, { service: { port: s.port, protocol: 'tls' }, timeoutMs: 300 });
-        expect([attempt.status, attempt.reason]).to.deep.equal(['error', 'timeout']);
-      } finally {
-        await s.close();
-      }
-    });
-    it('garbage and reset: protocol', async () => {
-      for (const make of [garbageServer, resetServer]) {
-        const s = await make();
-        try {
-          const { attempt } = await runProbe(probe, { service: { port: s.port, protocol: 'tls' }, timeoutMs: 2000 });
-          expect([attempt.status, attempt.reason]).to.deep.equal(['error', 'protocol']);
-        } finally {
-          await s.close();
-        }
-      }
-    });
-  });
+  misbehavingPeers(probe, 'tls');
 });

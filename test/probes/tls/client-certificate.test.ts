@@ -4,9 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import probe from '../../../probes/tls/client-certificate';
 import { loadPosture, startEmulator, type Emulator, type Posture } from '../../../src/emulator';
-import { closedPort, garbageServer, stallServer } from '../../../fixtures/servers';
 import { hardenedOpensslServer } from '../../helpers/openssl-server';
 import { findExecutable, requirePeer } from '../../helpers/peers';
+import { misbehavingPeers } from '../../helpers/misbehaving-peers';
 import { runProbe } from '../../helpers/probe-harness';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
@@ -115,18 +115,5 @@ describe('tls.client-certificate', () => {
     });
   });
 
-  describe('misbehaving peers end as error within the budget', () => {
-    it('closed: unreachable; stall: timeout; garbage: protocol', async () => {
-      const closed = await closedPort();
-      expect((await runProbe(probe, { service: { port: closed.port, protocol: 'tls' }, timeoutMs: 2000 })).attempt.reason).to.equal('unreachable');
-      const stall = await stallServer();
-      const garbage = await garbageServer();
-      try {
-        expect((await runProbe(probe, { service: { port: stall.port, protocol: 'tls' }, timeoutMs: 300 })).attempt.reason).to.equal('timeout');
-        expect((await runProbe(probe, { service: { port: garbage.port, protocol: 'tls' }, timeoutMs: 2000 })).attempt.reason).to.equal('protocol');
-      } finally {
-        await Promise.all([stall.close(), garbage.close()]);
-      }
-    });
-  });
+  misbehavingPeers(probe, 'tls');
 });

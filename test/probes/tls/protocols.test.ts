@@ -6,9 +6,9 @@ import probe from '../../../probes/tls/protocols';
 import { startEmulator, type Emulator } from '../../../src/emulator';
 import { suiteByName } from '../../../src/protocols/tls';
 import { LEGACY_SUITES, legacyTlsServer } from '../../../fixtures/legacy-tls-server';
-import { closedPort, garbageServer, resetServer, stallServer } from '../../../fixtures/servers';
 import { hardenedOpensslServer, weakOpensslServer } from '../../helpers/openssl-server';
 import { findExecutable, requirePeer } from '../../helpers/peers';
+import { misbehavingPeers } from '../../helpers/misbehaving-peers';
 import { runProbe } from '../../helpers/probe-harness';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
@@ -126,38 +126,5 @@ describe('tls.protocols', () => {
     }
   });
 
-  describe('misbehaving peers end as error within the budget', () => {
-    it('closed port: unreachable', async () => {
-      const s = await closedPort();
-      const { attempt } = await runProbe(probe, { service: { port: s.port, protocol: 'tls' }, timeoutMs: 2000 });
-      expect([attempt.status, attempt.reason]).to.deep.equal(['error', 'unreachable']);
-    });
-    it('stall: timeout', async () => {
-      const s = await stallServer();
-      try {
-        const { attempt } = await runProbe(probe, { service: { port: s.port, protocol: 'tls' }, timeoutMs: 300 });
-        expect([attempt.status, attempt.reason]).to.deep.equal(['error', 'timeout']);
-      } finally {
-        await s.close();
-      }
-    });
-    it('garbage: protocol', async () => {
-      const s = await garbageServer();
-      try {
-        const { attempt } = await runProbe(probe, { service: { port: s.port, protocol: 'tls' }, timeoutMs: 2000 });
-        expect([attempt.status, attempt.reason]).to.deep.equal(['error', 'protocol']);
-      } finally {
-        await s.close();
-      }
-    });
-    it('reset: protocol', async () => {
-      const s = await resetServer();
-      try {
-        const { attempt } = await runProbe(probe, { service: { port: s.port, protocol: 'tls' }, timeoutMs: 2000 });
-        expect([attempt.status, attempt.reason]).to.deep.equal(['error', 'protocol']);
-      } finally {
-        await s.close();
-      }
-    });
-  });
+  misbehavingPeers(probe, 'tls');
 });
