@@ -63,29 +63,19 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-async function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 export interface OpensslServer {
   readonly host: string;
   readonly port: number;
   close(): Promise<void>;
 }
 
-/** Starts `openssl s_server -accept 127.0.0.1:PORT <args>` and resolves once it accepts connections. */
+/** Starts `openssl s_server -accept 127.0.0.1:PORT <args>` and resolves once it printed ACCEPT (it bound the
+ * port itself, so a port another process took in the meantime cannot be mistaken for it). */
 export async function startOpensslServer(openssl: string, args: readonly string[], cwd: string): Promise<OpensslServer> {
   for (let tries = 0; tries < 3; tries++) {
     const port = await freePort();
-    const child: ChildProcess = spawn(openssl, ['s_server', '-accept', `127.0.0.1:${port}`, '-quiet', ...args], {
-      cwd, stdio: ['pipe', 'ignore', 'pipe'],
+    const child: ChildProcess = spawn(openssl, ['s_server', '-accept', `127.0.0.1:${port}`, ...args], {
+      cwd, stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => {
@@ -95,14 +85,24 @@ export async function startOpensslServer(openssl: string, args: readonly string[
     const close = async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
-      child.stdin?.destroy();
-      child.stderr?.destroy();
+      for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.destroy();
     };
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && child.exitCode === null) {
-      if (await accepting(port)) return { host: '127.0.0.1', port, close };
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const ready = await new Promise<boolean>((resolve) => {
+      let out = '';
+      const timer = setTimeout(() => resolve(false), 10_000);
+      child.stdout?.on('data', (d: Buffer) => {
+        out = (out + d.toString()).slice(-200);
+        if (/^ACCEPT$/m.test(out)) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+    });
+    if (ready) return { host: '127.0.0.1', port, close };
     await close();
     if (!/Address already in use|bind/i.test(stderr)) throw new Error(`openssl s_server did not start: ${stderr}`);
   }

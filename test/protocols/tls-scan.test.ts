@@ -163,6 +163,16 @@ describe('TLS adapters: misbehaving peers end in typed errors within the budget'
     }
   });
 
+  it('stall mid-handshake (half a ServerHello, then silence): TargetTimeout', async () => {
+    const s = await legacyTlsServer({ versions: [0x0303], suites: [LEGACY_SUITES.AES_128_CBC_SHA], stallMidHello: true });
+    try {
+      const err = await scanTls({ host: s.host, port: s.port }, { ...opts(300), helloTimeoutMs: 300 }).then(() => undefined, (e: unknown) => e);
+      expect(err).to.be.instanceOf(TargetTimeout);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('garbage: ProtocolViolation', async () => {
     const s = await garbageServer();
     try {

@@ -126,5 +126,15 @@ describe('tls.protocols', () => {
     }
   });
 
+  it('a device that stalls mid-handshake: timeout within the budget', async () => {
+    const server = await legacyTlsServer({ versions: [0x0303], suites: [LEGACY_SUITES.AES_128_CBC_SHA], stallMidHello: true });
+    try {
+      const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'tls' }, timeoutMs: 400 });
+      expect([attempt.status, attempt.reason]).to.deep.equal(['error', 'timeout']);
+    } finally {
+      await server.close();
+    }
+  });
+
   misbehavingPeers(probe, 'tls');
 });
