@@ -140,7 +140,10 @@ export async function fullHandshake(endpoint: TlsEndpoint, options: FullHandshak
         verdict({ accepted: true, evidence: 'response' });
       });
       s.on('error', (err) => {
-        if (secure) return verdict({ accepted: false, evidence: 'alert', alert: alertFromError(err) });
+        if (secure) {
+          const alert = alertFromError(err);
+          return verdict(alert ? { accepted: false, evidence: 'alert', alert } : { accepted: false, evidence: 'closed' });
+        }
         if (connected && isTlsFailure(err)) {
           return finish(() => resolve({ ok: false, alert: alertFromError(err), code: (err as NodeJS.ErrnoException).code, message: err.message }));
         }
