@@ -50,6 +50,12 @@ export async function demoCommand(args: string[], io: Io): Promise<number> {
       const ports = [...parsePortSpec(Object.values(defaults).join(',')), ...emulator.services.map((s) => s.port)];
       options.probeInputs = { ...options.probeInputs, 'ports.tcp': { ports: formatPortSpec(ports) } };
     }
+    // A lab gets a test CA from the vendor to check client-certificate validation; the demo uses the
+    // emulated device's own CA for that.
+    const ca = { trustedCaCertFile: path.join(emulator.workDir, 'pki', 'ca.crt'), trustedCaKeyFile: path.join(emulator.workDir, 'pki', 'ca.key') };
+    if (fs.existsSync(ca.trustedCaCertFile)) {
+      for (const probe of ['tls.client-certificate', 'modbus.security']) options.probeInputs = { ...options.probeInputs, [probe]: { ...ca, ...options.probeInputs?.[probe] } };
+    }
     const profile = profileFromObject(example, `${path.relative(process.cwd(), exampleFile)} (demo ports)`, path.dirname(exampleFile));
     io.err.write(`Emulated PLC (${posture} posture) on ${emulator.services.map((s) => `${s.protocol}:${s.port}`).join(', ')}\n`);
     const code = await runWithConsole(profile, { ...options, commandLine: { command: 'demo', posture, ...options.commandLine } }, io);

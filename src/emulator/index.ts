@@ -8,6 +8,8 @@ import { debugService } from './services/debug';
 import { sshService } from './services/ssh';
 import { telnetService } from './services/telnet';
 import { modbusService } from './services/modbus';
+import { httpsService } from './services/https';
+import { modbusTlsService } from './services/modbus-tls';
 import type {
   DeviceContext, DeviceIdentity, Posture, RunningService, ServiceEndpoint, ServiceModule, ServicePosture,
 } from './types';
@@ -20,6 +22,8 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
   debugService as ServiceModule,
   modbusService as ServiceModule,
   sshService as ServiceModule,
+  httpsService as ServiceModule,
+  modbusTlsService as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;
@@ -59,6 +63,8 @@ export function checkPosture(doc: unknown, origin = 'posture'): Posture {
 
 export interface Emulator {
   readonly posture: Posture;
+  /** Where the device keeps its keys and certificates (its CA: pki/ca.crt and pki/ca.key). */
+  readonly workDir: string;
   readonly services: readonly ServiceEndpoint[];
   /** Endpoint of the first service with this protocol; throws if there is none. */
   endpoint(protocol: string): ServiceEndpoint;
@@ -115,6 +121,7 @@ export async function startEmulator(postureOrName: Posture | string, overrides: 
   let closed: Promise<void> | undefined;
   return {
     posture,
+    workDir,
     services,
     endpoint(protocol) {
       const found = services.find((s) => s.protocol === protocol);

@@ -17,6 +17,8 @@ export interface MisbehavingOptions<I> {
   /** The declared service for a peer on `port`. */
   service: (port: number) => NonNullable<ProbeRunOptions<I>['service']>;
   timeoutMs: number;
+  /** Budget for the stalling peer (which always costs its whole budget); default timeoutMs. */
+  stallTimeoutMs?: number;
   inputs?: Partial<I>;
   /** Expected error reasons where they differ from the defaults (unreachable, timeout, protocol). */
   reasons?: Partial<Record<PeerKind, string | string[]>>;
@@ -36,11 +38,12 @@ export function describeMisbehavingPeers<I>(probe: ProbeDefinition<I>, options: 
       it(peer.name, async () => {
         const server = await peer.make();
         try {
-          const { attempt } = await runProbe(probe, { service: options.service(server.port), timeoutMs: options.timeoutMs, inputs: options.inputs });
+          const timeoutMs = kind === 'stall' ? options.stallTimeoutMs ?? options.timeoutMs : options.timeoutMs;
+          const { attempt } = await runProbe(probe, { service: options.service(server.port), timeoutMs, inputs: options.inputs });
           expect(attempt.status, attempt.message).to.equal('error');
           const expected = options.reasons?.[kind] ?? peer.reason;
           expect(Array.isArray(expected) ? expected : [expected], attempt.message).to.include(attempt.reason);
-          expect(attempt.durationMs).to.be.at.most(options.timeoutMs + 2500);
+          expect(attempt.durationMs).to.be.at.most(timeoutMs + 2500);
         } finally {
           await server.close();
         }

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import ports from '../../probes/ports/tcp';
 import { buggyProbe, deafProbe, greetingProbe, liarProbe, strayProbe } from '../../fixtures/probes';
 import { bannerServer, closedPort, resetServer, stallServer, type TestServer } from '../../fixtures/servers';
 import { runProbe } from '../helpers/probe-harness';
@@ -78,7 +79,6 @@ describe('runner: one attempt against real sockets', () => {
 
 describe('runner: baselines', () => {
   it('a probe reading a baseline records which file, level and basis it applied', async () => {
-    const { default: ports } = await import('../../probes/ports/tcp');
     const { attempt, read } = await runProbe(ports, { inputs: { scanner: 'connect', ports: '1' }, sl: 3 });
     const about = JSON.parse(read(attempt.evidence.find((e) => e.endsWith('baseline-ports.json'))!)) as { file: string; level: number; basis: string[]; sha256: string };
     expect(about.file).to.equal('profiles/baselines/ports.yaml');

@@ -1,0 +1,142 @@
+import { ProtocolViolation, defineProbe, finding, judge, type Finding } from '../../src/sdk';
+import {
+  TLS_CAPABLE_PROTOCOLS, certificateMatches, checkTlsPolicy, fullHandshake, inspectServer, isTlsService, parseCertificate,
+  readCertificates, tlsEndpoint, toPem, verifyChain, type CertificateInfo, type TlsPolicy,
+} from '../../src/protocols/tls';
+
+export interface CertificateInputs {
+  /** PEM file with the CA certificate(s) the component's certificates should chain to (the plant PKI). */
+  trustAnchorsFile?: string;
+}
+
+const CERT_REQS = ['CR 1.8', 'CR 4.3'];
+const SIG_REQS = ['CR 4.3', 'CR 3.1 RE(1)', 'CR 1.8'];
+
+/** The certificates whose signatures a client relies on: all but a self-signed root at the end of a chain. */
+function relied(chain: readonly CertificateInfo[]): CertificateInfo[] {
+  const last = chain[chain.length - 1];
+  return chain.length > 1 && last.selfSigned ? chain.slice(0, -1) : [...chain];
+}
+
+/** Findings for the served chain under one policy level. Exported for the policy tests. */
+export function certificateFindings(
+  chain: readonly CertificateInfo[], policy: TlsPolicy, facts: { names: readonly string[]; nameMatches: boolean; trusted: { trusted: boolean; reason: string } | null; now: Date },
+  evidence: string[],
+): Finding[] {
+  const out: Finding[] = [];
+  const add = (code: string, severity: Finding['severity'], requirements: string[], message: string) => {
+    out.push(finding({ code, severity, requirements, message, evidence }));
+  };
+  const leaf = chain[0];
+  const p = policy.certificate;
+  if ((leaf.keyType === 'RSA' || leaf.keyType === 'RSA-PSS') && leaf.keyBits < p.minRsaBits) {
+    add('tls.cert.rsa-key-short', 'high', CERT_REQS, `the certificate has a ${leaf.keyBits}-bit RSA key (policy minimum ${p.minRsaBits})`);
+  }
+  if (leaf.keyType === 'EC' && leaf.keyBits < p.minEcBits) {
+    add('tls.cert.ec-key-short', 'high', CERT_REQS, `the certificate has a ${leaf.keyBits}-bit EC key (${leaf.curve ?? '?'}; policy minimum ${p.minEcBits})`);
+  }
+  if (leaf.keyType === 'DSA') add('tls.cert.dsa-key', 'medium', CERT_REQS, `the certificate has a DSA key (${leaf.keyBits} bit), which FIPS 186-5 no longer approves`);
+  for (const c of relied(chain)) {
+    const hash = c.signatureHash ?? '';
+    if (!p.forbiddenSignatureHashes.includes(hash)) continue;
+    const which = c === leaf ? 'the certificate' : `intermediate "${c.subject}"`;
+    if (hash === 'sha1') add('tls.cert.sha1-signature', 'high', SIG_REQS, `${which} is signed with SHA-1 (${c.signatureAlgorithm})`);
+    else add('tls.cert.md5-signature', 'critical', SIG_REQS, `${which} is signed with ${hash.toUpperCase()} (${c.signatureAlgorithm})`);
+  }
+  for (const c of relied(chain)) {
+    const which = c === leaf ? 'the certificate' : `intermediate "${c.subject}"`;
+    if (new Date(c.notAfter) < facts.now) add('tls.cert.expired', 'high', ['CR 1.8'], `${which} expired on ${c.notAfter}`);
+    if (new Date(c.notBefore) > facts.now) add('tls.cert.not-yet-valid', 'medium', ['CR 1.8'], `${which} is not valid before ${c.notBefore}`);
+  }
+  if (p.maxLifetimeDays !== null && leaf.lifetimeDays > p.maxLifetimeDays) {
+    add('tls.cert.lifetime-too-long', 'low', ['CR 1.8'], `the certificate is valid for ${leaf.lifetimeDays} days (policy maximum ${p.maxLifetimeDays})`);
+  }
+  if (leaf.selfSigned && !p.selfSignedAllowed) {
+    add('tls.cert.self-signed', 'medium', ['CR 1.8'], `the certificate is self-signed ("${leaf.subject}"), not issued by a PKI`);
+  }
+  if (p.requireNameMatch && !facts.nameMatches) {
+    add('tls.cert.name-mismatch', 'low', ['CR 1.8'], `the certificate does not name ${facts.names.join(' or ')} (SAN: ${leaf.subjectAltNames.join(', ') || 'none'}; subject ${leaf.subject})`);
+  }
+  if (facts.trusted && !facts.trusted.trusted) {
+    add('tls.cert.untrusted', 'medium', ['CR 1.8'], `the chain does not lead to the profile's trust anchors: ${facts.trusted.reason}`);
+  }
+  return out;
+}
+
+function summary(c: CertificateInfo) {
+  return {
+    subject: c.subject, issuer: c.issuer, selfSigned: c.selfSigned, keyType: c.keyType, keyBits: c.keyBits,
+    signatureAlgorithm: c.signatureAlgorithm, notBefore: c.notBefore, notAfter: c.notAfter, sha256: c.sha256,
+  };
+}
+
+export default defineProbe<CertificateInputs>({
+  id: 'tls.certificate',
+  protocol: 'tls',
+  title: 'TLS server certificate',
+  description:
+    'Reads the certificate chain exactly as the service sends it (from the raw hello flight; the TLS 1.3 flight is decrypted '
+    + 'for this) and completes one handshake with node:tls. Judges key type and size, signature hash of the leaf and '
+    + 'intermediates, validity window and lifetime, self-signed certificates, the name the service is reached at, and (when '
+    + 'the profile names trust anchors) the chain of trust, against the TLS baseline of the target SL. The PEM is kept as evidence.',
+  requirements: ['CR 1.8', 'CR 4.3', 'CR 3.1 RE(1)'],
+  safety: 'passive',
+  scope: 'service',
+  appliesTo: TLS_CAPABLE_PROTOCOLS,
+  when: isTlsService,
+  inputs: {
+    schema: {
+      type: 'object', additionalProperties: false,
+      properties: { trustAnchorsFile: { type: 'string', description: 'PEM file with the CA certificates the device certificates must chain to' } },
+    },
+    defaults: {},
+  },
+  timeoutMs: 30_000,
+  async run(ctx) {
+    const service = ctx.service!;
+    const endpoint = tlsEndpoint(service);
+    const anchors = ctx.inputs.trustAnchorsFile ? readCertificates(ctx.inputs.trustAnchorsFile) : null;
+    const inspection = await inspectServer(endpoint, { signal: ctx.signal, deadline: ctx.deadline });
+    const full = await fullHandshake(endpoint, { signal: ctx.signal, timeoutMs: Math.max(1, Math.min(15_000, ctx.deadline - Date.now())) });
+    let chainDer = inspection.certificates;
+    let chainSource = inspection.protocol ? `${inspection.protocol} server flight, as sent` : '';
+    if ((!chainDer || chainDer.length === 0) && full.ok && full.peerChain.length > 0) {
+      chainDer = full.peerChain;
+      chainSource = 'node:tls peer chain';
+    }
+    if (!chainDer || chainDer.length === 0) {
+      throw new ProtocolViolation(`${service.host}:${service.port} sent no certificate that could be read (${inspection.notes.join('; ') || 'no server flight'})`);
+    }
+    const chain = chainDer.map((d) => parseCertificate(d));
+    const pemPath = ctx.evidence.save('certificate-chain.pem', chainDer.map((d) => toPem(d)).join(''));
+    const names = [...new Set([endpoint.serverName, service.host].filter((n): n is string => typeof n === 'string'))];
+    const nameMatches = names.some((n) => certificateMatches(chainDer[0], n));
+    const trusted = anchors ? verifyChain(chainDer, anchors) : null;
+    const negotiated = full.ok
+      ? { protocol: full.protocol, cipher: full.cipher, ...(full.ephemeralKey ? { ephemeralKey: full.ephemeralKey } : {}) }
+      : { failed: full.alert ?? full.message };
+    const jsonPath = ctx.evidence.save('certificates.json', { chainSource, chain, nameMatches, trusted, negotiated });
+    const policy = checkTlsPolicy(ctx.baseline('tls'));
+    const findings = certificateFindings(chain, policy, { names, nameMatches, trusted, now: new Date() }, [pemPath, jsonPath]);
+    const leaf = chain[0];
+    return {
+      observations: {
+        certificate: {
+          ...summary(leaf), subjectAltNames: leaf.subjectAltNames, lifetimeDays: leaf.lifetimeDays, serialNumber: leaf.serialNumber,
+          ...(leaf.curve ? { curve: leaf.curve } : {}), ocsp: leaf.ocsp, crlDistributionPoints: leaf.crlDistributionPoints,
+        },
+        chain: chain.map(summary),
+        chainSource,
+        nameMatches,
+        trusted: trusted ? trusted.trusted : null,
+        negotiated,
+      },
+      findings,
+      outcomes: judge([
+        { requirement: 'CR 1.8', coverage: 'partial', passReason: 'the served certificate is issued by a PKI, valid, names the service and is within the lifetime policy (enrolment and revocation processes need documentation review)' },
+        { requirement: 'CR 4.3', coverage: 'partial', passReason: 'key type, key size and signature hash of the served certificate follow the baseline' },
+        { requirement: 'CR 3.1 RE(1)', coverage: 'partial', passReason: 'no SHA-1 or MD5 signature in the certificates clients rely on' },
+      ], findings),
+    };
+  },
+});

@@ -1,0 +1,188 @@
+import { randomBytes } from 'node:crypto';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type * as tls from 'node:tls';
+import type { AccountStore, LockoutConfig } from '../accounts';
+import { listenTcp, type Listener } from '../net';
+import { needsSecurityLevel0, serverCredentials, type CertificatePosture } from '../pki';
+import type { DeviceContext, ServiceEndpoint, ServiceModule, ServicePosture } from '../types';
+
+export interface HttpsPosture extends ServicePosture {
+  minVersion?: tls.SecureVersion;
+  maxVersion?: tls.SecureVersion;
+  /** OpenSSL cipher string (TLS 1.3 suite names may be included); @SECLEVEL=0 is added when the posture needs it. */
+  ciphers?: string;
+  /** ECDHE groups, e.g. "X25519:P-256" (OpenSSL's default when absent). */
+  groups?: string;
+  certificate?: CertificatePosture;
+  /** Ask for a client certificate: off (default), optional or required; verify against the device CA (default true). */
+  clientCertificate?: { mode?: 'off' | 'optional' | 'required'; verify?: boolean };
+  /** Plain-HTTP port serving the same login page in cleartext; absent or null: off. */
+  httpPort?: number | null;
+  /** Service-specific lockout (default: the device's). */
+  lockout?: LockoutConfig | null;
+  /** Idle lifetime of a web session (default 600 s). */
+  sessionSeconds?: number;
+  realm?: string;
+}
+
+interface Session {
+  user: string;
+  expires: number;
+}
+
+const MAX_BODY = 4096;
+
+function page(title: string, body: string): string {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1>${body}</body></html>\n`;
+}
+
+const LOGIN_FORM = '<form method="post" action="/login"><label>User <input name="username" autocomplete="username"></label> '
+  + '<label>Password <input name="password" type="password" autocomplete="current-password"></label> <button>Log in</button></form>';
+
+function cookie(req: http.IncomingMessage, name: string): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return v.join('=');
+  }
+  return undefined;
+}
+
+function basicCredentials(req: http.IncomingMessage): { username: string; password: string } | undefined {
+  const m = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(req.headers.authorization ?? '');
+  if (!m) return undefined;
+  const text = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = text.indexOf(':');
+  return colon < 0 ? undefined : { username: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+/**
+ * The web UI of the emulated device: a login form (POST /login sets a session cookie) and a page behind
+ * HTTP basic auth (/admin, which also accepts the session), both checked against the device accounts with
+ * the lockout. Failed and locked logins look the same to the client (CR 1.10).
+ */
+function webApp(accounts: AccountStore, identity: DeviceContext['identity'], options: { secure: boolean; sessionMs: number; realm: string }) {
+  const sessions = new Map<string, Session>();
+  const sessionUser = (req: http.IncomingMessage): string | undefined => {
+    const id = cookie(req, 'session');
+    const s = id ? sessions.get(id) : undefined;
+    if (!s || !id) return undefined;
+    if (s.expires < Date.now()) {
+      sessions.delete(id);
+      return undefined;
+    }
+    s.expires = Date.now() + options.sessionMs;
+    return s.user;
+  };
+  const send = (res: http.ServerResponse, status: number, html: string, headers: http.OutgoingHttpHeaders = {}) => {
+    res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...headers });
+    res.end(html);
+  };
+  return (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const source = req.socket.remoteAddress ?? '';
+    const url = new URL(req.url ?? '/', 'http://device');
+    if (req.method === 'GET' && url.pathname === '/') {
+      return send(res, 200, page(`${identity.vendor} ${identity.model}`, LOGIN_FORM));
+    }
+    if (req.method === 'POST' && url.pathname === '/login') {
+      let body = '';
+      let tooLong = false;
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => {
+        body += chunk;
+        if (body.length > MAX_BODY) {
+          tooLong = true;
+          req.destroy();
+        }
+      });
+      req.on('end', () => {
+        if (tooLong) return undefined;
+        const form = new URLSearchParams(body);
+        const username = form.get('username') ?? '';
+        const result = accounts.login(username, form.get('password') ?? '', source);
+        if (result !== 'ok') return send(res, 401, page('Login failed', `<p>Wrong user name or password.</p>${LOGIN_FORM}`));
+        const id = randomBytes(24).toString('hex');
+        sessions.set(id, { user: username, expires: Date.now() + options.sessionMs });
+        const flags = `HttpOnly; SameSite=Strict; Path=/${options.secure ? '; Secure' : ''}`;
+        res.writeHead(303, { location: '/admin', 'set-cookie': `session=${id}; ${flags}` });
+        return res.end();
+      });
+      return undefined;
+    }
+    if (req.method === 'GET' && url.pathname === '/admin') {
+      let user = sessionUser(req);
+      const basic = user ? undefined : basicCredentials(req);
+      if (basic && accounts.login(basic.username, basic.password, source) === 'ok') user = basic.username;
+      if (!user) {
+        return send(res, 401, page('Authentication required', '<p>Log in first.</p>'), { 'www-authenticate': `Basic realm="${options.realm}", charset="UTF-8"` });
+      }
+      return send(res, 200, page('Device administration', `<p>Logged in as ${user.replace(/[^\w.-]/g, '')}. Firmware ${identity.firmware}.</p><a href="/logout">Log out</a>`));
+    }
+    if (req.method === 'GET' && url.pathname === '/logout') {
+      const id = cookie(req, 'session');
+      if (id) sessions.delete(id);
+      res.writeHead(303, { location: '/', 'set-cookie': 'session=; Max-Age=0; Path=/' });
+      return res.end();
+    }
+    return send(res, 404, page('Not found', ''));
+  };
+}
+
+/**
+ * HTTPS web UI with configurable TLS (versions, ciphers, groups, certificate, client-certificate request)
+ * and an optional cleartext HTTP port that serves the same login page.
+ */
+export const httpsService: ServiceModule<HttpsPosture> = {
+  key: 'https',
+  async start(config, device) {
+    const creds = serverCredentials(device, 'https', config.certificate);
+    const accounts = device.accountsFor(config.lockout);
+    const sessionMs = (config.sessionSeconds ?? 600) * 1000;
+    const realm = config.realm ?? `${device.identity.model} administration`;
+    const mode = config.clientCertificate?.mode ?? 'off';
+    const verify = config.clientCertificate?.verify !== false;
+    let ciphers = config.ciphers;
+    if (needsSecurityLevel0(config.minVersion, config.certificate)) ciphers = `${ciphers ?? 'DEFAULT'}:@SECLEVEL=0`;
+    const server = https.createServer({
+      key: creds.keyPem, cert: creds.certPem,
+      minVersion: config.minVersion ?? 'TLSv1.2', maxVersion: config.maxVersion ?? 'TLSv1.3',
+      ...(ciphers ? { ciphers } : {}),
+      ...(config.groups ? { ecdhCurve: config.groups } : {}),
+      dhparam: 'auto',
+      honorCipherOrder: true,
+      requestCert: mode !== 'off',
+      rejectUnauthorized: mode === 'required' && verify,
+      ...(mode !== 'off' ? { ca: [creds.caPem] } : {}),
+    }, webApp(accounts, device.identity, { secure: true, sessionMs, realm }));
+    if (mode === 'required' && !verify) {
+      // Requires a certificate but checks nothing about it (what a careless device does).
+      server.on('secureConnection', (socket: tls.TLSSocket) => {
+        if (!socket.getPeerCertificate()?.raw) socket.destroy();
+      });
+    }
+    if (mode === 'optional' && verify) {
+      // A certificate is optional, but one that is presented must verify.
+      server.on('secureConnection', (socket: tls.TLSSocket) => {
+        if (socket.getPeerCertificate()?.raw && !socket.authorized) socket.destroy();
+      });
+    }
+    server.on('tlsClientError', () => undefined);
+    const listeners: Listener[] = [];
+    const endpoints: ServiceEndpoint[] = [];
+    try {
+      const secure = await listenTcp(server, device.host, device.portFor(config.port));
+      listeners.push(secure);
+      endpoints.push({ protocol: 'https', host: device.host, port: secure.port, tls: true });
+      if (config.httpPort !== undefined && config.httpPort !== null) {
+        const plain = await listenTcp(http.createServer(webApp(accounts, device.identity, { secure: false, sessionMs, realm })), device.host, device.portFor(config.httpPort));
+        listeners.push(plain);
+        endpoints.push({ protocol: 'http', host: device.host, port: plain.port });
+      }
+    } catch (err) {
+      await Promise.allSettled(listeners.map((l) => l.close()));
+      throw err;
+    }
+    device.log(`https on ${endpoints.map((e) => `${e.protocol}:${e.port}`).join(', ')}`);
+    return { endpoints, close: async () => void (await Promise.allSettled(listeners.map((l) => l.close()))) };
+  },
+};

@@ -1,0 +1,140 @@
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import probe from '../../../probes/tls/protocols';
+import { startEmulator, type Emulator } from '../../../src/emulator';
+import { suiteByName } from '../../../src/protocols/tls';
+import { LEGACY_SUITES, legacyTlsServer } from '../../../fixtures/legacy-tls-server';
+import { hardenedOpensslServer, weakOpensslServer } from '../../helpers/openssl-server';
+import { findExecutable, requirePeer } from '../../helpers/peers';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
+import { runProbe } from '../../helpers/probe-harness';
+
+const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
+
+describe('tls.protocols', () => {
+  describe('against the emulator', () => {
+    let weak: Emulator;
+    let hardened: Emulator;
+    before(async () => {
+      [weak, hardened] = await Promise.all([startEmulator('weak', { ephemeralPorts: true }), startEmulator('hardened', { ephemeralPorts: true })]);
+    });
+    after(async () => {
+      await Promise.all([weak?.close(), hardened?.close()]);
+    });
+
+    it('weak posture: TLS 1.0/1.1, static RSA and a 1024-bit DH group are reported (SL 2)', async () => {
+      const { attempt, read } = await runProbe(probe, { service: { port: weak.endpoint('https').port, protocol: 'https' } });
+      expect(attempt.status).to.equal('fail');
+      expect(codes(attempt)).to.deep.equal(['tls.no-forward-secrecy', 'tls.protocol.tls1_0', 'tls.protocol.tls1_1', 'tls.weak-dh']);
+      const obs = attempt.observations as { protocols: Record<string, boolean>; ciphers: Record<string, string[]> };
+      expect(obs.protocols).to.deep.equal({ SSLv3: false, TLSv1: true, 'TLSv1.1': true, 'TLSv1.2': true, 'TLSv1.3': false });
+      expect(obs.ciphers.TLSv1).to.include('TLS_RSA_WITH_AES_128_CBC_SHA');
+      expect(obs.ciphers['TLSv1.2']).to.include('TLS_RSA_WITH_AES_128_GCM_SHA256');
+      expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}:${o.coverage}`)).to.deep.equal([
+        'CR 4.3:fail:partial', 'CR 4.1:fail:partial', 'CR 3.1:pass:partial', 'CR 3.1 RE(1):fail:partial',
+      ]);
+      const transcript = attempt.evidence.find((e) => e.endsWith('handshakes.ndjson'))!;
+      expect(read(transcript).trim().split('\n').length).to.equal((attempt.observations as { exchanges: number }).exchanges);
+    });
+
+    it('weak posture at SL 1: forward secrecy is not demanded, legacy protocols still are', async () => {
+      const { attempt } = await runProbe(probe, { service: { port: weak.endpoint('https').port, protocol: 'https' }, sl: 1 });
+      expect(codes(attempt)).to.deep.equal(['tls.protocol.tls1_0', 'tls.protocol.tls1_1', 'tls.weak-dh']);
+    });
+
+    it('hardened posture: TLS 1.2/1.3 with AEAD suites only, no finding even at SL 4', async () => {
+      for (const sl of [2, 4]) {
+        const { attempt } = await runProbe(probe, { service: { port: hardened.endpoint('https').port, protocol: 'https' }, sl });
+        expect(attempt.status, JSON.stringify(attempt.findings)).to.equal('pass');
+        const obs = attempt.observations as { protocols: Record<string, boolean>; ciphers: Record<string, string[]>; fallbackScsv: boolean; keyExchange: { forwardSecrecy: string; groups: Record<string, string[]> } };
+        expect(obs.protocols).to.deep.equal({ SSLv3: false, TLSv1: false, 'TLSv1.1': false, 'TLSv1.2': true, 'TLSv1.3': true });
+        expect(Object.values(obs.ciphers).flat().every((n) => suiteByName(n)?.flags.includes('AEAD'))).to.equal(true);
+        expect(obs.keyExchange.forwardSecrecy).to.equal('all');
+        expect(obs.keyExchange.groups['TLSv1.3']).to.have.members(['x25519', 'secp256r1', 'secp384r1']);
+        expect(obs.fallbackScsv).to.equal(true);
+      }
+    });
+
+    it('applies to the Modbus/TCP Security endpoint as well', async () => {
+      const { attempt } = await runProbe(probe, { service: { port: hardened.endpoint('modbus-tls').port, protocol: 'modbus-tls' } });
+      expect(attempt.status).to.equal('pass');
+      expect((attempt.observations as { clientCertificate: { requested: boolean } }).clientCertificate.requested).to.equal(true);
+    });
+
+    it('a profile can bring its own policy file', async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-policy-'));
+      const file = path.join(dir, 'tls.yaml');
+      const own = fs.readFileSync(path.join(__dirname, '../../../profiles/baselines/tls.yaml'), 'utf8')
+        .replace(/allowed: \[TLSv1\.2, TLSv1\.3\]/g, 'allowed: [TLSv1, TLSv1.1, TLSv1.2, TLSv1.3]');
+      fs.writeFileSync(file, own);
+      try {
+        const { attempt } = await runProbe(probe, { service: { port: weak.endpoint('https').port, protocol: 'https' }, baselineFiles: { tls: file } });
+        expect(codes(attempt)).to.deep.equal(['tls.no-forward-secrecy', 'tls.weak-dh']);
+        fs.writeFileSync(file, own.replaceAll('forbidden: ["NULL",', 'forbidden: [BOGUS, "NULL",'));
+        const broken = await runProbe(probe, { service: { port: weak.endpoint('https').port, protocol: 'https' }, baselineFiles: { tls: file } });
+        expect(broken.attempt.status).to.equal('error');
+        expect(broken.attempt.message).to.match(/suites\.forbidden: unknown BOGUS/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('against Debian openssl s_server', () => {
+    it('weak s_server (TLS 1.0, RSA 1024/SHA-1, ALL:eNULL:@SECLEVEL=0): the findings appear', async function () {
+      const server = await weakOpensslServer(requirePeer(this, 'openssl', findExecutable('openssl')));
+      try {
+        const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'tls' } });
+        expect(codes(attempt)).to.deep.equal([
+          'tls.no-forward-secrecy', 'tls.protocol.tls1_0', 'tls.protocol.tls1_1', 'tls.suite.anon', 'tls.suite.md5', 'tls.suite.null', 'tls.weak-dh',
+        ]);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('hardened s_server (TLS 1.2+1.3, P-256, SHA-256, AEAD only): no finding', async function () {
+      const server = await hardenedOpensslServer(requirePeer(this, 'openssl', findExecutable('openssl')), 'ec:P-256');
+      try {
+        const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'tls' } });
+        expect(attempt.findings, JSON.stringify(attempt.findings)).to.deep.equal([]);
+        expect(attempt.status).to.equal('pass');
+      } finally {
+        await server.close();
+      }
+    });
+  });
+
+  it('legacy device (SSLv3, RC4, EXPORT, DES, 3DES, anon): each is reported', async () => {
+    const s = LEGACY_SUITES;
+    const server = await legacyTlsServer({
+      versions: [0x0300, 0x0301],
+      suites: [s.RC4_128_MD5, s.EXPORT_RC4_40_MD5, s.EXPORT_DES40_CBC_SHA, s.DES_CBC_SHA, s.TDES_EDE_CBC_SHA, s.DH_anon_RC4_128_MD5],
+    });
+    try {
+      const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'tls' } });
+      expect(codes(attempt)).to.deep.equal([
+        'tls.no-forward-secrecy', 'tls.protocol.sslv3', 'tls.protocol.tls1_0', 'tls.suite.3des', 'tls.suite.anon', 'tls.suite.des',
+        'tls.suite.export', 'tls.suite.md5', 'tls.suite.rc4', 'tls.weak-dh',
+      ]);
+      expect(attempt.findings.find((f) => f.code === 'tls.protocol.sslv3')?.severity).to.equal('high');
+      expect((attempt.observations as { ciphers: Record<string, string[]> }).ciphers.SSLv3).to.include('TLS_RSA_EXPORT_WITH_DES40_CBC_SHA');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a device that stalls mid-handshake: timeout within the budget', async () => {
+    const server = await legacyTlsServer({ versions: [0x0303], suites: [LEGACY_SUITES.AES_128_CBC_SHA], stallMidHello: true });
+    try {
+      const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'tls' }, timeoutMs: 400 });
+      expect([attempt.status, attempt.reason]).to.deep.equal(['error', 'timeout']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'tls' }), timeoutMs: 2000, stallTimeoutMs: 300 });
+});
