@@ -66,3 +66,17 @@ export async function startSampleServer(ctx: Mocha.Context): Promise<{ port: num
   }
   return { port, close };
 }
+
+export interface StartedOpcua { emulator: Emulator; port: number }
+
+/** Call inside a describe: starts the weak and hardened OPC UA devices once for it, closes them after. */
+export function weakAndHardened(): { weak: StartedOpcua; hardened: StartedOpcua } {
+  const devices = {} as { weak: StartedOpcua; hardened: StartedOpcua };
+  before(async () => {
+    [devices.weak, devices.hardened] = await Promise.all([startOpcua('weak'), startOpcua('hardened')]);
+  });
+  after(async () => {
+    await Promise.all([devices.weak?.emulator.close(), devices.hardened?.emulator.close()]);
+  });
+  return devices;
+}
