@@ -1,0 +1,79 @@
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { TargetTimeout } from '../../src/sdk';
+import {
+  describeCertificate, endpointPath, firstCertificate, harnessIdentity, makeApplicationCertificate, policyShortName,
+  targetUrl, withOpcuaClient,
+} from '../../src/protocols/opcua';
+import { stallServer } from '../../fixtures/servers';
+import { handleSnapshot } from '../helpers/leaks';
+import { startOpcua } from '../helpers/opcua';
+
+describe('protocols/opcua adapter', function () {
+  this.timeout(30_000);
+
+  it('connects to the declared host and port with the advertised resource path only', () => {
+    expect(targetUrl({ host: '127.0.0.1', port: 4840 }, endpointPath('opc.tcp://plc.example.invalid:4841/UA/Server'))).to.equal('opc.tcp://127.0.0.1:4840/UA/Server');
+    expect(targetUrl({ host: '::1', port: 4840 }, endpointPath('opc.tcp://[fe80::1]:4840'))).to.equal('opc.tcp://[::1]:4840');
+    expect(endpointPath('opc.tcp://plc:4840/')).to.equal('');
+    expect(policyShortName('http://opcfoundation.org/UA/SecurityPolicy#Aes256_Sha256_RsaPss')).to.equal('Aes256_Sha256_RsaPss');
+    expect(policyShortName(null)).to.equal(null);
+  });
+
+  it('describes certificates: key, hash, validity, self-signed, ApplicationUri, also from a chain', () => {
+    const pair = makeApplicationCertificate({ applicationUri: 'urn:test:x', commonName: 'x', keyBits: 1024, hash: 'sha1' });
+    const chain = Buffer.concat([pair.certificate, makeApplicationCertificate({ applicationUri: 'urn:test:ca', commonName: 'ca' }).certificate]);
+    expect(firstCertificate(chain).equals(pair.certificate)).to.equal(true);
+    expect(describeCertificate(chain)).to.deep.include({
+      keyType: 'RSA', keyBits: 1024, signatureAlgorithm: 'sha1WithRSAEncryption', signatureHash: 'sha1', selfSigned: true, applicationUri: 'urn:test:x',
+    });
+  });
+
+  it('keeps the harness client PKI in the temp folder, made once per process', () => {
+    const a = harnessIdentity();
+    expect(harnessIdentity()).to.equal(a);
+    const folders = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(`iacs-probe-opcua-${process.pid}-`));
+    expect(folders).to.have.length(1);
+    const pem = fs.readFileSync(path.join(os.tmpdir(), folders[0], 'own', 'certs', 'client_certificate.pem'), 'utf8');
+    expect(pem).to.equal(a.certificatePem);
+    expect(fs.existsSync(path.join(process.cwd(), 'PKI'))).to.equal(false);
+  });
+
+  it('an abort while connecting to a hung server ends at once, before the operation timeout, leaving nothing behind', async () => {
+    const handles = await handleSnapshot();
+    const server = await stallServer();
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new TargetTimeout('test deadline')), 200);
+    try {
+      const err = await withOpcuaClient({ host: server.host, port: server.port }, { signal: controller.signal, timeoutMs: 20_000 }, () => Promise.resolve('connected'))
+        .then(() => undefined, (e: Error) => e);
+      expect(err).to.be.instanceOf(TargetTimeout);
+    } finally {
+      clearTimeout(timer);
+      await server.close();
+    }
+    await handles.check();
+  });
+
+  it('an abort in the middle of a session breaks the connection; nothing keeps running afterwards', async () => {
+    // The snapshot spans the device: the server keeps the orphaned session (and its timer) until the
+    // device closes; a client that kept retrying would still hold a timer or socket after that.
+    const handles = await handleSnapshot();
+    const device = await startOpcua('weak');
+    try {
+      const controller = new AbortController();
+      const err = await withOpcuaClient({ host: '127.0.0.1', port: device.port }, { signal: controller.signal, timeoutMs: 20_000 }, (c) =>
+        c.withSession({ type: 'anonymous' }, async (s) => {
+          await s.read(['ns=1;s=Counter']);
+          controller.abort(new TargetTimeout('test deadline'));
+          return s.read(['ns=1;s=Counter']);
+        })).then(() => undefined, (e: Error) => e);
+      expect(err).to.be.instanceOf(TargetTimeout);
+    } finally {
+      await device.emulator.close();
+    }
+    await handles.check();
+  });
+});
