@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
+import { debugService } from './services/debug';
 import { opcuaService } from './services/opcua';
 import { telnetService } from './services/telnet';
 import type {
@@ -16,6 +17,7 @@ export type { Posture, ServiceEndpoint } from './types';
 export const SERVICE_MODULES: readonly ServiceModule[] = [
   telnetService as ServiceModule,
   opcuaService as ServiceModule,
+  debugService as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;

@@ -3,36 +3,16 @@ import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import {
   FRS, OutOfScope, ProbeError, formatTarget, type ComponentInfo, type CredentialVault,
-  type DevicePolicy, type Finding, type HostUnderTest, type ProbeContext, type ProbeDefinition,
+  type DevicePolicy, type HostUnderTest, type ProbeContext, type ProbeDefinition,
   type ProbeResult, type RequirementOutcome, type Safety, type ServiceUnderTest,
 } from '../sdk';
 import type { RunStore } from '../evidence/store';
 import { packagePath } from '../paths';
 import { normalizeHost } from './scope';
 
-export type AttemptStatus = 'pass' | 'fail' | 'not_applicable' | 'error' | 'skipped';
-export type ErrorReason = 'unreachable' | 'timeout' | 'protocol' | 'auth' | 'scope' | 'input' | 'bug' | 'cancelled';
-export type SkipReason = 'not-allowed' | 'below-sl' | 'target-unhealthy' | 'cancelled' | 'no-credentials';
+import type { Attempt, ErrorReason, SkipReason } from '../report/model';
 
-/** The runner's envelope around one probe on one target (the report contract's `attempts[]`). */
-export interface Attempt {
-  probe: string;
-  target: string;
-  /** The declared service's protocol, or "host" for host-scope probes. */
-  service: string;
-  safety: Safety;
-  status: AttemptStatus;
-  /** Machine-readable: an ErrorReason for errors, a SkipReason for skips, absent otherwise. */
-  reason?: string;
-  /** Human explanation of an error or skip. */
-  message?: string;
-  startedAt: string;
-  durationMs: number;
-  observations: Record<string, unknown>;
-  findings: Finding[];
-  outcomes: RequirementOutcome[];
-  evidence: string[];
-}
+export type { Attempt, AttemptStatus, ErrorReason, SkipReason } from '../report/model';
 
 /** One probe × target pair to run. */
 export interface PlannedAttempt {
@@ -105,7 +85,7 @@ export function classifyError(err: unknown): { reason: ErrorReason; message: str
   return { reason: 'bug', message: `${message}${stack}` };
 }
 
-function statusOf(outcomes: readonly RequirementOutcome[]): AttemptStatus {
+function statusOf(outcomes: readonly RequirementOutcome[]): Attempt['status'] {
   if (outcomes.some((o) => o.verdict === 'fail')) return 'fail';
   if (outcomes.some((o) => o.verdict === 'pass')) return 'pass';
   return 'not_applicable';

@@ -43,6 +43,11 @@ export class MissingInput extends ProbeError {
   readonly kind = 'input';
 }
 
+/** A profile input the probe was given cannot be used (a malformed port list, a tool it names is missing). */
+export class InvalidInput extends ProbeError {
+  readonly kind = 'input';
+}
+
 /** True when `err` is the abort reason of `signal` or an AbortError raised because of it. */
 export function isAbort(err: unknown, signal?: AbortSignal): boolean {
   if (signal?.aborted && err === signal.reason) return true;

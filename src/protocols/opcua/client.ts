@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import {
   AttributeIds, BrowseDirection, DataType, MessageSecurityMode, NodeClass, OPCUAClient,
-  StaticCertificateChainProvider, UserTokenType, type ClientSession, type EndpointDescription,
+  StaticCertificateChainProvider, UserTokenPolicy, UserTokenType, type ClientSession, type EndpointDescription,
   type OPCUAClientOptions, type UserIdentityInfo,
 } from 'node-opcua';
 import { TargetTimeout } from '../../sdk';
@@ -66,7 +66,9 @@ export interface DiscoveredEndpoint extends EndpointSummary {
 }
 
 export type UserIdentity =
-  | { readonly type: 'anonymous' }
+  /** `unadvertisedPolicyId`: send an AnonymousIdentityToken with this policy id even where the endpoint
+   * offers no Anonymous token policy (does the server accept a token it does not advertise?). */
+  | { readonly type: 'anonymous'; readonly unadvertisedPolicyId?: string }
   | { readonly type: 'username'; readonly username: string; readonly password: string };
 
 export interface BrowsedNode {
@@ -314,6 +316,15 @@ export async function withOpcuaClient<T>(target: OpcuaTarget, options: OpcuaClie
         const info: UserIdentityInfo = identity.type === 'anonymous'
           ? { type: UserTokenType.Anonymous }
           : { type: UserTokenType.UserName, userName: identity.username, password: identity.password };
+        if (identity.type === 'anonymous' && identity.unadvertisedPolicyId) {
+          // The client builds tokens from the endpoint descriptions it holds (the array getEndpoints
+          // returns): give the ones without an Anonymous policy the id to send.
+          const held = await run('channel', () => client.getEndpoints());
+          for (const e of held) {
+            if ((e.userIdentityTokens ?? []).some((p) => p.tokenType === UserTokenType.Anonymous)) continue;
+            e.userIdentityTokens = [...(e.userIdentityTokens ?? []), new UserTokenPolicy({ policyId: identity.unadvertisedPolicyId, tokenType: UserTokenType.Anonymous })];
+          }
+        }
         const session = await run('session', () => client.createSession(info));
         try {
           return await fn(makeSession(session, run));

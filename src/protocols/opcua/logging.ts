@@ -18,3 +18,7 @@ export function quietOpcuaLogs(): void {
   setWarningLogger(sink);
   setErrorLogger(sink);
 }
+
+// node-opcua checks RSA PKCS#1 v1.5 asynchronously when it is first imported and warns on stdout when
+// it is disabled (stdout carries JSON for `iacs-probe probes --json`): install the routing on import.
+quietOpcuaLogs();

@@ -3,7 +3,7 @@ import probe from '../../../probes/opcua/anonymous';
 import { withOpcuaClient } from '../../../src/protocols/opcua';
 import { closedPort, stallServer } from '../../../fixtures/servers';
 import { handleSnapshot } from '../../helpers/leaks';
-import { weakAndHardened } from '../../helpers/opcua';
+import { BENCH_CLIENT, weakAndHardened } from '../../helpers/opcua';
 import { runProbe } from '../../helpers/probe-harness';
 
 describe('probe opcua.anonymous', function () {
@@ -37,12 +37,23 @@ describe('probe opcua.anonymous', function () {
     expect(value).to.equal(write.original);
   });
 
-  it('hardened posture: Anonymous is not offered, so nothing is attempted and no requirement is claimed', async () => {
+  it('hardened posture: an unadvertised AnonymousIdentityToken is refused (pass), sent over the commissioned client certificate', async () => {
+    const { attempt } = await runProbe(probe, { service: { port: devices.hardened.port, protocol: 'opcua', options: BENCH_CLIENT } });
+    expect(attempt.status).to.equal('pass');
+    expect(attempt.findings).to.deep.equal([]);
+    expect(attempt.observations).to.deep.include({ anonymousOffered: false });
+    expect(attempt.observations.attempts).to.deep.equal([
+      { endpoint: 'Sign/Aes128_Sha256_RsaOaep', advertised: false, outcome: 'refused', status: 'BadIdentityTokenInvalid' },
+    ]);
+    expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}`)).to.deep.equal(['CR 1.1:pass', 'CR 2.1:pass']);
+  });
+
+  it('hardened posture with an unknown client certificate: nothing decisive, so no requirement is claimed', async () => {
     const { attempt } = await runProbe(probe, { service: { port: devices.hardened.port, protocol: 'opcua' } });
     expect(attempt.status).to.equal('not_applicable');
-    expect(attempt.findings).to.deep.equal([]);
     expect(attempt.outcomes).to.deep.equal([]);
-    expect(attempt.observations).to.deep.include({ anonymousOffered: false });
+    expect((attempt.observations.attempts as { outcome: string; status: string }[])[0]).to.deep.include({ outcome: 'channel-refused', status: 'BadSecurityChecksFailed' });
+    expect(attempt.observations.reason).to.match(/trusted one named in the profile/);
   });
 
   it('closed port and hung server end as errors, with nothing left running', async () => {

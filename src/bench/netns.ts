@@ -1,0 +1,670 @@
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BUILTIN_POSTURES, type ServiceEndpoint } from '../emulator';
+import { packageRoot } from '../paths';
+import {
+  BENCH_POOL, contains, formatCidr, formatIpv4, host, overlaps, parseCidr, parseIpv4, subnetAt, subnetCount, type Cidr,
+} from './subnet';
+
+/**
+ * Bench network: emulated devices in network namespaces of their own, with their own addresses, joined
+ * by a software switch, so port scans and scope rules meet a device as on a bench network — and traffic
+ * to those addresses never leaves the machine.
+ *
+ * Layout of one bench (id = "<pid>-<n>", n counts benches in this process, base 36):
+ *
+ *   iacsp-<id>-sw        switch namespace: bridge br0, no IP address, no route
+ *   iacsp-<id>-d<i>      one namespace per device: lo + eth0 (address in the bench subnet), no default route
+ *   scanner side         topology "namespace": namespace iacsp-<id>-scanner with eth0 = first host address
+ *                        topology "root": a veth iacsp<pid>-<n> in the root namespace carrying that address
+ *
+ * Every veth runs from the scanner or a device into the switch namespace. Nothing adds a route other
+ * than the connected route of the bench subnet, nothing enables forwarding. Before any device starts,
+ * `ip route get <device>` in the scanner's namespace must show the bench link without a gateway;
+ * otherwise the bench is torn down and BenchRefused is thrown.
+ *
+ * The owner's pid is part of every name, so a sweeper (run at start and at close) removes what a
+ * crashed run left behind; an exit hook, and SIGINT/SIGTERM/SIGHUP handlers while a bench is up, remove
+ * this process's benches synchronously.
+ */
+
+/** Prefix of every namespace ("iacsp-<pid>-...") and root-namespace link ("iacsp<pid>-...") the helper makes. */
+export const NAME_PREFIX = 'iacsp';
+const NETNS_RE = /^iacsp-(\d+)-/;
+const LINK_RE = /^iacsp(\d+)-/;
+const SCANNER_IF = 'eth0';
+const DEVICE_IF = 'eth0';
+const BRIDGE = 'br0';
+const IP_TIMEOUT_MS = 10_000;
+
+/** The bench cannot be set up safely; nothing was sent, and whatever was created is removed again. */
+export class BenchRefused extends Error {
+  override name = 'BenchRefused';
+}
+
+/** An `ip` command failed. */
+export class IpCommandError extends Error {
+  override name = 'IpCommandError';
+  constructor(readonly args: readonly string[], readonly stderr: string) {
+    super(`ip ${args.join(' ')}: ${stderr.trim() || 'failed'}`);
+  }
+}
+
+export type Topology = 'namespace' | 'root';
+
+export interface BenchDeviceSpec {
+  /** Display name (default "device<i>"). */
+  name?: string;
+  /** Built-in posture name ("weak", "hardened") or a posture file. */
+  posture: string;
+  /** Address inside the bench subnet; default: the next free host. */
+  address?: string;
+  /** OS-chosen ports instead of the posture's fixed ones (a namespace has its own ports, so fixed is fine). */
+  ephemeralPorts?: boolean;
+}
+
+export interface DeviceCommandInput {
+  posture: string;
+  host: string;
+  ephemeralPorts: boolean;
+}
+
+export interface BenchOptions {
+  /** Where the scanner runs: a namespace of its own (default, cleanest) or the root namespace. */
+  topology?: Topology;
+  /** Bench subnet (CIDR, /8../29). Default: a /24 of 198.18.0.0/15 that the machine does not route yet. */
+  subnet?: string;
+  /** The scanner's address in the bench subnet (default: its first host). */
+  scannerAddress?: string;
+  devices?: readonly BenchDeviceSpec[];
+  /** How long one device may take to print its services line (default 30 s). */
+  startTimeoutMs?: number;
+  /**
+   * The argv that runs one emulated device and prints `{"services":[...]}` when up (it runs inside the
+   * device namespace). Default: node + src/bench/device-entry; `iacs-probe emulate` fits as well.
+   */
+  deviceCommand?: (input: DeviceCommandInput) => string[];
+}
+
+export interface BenchDevice {
+  readonly name: string;
+  readonly namespace: string;
+  readonly address: string;
+  readonly services: readonly ServiceEndpoint[];
+  readonly pid: number;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Bench {
+  readonly id: string;
+  readonly topology: Topology;
+  readonly subnet: string;
+  /** Where scans come from: its namespace (null = the root namespace), interface and address. */
+  readonly scanner: { readonly namespace: string | null; readonly interface: string; readonly address: string };
+  readonly devices: readonly BenchDevice[];
+  /** Things the operator should know (e.g. forwarding enabled on the machine in topology "root"). */
+  readonly warnings: readonly string[];
+  /** Every namespace and root-namespace link this bench owns. */
+  readonly owned: { readonly namespaces: readonly string[]; readonly links: readonly string[] };
+  /** Re-checks with `ip route get` that every device address (or the one given) routes over the bench link. */
+  verifyRoutes(address?: string): Promise<void>;
+  /** Starts a command on the scanner side (inside the scanner namespace in topology "namespace"), after verifyRoutes(). */
+  spawn(command: string, args: readonly string[], options?: SpawnOptions): Promise<ChildProcess>;
+  /** spawn() and collect the output; the command is killed after timeoutMs (default 60 s). */
+  run(command: string, args: readonly string[], options?: { timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<RunResult>;
+  /** Stops the devices and scanner-side commands and removes every namespace and link. Idempotent. */
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// ip(8)
+
+let ipPath: string | undefined;
+
+/** The `ip` executable (iproute2), or undefined where there is none. */
+export function findIp(): string | undefined {
+  if (ipPath) return ipPath;
+  for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/sbin', '/usr/bin', '/bin']) {
+    const candidate = path.join(dir, 'ip');
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return (ipPath = candidate);
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined;
+}
+
+function ipExecutable(): string {
+  const found = findIp();
+  if (!found) throw new BenchRefused('the `ip` command (iproute2) is not installed');
+  return found;
+}
+
+/** Runs `ip <args>` and returns its stdout; throws IpCommandError with ip's message. */
+export function ip(args: readonly string[]): Promise<string> {
+  const exe = ipExecutable();
+  return new Promise((resolve, reject) => {
+    const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: IP_TIMEOUT_MS });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (err) => reject(new IpCommandError(args, err.message)));
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve(stdout);
+      else reject(new IpCommandError(args, stderr || `exit ${code ?? signal}`));
+    });
+  });
+}
+
+function ipSync(args: readonly string[]): void {
+  const exe = findIp();
+  if (!exe) return;
+  try {
+    execFileSync(exe, args, { stdio: 'ignore', timeout: IP_TIMEOUT_MS });
+  } catch {
+    // best effort: used only on the way out
+  }
+}
+
+function jsonArray(text: string): Record<string, unknown>[] {
+  const trimmed = text.trim();
+  if (trimmed === '') return [];
+  const parsed = JSON.parse(trimmed) as unknown;
+  return Array.isArray(parsed) ? (parsed as Record<string, unknown>[]) : [];
+}
+
+const inNs = (netns: string | null | undefined, args: string[]): string[] => (netns ? ['-n', netns, ...args] : args);
+
+// ---------------------------------------------------------------------------------------------------
+// Route checks
+
+/** What `ip -j route get <address>` answers (the fields the check uses). */
+export interface RouteInfo {
+  dst: string;
+  dev?: string;
+  gateway?: string;
+  prefsrc?: string;
+  /** Absent for ordinary unicast routes; "local", "blackhole", "unreachable", ... otherwise. */
+  type?: string;
+}
+
+/**
+ * Asks the kernel which way `address` would go from `netns` (root namespace when absent). `ip route get`
+ * only looks the route up; it sends nothing. A destination the kernel cannot reach is a BenchRefused.
+ */
+export async function routeGet(address: string, netns?: string | null): Promise<RouteInfo> {
+  parseIpv4(address);
+  let out: string;
+  try {
+    out = await ip(inNs(netns, ['-j', '-4', 'route', 'get', address]));
+  } catch (err) {
+    if (err instanceof IpCommandError) throw new BenchRefused(`${address}: no route (${err.stderr.trim()}); refusing to use it`);
+    throw err;
+  }
+  const [route] = jsonArray(out);
+  if (!route) throw new BenchRefused(`${address}: ip route get gave no answer; refusing to use it`);
+  return route as unknown as RouteInfo;
+}
+
+/**
+ * Accepts `address` only if, seen from `netns`, it routes directly (no gateway, ordinary unicast) over
+ * the interface `dev` — the bench link. Anything else (the default route, another interface, a local
+ * address, no route at all) throws BenchRefused before a single packet is sent.
+ */
+export async function checkRoute(address: string, expected: { dev: string; netns?: string | null }): Promise<RouteInfo> {
+  const route = await routeGet(address, expected.netns);
+  const where = expected.netns ? ` in namespace ${expected.netns}` : ' in the root namespace';
+  const via = `dev ${route.dev ?? '?'}${route.gateway ? ` via gateway ${route.gateway}` : ''}${route.type ? ` (type ${route.type})` : ''}`;
+  if (route.type !== undefined && route.type !== 'unicast') {
+    throw new BenchRefused(`${address} is a ${route.type} destination${where} (${via}), not a device on bench link ${expected.dev}; refusing`);
+  }
+  if (route.gateway !== undefined) {
+    throw new BenchRefused(`${address} would leave through a gateway${where} (${via}), not bench link ${expected.dev}; refusing to send anything to it`);
+  }
+  if (route.dev !== expected.dev) {
+    throw new BenchRefused(`${address} routes over ${via}${where}, not over bench link ${expected.dev}; refusing to send anything to it`);
+  }
+  return route;
+}
+
+/** IPv4 routes of the root namespace (all tables) other than default routes, as CIDRs with a label. */
+async function rootRoutes(): Promise<{ cidr: Cidr; label: string }[]> {
+  const routes = jsonArray(await ip(['-j', '-4', 'route', 'show', 'table', 'all']));
+  const out: { cidr: Cidr; label: string }[] = [];
+  for (const r of routes) {
+    const dst = String(r.dst ?? '');
+    if (dst === '' || dst === 'default' || dst === '0.0.0.0/0') continue;
+    try {
+      out.push({ cidr: parseCidr(dst, true), label: `${r.type ? `${String(r.type)} ` : ''}${dst} dev ${String(r.dev ?? '?')}` });
+    } catch {
+      // not an IPv4 destination we can read (should not happen with -4); it cannot collide with ours
+    }
+  }
+  return out;
+}
+
+/**
+ * Picks the bench subnet. In topology "root" the subnet must not overlap anything the root namespace
+ * routes already (other than the default route): an explicit subnet that does is refused. Automatic
+ * choice (both topologies) takes the first free /24 of 198.18.0.0/15 from a per-run starting point.
+ */
+async function chooseSubnet(explicit: string | undefined, topology: Topology, seed: number): Promise<Cidr> {
+  const taken = await rootRoutes();
+  const clash = (c: Cidr) => taken.find((t) => overlaps(t.cidr, c));
+  if (explicit !== undefined) {
+    const c = parseCidr(explicit);
+    if (c.prefix < 8 || c.prefix > 29) throw new BenchRefused(`subnet ${explicit}: use a prefix between /8 and /29`);
+    const hit = topology === 'root' ? clash(c) : undefined;
+    if (hit) {
+      throw new BenchRefused(`subnet ${explicit} is already routed on this machine (${hit.label}); in topology "root" the bench needs a subnet of its own`);
+    }
+    return c;
+  }
+  const pool = parseCidr(BENCH_POOL);
+  const count = subnetCount(pool, 24);
+  for (let i = 0; i < count; i++) {
+    const c = subnetAt(pool, 24, seed + i);
+    if (!clash(c)) return c;
+  }
+  throw new BenchRefused(`every /24 of ${BENCH_POOL} is already routed on this machine; pass a subnet of your own`);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Ownership, sweeping, teardown
+
+/** True if a process with this pid runs (EPERM: it exists but is someone else's); a zombie counts as dead. */
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ..." — comm may contain spaces and parentheses, so split at the last ")".
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+}
+
+export async function listNamespaces(): Promise<string[]> {
+  return jsonArray(await ip(['-j', 'netns', 'list'])).map((n) => String(n.name));
+}
+
+export async function listRootLinks(): Promise<string[]> {
+  return jsonArray(await ip(['-j', 'link', 'show'])).map((l) => String(l.ifname));
+}
+
+async function namespacePids(netns: string): Promise<number[]> {
+  try {
+    return (await ip(['netns', 'pids', netns])).split(/\s+/).filter(Boolean).map(Number).filter((n) => n > 0);
+  } catch {
+    return [];
+  }
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** Removes a namespace of ours: kills what still runs inside (our own children, by construction), then deletes it. */
+async function removeNamespace(netns: string): Promise<void> {
+  for (const pid of await namespacePids(netns)) if (pid !== process.pid) killQuietly(pid, 'SIGKILL');
+  await ip(['netns', 'delete', netns]).catch(() => undefined);
+}
+
+/**
+ * Removes namespaces ("iacsp-<pid>-...") and root-namespace links ("iacsp<pid>-...") whose owning pid is
+ * dead: what a crashed or killed run left behind. Objects of live owners are never touched.
+ */
+export async function sweepStale(isAlive: (pid: number) => boolean = pidAlive): Promise<{ namespaces: string[]; links: string[] }> {
+  const removed = { namespaces: [] as string[], links: [] as string[] };
+  const stale = (name: string, re: RegExp) => {
+    const m = re.exec(name);
+    return m !== null && Number(m[1]) !== process.pid && !isAlive(Number(m[1]));
+  };
+  for (const netns of await listNamespaces()) {
+    if (!stale(netns, NETNS_RE)) continue;
+    await removeNamespace(netns);
+    removed.namespaces.push(netns);
+  }
+  for (const link of await listRootLinks()) {
+    if (!stale(link, LINK_RE)) continue;
+    await ip(['link', 'delete', link]).catch(() => undefined); // deleting one veth end removes the pair
+    removed.links.push(link);
+  }
+  return removed;
+}
+
+interface BenchState {
+  namespaces: string[];
+  links: string[];
+  children: Set<ChildProcess>;
+}
+
+const live = new Set<BenchState>();
+let exitHookInstalled = false;
+const TEARDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** Removes every live bench of this process synchronously (the last thing that runs before the process ends). */
+function teardownAllSync(): void {
+  for (const state of live) {
+    for (const child of state.children) if (child.pid !== undefined && child.exitCode === null) killQuietly(child.pid, 'SIGKILL');
+    for (const link of state.links) ipSync(['link', 'delete', link]);
+    for (const netns of state.namespaces) ipSync(['netns', 'delete', netns]);
+  }
+  live.clear();
+}
+
+/**
+ * A fatal signal while no one else handles it: remove the benches, then let the signal do what it would
+ * have done (end the process with that signal). A program with its own handlers (the bench-net command)
+ * keeps control of its shutdown; the exit hook still covers its process.exit().
+ */
+function onFatalSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) return;
+  teardownAllSync();
+  disarmSignals();
+  process.kill(process.pid, signal);
+}
+
+function armCleanup(): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', teardownAllSync); // normal end and process.exit()
+  }
+  if (live.size === 1) for (const s of TEARDOWN_SIGNALS) process.on(s, onFatalSignal);
+}
+
+/** Signal handlers are there only while a bench is up, so the process's signal behaviour is otherwise untouched. */
+function disarmSignals(): void {
+  for (const s of TEARDOWN_SIGNALS) process.off(s, onFatalSignal);
+}
+
+async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([exited.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
+  clearTimeout(timer);
+  if (timedOut) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+async function teardown(state: BenchState): Promise<void> {
+  await Promise.all([...state.children].map((c) => stopChild(c)));
+  for (const link of state.links) await ip(['link', 'delete', link]).catch(() => undefined);
+  for (const netns of [...state.namespaces].reverse()) await removeNamespace(netns);
+  live.delete(state);
+  if (live.size === 0) disarmSignals();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Devices
+
+/** Runs src/bench/device-entry (the same file, .ts from source or .js when built) with node. */
+export function defaultDeviceCommand(input: DeviceCommandInput): string[] {
+  const ext = path.extname(__filename);
+  const entry = path.join(__dirname, `device-entry${ext}`);
+  return [
+    process.execPath,
+    '--security-revert=CVE-2023-46809', // as bin/iacs-probe does for emulate: Basic128Rsa15 needs it
+    ...(ext === '.ts' ? ['--import', 'tsx'] : []),
+    entry, '--posture', input.posture, '--host', input.host, ...(input.ephemeralPorts ? ['--ephemeral-ports'] : []),
+  ];
+}
+
+/** Waits for the first stdout line `{"services":[...]}`; kills the device and throws if it does not come. */
+function awaitServices(child: ChildProcess, label: string, timeoutMs: number): Promise<ServiceEndpoint[]> {
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    let stderr = '';
+    let done = false;
+    const finish = (err: Error | undefined, services?: ServiceEndpoint[]) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (err) {
+        child.kill('SIGKILL');
+        reject(err);
+      } else {
+        resolve(services ?? []);
+      }
+    };
+    const timer = setTimeout(() => finish(new Error(`${label}: no services line within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`)), timeoutMs);
+    child.stdout?.on('data', (d: Buffer) => {
+      if (done) return;
+      stdout += d.toString();
+      let nl: number;
+      while (!done && (nl = stdout.indexOf('\n')) !== -1) {
+        const line = stdout.slice(0, nl).trim();
+        stdout = stdout.slice(nl + 1);
+        // Node prints some warnings on stdout (e.g. for --security-revert): only a JSON object counts.
+        if (!line.startsWith('{')) {
+          stderr = (stderr + line + '\n').slice(-8000);
+          continue;
+        }
+        try {
+          const parsed = JSON.parse(line) as { services?: ServiceEndpoint[] };
+          if (!Array.isArray(parsed.services)) throw new Error('no "services" array');
+          finish(undefined, parsed.services);
+        } catch (err) {
+          finish(new Error(`${label}: unexpected line ${JSON.stringify(line)}: ${(err as Error).message}`));
+        }
+      }
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-8000);
+    });
+    child.once('error', (err) => finish(new Error(`${label}: ${err.message}`)));
+    child.once('exit', (code, signal) => finish(new Error(`${label}: exited (${code ?? signal}) before it was up; stderr: ${stderr.slice(-2000)}`)));
+  });
+}
+
+function resolvePosture(posture: string): string {
+  return (BUILTIN_POSTURES as readonly string[]).includes(posture) ? posture : path.resolve(posture);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The bench
+
+let benchCounter = 0;
+
+/**
+ * Creates a bench network and starts its devices. Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) and
+ * iproute2. On any failure everything created so far is removed before the error propagates.
+ */
+export async function createBench(options: BenchOptions = {}): Promise<Bench> {
+  const topology = options.topology ?? 'namespace';
+  const seq = benchCounter++;
+  if (seq >= 36 * 36) throw new Error('too many benches in one process');
+  const id = `${process.pid}-${seq.toString(36)}`;
+  const names = {
+    switch: `${NAME_PREFIX}-${id}-sw`,
+    scanner: `${NAME_PREFIX}-${id}-scanner`,
+    rootLink: `${NAME_PREFIX}${id}`, // at most 15 characters: "iacsp" + 7-digit pid + "-" + 2
+    device: (i: number) => `${NAME_PREFIX}-${id}-d${i}`,
+  };
+
+  await sweepStale();
+  const subnet = await chooseSubnet(options.subnet, topology, process.pid * 7 + seq);
+  const prefix = subnet.prefix;
+  const checkHost = (address: string, what: string) => {
+    const value = parseIpv4(address);
+    if (!contains(subnet, value) || value === subnet.network || value === subnet.network + 2 ** (32 - prefix) - 1) {
+      throw new BenchRefused(`${what} ${address} is not a host address of the bench subnet ${formatCidr(subnet)}`);
+    }
+    return formatIpv4(value);
+  };
+  const scannerAddress = options.scannerAddress !== undefined ? checkHost(options.scannerAddress, 'scanner address') : formatIpv4(host(subnet, 1));
+  const used = new Set([scannerAddress]);
+  let next = 1;
+  const specs = (options.devices ?? []).map((spec, i) => {
+    let address = spec.address;
+    if (address !== undefined) {
+      address = checkHost(address, 'device address');
+    } else {
+      while (used.has(formatIpv4(host(subnet, next))) || (options.devices ?? []).some((d) => d.address === formatIpv4(host(subnet, next)))) next++;
+      address = formatIpv4(host(subnet, next));
+    }
+    if (used.has(address)) throw new BenchRefused(`address ${address} is used twice`);
+    used.add(address);
+    return { ...spec, name: spec.name ?? `device${i}`, address, namespace: names.device(i), posture: resolvePosture(spec.posture) };
+  });
+
+  const state: BenchState = { namespaces: [], links: [], children: new Set() };
+  live.add(state);
+  armCleanup();
+  const scannerNs = topology === 'namespace' ? names.scanner : null;
+  const scannerIf = topology === 'namespace' ? SCANNER_IF : names.rootLink;
+  const addNs = async (netns: string) => {
+    state.namespaces.push(netns); // recorded first: a half-made namespace is still removed
+    await ip(['netns', 'add', netns]);
+    await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
+  };
+  const warnings: string[] = [];
+  const devices: BenchDevice[] = [];
+
+  try {
+    // The switch: a bridge with no address in a namespace with no route.
+    await addNs(names.switch);
+    await ip(['-n', names.switch, 'link', 'add', BRIDGE, 'type', 'bridge']);
+    await ip(['-n', names.switch, 'link', 'set', BRIDGE, 'up']);
+    const plug = async (port: string) => {
+      await ip(['-n', names.switch, 'link', 'set', port, 'master', BRIDGE]);
+      await ip(['-n', names.switch, 'link', 'set', port, 'up']);
+    };
+
+    // The scanner side.
+    if (scannerNs) {
+      await addNs(scannerNs);
+      await ip(['link', 'add', 'name', SCANNER_IF, 'netns', scannerNs, 'type', 'veth', 'peer', 'name', 'scanner', 'netns', names.switch]);
+    } else {
+      state.links.push(names.rootLink);
+      await ip(['link', 'add', 'name', names.rootLink, 'type', 'veth', 'peer', 'name', 'scanner', 'netns', names.switch]);
+      if (fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1') {
+        warnings.push(`IPv4 forwarding is enabled on this machine (not by this helper). The bench devices have no route beyond ${formatCidr(subnet)}, so they cannot reach out, but a host that routes ${formatCidr(subnet)} to this machine could reach them; topology "namespace" avoids that.`);
+      }
+    }
+    await plug('scanner');
+    await ip(inNs(scannerNs, ['addr', 'add', `${scannerAddress}/${prefix}`, 'dev', scannerIf]));
+    await ip(inNs(scannerNs, ['link', 'set', scannerIf, 'up']));
+
+    // The devices' links (no process runs yet).
+    for (const [i, spec] of specs.entries()) {
+      await addNs(spec.namespace);
+      await ip(['link', 'add', 'name', `d${i}`, 'netns', names.switch, 'type', 'veth', 'peer', 'name', DEVICE_IF, 'netns', spec.namespace]);
+      await plug(`d${i}`);
+      await ip(['-n', spec.namespace, 'addr', 'add', `${spec.address}/${prefix}`, 'dev', DEVICE_IF]);
+      await ip(['-n', spec.namespace, 'link', 'set', DEVICE_IF, 'up']);
+    }
+
+    // The safety check, before anything starts: each device address must route over the bench link.
+    for (const spec of specs) await checkRoute(spec.address, { dev: scannerIf, netns: scannerNs });
+
+    // The devices, each in its namespace. Their stdin is a pipe from us: when we die, they see EOF and stop.
+    const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+    const command = options.deviceCommand ?? defaultDeviceCommand;
+    devices.push(...await Promise.all(specs.map(async (spec): Promise<BenchDevice> => {
+      const argv = command({ posture: spec.posture, host: spec.address, ephemeralPorts: spec.ephemeralPorts ?? false });
+      const child = spawn(ipExecutable(), ['netns', 'exec', spec.namespace, ...argv], { cwd: packageRoot(), stdio: ['pipe', 'pipe', 'pipe'] });
+      state.children.add(child);
+      const services = await awaitServices(child, `device ${spec.name} (${spec.address})`, startTimeoutMs);
+      return { name: spec.name, namespace: spec.namespace, address: spec.address, services, pid: child.pid ?? -1 };
+    })));
+  } catch (err) {
+    await teardown(state);
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  const verifyRoutes = async (address?: string) => {
+    for (const a of address !== undefined ? [address] : devices.map((d) => d.address)) {
+      if (address !== undefined && !contains(subnet, parseIpv4(a))) {
+        throw new BenchRefused(`${a} is not in the bench subnet ${formatCidr(subnet)}; refusing`);
+      }
+      await checkRoute(a, { dev: scannerIf, netns: scannerNs });
+    }
+  };
+  const spawnScanner = async (command: string, args: readonly string[], spawnOptions: SpawnOptions = {}) => {
+    if (closing) throw new Error(`bench ${id} is closed`);
+    await verifyRoutes();
+    const child = scannerNs
+      ? spawn(ipExecutable(), ['netns', 'exec', scannerNs, command, ...args], spawnOptions)
+      : spawn(command, [...args], spawnOptions);
+    state.children.add(child);
+    child.once('exit', () => state.children.delete(child));
+    return child;
+  };
+
+  return {
+    id,
+    topology,
+    subnet: formatCidr(subnet),
+    scanner: { namespace: scannerNs, interface: scannerIf, address: scannerAddress },
+    devices,
+    warnings,
+    owned: { namespaces: [...state.namespaces], links: [...state.links] },
+    verifyRoutes,
+    spawn: spawnScanner,
+    async run(command, args, runOptions = {}) {
+      const child = await spawnScanner(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: runOptions.env ?? process.env });
+      return new Promise<RunResult>((resolve, reject) => {
+        let stdout = '';
+        let stderr = '';
+        child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+        const timer = setTimeout(() => child.kill('SIGKILL'), runOptions.timeoutMs ?? 60_000);
+        child.once('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
+        child.once('close', (code, signal) => {
+          clearTimeout(timer);
+          resolve({ code, signal, stdout, stderr });
+        });
+      });
+    },
+    close: () => (closing ??= teardown(state).then(() => sweepStale()).then(() => undefined)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Can this machine do it?
+
+/**
+ * Whether namespaces can be made here: Linux, root, iproute2, and `ip netns add` works (a container
+ * without CAP_SYS_ADMIN fails there). Creates and removes one probe namespace.
+ */
+export async function benchNetAvailability(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  if (process.platform !== 'linux') return { ok: false, reason: 'network namespaces need Linux' };
+  if (process.getuid?.() !== 0) return { ok: false, reason: 'network namespaces need root (CAP_NET_ADMIN, CAP_SYS_ADMIN)' };
+  if (!findIp()) return { ok: false, reason: 'the `ip` command (iproute2) is not installed' };
+  const probe = `${NAME_PREFIX}-${process.pid}-probe`;
+  try {
+    await ip(['netns', 'add', probe]);
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: `ip netns add fails here: ${(err as Error).message}` };
+  } finally {
+    await ip(['netns', 'delete', probe]).catch(() => undefined);
+  }
+}

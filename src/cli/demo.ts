@@ -1,0 +1,64 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { startEmulator } from '../emulator';
+import { profileFromObject } from '../profile';
+import { formatPortSpec, parsePortSpec } from '../protocols/tcp';
+import { packagePath } from '../paths';
+import { UsageError, parse, type Io } from './common';
+import { runOptions, runWithConsole, toRunOptions } from './run';
+
+export const DEMO_USAGE = `usage: iacs-probe demo [--posture weak|hardened] [--out DIR] [run options]
+
+  Starts the embedded emulated PLC on 127.0.0.1 (OS-chosen ports), assesses it with
+  profiles/examples/<posture>.yaml, writes the evidence folder, and stops the emulator.
+  Exits 0 when the assessment completed (the weak posture is meant to fail requirements);
+  --strict uses the exit codes of \`run\` (1 when a requirement failed at the target).`;
+
+interface ExampleProfile {
+  targets: { host: string; services: { port: number; protocol: string }[] }[];
+  probes?: Record<string, Record<string, unknown>>;
+}
+
+export async function demoCommand(args: string[], io: Io): Promise<number> {
+  const { values } = parse(args, { ...runOptions, posture: { type: 'string' }, strict: { type: 'boolean' } }, { min: 0, max: 0, names: '' });
+  const { strict, posture: _p, ...runValues } = values;
+  const posture = values.posture ?? 'weak';
+  if (posture !== 'weak' && posture !== 'hardened') throw new UsageError('--posture must be weak or hardened');
+  const exampleFile = packagePath('profiles', 'examples', `${posture}.yaml`);
+  const example = parseYaml(fs.readFileSync(exampleFile, 'utf8')) as ExampleProfile;
+  const emulator = await startEmulator(posture, { ephemeralPorts: true });
+  try {
+    // The example profile declares the posture's fixed ports; point each declared service at the port the
+    // OS gave the emulator's service of the same protocol.
+    const byProtocol = new Map<string, number[]>();
+    for (const s of emulator.services) byProtocol.set(s.protocol, [...(byProtocol.get(s.protocol) ?? []), s.port]);
+    for (const t of example.targets) {
+      t.host = emulator.services[0]?.host ?? t.host;
+      for (const s of t.services) {
+        const port = byProtocol.get(s.protocol)?.shift();
+        if (port === undefined) throw new Error(`the ${posture} emulator runs no ${s.protocol} service for ${exampleFile}`);
+        s.port = port;
+      }
+    }
+    // On loopback the services sit on OS-chosen ports outside any default scan list, so the scan covers
+    // the emulator's own ports as well (an undeclared one among them is still judged undeclared).
+    const options = toRunOptions(runValues);
+    const scanPorts = options.probeInputs?.['ports.tcp']?.ports as string | undefined;
+    if (scanPorts === undefined) {
+      const defaults = (parseYaml(fs.readFileSync(packagePath('profiles', 'baselines', 'ports.yaml'), 'utf8')) as { levels: { 1: { defaultPorts: Record<string, string> } } }).levels[1].defaultPorts;
+      const ports = [...parsePortSpec(Object.values(defaults).join(',')), ...emulator.services.map((s) => s.port)];
+      options.probeInputs = { ...options.probeInputs, 'ports.tcp': { ports: formatPortSpec(ports) } };
+    }
+    const profile = profileFromObject(example, `${path.relative(process.cwd(), exampleFile)} (demo ports)`, path.dirname(exampleFile));
+    io.err.write(`Emulated PLC (${posture} posture) on ${emulator.services.map((s) => `${s.protocol}:${s.port}`).join(', ')}\n`);
+    const code = await runWithConsole(profile, { ...options, commandLine: { command: 'demo', posture, ...options.commandLine } }, io);
+    if (code === 1 && strict !== true) {
+      io.err.write('Requirements failed as expected for this posture (`iacs-probe run` would exit 1; --strict to get that here).\n');
+      return 0;
+    }
+    return code;
+  } finally {
+    await emulator.close();
+  }
+}

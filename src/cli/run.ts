@@ -1,0 +1,83 @@
+import * as path from 'node:path';
+import { FRS, type SecurityLevel, type SlVector } from '../sdk';
+import type { Profile } from '../profile';
+import { loadProfile } from '../profile';
+import { renderConsoleSummary, progressListener } from '../report/console';
+import { exitCodeFor, runAssessment, type RunOptions } from '../runner/run';
+import { parsePortSpec } from '../protocols/tcp';
+import { EXIT, UsageError, cancelOnSignals, intOption, list, parse, safetyList, type Io } from './common';
+
+export const RUN_USAGE = `usage: iacs-probe run <profile.yaml> [--out DIR] [--sl N] [--only PROBE...] [--allow CLASS...]
+                      [--host HOST...] [--concurrency N] [--ports LIST|all] [--operator NAME] [--overwrite]
+
+  --out DIR          evidence folder (default runs/<run-id>); an existing non-empty folder is refused
+  --sl N             assess against SL N for every FR instead of the profile's slTarget
+  --only X           run only these probe ids or protocol prefixes (repeat or comma-separate)
+  --allow CLASS      also allow intrusive (or destructive, which the profile must allow too)
+  --host HOST        run against these profile hosts only; a host outside the profile is refused
+  --concurrency N    attempts at once in the whole run (per-host budget: limits.perHost)
+  --ports LIST|all   TCP ports for ports.tcp, e.g. 1-1024,4840 or all (1-65535)
+  --operator NAME    who runs the test (recorded in the manifest; default: the OS user)
+  --overwrite        replace an existing evidence folder`;
+
+export const runOptions = {
+  out: { type: 'string' }, sl: { type: 'string' }, only: { type: 'string', multiple: true },
+  allow: { type: 'string', multiple: true }, host: { type: 'string', multiple: true },
+  concurrency: { type: 'string' }, ports: { type: 'string' }, operator: { type: 'string' },
+  overwrite: { type: 'boolean' },
+} as const;
+
+export type RunValues = Partial<Record<keyof typeof runOptions, string | string[] | boolean>>;
+
+/** Turns parsed run options into RunOptions (shared by `run` and `demo`). */
+export function toRunOptions(values: RunValues): RunOptions {
+  const probeInputs: Record<string, Record<string, unknown>> = {};
+  if (typeof values.ports === 'string') {
+    try {
+      parsePortSpec(values.ports);
+    } catch (err) {
+      throw new UsageError(`--ports: ${(err as Error).message}`);
+    }
+    probeInputs['ports.tcp'] = { ports: values.ports };
+  }
+  return {
+    out: typeof values.out === 'string' ? values.out : undefined,
+    overwrite: values.overwrite === true,
+    only: list(values.only),
+    allow: safetyList(values.allow),
+    hosts: list(values.host),
+    concurrency: intOption('concurrency', values.concurrency, 1, 256),
+    operator: typeof values.operator === 'string' ? values.operator : undefined,
+    probeInputs,
+    commandLine: Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)),
+  };
+}
+
+export function applySl(profile: Profile, slText: string | string[] | boolean | undefined): Profile {
+  const sl = intOption('sl', slText, 1, 4);
+  if (sl === undefined) return profile;
+  const slTarget = Object.fromEntries(FRS.map((fr) => [fr, sl as SecurityLevel])) as SlVector;
+  return { ...profile, component: { ...profile.component, slTarget } };
+}
+
+/** Runs a profile with console progress and summary; returns the exit code. */
+export async function runWithConsole(profile: Profile, options: RunOptions, io: Io): Promise<number> {
+  const cancel = cancelOnSignals(io);
+  const progress = progressListener(io.err);
+  try {
+    const { report, dir } = await runAssessment(profile, { ...options, signal: cancel.signal, hooks: progress });
+    progress.finish();
+    io.out.write(renderConsoleSummary(report, path.relative(process.cwd(), dir) || '.'));
+    return exitCodeFor(report);
+  } finally {
+    cancel.dispose();
+  }
+}
+
+export async function runCommand(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, runOptions, { min: 1, max: 1, names: 'the profile file' });
+  const options = toRunOptions(values);
+  const profile = applySl(loadProfile(positionals[0]), values.sl);
+  const code = await runWithConsole(profile, options, io);
+  return code ?? EXIT.incomplete;
+}

@@ -1,0 +1,328 @@
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Ajv, { type ErrorObject } from 'ajv';
+import { LineCounter, isMap, isSeq, parseDocument, type Document } from 'yaml';
+import {
+  FRS, UDP_PROTOCOLS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy,
+  type Safety, type SecurityLevel, type ServiceProtocol, type SlVector,
+} from '../sdk';
+import { packagePath } from '../paths';
+
+export const PROFILE_SCHEMA_FILE = packagePath('schema', 'profile.schema.json');
+
+/** One problem in a profile, located by file, line and field. */
+export interface ProfileIssue {
+  file: string;
+  line?: number;
+  column?: number;
+  /** Dotted field path, e.g. targets[0].services[1].port */
+  field: string;
+  message: string;
+}
+
+export class ProfileError extends Error {
+  constructor(readonly issues: readonly ProfileIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+  }
+}
+
+export function formatIssue(i: ProfileIssue): string {
+  const where = i.line !== undefined ? `${i.file}:${i.line}:${i.column ?? 1}` : i.file;
+  return `${where}: ${i.field || '(top level)'}: ${i.message}`;
+}
+
+export interface ServiceDecl {
+  port: number;
+  protocol: ServiceProtocol;
+  name?: string;
+  transport?: 'tcp' | 'udp';
+  tls?: boolean;
+  unitId?: number;
+  options?: Record<string, unknown>;
+}
+
+export interface TargetDecl {
+  host: string;
+  name?: string;
+  services: ServiceDecl[];
+}
+
+export interface ProbeSettings {
+  enabled?: boolean;
+  timeoutMs?: number;
+  [input: string]: unknown;
+}
+
+export interface Limits {
+  perHost: number;
+  global: number;
+  unhealthyAfter: number;
+}
+
+/** A validated profile with secrets resolved (the secrets live only in `credentials`). */
+export interface Profile {
+  file: string;
+  /** sha256 of the profile file's bytes, recorded in the report. */
+  sha256: string;
+  component: ComponentInfo;
+  targets: TargetDecl[];
+  credentials: Map<string, Credential>;
+  policy: DevicePolicy;
+  /** name -> absolute file, from policy.baselines. */
+  baselineFiles: Record<string, string>;
+  essentialFunction: Record<string, unknown>;
+  allow: Safety[];
+  probes: Record<string, ProbeSettings>;
+  limits: Limits;
+  operator?: string;
+  /** Locates a field of the profile file, for messages about it found after loading. */
+  issueAt(field: readonly (string | number)[], message: string): ProfileIssue;
+}
+
+interface RawProfile {
+  component: {
+    name: string; vendor?: string; model?: string; firmware?: string | number; serial?: string;
+    types: ComponentType[]; slTarget: number | Partial<Record<string, number>>;
+  };
+  targets: TargetDecl[];
+  credentials?: Record<string, { username: string; password: SecretRef }>;
+  secretsFile?: string;
+  policy?: DevicePolicy & { baselines?: Record<string, string> };
+  essentialFunction?: Record<string, unknown>;
+  allow?: Safety[];
+  probes?: Record<string, ProbeSettings>;
+  limits?: Partial<Limits>;
+  operator?: string;
+}
+
+type SecretRef = { env: string } | { file: string } | { secret: string };
+
+let validator: ReturnType<Ajv['compile']> | undefined;
+function validate(doc: unknown): ErrorObject[] {
+  if (!validator) {
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    validator = ajv.compile(JSON.parse(fs.readFileSync(PROFILE_SCHEMA_FILE, 'utf8')) as object);
+  }
+  return validator(doc) ? [] : [...(validator.errors ?? [])];
+}
+
+/** JSON pointer "/targets/0/port" -> ["targets", 0, "port"] */
+function pointerToPath(pointer: string): (string | number)[] {
+  if (!pointer) return [];
+  return pointer.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+}
+
+export function fieldName(pathParts: readonly (string | number)[]): string {
+  return pathParts.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+}
+
+class Locator {
+  private readonly lines = new LineCounter();
+  readonly doc: Document.Parsed;
+
+  constructor(readonly file: string, text: string) {
+    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: true, uniqueKeys: true });
+  }
+
+  /** Position of the deepest existing node on the path (the key itself when the path ends at a key). */
+  locate(pathParts: readonly (string | number)[]): { line?: number; column?: number } {
+    for (let n = pathParts.length; n >= 0; n--) {
+      const parentPath = pathParts.slice(0, n - 1);
+      const parent = n === 0 ? this.doc.contents : this.doc.getIn(parentPath, true);
+      let offset: number | undefined;
+      if (n > 0 && isMap(parent)) {
+        const pair = parent.items.find((it) => String((it.key as { value?: unknown } | null)?.value ?? it.key) === String(pathParts[n - 1]));
+        const key = pair?.key as { range?: [number, number, number] } | undefined;
+        offset = key?.range?.[0];
+      } else if (n > 0 && isSeq(parent)) {
+        const item = parent.items[pathParts[n - 1] as number] as { range?: [number, number, number] } | undefined;
+        offset = item?.range?.[0];
+      } else if (n === 0) {
+        offset = (this.doc.contents as { range?: [number, number, number] } | null)?.range?.[0];
+      }
+      if (offset !== undefined) {
+        const pos = this.lines.linePos(offset);
+        return { line: pos.line, column: pos.col };
+      }
+    }
+    return {};
+  }
+
+  issue(pathParts: readonly (string | number)[], message: string): ProfileIssue {
+    return { file: this.file, ...this.locate(pathParts), field: fieldName(pathParts), message };
+  }
+}
+
+const ONE_OF_HINTS: [RegExp, string][] = [
+  [/\/password$/, 'passwords are never written inline: use { env: NAME }, { file: path } or { secret: key }'],
+  [/\/slTarget$/, 'must be a level 1..4, or per FR like { FR1: 2, FR2: 2 }'],
+];
+
+/** Turns ajv's errors into one message per field, in words an engineer understands. */
+function schemaIssues(errors: ErrorObject[], loc: Locator): ProfileIssue[] {
+  const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
+  const out: ProfileIssue[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    const underOneOf = [...oneOfPaths].some((p) => e.instancePath === p || e.instancePath.startsWith(`${p}/`));
+    let parts = pointerToPath(e.instancePath);
+    let message: string;
+    if (underOneOf) {
+      const p = [...oneOfPaths].find((q) => e.instancePath === q || e.instancePath.startsWith(`${q}/`))!;
+      parts = pointerToPath(p);
+      message = ONE_OF_HINTS.find(([re]) => re.test(p))?.[1] ?? 'does not match any allowed form';
+    } else if (e.keyword === 'additionalProperties') {
+      const prop = (e.params as { additionalProperty: string }).additionalProperty;
+      parts = [...parts, prop];
+      message = 'unknown field (check the spelling; see schema/profile.schema.json)';
+    } else if (e.keyword === 'required') {
+      message = `missing required field "${(e.params as { missingProperty: string }).missingProperty}"`;
+    } else if (e.keyword === 'enum') {
+      message = `must be one of: ${((e.params as { allowedValues: unknown[] }).allowedValues).join(', ')}`;
+    } else if (e.keyword === 'const') {
+      message = `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`;
+    } else if (e.keyword === 'propertyNames') {
+      continue; // reported by the pattern error on the name itself
+    } else if (e.keyword === 'pattern' && e.propertyName !== undefined) {
+      parts = [...parts, e.propertyName];
+      message = 'invalid key';
+    } else {
+      message = e.message ?? 'invalid';
+    }
+    const key = `${fieldName(parts)}|${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(loc.issue(parts, message));
+  }
+  return out;
+}
+
+function resolveSecret(
+  ref: SecretRef, where: (string | number)[], loc: Locator, baseDir: string,
+  secrets: () => Record<string, unknown>, issues: ProfileIssue[],
+): string | undefined {
+  if ('env' in ref) {
+    const value = process.env[ref.env];
+    if (value === undefined || value === '') issues.push(loc.issue(where, `environment variable ${ref.env} is not set`));
+    return value;
+  }
+  if ('file' in ref) {
+    const file = path.resolve(baseDir, ref.file);
+    if (!fs.existsSync(file)) {
+      issues.push(loc.issue(where, `secret file ${ref.file} does not exist`));
+      return undefined;
+    }
+    return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  }
+  const value = secrets()[ref.secret];
+  if (typeof value !== 'string' && typeof value !== 'number') {
+    issues.push(loc.issue(where, `secret "${ref.secret}" is not in the secrets file`));
+    return undefined;
+  }
+  return String(value);
+}
+
+function slVector(target: number | Partial<Record<string, number>>): SlVector {
+  return Object.fromEntries(FRS.map((fr) => [fr, (typeof target === 'number' ? target : target[fr] ?? 0) as SecurityLevel])) as SlVector;
+}
+
+/** Reads, validates and resolves a profile. Throws ProfileError listing every problem found. */
+export function loadProfile(file: string): Profile {
+  const abs = path.resolve(file);
+  if (!fs.existsSync(abs)) throw new ProfileError([{ file, field: '', message: 'file not found' }]);
+  return parseProfile(fs.readFileSync(abs), file, path.dirname(abs));
+}
+
+/** Builds a profile from an in-memory object (the demo knows its ports only at run time). */
+export function profileFromObject(object: unknown, name: string, baseDir = process.cwd()): Profile {
+  return parseProfile(Buffer.from(JSON.stringify(object, null, 2)), name, baseDir);
+}
+
+/**
+ * Validates profile text (YAML or JSON). `file` names it in messages; relative paths (secrets,
+ * baselines) resolve against `baseDir`.
+ */
+export function parseProfile(bytes: Buffer, file: string, baseDir: string): Profile {
+  const abs = path.resolve(baseDir, path.basename(file));
+  const loc = new Locator(file, bytes.toString('utf8'));
+  if (loc.doc.errors.length > 0) {
+    throw new ProfileError(loc.doc.errors.map((e) => {
+      const [line, column] = e.linePos?.[0] ? [e.linePos[0].line, e.linePos[0].col] : [undefined, undefined];
+      return { file, line, column, field: '', message: `YAML: ${e.message.split('\n')[0]}` };
+    }));
+  }
+  const raw = loc.doc.toJS() as unknown;
+  const errors = validate(raw);
+  if (errors.length > 0) throw new ProfileError(schemaIssues(errors, loc));
+  const p = raw as RawProfile;
+  const issues: ProfileIssue[] = [];
+
+  p.targets.forEach((t, ti) => {
+    const seen = new Map<string, number>();
+    t.services.forEach((s, si) => {
+      const key = `${s.transport ?? (UDP_PROTOCOLS.has(s.protocol) ? 'udp' : 'tcp')}/${s.port}`;
+      if (seen.has(key)) issues.push(loc.issue(['targets', ti, 'services', si, 'port'], `${key} is declared twice for ${t.host} (also services[${seen.get(key)}])`));
+      seen.set(key, si);
+    });
+  });
+  const hosts = p.targets.map((t) => t.host.toLowerCase());
+  hosts.forEach((h, i) => {
+    if (hosts.indexOf(h) !== i) issues.push(loc.issue(['targets', i, 'host'], `host ${h} is listed twice; merge its services into one target`));
+  });
+
+  let secretsCache: Record<string, unknown> | undefined;
+  const secrets = (): Record<string, unknown> => {
+    if (secretsCache) return secretsCache;
+    secretsCache = {};
+    if (!p.secretsFile) {
+      issues.push(loc.issue(['secretsFile'], '{ secret: ... } is used but no secretsFile is set'));
+      return secretsCache;
+    }
+    const sf = path.resolve(baseDir, p.secretsFile);
+    if (!fs.existsSync(sf)) {
+      issues.push(loc.issue(['secretsFile'], `${p.secretsFile} does not exist`));
+      return secretsCache;
+    }
+    const parsed = parseDocument(fs.readFileSync(sf, 'utf8')).toJS() as unknown;
+    if (parsed === null || typeof parsed !== 'object') issues.push(loc.issue(['secretsFile'], `${p.secretsFile} is not a YAML mapping`));
+    else secretsCache = parsed as Record<string, unknown>;
+    return secretsCache;
+  };
+  const credentials = new Map<string, Credential>();
+  for (const [key, c] of Object.entries(p.credentials ?? {})) {
+    const password = resolveSecret(c.password, ['credentials', key, 'password'], loc, baseDir, secrets, issues);
+    if (password !== undefined) credentials.set(key, { username: c.username, password, source: `credentials.${key}` });
+  }
+
+  const { baselines, ...policy } = p.policy ?? {};
+  const baselineFiles: Record<string, string> = {};
+  for (const [name, f] of Object.entries(baselines ?? {})) {
+    const resolved = path.resolve(baseDir, f);
+    if (!fs.existsSync(resolved)) issues.push(loc.issue(['policy', 'baselines', name], `${f} does not exist`));
+    baselineFiles[name] = resolved;
+  }
+  const allow = p.allow ?? ['passive', 'active'];
+  if (issues.length > 0) throw new ProfileError(issues);
+
+  const c = p.component;
+  return {
+    file: abs,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    component: {
+      name: c.name, vendor: c.vendor, model: c.model, firmware: c.firmware === undefined ? undefined : String(c.firmware),
+      serial: c.serial, types: c.types, slTarget: slVector(c.slTarget),
+    },
+    targets: p.targets,
+    credentials,
+    policy,
+    baselineFiles,
+    essentialFunction: p.essentialFunction ?? {},
+    allow,
+    probes: p.probes ?? {},
+    limits: { perHost: p.limits?.perHost ?? 2, global: p.limits?.global ?? 4, unhealthyAfter: p.limits?.unhealthyAfter ?? 3 },
+    operator: p.operator,
+    issueAt: (field, message) => loc.issue(field, message),
+  };
+}

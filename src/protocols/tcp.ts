@@ -1,0 +1,116 @@
+import * as net from 'node:net';
+import { TargetTimeout } from '../sdk';
+
+export type PortState = 'open' | 'closed' | 'filtered';
+
+/**
+ * One TCP connect: open (handshake completed), closed (refused/reset) or filtered (no answer in time).
+ * The socket is destroyed right after the handshake, before any payload is sent.
+ */
+export function probePort(host: string, port: number, timeoutMs: number, signal: AbortSignal): Promise<PortState> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const socket = net.connect({ host, port });
+    const done = (fn: () => void) => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      fn();
+    };
+    const onAbort = () => done(() => reject(signal.reason));
+    signal.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => done(() => resolve('filtered')), timeoutMs);
+    socket.once('connect', () => done(() => resolve('open')));
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET') done(() => resolve('closed'));
+      else if (err.code === 'EHOSTUNREACH' || err.code === 'ENETUNREACH' || err.code === 'ETIMEDOUT') done(() => resolve('filtered'));
+      else done(() => reject(err));
+    });
+  });
+}
+
+export interface ConnectScanResult {
+  open: number[];
+  filtered: number[];
+  closed: number;
+}
+
+/** A TCP connect scan with at most `parallel` connections in flight. */
+export async function connectScan(
+  host: string, ports: readonly number[], options: { parallel: number; timeoutMs: number; signal: AbortSignal },
+): Promise<ConnectScanResult> {
+  const result: ConnectScanResult = { open: [], filtered: [], closed: 0 };
+  let next = 0;
+  const worker = async () => {
+    while (next < ports.length) {
+      const port = ports[next++];
+      const state = await probePort(host, port, options.timeoutMs, options.signal);
+      if (state === 'open') result.open.push(port);
+      else if (state === 'filtered') result.filtered.push(port);
+      else result.closed += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.parallel, ports.length)) }, worker));
+  result.open.sort((a, b) => a - b);
+  result.filtered.sort((a, b) => a - b);
+  return result;
+}
+
+/** Reads whatever a TCP service says first (banner), bounded in bytes and time; sends nothing. */
+export function grabBanner(host: string, port: number, options: { timeoutMs: number; maxBytes?: number; signal: AbortSignal }): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const max = options.maxBytes ?? 4096;
+    const socket = net.connect({ host, port });
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (err?: unknown) => {
+      clearTimeout(timer);
+      options.signal.removeEventListener('abort', onAbort);
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks));
+    };
+    const onAbort = () => finish(options.signal.reason);
+    options.signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => {
+      timer = setTimeout(() => finish(), options.timeoutMs);
+    });
+    timer = setTimeout(() => finish(new TargetTimeout(`${host}:${port} did not accept within ${options.timeoutMs} ms`)), options.timeoutMs);
+    socket.on('data', (d: Buffer) => {
+      chunks.push(d);
+      size += d.length;
+      if (size >= max) finish();
+    });
+    socket.once('end', () => finish());
+    socket.once('error', (err) => finish(err));
+  });
+}
+
+/** "1-1024,502,4840" -> sorted unique ports; "all" -> 1..65535. */
+export function parsePortSpec(spec: string): number[] {
+  if (spec.trim() === 'all') return Array.from({ length: 65535 }, (_, i) => i + 1);
+  const ports = new Set<number>();
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw new Error(`invalid port list "${part}" (use e.g. 22,80,1000-2000 or all)`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (a < 1 || b > 65535 || a > b) throw new Error(`invalid port range "${part}"`);
+    for (let p = a; p <= b; p++) ports.add(p);
+  }
+  return [...ports].sort((x, y) => x - y);
+}
+
+/** Inverse of parsePortSpec: compact ranges, for nmap's -p and for evidence. */
+export function formatPortSpec(ports: readonly number[]): string {
+  const sorted = [...new Set(ports)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    parts.push(i === j ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
+    i = j;
+  }
+  return parts.join(',');
+}

@@ -1,0 +1,98 @@
+import type { Attempt, Report } from './model';
+
+const FR_NAMES: Record<string, string> = { FR1: 'IAC', FR2: 'UC', FR3: 'SI', FR4: 'DC', FR5: 'RDF', FR6: 'TRE', FR7: 'RA' };
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** The end-of-run summary printed by `run` and `demo`: SL per FR, failing requirements, errors, where the evidence is. */
+export function renderConsoleSummary(report: Report, folder: string): string {
+  const c = report.component;
+  const lines: string[] = [];
+  const identity = [c.vendor, c.model, c.firmware ? `firmware ${c.firmware}` : undefined].filter(Boolean).join(' ');
+  lines.push(`${c.name}${identity ? ` (${identity})` : ''}: run ${report.run.id}${report.run.complete ? '' : ' INCOMPLETE'}`);
+  const s = report.summary.attempts;
+  lines.push(`Attempts: ${s.pass + s.fail + s.not_applicable + s.error + s.skipped} (pass ${s.pass}, fail ${s.fail}, not applicable ${s.not_applicable}, error ${s.error}, skipped ${s.skipped})`);
+  lines.push('');
+  lines.push('FR        target  achieved  blocking at target');
+  for (const g of report.gaps) {
+    const mark = g.target === 0 ? ' ' : g.achieved >= g.target ? 'ok' : '!!';
+    const blocking = g.target === 0 ? 'no target' : g.failing.length + g.undetermined.length === 0 ? '-'
+      : [g.failing.length ? `${g.failing.length} failing` : '', g.undetermined.length ? `${g.undetermined.length} not determined` : ''].filter(Boolean).join(', ');
+    lines.push(`${`${g.fr} ${FR_NAMES[g.fr]}`.padEnd(10)}${String(g.target).padStart(6)}${String(g.achieved).padStart(10)}  ${mark.padEnd(3)}${blocking}`);
+  }
+  const failing = report.requirements.filter((r) => r.verdict === 'fail');
+  if (failing.length > 0) {
+    lines.push('');
+    lines.push(`Failing requirements (${failing.filter((r) => r.requiredAtTarget).length} required at the target):`);
+    for (const r of failing) {
+      lines.push(`  ${r.id.padEnd(14)} ${r.title}${r.requiredAtTarget ? '' : ' (not required at target)'}`);
+      const findings = report.attempts.flatMap((a) => a.findings.filter((f) => f.severity !== 'info' && f.requirements.includes(r.id)).map((f) => ({ a, f })));
+      for (const { a, f } of findings) lines.push(`      [${f.severity}] ${f.code} @ ${a.target}: ${f.message}`);
+    }
+  }
+  const errors = report.attempts.filter((a) => a.status === 'error');
+  if (errors.length > 0) {
+    lines.push('');
+    lines.push(`Errors (${plural(errors.length, 'attempt')} could not complete):`);
+    for (const a of errors) lines.push(`  ${a.probe} @ ${a.target}: ${a.reason}: ${firstLine(a.message)}`);
+  }
+  const notAllowed = report.attempts.filter((a) => a.status === 'skipped' && a.reason === 'not-allowed');
+  if (notAllowed.length > 0) {
+    lines.push('');
+    lines.push(`Not run for safety: ${[...new Set(notAllowed.map((a) => `${a.probe} (${a.safety})`))].join(', ')}`);
+  }
+  if (report.run.scopeViolations.length > 0) {
+    lines.push('');
+    lines.push(`Scope guard refused ${plural(report.run.scopeViolations.length, 'connection')} to undeclared hosts: ${[...new Set(report.run.scopeViolations.map((v) => v.host))].join(', ')}`);
+  }
+  const r = report.summary.requirements;
+  lines.push('');
+  lines.push(`Requirements: pass ${r.pass}, fail ${r.fail}, not applicable ${r.not_applicable}, not determined ${r.not_determined}`);
+  lines.push(`Evidence: ${folder} (report.json, journal.ndjson, evidence/, manifest.json)`);
+  return lines.join('\n') + '\n';
+}
+
+function firstLine(text: string | undefined): string {
+  return (text ?? '').split('\n')[0];
+}
+
+export interface ProgressStream {
+  isTTY?: boolean;
+  columns?: number;
+  write(chunk: string): boolean;
+}
+
+/** Live progress on one terminal line; silent when the stream is not a TTY (CI logs stay clean). */
+export function progressListener(stream: ProgressStream): {
+  onStart(planned: { probe: { id: string }; host: { host: string }; service?: { port: number } }, index: number, total: number): void;
+  onEnd(attempt: Attempt, done: number, total: number, index: number): void;
+  finish(): void;
+} {
+  const running = new Map<string, string>();
+  let done = 0;
+  let total = 0;
+  const draw = () => {
+    if (!stream.isTTY) return;
+    const width = (stream.columns ?? 100) - 1;
+    const line = `[${done}/${total}] ${[...running.values()].join(', ')}`;
+    stream.write(`\r\x1b[2K${line.slice(0, width)}`);
+  };
+  return {
+    onStart(planned, index, t) {
+      total = t;
+      running.set(String(index), `${planned.probe.id} @ ${planned.host.host}${planned.service ? `:${planned.service.port}` : ''}`);
+      draw();
+    },
+    onEnd(_attempt, d, t, index) {
+      done = d;
+      total = t;
+      running.delete(String(index));
+      draw();
+    },
+    finish() {
+      if (stream.isTTY) stream.write('\r\x1b[2K');
+    },
+  };
+}

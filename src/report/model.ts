@@ -1,0 +1,127 @@
+/**
+ * The Report (report.json, schemaVersion 1): everything reporters see. Pure data; reporters are pure
+ * functions of it. The JSON Schema in schema/report.schema.json describes the same shape.
+ */
+import type {
+  ComponentType, Coverage, Finding, FrId, RequirementOutcome, Safety, SecurityLevel, SlVector,
+} from '../sdk';
+
+export type AttemptStatus = 'pass' | 'fail' | 'not_applicable' | 'error' | 'skipped';
+export type ErrorReason = 'unreachable' | 'timeout' | 'protocol' | 'auth' | 'scope' | 'input' | 'bug' | 'cancelled';
+export type SkipReason = 'not-allowed' | 'below-sl' | 'disabled' | 'target-unhealthy' | 'cancelled' | 'no-credentials';
+
+/** The runner's envelope around one probe on one target. */
+export interface Attempt {
+  probe: string;
+  /** "host:port" for service probes, "host" for host-wide probes (IPv6 in brackets). */
+  target: string;
+  /** The declared service's protocol, or "host". */
+  service: string;
+  safety: Safety;
+  status: AttemptStatus;
+  /** An ErrorReason for errors, a SkipReason for skips; absent otherwise. */
+  reason?: string;
+  /** Human explanation of an error or a skip. */
+  message?: string;
+  startedAt: string;
+  durationMs: number;
+  observations: Record<string, unknown>;
+  findings: Finding[];
+  outcomes: RequirementOutcome[];
+  /** Evidence files, relative to the run folder. */
+  evidence: string[];
+}
+
+export type RequirementVerdictValue = 'pass' | 'fail' | 'not_applicable' | 'not_determined';
+
+export interface RequirementVerdict {
+  id: string;
+  title: string;
+  fr: FrId;
+  /** Levels at which the row is required. */
+  sl: SecurityLevel[];
+  verdict: RequirementVerdictValue;
+  source: 'probe' | 'manual' | 'none';
+  /** "probe@target" for each attempt that evidenced the row (and "manual" for an attestation). */
+  basis: string[];
+  /** Best coverage among the probe outcomes behind the verdict. */
+  coverage?: Coverage;
+  /** Why: the outcome reasons, the attestation, or what would be needed. */
+  reason: string;
+  /** Codes of the findings that fail the row. */
+  findings: string[];
+  /** Required at the component's SL target for its FR. */
+  requiredAtTarget: boolean;
+  /** Catalog confidence of the row's SL assignment (high, medium, conflict). */
+  confidence: string;
+  attestation?: Attestation;
+}
+
+/** A verdict entered by an engineer for a requirement probes cannot evidence. */
+export interface Attestation {
+  id: string;
+  verdict: RequirementVerdictValue;
+  reviewer: string;
+  date: string;
+  evidence?: string;
+  remark?: string;
+}
+
+export interface FrGap {
+  fr: FrId;
+  target: SecurityLevel;
+  achieved: SecurityLevel;
+  /** Rows required at or below the target that failed. */
+  failing: string[];
+  /** Rows required at or below the target with no verdict yet. */
+  undetermined: string[];
+}
+
+export interface ScopeViolationRecord {
+  host: string;
+  port?: number;
+  at: string;
+}
+
+export interface Report {
+  schemaVersion: 1;
+  tool: { name: string; version: string };
+  run: {
+    id: string;
+    startedAt: string;
+    finishedAt: string;
+    complete: boolean;
+    /** Why the run is incomplete (cancelled, ...). */
+    incompleteReason?: string;
+    profile: string;
+    profileSha256: string;
+    options: Record<string, unknown>;
+    operator: string;
+    /** Safety classes the run allowed. */
+    allowed: Safety[];
+    /** Connections the scope guard refused (should be empty). */
+    scopeViolations: ScopeViolationRecord[];
+  };
+  component: {
+    name: string;
+    vendor?: string;
+    model?: string;
+    firmware?: string;
+    serial?: string;
+    types: ComponentType[];
+  };
+  targets: { host: string; name: string; addresses: string[]; services: { port: number; protocol: string; transport: string; name: string }[] }[];
+  attempts: Attempt[];
+  requirements: RequirementVerdict[];
+  slAchieved: SlVector;
+  slTarget: SlVector;
+  gaps: FrGap[];
+  summary: {
+    attempts: Record<AttemptStatus, number>;
+    requirements: Record<RequirementVerdictValue, number>;
+    findings: Record<string, number>;
+    /** Rows required at the target that failed: a non-zero value makes the exit code 1. */
+    failedAtTarget: number;
+    errors: number;
+  };
+}

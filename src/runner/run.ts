@@ -1,0 +1,176 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { assess } from '../assess';
+import { loadCatalog } from '../catalog';
+import { RunStore } from '../evidence/store';
+import { writeManifest } from '../evidence/manifest';
+import type { Profile } from '../profile';
+import { packagePath, toolVersion } from '../paths';
+import type { Attempt, AttemptStatus, Attestation, Report, RequirementVerdictValue } from '../report/model';
+import { REPORTERS } from '../report';
+import type { ProbeDefinition, Safety } from '../sdk';
+import { executeAttempt, type PlannedAttempt } from './attempt';
+import { Vault } from './credentials';
+import { buildPlan, type Plan } from './plan';
+import { loadProbes } from './registry';
+import { locksOf, schedule, type SchedulerHooks } from './scheduler';
+import { enterScope } from './scope';
+
+export interface RunOptions {
+  /** Evidence folder; default runs/<run-id>. */
+  out?: string;
+  overwrite?: boolean;
+  only?: readonly string[];
+  allow?: readonly Safety[];
+  hosts?: readonly string[];
+  /** Global concurrency override (--concurrency). */
+  concurrency?: number;
+  /** Extra inputs per probe id from the command line (e.g. --ports for ports.tcp). */
+  probeInputs?: Readonly<Record<string, Record<string, unknown>>>;
+  attestations?: readonly Attestation[];
+  operator?: string;
+  /** Cancels the run (SIGINT); the folder is still closed with run.complete = false. */
+  signal?: AbortSignal;
+  /** Progress hooks (console progress, tests). */
+  hooks?: SchedulerHooks;
+  /** Recorded in report.run.options. */
+  commandLine?: Record<string, unknown>;
+  /** Probes to use instead of the discovered ones (tests). */
+  probes?: readonly ProbeDefinition<unknown>[];
+}
+
+export interface RunOutcome {
+  report: Report;
+  dir: string;
+  plan: Plan;
+}
+
+export function newRunId(now = new Date()): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Versions of the protocol libraries, for the manifest. */
+export function libraryVersions(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of ['node-opcua', 'ssh2', 'modbus-serial', 'node-forge', 'net-snmp', 'yaml', 'ajv', 'fast-xml-parser']) {
+    const file = packagePath('node_modules', name, 'package.json');
+    if (fs.existsSync(file)) out[name] = (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return out;
+}
+
+function count<T extends string>(keys: readonly T[], values: readonly string[]): Record<T, number> {
+  const out = Object.fromEntries(keys.map((k) => [k, 0])) as Record<T, number>;
+  for (const v of values) if (v in out) out[v as T] += 1;
+  return out;
+}
+
+/**
+ * Plans and runs an assessment of one profile, writing the evidence folder as it goes: the journal
+ * after every attempt, then the reports and the manifest, also when the run is cancelled.
+ */
+export async function runAssessment(profile: Profile, options: RunOptions = {}): Promise<RunOutcome> {
+  const catalog = loadCatalog();
+  const probes = options.probes ?? loadProbes();
+  const plan = await buildPlan(profile, probes, catalog, { only: options.only, allow: options.allow, hosts: options.hosts }, options.probeInputs);
+  const runId = newRunId();
+  const dir = path.resolve(options.out ?? path.join('runs', runId));
+  const store = RunStore.create(dir, { overwrite: options.overwrite });
+  for (const c of profile.credentials.values()) store.addSecret(c.password);
+  const startedAt = new Date().toISOString();
+  const operator = options.operator ?? profile.operator ?? os.userInfo().username;
+  const runController = new AbortController();
+  const onAbort = () => runController.abort(new Error('cancelled'));
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
+  store.journal({
+    type: 'run-start', runId, startedAt, tool: { name: 'iacs-probe', version: toolVersion() }, profile: profile.file,
+    profileSha256: profile.sha256, component: profile.component, options: options.commandLine ?? {},
+    planned: plan.attempts.length, skipped: plan.skipped.length, allowed: [...plan.allowed],
+  });
+  for (const a of plan.skipped) store.journal({ type: 'attempt', attempt: a });
+
+  const vault = new Vault(profile.credentials);
+  const scope = enterScope(plan.hosts.flatMap((h) => [h.host, ...h.addresses]));
+  let attempts: Attempt[];
+  try {
+    const execute = (planned: PlannedAttempt) => executeAttempt(planned, {
+      store, component: profile.component, policy: profile.policy, credentials: vault, allowed: plan.allowed,
+      runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: profile.baselineFiles,
+    });
+    const lockInfo = (p: PlannedAttempt) => locksOf(p, { credentials: vault, policy: profile.policy });
+    attempts = await schedule(plan.attempts, execute, {
+      perHost: profile.limits.perHost,
+      global: options.concurrency ?? profile.limits.global,
+      unhealthyAfter: profile.limits.unhealthyAfter,
+    }, runController.signal, lockInfo, {
+      onStart: options.hooks?.onStart,
+      onEnd: (attempt, done, total, index) => {
+        store.journal({ type: 'attempt', attempt });
+        options.hooks?.onEnd?.(attempt, done, total, index);
+      },
+    });
+  } finally {
+    scope.release();
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+  const all = [...attempts, ...plan.skipped];
+  const cancelled = runController.signal.aborted;
+  const assessment = assess({
+    catalog, component: profile.component, attempts: all,
+    probeRequirements: new Map(probes.map((p) => [p.id, p.requirements])), attestations: options.attestations,
+  });
+  const finishedAt = new Date().toISOString();
+  const statuses: AttemptStatus[] = ['pass', 'fail', 'not_applicable', 'error', 'skipped'];
+  const verdicts: RequirementVerdictValue[] = ['pass', 'fail', 'not_applicable', 'not_determined'];
+  const report: Report = {
+    schemaVersion: 1,
+    tool: { name: 'iacs-probe', version: toolVersion() },
+    run: {
+      id: runId, startedAt, finishedAt, complete: !cancelled, ...(cancelled ? { incompleteReason: 'cancelled by signal' } : {}),
+      profile: profile.file, profileSha256: profile.sha256, options: options.commandLine ?? {}, operator,
+      allowed: [...plan.allowed], scopeViolations: [...scope.violations],
+    },
+    component: {
+      name: profile.component.name, vendor: profile.component.vendor, model: profile.component.model,
+      firmware: profile.component.firmware, serial: profile.component.serial, types: [...profile.component.types],
+    },
+    targets: plan.hosts.map((h) => ({
+      host: h.host, name: h.name, addresses: [...h.addresses],
+      services: h.services.map((s) => ({ port: s.port, protocol: s.protocol, transport: s.transport, name: s.name })),
+    })),
+    attempts: all,
+    requirements: assessment.requirements,
+    slAchieved: assessment.slAchieved,
+    slTarget: profile.component.slTarget,
+    gaps: assessment.gaps,
+    summary: {
+      attempts: count(statuses, all.map((a) => a.status)),
+      requirements: count(verdicts, assessment.requirements.map((r) => r.verdict)),
+      findings: count(['critical', 'high', 'medium', 'low', 'info'], all.flatMap((a) => a.findings.map((f) => f.severity))),
+      failedAtTarget: assessment.requirements.filter((r) => r.verdict === 'fail' && r.requiredAtTarget).length,
+      errors: all.filter((a) => a.status === 'error').length,
+    },
+  };
+  for (const reporter of REPORTERS) store.writeFile(reporter.file, reporter.render(report));
+  store.journal({ type: 'run-end', finishedAt, complete: report.run.complete, summary: report.summary });
+  store.close();
+  writeManifest(dir, {
+    runId, complete: report.run.complete, tool: report.tool,
+    environment: {
+      node: process.version, platform: `${os.platform()} ${os.release()} ${os.arch()}`, hostname: os.hostname(), operator,
+      libraries: libraryVersions(), externalTools: Object.fromEntries(store.tools),
+    },
+  });
+  return { report, dir, plan };
+}
+
+/** Exit codes (ARCHITECTURE.md): 0 nothing failed at target, 1 a requirement failed, 2 incomplete or errors. */
+export function exitCodeFor(report: Report): 0 | 1 | 2 {
+  if (!report.run.complete) return 2;
+  if (report.summary.failedAtTarget > 0) return 1;
+  if (report.summary.errors > 0) return 2;
+  return 0;
+}
