@@ -61,6 +61,8 @@ describe('protocols/opcua adapter', function () {
     // The snapshot spans the device: the server keeps the orphaned session (and its timer) until the
     // device closes; a client that kept retrying would still hold a timer or socket after that.
     const handles = await handleSnapshot();
+    const defaultPki = path.join(os.homedir(), '.config', 'node-opcua-default-nodejs');
+    const hadDefaultPki = fs.existsSync(defaultPki);
     const device = await startOpcua('weak');
     try {
       const controller = new AbortController();
@@ -75,5 +77,7 @@ describe('protocols/opcua adapter', function () {
       await device.emulator.close();
     }
     await handles.check();
+    // node-opcua's client makes a PKI under ~/.config unless it is given a certificate: we always give one.
+    if (!hadDefaultPki) expect(fs.existsSync(defaultPki), defaultPki).to.equal(false);
   });
 });

@@ -6,7 +6,7 @@ import {
 } from 'node-opcua';
 import { TargetTimeout } from '../../sdk';
 import { OpcuaStatusError, toProbeError, type OpcuaStage } from './errors';
-import { HARNESS_APPLICATION_NAME, type ClientIdentity } from './identity';
+import { HARNESS_APPLICATION_NAME, harnessIdentity, type ClientIdentity } from './identity';
 import { quietOpcuaLogs } from './logging';
 import {
   policyShortName, policyUri, securityModeName, tokenTypeName, type SecurityModeName, type TokenTypeName,
@@ -283,15 +283,17 @@ export async function withOpcuaClient<T>(target: OpcuaTarget, options: OpcuaClie
     requestedSessionTimeout: Math.max(10_000, Math.min(60_000, (options.deadline ?? Date.now() + 30_000) - Date.now() + 10_000)),
     defaultSecureTokenLifetime: 600_000,
   };
+  // Always an in-memory certificate: without one node-opcua creates a default PKI under ~/.config.
+  const identity = security?.identity ?? harnessIdentity();
+  clientOptions.applicationUri = identity.applicationUri;
+  clientOptions.certificateKeyPairProvider = new StaticCertificateChainProvider(
+    [identity.certificate], { hidden: crypto.createPrivateKey(identity.privateKeyPem) },
+  );
   if (security) {
     Object.assign(clientOptions, {
-      applicationUri: security.identity.applicationUri,
       securityMode: security.mode === 'Sign' ? MessageSecurityMode.Sign : MessageSecurityMode.SignAndEncrypt,
       securityPolicy: policyUri(security.policy),
       serverCertificate: security.serverCertificate,
-      certificateKeyPairProvider: new StaticCertificateChainProvider(
-        [security.identity.certificate], { hidden: crypto.createPrivateKey(security.identity.privateKeyPem) },
-      ),
     });
   }
   const client = OPCUAClient.create(clientOptions);
