@@ -4,8 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TargetTimeout } from '../../src/sdk';
 import {
-  describeCertificate, endpointPath, firstCertificate, harnessIdentity, makeApplicationCertificate, policyShortName,
-  targetUrl, withOpcuaClient,
+  describeCertificate, endpointPath, firstCertificate, harnessIdentity, isOpcuaStatusError, makeApplicationCertificate,
+  policyShortName, targetUrl, toProbeError, withOpcuaClient, type OpcuaStage,
 } from '../../src/protocols/opcua';
 import { stallServer } from '../../fixtures/servers';
 import { handleSnapshot } from '../helpers/leaks';
@@ -20,6 +20,23 @@ describe('protocols/opcua adapter', function () {
     expect(endpointPath('opc.tcp://plc:4840/')).to.equal('');
     expect(policyShortName('http://opcfoundation.org/UA/SecurityPolicy#Aes256_Sha256_RsaPss')).to.equal('Aes256_Sha256_RsaPss');
     expect(policyShortName(null)).to.equal(null);
+  });
+
+  it('maps what node-opcua throws onto the typed errors', () => {
+    const url = 'opc.tcp://127.0.0.1:4840';
+    const map = (message: string, stage: OpcuaStage = 'channel', extra: object = {}) => {
+      const e = toProbeError(Object.assign(new Error(message), extra), stage, url);
+      return isOpcuaStatusError(e) ? `${e.name}:${e.stage}:${e.status}` : e.name;
+    };
+    expect(map('connect ECONNREFUSED 127.0.0.1:4840')).to.equal('TargetUnreachable');
+    expect(map('Timeout(A) in waiting for data on socket(timeout was = 1500 ms)')).to.equal('TargetTimeout');
+    expect(map('ERROR in waiting for data on socket(timeout was = 1500 ms) hadErrortrue ')).to.equal('ProtocolViolation');
+    expect(map('rejected', 'channel', { statusCode: { name: 'BadSecurityChecksFailed' } })).to.equal('OpcuaStatusError:channel:BadSecurityChecksFailed');
+    expect(map('ERR received: BadCertificateUntrusted (0x801a0000)')).to.equal('OpcuaStatusError:channel:BadCertificateUntrusted');
+    expect(map('BadTcpMessageTypeInvalid')).to.equal('ProtocolViolation');
+    expect(map('socket has been disconnected by third party')).to.equal('OpcuaStatusError:channel:ConnectionClosed');
+    expect(map('activate failed: BadUserAccessDenied (0x801f0000)', 'session')).to.equal('OpcuaStatusError:session:BadUserAccessDenied');
+    expect(map('x', 'read', { statusCode: { name: 'BadTimeout' } })).to.equal('TargetTimeout');
   });
 
   it('describes certificates: key, hash, validity, self-signed, ApplicationUri, also from a chain', () => {

@@ -49,6 +49,14 @@ export function toProbeError(err: unknown, stage: OpcuaStage, endpointUrl: strin
     return new TargetTimeout(`${endpointUrl}: ${message}`, { cause: err });
   }
   const bad = /\b(Bad[A-Za-z]+)\b/.exec(message)?.[1];
-  if (bad && stage !== 'channel') return new OpcuaStatusError(stage, bad, `${endpointUrl}: the server answered ${bad} (${stage})`);
+  // At the channel stage only statuses a server gives when it refuses the security settings count as
+  // its answer (a TCP ERR message, a fault); anything else there is a broken exchange.
+  if (bad && (stage !== 'channel' || /^Bad(Security|Certificate|Nonce)/.test(bad))) {
+    return new OpcuaStatusError(stage, bad, `${endpointUrl}: the server answered ${bad} (${stage})`);
+  }
+  if (stage === 'channel' && /disconnected by third party|Connection aborted|ECONNRESET|socket has been closed/i.test(message)) {
+    // The server hung up without a status: on a secure channel, how some servers refuse a certificate.
+    return new OpcuaStatusError(stage, 'ConnectionClosed', `${endpointUrl}: the server closed the connection without an answer (${message})`);
+  }
   return new ProtocolViolation(`${endpointUrl}: not a working OPC UA exchange (${stage}): ${message}`, { cause: err });
 }
