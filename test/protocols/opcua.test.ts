@@ -2,9 +2,9 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TargetTimeout } from '../../src/sdk';
+import { MissingInput, TargetTimeout } from '../../src/sdk';
 import {
-  describeCertificate, endpointPath, firstCertificate, harnessIdentity, isOpcuaStatusError, makeApplicationCertificate,
+  describeCertificate, endpointPath, firstCertificate, harnessIdentity, identityFromFiles, isOpcuaStatusError, makeApplicationCertificate,
   policyShortName, targetUrl, toProbeError, withOpcuaClient, type OpcuaStage,
 } from '../../src/protocols/opcua';
 import { stallServer } from '../../fixtures/servers';
@@ -56,6 +56,22 @@ describe('protocols/opcua adapter', function () {
     const pem = fs.readFileSync(path.join(os.tmpdir(), folders[0], 'own', 'certs', 'client_certificate.pem'), 'utf8');
     expect(pem).to.equal(a.certificatePem);
     expect(fs.existsSync(path.join(process.cwd(), 'PKI'))).to.equal(false);
+  });
+
+  it('a client certificate from the profile must come with its own unencrypted key', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-opcua-id-'));
+    try {
+      const a = makeApplicationCertificate({ applicationUri: 'urn:test:a', commonName: 'a' });
+      const b = makeApplicationCertificate({ applicationUri: 'urn:test:b', commonName: 'b' });
+      fs.writeFileSync(path.join(dir, 'a.pem'), a.certificatePem);
+      fs.writeFileSync(path.join(dir, 'a.key'), a.privateKeyPem);
+      fs.writeFileSync(path.join(dir, 'b.key'), b.privateKeyPem);
+      expect(identityFromFiles(path.join(dir, 'a.pem'), path.join(dir, 'a.key'))).to.deep.include({ applicationUri: 'urn:test:a' });
+      expect(() => identityFromFiles(path.join(dir, 'a.pem'), path.join(dir, 'b.key'))).to.throw(MissingInput, /does not belong/);
+      expect(() => identityFromFiles(path.join(dir, 'a.pem'), path.join(dir, 'missing.key'))).to.throw(MissingInput);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an abort while connecting to a hung server ends at once, before the operation timeout, leaving nothing behind', async () => {

@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -72,5 +73,13 @@ export function identityFromFiles(certificateFile: string, privateKeyFile: strin
   const certificate = Buffer.from(b64.replace(/\s+/g, ''), 'base64');
   const summary: CertificateSummary = describeCertificate(certificate);
   if (!summary.applicationUri) throw new MissingInput(`OPC UA client certificate ${certificateFile}: no ApplicationUri (URI subjectAltName)`);
+  let matches: boolean;
+  try {
+    const spki = (k: crypto.KeyObject) => k.export({ type: 'spki', format: 'der' });
+    matches = spki(crypto.createPublicKey(privateKeyPem)).equals(spki(new crypto.X509Certificate(certificate).publicKey));
+  } catch (err) {
+    throw new MissingInput(`OPC UA client key ${privateKeyFile}: not a usable unencrypted private key (${(err as Error).message})`);
+  }
+  if (!matches) throw new MissingInput(`OPC UA client key ${privateKeyFile} does not belong to the certificate ${certificateFile}`);
   return { certificate, certificatePem: toPem(certificate), privateKeyPem, applicationUri: summary.applicationUri, source: certificateFile };
 }
