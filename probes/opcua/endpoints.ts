@@ -64,17 +64,16 @@ export default defineProbe({
         message: 'no endpoint offers Sign or SignAndEncrypt: neither the server nor its clients authenticate with certificates',
       }));
     }
-    const deprecated = endpoints.filter((e) => baseline.deprecatedPolicies.includes(e.securityPolicy));
-    const deprecatedTokens = endpoints.flatMap((e) => e.userTokenPolicies
-      .filter((t) => t.securityPolicy !== null && baseline.deprecatedPolicies.includes(t.securityPolicy))
-      .map((t) => `${t.tokenType} token ${t.policyId} (${t.securityPolicy}) on ${e.securityMode}/${e.securityPolicy}`));
+    const isDeprecated = (p: string | null): p is string => p !== null && baseline.deprecatedPolicies.includes(p);
+    const deprecated = endpoints.filter((e) => isDeprecated(e.securityPolicy));
+    const deprecatedTokens = endpoints.flatMap((e) => e.userTokenPolicies.filter((t) => isDeprecated(t.securityPolicy)));
     if (deprecated.length > 0 || deprecatedTokens.length > 0) {
-      const policies = [...new Set([...deprecated.map((e) => e.securityPolicy), ...endpoints.flatMap((e) => e.userTokenPolicies.map((t) => t.securityPolicy))
-        .filter((p): p is string => p !== null && baseline.deprecatedPolicies.includes(p))])];
+      const policies = [...new Set([...deprecated.map((e) => e.securityPolicy), ...deprecatedTokens.map((t) => t.securityPolicy as string)])];
       findings.push(finding({
         code: 'opcua.deprecated-policy', severity: 'medium', requirements: ['CR 4.3'], evidence: [dumpPath],
         message: `deprecated security policies offered: ${policies.join(', ')}` +
-          (deprecated.length ? ` (endpoints ${list(deprecated)})` : '') + (deprecatedTokens.length ? ` (user tokens: ${deprecatedTokens.length})` : ''),
+          (deprecated.length ? ` (endpoints ${list(deprecated)})` : '') +
+          (deprecatedTokens.length ? ` (${deprecatedTokens.length} user token policies encrypt with them)` : ''),
       }));
     }
     if (!baseline.signOnlyAllowed) {
