@@ -119,7 +119,7 @@ export default defineProbe<ModbusSecurityInputs>({
     let roleRequired: boolean | null = null;
     let roleNote: string | undefined;
     const ca = ctx.inputs.trustedCaCertFile && ctx.inputs.trustedCaKeyFile
-      ? readIssuer(ctx.inputs.trustedCaCertFile, ctx.inputs.trustedCaKeyFile) : undefined;
+      ? readIssuer(ctx.resolvePath(ctx.inputs.trustedCaCertFile), ctx.resolvePath(ctx.inputs.trustedCaKeyFile)) : undefined;
     if (ca) {
       const make = (role?: string) => issueCertificate({
         commonName: `iacs-probe modbus client${role ? ` (${role})` : ''}`, key: generateKey({ type: 'ec', curve: 'P-256' }), issuer: ca,

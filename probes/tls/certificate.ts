@@ -95,7 +95,7 @@ export default defineProbe<CertificateInputs>({
   async run(ctx) {
     const service = ctx.service!;
     const endpoint = tlsEndpoint(service);
-    const anchors = ctx.inputs.trustAnchorsFile ? readCertificates(ctx.inputs.trustAnchorsFile) : null;
+    const anchors = ctx.inputs.trustAnchorsFile ? readCertificates(ctx.resolvePath(ctx.inputs.trustAnchorsFile)) : null;
     const inspection = await inspectServer(endpoint, { signal: ctx.signal, deadline: ctx.deadline });
     const full = await fullHandshake(endpoint, { signal: ctx.signal, timeoutMs: Math.max(1, Math.min(15_000, ctx.deadline - Date.now())) });
     let chainDer = inspection.certificates;

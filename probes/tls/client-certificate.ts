@@ -79,7 +79,7 @@ export default defineProbe<ClientCertificateInputs>({
     const service = ctx.service!;
     const endpoint = tlsEndpoint(service);
     const trustedCa = ctx.inputs.trustedCaCertFile && ctx.inputs.trustedCaKeyFile
-      ? readIssuer(ctx.inputs.trustedCaCertFile, ctx.inputs.trustedCaKeyFile) : undefined;
+      ? readIssuer(ctx.resolvePath(ctx.inputs.trustedCaCertFile), ctx.resolvePath(ctx.inputs.trustedCaKeyFile)) : undefined;
     const inspection = await inspectServer(endpoint, { signal: ctx.signal, deadline: ctx.deadline });
     const payload = payloadFor(service.protocol, service.host, service.unitId);
     const attempt = (cert?: IssuedCertificate, chain: IssuedCertificate[] = []) => fullHandshake(endpoint, {

@@ -6,6 +6,7 @@ import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
 import { debugService } from './services/debug';
 import { sshService } from './services/ssh';
+import { opcuaService } from './services/opcua';
 import { telnetService } from './services/telnet';
 import { modbusService } from './services/modbus';
 import { httpsService } from './services/https';
@@ -19,6 +20,7 @@ export type { Posture, ServiceEndpoint } from './types';
 /** Every service the emulator knows, in start order. */
 export const SERVICE_MODULES: readonly ServiceModule[] = [
   telnetService as ServiceModule,
+  opcuaService as ServiceModule,
   debugService as ServiceModule,
   modbusService as ServiceModule,
   sshService as ServiceModule,

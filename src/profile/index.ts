@@ -63,6 +63,8 @@ export interface Limits {
 /** A validated profile with secrets resolved (the secrets live only in `credentials`). */
 export interface Profile {
   file: string;
+  /** The folder relative paths of the profile (secrets, baselines, probe inputs) resolve against. */
+  dir: string;
   /** sha256 of the profile file's bytes, recorded in the report. */
   sha256: string;
   component: ComponentInfo;
@@ -309,6 +311,7 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
   const c = p.component;
   return {
     file: abs,
+    dir: baseDir,
     sha256: createHash('sha256').update(bytes).digest('hex'),
     component: {
       name: c.name, vendor: c.vendor, model: c.model, firmware: c.firmware === undefined ? undefined : String(c.firmware),

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { ProtocolViolation, TargetUnreachable } from '../sdk';
+import { repairOpensslConf } from './child-env';
 
 export interface NmapPort {
   port: number;
@@ -73,6 +74,7 @@ export function runNmap(binary: string, args: readonly string[], host: string, s
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const fullArgs = [...args, '-oX', '-', '--', host];
+    repairOpensslConf();
     const child = spawn(binary, fullArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

@@ -37,6 +37,8 @@ export interface AttemptEnvironment {
   isInScope(host: string): boolean;
   /** name -> file, from the profile's `policy.baselines`. */
   baselineFiles?: Readonly<Record<string, string>>;
+  /** Folder relative file names of the profile resolve against (default: the working directory). */
+  profileDir?: string;
   /** How long a probe that ignores its signal may linger after its deadline before it is abandoned. */
   graceMs?: number;
 }
@@ -164,6 +166,7 @@ export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnviro
       recorder.save(`baseline-${name}.json`, { ...about, file: path.relative(packagePath(), loaded.file).startsWith('..') ? loaded.file : path.relative(packagePath(), loaded.file) });
       return loaded.thresholds as T;
     },
+    resolvePath: (file: string) => path.resolve(env.profileDir ?? process.cwd(), file),
     assertInScope: (host: string) => {
       if (!env.isInScope(normalizeHost(host))) throw new OutOfScope(`${host} is not a host of the profile`);
     },

@@ -99,6 +99,7 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
     const execute = (planned: PlannedAttempt) => executeAttempt(planned, {
       store, component: profile.component, policy: profile.policy, essentialFunction: profile.essentialFunction, credentials: vault, allowed: plan.allowed,
       runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: profile.baselineFiles,
+      profileDir: profile.dir,
     });
     const lockInfo = (p: PlannedAttempt) => locksOf(p, { credentials: vault, policy: profile.policy });
     attempts = await schedule(plan.attempts, execute, {

@@ -66,6 +66,9 @@ export interface ProbeContext<I> {
   baseline<T = Record<string, unknown>>(name: string): T;
   /** Throws OutOfScope unless `host` is one of the profile's hosts or addresses. */
   assertInScope(host: string): void;
+  /** A file named in the profile (an input or a service option): relative paths are relative to the
+   * profile's folder. */
+  resolvePath(file: string): string;
 }
 
 export interface ProbeDefinition<I = Record<string, never>> {

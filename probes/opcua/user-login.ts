@@ -1,0 +1,100 @@
+import * as crypto from 'node:crypto';
+import { AuthRejected, MissingInput, defineProbe, finding, judge, type Finding } from '../../src/sdk';
+import {
+  channelFor, clientIdentityFor, describeCertificate, discoverEndpoints, endpointPath, isOpcuaStatusError,
+  targetOf, usableSecureEndpoints, withOpcuaClient, type OpcuaConnection,
+} from '../../src/protocols/opcua';
+
+type SessionResult = { outcome: 'activated'; detail: string } | { outcome: 'refused'; status: string };
+
+export default defineProbe({
+  id: 'opcua.user-login',
+  protocol: 'opcua',
+  title: "OPC UA user login with the profile's credentials on a secure endpoint",
+  description:
+    'On the strongest Sign/SignAndEncrypt endpoint that offers the UserName token, opens a secure channel with ' +
+    "the client certificate the profile names (or the harness's own) and activates two sessions: first with " +
+    "the profile's user name and a random wrong password (must be refused), then with the profile's " +
+    'credentials (must be accepted; reads the ServerStatus). The password is only ever sent encrypted and ' +
+    'never recorded. One failed login is counted by the device; the successful one resets most counters.',
+  requirements: ['CR 1.1'],
+  safety: 'active',
+  scope: 'service',
+  appliesTo: ['opcua'],
+  timeoutMs: 30_000,
+  locks: ({ host, credentials }) => {
+    const user = credentials.get('opcua')?.username;
+    return user ? [{ key: `account:${host.host}:${user}`, mode: 'exclusive' }] : [];
+  },
+  async run(ctx) {
+    const service = ctx.service!;
+    const credential = ctx.credentials.get('opcua');
+    if (!credential) throw new MissingInput('the profile gives no credentials.opcua (user name and password) for the login check');
+    const target = targetOf(service);
+    const endpoints = await discoverEndpoints(target, { signal: ctx.signal, deadline: ctx.deadline });
+    const offering = endpoints.filter((e) => e.userTokens.includes('UserName'));
+    const { usable, untestable } = usableSecureEndpoints(offering);
+    if (usable.length === 0) {
+      const reason = offering.length === 0
+        ? 'no endpoint offers the UserName token'
+        : untestable.length > 0
+          ? `the UserName token is offered only on endpoints this process cannot open: ${untestable.map((u) => u.reason).join('; ')}`
+          : 'the UserName token is offered only on unsecured endpoints; the harness does not send passwords there';
+      return { observations: { reason }, findings: [], outcomes: [] };
+    }
+    const endpoint = usable[0];
+    const identity = clientIdentityFor(service, ctx.resolvePath);
+    const label = `${endpoint.securityMode}/${endpoint.securityPolicy}`;
+    const attempt = async (c: OpcuaConnection, password: string): Promise<SessionResult> => {
+      try {
+        return await c.withSession({ type: 'username', username: credential.username, password }, async (s) => {
+          const [status] = await s.read(['i=2259']); // Server_ServerStatus_State
+          return { outcome: 'activated', detail: `ServerStatus.State ${status.status === 'Good' ? status.value : status.status}` };
+        });
+      } catch (err) {
+        if (isOpcuaStatusError(err, 'session')) return { outcome: 'refused', status: err.status };
+        throw err;
+      }
+    };
+    let results: { wrong: SessionResult; right: SessionResult };
+    try {
+      results = await withOpcuaClient(
+        target, { signal: ctx.signal, deadline: ctx.deadline, path: endpointPath(endpoint.endpointUrl), security: channelFor(endpoint, identity) },
+        async (c) => ({ wrong: await attempt(c, `iacs-probe-wrong-${crypto.randomBytes(6).toString('hex')}`), right: await attempt(c, credential.password) }),
+      );
+    } catch (err) {
+      if (isOpcuaStatusError(err, 'channel')) {
+        throw new MissingInput(
+          `${label}: the server refused the client certificate (${err.status}, source ${identity.source}); ` +
+          'put a certificate the device trusts in the profile (service options clientCertificate / clientPrivateKey)',
+        );
+      }
+      throw err;
+    }
+    const observations = {
+      endpoint: label, username: credential.username, credentialSource: credential.source,
+      clientCertificate: { source: identity.source, sha1: describeCertificate(identity.certificate).sha1, applicationUri: identity.applicationUri },
+      wrongPassword: results.wrong, login: results.right,
+    };
+    const path = ctx.evidence.save('user-login.json', observations);
+    if (results.right.outcome === 'refused') {
+      throw new AuthRejected(`${label}: the server refused credentials.opcua (${credential.username}): ${results.right.status}`);
+    }
+    const findings: Finding[] = [];
+    if (results.wrong.outcome === 'activated') {
+      findings.push(finding({
+        code: 'opcua.wrong-password-accepted', severity: 'critical', requirements: ['CR 1.1'], evidence: [path],
+        message: `${label}: a session for ${credential.username} activated with a wrong password`,
+      }));
+    }
+    const refusedWith = results.wrong.outcome === 'refused' ? results.wrong.status : '';
+    return {
+      observations,
+      findings,
+      outcomes: judge([{
+        requirement: 'CR 1.1', coverage: 'partial',
+        passReason: `${label}: a wrong password for ${credential.username} was refused (${refusedWith}) and the profile's credentials were accepted`,
+      }], findings),
+    };
+  },
+});

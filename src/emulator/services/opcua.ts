@@ -1,0 +1,206 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  DataType, MessageSecurityMode, OPCUACertificateManager, OPCUAServer, SecurityPolicy, StatusCodes,
+  UserTokenPolicy, UserTokenType, Variant, type ServerSession,
+} from 'node-opcua';
+import { makeApplicationCertificate, type CertificateHash } from '../../protocols/opcua/certificate';
+import { quietOpcuaLogs } from '../../protocols/opcua/logging';
+import { packagePath } from '../../paths';
+import type { LockoutConfig } from '../accounts';
+import type { ServiceModule, ServicePosture } from '../types';
+
+/** The `opcua` section of a posture. Every knob defaults to the secure choice. */
+export interface OpcuaPosture extends ServicePosture {
+  /** Short names: None, Basic128Rsa15, Basic256, Basic256Sha256, Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss. */
+  securityPolicies?: string[];
+  securityModes?: Array<'None' | 'Sign' | 'SignAndEncrypt'>;
+  /** Offer and accept the Anonymous user token. Default false. */
+  allowAnonymous?: boolean;
+  /** Add a UserName token policy without token encryption to the None endpoint (password in clear). */
+  cleartextPasswordOnNone?: boolean;
+  /** Trust any client application certificate on first use (node-opcua automaticallyAcceptUnknownCertificate). */
+  acceptUnknownCertificates?: boolean;
+  /** PEM/DER files of client certificates the device trusts (its commissioned trust list). */
+  trustedClientCertificates?: string[];
+  /** Server application certificate: RSA key size, signature hash, validity. */
+  certificate?: { keyBits?: number; hash?: CertificateHash; validityDays?: number };
+  /** Host name the endpoints advertise (default: the bind address). A probe must never follow it. */
+  advertisedHostname?: string;
+  maxSessions?: number;
+  maxConnectionsPerEndpoint?: number;
+  /** The section's own failed-login lockout; absent: the device-wide one. */
+  lockout?: LockoutConfig | null;
+  /** A broken authentication implementation: any password is accepted for a known user. */
+  acceptAnyPassword?: boolean;
+  /** Period of the Counter variable (the essential function a monitor watches). */
+  counterPeriodMs?: number;
+}
+
+const POLICIES: Record<string, SecurityPolicy> = {
+  None: SecurityPolicy.None,
+  Basic128Rsa15: SecurityPolicy.Basic128Rsa15,
+  Basic256: SecurityPolicy.Basic256,
+  Basic256Sha256: SecurityPolicy.Basic256Sha256,
+  Aes128_Sha256_RsaOaep: SecurityPolicy.Aes128_Sha256_RsaOaep,
+  Aes256_Sha256_RsaPss: SecurityPolicy.Aes256_Sha256_RsaPss,
+};
+const MODES: Record<string, MessageSecurityMode> = {
+  None: MessageSecurityMode.None, Sign: MessageSecurityMode.Sign, SignAndEncrypt: MessageSecurityMode.SignAndEncrypt,
+};
+
+function pick<T>(names: readonly string[], table: Record<string, T>, what: string): T[] {
+  return names.map((n) => {
+    const v = table[n];
+    if (v === undefined) throw new Error(`opcua: unknown ${what} "${n}" (known: ${Object.keys(table).join(', ')})`);
+    return v;
+  });
+}
+
+function slug(s: string): string {
+  return s.replace(/[^A-Za-z0-9.-]+/g, '-');
+}
+
+/** Reads a PEM or DER certificate; a relative path that does not exist from the working directory is
+ * taken relative to the iacs-probe package (so the built-in postures can name profiles/pki files). */
+function readCertificate(file: string): Buffer {
+  const resolved = path.isAbsolute(file) || fs.existsSync(file) ? file : packagePath(file);
+  const text = fs.readFileSync(resolved);
+  const b64 = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(text.toString('latin1'))?.[1];
+  return b64 ? Buffer.from(b64.replace(/\s+/g, ''), 'base64') : text;
+}
+
+/**
+ * An OPC UA server (node-opcua OPCUAServer) configured from the posture: policies, modes, anonymous,
+ * users from the device accounts (with the lockout), certificate trust, a small address space
+ * (Device object with identity properties, a Counter and a writable TestSetpoint, ns=1;s=TestSetpoint),
+ * BuildInfo from the device identity. Its PKI lives under the device work folder.
+ */
+export const opcuaService: ServiceModule<OpcuaPosture> = {
+  key: 'opcua',
+  async start(config, device) {
+    quietOpcuaLogs();
+    const securityPolicies = pick(config.securityPolicies ?? ['Basic256Sha256'], POLICIES, 'security policy');
+    const securityModes = pick(config.securityModes ?? ['SignAndEncrypt'], MODES, 'security mode');
+    const id = device.identity;
+    const applicationUri = `urn:${slug(id.vendor)}:${slug(id.model)}:${slug(id.serial)}`;
+    const root = fs.mkdtempSync(path.join(device.workDir, 'opcua-'));
+    const advertised = config.advertisedHostname ?? device.host;
+    const hostname = advertised.includes(':') ? `[${advertised}]` : advertised;
+
+    const cert = config.certificate ?? {};
+    const pair = makeApplicationCertificate({
+      applicationUri, commonName: `${id.vendor} ${id.model}`, organization: id.vendor,
+      hosts: [...new Set([device.host, advertised, 'localhost', os.hostname()])],
+      keyBits: cert.keyBits ?? 2048, hash: cert.hash ?? 'sha256',
+      notAfter: new Date(Date.now() + (cert.validityDays ?? 365) * 86400_000),
+    });
+    const certificateFile = path.join(root, 'server_certificate.pem');
+    const privateKeyFile = path.join(root, 'server_private_key.pem');
+    fs.writeFileSync(certificateFile, pair.certificatePem);
+    fs.writeFileSync(privateKeyFile, pair.privateKeyPem, { mode: 0o600 });
+
+    const serverCertificateManager = new OPCUACertificateManager({
+      rootFolder: path.join(root, 'pki'), automaticallyAcceptUnknownCertificate: config.acceptUnknownCertificates ?? false,
+      disableFileWatchers: true,
+    });
+    const userCertificateManager = new OPCUACertificateManager({
+      rootFolder: path.join(root, 'user-pki'), automaticallyAcceptUnknownCertificate: false, disableFileWatchers: true,
+    });
+    const accounts = config.lockout === undefined ? device.accounts : device.accountsFor(config.lockout);
+    const started = Date.now();
+    const period = config.counterPeriodMs ?? 1000;
+    let setpoint = 42.0;
+
+    const server = new OPCUAServer({
+      port: device.portFor(config.port),
+      host: device.host,
+      hostname,
+      securityPolicies,
+      securityModes,
+      allowAnonymous: config.allowAnonymous ?? false,
+      serverCertificateManager,
+      userCertificateManager,
+      certificateFile,
+      privateKeyFile,
+      timeout: 10_000,
+      maxConnectionsPerEndpoint: config.maxConnectionsPerEndpoint ?? 10,
+      serverCapabilities: { maxSessions: config.maxSessions ?? 10 },
+      serverInfo: { applicationUri, productUri: `urn:${slug(id.vendor)}:${slug(id.model)}`, applicationName: { text: `${id.vendor} ${id.model}` } },
+      buildInfo: {
+        productName: id.model, productUri: `urn:${slug(id.vendor)}:${slug(id.model)}`, manufacturerName: id.vendor,
+        softwareVersion: id.firmware, buildNumber: id.serial, buildDate: new Date(started),
+      },
+      isAuditing: false,
+      userManager: {
+        isValidUser(this: ServerSession, username: string, password: string): boolean {
+          if (config.acceptAnyPassword) return accounts.has(username);
+          return accounts.login(username, password, this.channel?.remoteAddress ?? '') === 'ok';
+        },
+      },
+    });
+    try {
+      await serverCertificateManager.initialize();
+      for (const file of config.trustedClientCertificates ?? []) await serverCertificateManager.trustCertificate(readCertificate(file));
+      await server.initialize();
+      if (config.cleartextPasswordOnNone) allowCleartextPassword(server);
+      const addressSpace = server.engine.addressSpace;
+      if (!addressSpace) throw new Error('opcua: the server has no address space');
+      const ns = addressSpace.getOwnNamespace();
+      const deviceObject = ns.addObject({ organizedBy: addressSpace.rootFolder.objects, browseName: id.model, nodeId: 's=Device' });
+      for (const [name, value] of [['Manufacturer', id.vendor], ['Model', id.model], ['SerialNumber', id.serial], ['FirmwareVersion', id.firmware]]) {
+        ns.addVariable({ propertyOf: deviceObject, browseName: name, nodeId: `s=${name}`, dataType: 'String', value: { dataType: DataType.String, value } });
+      }
+      ns.addVariable({
+        componentOf: deviceObject, browseName: 'Counter', nodeId: 's=Counter', dataType: 'UInt32',
+        // Computed from the clock, so there is no timer to leak.
+        value: { get: () => new Variant({ dataType: DataType.UInt32, value: Math.floor((Date.now() - started) / period) % 2 ** 32 }) },
+      });
+      ns.addVariable({
+        componentOf: deviceObject, browseName: 'TestSetpoint', nodeId: 's=TestSetpoint', dataType: 'Double',
+        accessLevel: 'CurrentRead | CurrentWrite', userAccessLevel: 'CurrentRead | CurrentWrite',
+        value: {
+          get: () => new Variant({ dataType: DataType.Double, value: setpoint }),
+          set: (v: Variant) => {
+            setpoint = Number(v.value);
+            return StatusCodes.Good;
+          },
+        },
+      });
+      await server.start();
+    } catch (err) {
+      await server.shutdown(0).catch(() => undefined);
+      await serverCertificateManager.dispose();
+      await userCertificateManager.dispose();
+      throw err;
+    }
+    const port = server.endpoints[0].port;
+    device.log(`opcua listening on ${device.host}:${port} (${config.securityModes?.join('/') ?? 'SignAndEncrypt'})`);
+    let closing: Promise<void> | undefined;
+    return {
+      endpoints: [{ protocol: 'opcua', host: device.host, port }],
+      close: () => (closing ??= (async () => {
+        await server.shutdown(0);
+        await serverCertificateManager.dispose();
+        await userCertificateManager.dispose();
+      })()),
+    };
+  },
+};
+
+/**
+ * node-opcua builds the UserName token policy of a None endpoint with token encryption, and its
+ * `allowUnsecurePassword` switch is not wired to OPCUAServer's options: add the unencrypted policy the
+ * way that switch would (policyId "username_unsecure", no securityPolicyUri), first in the list so
+ * clients pick it. The server then takes the password in clear (its own code path for policy None).
+ */
+function allowCleartextPassword(server: OPCUAServer): void {
+  for (const endpoint of server.endpoints) {
+    for (const description of endpoint.endpointDescriptions()) {
+      if (description.securityPolicyUri !== SecurityPolicy.None || (description as { restricted?: boolean }).restricted) continue;
+      const policy = new UserTokenPolicy({ policyId: 'username_unsecure', tokenType: UserTokenType.UserName, securityPolicyUri: null });
+      description.userIdentityTokens = [policy, ...(description.userIdentityTokens ?? [])];
+    }
+  }
+}

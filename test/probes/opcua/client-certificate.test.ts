@@ -1,0 +1,65 @@
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import probe from '../../../probes/opcua/client-certificate';
+import { dropAfterFirstMessageServer } from '../../../fixtures/servers';
+import { handleSnapshot } from '../../helpers/leaks';
+import { weakAndHardened } from '../../helpers/opcua';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
+import { runProbe } from '../../helpers/probe-harness';
+
+interface Test { certificate: string; endpoint: string; outcome: string; stage: string; status: string; session?: string }
+
+describe('probe opcua.client-certificate', function () {
+  this.timeout(60_000);
+  const devices = weakAndHardened();
+
+  it('weak posture: an unknown self-signed and an expired client certificate are both accepted', async () => {
+    const { attempt } = await runProbe(probe, { service: { port: devices.weak.port, protocol: 'opcua' } });
+    expect(attempt.status).to.equal('fail');
+    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['opcua.untrusted-certificate-accepted', 'opcua.expired-certificate-accepted']);
+    const tests = attempt.observations.tests as Test[];
+    // One per policy (strongest first) and the expired one; Basic128Rsa15 works here because mocha
+    // runs with --security-revert=CVE-2023-46809.
+    expect(tests.map((t) => `${t.certificate} ${t.endpoint} ${t.outcome}`)).to.deep.equal([
+      'fresh SignAndEncrypt/Basic256Sha256 accepted', 'fresh SignAndEncrypt/Basic128Rsa15 accepted', 'expired SignAndEncrypt/Basic256Sha256 accepted',
+    ]);
+    expect(tests[0].session).to.equal('activated');
+    expect(attempt.observations.notTested).to.deep.equal([]);
+    expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}`)).to.deep.equal(['CR 1.2:fail', 'CR 1.9:fail']);
+  });
+
+  it('hardened posture: both are refused at the OpenSecureChannel', async () => {
+    const { attempt } = await runProbe(probe, { service: { port: devices.hardened.port, protocol: 'opcua' } });
+    expect(attempt.status).to.equal('pass');
+    expect(attempt.findings).to.deep.equal([]);
+    const tests = attempt.observations.tests as Test[];
+    expect(tests.map((t) => `${t.certificate} ${t.outcome} ${t.stage} ${t.status}`)).to.deep.equal([
+      'fresh rejected channel BadSecurityChecksFailed', 'fresh rejected channel BadSecurityChecksFailed', 'expired rejected channel BadSecurityChecksFailed',
+    ]);
+    expect(attempt.outcomes.find((o) => o.requirement === 'CR 1.9')?.reason).to.match(/also unknown/);
+  });
+
+  it('without --security-revert, Basic128Rsa15 is reported as not testable with the reason, never as absent', () => {
+    const script = "const n=require('./src/protocols/opcua/names');console.log(JSON.stringify([n.policyTestable('Basic128Rsa15'),n.policyTestable('Basic256Sha256')]))";
+    const out = JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8' })) as { testable: boolean; reason?: string }[];
+    expect(out[0].testable).to.equal(false);
+    expect(out[0].reason).to.match(/security-revert=CVE-2023-46809/);
+    expect(out[1]).to.deep.equal({ testable: true });
+  });
+
+  it('a server dropping the connection after Hello is a protocol error, with nothing left running', async () => {
+    const handles = await handleSnapshot();
+    const server = await dropAfterFirstMessageServer();
+    try {
+      const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'opcua' }, timeoutMs: 1500 });
+      expect([attempt.status, attempt.reason]).to.deep.equal(['error', 'protocol']);
+    } finally {
+      await server.close();
+    }
+    await handles.check();
+  });
+
+  describeMisbehavingPeers(probe, {
+    service: (port) => ({ port, protocol: 'opcua' }), timeoutMs: 1500, also: ['dropAfterHello'], checkHandles: true,
+  });
+});

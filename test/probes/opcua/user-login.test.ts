@@ -1,0 +1,63 @@
+import { expect } from 'chai';
+import probe from '../../../probes/opcua/user-login';
+import { BENCH_CLIENT, startOpcua, weakAndHardened } from '../../helpers/opcua';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
+import { runProbe } from '../../helpers/probe-harness';
+
+const OPERATOR = { username: 'operator', password: 'Op3rator!Bench-2026' };
+
+describe('probe opcua.user-login', function () {
+  this.timeout(60_000);
+  const devices = weakAndHardened();
+
+  it('hardened posture with the commissioned client certificate: wrong password refused, the profile\'s login works (positive path)', async () => {
+    const { attempt, dir } = await runProbe(probe, {
+      service: { port: devices.hardened.port, protocol: 'opcua', options: BENCH_CLIENT }, credentials: { opcua: OPERATOR },
+    });
+    expect(attempt.status).to.equal('pass');
+    expect(attempt.findings).to.deep.equal([]);
+    expect(attempt.observations).to.deep.include({ endpoint: 'SignAndEncrypt/Basic256Sha256', username: 'operator' });
+    expect(attempt.observations.wrongPassword).to.deep.equal({ outcome: 'refused', status: 'BadUserAccessDenied' });
+    expect((attempt.observations.login as { outcome: string }).outcome).to.equal('activated');
+    expect(attempt.outcomes).to.deep.equal([{
+      requirement: 'CR 1.1', verdict: 'pass', coverage: 'partial',
+      reason: "SignAndEncrypt/Basic256Sha256: a wrong password for operator was refused (BadUserAccessDenied) and the profile's credentials were accepted",
+    }]);
+    expect(JSON.stringify(attempt)).to.not.contain(OPERATOR.password);
+    expect(dir).to.be.a('string');
+  });
+
+  it('weak posture (any client certificate trusted): the same check passes with the default credentials', async () => {
+    const { attempt } = await runProbe(probe, { service: { port: devices.weak.port, protocol: 'opcua' }, credentials: { opcua: { username: 'admin', password: 'admin' } } });
+    expect(attempt.status).to.equal('pass');
+  });
+
+  it('a device that accepts any password: wrong-password-accepted (CR 1.1 fails)', async () => {
+    const broken = await startOpcua('hardened', { acceptAnyPassword: true });
+    try {
+      const { attempt } = await runProbe(probe, {
+        service: { port: broken.port, protocol: 'opcua', options: BENCH_CLIENT }, credentials: { opcua: OPERATOR },
+      });
+      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['opcua.wrong-password-accepted']);
+      expect(attempt.outcomes[0].verdict).to.equal('fail');
+    } finally {
+      await broken.emulator.close();
+    }
+  });
+
+  it('errors say why: no credentials (input), untrusted harness certificate (input), wrong credentials (auth)', async () => {
+    const none = await runProbe(probe, { service: { port: devices.hardened.port, protocol: 'opcua', options: BENCH_CLIENT } });
+    expect([none.attempt.status, none.attempt.reason]).to.deep.equal(['error', 'input']);
+    const untrusted = await runProbe(probe, { service: { port: devices.hardened.port, protocol: 'opcua' }, credentials: { opcua: OPERATOR } });
+    expect([untrusted.attempt.status, untrusted.attempt.reason]).to.deep.equal(['error', 'input']);
+    expect(untrusted.attempt.message).to.match(/BadSecurityChecksFailed.*clientCertificate/);
+    const wrong = await runProbe(probe, {
+      service: { port: devices.hardened.port, protocol: 'opcua', options: BENCH_CLIENT }, credentials: { opcua: { username: 'engineer', password: 'not-it' } },
+    });
+    expect([wrong.attempt.status, wrong.attempt.reason]).to.deep.equal(['error', 'auth']);
+  });
+
+  describeMisbehavingPeers(probe, {
+    service: (port) => ({ port, protocol: 'opcua' }), timeoutMs: 1500, also: ['dropAfterHello'], checkHandles: true, credentials: { opcua: { username: 'operator', password: 'not-used-here' } },
+  });
+});
