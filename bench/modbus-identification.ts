@@ -14,15 +14,10 @@ import probe from '../probes/modbus/identification';
 import { startEmulator } from '../src/emulator';
 import { runProbe } from '../test/helpers/probe-harness';
 import { modbusPosture } from '../test/helpers/modbus';
+import { median, timeMs as time } from './timing';
 
 const run = promisify(execFile);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function time(fn: () => Promise<void>): Promise<number> {
-  const t = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - t) / 1e6;
-}
 
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 10);

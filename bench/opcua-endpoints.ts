@@ -15,14 +15,9 @@ import probe from '../probes/opcua/endpoints';
 import { harnessIdentity } from '../src/protocols/opcua';
 import { runProbe } from '../test/helpers/probe-harness';
 import { startOpcua } from '../test/helpers/opcua';
+import { median, timeMs as time } from './timing';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function time(fn: () => Promise<void>): Promise<number> {
-  const t = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - t) / 1e6;
-}
 
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 20);

@@ -10,16 +10,11 @@ import probe from '../probes/ssh/algorithms';
 import { findExecutable } from '../test/helpers/peers';
 import { runProbe } from '../test/helpers/probe-harness';
 import { WEAK_SSHD, launchSshd } from '../test/helpers/sshd';
+import { median, timeMs as time } from './timing';
 
 const run = promisify(execFile);
 
-async function time(fn: () => Promise<unknown>): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - t0) / 1e6;
-}
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
   const rounds = Number(process.argv[2] ?? 7);

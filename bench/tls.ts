@@ -13,6 +13,7 @@ import certificateProbe from '../probes/tls/certificate';
 import { weakOpensslServer, hardenedOpensslServer, type OpensslServer } from '../test/helpers/openssl-server';
 import { findExecutable } from '../test/helpers/peers';
 import { runProbe } from '../test/helpers/probe-harness';
+import { median, timeMs as timed } from './timing';
 
 const run = promisify(execFile);
 const args = process.argv.slice(2);
@@ -20,16 +21,7 @@ const runs = Number(args[args.indexOf('--runs') + 1]) || 5;
 const withTestssl = !args.includes('--no-testssl');
 const withNmap = !args.includes('--no-nmap');
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - t) / 1e6;
-}
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 async function version(cmd: string, argv: string[], pattern: RegExp): Promise<string> {
   try {
