@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
 import { debugService } from './services/debug';
+import { snmpService } from './services/snmp';
 import { telnetService } from './services/telnet';
 import type {
   DeviceContext, DeviceIdentity, Posture, RunningService, ServiceEndpoint, ServiceModule, ServicePosture,
@@ -16,6 +17,7 @@ export type { Posture, ServiceEndpoint } from './types';
 export const SERVICE_MODULES: readonly ServiceModule[] = [
   telnetService as ServiceModule,
   debugService as ServiceModule,
+  snmpService as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;
