@@ -411,8 +411,10 @@ export async function tryAccess(endpoint: SnmpEndpoint, access: SnmpAccess, opti
 /** Result of SNMPv3 engine discovery (RFC 3414 §4) with a user name the agent does not know. */
 export interface V3Discovery {
   engine: EngineInfo;
-  /** How the agent treated a noAuthNoPriv request from an unknown user after discovery. */
-  unknownUser: 'report-unknown-user' | 'other-report' | 'answered' | 'no-answer';
+  /** How the agent treated a noAuthNoPriv request from an unknown user after discovery: a USM report
+   * (RFC 3414 §3.2 step 4: usmStatsUnknownUserNames), another report, a response with data
+   * ("answered"), a response with an error-status ("refused"), or silence. */
+  unknownUser: 'report-unknown-user' | 'other-report' | 'answered' | 'refused' | 'no-answer';
   report?: UsmReportName;
 }
 
@@ -427,8 +429,8 @@ export async function discoverV3(endpoint: SnmpEndpoint, options: SnmpOptions): 
     let unknownUser: V3Discovery['unknownUser'];
     let report: UsmReportName | undefined;
     try {
-      await client.get([OIDS.sysDescr]);
-      unknownUser = 'answered';
+      const res = await client.get([OIDS.sysDescr]);
+      unknownUser = res.errorStatus === 'NoError' && res.varbinds.some((v) => v.value !== null) ? 'answered' : 'refused';
     } catch (err) {
       if (err instanceof UsmReportError) {
         report = err.report;
