@@ -6,7 +6,7 @@ import {
   type SnmpSetValue, type SnmpValue,
 } from '../../src/protocols/snmp';
 import {
-  communityCandidates, communityRef, describeCommunity, mapLimited, profileCommunities,
+  SNMP_INPUT_PROPERTIES, communityCandidates, communityRef, describeCommunity, mapLimited, profileCommunities,
   type CommunityCandidate, type CommunityRef,
 } from '../../src/protocols/snmp-access';
 
@@ -132,11 +132,9 @@ export default defineProbe<Inputs>({
     schema: {
       type: 'object', additionalProperties: false,
       properties: {
-        communities: { type: 'array', items: { type: 'string', minLength: 1 } },
-        tryDefaults: { type: 'boolean' },
+        communities: SNMP_INPUT_PROPERTIES.communities, tryDefaults: SNMP_INPUT_PROPERTIES.tryDefaults,
+        requestTimeoutMs: SNMP_INPUT_PROPERTIES.requestTimeoutMs, retries: SNMP_INPUT_PROPERTIES.retries,
         versions: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['v1', 'v2c'] } },
-        requestTimeoutMs: { type: 'integer', minimum: 50 },
-        retries: { type: 'integer', minimum: 0, maximum: 5 },
         parallel: { type: 'integer', minimum: 1, maximum: 16 },
         setOid: { type: 'string', pattern: '^[0-2](\\.[0-9]+)+$' },
         setValue: { type: ['string', 'integer'] },

@@ -5,7 +5,7 @@ import {
   OIDS, tryAccess, withSnmp, type EngineInfo, type SnmpAccess, type SnmpClient, type SnmpValue,
 } from '../../src/protocols/snmp';
 import {
-  communityCandidates, communityRef, mapLimited, profileCommunities, profileV3User, type CommunityRef,
+  SNMP_INPUT_PROPERTIES, communityCandidates, communityRef, mapLimited, profileCommunities, profileV3User, type CommunityRef,
 } from '../../src/protocols/snmp-access';
 
 interface Inputs {
@@ -123,13 +123,8 @@ export default defineProbe<Inputs>({
     schema: {
       type: 'object', additionalProperties: false,
       properties: {
-        communities: { type: 'array', items: { type: 'string', minLength: 1 } },
-        tryDefaults: { type: 'boolean' },
-        requestTimeoutMs: { type: 'integer', minimum: 50 },
-        retries: { type: 'integer', minimum: 0, maximum: 5 },
+        ...SNMP_INPUT_PROPERTIES,
         maxEntityValues: { type: 'integer', minimum: 1, maximum: 100_000 },
-        authProtocol: { enum: ['md5', 'sha', 'sha224', 'sha256', 'sha384', 'sha512'] },
-        privProtocol: { enum: ['des', 'aes', 'aes256b', 'aes256r'] },
       },
     },
     defaults: { tryDefaults: true, requestTimeoutMs: 1000, retries: 1, maxEntityValues: 2000 },

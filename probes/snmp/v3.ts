@@ -4,7 +4,9 @@ import {
 import {
   SECURITY_LEVELS, discoverV3, tryAccess, type AccessTrial, type SecurityLevelName, type V3Discovery,
 } from '../../src/protocols/snmp';
-import { communityCandidates, mapLimited, profileCommunities, profileV3User } from '../../src/protocols/snmp-access';
+import {
+  SNMP_INPUT_PROPERTIES, communityCandidates, mapLimited, profileCommunities, profileV3User,
+} from '../../src/protocols/snmp-access';
 
 interface Inputs {
   requestTimeoutMs: number;
@@ -62,10 +64,8 @@ export default defineProbe<Inputs>({
     schema: {
       type: 'object', additionalProperties: false,
       properties: {
-        requestTimeoutMs: { type: 'integer', minimum: 50 },
-        retries: { type: 'integer', minimum: 0, maximum: 5 },
-        authProtocol: { enum: ['md5', 'sha', 'sha224', 'sha256', 'sha384', 'sha512'] },
-        privProtocol: { enum: ['des', 'aes', 'aes256b', 'aes256r'] },
+        requestTimeoutMs: SNMP_INPUT_PROPERTIES.requestTimeoutMs, retries: SNMP_INPUT_PROPERTIES.retries,
+        authProtocol: SNMP_INPUT_PROPERTIES.authProtocol, privProtocol: SNMP_INPUT_PROPERTIES.privProtocol,
       },
     },
     defaults: { requestTimeoutMs: 1000, retries: 1 },

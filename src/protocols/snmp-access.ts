@@ -116,3 +116,13 @@ export async function mapLimited<T, R>(items: readonly T[], parallel: number, fn
   await Promise.all(Array.from({ length: Math.max(1, Math.min(parallel, items.length)) }, worker));
   return results;
 }
+
+/** JSON Schema properties the SNMP probes share (request bounds, communities, v3 protocols). */
+export const SNMP_INPUT_PROPERTIES = {
+  requestTimeoutMs: { type: 'integer', minimum: 50 },
+  retries: { type: 'integer', minimum: 0, maximum: 5 },
+  communities: { type: 'array', items: { type: 'string', minLength: 1 } },
+  tryDefaults: { type: 'boolean' },
+  authProtocol: { enum: [...AUTH_PROTOCOLS] },
+  privProtocol: { enum: [...PRIV_PROTOCOLS] },
+} as const;
