@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
 import { debugService } from './services/debug';
+import { ftpService } from './services/ftp';
 import { snmpService } from './services/snmp';
 import { telnetService } from './services/telnet';
 import type {
@@ -18,6 +19,7 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
   telnetService as ServiceModule,
   debugService as ServiceModule,
   snmpService as ServiceModule,
+  ftpService as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;
