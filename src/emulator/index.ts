@@ -8,6 +8,7 @@ import { debugService } from './services/debug';
 import { ftpService } from './services/ftp';
 import { snmpService } from './services/snmp';
 import { telnetService } from './services/telnet';
+import { tftpService } from './services/tftp';
 import type {
   DeviceContext, DeviceIdentity, Posture, RunningService, ServiceEndpoint, ServiceModule, ServicePosture,
 } from './types';
@@ -20,6 +21,7 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
   debugService as ServiceModule,
   snmpService as ServiceModule,
   ftpService as ServiceModule,
+  tftpService as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;

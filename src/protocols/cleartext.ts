@@ -1,3 +1,4 @@
+import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { ProtocolViolation, TargetTimeout } from '../sdk';
 
@@ -235,4 +236,64 @@ export async function readFtpGreeting(host: string, port: number, options: ReadO
   } finally {
     socket.destroy();
   }
+}
+
+export type TftpAnswer =
+  | { kind: 'error'; code: number; message: string; from: number }
+  | { kind: 'data'; block: number; bytes: number; from: number };
+
+/**
+ * TFTP (RFC 1350): one read request (RRQ, octet mode) for `filename`, re-sent `retries` times on
+ * silence. An ERROR packet is the expected answer; if DATA comes back (the file exists) the transfer is
+ * cancelled at once with an ERROR packet. Never writes. Silence throws TargetTimeout; anything that is
+ * not a TFTP packet throws ProtocolViolation.
+ */
+export function tftpReadRequest(host: string, port: number, filename: string, options: { timeoutMs: number; retries: number; signal: AbortSignal }): Promise<TftpAnswer> {
+  return new Promise((resolve, reject) => {
+    if (options.signal.aborted) return reject(options.signal.reason);
+    const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+    const rrq = Buffer.concat([Buffer.from([0, 1]), Buffer.from(filename, 'ascii'), Buffer.from([0]), Buffer.from('octet', 'ascii'), Buffer.from([0])]);
+    let tries = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let done = false;
+    const finish = (err: unknown, answer?: TftpAnswer) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      options.signal.removeEventListener('abort', onAbort);
+      socket.close();
+      if (err) reject(err);
+      else resolve(answer!);
+    };
+    const onAbort = () => finish(options.signal.reason);
+    const send = () => {
+      tries += 1;
+      socket.send(rrq, port, host, (err) => {
+        if (err) return finish(err);
+        if (done) return;
+        timer = setTimeout(() => (tries <= options.retries ? send() : finish(new TargetTimeout(
+          `${host}:${port}/udp: no TFTP answer (${tries} tries of ${options.timeoutMs} ms)`))), options.timeoutMs);
+      });
+    };
+    options.signal.addEventListener('abort', onAbort, { once: true });
+    socket.on('error', (err) => finish(err));
+    socket.on('message', (msg, rinfo) => {
+      if (done) return;
+      if (rinfo.address !== host && !(host === 'localhost' && rinfo.address === '127.0.0.1')) return;
+      const opcode = msg.length >= 4 ? msg.readUInt16BE(0) : -1;
+      if (opcode === 5) {
+        const text = msg.subarray(4, msg.indexOf(0, 4) === -1 ? msg.length : msg.indexOf(0, 4)).toString('latin1');
+        return finish(undefined, { kind: 'error', code: msg.readUInt16BE(2), message: text, from: rinfo.port });
+      }
+      if (opcode === 3) {
+        // Cancel the transfer we did not want (RFC 1350 ERROR code 0).
+        socket.send(Buffer.concat([Buffer.from([0, 5, 0, 0]), Buffer.from('transfer cancelled', 'ascii'), Buffer.from([0])]), rinfo.port, rinfo.address, () => {
+          finish(undefined, { kind: 'data', block: msg.readUInt16BE(2), bytes: msg.length - 4, from: rinfo.port });
+        });
+        return;
+      }
+      finish(new ProtocolViolation(`${host}:${port}/udp answered a datagram that is not TFTP (${msg.subarray(0, 16).toString('hex')})`));
+    });
+    send();
+  });
 }
