@@ -5,12 +5,15 @@ import { parse as parseYaml } from 'yaml';
 import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
 import { debugService } from './services/debug';
-import { sshService } from './services/ssh';
-import { opcuaService } from './services/opcua';
-import { telnetService } from './services/telnet';
-import { modbusService } from './services/modbus';
+import { ftpService } from './services/ftp';
 import { httpsService } from './services/https';
+import { modbusService } from './services/modbus';
 import { modbusTlsService } from './services/modbus-tls';
+import { opcuaService } from './services/opcua';
+import { snmpService } from './services/snmp';
+import { sshService } from './services/ssh';
+import { telnetService } from './services/telnet';
+import { tftpService } from './services/tftp';
 import type {
   DeviceContext, DeviceIdentity, Posture, RunningService, ServiceEndpoint, ServiceModule, ServicePosture,
 } from './types';
@@ -26,6 +29,9 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
   sshService as ServiceModule,
   httpsService as ServiceModule,
   modbusTlsService as ServiceModule,
+  snmpService as ServiceModule,
+  ftpService as ServiceModule,
+  tftpService as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;
