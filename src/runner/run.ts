@@ -154,7 +154,10 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
       errors: all.filter((a) => a.status === 'error').length,
     },
   };
-  for (const reporter of REPORTERS) store.writeFile(reporter.file, reporter.render(report));
+  // Reporters render the report as report.json holds it (secrets redacted): a compressed format (xlsx)
+  // could not be redacted after rendering.
+  const written = JSON.parse(store.redact(JSON.stringify(report))) as Report;
+  for (const reporter of REPORTERS) store.writeFile(reporter.file, await reporter.render(written));
   store.journal({ type: 'run-end', finishedAt, complete: report.run.complete, summary: report.summary });
   store.close();
   writeManifest(dir, {
