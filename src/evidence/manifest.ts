@@ -63,6 +63,8 @@ export interface VerifyResult {
   manifest?: Manifest;
   checkedFiles: number;
   signed: boolean;
+  /** What the signature check said (when the folder is signed and a checker was given). */
+  signature?: { ok: boolean; detail: string };
   problems: VerifyProblem[];
 }
 
@@ -92,6 +94,7 @@ export function verifyFolder(dir: string, checkSignature?: SignatureChecker): Ve
     problems.push({ path: MANIFEST, kind: 'manifest', detail: `not valid JSON: ${(err as Error).message}` });
   }
   let signed = false;
+  let signature: VerifyResult['signature'];
   const sigPath = path.join(dir, MANIFEST_SIGNATURE);
   if (fs.existsSync(sigPath)) {
     signed = true;
@@ -99,11 +102,12 @@ export function verifyFolder(dir: string, checkSignature?: SignatureChecker): Ve
       problems.push({ path: MANIFEST_SIGNATURE, kind: 'signature', detail: 'signed folder, but no key was given to check the signature' });
     } else {
       const res = checkSignature(manifestBytes, fs.readFileSync(sigPath));
+      signature = res;
       if (!res.ok) problems.push({ path: MANIFEST_SIGNATURE, kind: 'signature', detail: res.detail });
     }
   }
   if (!manifest || !Array.isArray(manifest.files)) {
-    return { ok: false, manifest, checkedFiles: 0, signed, problems };
+    return { ok: false, manifest, checkedFiles: 0, signed, signature, problems };
   }
   const listed = new Map(manifest.files.map((f) => [f.path, f]));
   const present = new Set(listFiles(dir).filter((rel) => !MANIFEST_FILES.has(rel)));
@@ -120,5 +124,5 @@ export function verifyFolder(dir: string, checkSignature?: SignatureChecker): Ve
   for (const rel of present) {
     if (!listed.has(rel)) problems.push({ path: rel, kind: 'unexpected', detail: 'in the folder but not in the manifest' });
   }
-  return { ok: problems.length === 0, manifest, checkedFiles: listed.size, signed, problems };
+  return { ok: problems.length === 0, manifest, checkedFiles: listed.size, signed, signature, problems };
 }
