@@ -26,7 +26,18 @@ export interface Manifest {
     /** External programs probes ran (nmap, ...). */
     externalTools: Record<string, string>;
   };
+  /** Who signs the folder (--sign): manifest.sig must match it, so the signature covers the signer too. */
+  signer?: ManifestSigner;
   files: ManifestEntry[];
+}
+
+export interface ManifestSigner {
+  algorithm: string;
+  /** sha256 (hex) of the signing key's SubjectPublicKeyInfo (DER). */
+  publicKeySha256: string;
+  /** sha256 (hex) of the signer certificate (DER), when one comes with the key. */
+  certificateSha256?: string;
+  name?: string;
 }
 
 export type ManifestHeader = Omit<Manifest, 'schemaVersion' | 'files' | 'createdAt'>;

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import forge from 'node-forge';
 import { MANIFEST, MANIFEST_SIGNATURE, sha256 } from './store';
-import type { SignatureChecker } from './manifest';
+import type { Manifest, ManifestSigner, SignatureChecker } from './manifest';
 
 export const SIGNATURE_ALGORITHM = 'RSASSA-PKCS1-v1_5-SHA256';
 /** Environment variable holding the passphrase of an encrypted private key. */
@@ -37,7 +37,6 @@ export interface ManifestSignature {
   certificate?: string;
   /** Subject common name of the certificate. */
   signer?: string;
-  signedAt: string;
 }
 
 export interface SigningKey {
@@ -160,17 +159,85 @@ function rsaVerify(key: forge.pki.rsa.PublicKey, data: Buffer, signatureB64: str
   }
 }
 
-/** Signs the folder's manifest.json into manifest.sig. */
-export function signManifest(dir: string, key: SigningKey, now = new Date()): ManifestSignature {
+/**
+ * manifest.sig's exact text for these fields. Every field is checkable (against the manifest, the key or
+ * the certificate) and the file must be byte for byte this text, so no edit of manifest.sig goes unseen.
+ */
+function signatureText(sig: ManifestSignature): string {
+  const ordered: ManifestSignature = {
+    schemaVersion: sig.schemaVersion, algorithm: sig.algorithm, signedFile: sig.signedFile, signedSha256: sig.signedSha256,
+    signature: sig.signature, publicKeySha256: sig.publicKeySha256, publicKey: sig.publicKey,
+    ...(sig.certificate !== undefined ? { certificate: sig.certificate } : {}), ...(sig.signer !== undefined ? { signer: sig.signer } : {}),
+  };
+  return JSON.stringify(ordered, null, 2) + '\n';
+}
+
+function certificateSha256(cert: forge.pki.Certificate): string {
+  return createHash('sha256').update(Buffer.from(forge.asn1.toDer(forge.pki.certificateToAsn1(cert)).getBytes(), 'binary')).digest('hex');
+}
+
+/** The manifest's `signer` entry for a key: written into manifest.json before it is signed. */
+export function manifestSigner(key: SigningKey): ManifestSigner {
+  return {
+    algorithm: SIGNATURE_ALGORITHM, publicKeySha256: key.fingerprint,
+    ...(key.certificate ? { certificateSha256: certificateSha256(key.certificate), name: commonName(key.certificate) } : {}),
+  };
+}
+
+const sameSigner = (a: ManifestSigner | undefined, b: ManifestSigner) => a !== undefined && canonicalSigner(a) === canonicalSigner(b);
+const canonicalSigner = (x: ManifestSigner) => JSON.stringify([x.algorithm, x.publicKeySha256, x.certificateSha256 ?? null, x.name ?? null]);
+
+/**
+ * Signs the folder's manifest.json into manifest.sig. The manifest must name this key as its signer
+ * (writeManifest with `signer: manifestSigner(key)`); the time of signing is the manifest's createdAt.
+ */
+export function signManifest(dir: string, key: SigningKey): ManifestSignature {
   const bytes = fs.readFileSync(path.join(dir, MANIFEST));
+  const named = (JSON.parse(bytes.toString('utf8')) as Manifest).signer;
+  if (!sameSigner(named, manifestSigner(key))) throw new KeyError(`${MANIFEST} does not name ${key.file} as its signer`);
   const sig: ManifestSignature = {
     schemaVersion: 1, algorithm: SIGNATURE_ALGORITHM, signedFile: MANIFEST, signedSha256: sha256(bytes),
     signature: rsaSign(key.privateKey, bytes), publicKeySha256: key.fingerprint, publicKey: forge.pki.publicKeyToPem(key.publicKey).trim(),
     ...(key.certificate ? { certificate: forge.pki.certificateToPem(key.certificate).trim(), signer: commonName(key.certificate) } : {}),
-    signedAt: now.toISOString(),
   };
-  fs.writeFileSync(path.join(dir, MANIFEST_SIGNATURE), JSON.stringify(sig, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, MANIFEST_SIGNATURE), signatureText(sig));
   return sig;
+}
+
+/**
+ * Checks that manifest.sig is exactly as iacs-probe writes it and that its parts agree (key, fingerprint,
+ * certificate, signer name); returns the signer it describes, or what is wrong.
+ */
+function readSignature(sig: ManifestSignature, bytes: Buffer): { signer: ManifestSigner } | { problem: string } {
+  if (sig.schemaVersion !== 1 || sig.signedFile !== MANIFEST || typeof sig.signature !== 'string' || typeof sig.publicKeySha256 !== 'string') {
+    return { problem: 'manifest.sig is not an iacs-probe signature of manifest.json' };
+  }
+  let key: forge.pki.rsa.PublicKey;
+  try {
+    key = forge.pki.publicKeyFromPem(sig.publicKey) as forge.pki.rsa.PublicKey;
+  } catch {
+    return { problem: 'manifest.sig carries no readable public key' };
+  }
+  if (publicKeyFingerprint(key) !== sig.publicKeySha256) return { problem: 'manifest.sig: the public key does not match its fingerprint' };
+  // Base64 has spare bits: only the canonical encodings count, so that no byte can change unseen.
+  const edited = { problem: 'manifest.sig was edited (it is not as iacs-probe wrote it)' };
+  if (forge.pki.publicKeyToPem(key).trim() !== sig.publicKey || Buffer.from(sig.signature, 'base64').toString('base64') !== sig.signature) return edited;
+  const signer: ManifestSigner = { algorithm: sig.algorithm, publicKeySha256: sig.publicKeySha256 };
+  if (sig.certificate !== undefined) {
+    let cert: forge.pki.Certificate;
+    try {
+      cert = forge.pki.certificateFromPem(sig.certificate);
+    } catch {
+      return { problem: 'manifest.sig carries an unreadable certificate' };
+    }
+    if (!isRsaPublic(cert.publicKey) || publicKeyFingerprint(cert.publicKey) !== sig.publicKeySha256) return { problem: 'manifest.sig: the certificate is not for the signing key' };
+    if (forge.pki.certificateToPem(cert).trim() !== sig.certificate) return edited;
+    if (sig.signer !== commonName(cert)) return { problem: 'manifest.sig: the signer name does not match the certificate' };
+    signer.certificateSha256 = certificateSha256(cert);
+    signer.name = commonName(cert);
+  } else if (sig.signer !== undefined) return { problem: 'manifest.sig names a signer without a certificate' };
+  if (signatureText(sig) !== bytes.toString('utf8')) return edited;
+  return { signer };
 }
 
 const short = (fp: string) => `${fp.slice(0, 16)}…`;
@@ -188,29 +255,31 @@ export function signatureChecker(trusted?: TrustedKey): SignatureChecker {
     } catch {
       return { ok: false, detail: 'manifest.sig is not valid JSON' };
     }
-    if (sig.algorithm !== SIGNATURE_ALGORITHM || typeof sig.signature !== 'string') {
-      return { ok: false, detail: `unsupported signature (algorithm ${String(sig.algorithm)}; expected ${SIGNATURE_ALGORITHM})` };
+    if (sig?.algorithm !== SIGNATURE_ALGORITHM) {
+      return { ok: false, detail: `unsupported signature (algorithm ${String(sig?.algorithm)}; expected ${SIGNATURE_ALGORITHM})` };
     }
+    const read = readSignature(sig, signatureBytes);
+    if ('problem' in read) return { ok: false, detail: read.problem };
     const by = `${sig.signer ? `"${sig.signer}", ` : ''}key sha256 ${short(sig.publicKeySha256)}`;
     if (sig.signedSha256 !== sha256(manifestBytes)) {
-      return { ok: false, detail: `manifest.json changed after it was signed (signed by ${by} on ${sig.signedAt})` };
+      return { ok: false, detail: `manifest.json changed after it was signed (signed by ${by})` };
     }
+    // The manifest names its signer, so the signature covers who signed (key, certificate, name) too.
+    let named: ManifestSigner | undefined;
+    try {
+      named = (JSON.parse(manifestBytes.toString('utf8')) as Manifest).signer;
+    } catch {
+      return { ok: false, detail: 'manifest.json is not valid JSON' };
+    }
+    if (!sameSigner(named, read.signer)) return { ok: false, detail: 'manifest.sig is not by the signer manifest.json names (key or certificate differ)' };
     if (trusted && trusted.fingerprint !== sig.publicKeySha256) {
       return { ok: false, detail: `signed by another key (${by}), not by ${trusted.label} (key sha256 ${short(trusted.fingerprint)})` };
     }
-    let key: forge.pki.rsa.PublicKey;
-    try {
-      key = trusted?.publicKey ?? (forge.pki.publicKeyFromPem(sig.publicKey) as forge.pki.rsa.PublicKey);
-    } catch {
-      return { ok: false, detail: 'manifest.sig carries no readable public key' };
-    }
-    if (!trusted && publicKeyFingerprint(key) !== sig.publicKeySha256) {
-      return { ok: false, detail: 'manifest.sig: the public key does not match its fingerprint' };
-    }
+    const key = trusted?.publicKey ?? (forge.pki.publicKeyFromPem(sig.publicKey) as forge.pki.rsa.PublicKey);
     if (!rsaVerify(key, manifestBytes, sig.signature)) return { ok: false, detail: `the signature is wrong: it was not made over this manifest.json by ${by}` };
     return trusted
-      ? { ok: true, detail: `valid ${SIGNATURE_ALGORITHM} signature by ${trusted.label} (key sha256 ${sig.publicKeySha256}), made ${sig.signedAt}` }
-      : { ok: true, detail: `valid ${SIGNATURE_ALGORITHM} signature by ${by} made ${sig.signedAt}, checked with the key it carries (full fingerprint ${sig.publicKeySha256}); give --key or --cert to check it is your lab's` };
+      ? { ok: true, detail: `valid ${SIGNATURE_ALGORITHM} signature by ${trusted.label} (key sha256 ${sig.publicKeySha256})` }
+      : { ok: true, detail: `valid ${SIGNATURE_ALGORITHM} signature by ${by}, checked with the key it carries (full fingerprint ${sig.publicKeySha256}); give --key or --cert to check it is your lab's` };
   };
 }
 

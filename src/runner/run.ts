@@ -6,7 +6,7 @@ import { assess } from '../assess';
 import { loadCatalog } from '../catalog';
 import { RunStore } from '../evidence/store';
 import { writeManifest } from '../evidence/manifest';
-import { signManifest, type SigningKey } from '../evidence/signing';
+import { manifestSigner, signManifest, type SigningKey } from '../evidence/signing';
 import type { Profile } from '../profile';
 import { packagePath, toolVersion } from '../paths';
 import type { Attempt, AttemptStatus, Attestation, Report, RequirementVerdictValue } from '../report/model';
@@ -175,6 +175,7 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
       node: process.version, platform: `${os.platform()} ${os.release()} ${os.arch()}`, hostname: os.hostname(), operator,
       libraries: libraryVersions(), externalTools: Object.fromEntries(store.tools),
     },
+    ...(options.sign ? { signer: manifestSigner(options.sign) } : {}),
   });
   if (options.sign) signManifest(dir, options.sign);
   return { report, dir, plan };

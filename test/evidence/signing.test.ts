@@ -6,11 +6,19 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { verifyFolder, writeManifest } from '../../src/evidence/manifest';
 import {
-  KeyError, PASSPHRASE_ENV, loadSigningKey, loadTrustedKey, signManifest, signatureChecker, writeLabKey, type LabKeyFiles,
-  type ManifestSignature,
+  KeyError, PASSPHRASE_ENV, loadSigningKey, loadTrustedKey, manifestSigner, signManifest, signatureChecker, writeLabKey,
+  type LabKeyFiles, type ManifestSignature,
 } from '../../src/evidence/signing';
 import { RunStore } from '../../src/evidence/store';
 import { findExecutable, requirePeer } from '../helpers/peers';
+
+/** (Re)writes the manifest naming the key's owner as signer, as a run with --sign does, and signs it. */
+function sign(dir: string, keyFile: string): void {
+  const key = loadSigningKey(keyFile);
+  const old = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Parameters<typeof writeManifest>[1];
+  writeManifest(dir, { ...old, signer: manifestSigner(key) });
+  signManifest(dir, key);
+}
 
 function makeFolder(dir: string): void {
   const store = RunStore.create(dir, { overwrite: true });
@@ -41,7 +49,7 @@ describe('evidence signing (manifest.sig)', function () {
   beforeEach(() => {
     folder = path.join(root, 'run');
     makeFolder(folder);
-    signManifest(folder, loadSigningKey(lab.privateKey));
+    sign(folder, lab.privateKey);
   });
 
   it('keygen writes a 0600 private key with its certificate, a certificate and a public key, and never overwrites', () => {
@@ -93,7 +101,7 @@ describe('evidence signing (manifest.sig)', function () {
     expect(verifyFolder(folder, signatureChecker()).ok).to.equal(false);
 
     // ... and re-signs it with their own key.
-    signManifest(folder, loadSigningKey(other.privateKey));
+    sign(folder, other.privateKey);
     expect(verifyFolder(folder, signatureChecker()).ok, 'untrusted check only proves consistency').to.equal(true);
     expect(verifyFolder(folder, trusted).problems[0].detail).to.match(/^signed by another key \("Someone else"/);
 
@@ -102,13 +110,31 @@ describe('evidence signing (manifest.sig)', function () {
     const sig = JSON.parse(fs.readFileSync(sigFile, 'utf8')) as ManifestSignature;
     const bytes = Buffer.from(sig.signature, 'base64');
     bytes[10] ^= 1;
-    fs.writeFileSync(sigFile, JSON.stringify({ ...sig, signature: bytes.toString('base64') }));
+    fs.writeFileSync(sigFile, JSON.stringify({ ...sig, signature: bytes.toString('base64') }, null, 2) + '\n');
     expect(verifyFolder(folder, signatureChecker(loadTrustedKey(other.publicKey))).problems[0].detail).to.match(/^the signature is wrong/);
+  });
+
+  it('flipping any bit of manifest.sig is detected (unused base64 bits included)', () => {
+    const manifest = fs.readFileSync(path.join(folder, 'manifest.json'));
+    const original = fs.readFileSync(path.join(folder, 'manifest.sig'));
+    // The untrusted check is the weaker one (the trusted one also pins the key): it must catch every edit.
+    const checks = [signatureChecker()];
+    for (const check of checks) expect(check(manifest, original).ok).to.equal(true);
+    const missed: string[] = [];
+    for (let at = 0; at < original.length; at++) {
+      for (const bit of at % 2 ? [0x01] : [0x20]) {
+        const changed = Buffer.from(original);
+        changed[at] ^= bit;
+        if (checks.some((check) => check(manifest, changed).ok)) missed.push(`byte ${at} bit ${bit}`);
+      }
+    }
+    expect(missed).to.deep.equal([]);
   });
 
   it('an unsigned folder checked with a key, or a signed one without a checker, is reported', () => {
     fs.rmSync(path.join(folder, 'manifest.sig'));
     expect(verifyFolder(folder, signatureChecker(loadTrustedKey(lab.publicKey))).signed).to.equal(false);
+    expect(() => signManifest(folder, loadSigningKey(other.privateKey))).to.throw(KeyError, /does not name/);
     signManifest(folder, loadSigningKey(lab.privateKey));
     expect(verifyFolder(folder).problems[0]).to.include({ kind: 'signature' });
   });
@@ -126,7 +152,7 @@ describe('evidence signing (manifest.sig)', function () {
       process.env[PASSPHRASE_ENV] = 'wrong';
       expect(() => loadSigningKey(enc)).to.throw(KeyError, /wrong passphrase/);
       process.env[PASSPHRASE_ENV] = 's3cret';
-      signManifest(folder, loadSigningKey(enc));
+      sign(folder, enc);
       const pub = path.join(root, 'enc-pub.pem');
       execFileSync(openssl, ['pkey', '-in', enc, '-passin', 'pass:s3cret', '-pubout', '-out', pub]);
       expect(verifyFolder(folder, signatureChecker(loadTrustedKey(pub))).ok).to.equal(true);
