@@ -127,6 +127,18 @@ describe('command line: reports, attestations, signing, diff', function () {
     expect(r.stdout).to.match(/- id: CR 7\.1\n {2}# .*\n {2}# not determined in run /);
   });
 
+  it('attest-template --profile lists the rows no probe evidences, required at the profile\'s SL target', async () => {
+    const r = await cli(['attest-template', '--profile', 'profiles/examples/hardened.yaml']);
+    expect(r.code, r.stderr).to.equal(0);
+    const ids = [...r.stdout.matchAll(/^- id: (.+)$/gm)].map((m) => m[1]);
+    expect(ids).to.include.members(['CR 1.1', 'CR 2.1', 'EDR 3.14 RE(1)']);
+    expect(ids).not.to.include.members(['CR 4.1']); // ports.tcp evidences it
+    expect(ids).not.to.include('CR 1.1 RE(2)'); // required from SL 3 only
+    expect(r.stdout).to.match(/^# Manual attestations for Emulated PLC \(hardened posture\) \(embedded\), SL target FR1 2/);
+    expect((await cli(['attest-template', '--profile', 'profiles/examples/hardened.yaml', '--type', 'embedded'])).code).to.equal(3);
+    expect((await cli(['attest-template'])).code).to.equal(3);
+  });
+
   it('a bad attestation file or signing key stops demo before anything is written (exit 3)', async () => {
     const bad = path.join(dir, 'bad-attest.yaml');
     fs.writeFileSync(bad, '- { id: CR 1.1, verdict: passed, reviewer: R, date: 2025-01-01, evidence: doc }\n');
