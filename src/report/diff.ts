@@ -89,7 +89,7 @@ export interface ReportDiff {
 const RANK: Record<RequirementVerdictValue, number> = { pass: 3, not_applicable: 3, not_determined: 2, fail: 1 };
 
 /** Lists of objects are compared item by item using the first of these keys that identifies every item. */
-const IDENTITY_KEYS = ['port', 'id', 'code', 'name', 'endpointUrl', 'url', 'protocol', 'user', 'username'];
+const IDENTITY_KEYS = ['port', 'id', 'code', 'name', 'endpointUrl', 'url', 'algorithm', 'protocol', 'user', 'username'];
 
 function ref(r: Report): RunRef {
   return { runId: r.run.id, component: r.component.name, firmware: r.component.firmware, finishedAt: r.run.finishedAt, complete: r.run.complete };
