@@ -39,7 +39,10 @@ function relativeHref(rel: string): string {
 
 function evidenceLinks(files: readonly string[]): Raw {
   if (files.length === 0) return h`<span class="muted">none</span>`;
-  return h`<ul class="files">${files.map((f) => h`<li><a href="${relativeHref(f)}" title="${f}">${f.split('/').slice(-2).join('/')}</a></li>`)}</ul>`;
+  // The file name is enough to read (the probe and target are in the row); the title holds the path.
+  const names = files.map((f) => f.split('/').at(-1)!);
+  const label = (f: string, i: number) => (names.indexOf(names[i]) === names.lastIndexOf(names[i]) ? names[i] : f.split('/').slice(-2).join('/'));
+  return h`<ul class="files">${files.map((f, i) => h`<li><a href="${relativeHref(f)}" title="${f}">${label(f, i)}</a></li>`)}</ul>`;
 }
 
 function seconds(ms: number): string {
@@ -92,7 +95,7 @@ td.sl.target { background: #ddf4ff; }
 .sev { font-weight: 700; text-transform: uppercase; font-size: 11px; padding: 1px 5px; border-radius: 3px; border: 1px solid currentColor; }
 .sev.critical { color: #82071e; } .sev.high { color: var(--fail); } .sev.medium { color: #bc4c00; } .sev.low { color: #9a6700; } .sev.info { color: var(--na); }
 ul.files, ul.plain { margin: 0; padding-left: 16px; }
-table.matrix { table-layout: fixed; }
+table.matrix, table.fixed { table-layout: fixed; }
 .chart { max-width: 760px; width: 100%; height: auto; }
 footer { margin-top: 40px; font-size: 12px; color: var(--na); border-top: 1px solid var(--line); padding-top: 8px; }
 @page { size: A4; margin: 14mm 12mm; }
@@ -227,8 +230,9 @@ function findingsSection(report: Report): Raw {
   const groups = SEVERITIES.map((sev) => ({ sev, items: all.filter((x) => x.finding.severity === sev) })).filter((g) => g.items.length > 0);
   return h`<section id="findings"><h2>Findings by severity</h2>
 ${groups.length === 0 ? h`<p>No findings.</p>` : groups.map((g) => h`<h3><span class="${`sev ${g.sev}`}">${g.sev}</span> ${g.items.length}</h3>
-<table><thead><tr><th>Code</th><th>Where</th><th>Message</th><th>Requirements</th><th>Evidence</th></tr></thead><tbody>
-${g.items.map(({ attempt, finding }) => h`<tr class="finding"><td><code>${finding.code}</code></td><td><code>${attempt.probe}</code><br>${attempt.target}</td>
+<table class="fixed"><colgroup><col style="width:19%"><col style="width:15%"><col><col style="width:11%"><col style="width:17%"></colgroup>
+<thead><tr><th>Code</th><th>Where</th><th>Message</th><th>Requirements</th><th>Evidence</th></tr></thead><tbody>
+${g.items.map(({ attempt, finding }) => h`<tr class="finding"><td class="long"><code>${finding.code}</code></td><td><code>${attempt.probe}</code><br>${attempt.target}</td>
 <td class="long">${finding.message}</td><td>${finding.requirements.join(', ')}</td><td class="long">${evidenceLinks(finding.evidence)}</td></tr>`)}
 </tbody></table>`)}
 </section>`;
