@@ -6,7 +6,7 @@ import { profileFromObject } from '../profile';
 import { formatPortSpec, parsePortSpec } from '../protocols/tcp';
 import { packagePath } from '../paths';
 import { UsageError, parse, type Io } from './common';
-import { runOptions, runWithConsole, toRunOptions } from './run';
+import { runOptions, runWithConsole, toRunOptions, withAttestations } from './run';
 
 export const DEMO_USAGE = `usage: iacs-probe demo [--posture weak|hardened] [--out DIR] [run options]
 
@@ -57,8 +57,9 @@ export async function demoCommand(args: string[], io: Io): Promise<number> {
       for (const probe of ['tls.client-certificate', 'modbus.security']) options.probeInputs = { ...options.probeInputs, [probe]: { ...ca, ...options.probeInputs?.[probe] } };
     }
     const profile = profileFromObject(example, `${path.relative(process.cwd(), exampleFile)} (demo ports)`, path.dirname(exampleFile));
+    const withManual = withAttestations(options, values.attest, profile, io);
     io.err.write(`Emulated PLC (${posture} posture) on ${emulator.services.map((s) => `${s.protocol}:${s.port}`).join(', ')}\n`);
-    const code = await runWithConsole(profile, { ...options, commandLine: { command: 'demo', posture, ...options.commandLine } }, io);
+    const code = await runWithConsole(profile, { ...withManual, commandLine: { command: 'demo', posture, ...options.commandLine } }, io);
     if (code === 1 && strict !== true) {
       io.err.write('Requirements failed as expected for this posture (`iacs-probe run` would exit 1; --strict to get that here).\n');
       return 0;

@@ -1,12 +1,17 @@
+import { AttestationError } from '../assess/attestations';
 import { EvidenceFolderError } from '../evidence/store';
+import { KeyError } from '../evidence/signing';
 import { PostureError } from '../emulator';
 import { ProfileError } from '../profile';
 import { ScopeRefused } from '../runner/plan';
 import { toolVersion } from '../paths';
+import { ATTEST_TEMPLATE_USAGE, attestTemplateCommand } from './attest-template';
 import { CATALOG_USAGE, catalogCommand } from './catalog';
 import { EXIT, UsageError, stdio, type Io } from './common';
 import { DEMO_USAGE, demoCommand } from './demo';
+import { DIFF_USAGE, diffCommand } from './diff';
 import { EMULATE_USAGE, emulateCommand } from './emulate';
+import { KEYGEN_USAGE, keygenCommand } from './keygen';
 import { PROBES_USAGE, probesCommand } from './probes';
 import { RUN_USAGE, runCommand } from './run';
 import { VERIFY_USAGE, verifyCommand } from './verify';
@@ -17,7 +22,10 @@ const COMMANDS: Record<string, { run: Command; usage: string; summary: string }>
   run: { run: runCommand, usage: RUN_USAGE, summary: 'assess the component a target profile describes' },
   demo: { run: demoCommand, usage: DEMO_USAGE, summary: 'start the embedded emulated PLC and assess it' },
   emulate: { run: emulateCommand, usage: EMULATE_USAGE, summary: 'run an emulated device until stopped' },
-  verify: { run: verifyCommand, usage: VERIFY_USAGE, summary: 'check the integrity of an evidence folder' },
+  verify: { run: verifyCommand, usage: VERIFY_USAGE, summary: 'check the integrity (and signature) of an evidence folder' },
+  diff: { run: diffCommand, usage: DIFF_USAGE, summary: 'what changed between two runs (exit 1 when worse)' },
+  'attest-template': { run: attestTemplateCommand, usage: ATTEST_TEMPLATE_USAGE, summary: 'write a manual-attestation file to fill in' },
+  keygen: { run: keygenCommand, usage: KEYGEN_USAGE, summary: 'make a lab key pair and certificate for signing' },
   catalog: { run: catalogCommand, usage: CATALOG_USAGE, summary: 'list the IEC 62443-4-2 requirements' },
   probes: { run: probesCommand, usage: PROBES_USAGE, summary: 'list the probes' },
 };
@@ -60,7 +68,11 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
       io.err.write(`iacs-probe ${name}: invalid profile (nothing was run or written):\n${err.message}\n`);
       return EXIT.usage;
     }
-    if (err instanceof ScopeRefused || err instanceof EvidenceFolderError || err instanceof PostureError) {
+    if (err instanceof AttestationError) {
+      io.err.write(`iacs-probe ${name}: invalid attestations (nothing was run or written):\n${err.message}\n`);
+      return EXIT.usage;
+    }
+    if (err instanceof ScopeRefused || err instanceof EvidenceFolderError || err instanceof PostureError || err instanceof KeyError) {
       io.err.write(`iacs-probe ${name}: ${err.message}\n`);
       return EXIT.usage;
     }

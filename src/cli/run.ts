@@ -1,4 +1,7 @@
 import * as path from 'node:path';
+import { loadAttestations } from '../assess/attestations';
+import { loadCatalog } from '../catalog';
+import { KeyError, loadSigningKey } from '../evidence/signing';
 import { FRS, type SecurityLevel, type SlVector } from '../sdk';
 import type { Profile } from '../profile';
 import { loadProfile } from '../profile';
@@ -9,6 +12,7 @@ import { EXIT, UsageError, cancelOnSignals, intOption, list, parse, safetyList, 
 
 export const RUN_USAGE = `usage: iacs-probe run <profile.yaml> [--out DIR] [--sl N] [--only PROBE...] [--allow CLASS...]
                       [--host HOST...] [--concurrency N] [--ports LIST|all] [--operator NAME] [--overwrite]
+                      [--attest FILE] [--sign KEY]
 
   --out DIR          evidence folder (default runs/<run-id>); an existing non-empty folder is refused
   --sl N             assess against SL N for every FR instead of the profile's slTarget
@@ -18,13 +22,17 @@ export const RUN_USAGE = `usage: iacs-probe run <profile.yaml> [--out DIR] [--sl
   --concurrency N    attempts at once in the whole run (per-host budget: limits.perHost)
   --ports LIST|all   TCP ports for ports.tcp, e.g. 1-1024,4840 or all (1-65535)
   --operator NAME    who runs the test (recorded in the manifest; default: the OS user)
-  --overwrite        replace an existing evidence folder`;
+  --overwrite        replace an existing evidence folder
+  --attest FILE      manual attestations (YAML; \`iacs-probe attest-template\` writes one): verdicts for
+                     requirements probes cannot evidence; copied into the folder as attestations.yaml
+  --sign KEY         sign manifest.json with this lab private key (PEM; \`iacs-probe keygen\` makes one)
+                     into manifest.sig; an encrypted key takes its passphrase from IACS_PROBE_KEY_PASSPHRASE`;
 
 export const runOptions = {
   out: { type: 'string' }, sl: { type: 'string' }, only: { type: 'string', multiple: true },
   allow: { type: 'string', multiple: true }, host: { type: 'string', multiple: true },
   concurrency: { type: 'string' }, ports: { type: 'string' }, operator: { type: 'string' },
-  overwrite: { type: 'boolean' },
+  overwrite: { type: 'boolean' }, attest: { type: 'string' }, sign: { type: 'string' },
 } as const;
 
 export type RunValues = Partial<Record<keyof typeof runOptions, string | string[] | boolean>>;
@@ -40,7 +48,17 @@ export function toRunOptions(values: RunValues): RunOptions {
     }
     probeInputs['ports.tcp'] = { ports: values.ports };
   }
+  let sign;
+  if (typeof values.sign === 'string') {
+    try {
+      sign = loadSigningKey(values.sign);
+    } catch (err) {
+      if (err instanceof KeyError) throw new UsageError(`--sign: ${err.message}`);
+      throw err;
+    }
+  }
   return {
+    sign,
     out: typeof values.out === 'string' ? values.out : undefined,
     overwrite: values.overwrite === true,
     only: list(values.only),
@@ -51,6 +69,19 @@ export function toRunOptions(values: RunValues): RunOptions {
     probeInputs,
     commandLine: Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)),
   };
+}
+
+/**
+ * Reads --attest for this profile's component (located errors, exit 3, before anything is written) and
+ * adds the attestations and the file's bytes to the run options.
+ */
+export function withAttestations(options: RunOptions, file: string | string[] | boolean | undefined, profile: Profile, io: Io): RunOptions {
+  if (typeof file !== 'string') return options;
+  const loaded = loadAttestations(file, loadCatalog(), profile.component.types);
+  if (loaded.untouched.length > 0) {
+    io.err.write(`${file}: ${loaded.untouched.length} entr${loaded.untouched.length === 1 ? 'y' : 'ies'} left empty (not attested): ${loaded.untouched.join(', ')}\n`);
+  }
+  return { ...options, attestations: loaded.attestations, attestationFile: loaded.bytes };
 }
 
 export function applySl(profile: Profile, slText: string | string[] | boolean | undefined): Profile {
@@ -68,6 +99,7 @@ export async function runWithConsole(profile: Profile, options: RunOptions, io: 
     const { report, dir } = await runAssessment(profile, { ...options, signal: cancel.signal, hooks: progress });
     progress.finish();
     io.out.write(renderConsoleSummary(report, path.relative(process.cwd(), dir) || '.'));
+    if (options.sign) io.out.write(`Signed: manifest.sig (${options.sign.certificate ? 'certificate and ' : ''}key sha256 ${options.sign.fingerprint})\n`);
     return exitCodeFor(report);
   } finally {
     cancel.dispose();
@@ -76,8 +108,8 @@ export async function runWithConsole(profile: Profile, options: RunOptions, io: 
 
 export async function runCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, runOptions, { min: 1, max: 1, names: 'the profile file' });
-  const options = toRunOptions(values);
   const profile = applySl(loadProfile(positionals[0]), values.sl);
+  const options = withAttestations(toRunOptions(values), values.attest, profile, io);
   const code = await runWithConsole(profile, options, io);
   return code ?? EXIT.incomplete;
 }

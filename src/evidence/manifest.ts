@@ -26,7 +26,18 @@ export interface Manifest {
     /** External programs probes ran (nmap, ...). */
     externalTools: Record<string, string>;
   };
+  /** Who signs the folder (--sign): manifest.sig must match it, so the signature covers the signer too. */
+  signer?: ManifestSigner;
   files: ManifestEntry[];
+}
+
+export interface ManifestSigner {
+  algorithm: string;
+  /** sha256 (hex) of the signing key's SubjectPublicKeyInfo (DER). */
+  publicKeySha256: string;
+  /** sha256 (hex) of the signer certificate (DER), when one comes with the key. */
+  certificateSha256?: string;
+  name?: string;
 }
 
 export type ManifestHeader = Omit<Manifest, 'schemaVersion' | 'files' | 'createdAt'>;
@@ -63,6 +74,8 @@ export interface VerifyResult {
   manifest?: Manifest;
   checkedFiles: number;
   signed: boolean;
+  /** What the signature check said (when the folder is signed and a checker was given). */
+  signature?: { ok: boolean; detail: string };
   problems: VerifyProblem[];
 }
 
@@ -92,6 +105,7 @@ export function verifyFolder(dir: string, checkSignature?: SignatureChecker): Ve
     problems.push({ path: MANIFEST, kind: 'manifest', detail: `not valid JSON: ${(err as Error).message}` });
   }
   let signed = false;
+  let signature: VerifyResult['signature'];
   const sigPath = path.join(dir, MANIFEST_SIGNATURE);
   if (fs.existsSync(sigPath)) {
     signed = true;
@@ -99,11 +113,12 @@ export function verifyFolder(dir: string, checkSignature?: SignatureChecker): Ve
       problems.push({ path: MANIFEST_SIGNATURE, kind: 'signature', detail: 'signed folder, but no key was given to check the signature' });
     } else {
       const res = checkSignature(manifestBytes, fs.readFileSync(sigPath));
+      signature = res;
       if (!res.ok) problems.push({ path: MANIFEST_SIGNATURE, kind: 'signature', detail: res.detail });
     }
   }
   if (!manifest || !Array.isArray(manifest.files)) {
-    return { ok: false, manifest, checkedFiles: 0, signed, problems };
+    return { ok: false, manifest, checkedFiles: 0, signed, signature, problems };
   }
   const listed = new Map(manifest.files.map((f) => [f.path, f]));
   const present = new Set(listFiles(dir).filter((rel) => !MANIFEST_FILES.has(rel)));
@@ -120,5 +135,5 @@ export function verifyFolder(dir: string, checkSignature?: SignatureChecker): Ve
   for (const rel of present) {
     if (!listed.has(rel)) problems.push({ path: rel, kind: 'unexpected', detail: 'in the folder but not in the manifest' });
   }
-  return { ok: problems.length === 0, manifest, checkedFiles: listed.size, signed, problems };
+  return { ok: problems.length === 0, manifest, checkedFiles: listed.size, signed, signature, problems };
 }

@@ -120,7 +120,8 @@ export function fieldName(pathParts: readonly (string | number)[]): string {
   return pathParts.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
 }
 
-class Locator {
+/** Parses YAML keeping positions, so issues found in the parsed data name the file, line and field. */
+export class Locator {
   private readonly lines = new LineCounter();
   readonly doc: Document.Parsed;
 

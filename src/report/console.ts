@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import type { Attempt, Report } from './model';
 
 const FR_NAMES: Record<string, string> = { FR1: 'IAC', FR2: 'UC', FR3: 'SI', FR4: 'DC', FR5: 'RDF', FR6: 'TRE', FR7: 'RA' };
@@ -50,7 +51,10 @@ export function renderConsoleSummary(report: Report, folder: string): string {
   const r = report.summary.requirements;
   lines.push('');
   lines.push(`Requirements: pass ${r.pass}, fail ${r.fail}, not applicable ${r.not_applicable}, not determined ${r.not_determined}`);
-  lines.push(`Evidence: ${folder} (report.json, journal.ndjson, evidence/, manifest.json)`);
+  const manual = report.requirements.filter((x) => x.source === 'manual').length;
+  if (manual > 0) lines.push(`Manual attestations decide ${plural(manual, 'requirement')} (source: manual).`);
+  lines.push(`Report: ${path.posix.join(folder.split(path.sep).join('/'), 'report.html')} (also report.json, junit.xml, trf.csv, trf.xlsx)`);
+  lines.push(`Evidence: ${folder} (journal.ndjson, evidence/, manifest.json; check it with iacs-probe verify)`);
   return lines.join('\n') + '\n';
 }
 

@@ -6,6 +6,7 @@ import { assess } from '../assess';
 import { loadCatalog } from '../catalog';
 import { RunStore } from '../evidence/store';
 import { writeManifest } from '../evidence/manifest';
+import { manifestSigner, signManifest, type SigningKey } from '../evidence/signing';
 import type { Profile } from '../profile';
 import { packagePath, toolVersion } from '../paths';
 import type { Attempt, AttemptStatus, Attestation, Report, RequirementVerdictValue } from '../report/model';
@@ -30,6 +31,10 @@ export interface RunOptions {
   /** Extra inputs per probe id from the command line (e.g. --ports for ports.tcp). */
   probeInputs?: Readonly<Record<string, Record<string, unknown>>>;
   attestations?: readonly Attestation[];
+  /** The attestation file as given (--attest): copied into the folder as attestations.yaml, so the manifest covers it. */
+  attestationFile?: Uint8Array;
+  /** Lab key (--sign): manifest.json is signed into manifest.sig. */
+  sign?: SigningKey;
   operator?: string;
   /** Cancels the run (SIGINT); the folder is still closed with run.complete = false. */
   signal?: AbortSignal;
@@ -46,6 +51,9 @@ export interface RunOutcome {
   dir: string;
   plan: Plan;
 }
+
+/** Where the attestation file given with --attest is kept in the run folder. */
+export const ATTESTATIONS_FILE = 'attestations.yaml';
 
 export function newRunId(now = new Date()): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
@@ -79,6 +87,7 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
   const dir = path.resolve(options.out ?? path.join('runs', runId));
   const store = RunStore.create(dir, { overwrite: options.overwrite });
   for (const c of profile.credentials.values()) store.addSecret(c.password);
+  if (options.attestationFile) store.writeFile(ATTESTATIONS_FILE, options.attestationFile);
   const startedAt = new Date().toISOString();
   const operator = options.operator ?? profile.operator ?? os.userInfo().username;
   const runController = new AbortController();
@@ -155,7 +164,10 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
       errors: all.filter((a) => a.status === 'error').length,
     },
   };
-  for (const reporter of REPORTERS) store.writeFile(reporter.file, reporter.render(report));
+  // Reporters render the report as report.json holds it (secrets redacted): a compressed format (xlsx)
+  // could not be redacted after rendering.
+  const written = JSON.parse(store.redact(JSON.stringify(report))) as Report;
+  for (const reporter of REPORTERS) store.writeFile(reporter.file, await reporter.render(written));
   store.journal({ type: 'run-end', finishedAt, complete: report.run.complete, summary: report.summary });
   store.close();
   writeManifest(dir, {
@@ -164,7 +176,9 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
       node: process.version, platform: `${os.platform()} ${os.release()} ${os.arch()}`, hostname: os.hostname(), operator,
       libraries: libraryVersions(), externalTools: Object.fromEntries(store.tools),
     },
+    ...(options.sign ? { signer: manifestSigner(options.sign) } : {}),
   });
+  if (options.sign) signManifest(dir, options.sign);
   return { report, dir, plan };
 }
 
