@@ -7,6 +7,7 @@
 #
 # usage: docker/regress.sh [--update-baseline] [--allow-improvements] [--break TARGET] [--out DIR]
 #                          [--engine own|existing] [--base-image IMAGE] [--dockerd-iptables] [--fresh]
+#                          [--compose-override FILE]
 #
 #   --update-baseline     store the new runs as baselines in docker/baselines/ (refused when a target misses
 #                         its expectation or a run has errors)
@@ -20,6 +21,7 @@
 #   --base-image IMAGE    build every image FROM this image instead of the local Debian base
 #   --dockerd-iptables    let the private dockerd manage iptables (by default it touches none; the trap
 #                         removes whatever docker adds either way)
+#   --compose-override F  also read this compose file (e.g. docker/compose.public.yaml: public images)
 #   --fresh               start the private engine with an empty image store (no layer cache; the cached
 #                         base file system is kept). Engine data: $IACS_DOCKER_STATE (/var/cache/iacs-probe/docker)
 #
@@ -35,6 +37,7 @@ STATE_DIR=${IACS_DOCKER_STATE:-/var/cache/iacs-probe/docker}
 BREAKABLE=(eplc-hardened openssh-hardened)
 
 update_baseline=0 allow_improvements=0 break_target="" out="" engine=own base_image="" dockerd_iptables=0 fresh=0
+overrides=()
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 3; }
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -46,6 +49,7 @@ while [ $# -gt 0 ]; do
     --base-image) base_image=${2:-}; shift ;;
     --dockerd-iptables) dockerd_iptables=1 ;;
     --fresh) fresh=1 ;;
+    --compose-override) overrides+=(-f "$(cd "$(dirname "${2:?}")" && pwd)/$(basename "$2")"); shift ;;
     -h|--help) usage ;;
     *) echo "regress: unknown option $1" >&2; usage ;;
   esac
@@ -81,7 +85,9 @@ say() { echo "regress: $*" >&2; }
 # --- tools --------------------------------------------------------------------------------------------
 ensure_packages() {
   local missing=() p
-  for p in docker.io docker-compose debootstrap; do
+  local wanted=(docker.io docker-compose debootstrap)
+  [ "$dockerd_iptables" = 1 ] && wanted+=(nftables)
+  for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
@@ -104,7 +110,8 @@ DOCKER=$( [ -x /usr/bin/docker ] && echo /usr/bin/docker || command -v docker ||
 [ -n "$DOCKER" ] || { echo "regress: no docker client" >&2; exit 2; }
 if command -v docker-compose >/dev/null; then COMPOSE=(docker-compose); else COMPOSE=("$DOCKER" compose); fi
 export DOCKER
-compose() { "${COMPOSE[@]}" -p "$PROJECT" -f "$COMPOSE_FILE" "$@"; }
+COMPOSE_ARGS=(-p "$PROJECT" -f "$COMPOSE_FILE" "${overrides[@]}")
+compose() { "${COMPOSE[@]}" "${COMPOSE_ARGS[@]}" "$@"; }
 
 # --- the machine's state, before and after ----------------------------------------------------------
 RUN_DIR=/run/iacs-probe-docker.$$
@@ -127,6 +134,9 @@ host_state() {
       /^:/ { split(substr($0, 2), c, " "); if (c[1] ~ /^DOCKER/ || (c[2] != "-" && c[2] != "ACCEPT")) print "chain " t " " table " " c[1] " " c[2] }
       /^-A/ && /DOCKER/ { print "rule " t " " table " " $0 }' || true
   done
+  # Tables of the nf_tables flavour (dockerd with iptables creates ip filter and ip nat; they outlive it).
+  command -v iptables-nft-save >/dev/null && iptables-nft-save 2>/dev/null | sed -n 's/^\*/nft-table ip /p'
+  command -v ip6tables-nft-save >/dev/null && ip6tables-nft-save 2>/dev/null | sed -n 's/^\*/nft-table ip6 /p'
   pgrep -f -- "$RUN_DIR" | sed 's/^/process /' || true
   pgrep -x dockerd >/dev/null && echo "dockerd running: $(pgrep -x dockerd | tr '\n' ' ')"
   awk -v r="$RUN_DIR" -v d="$DATA_DIR" 'index($5, r) == 1 || index($5, d) == 1 { print "mount " $5 }' /proc/self/mountinfo
@@ -174,10 +184,22 @@ restore_policies() {
   done
 }
 
+remove_new_nft_tables() {
+  # Tables that did not exist before and are empty now (no rule left) are removed with nft (package
+  # nftables, installed with --dockerd-iptables); iptables-nft cannot delete a table.
+  local family table save
+  host_state | awk '$1 == "nft-table" { print $2, $3 }' | while read -r family table; do
+    grep -qx "nft-table $family $table" "$BEFORE" && continue
+    save=iptables-nft-save; [ "$family" = ip6 ] && save=ip6tables-nft-save
+    "$save" -t "$table" 2>/dev/null | grep -q '^-A ' && continue
+    command -v nft >/dev/null && nft delete table "$family" "$table" 2>/dev/null || true
+  done
+}
+
 teardown_engine() {
   local t; t=$(mark)
   if [ "$engine_started" = 1 ] && "$DOCKER" version >/dev/null 2>&1; then
-    timeout 120 "${COMPOSE[@]}" -p "$PROJECT" -f "$COMPOSE_FILE" down --volumes --remove-orphans --timeout 5 >>"$LOGS/compose.log" 2>&1 || true
+    timeout 120 "${COMPOSE[@]}" "${COMPOSE_ARGS[@]}" down --volumes --remove-orphans --timeout 5 >>"$LOGS/compose.log" 2>&1 || true
     # Keep the layer cache for the next run, but not dangling images.
     timeout 60 "$DOCKER" image prune --force >/dev/null 2>&1 || true
   fi
@@ -202,6 +224,7 @@ teardown_engine() {
   done
   remove_docker_chains
   restore_policies
+  remove_new_nft_tables
   # sysctls back to their values before the run.
   local key value
   while read -r key value; do
@@ -238,7 +261,7 @@ finish() {
     fi
   elif [ "$engine_started" = 1 ]; then
     local t; t=$(mark)
-    timeout 120 "${COMPOSE[@]}" -p "$PROJECT" -f "$COMPOSE_FILE" down --volumes --remove-orphans --timeout 5 >>"$LOGS/compose.log" 2>&1 || true
+    timeout 120 "${COMPOSE[@]}" "${COMPOSE_ARGS[@]}" down --volumes --remove-orphans --timeout 5 >>"$LOGS/compose.log" 2>&1 || true
     record "teardown" "$t"
   fi
   record "total" "$T0"
@@ -249,7 +272,7 @@ finish() {
 
 # --- the engine ----------------------------------------------------------------------------------------
 lock=/run/lock/iacs-probe-regress.lock
-[ -d /run/lock ] || lock=/tmp/iacs-probe-regress.lock
+[ -d /run/lock ] && [ -w /run/lock ] || lock=/tmp/iacs-probe-regress.lock
 exec 9>"$lock"
 flock -n 9 || { echo "regress: another docker/regress.sh is running" >&2; exit 2; }
 
@@ -259,8 +282,27 @@ if [ "$engine" = own ]; then
     say "note: another dockerd is running on this machine; it is left alone"
   fi
 fi
+# Long steps run in the background with `wait`, so that a signal to this script alone (a CI job being
+# cancelled) is handled at once: the step is stopped, then the EXIT trap tears everything down.
+# step OUT ERR COMMAND...: runs COMMAND with stdout to OUT and stderr appended to ERR (both appended when
+# they are the same file). Not a redirection on the call: that would also redirect the trap's messages
+# when a signal arrives during the wait.
+child=""
+step() {
+  # (Names of their own: the trap may run while these locals are in scope.)
+  local step_out=$1 step_err=$2 step_rc=0
+  shift 2
+  if [ "$step_out" = "$step_err" ]; then "$@" >>"$step_out" 2>&1 & else "$@" >"$step_out" 2>>"$step_err" & fi
+  child=$!
+  wait "$child" || step_rc=$?
+  child=""
+  return "$step_rc"
+}
+on_signal() { say "interrupted ($1): tearing down"; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null || true; exit 2; }
 trap finish EXIT
-trap 'exit 2' INT TERM HUP
+trap 'on_signal INT' INT
+trap 'on_signal TERM' TERM
+trap 'on_signal HUP' HUP
 
 if [ "$engine" = own ]; then
   t=$(mark)
@@ -278,7 +320,7 @@ if [ "$engine" = own ]; then
   # cgroup parent of their own; our own config file, so the machine's daemon.json cannot interfere.
   dockerd --host "unix://$RUN_DIR/docker.sock" --data-root "$DATA_DIR" --exec-root "$RUN_DIR/exec" \
     --pidfile "$RUN_DIR/docker.pid" --config-file "$RUN_DIR/daemon.json" --bridge=none "${iptables_flags[@]}" \
-    --cgroup-parent="/$CGROUP_PARENT" --log-level=warn >"$LOGS/dockerd.log" 2>&1 &
+    --cgroup-parent="/$CGROUP_PARENT" --log-level=warn >"$LOGS/dockerd.log" 2>&1 9>&- &
   dockerd_pid=$!
   engine_started=1
   export DOCKER_HOST="unix://$RUN_DIR/docker.sock"
@@ -300,18 +342,17 @@ compose down --volumes --remove-orphans --timeout 5 >>"$LOGS/compose.log" 2>&1 |
 # --- images --------------------------------------------------------------------------------------------
 t=$(mark)
 if [ -z "$base_image" ]; then
-  base_image=$("$ROOT/docker/base/make-base.sh" 2>>"$LOGS/base.log") || { tail -n 20 "$LOGS/base.log" >&2; echo "regress: base image failed" >&2; exit 2; }
+  step "$LOGS/base-tag.txt" "$LOGS/base.log" "$ROOT/docker/base/make-base.sh" && base_image=$(cat "$LOGS/base-tag.txt") || { tail -n 20 "$LOGS/base.log" >&2; echo "regress: base image failed" >&2; exit 2; }
 fi
 export IACS_BASE_IMAGE="$base_image"
 record "base image ($base_image)" "$t"
 
 t=$(mark)
 say "building images FROM $IACS_BASE_IMAGE (log: $LOGS/build.log)"
-compose build >"$LOGS/build.log" 2>&1 || { tail -n 40 "$LOGS/build.log" >&2; echo "regress: image build failed" >&2; exit 2; }
+step "$LOGS/build.log" "$LOGS/build.log" compose build || { tail -n 40 "$LOGS/build.log" >&2; echo "regress: image build failed" >&2; exit 2; }
 record "build images" "$t"
 
 # --- the run -------------------------------------------------------------------------------------------
-export IACS_EVIDENCE_DIR="$out"
 export IACS_REGRESS_UPDATE_BASELINE=$update_baseline IACS_REGRESS_ALLOW_IMPROVEMENTS=$allow_improvements
 case "$break_target" in
   eplc-hardened) export IACS_POSTURE_EPLC_HARDENED=weak; say "--break: eplc-hardened runs the weak posture" ;;
@@ -320,11 +361,14 @@ esac
 t=$(mark)
 say "docker-compose up (targets, then the harness once they are healthy)"
 set +e
-compose up --no-build --no-color --exit-code-from harness >"$LOGS/compose.log" 2>&1
+step "$LOGS/compose.log" "$LOGS/compose.log" compose up --no-build --no-color --exit-code-from harness
 compose_rc=$?
 set -e
 compose logs --no-color >"$LOGS/containers.log" 2>&1 || true
 record "compose up + assessment" "$t"
+# The evidence, out of the harness container (its `evidence` volume) into $out.
+harness_id=$(compose ps -a -q harness 2>/dev/null || true)
+[ -z "$harness_id" ] || "$DOCKER" cp "$harness_id:/evidence/." "$out/" 2>>"$LOGS/compose.log" || say "could not copy the evidence out of the harness container"
 
 if [ ! -f "$out/summary.json" ]; then
   tail -n 30 "$LOGS/compose.log" >&2
@@ -333,7 +377,8 @@ if [ ! -f "$out/summary.json" ]; then
   exit 2
 fi
 cat "$out/summary.txt"
-harness_rc=$(node -p "require('$out/summary.json').exit" 2>/dev/null || echo 2)
+harness_rc=$(sed -n 's/^  "exit": \([0-9]*\),$/\1/p' "$out/summary.json")
+harness_rc=${harness_rc:-2}
 [ "$harness_rc" = "$compose_rc" ] || say "note: compose exited $compose_rc, the harness summary says $harness_rc (the summary counts)"
 final_rc=$harness_rc
 

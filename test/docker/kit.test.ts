@@ -15,7 +15,7 @@ import { debianPython, findExecutable, pythonHasModule, requirePeer } from '../h
 // postures against the same Debian packages the images install.
 
 const COMPOSE = parseYaml(fs.readFileSync('docker/compose.yaml', 'utf8'), { merge: true }) as {
-  services: Record<string, { depends_on?: Record<string, { condition: string }>; ports?: unknown; network_mode?: string; networks?: string[] }>;
+  services: Record<string, { depends_on?: Record<string, { condition: string }>; ports?: unknown; network_mode?: string; networks?: string[]; volumes?: string[] }>;
   networks: Record<string, { internal?: boolean }>;
 };
 const TARGETS = (parseYaml(fs.readFileSync('docker/targets.yaml', 'utf8')) as { targets: Record<string, { expect: string }> }).targets;
@@ -50,11 +50,13 @@ describe('docker regression kit', () => {
       for (const name of others) expect(harness.depends_on?.[name]?.condition, name).to.equal('service_healthy');
     });
 
-    it('nothing is published on the host and the bench network is internal', () => {
+    it('nothing is published on the host, nothing of the host is mounted, the bench network is internal', () => {
       for (const [name, s] of Object.entries(COMPOSE.services)) {
         expect(s.ports, `${name} publishes ports`).to.equal(undefined);
         expect(s.network_mode, name).to.equal(undefined);
         expect(s.networks, name).to.deep.equal(['bench']);
+        // Only the harness's evidence volume (a named volume unless IACS_EVIDENCE names a host folder).
+        expect(s.volumes ?? [], name).to.deep.equal(name === 'harness' ? ['${IACS_EVIDENCE:-evidence}:/evidence'] : []);
       }
       expect(COMPOSE.networks.bench.internal).to.equal(true);
     });
