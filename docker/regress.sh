@@ -351,6 +351,7 @@ t=$(mark)
 say "building images FROM $IACS_BASE_IMAGE (log: $LOGS/build.log)"
 step "$LOGS/build.log" "$LOGS/build.log" compose build || { tail -n 40 "$LOGS/build.log" >&2; echo "regress: image build failed" >&2; exit 2; }
 record "build images" "$t"
+"$DOCKER" images --format '{{.Repository}}:{{.Tag}} {{.Size}}' 2>/dev/null | grep -E '^iacs-probe' >"$LOGS/images.txt" || true
 
 # --- the run -------------------------------------------------------------------------------------------
 export IACS_REGRESS_UPDATE_BASELINE=$update_baseline IACS_REGRESS_ALLOW_IMPROVEMENTS=$allow_improvements

@@ -148,7 +148,7 @@ export function exitCodeOf(results) {
 }
 
 function renderText(results, opts, seconds) {
-  const lines = [`iacs-probe Docker regression (${opts.updateBaseline ? 'baseline update' : 'check'}), ${seconds} s`];
+  const lines = [`iacs-probe regression (${opts.updateBaseline ? 'baseline update' : 'check'}), ${seconds} s`];
   const width = Math.max(...results.map((r) => r.name.length));
   for (const r of results) {
     const failing = r.failing?.length ? `fails ${r.failing.join(', ')}` : 'no failing requirement';

@@ -43,6 +43,12 @@ describe('docker regression kit', () => {
       }
     });
 
+    it('the public-image target list extends the kit\'s own', () => {
+      const pub = (parseYaml(fs.readFileSync('docker/targets.public.yaml', 'utf8')) as { targets: Record<string, { expect: string }> }).targets;
+      for (const [name, t] of Object.entries(TARGETS)) expect(pub[name], name).to.deep.equal(t);
+      for (const name of Object.keys(pub)) expect(() => loadProfile(`profiles/docker/${name}.yaml`), name).to.not.throw();
+    });
+
     it('the harness waits for every target to be healthy, and every other service is a target', () => {
       const harness = COMPOSE.services.harness;
       const others = Object.keys(COMPOSE.services).filter((s) => s !== 'harness').sort();
