@@ -38,7 +38,7 @@ BREAKABLE=(eplc-hardened openssh-hardened)
 
 update_baseline=0 allow_improvements=0 break_target="" out="" engine=own base_image="" dockerd_iptables=0 fresh=0
 overrides=()
-usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit 3; }
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//' >&2; exit "${1:-3}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --update-baseline) update_baseline=1 ;;
@@ -50,7 +50,7 @@ while [ $# -gt 0 ]; do
     --dockerd-iptables) dockerd_iptables=1 ;;
     --fresh) fresh=1 ;;
     --compose-override) overrides+=(-f "$(cd "$(dirname "${2:?}")" && pwd)/$(basename "$2")"); shift ;;
-    -h|--help) usage ;;
+    -h|--help) usage 0 ;;
     *) echo "regress: unknown option $1" >&2; usage ;;
   esac
   shift
@@ -277,6 +277,13 @@ exec 9>"$lock"
 flock -n 9 || { echo "regress: another docker/regress.sh is running" >&2; exit 2; }
 
 if [ "$engine" = own ]; then
+  # A dockerd left over from a run that was killed (SIGKILL leaves no trap) would share the data root.
+  stale=$(pgrep -f -- "--data-root $DATA_DIR( |$)" || true)
+  if [ -n "$stale" ]; then
+    echo "regress: a dockerd on $DATA_DIR is still running (pid $(echo $stale | tr '\n' ' ')), probably from a killed run;" >&2
+    echo "         stop it (kill <pid>), then remove what it left (see docs/docker.md, the trap's list)" >&2
+    exit 2
+  fi
   host_state >"$BEFORE"
   if grep -q '^dockerd running' "$BEFORE"; then
     say "note: another dockerd is running on this machine; it is left alone"

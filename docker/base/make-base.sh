@@ -81,6 +81,9 @@ if [ ! -f "$tarball" ]; then
       echo "cafile = /usr/local/share/iacs-probe/npm-ca.crt"
     fi
   } >"$rootfs/usr/local/etc/npmrc"
+  # As in Debian's official images: maintainer scripts never start services inside a build.
+  printf '#!/bin/sh\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
+  chmod 755 "$rootfs/usr/sbin/policy-rc.d"
   # Nothing of this machine in the image: no host name, no apt archives, no logs.
   : >"$rootfs/etc/hostname"
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/log/* "$rootfs"/tmp/*
