@@ -358,6 +358,10 @@ t=$(mark)
 say "building images FROM $IACS_BASE_IMAGE (log: $LOGS/build.log)"
 step "$LOGS/build.log" "$LOGS/build.log" compose build || { tail -n 40 "$LOGS/build.log" >&2; echo "regress: image build failed" >&2; exit 2; }
 record "build images" "$t"
+# Bases of earlier inputs (another Node, another script) are of no further use once the images are rebuilt.
+for old in $("$DOCKER" images --format '{{.Repository}}:{{.Tag}}' iacs-probe-base 2>/dev/null); do
+  [ "$old" = "$IACS_BASE_IMAGE" ] || "$DOCKER" rmi "$old" >/dev/null 2>&1 || true
+done
 "$DOCKER" images --format '{{.Repository}}:{{.Tag}} {{.Size}}' 2>/dev/null | grep -E '^iacs-probe' >"$LOGS/images.txt" || true
 
 # --- the run -------------------------------------------------------------------------------------------
