@@ -1,0 +1,299 @@
+import { expect } from 'chai';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as dgram from 'node:dgram';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import ModbusRTU from 'modbus-serial';
+import { parse as parseYaml } from 'yaml';
+import { loadProfile } from '../../src/profile';
+import { debianPython, findExecutable, pythonHasModule, requirePeer } from '../helpers/peers';
+
+// The Docker regression kit (docker/, docs/docker.md). docker/regress.sh itself runs in .ci/run (it needs
+// root and starts a Docker engine); these tests check its parts on the host: that the targets, profiles,
+// compose services and baselines agree, the report comparison, and the third-party simulators' fixed
+// postures against the same Debian packages the images install.
+
+const COMPOSE = parseYaml(fs.readFileSync('docker/compose.yaml', 'utf8'), { merge: true }) as {
+  services: Record<string, { depends_on?: Record<string, { condition: string }>; ports?: unknown; network_mode?: string; networks?: string[]; volumes?: string[] }>;
+  networks: Record<string, { internal?: boolean }>;
+};
+const TARGETS = (parseYaml(fs.readFileSync('docker/targets.yaml', 'utf8')) as { targets: Record<string, { expect: string }> }).targets;
+const COMPARE = 'docker/harness/compare-reports.mjs';
+
+function compare(a: string, b: string, json = false): { code: number | null; stdout: string } {
+  const r = spawnSync(process.execPath, [COMPARE, a, b, ...(json ? ['--json'] : [])], { encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout };
+}
+
+function tmpDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-docker-kit-'));
+}
+
+describe('docker regression kit', () => {
+  describe('targets, profiles, compose services and baselines agree', () => {
+    it('every target has a profile naming its compose service as the only host', () => {
+      expect(Object.keys(TARGETS)).to.not.be.empty;
+      for (const [name, t] of Object.entries(TARGETS)) {
+        expect(['pass', 'fail', 'baseline'], name).to.include(t.expect);
+        const profile = loadProfile(`profiles/docker/${name}.yaml`);
+        expect(profile.targets.map((x) => x.host), name).to.deep.equal([name]);
+        expect(profile.allow, name).to.not.include('destructive');
+        expect(COMPOSE.services[name], `compose service ${name}`).to.be.an('object');
+      }
+    });
+
+    it('the public-image target list extends the kit\'s own', () => {
+      const pub = (parseYaml(fs.readFileSync('docker/targets.public.yaml', 'utf8')) as { targets: Record<string, { expect: string }> }).targets;
+      for (const [name, t] of Object.entries(TARGETS)) expect(pub[name], name).to.deep.equal(t);
+      for (const name of Object.keys(pub)) expect(() => loadProfile(`profiles/docker/${name}.yaml`), name).to.not.throw();
+    });
+
+    it('the harness waits for every target to be healthy, and every other service is a target', () => {
+      const harness = COMPOSE.services.harness;
+      const others = Object.keys(COMPOSE.services).filter((s) => s !== 'harness').sort();
+      expect(others).to.deep.equal(Object.keys(TARGETS).sort());
+      for (const name of others) expect(harness.depends_on?.[name]?.condition, name).to.equal('service_healthy');
+    });
+
+    it('nothing is published on the host, nothing of the host is mounted, the bench network is internal', () => {
+      for (const [name, s] of Object.entries(COMPOSE.services)) {
+        expect(s.ports, `${name} publishes ports`).to.equal(undefined);
+        expect(s.network_mode, name).to.equal(undefined);
+        expect(s.networks, name).to.deep.equal(['bench']);
+        // Only the harness's evidence volume (a named volume unless IACS_EVIDENCE names a host folder).
+        expect(s.volumes ?? [], name).to.deep.equal(name === 'harness' ? ['${IACS_EVIDENCE:-evidence}:/evidence'] : []);
+      }
+      expect(COMPOSE.networks.bench.internal).to.equal(true);
+    });
+
+    it('every target has a stored baseline of its own profile, as expected for its posture', () => {
+      for (const [name, t] of Object.entries(TARGETS)) {
+        const file = `docker/baselines/${name}/report.json`;
+        expect(fs.existsSync(file), `${file} (docker/regress.sh --update-baseline)`).to.equal(true);
+        const report = JSON.parse(fs.readFileSync(file, 'utf8')) as { run: { profile: string; complete: boolean }; summary: { failedAtTarget: number; errors: number } };
+        expect(path.basename(report.run.profile), file).to.equal(`${name}.yaml`);
+        expect(report.run.complete, file).to.equal(true);
+        expect(report.summary.errors, `${file} holds probe errors`).to.equal(0);
+        if (t.expect === 'pass') expect(report.summary.failedAtTarget, file).to.equal(0);
+        if (t.expect === 'fail') expect(report.summary.failedAtTarget, file).to.be.greaterThan(0);
+      }
+    });
+
+    it('the shell scripts parse', () => {
+      for (const script of ['docker/regress.sh', 'docker/base/make-base.sh']) {
+        expect(spawnSync('bash', ['-n', script]).status, script).to.equal(0);
+      }
+      for (const script of ['docker/bin/container-ip', 'docker/emulator/entrypoint.sh', 'docker/sims/openssh/entrypoint.sh', 'docker/sims/snmpd/entrypoint.sh', 'docker/sims/snmpd/healthcheck.sh']) {
+        expect(spawnSync('sh', ['-n', script]).status, script).to.equal(0);
+      }
+    });
+  });
+
+  describe('compare-reports (stand-in for iacs-probe diff)', () => {
+    const weak = 'docker/baselines/eplc-weak';
+    const hardened = 'docker/baselines/eplc-hardened';
+
+    it('a run identical to its baseline: exit 0, no change', () => {
+      const r = compare(hardened, `${hardened}/report.json`, true);
+      expect(r.code).to.equal(0);
+      const result = JSON.parse(r.stdout) as { identical: boolean; worse: boolean };
+      expect(result).to.include({ identical: true, worse: false });
+    });
+
+    it('hardened baseline -> weak run: exit 1, the failing requirements and new findings named', () => {
+      const r = compare(hardened, weak);
+      expect(r.code).to.equal(1);
+      expect(r.stdout).to.match(/^WORSE/);
+      expect(r.stdout).to.match(/requirement CR 4\.1: \S+ -> fail {2}\[worse\]/);
+      expect(r.stdout).to.contain('ports.cleartext-service (high): 0 -> 1 finding(s)  [worse]');
+    });
+
+    it('weak baseline -> hardened run: exit 0 (nothing worse), the changes still listed', () => {
+      const r = compare(weak, hardened, true);
+      expect(r.code).to.equal(0);
+      const result = JSON.parse(r.stdout) as { identical: boolean; worse: boolean; changes: { kind: string; key: string; worse: boolean }[] };
+      expect(result.identical).to.equal(false);
+      expect(result.worse).to.equal(false);
+      expect(result.changes.filter((c) => c.kind === 'requirement').map((c) => c.key)).to.include('CR 4.1');
+    });
+
+    it('one new finding of the same code is worse; a new info finding is not', () => {
+      const dir = tmpDir();
+      try {
+        const report = JSON.parse(fs.readFileSync(`${weak}/report.json`, 'utf8')) as { attempts: { findings: { code: string; severity: string }[] }[] };
+        const attempt = report.attempts.find((a) => a.findings.some((f) => f.severity !== 'info'))!;
+        const extra = attempt.findings.find((f) => f.severity !== 'info')!;
+        attempt.findings.push({ ...extra });
+        fs.writeFileSync(path.join(dir, 'more.json'), JSON.stringify(report));
+        expect(compare(weak, path.join(dir, 'more.json')).code).to.equal(1);
+        attempt.findings.pop();
+        attempt.findings.push({ ...extra, code: 'ports.declared-not-open', severity: 'info' });
+        fs.writeFileSync(path.join(dir, 'info.json'), JSON.stringify(report));
+        const r = compare(weak, path.join(dir, 'info.json'));
+        expect(r.code).to.equal(0);
+        expect(r.stdout).to.match(/^changed \(nothing worse\)/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('an attempt that now errors is worse', () => {
+      const dir = tmpDir();
+      try {
+        const report = JSON.parse(fs.readFileSync(`${hardened}/report.json`, 'utf8')) as { attempts: { status: string; findings: unknown[] }[] };
+        report.attempts[0].status = 'error';
+        report.attempts[0].findings = [];
+        fs.writeFileSync(path.join(dir, 'report.json'), JSON.stringify(report));
+        const r = compare(hardened, dir);
+        expect(r.code).to.equal(1);
+        expect(r.stdout).to.match(/attempt ports\.tcp @ eplc-hardened: pass -> error {2}\[worse\]/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('what is not a report: exit 2', () => {
+      const dir = tmpDir();
+      try {
+        fs.writeFileSync(path.join(dir, 'report.json'), '{"hello": 1}');
+        expect(compare(hardened, dir).code).to.equal(2);
+        expect(compare(hardened, path.join(dir, 'missing')).code).to.equal(2);
+        expect(spawnSync(process.execPath, [COMPARE, hardened]).status).to.equal(2);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('third-party simulators: the fixed postures on the Debian packages', () => {
+    it('OpenSSH: Debian sshd accepts both configurations, with the documented algorithms', function () {
+      const sshd = requirePeer(this, 'sshd', findExecutable('sshd', ['/usr/sbin']));
+      const keygen = requirePeer(this, 'ssh-keygen');
+      const dir = tmpDir();
+      try {
+        const effective = (posture: string, keys: [string, string[]][]) => {
+          for (const [file, args] of keys) execFileSync(keygen, ['-q', ...args, '-N', '', '-f', path.join(dir, file)]);
+          let text = fs.readFileSync(`docker/sims/openssh/sshd_config.${posture}`, 'utf8').replaceAll('/etc/ssh/', `${dir}/`);
+          text = text.replaceAll('/etc/iacs-sim/banner.txt', path.resolve('docker/sims/openssh/banner.txt'));
+          fs.writeFileSync(path.join(dir, posture), text);
+          const out = execFileSync(sshd, ['-T', '-f', path.join(dir, posture), '-o', `PidFile=${dir}/pid`], { encoding: 'utf8' });
+          return Object.fromEntries(out.trim().split('\n').map((l) => [l.split(' ')[0], l.slice(l.indexOf(' ') + 1)]));
+        };
+        const weak = effective('weak', [['ssh_host_rsa_key', ['-t', 'rsa', '-b', '1024']], ['ssh_host_ecdsa_key', ['-t', 'ecdsa', '-b', '256']]]);
+        expect(weak.kexalgorithms).to.contain('diffie-hellman-group1-sha1');
+        expect(weak.ciphers).to.contain('3des-cbc');
+        expect(weak.macs).to.contain('hmac-md5');
+        expect(weak.hostkeyalgorithms).to.contain('ssh-rsa');
+        expect(weak.permitrootlogin).to.equal('yes');
+        expect(weak.banner).to.equal('none');
+        const hard = effective('hardened', [['ssh_host_ed25519_key', ['-t', 'ed25519']]]);
+        expect(hard.kexalgorithms.split(',')).to.not.include.members(['diffie-hellman-group1-sha1', 'diffie-hellman-group14-sha1']);
+        expect(hard.kexalgorithms).to.not.match(/sha1/);
+        expect(hard.ciphers).to.not.match(/cbc|3des|chacha/);
+        expect(hard.macs.split(',').every((m) => m.endsWith('-etm@openssh.com'))).to.equal(true);
+        expect(hard.hostkeyalgorithms).to.equal('ssh-ed25519');
+        expect(hard.permitrootlogin).to.equal('no');
+        expect(hard.maxauthtries).to.equal('3');
+        expect(hard.banner).to.match(/banner\.txt$/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('pymodbus: unit 1 answers on the given address, register 0 counts, others hold 100 + address', async function () {
+      this.timeout(20_000);
+      const python = requirePeer(this, 'python3 with pymodbus', (() => {
+        const p = debianPython();
+        return p && pythonHasModule(p, 'pymodbus') ? p : undefined;
+      })(), 'apt-get install python3-pymodbus python3-serial python3-serial-asyncio');
+      const server = spawn(python, ['docker/sims/pymodbus/server.py', '127.0.0.1', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const client = new ModbusRTU();
+      try {
+        const port = await announcedPort(server, /server on 127\.0\.0\.1:(\d+)/);
+        await client.connectTCP('127.0.0.1', { port });
+        client.setID(1);
+        client.setTimeout(2000);
+        const first = (await client.readHoldingRegisters(0, 3)).data;
+        expect(first.slice(1)).to.deep.equal([101, 102]);
+        await new Promise((r) => setTimeout(r, 1300));
+        const second = (await client.readHoldingRegisters(0, 1)).data;
+        expect(second[0]).to.not.equal(first[0]);
+      } finally {
+        await new Promise<void>((resolve) => client.close(() => resolve()));
+        await stop(server);
+      }
+    });
+
+    it('snmpd: public reads, private writes sysLocation, public cannot write, the v3 user reads with authPriv', async function () {
+      this.timeout(20_000);
+      const snmpd = requirePeer(this, 'snmpd', findExecutable('snmpd', ['/usr/sbin']));
+      const snmpget = requirePeer(this, 'snmpget');
+      const snmpset = requirePeer(this, 'snmpset');
+      const dir = tmpDir();
+      const port = await freeUdpPort();
+      const agent = spawn(snmpd, ['-f', '-Lo', '-C', '-c', 'docker/sims/snmpd/snmpd.conf', '-I', '-smux', '-p', `${dir}/pid`, `udp:127.0.0.1:${port}`], {
+        env: { ...process.env, SNMP_PERSISTENT_DIR: dir, MIBS: '' }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const env = { ...process.env, MIBS: '', SNMP_PERSISTENT_DIR: dir };
+      const target = `127.0.0.1:${port}`;
+      const run = (bin: string, args: string[]) => spawnSync(bin, ['-t', '1', '-r', '2', '-On', ...args], { encoding: 'utf8', env });
+      try {
+        await announcedPort(agent, /NET-SNMP version/);
+        const descr = run(snmpget, ['-v2c', '-c', 'public', target, '1.3.6.1.2.1.1.1.0']);
+        expect(descr.stdout).to.contain('iacs-probe Docker regression kit');
+        expect(run(snmpset, ['-v2c', '-c', 'private', target, '1.3.6.1.2.1.1.6.0', 's', 'rack 7']).status).to.equal(0);
+        expect(run(snmpget, ['-v2c', '-c', 'public', target, '1.3.6.1.2.1.1.6.0']).stdout).to.contain('rack 7');
+        expect(run(snmpset, ['-v2c', '-c', 'public', target, '1.3.6.1.2.1.1.6.0', 's', 'x']).status).to.not.equal(0);
+        const v3 = run(snmpget, ['-v3', '-u', 'iacs-v3', '-l', 'authPriv', '-a', 'SHA', '-A', 'Bench-SNMPv3-auth-2026', '-x', 'AES', '-X', 'Bench-SNMPv3-priv-2026', target, '1.3.6.1.2.1.1.5.0']);
+        expect(v3.stdout).to.contain('snmpd-sim');
+      } finally {
+        await stop(agent);
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+});
+
+/** A UDP port on 127.0.0.1 that was free a moment ago (snmpd does not report the port it bound). */
+async function freeUdpPort(): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+/** Resolves with the first capture of `pattern` in the child's output (or '' without a group). */
+function announcedPort(child: ChildProcess, pattern: RegExp): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`no ${pattern} in 10 s:\n${text}`)), 10_000);
+    const onData = (d: Buffer) => {
+      text += d.toString();
+      const m = pattern.exec(text);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1] ?? 0));
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited ${code}:\n${text}`));
+    });
+  });
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
