@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import {
   FRS, OutOfScope, ProbeError, formatTarget, type ComponentInfo, type CredentialVault,
   type DevicePolicy, type HostUnderTest, type ProbeContext, type ProbeDefinition,
-  type ProbeResult, type RequirementOutcome, type Safety, type ServiceUnderTest,
+  type ProbeResult, type RequirementOutcome, type RunLedger, type Safety, type ServiceUnderTest,
 } from '../sdk';
 import type { RunStore } from '../evidence/store';
 import { packagePath } from '../paths';
@@ -39,8 +39,29 @@ export interface AttemptEnvironment {
   baselineFiles?: Readonly<Record<string, string>>;
   /** Folder relative file names of the profile resolve against (default: the working directory). */
   profileDir?: string;
+  /** Run-wide counters shared by the attempts (one per run). */
+  ledger?: RunLedger;
   /** How long a probe that ignores its signal may linger after its deadline before it is abandoned. */
   graceMs?: number;
+}
+
+/** The run ledger: a map of counters. */
+export class MapLedger implements RunLedger {
+  private readonly counts = new Map<string, number>();
+  get(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+  add(key: string, delta: number): number {
+    const next = this.get(key) + delta;
+    this.counts.set(key, next);
+    return next;
+  }
+  set(key: string, value: number): void {
+    this.counts.set(key, value);
+  }
+  toJSON(): Record<string, number> {
+    return Object.fromEntries(this.counts);
+  }
 }
 
 export function attemptTarget(planned: Pick<PlannedAttempt, 'host' | 'service'>): string {
@@ -159,6 +180,7 @@ export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnviro
     deadline,
     log: { debug: log('debug'), info: log('info'), warn: log('warn') },
     evidence: recorder,
+    ledger: env.ledger ?? new MapLedger(),
     baseline: <T>(name: string) => {
       const loaded = loadBaseline(name, env);
       // The acceptance criteria applied are part of the evidence: which file, which level, which basis.

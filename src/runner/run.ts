@@ -12,7 +12,7 @@ import { packagePath, toolVersion } from '../paths';
 import type { Attempt, AttemptStatus, Attestation, Report, RequirementVerdictValue } from '../report/model';
 import { REPORTERS } from '../report';
 import type { ProbeDefinition, Safety } from '../sdk';
-import { executeAttempt, type PlannedAttempt } from './attempt';
+import { MapLedger, executeAttempt, type PlannedAttempt } from './attempt';
 import { Vault } from './credentials';
 import { buildPlan, type Plan } from './plan';
 import { loadProbes } from './registry';
@@ -102,13 +102,14 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
   for (const a of plan.skipped) store.journal({ type: 'attempt', attempt: a });
 
   const vault = new Vault(profile.credentials);
+  const ledger = new MapLedger();
   const scope = enterScope(plan.hosts.flatMap((h) => [h.host, ...h.addresses]));
   let attempts: Attempt[];
   try {
     const execute = (planned: PlannedAttempt) => executeAttempt(planned, {
       store, component: profile.component, policy: profile.policy, essentialFunction: profile.essentialFunction, credentials: vault, allowed: plan.allowed,
       runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: profile.baselineFiles,
-      profileDir: profile.dir,
+      profileDir: profile.dir, ledger,
     });
     const lockInfo = (p: PlannedAttempt) => locksOf(p, { credentials: vault, policy: profile.policy });
     attempts = await schedule(plan.attempts, execute, {

@@ -43,6 +43,16 @@ export interface LockRequest {
   readonly mode: 'shared' | 'exclusive';
 }
 
+/**
+ * Counters shared by every attempt of one run, e.g. failed logins per account, so that probes that guess
+ * passwords on the same device never add up to a lockout between them.
+ */
+export interface RunLedger {
+  get(key: string): number;
+  add(key: string, delta: number): number;
+  set(key: string, value: number): void;
+}
+
 export interface ProbeContext<I> {
   readonly host: HostUnderTest;
   /** The declared service under test; undefined for host-scope probes (e.g. ports.tcp). */
@@ -61,6 +71,8 @@ export interface ProbeContext<I> {
   readonly deadline: number;
   readonly log: ProbeLogger;
   readonly evidence: EvidenceRecorder;
+  /** Run-wide counters (failed logins per account ...), shared by all attempts of the run. */
+  readonly ledger: RunLedger;
   /** The policy thresholds for this run (profiles/baselines/<name>.yaml, level = SL target), or the
    * profile's own file when it names one. */
   baseline<T = Record<string, unknown>>(name: string): T;

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   FRS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy,
-  type ProbeDefinition, type Safety, type ServiceProtocol, type ServiceUnderTest, type SlVector,
+  type ProbeDefinition, type RunLedger, type Safety, type ServiceProtocol, type ServiceUnderTest, type SlVector,
 } from '../../src/sdk';
 import { RunStore } from '../../src/evidence/store';
 import { executeAttempt, type Attempt } from '../../src/runner/attempt';
@@ -27,6 +27,8 @@ export interface ProbeRunOptions<I> {
   types?: ComponentType[];
   timeoutMs?: number;
   baselineFiles?: Record<string, string>;
+  /** Share counters between several runProbe calls (as attempts of one run do). */
+  ledger?: RunLedger;
 }
 
 export interface ProbeRun {
@@ -77,7 +79,7 @@ export async function runProbe<I>(probe: ProbeDefinition<I>, options: ProbeRunOp
       },
       {
         store, component, policy: options.policy ?? {}, essentialFunction: options.essentialFunction, credentials: vault, allowed,
-        runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: options.baselineFiles,
+        runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: options.baselineFiles, ledger: options.ledger,
       },
     );
     return { attempt, dir, read: (rel) => fs.readFileSync(path.join(dir, rel), 'utf8') };
