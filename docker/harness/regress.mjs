@@ -26,8 +26,7 @@ const CLI = path.join(ROOT, 'bin', 'iacs-probe');
 
 // The comparison of a run with its baseline: `<command> <baseline folder> <run folder>`, exit 1 when
 // something got worse. Switch to the report tool's own diff when it exists by using the second line.
-const DIFF_COMMAND = [process.execPath, path.join(HERE, 'compare-reports.mjs')];
-// const DIFF_COMMAND = [CLI, 'diff'];
+const DIFF_COMMAND = [CLI, 'diff'];
 
 const EXPECTATIONS = ['pass', 'fail', 'baseline'];
 

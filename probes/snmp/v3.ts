@@ -41,8 +41,21 @@ async function communityAnswers(ctx: ProbeContext<Inputs>, options: { timeoutMs:
   const baseline = ctx.baseline<SnmpBaseline>('snmp');
   const candidates = communityCandidates(profileCommunities(service, undefined, ctx.credentials), baseline.defaultCommunities.map((d) => d.community));
   const trials = candidates.flatMap((c) => (['v2c', 'v1'] as const).map((version) => ({ community: c.community, version })));
-  const results = await mapLimited(trials, 4, (t) => tryAccess({ host: service.host, port: service.port }, t, options));
-  return results.some((r) => r.result === 'response');
+  // Stop at the first answer: one is enough to know an agent listens (and the defaults come first).
+  const found = new AbortController();
+  const signal = AbortSignal.any([options.signal, found.signal]);
+  const results = await mapLimited(trials, 4, async (t) => {
+    if (found.signal.aborted) return false;
+    try {
+      const answered = (await tryAccess({ host: service.host, port: service.port }, t, { ...options, signal })).result === 'response';
+      if (answered) found.abort();
+      return answered;
+    } catch (err) {
+      if (found.signal.aborted && !options.signal.aborted) return false;
+      throw err;
+    }
+  });
+  return results.some(Boolean);
 }
 
 export default defineProbe<Inputs>({

@@ -22,7 +22,12 @@ export async function emulateCommand(args: string[], io: Io): Promise<number> {
   const emulator = await startEmulator(posture, { host: values.host, ephemeralPorts: values.ephemeral === true });
   io.out.write(`${servicesLine(emulator)}\n`);
   await new Promise<void>((resolve) => {
-    const stop = () => resolve();
+    // A posture may start no listening service at all; keep the process alive until told to stop.
+    const keepAlive = setInterval(() => undefined, 60_000);
+    const stop = () => {
+      clearInterval(keepAlive);
+      resolve();
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });

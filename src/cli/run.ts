@@ -96,11 +96,12 @@ export async function runWithConsole(profile: Profile, options: RunOptions, io: 
   const cancel = cancelOnSignals(io);
   const progress = progressListener(io.err);
   try {
-    const { report, dir } = await runAssessment(profile, { ...options, signal: cancel.signal, hooks: progress });
+    const { report, dir, reporterErrors } = await runAssessment(profile, { ...options, signal: cancel.signal, hooks: progress });
     progress.finish();
     io.out.write(renderConsoleSummary(report, path.relative(process.cwd(), dir) || '.'));
     if (options.sign) io.out.write(`Signed: manifest.sig (${options.sign.certificate ? 'certificate and ' : ''}key sha256 ${options.sign.fingerprint})\n`);
-    return exitCodeFor(report);
+    for (const e of reporterErrors) io.err.write(`iacs-probe: could not write ${e.file} (the rest of the folder is complete; details in journal.ndjson): ${e.error.split('\n')[0]}\n`);
+    return reporterErrors.length > 0 ? Math.max(exitCodeFor(report), 2) : exitCodeFor(report);
   } finally {
     cancel.dispose();
   }

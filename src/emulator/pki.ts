@@ -5,6 +5,7 @@
  * X.509 is built with node-forge and signed with node:crypto (src/protocols/tls/x509.ts): forge alone can
  * only carry RSA keys, and the posture also asks for EC P-256. No openssl CLI is used.
  */
+import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -79,7 +80,9 @@ export function serverCredentials(device: DeviceContext, service: string, spec: 
     hash: spec.hash ?? 'sha256',
     notBefore,
     notAfter: new Date(notBefore.getTime() + (spec.validDays ?? 365) * DAY),
-    altNames: [...new Set([device.host, 'localhost', ...(spec.altNames ?? [])])],
+    // The device names itself as a real one does: its address and its host name (in a container, the
+    // name the bench network resolves it by).
+    altNames: [...new Set([device.host, 'localhost', os.hostname(), ...(spec.altNames ?? [])])],
     extendedKeyUsage: ['serverAuth'],
   });
   const dir = path.join(device.workDir, service);

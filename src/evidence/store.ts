@@ -52,16 +52,19 @@ export class RunStore {
 
   /** Appends one record to journal.ndjson and flushes it to disk. */
   journal(record: object): void {
-    fs.writeSync(this.journalFd, this.redact(JSON.stringify(record)) + '\n');
+    fs.writeSync(this.journalFd, JSON.stringify(this.redactValues(record)) + '\n');
     fs.fsyncSync(this.journalFd);
   }
 
-  /** Writes a file at a folder-relative path (reports). */
-  writeFile(relative: string, content: string | Uint8Array): string {
+  /**
+   * Writes a file at a folder-relative path. Text is searched for secrets unless `alreadyRedacted` (reports
+   * rendered from a value-redacted report: a text replacement there could only damage field names).
+   */
+  writeFile(relative: string, content: string | Uint8Array, options: { alreadyRedacted?: boolean } = {}): string {
     const rel = safeRelative(relative);
     const abs = path.join(this.dir, rel);
     fs.mkdirSync(path.dirname(abs), { recursive: true });
-    fs.writeFileSync(abs, this.redactContent(content));
+    fs.writeFileSync(abs, options.alreadyRedacted ? content : this.redactContent(content));
     return rel;
   }
 
@@ -77,7 +80,7 @@ export class RunStore {
       files,
       save: (name, content) => {
         const data = typeof content === 'string' || content instanceof Uint8Array
-          ? content : JSON.stringify(content, null, 2) + '\n';
+          ? content : JSON.stringify(this.redactValues(content), null, 2) + '\n';
         return track(this.writeFile(path.posix.join(base, safeRelative(name)), data));
       },
       append: (name, line) => {
@@ -105,6 +108,26 @@ export class RunStore {
     return buf;
   }
 
+  /**
+   * A copy of a JSON-able value with secrets replaced in its string values only. Keys are left alone: a
+   * password that is also a common word ("operator") must not rename fields of the report.
+   */
+  redactValues<T>(value: T): T {
+    if (this.secrets.size === 0) return value;
+    const walk = (v: unknown): unknown => {
+      if (typeof v === 'string') return this.redact(v);
+      if (Array.isArray(v)) return v.map(walk);
+      if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) {
+        const plain = 'toJSON' in v && typeof (v as { toJSON: unknown }).toJSON === 'function' ? (v as { toJSON(): unknown }).toJSON() : v;
+        if (plain !== v) return walk(plain);
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+      }
+      return v;
+    };
+    return walk(value) as T;
+  }
+
+  /** Replaces every registered secret in a text (transcripts, logs, rendered text reports). */
   redact(text: string): string {
     let out = text;
     for (const secret of this.secrets) out = out.split(secret).join(REDACTED);

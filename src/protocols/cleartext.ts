@@ -1,3 +1,4 @@
+import * as dns from 'node:dns/promises';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { ProtocolViolation, TargetTimeout } from '../sdk';
@@ -248,7 +249,9 @@ export type TftpAnswer =
  * cancelled at once with an ERROR packet. Never writes. Silence throws TargetTimeout; anything that is
  * not a TFTP packet throws ProtocolViolation.
  */
-export function tftpReadRequest(host: string, port: number, filename: string, options: { timeoutMs: number; retries: number; signal: AbortSignal }): Promise<TftpAnswer> {
+export async function tftpReadRequest(name: string, port: number, filename: string, options: { timeoutMs: number; retries: number; signal: AbortSignal }): Promise<TftpAnswer> {
+  // Answers are matched by source address, so a host name is resolved first (the answer comes from an IP).
+  const host = net.isIP(name) ? name : (await dns.lookup(name)).address;
   return new Promise((resolve, reject) => {
     if (options.signal.aborted) return reject(options.signal.reason);
     const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
@@ -279,7 +282,7 @@ export function tftpReadRequest(host: string, port: number, filename: string, op
     socket.on('error', (err) => finish(err));
     socket.on('message', (msg, rinfo) => {
       if (done) return;
-      if (rinfo.address !== host && !(host === 'localhost' && rinfo.address === '127.0.0.1')) return;
+      if (rinfo.address !== host) return;
       const opcode = msg.length >= 4 ? msg.readUInt16BE(0) : -1;
       if (opcode === 5) {
         const text = msg.subarray(4, msg.indexOf(0, 4) === -1 ? msg.length : msg.indexOf(0, 4)).toString('latin1');

@@ -50,6 +50,8 @@ export interface RunOutcome {
   report: Report;
   dir: string;
   plan: Plan;
+  /** Report files that could not be rendered (the run folder is complete otherwise). */
+  reporterErrors: { file: string; error: string }[];
 }
 
 /** Where the attestation file given with --attest is kept in the run folder. */
@@ -167,8 +169,17 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
   };
   // Reporters render the report as report.json holds it (secrets redacted): a compressed format (xlsx)
   // could not be redacted after rendering.
-  const written = JSON.parse(store.redact(JSON.stringify(report))) as Report;
-  for (const reporter of REPORTERS) store.writeFile(reporter.file, await reporter.render(written));
+  const written = store.redactValues(report);
+  const reporterErrors: { file: string; error: string }[] = [];
+  for (const reporter of REPORTERS) {
+    try {
+      store.writeFile(reporter.file, await reporter.render(written), { alreadyRedacted: true });
+    } catch (err) {
+      // A broken reporter must not cost the evidence: the other files and the manifest are still written.
+      reporterErrors.push({ file: reporter.file, error: err instanceof Error ? err.stack ?? err.message : String(err) });
+    }
+  }
+  if (reporterErrors.length > 0) store.journal({ type: 'reporter-errors', errors: reporterErrors });
   store.journal({ type: 'run-end', finishedAt, complete: report.run.complete, summary: report.summary });
   store.close();
   writeManifest(dir, {
@@ -180,7 +191,7 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
     ...(options.sign ? { signer: manifestSigner(options.sign) } : {}),
   });
   if (options.sign) signManifest(dir, options.sign);
-  return { report, dir, plan };
+  return { report, dir, plan, reporterErrors };
 }
 
 /** Exit codes (ARCHITECTURE.md): 0 nothing failed at target, 1 a requirement failed, 2 incomplete or errors. */

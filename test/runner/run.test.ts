@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import { verifyFolder } from '../../src/evidence/manifest';
 import { profileFromObject } from '../../src/profile';
 import { runAssessment } from '../../src/runner/run';
+import { REPORTERS, type Reporter } from '../../src/report';
+import type { Report } from '../../src/report/model';
 import type { ProbeDefinition } from '../../src/sdk';
 import { FIXTURE_PROBES, greetingProbe, intrusiveProbe } from '../../fixtures/probes';
 import { bannerServer, closedPort, stallServer, type TestServer } from '../../fixtures/servers';
@@ -103,6 +105,52 @@ describe('runner: a whole run against real sockets on 127.0.0.1', () => {
       expect(fs.readFileSync(path.join(out, 'report.json'), 'utf8')).to.contain('the password is [redacted]');
     } finally {
       delete process.env.TEST_RUN_SECRET;
+    }
+  });
+
+  it('a secret that is also a common word is redacted in values, never in field names', async () => {
+    const good = await bannerServer('welcome operator\r\n');
+    servers.push(good);
+    process.env.TEST_RUN_SECRET = 'operator';
+    try {
+      const profile = profileFromObject({
+        apiVersion: 'iacs-probe/v1', component: { name: 'x', types: ['embedded'], slTarget: 1 },
+        targets: [{ host: '127.0.0.1', services: [{ port: good.port, protocol: 'tcp' }] }],
+        credentials: { telnet: { username: 'op', password: { env: 'TEST_RUN_SECRET' } } },
+      }, 'inline');
+      const out = path.join(dir, 'common-word');
+      await runAssessment(profile, { out, probes: [greetingProbe as ProbeDefinition<unknown>], operator: 'A. Tester' });
+      const written = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as Report;
+      expectValidReport(written);
+      expect(written.run.operator).to.equal('A. Tester');
+      expect(written.attempts[0].observations.greeting).to.equal('welcome [redacted]\r\n');
+      const journal = fs.readFileSync(path.join(out, 'journal.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(journal[0]).to.have.property('options');
+      expect(verifyFolder(out).ok).to.equal(true);
+    } finally {
+      delete process.env.TEST_RUN_SECRET;
+    }
+  });
+
+  it('a reporter that fails costs its own file only: the folder still gets its reports and manifest', async () => {
+    const good = await bannerServer('hello\r\n');
+    servers.push(good);
+    const broken: Reporter = { file: 'broken.txt', render: () => { throw new Error('renderer bug'); } };
+    (REPORTERS as Reporter[]).push(broken);
+    try {
+      const profile = profileFromObject({
+        apiVersion: 'iacs-probe/v1', component: { name: 'x', types: ['embedded'], slTarget: 1 },
+        targets: [{ host: '127.0.0.1', services: [{ port: good.port, protocol: 'tcp' }] }],
+      }, 'inline');
+      const out = path.join(dir, 'broken-reporter');
+      const outcome = await runAssessment(profile, { out, probes: [greetingProbe as ProbeDefinition<unknown>] });
+      expect(outcome.reporterErrors.map((e) => e.file)).to.deep.equal(['broken.txt']);
+      expect(fs.existsSync(path.join(out, 'report.json'))).to.equal(true);
+      expect(fs.existsSync(path.join(out, 'broken.txt'))).to.equal(false);
+      expect(fs.readFileSync(path.join(out, 'journal.ndjson'), 'utf8')).to.contain('renderer bug');
+      expect(verifyFolder(out).ok).to.equal(true);
+    } finally {
+      (REPORTERS as Reporter[]).pop();
     }
   });
 });

@@ -8,7 +8,7 @@ export interface DebugPosture extends ServicePosture {
 
 /**
  * An undocumented vendor debug agent left listening (the kind of service a communication matrix does not
- * declare): greets with a banner and answers every line with "ERR". It exists so that CR 7.7 (least
+ * declare): greets with a banner, answers whatever it is sent with "ERR" and hangs up. It exists so that CR 7.7 (least
  * functionality) has something to find on the weak device.
  */
 export const debugService: ServiceModule<DebugPosture> = {
@@ -19,7 +19,7 @@ export const debugService: ServiceModule<DebugPosture> = {
       socket.on('error', () => undefined);
       socket.setTimeout(60_000, () => socket.destroy());
       socket.write(`${banner}\r\n`);
-      socket.on('data', () => socket.write('ERR\r\n'));
+      socket.on('data', () => socket.end('ERR\r\n'));
     });
     const listener = await listenTcp(server, device.host, device.portFor(config.port));
     return { endpoints: [{ protocol: 'tcp', host: device.host, port: listener.port }], close: listener.close };

@@ -78,13 +78,22 @@ function hostKey(spec: SshHostKeySpec, workDir: string): string {
   const bits = spec.bits ?? (spec.type === 'rsa' ? 3072 : spec.type === 'ecdsa' ? 256 : undefined);
   const file = path.join(workDir, `ssh_host_${spec.type}${bits ? `_${bits}` : ''}_key`);
   if (fs.existsSync(file)) return fs.readFileSync(file, 'utf8');
-  let pair: { private: string; public: string };
-  if (spec.type === 'rsa') pair = utils.generateKeyPairSync('rsa', { bits: bits ?? 3072, comment: 'emulator host key' });
-  else if (spec.type === 'ecdsa') {
-    if (bits !== 256 && bits !== 384 && bits !== 521) throw new SshPostureError(`services.ssh.hostKeys: ecdsa bits must be 256, 384 or 521, not ${bits}`);
-    pair = utils.generateKeyPairSync('ecdsa', { bits, comment: 'emulator host key' });
-  } else if (spec.type === 'ed25519') pair = utils.generateKeyPairSync('ed25519', { comment: 'emulator host key' });
-  else throw new SshPostureError(`services.ssh.hostKeys: unknown key type ${String((spec as { type: unknown }).type)}`);
+  const generate = (): { private: string; public: string } => {
+    if (spec.type === 'rsa') return utils.generateKeyPairSync('rsa', { bits: bits ?? 3072, comment: 'emulator host key' });
+    if (spec.type === 'ecdsa') {
+      if (bits !== 256 && bits !== 384 && bits !== 521) throw new SshPostureError(`services.ssh.hostKeys: ecdsa bits must be 256, 384 or 521, not ${bits}`);
+      return utils.generateKeyPairSync('ecdsa', { bits, comment: 'emulator host key' });
+    }
+    if (spec.type === 'ed25519') return utils.generateKeyPairSync('ed25519', { comment: 'emulator host key' });
+    throw new SshPostureError(`services.ssh.hostKeys: unknown key type ${String((spec as { type: unknown }).type)}`);
+  };
+  // ssh2 1.17 now and then writes an ed25519 key its own parser rejects ("Malformed OpenSSH private
+  // key", about 3 in 1000 here): generate again until the key parses.
+  let pair = generate();
+  for (let tries = 1; utils.parseKey(pair.private) instanceof Error; tries++) {
+    if (tries >= 20) throw new SshPostureError(`services.ssh.hostKeys: ssh2 could not make a ${spec.type} key it can parse`);
+    pair = generate();
+  }
   fs.writeFileSync(file, pair.private, { mode: 0o600 });
   fs.writeFileSync(`${file}.pub`, pair.public);
   return pair.private;
