@@ -34,6 +34,14 @@ export const WEB_INPUT_SCHEMA = {
 
 export const WEB_DEFAULTS: WebInputs = { requestTimeoutMs: 5000, paths: ['/admin', '/config', '/setup'], maxPaths: 12 };
 
+/** The metadata every web probe with only the common inputs shares (spread into defineProbe). */
+export const WEB_PROBE = {
+  protocol: 'http',
+  scope: 'service',
+  appliesTo: [...WEB_PROTOCOLS],
+  inputs: { schema: { type: 'object', additionalProperties: false, properties: WEB_INPUT_SCHEMA }, defaults: WEB_DEFAULTS },
+} as const;
+
 /** Options of a declared web service the probes read (profile: `services[].options`). */
 export function serviceOptions(service: ServiceUnderTest): { loginPath: string; protectedPaths: string[] } {
   const o = service.options;

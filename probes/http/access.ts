@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { defineProbe, finding, judge, type Finding } from '../../src/sdk';
 import type { Navigation } from '../../src/protocols/http/navigate';
 import {
-  WEB_DEFAULTS, WEB_INPUT_SCHEMA, WEB_PROTOCOLS, candidatePaths, declaredHttpsService, isLoginPage, openLanding, pageOf, recordExchanges,
+  WEB_PROBE, candidatePaths, declaredHttpsService, isLoginPage, openLanding, pageOf, recordExchanges,
   visitAll, visitPath, type CandidatePath, type PathVisit, type WebInputs,
 } from './_web';
 
@@ -43,7 +43,7 @@ function digest(body: Buffer): string {
 
 export default defineProbe<WebInputs>({
   id: 'http.access',
-  protocol: 'http',
+  ...WEB_PROBE,
   title: 'Web UI: protected pages refuse requests without a session',
   description: 'Without any credentials or cookies, GETs the paths that must need a session (the service option '
     + '`protectedPaths` and the input `paths`, default /admin, /config, /setup) and same-origin links of the login page '
@@ -53,10 +53,7 @@ export default defineProbe<WebInputs>({
     + 'path with the same page is not mistaken for open pages.',
   requirements: REQUIREMENTS,
   safety: 'active',
-  scope: 'service',
-  appliesTo: [...WEB_PROTOCOLS],
   timeoutMs: 30_000,
-  inputs: { schema: { type: 'object', additionalProperties: false, properties: WEB_INPUT_SCHEMA }, defaults: WEB_DEFAULTS },
   async run(ctx) {
     const service = ctx.service!;
     const landing = await openLanding(ctx);

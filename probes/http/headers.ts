@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { defineProbe, judge, type Finding } from '../../src/sdk';
 import { cacheDirectives, frameProtection, headerFields, parseHsts } from '../../src/protocols/http/headers';
 import {
-  WEB_DEFAULTS, WEB_INPUT_SCHEMA, WEB_PROTOCOLS, endpointOf, graded, gradedRequirements, loadHttpBaseline, openLanding, recordExchanges,
+  WEB_PROBE, endpointOf, graded, gradedRequirements, loadHttpBaseline, openLanding, recordExchanges,
   type WebInputs,
 } from './_web';
 
@@ -14,7 +14,7 @@ const LEAKY_REFERRER = new Set(['unsafe-url', 'no-referrer-when-downgrade']);
 
 export default defineProbe<WebInputs>({
   id: 'http.headers',
-  protocol: 'http',
+  ...WEB_PROBE,
   title: 'Web UI security headers (HSTS, framing, CSP, nosniff, Referrer-Policy, caching of the login page)',
   description: 'Opens the login page of a declared web service like a browser and reads the security headers of the page it '
     + 'ends on: Strict-Transport-Security (HTTPS only; RFC 6797 syntax and max-age against the baseline), '
@@ -23,10 +23,7 @@ export default defineProbe<WebInputs>({
     + 'come from profiles/baselines/http.yaml: only HSTS maps to a requirement (CR 4.1, from SL 2); the others are info.',
   requirements: REQUIREMENTS,
   safety: 'passive',
-  scope: 'service',
-  appliesTo: [...WEB_PROTOCOLS],
   timeoutMs: 20_000,
-  inputs: { schema: { type: 'object', additionalProperties: false, properties: WEB_INPUT_SCHEMA }, defaults: WEB_DEFAULTS },
   async run(ctx) {
     const service = ctx.service!;
     const endpoint = endpointOf(service);

@@ -2,7 +2,7 @@ import { defineProbe, finding, judge, type Finding, type Judgement } from '../..
 import { resolveUrl } from '../../src/protocols/http/navigate';
 import { httpRequest } from '../../src/protocols/http/request';
 import {
-  WEB_DEFAULTS, WEB_INPUT_SCHEMA, WEB_PROTOCOLS, candidatePaths, challengesOf, declaredHttpsService, endpointOf, openLanding,
+  WEB_PROBE, candidatePaths, challengesOf, declaredHttpsService, endpointOf, openLanding,
   recordExchanges, visitAll, type WebInputs,
 } from './_web';
 
@@ -10,7 +10,7 @@ const REQUIREMENTS = ['CR 4.1', 'CR 1.5'];
 
 export default defineProbe<WebInputs>({
   id: 'http.transport',
-  protocol: 'http',
+  ...WEB_PROBE,
   title: 'Web UI: credentials only over TLS (no cleartext login, plain HTTP redirects to HTTPS)',
   description: 'Opens the login page of a declared web service like a browser (same-origin redirects and meta refreshes '
     + 'followed) and GETs the paths that should need a session. Over plain HTTP, a password form or an HTTP '
@@ -19,10 +19,7 @@ export default defineProbe<WebInputs>({
     + 'to http:// is the same failure. Never sends credentials.',
   requirements: REQUIREMENTS,
   safety: 'passive',
-  scope: 'service',
-  appliesTo: [...WEB_PROTOCOLS],
   timeoutMs: 30_000,
-  inputs: { schema: { type: 'object', additionalProperties: false, properties: WEB_INPUT_SCHEMA }, defaults: WEB_DEFAULTS },
   async run(ctx) {
     const service = ctx.service!;
     const endpoint = endpointOf(service);

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { loadPosture, startEmulator, type Emulator } from '../../src/emulator';
 import type { ServicePosture } from '../../src/emulator/types';
 import { freePort } from './openssl-server';
+import { findExecutable, requirePeer } from './peers';
 
 /**
  * The emulated device of a posture with only its web UI running (HTTPS, plus plain HTTP where the posture
@@ -110,4 +111,16 @@ export function useWebPostures(): { weak(): Emulator; hardened(): Emulator } {
     return e;
   };
   return { weak: () => get(weak, 'weak'), hardened: () => get(hardened, 'hardened') };
+}
+
+/** Runs `fn` against a fresh lighttpd (skipped, or failed under IACS_REQUIRE_PEERS=1, when it is missing). */
+export async function withLighttpd(ctx: Mocha.Context, fn: (server: Lighttpd) => Promise<void>): Promise<void> {
+  const binary = requirePeer(ctx, 'lighttpd');
+  const htpasswd = requirePeer(ctx, 'htpasswd', findExecutable('htpasswd'), 'apache2-utils');
+  const server = await startLighttpd(binary, htpasswd);
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+  }
 }

@@ -3,9 +3,8 @@ import * as http from 'node:http';
 import probe from '../../../probes/http/access';
 import { listenTestServer } from '../../../fixtures/servers';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
-import { findExecutable, requirePeer } from '../../helpers/peers';
 import { runProbe } from '../../helpers/probe-harness';
-import { startLighttpd, startWebDevice, useWebPostures } from '../../helpers/web';
+import { startWebDevice, useWebPostures, withLighttpd } from '../../helpers/web';
 
 const FAST = { requestTimeoutMs: 2000 };
 type PathRow = { path: string; source: string; access: string; status?: number };
@@ -70,16 +69,11 @@ describe('probe http.access', () => {
   });
 
   it('Debian lighttpd: /admin and the linked /admin/ ask for Basic authentication: pass', async function () {
-    const lighttpd = requirePeer(this, 'lighttpd');
-    const htpasswd = requirePeer(this, 'htpasswd', findExecutable('htpasswd'), 'apache2-utils');
-    const server = await startLighttpd(lighttpd, htpasswd);
-    try {
+    await withLighttpd(this, async (server) => {
       const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'http' }, inputs: FAST });
       expect(attempt.status, attempt.message).to.equal('pass');
       expect(rows(attempt.observations)).to.deep.equal(['/admin input challenge', '/config input absent', '/setup input absent', '/admin/ login-page-link challenge']);
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'http' }), timeoutMs: 3000, inputs: { requestTimeoutMs: 1000 } });

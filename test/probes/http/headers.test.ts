@@ -7,9 +7,9 @@ import probe from '../../../probes/http/headers';
 import { decodeEntities } from '../../../src/protocols/http/html';
 import { runNmap } from '../../../src/protocols/nmap';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
-import { findExecutable, requirePeer } from '../../helpers/peers';
+import { requirePeer } from '../../helpers/peers';
 import { runProbe } from '../../helpers/probe-harness';
-import { startLighttpd, startWebDevice, useWebPostures } from '../../helpers/web';
+import { startWebDevice, useWebPostures, withLighttpd } from '../../helpers/web';
 
 const FAST = { requestTimeoutMs: 2000 };
 const codes = (findings: readonly { code: string; severity: string }[]) => findings.map((f) => `${f.code}:${f.severity}`);
@@ -77,11 +77,8 @@ describe('probe http.headers', () => {
   });
 
   it('Debian lighttpd: no security headers; nmap http-headers sees the same header fields we record', async function () {
-    const lighttpd = requirePeer(this, 'lighttpd');
-    const htpasswd = requirePeer(this, 'htpasswd', findExecutable('htpasswd'), 'apache2-utils');
     const nmap = requirePeer(this, 'nmap');
-    const server = await startLighttpd(lighttpd, htpasswd);
-    try {
+    await withLighttpd(this, async (server) => {
       const { attempt, read } = await runProbe(probe, { service: { port: server.port, protocol: 'http' }, inputs: FAST });
       expect(attempt.status).to.equal('not_applicable');
       expect(attempt.findings.map((f) => f.code)).to.deep.equal(['http.no-frame-protection', 'http.no-csp', 'http.no-nosniff', 'http.no-referrer-policy']);
@@ -97,9 +94,7 @@ describe('probe http.headers', () => {
       for (const name of ['strict-transport-security', 'content-security-policy', 'x-frame-options', 'x-content-type-options', 'referrer-policy']) {
         expect([ours.has(name), theirs.has(name)], name).to.deep.equal([false, false]);
       }
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'https' }), timeoutMs: 3000, inputs: { requestTimeoutMs: 1000 } });

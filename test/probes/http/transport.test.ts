@@ -1,9 +1,8 @@
 import { expect } from 'chai';
 import probe from '../../../probes/http/transport';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
-import { findExecutable, requirePeer } from '../../helpers/peers';
 import { runProbe } from '../../helpers/probe-harness';
-import { startLighttpd, startWebDevice, useWebPostures } from '../../helpers/web';
+import { startWebDevice, useWebPostures, withLighttpd } from '../../helpers/web';
 
 const FAST = { requestTimeoutMs: 2000 };
 const verdicts = (outcomes: readonly { requirement: string; verdict: string }[]) => outcomes.map((o) => `${o.requirement}:${o.verdict}`);
@@ -68,19 +67,14 @@ describe('probe http.transport', () => {
   });
 
   it('Debian lighttpd with Basic auth over plain HTTP on /admin: http.cleartext-basic-auth', async function () {
-    const lighttpd = requirePeer(this, 'lighttpd');
-    const htpasswd = requirePeer(this, 'htpasswd', findExecutable('htpasswd'), 'apache2-utils');
-    const server = await startLighttpd(lighttpd, htpasswd);
-    try {
+    await withLighttpd(this, async (server) => {
       const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'http' }, inputs: FAST });
       expect(attempt.status, attempt.message).to.equal('fail');
       expect(attempt.findings.map((f) => f.code)).to.deep.equal(['http.cleartext-basic-auth']);
       expect(attempt.observations.authChallenges).to.deep.include({ path: '/admin', scheme: 'Basic', realm: 'bench switch' });
       // The link from the index page was followed too.
       expect((attempt.observations.paths as { path: string; status: number }[]).map((p) => [p.path, p.status])).to.deep.include(['/admin/', 401]);
-    } finally {
-      await server.close();
-    }
+    });
   });
 
   describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'http' }), timeoutMs: 3000, inputs: { requestTimeoutMs: 1000 } });
