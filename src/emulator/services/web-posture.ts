@@ -73,7 +73,7 @@ export function onClientError(web: WebPosture, identity: DeviceIdentity) {
   return (err: NodeJS.ErrnoException, socket: net.Socket) => {
     if (!socket.writable) return socket.destroy();
     const body = web.errorPages === 'verbose'
-      ? `<html><body><h1>400 Bad Request</h1><pre>${String(err.code)}: ${err.message}\n    at HTTPParser.execute (node:_http_server)</pre><address>EPLC-Web/${identity.firmware} (Linux 4.14.98-rt51 armv7l)</address></body></html>\n`
+      ? `<html><body><h1>400 Bad Request</h1><pre>${String(err.code)}: ${err.message}\n    at HTTPParser.execute (node:_http_server:1052:12)</pre><address>EPLC-Web/${identity.firmware} (Linux 4.14.98-rt51 armv7l)</address></body></html>\n`
       : '';
     socket.end(`HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${body ? 'Content-Type: text/html\r\n' : ''}\r\n${body}`);
     return undefined;
