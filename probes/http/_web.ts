@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  InvalidInput, ProtocolViolation, finding, isAbort, type Finding, type HostUnderTest, type ProbeContext, type ServiceUnderTest, type Severity,
+  InvalidInput, ProtocolViolation, TargetTimeout, finding, isAbort, type Finding, type HostUnderTest, type ProbeContext, type ServiceUnderTest, type Severity,
 } from '../../src/sdk';
 import { CookieJar } from '../../src/protocols/http/cookies';
 import { findLoginForm, type LoginForm } from '../../src/protocols/http/form-login';
@@ -200,8 +200,13 @@ export async function visitPath(ctx: ProbeContext<WebInputs>, path: string, jar?
 /** Visits every path; when not a single one answered, the service is not usable: the first error is thrown. */
 export async function visitAll(ctx: ProbeContext<WebInputs>, paths: readonly CandidatePath[], jar?: CookieJar): Promise<PathVisit[]> {
   const visits: PathVisit[] = [];
-  for (const p of paths) visits.push(await visitPath(ctx, p.path, jar));
+  for (const p of paths) {
+    // A slow device gets fewer paths checked rather than no result at all: keep a request's worth of budget.
+    if (ctx.deadline - Date.now() < ctx.inputs.requestTimeoutMs + 1000) visits.push({ path: p.path, error: 'not requested: the attempt budget ran out' });
+    else visits.push(await visitPath(ctx, p.path, jar));
+  }
   const failed = visits.filter((v): v is { path: string; error: string } => 'error' in v);
+  if (visits.length > 0 && failed.length === visits.length && failed.every((f) => f.error.startsWith('not requested'))) throw new TargetTimeout('the attempt budget ran out before any path was requested');
   if (visits.length > 0 && failed.length === visits.length) throw new ProtocolViolation(`no path answered: ${failed.map((f) => `${f.path}: ${f.error}`).join('; ')}`);
   return visits;
 }

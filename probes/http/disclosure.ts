@@ -88,9 +88,10 @@ export default defineProbe<WebInputs>({
       try {
         const { body, ...rest } = await run();
         const text = visibleText(body);
-        const file = ctx.evidence.save(`error-${name}.txt`, body.subarray(0, 16 * 1024));
+        // An empty body is recorded as bodyBytes 0 in the observations, not as an empty file.
+        const file = body.length > 0 ? ctx.evidence.save(`error-${name}.txt`, body.subarray(0, 16 * 1024)) : undefined;
         const headerText = (rest.headers ?? []).filter(([k]) => PRODUCT_HEADERS.includes(k.toLowerCase())).map(([, v]) => v).join(' ');
-        cases.push({ name, request, ...rest, versions: productVersions(`${headerText} ${text}`), verbose: verboseMarks(text), evidence: file });
+        cases.push({ name, request, ...rest, versions: productVersions(`${headerText} ${text}`), verbose: verboseMarks(text), ...(file ? { evidence: file } : {}) });
       } catch (err) {
         if (ctx.signal.aborted || isAbort(err, ctx.signal) || !(err instanceof Error)) throw err;
         cases.push({ name, request, error: err.message, versions: [], verbose: [] });

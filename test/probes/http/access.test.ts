@@ -76,5 +76,23 @@ describe('probe http.access', () => {
     });
   });
 
+  it('a device that hangs on some paths: the attempt ends within its budget with what it saw', async () => {
+    const server = await listenTestServer(http.createServer((req, res) => {
+      if (req.url === '/') res.writeHead(200, { 'content-type': 'text/html' }).end('<a href="/admin">admin</a>');
+      else if (req.url === '/admin') res.writeHead(401, { 'www-authenticate': 'Basic realm="x"' }).end();
+      // anything else: never answered
+    }));
+    try {
+      const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'http' }, inputs: { requestTimeoutMs: 500 }, timeoutMs: 2500 });
+      expect(attempt.status, attempt.message).to.equal('pass');
+      const paths = attempt.observations.paths as { path: string; access: string; error?: string }[];
+      // Which of the hanging paths timed out and which were skipped for lack of budget depends on the clock.
+      expect(paths.map((p) => [p.path, p.access])).to.deep.equal([['/admin', 'challenge'], ['/config', 'no-answer'], ['/setup', 'no-answer']]);
+      for (const p of paths.slice(1)) expect(p.error).to.match(/no HTTP response|budget ran out/);
+    } finally {
+      await server.close();
+    }
+  });
+
   describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'http' }), timeoutMs: 3000, inputs: { requestTimeoutMs: 1000 } });
 });
