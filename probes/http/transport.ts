@@ -90,7 +90,15 @@ export default defineProbe<WebInputs>({
         judgements.push({ requirement: 'CR 4.1', coverage: 'partial', passReason: `plain HTTP only redirects to the declared HTTPS service ${String(redirect?.declaredService)} and asks for no credentials` });
       }
     } else {
-      // HTTPS: the login form must not post to http://.
+      // HTTPS: no way back to cleartext, and the login form must not post to http://.
+      const down = landing.navigation.leftTo;
+      if (down?.url && new URL(down.url).protocol === 'http:') {
+        findings.push(finding({
+          code: 'http.https-downgrade', severity: 'medium', requirements: ['CR 4.1'], evidence,
+          message: `${service.name} sends the browser from HTTPS to plain HTTP (${down.from} -> ${down.location}): the web UI is used in cleartext`,
+        }));
+        redirect = { from: down.from, location: down.location, to: down.url, declaredService: null };
+      }
       const action = landing.loginForm ? new URL(landing.loginForm.action) : undefined;
       if (action?.protocol === 'http:') {
         findings.push(finding({
@@ -101,7 +109,9 @@ export default defineProbe<WebInputs>({
       const passReason = landing.loginForm
         ? `the login form is served over TLS and posts to ${resolveUrl(endpoint, landing.loginForm.action).origin}; the TLS configuration itself is judged by tls.*`
         : 'the web UI is served over TLS; the TLS configuration itself is judged by tls.*';
-      judgements.push({ requirement: 'CR 4.1', coverage: 'partial', passReason }, { requirement: 'CR 1.5', coverage: 'partial', passReason });
+      judgements.push({ requirement: 'CR 4.1', coverage: 'partial', passReason });
+      // After a downgrade the login (if any) happens on the plain-HTTP side, which its own attempt judges.
+      if (!redirect) judgements.push({ requirement: 'CR 1.5', coverage: 'partial', passReason });
     }
     return {
       observations: {

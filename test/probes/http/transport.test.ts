@@ -1,5 +1,8 @@
 import { expect } from 'chai';
+import * as https from 'node:https';
 import probe from '../../../probes/http/transport';
+import { listenTestServer } from '../../../fixtures/servers';
+import { generateKey, issueCertificate } from '../../../src/protocols/tls';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
 import { startWebDevice, useWebPostures, withLighttpd } from '../../helpers/web';
@@ -63,6 +66,22 @@ describe('probe http.transport', () => {
       expect(attempt.observations.redirect).to.include({ declaredService: null });
     } finally {
       await emu.close();
+    }
+  });
+
+  it('an HTTPS service that redirects to plain HTTP fails CR 4.1 (http.https-downgrade)', async () => {
+    const plain = devices.weak().endpoint('http');
+    // A device whose HTTPS landing page sends the browser to its plain-HTTP port (a misconfigured proxy rule).
+    const key = generateKey({ type: 'ec', curve: 'P-256' });
+    const cert = issueCertificate({ commonName: '127.0.0.1', key, notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000) });
+    const server = await listenTestServer(https.createServer({ key: cert.keyPem, cert: cert.pem }, (_req, res) => res.writeHead(302, { location: `http://127.0.0.1:${plain.port}/` }).end()));
+    try {
+      const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'https' }, inputs: FAST });
+      expect(attempt.status).to.equal('fail');
+      expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['http.https-downgrade', 'medium']]);
+      expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}`)).to.deep.equal(['CR 4.1:fail']);
+    } finally {
+      await server.close();
     }
   });
 
