@@ -35,6 +35,9 @@ describe('probe http.transport', () => {
     expect(devices.hardened().services.map((s) => s.protocol)).to.deep.equal(['https']);
     const { attempt } = await runProbe(probe, { service: { port: devices.hardened().endpoint('https').port, protocol: 'https' }, inputs: FAST });
     expect(attempt.status, attempt.message).to.equal('pass');
+    // The same service declared as `protocol: http, tls: true` is read over TLS too.
+    const asHttpTls = await runProbe(probe, { service: { port: devices.hardened().endpoint('https').port, protocol: 'http', tls: true }, inputs: FAST });
+    expect([asHttpTls.attempt.status, asHttpTls.attempt.observations.scheme]).to.deep.equal(['pass', 'https']);
   });
 
   it('plain HTTP that only redirects to the declared HTTPS service passes CR 4.1; the redirect is verified with one request', async () => {
