@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type * as tls from 'node:tls';
@@ -6,6 +5,9 @@ import type { AccountStore, LockoutConfig } from '../accounts';
 import { listenTcp, type Listener } from '../net';
 import { needsSecurityLevel0, serverCredentials, type CertificatePosture } from '../pki';
 import type { DeviceContext, ServiceEndpoint, ServiceModule, ServicePosture } from '../types';
+import {
+  applyPostureHeaders, notFoundBody, onClientError, redirectToHttps, sessionCookieFlags, sessionIdGenerator, type WebPosture,
+} from './web-posture';
 
 export interface HttpsPosture extends ServicePosture {
   minVersion?: tls.SecureVersion;
@@ -24,6 +26,8 @@ export interface HttpsPosture extends ServicePosture {
   /** Idle lifetime of a web session (default 600 s). */
   sessionSeconds?: number;
   realm?: string;
+  /** Headers, cookie flags, session ids, error pages, open pages, plain-HTTP behaviour (web-posture.ts). */
+  web?: WebPosture;
 }
 
 interface Session {
@@ -36,6 +40,8 @@ const MAX_BODY = 4096;
 function page(title: string, body: string): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1>${body}</body></html>\n`;
 }
+
+const NAV = '<p><a href="/admin">Administration</a> <a href="/config">Configuration</a></p>';
 
 const LOGIN_FORM = '<form method="post" action="/login"><label>User <input name="username" autocomplete="username"></label> '
   + '<label>Password <input name="password" type="password" autocomplete="current-password"></label> <button>Log in</button></form>';
@@ -61,8 +67,9 @@ function basicCredentials(req: http.IncomingMessage): { username: string; passwo
  * HTTP basic auth (/admin, which also accepts the session), both checked against the device accounts with
  * the lockout. Failed and locked logins look the same to the client (CR 1.10).
  */
-function webApp(accounts: AccountStore, identity: DeviceContext['identity'], options: { secure: boolean; sessionMs: number; realm: string }) {
+function webApp(accounts: AccountStore, identity: DeviceContext['identity'], options: { secure: boolean; sessionMs: number; realm: string; web: WebPosture }) {
   const sessions = new Map<string, Session>();
+  const newSessionId = sessionIdGenerator(options.web);
   const sessionUser = (req: http.IncomingMessage): string | undefined => {
     const id = cookie(req, 'session');
     const s = id ? sessions.get(id) : undefined;
@@ -75,14 +82,21 @@ function webApp(accounts: AccountStore, identity: DeviceContext['identity'], opt
     return s.user;
   };
   const send = (res: http.ServerResponse, status: number, html: string, headers: http.OutgoingHttpHeaders = {}) => {
-    res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', ...headers });
+    res.writeHead(status, { 'content-type': 'text/html; charset=utf-8', ...headers });
     res.end(html);
   };
   return (req: http.IncomingMessage, res: http.ServerResponse) => {
     const source = req.socket.remoteAddress ?? '';
     const url = new URL(req.url ?? '/', 'http://device');
+    applyPostureHeaders(res, options.web, identity);
     if (req.method === 'GET' && url.pathname === '/') {
-      return send(res, 200, page(`${identity.vendor} ${identity.model}`, LOGIN_FORM));
+      const known = cookie(req, 'session');
+      if (options.web.preLoginSession && !(known && sessions.has(known))) {
+        const id = newSessionId();
+        sessions.set(id, { user: '', expires: Date.now() + options.sessionMs });
+        res.setHeader('set-cookie', `session=${id}; ${sessionCookieFlags(options.web, options.secure)}`);
+      }
+      return send(res, 200, page(`${identity.vendor} ${identity.model}`, LOGIN_FORM + NAV));
     }
     if (req.method === 'POST' && url.pathname === '/login') {
       let body = '';
@@ -101,10 +115,12 @@ function webApp(accounts: AccountStore, identity: DeviceContext['identity'], opt
         const username = form.get('username') ?? '';
         const result = accounts.login(username, form.get('password') ?? '', source);
         if (result !== 'ok') return send(res, 401, page('Login failed', `<p>Wrong user name or password.</p>${LOGIN_FORM}`));
-        const id = randomBytes(24).toString('hex');
+        const brought = cookie(req, 'session');
+        const keep = options.web.keepSessionOnLogin && brought !== undefined && sessions.has(brought);
+        if (brought && !keep) sessions.delete(brought);
+        const id = keep && brought ? brought : newSessionId();
         sessions.set(id, { user: username, expires: Date.now() + options.sessionMs });
-        const flags = `HttpOnly; SameSite=Strict; Path=/${options.secure ? '; Secure' : ''}`;
-        res.writeHead(303, { location: '/admin', 'set-cookie': `session=${id}; ${flags}` });
+        res.writeHead(303, { location: '/admin', 'set-cookie': `session=${id}; ${sessionCookieFlags(options.web, options.secure)}` });
         return res.end();
       });
       return undefined;
@@ -118,13 +134,21 @@ function webApp(accounts: AccountStore, identity: DeviceContext['identity'], opt
       }
       return send(res, 200, page('Device administration', `<p>Logged in as ${user.replace(/[^\w.-]/g, '')}. Firmware ${identity.firmware}.</p><a href="/logout">Log out</a>`));
     }
+    if (req.method === 'GET' && url.pathname === '/config') {
+      if (!(options.web.openPaths ?? []).includes('/config') && !sessionUser(req)) {
+        res.writeHead(303, { location: '/' });
+        return res.end();
+      }
+      return send(res, 200, page('Device configuration', `<pre>ip=192.168.0.10/24\ngateway=192.168.0.1\nmodbus=enabled\nfirmware=${identity.firmware}</pre>`));
+    }
     if (req.method === 'GET' && url.pathname === '/logout') {
       const id = cookie(req, 'session');
       if (id) sessions.delete(id);
       res.writeHead(303, { location: '/', 'set-cookie': 'session=; Max-Age=0; Path=/' });
       return res.end();
     }
-    return send(res, 404, page('Not found', ''));
+    const notFound = notFoundBody(options.web, identity, url.pathname);
+    return send(res, 404, page(notFound.title, notFound.html));
   };
 }
 
@@ -139,6 +163,7 @@ export const httpsService: ServiceModule<HttpsPosture> = {
     const accounts = device.accountsFor(config.lockout);
     const sessionMs = (config.sessionSeconds ?? 600) * 1000;
     const realm = config.realm ?? `${device.identity.model} administration`;
+    const web = config.web ?? {};
     const mode = config.clientCertificate?.mode ?? 'off';
     const verify = config.clientCertificate?.verify !== false;
     let ciphers = config.ciphers;
@@ -153,7 +178,8 @@ export const httpsService: ServiceModule<HttpsPosture> = {
       requestCert: mode !== 'off',
       rejectUnauthorized: mode === 'required' && verify,
       ...(mode !== 'off' ? { ca: [creds.caPem] } : {}),
-    }, webApp(accounts, device.identity, { secure: true, sessionMs, realm }));
+    }, webApp(accounts, device.identity, { secure: true, sessionMs, realm, web }));
+    server.on('clientError', onClientError(web, device.identity));
     if (mode === 'required' && !verify) {
       // Requires a certificate but checks nothing about it (what a careless device does).
       server.on('secureConnection', (socket: tls.TLSSocket) => {
@@ -174,7 +200,11 @@ export const httpsService: ServiceModule<HttpsPosture> = {
       listeners.push(secure);
       endpoints.push({ protocol: 'https', host: device.host, port: secure.port, tls: true });
       if (config.httpPort !== undefined && config.httpPort !== null) {
-        const plain = await listenTcp(http.createServer(webApp(accounts, device.identity, { secure: false, sessionMs, realm })), device.host, device.portFor(config.httpPort));
+        const plainServer = http.createServer(web.plainHttp === 'redirect'
+          ? redirectToHttps(() => secure.port, web, device.identity)
+          : webApp(accounts, device.identity, { secure: false, sessionMs, realm, web }));
+        plainServer.on('clientError', onClientError(web, device.identity));
+        const plain = await listenTcp(plainServer, device.host, device.portFor(config.httpPort));
         listeners.push(plain);
         endpoints.push({ protocol: 'http', host: device.host, port: plain.port });
       }
