@@ -28,11 +28,13 @@ export interface OpenPort {
   declared: boolean;
 }
 
-const CLEARTEXT_DECLARED = new Set(['telnet', 'ftp', 'tftp', 'http']);
+const CLEARTEXT_DECLARED = new Set(['telnet', 'ftp', 'tftp']);
 
 /** Which cleartext service an open port is, by nmap's name or by port number; undefined if none. */
 function cleartextLabel(open: OpenPort, declared: ServiceUnderTest | undefined, baseline: PortsBaseline): string | undefined {
   if (declared) {
+    // A declared plain-HTTP service may only redirect to HTTPS: http.transport judges it, not the port.
+    if (declared.protocol === 'http') return undefined;
     if (CLEARTEXT_DECLARED.has(declared.protocol) && !declared.tls) return baseline.cleartextServices[declared.protocol]?.label ?? declared.protocol;
     return undefined; // a declared service is judged by its protocol, not by its port number
   }

@@ -21,7 +21,7 @@ export interface Attempt {
   status: AttemptStatus;
   /** An ErrorReason for errors, a SkipReason for skips; absent otherwise. */
   reason?: string;
-  /** Human explanation of an error or a skip. */
+  /** Human explanation of an error, a skip, or why nothing was applicable. */
   message?: string;
   startedAt: string;
   durationMs: number;

@@ -131,6 +131,14 @@ function statusOf(outcomes: readonly RequirementOutcome[]): Attempt['status'] {
   return 'not_applicable';
 }
 
+/** Why an attempt judged nothing: its outcomes' reasons, or the probe's own note. */
+function notApplicableMessage(result: ProbeResult): string {
+  const reasons = [...new Set(result.outcomes.map((o) => o.reason))];
+  if (reasons.length > 0) return reasons.join('; ');
+  const note = result.observations.note;
+  return typeof note === 'string' && note ? note : 'the probe evaluated no requirement on this target';
+}
+
 /** Rejects results that would make the report lie: unknown requirements, or findings without a fail. */
 function checkResult(probe: ProbeDefinition<unknown>, result: ProbeResult): string | undefined {
   const declared = new Set(probe.requirements);
@@ -207,8 +215,9 @@ export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnviro
   if ('result' in settled) {
     const problem = checkResult(probe, settled.result);
     if (problem === undefined) {
+      const status = statusOf(settled.result.outcomes);
       return {
-        ...base, status: statusOf(settled.result.outcomes), durationMs,
+        ...base, status, ...(status === 'not_applicable' ? { message: notApplicableMessage(settled.result) } : {}), durationMs,
         observations: settled.result.observations, findings: [...settled.result.findings],
         outcomes: [...settled.result.outcomes], evidence,
       };
