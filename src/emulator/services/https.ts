@@ -24,6 +24,13 @@ export interface HttpsPosture extends ServicePosture {
   /** Idle lifetime of a web session (default 600 s). */
   sessionSeconds?: number;
   realm?: string;
+  /** What a failed form login says: uniform (default) "wrong user name or password", or distinct texts
+   * for an unknown user, a wrong password and a locked account (CR 1.10 user enumeration). */
+  loginFeedback?: 'uniform' | 'distinct';
+  /** Answer logins of existing accounts this much later (CWE-208 timing leak). 0/absent: uniform. */
+  knownUserDelayMs?: number;
+  /** Live web sessions per user; a form login beyond it is refused (429). Absent: unlimited. */
+  maxSessionsPerUser?: number;
 }
 
 interface Session {
@@ -56,13 +63,40 @@ function basicCredentials(req: http.IncomingMessage): { username: string; passwo
   return colon < 0 ? undefined : { username: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
+interface WebAuthOptions {
+  secure: boolean;
+  sessionMs: number;
+  realm: string;
+  feedback: 'uniform' | 'distinct';
+  knownUserDelayMs: number;
+  maxSessionsPerUser?: number;
+  /** Pending delayed answers, cleared on close. */
+  timers: Set<NodeJS.Timeout>;
+}
+
+const FAILURE_TEXT: Record<'unknown' | 'denied' | 'locked', string> = {
+  unknown: 'Unknown user name.',
+  denied: 'Wrong password.',
+  locked: 'Account locked after too many failed logins. Try again later.',
+};
+
 /**
  * The web UI of the emulated device: a login form (POST /login sets a session cookie) and a page behind
  * HTTP basic auth (/admin, which also accepts the session), both checked against the device accounts with
- * the lockout. Failed and locked logins look the same to the client (CR 1.10).
+ * the lockout. Failed and locked logins look the same to the client (CR 1.10) unless `loginFeedback` is
+ * distinct; `knownUserDelayMs` and `maxSessionsPerUser` are the other authentication knobs.
  */
-function webApp(accounts: AccountStore, identity: DeviceContext['identity'], options: { secure: boolean; sessionMs: number; realm: string }) {
+function webApp(accounts: AccountStore, identity: DeviceContext['identity'], options: WebAuthOptions) {
   const sessions = new Map<string, Session>();
+  const later = (username: string, fn: () => void) => {
+    if (!options.knownUserDelayMs || !accounts.has(username)) return fn();
+    const t = setTimeout(() => {
+      options.timers.delete(t);
+      fn();
+    }, options.knownUserDelayMs);
+    options.timers.add(t);
+  };
+  const liveSessions = (user: string) => [...sessions.values()].filter((s) => s.user === user && s.expires >= Date.now()).length;
   const sessionUser = (req: http.IncomingMessage): string | undefined => {
     const id = cookie(req, 'session');
     const s = id ? sessions.get(id) : undefined;
@@ -100,23 +134,35 @@ function webApp(accounts: AccountStore, identity: DeviceContext['identity'], opt
         const form = new URLSearchParams(body);
         const username = form.get('username') ?? '';
         const result = accounts.login(username, form.get('password') ?? '', source);
-        if (result !== 'ok') return send(res, 401, page('Login failed', `<p>Wrong user name or password.</p>${LOGIN_FORM}`));
-        const id = randomBytes(24).toString('hex');
-        sessions.set(id, { user: username, expires: Date.now() + options.sessionMs });
-        const flags = `HttpOnly; SameSite=Strict; Path=/${options.secure ? '; Secure' : ''}`;
-        res.writeHead(303, { location: '/admin', 'set-cookie': `session=${id}; ${flags}` });
-        return res.end();
+        return later(username, () => {
+          if (result !== 'ok') {
+            const text = options.feedback === 'distinct' ? FAILURE_TEXT[result === 'locked' ? 'locked' : accounts.has(username) ? 'denied' : 'unknown'] : 'Wrong user name or password.';
+            return send(res, 401, page('Login failed', `<p>${text}</p>${LOGIN_FORM}`));
+          }
+          if (options.maxSessionsPerUser !== undefined && liveSessions(username) >= options.maxSessionsPerUser) {
+            return send(res, 429, page('Login refused', '<p>The maximum number of sessions for this user is reached.</p>'));
+          }
+          const id = randomBytes(24).toString('hex');
+          sessions.set(id, { user: username, expires: Date.now() + options.sessionMs });
+          const flags = `HttpOnly; SameSite=Strict; Path=/${options.secure ? '; Secure' : ''}`;
+          res.writeHead(303, { location: '/admin', 'set-cookie': `session=${id}; ${flags}` });
+          return res.end();
+        });
       });
       return undefined;
     }
     if (req.method === 'GET' && url.pathname === '/admin') {
-      let user = sessionUser(req);
+      const admin = (user: string | undefined) => {
+        if (!user) {
+          return send(res, 401, page('Authentication required', '<p>Log in first.</p>'), { 'www-authenticate': `Basic realm="${options.realm}", charset="UTF-8"` });
+        }
+        return send(res, 200, page('Device administration', `<p>Logged in as ${user.replace(/[^\w.-]/g, '')}. Firmware ${identity.firmware}.</p><a href="/logout">Log out</a>`));
+      };
+      const user = sessionUser(req);
       const basic = user ? undefined : basicCredentials(req);
-      if (basic && accounts.login(basic.username, basic.password, source) === 'ok') user = basic.username;
-      if (!user) {
-        return send(res, 401, page('Authentication required', '<p>Log in first.</p>'), { 'www-authenticate': `Basic realm="${options.realm}", charset="UTF-8"` });
-      }
-      return send(res, 200, page('Device administration', `<p>Logged in as ${user.replace(/[^\w.-]/g, '')}. Firmware ${identity.firmware}.</p><a href="/logout">Log out</a>`));
+      if (!basic) return admin(user);
+      const ok = accounts.login(basic.username, basic.password, source) === 'ok';
+      return later(basic.username, () => admin(ok ? basic.username : undefined));
     }
     if (req.method === 'GET' && url.pathname === '/logout') {
       const id = cookie(req, 'session');
@@ -137,8 +183,12 @@ export const httpsService: ServiceModule<HttpsPosture> = {
   async start(config, device) {
     const creds = serverCredentials(device, 'https', config.certificate);
     const accounts = device.accountsFor(config.lockout);
-    const sessionMs = (config.sessionSeconds ?? 600) * 1000;
     const realm = config.realm ?? `${device.identity.model} administration`;
+    const timers = new Set<NodeJS.Timeout>();
+    const auth = {
+      sessionMs: (config.sessionSeconds ?? 600) * 1000, realm, feedback: config.loginFeedback ?? 'uniform',
+      knownUserDelayMs: config.knownUserDelayMs ?? 0, maxSessionsPerUser: config.maxSessionsPerUser, timers,
+    } as const;
     const mode = config.clientCertificate?.mode ?? 'off';
     const verify = config.clientCertificate?.verify !== false;
     let ciphers = config.ciphers;
@@ -153,7 +203,7 @@ export const httpsService: ServiceModule<HttpsPosture> = {
       requestCert: mode !== 'off',
       rejectUnauthorized: mode === 'required' && verify,
       ...(mode !== 'off' ? { ca: [creds.caPem] } : {}),
-    }, webApp(accounts, device.identity, { secure: true, sessionMs, realm }));
+    }, webApp(accounts, device.identity, { ...auth, secure: true }));
     if (mode === 'required' && !verify) {
       // Requires a certificate but checks nothing about it (what a careless device does).
       server.on('secureConnection', (socket: tls.TLSSocket) => {
@@ -174,7 +224,7 @@ export const httpsService: ServiceModule<HttpsPosture> = {
       listeners.push(secure);
       endpoints.push({ protocol: 'https', host: device.host, port: secure.port, tls: true });
       if (config.httpPort !== undefined && config.httpPort !== null) {
-        const plain = await listenTcp(http.createServer(webApp(accounts, device.identity, { secure: false, sessionMs, realm })), device.host, device.portFor(config.httpPort));
+        const plain = await listenTcp(http.createServer(webApp(accounts, device.identity, { ...auth, secure: false })), device.host, device.portFor(config.httpPort));
         listeners.push(plain);
         endpoints.push({ protocol: 'http', host: device.host, port: plain.port });
       }
@@ -183,6 +233,13 @@ export const httpsService: ServiceModule<HttpsPosture> = {
       throw err;
     }
     device.log(`https on ${endpoints.map((e) => `${e.protocol}:${e.port}`).join(', ')}`);
-    return { endpoints, close: async () => void (await Promise.allSettled(listeners.map((l) => l.close()))) };
+    return {
+      endpoints,
+      close: async () => {
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        await Promise.allSettled(listeners.map((l) => l.close()));
+      },
+    };
   },
 };
