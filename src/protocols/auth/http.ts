@@ -152,30 +152,42 @@ function formChannel(endpoint: HttpEndpoint, config: FormConfig, request: Reques
     }
     return { accepted, response, cookies, landing, successPage };
   };
+  /** The logout of a login: options.auth.logoutPath or a logout link on the page the login led to. */
+  const logoutOf = (r: Awaited<ReturnType<typeof login>>) => {
+    const link = config.logoutPath ?? (r.successPage ? findLogoutLink(r.successPage.body.toString('utf8')) : undefined);
+    const path = link ? samePath(link, r.landing ?? config.loginPath, origin) : undefined;
+    return {
+      path,
+      end: async () => {
+        if (path) await request(path, AbortSignal.timeout(2000), { headers: { cookie: cookieHeader(r.cookies) } }).catch(() => undefined);
+      },
+    };
+  };
   return {
     kind: 'http-form',
     label: `HTTP login form ${config.method.toUpperCase()} ${config.loginPath}`,
     details: { mode: 'form', ...config, tls: endpoint.tls },
     async tryLogin(username, password, signal): Promise<LoginResult> {
       const r = await login(username, password, signal);
+      // Log out again: a check must not use up one of the user's session slots.
+      if (r.accepted) await logoutOf(r).end();
       return { outcome: r.accepted ? 'accepted' : 'rejected', response: r.response };
     },
     async openSession(username, password, signal): Promise<SessionOpening> {
       const r = await login(username, password, signal);
-      if (!r.accepted || !r.landing) return { opened: false, response: { ...r.response, ...(r.accepted ? { status: `${r.response.status} (no page to check the session on: declare options.auth.successPath)` } : {}) } };
+      if (!r.accepted || !r.landing) {
+        if (r.accepted) await logoutOf(r).end();
+        return { opened: false, response: { ...r.response, ...(r.accepted ? { status: `${r.response.status} (no page to check the session on: declare options.auth.successPath)` } : {}) } };
+      }
       const landing = r.landing;
-      const logoutLink = config.logoutPath ?? (r.successPage ? findLogoutLink(r.successPage.body.toString('utf8')) : undefined);
-      const logout = logoutLink ? samePath(logoutLink, landing, origin) : undefined;
+      const logout = logoutOf(r);
       const session: HeldSession = {
         closedAt: () => undefined,
         async isAlive(s) {
           const res = await request(landing, s, { headers: { cookie: cookieHeader(r.cookies) } });
           return res.status >= 200 && res.status < 300 && !hasPasswordField(res.body.toString('utf8'));
         },
-        async close() {
-          if (!logout) return;
-          await request(logout, AbortSignal.timeout(2000), { headers: { cookie: cookieHeader(r.cookies) } }).catch(() => undefined);
-        },
+        close: () => logout.end(),
       };
       return { opened: true, session, response: r.response };
     },

@@ -75,5 +75,5 @@ describe('probe ssh.default-credentials', function () {
     });
   });
 
-  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'ssh' }), timeoutMs: 1500 });
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'ssh' }), timeoutMs: 1500, stallTimeoutMs: 700 });
 });
