@@ -3,7 +3,7 @@ import {
 } from '../../src/sdk';
 import { LoginBudget, type AuthProtocol, type LoginResponse, type LoginResult } from '../../src/protocols/auth';
 import { AUTH_APPLIES_TO, accountFor, accountLocks, channelOf, notDetermined, unknownUser, wrongPassword } from './common';
-import { compareTimings, type TimingComparison } from './stats';
+import { canReachSignificance, compareTimings, type TimingComparison } from './stats';
 
 export interface FeedbackInputs {
   /** Failed logins per class (unknown user / wrong password) in one batch. */
@@ -16,8 +16,6 @@ export interface FeedbackInputs {
   knownUser?: string;
 }
 
-/** Fewer samples per class than this: timing is not determined. */
-const MIN_TIMING_SAMPLES = 5;
 
 /** Replaces what legitimately changes between two answers (tokens, numbers, dates) before comparing texts. */
 export function normalizeText(text: string | undefined): string {
@@ -140,13 +138,15 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
       };
       const first = await batch(ctx.inputs.samples);
       const timingOf = (u: LoginResponse[], w: LoginResponse[]) => compareTimings(u.map((r) => r.durationMs), w.map((r) => r.durationMs), ctx.inputs.alpha, ctx.inputs.minEffectMs);
-      let timing: TimingComparison | undefined = first.u.length >= MIN_TIMING_SAMPLES && first.w.length >= MIN_TIMING_SAMPLES ? timingOf(first.u, first.w) : undefined;
+      // Too few samples to ever reach alpha: timing is not determined (rather than "no difference").
+      const enough = (u: unknown[], w: unknown[]) => canReachSignificance(u.length, w.length, ctx.inputs.alpha);
+      let timing: TimingComparison | undefined = enough(first.u, first.w) ? timingOf(first.u, first.w) : undefined;
       let confirmation: TimingComparison | undefined;
       if (timing?.distinguishable) {
         // One batch can be unlucky on a loaded machine: a leak must show again in a second one.
         const again = await batch(ctx.inputs.samples);
-        confirmation = again.u.length >= MIN_TIMING_SAMPLES && again.w.length >= MIN_TIMING_SAMPLES ? timingOf(again.u, again.w) : undefined;
-        if (confirmation && !confirmation.distinguishable) timing = { ...timing, distinguishable: false };
+        confirmation = enough(again.u, again.w) ? timingOf(again.u, again.w) : undefined;
+        if (!confirmation?.distinguishable) timing = { ...timing, distinguishable: false };
       }
       if (known.password !== undefined && budget.used(known.username) > 0) await login(known.username, known.password);
 
@@ -155,14 +155,15 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
       }
       const features = (['status', 'message', 'bodyLength'] as Feature[]).flatMap((f) => compareFeature(f, unknown, wrong) ?? []);
       const echoed = [...unknown, ...wrong].some((r) => r.echoesPassword === true);
-      const timingDetermined = timing !== undefined && (!timing.distinguishable || confirmation !== undefined);
+      // A first-batch difference that could not be checked again decides nothing either way.
+      const timingDetermined = timing !== undefined && (confirmation !== undefined || first.u.length + first.w.length === unknown.length + wrong.length);
       const observations = {
         interface: channel.label,
         knownUser: known.username,
         samples: { unknownUser: unknown.length, wrongPassword: wrong.length },
         features: features.map(({ feature, distinguishes, inconclusive, unknownUser: a, wrongPassword: b }) => ({ feature, distinguishes, inconclusive, unknownUser: a.slice(0, 3), wrongPassword: b.slice(0, 3) })),
         timing: timing ? { ...timing, ...(confirmation ? { confirmation } : {}) } : null,
-        ...(timingDetermined ? {} : { timingNotDetermined: budgetSpent ? 'the lockout budget allowed too few failed logins' : `fewer than ${MIN_TIMING_SAMPLES} samples per class` }),
+        ...(timingDetermined ? {} : { timingNotDetermined: budgetSpent ? 'the lockout budget allowed too few failed logins' : `${unknown.length} / ${wrong.length} samples cannot show a difference at alpha ${ctx.inputs.alpha}` }),
         passwordEchoed: echoed,
         ...(accepted.length ? { wrongPasswordAccepted: accepted } : {}),
       };

@@ -5,7 +5,7 @@ import { LoginBudget, type AuthProtocol, type HeldSession, type LoginResponse } 
 import { AUTH_APPLIES_TO, PHASE, accountFor, accountLocks, channelOf, notDetermined, sleep } from './common';
 
 export interface SessionsInputs {
-  /** Extra time after the configured idle timeout before the session is checked (default max(1 s, 20 %)). */
+  /** Extra time after the configured idle timeout before the session is checked (default max(2 s, 20 %): devices check idle sessions periodically, node-opcua once a second). */
   idleGraceSeconds?: number;
 }
 
@@ -48,12 +48,12 @@ export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsI
     async run(ctx) {
       const account = accountFor(ctx.credentials, protocol, 'sessions');
       if (!account) throw new MissingInput(`the profile gives no account (credentials.sessions.${protocol} or credentials.${protocol}) for the session tests`);
+      const channel = await channelOf(ctx);
+      if ('unsupported' in channel) return notDetermined(channel.unsupported);
       const policy = ctx.policy.sessions ?? {};
       if (policy.maxConcurrent === undefined && policy.idleTimeoutSeconds === undefined) {
         throw new MissingInput('the profile documents no session policy (policy.sessions.maxConcurrent, policy.sessions.idleTimeoutSeconds)');
       }
-      const channel = await channelOf(ctx);
-      if ('unsupported' in channel) return notDetermined(channel.unsupported);
       if (!channel.openSession) return notDetermined(`${channel.label} keeps no session (every request carries the credentials)`);
       const open = channel.openSession.bind(channel);
       const budget = new LoginBudget(ctx.ledger, ctx.policy, ctx.host.host);
@@ -105,7 +105,7 @@ export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsI
         }
         if (policy.idleTimeoutSeconds !== undefined) {
           const idle = policy.idleTimeoutSeconds;
-          const grace = ctx.inputs.idleGraceSeconds ?? Math.max(1, idle * 0.2);
+          const grace = ctx.inputs.idleGraceSeconds ?? Math.max(2, idle * 0.2);
           const needMs = (idle + grace) * 1000 + 5000;
           if (Date.now() + needMs > ctx.deadline) {
             observations.idle = { configuredSeconds: idle, notDetermined: `waiting ${idle + grace} s does not fit the attempt's budget (raise probes.${id}.timeoutMs)` };

@@ -78,3 +78,11 @@ export function compareTimings(a: readonly number[], b: readonly number[], alpha
     distinguishable: test.p < alpha && Math.abs(differenceMs) >= minEffectMs,
   };
 }
+
+/** Whether samples of these sizes can show a difference at `alpha` at all (complete separation). */
+export function canReachSignificance(n: number, m: number, alpha: number): boolean {
+  if (n === 0 || m === 0) return false;
+  const a = Array.from({ length: n }, (_v, i) => i);
+  const b = Array.from({ length: m }, (_v, i) => n + i);
+  return mannWhitney(a, b).p < alpha;
+}

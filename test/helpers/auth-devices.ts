@@ -5,13 +5,13 @@ import { BENCH_CLIENT } from './opcua';
 
 /**
  * Emulated devices for the authentication probes: the built-in weak and hardened postures with only the
- * service under test, and the hardened times shortened so lockout and idle tests stay fast (lockout 2 s,
+ * service under test, and the hardened times shortened so lockout and idle tests stay fast (lockout 1 s,
  * idle sessions ended after 1 s).
  */
 
 export type AuthService = 'ssh' | 'opcua' | 'https';
 
-export const LOCKOUT_SECONDS = 2;
+export const LOCKOUT_SECONDS = 1;
 export const IDLE_SECONDS = 1;
 
 const SHORT: Record<AuthService, Record<string, unknown>> = {

@@ -270,6 +270,7 @@ export const sshService: ServiceModule<SshPosture> = {
     });
 
     const tcp = net.createServer((socket) => {
+      socket.setNoDelay(true); // small packets: no Nagle delay on every authentication round trip
       const key = `${socket.remoteAddress}:${socket.remotePort}`;
       const t = setTimeout(() => {
         timers.delete(t);

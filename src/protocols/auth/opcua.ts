@@ -97,8 +97,11 @@ export async function opcuaLoginChannel(service: ServiceUnderTest, env: ChannelE
           closedAt: () => undefined,
           async isAlive() {
             if (ended) return false;
+            const id = s.sessionId();
             try {
               const [state] = await s.read(['i=2259']); // Server_ServerStatus_State
+              // node-opcua answers a dropped session by making a new one and reading there.
+              if (s.sessionId() !== id) return false;
               return !SESSION_GONE.test(state.status);
             } catch (err) {
               if (isOpcuaStatusError(err) && SESSION_GONE.test(err.status)) return false;

@@ -16,7 +16,7 @@ function methodsStatus(methods: readonly string[]): string {
  */
 async function openSshSession(service: ServiceUnderTest, username: string, password: string, timeoutMs: number, signal: AbortSignal): Promise<SessionOpening> {
   signal.throwIfAborted();
-  const socket = net.connect({ host: service.host, port: service.port });
+  const socket = net.connect({ host: service.host, port: service.port, noDelay: true });
   socket.on('error', () => undefined); // reported through ssh2's 'error' event
   const client = new Client();
   let closedAt: number | undefined;

@@ -104,6 +104,9 @@ export interface WriteCheck {
 export interface OpcuaSession {
   /** The session timeout the server granted in CreateSession (revisedSessionTimeout, ms). */
   readonly revisedSessionTimeoutMs: number;
+  /** The current session id. node-opcua recreates a session the server dropped (and repeats the request
+   * on the new one) by itself: a changed id is how a caller learns that the old session had ended. */
+  sessionId(): string;
   browse(nodeId: string, max?: number): Promise<BrowsedNode[]>;
   read(nodeIds: readonly string[]): Promise<ReadValue[]>;
   /** Reads, writes a different value, reads it back and writes the original again. */
@@ -218,6 +221,7 @@ function makeSession(session: ClientSession, run: <T>(stage: OpcuaStage, work: (
   const readOne = async (nodeId: string) => (await run('read', () => session.read({ nodeId, attributeId: AttributeIds.Value })));
   return {
     revisedSessionTimeoutMs: session.timeout,
+    sessionId: () => session.sessionId.toString(),
     async browse(nodeId, max = 100) {
       const result = await run('browse', () => session.browse({
         nodeId, browseDirection: BrowseDirection.Forward, referenceTypeId: 'HierarchicalReferences', includeSubtypes: true,

@@ -57,5 +57,5 @@ describe('probe http.lockout', function () {
     });
   });
 
-  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'http' }), timeoutMs: 1500, stallTimeoutMs: 700, credentials: { http: OPERATOR } });
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'http' }), timeoutMs: 1500, stallTimeoutMs: 400, credentials: { http: OPERATOR } });
 });

@@ -53,7 +53,7 @@ describe('probe ssh.default-credentials', function () {
   it('failures booked by earlier probes of the run count: an exhausted account is not tried, and an undocumented threshold is assumed to be 3', async () => {
     const ledger = new MapLedger();
     ledger.set(accountKey('127.0.0.1', 'admin'), 2);
-    const { attempt } = await runProbe(probe, { service: { port: devices.hardened().endpoint('ssh').port, protocol: 'ssh' }, ledger });
+    const { attempt } = await runProbe(probe, { service: { port: devices.hardened().endpoint('ssh').port, protocol: 'ssh' }, ledger, inputs: { lists: ['generic'] } });
     const o = attempt.observations as unknown as Observations;
     expect(o.lockoutThreshold).to.deep.include({ value: 3, source: 'assumed' });
     expect(ledger.get(accountKey('127.0.0.1', 'admin'))).to.equal(2);
@@ -75,5 +75,5 @@ describe('probe ssh.default-credentials', function () {
     });
   });
 
-  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'ssh' }), timeoutMs: 1500, stallTimeoutMs: 700 });
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'ssh' }), timeoutMs: 1500, stallTimeoutMs: 400 });
 });

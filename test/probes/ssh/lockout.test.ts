@@ -109,5 +109,5 @@ describe('probe ssh.lockout', function () {
     });
   });
 
-  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'ssh' }), timeoutMs: 1500, stallTimeoutMs: 700, credentials: { ssh: OPERATOR } });
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'ssh' }), timeoutMs: 1500, stallTimeoutMs: 400, credentials: { ssh: OPERATOR } });
 });
