@@ -20,7 +20,7 @@ export interface FeedbackInputs {
 /** Replaces what legitimately changes between two answers (tokens, numbers, dates) before comparing texts. */
 export function normalizeText(text: string | undefined): string {
   return (text ?? '')
-    .replace(/[A-Za-z0-9+/_-]{20,}={0,2}/g, '<token>')
+    .replace(/(?=[A-Za-z0-9+/_-]*\d)[A-Za-z0-9+/_-]{20,}={0,2}/g, '<token>')
     .replace(/\b[0-9a-f]{8,}\b/gi, '<hex>')
     .replace(/\d+/g, '<n>')
     .trim();
