@@ -96,11 +96,15 @@ export function defaultCredentialsProbe(protocol: AuthProtocol): ProbeDefinition
       defaults: { lists: ['generic', 'iacs'], maxAttempts: 60, exceedLockoutBudget: false },
     },
     locks: ({ host, service, inputs, credentials }) => {
-      let users: string[];
-      try {
-        users = listEntries(protocol, { credentials, inputs, resolvePath: (f) => f }).candidates.map((c) => c.username);
-      } catch {
-        users = []; // a list that cannot be read fails the attempt itself, with the reason
+      const users = new Set<string>();
+      for (const name of inputs.lists) {
+        try {
+          for (const c of listEntries(protocol, { credentials, inputs: { ...inputs, lists: [name] }, resolvePath: (f) => f }).candidates) users.add(c.username);
+        } catch {
+          // A profile-relative file cannot be resolved at plan time (and a broken one fails the attempt):
+          // hold at least every account the other probes log in with.
+          for (const u of knownAccounts(credentials, protocol).keys()) users.add(u);
+        }
       }
       return accountLocks(host, service, users, 'exclusive');
     },

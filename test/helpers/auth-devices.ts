@@ -82,3 +82,14 @@ export function serviceOf(emulator: Emulator, iface: Interface): NonNullable<Pro
 export function keyOf(iface: Interface): 'ssh' | 'opcua' | 'http' {
   return iface.startsWith('http') ? 'http' : (iface as 'ssh' | 'opcua');
 }
+
+/** What the lockout probes observe (names fixed by ARCHITECTURE.md, plus the probe's own). */
+export interface LockoutObservations {
+  attempts: number;
+  lockedAfter: number | null;
+  validLoginDeniedWhileLocked: boolean | null;
+  unlockedAfterSeconds: number | null;
+  scope: string | null;
+  accountVerifiedAfter: boolean;
+  interface: string;
+}

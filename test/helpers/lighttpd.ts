@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { freePort } from './openssl-server';
 import { findExecutable, requirePeer } from './peers';
 
 /**
@@ -12,14 +13,6 @@ import { findExecutable, requirePeer } from './peers';
 export interface Lighttpd {
   port: number;
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export async function startLighttpd(ctx: Mocha.Context, users: { username: string; password: string }[]): Promise<Lighttpd> {

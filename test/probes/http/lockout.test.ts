@@ -1,19 +1,9 @@
 import { expect } from 'chai';
 import probe from '../../../probes/http/lockout';
-import { ENGINEER, LOCKOUT_SECONDS, OPERATOR, POLICY, WEAK_ADMIN, serviceOf, useAuthDevices, type Interface } from '../../helpers/auth-devices';
+import { ENGINEER, LOCKOUT_SECONDS, OPERATOR, POLICY, WEAK_ADMIN, serviceOf, useAuthDevices, type Interface, type LockoutObservations } from '../../helpers/auth-devices';
 import { startLighttpd, type Lighttpd } from '../../helpers/lighttpd';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
-
-interface Observations {
-  attempts: number;
-  lockedAfter: number | null;
-  validLoginDeniedWhileLocked: boolean | null;
-  unlockedAfterSeconds: number | null;
-  scope: string | null;
-  accountVerifiedAfter: boolean;
-  interface: string;
-}
 
 describe('probe http.lockout', function () {
   this.timeout(30_000);
@@ -26,7 +16,7 @@ describe('probe http.lockout', function () {
           service: serviceOf(devices.hardened(), iface), credentials: { http: OPERATOR, 'lockout.http.second': ENGINEER }, policy: POLICY,
         });
         expect(attempt.status, JSON.stringify([attempt.message, attempt.findings])).to.equal('pass');
-        const o = attempt.observations as unknown as Observations;
+        const o = attempt.observations as unknown as LockoutObservations;
         expect(o).to.deep.include({ lockedAfter: 3, validLoginDeniedWhileLocked: true, scope: 'user', accountVerifiedAfter: true, attempts: 6 });
         expect(o.interface).to.match(iface === 'http-form' ? /^HTTP login form POST \/login$/ : /^HTTP basic authentication on \/admin$/);
         expect(o.unlockedAfterSeconds).to.be.a('number').within(LOCKOUT_SECONDS * 0.9, LOCKOUT_SECONDS + 3);

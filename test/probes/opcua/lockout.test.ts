@@ -1,19 +1,9 @@
 import { expect } from 'chai';
 import probe from '../../../probes/opcua/lockout';
 import { BENCH_CLIENT } from '../../helpers/opcua';
-import { ENGINEER, LOCKOUT_SECONDS, OPERATOR, POLICY, WEAK_ADMIN, useAuthDevices } from '../../helpers/auth-devices';
+import { ENGINEER, LOCKOUT_SECONDS, OPERATOR, POLICY, WEAK_ADMIN, useAuthDevices, type LockoutObservations } from '../../helpers/auth-devices';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
-
-interface Observations {
-  attempts: number;
-  lockedAfter: number | null;
-  validLoginDeniedWhileLocked: boolean | null;
-  unlockedAfterSeconds: number | null;
-  scope: string | null;
-  accountVerifiedAfter: boolean;
-  interface: string;
-}
 
 describe('probe opcua.lockout', function () {
   this.timeout(60_000);
@@ -25,7 +15,7 @@ describe('probe opcua.lockout', function () {
       credentials: { opcua: OPERATOR, 'lockout.second': ENGINEER }, policy: POLICY,
     });
     expect(attempt.status, JSON.stringify([attempt.message, attempt.findings])).to.equal('pass');
-    const o = attempt.observations as unknown as Observations;
+    const o = attempt.observations as unknown as LockoutObservations;
     expect(o).to.deep.include({ lockedAfter: 3, validLoginDeniedWhileLocked: true, scope: 'user', accountVerifiedAfter: true });
     expect(o.interface).to.equal('OPC UA UserName token on SignAndEncrypt/Basic256Sha256');
     expect(o.unlockedAfterSeconds).to.be.a('number').within(LOCKOUT_SECONDS * 0.9, LOCKOUT_SECONDS + 3);

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
 import probe from '../../../probes/ssh/default-credentials';
 import { MapLedger } from '../../../src/runner/attempt';
-import { accountKey, passwordDigest } from '../../../src/protocols/auth';
+import { startEmulator } from '../../../src/emulator';
+import { accountKey, lockNotices, passwordDigest } from '../../../src/protocols/auth';
 import { passwordLogin } from '../../../src/protocols/ssh';
-import { OPERATOR, POLICY, WEAK_ADMIN, useAuthDevices } from '../../helpers/auth-devices';
+import { OPERATOR, POLICY, WEAK_ADMIN, authPosture, useAuthDevices } from '../../helpers/auth-devices';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
 import { PLAIN_SSHD, startSshdWithAccounts } from '../../helpers/sshd-account';
@@ -58,6 +59,24 @@ describe('probe ssh.default-credentials', function () {
     expect(o.lockoutThreshold).to.deep.include({ value: 3, source: 'assumed' });
     expect(ledger.get(accountKey('127.0.0.1', 'admin'))).to.equal(2);
     expect(attempt.status).to.equal('pass');
+  });
+
+  it('with intrusive allowed and exceedLockoutBudget: every pair is tried, and accounts pushed past the threshold become run notices', async () => {
+    const emulator = await startEmulator(authPosture('hardened', 'ssh'), { ephemeralPorts: true });
+    const ledger = new MapLedger();
+    try {
+      const { attempt } = await runProbe(probe, {
+        service: { port: emulator.endpoint('ssh').port, protocol: 'ssh' }, policy: POLICY, ledger, allow: ['passive', 'active', 'intrusive'],
+        inputs: { lists: ['generic'], exceedLockoutBudget: true },
+      });
+      expect((attempt.observations as unknown as Observations).untried).to.equal(0);
+      expect(lockNotices(ledger.toJSON()).map((n) => n.account)).to.deep.equal(['admin']); // 4 admin pairs; root has only 2
+      // Without intrusive the input changes nothing.
+      const safe = await runProbe(probe, { service: { port: emulator.endpoint('ssh').port, protocol: 'ssh' }, policy: POLICY, inputs: { lists: ['generic'], exceedLockoutBudget: true } });
+      expect((safe.attempt.observations as unknown as Observations).untried).to.be.greaterThan(0);
+    } finally {
+      await emulator.close();
+    }
   });
 
   describe('against OpenSSH sshd with a default account', () => {

@@ -3,20 +3,11 @@ import probe from '../../../probes/ssh/lockout';
 import { startEmulator } from '../../../src/emulator';
 import { MapLedger } from '../../../src/runner/attempt';
 import { lockNotices } from '../../../src/protocols/auth';
-import { ENGINEER, LOCKOUT_SECONDS, OPERATOR, POLICY, WEAK_ADMIN, authPosture, useAuthDevices } from '../../helpers/auth-devices';
+import { ENGINEER, LOCKOUT_SECONDS, OPERATOR, POLICY, WEAK_ADMIN, authPosture, useAuthDevices, type LockoutObservations } from '../../helpers/auth-devices';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
 import { PLAIN_SSHD, startSshdWithAccounts } from '../../helpers/sshd-account';
 import type { Sshd } from '../../helpers/sshd';
-
-interface Observations {
-  attempts: number;
-  lockedAfter: number | null;
-  validLoginDeniedWhileLocked: boolean | null;
-  unlockedAfterSeconds: number | null;
-  scope: string | null;
-  accountVerifiedAfter: boolean;
-}
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code);
 
@@ -31,7 +22,7 @@ describe('probe ssh.lockout', function () {
       service: { port: devices.hardened().endpoint('ssh').port, protocol: 'ssh' }, credentials: hardenedCredentials, policy: POLICY, ledger,
     });
     expect(attempt.status, JSON.stringify([attempt.message, attempt.findings])).to.equal('pass');
-    const o = attempt.observations as unknown as Observations;
+    const o = attempt.observations as unknown as LockoutObservations;
     expect(o).to.deep.include({ lockedAfter: 3, validLoginDeniedWhileLocked: true, scope: 'user', accountVerifiedAfter: true, attempts: 6 });
     expect(o.unlockedAfterSeconds).to.be.a('number').within(LOCKOUT_SECONDS * 0.9, LOCKOUT_SECONDS + 3);
     expect(attempt.outcomes).to.have.length(1);
@@ -44,7 +35,7 @@ describe('probe ssh.lockout', function () {
       service: { port: devices.weak().endpoint('ssh').port, protocol: 'ssh' }, credentials: { ssh: WEAK_ADMIN }, policy: POLICY, inputs: { maxAttempts: 4 },
     });
     expect(attempt.status).to.equal('fail');
-    const o = attempt.observations as unknown as Observations;
+    const o = attempt.observations as unknown as LockoutObservations;
     expect(o).to.deep.include({ lockedAfter: null, validLoginDeniedWhileLocked: null, unlockedAfterSeconds: null, attempts: 10, accountVerifiedAfter: true });
     expect(codes(attempt)).to.deep.equal(['ssh.lockout.none']);
     expect(attempt.outcomes[0].verdict).to.equal('fail');
@@ -57,7 +48,7 @@ describe('probe ssh.lockout', function () {
         service: { port: emulator.endpoint('ssh').port, protocol: 'ssh' }, credentials: hardenedCredentials,
         policy: { lockout: { threshold: 3, durationSeconds: 1, scope: 'user' } },
       });
-      const o = attempt.observations as unknown as Observations;
+      const o = attempt.observations as unknown as LockoutObservations;
       expect(o).to.deep.include({ lockedAfter: 2, validLoginDeniedWhileLocked: true, scope: 'source' });
       expect(attempt.status).to.equal('pass');
       expect(codes(attempt)).to.deep.equal(['ssh.lockout.scope-differs']);
@@ -74,7 +65,7 @@ describe('probe ssh.lockout', function () {
         service: { port: emulator.endpoint('ssh').port, protocol: 'ssh' }, credentials: { ssh: OPERATOR }, ledger,
         policy: { lockout: { threshold: 3, durationSeconds: 60 } }, inputs: { unlockBoundSeconds: 0.5, pollSeconds: 0.25 },
       });
-      const o = attempt.observations as unknown as Observations;
+      const o = attempt.observations as unknown as LockoutObservations;
       expect(o).to.deep.include({ lockedAfter: 3, validLoginDeniedWhileLocked: true, unlockedAfterSeconds: null, accountVerifiedAfter: false, scope: null });
       expect(codes(attempt)).to.deep.equal(['ssh.lockout.left-locked']);
       expect(attempt.status).to.equal('pass');
@@ -103,7 +94,7 @@ describe('probe ssh.lockout', function () {
       const started = Date.now();
       const { attempt } = await runProbe(probe, { service: { port: sshd!.port, protocol: 'ssh' }, credentials: { ssh: OPERATOR }, policy: POLICY, timeoutMs: 20_000 });
       expect(attempt.status, attempt.message).to.equal('fail');
-      expect((attempt.observations as unknown as Observations)).to.deep.include({ lockedAfter: null, attempts: 15, accountVerifiedAfter: true });
+      expect((attempt.observations as unknown as LockoutObservations)).to.deep.include({ lockedAfter: null, attempts: 15, accountVerifiedAfter: true });
       expect(codes(attempt)).to.deep.equal(['ssh.lockout.none']);
       expect(Date.now() - started).to.be.below(20_000);
     });
