@@ -84,9 +84,9 @@ export function lockoutProbe(protocol: AuthProtocol): ProbeDefinition<LockoutInp
       const before = await login(account.username, account.password);
       note(`valid login before the test: ${before.outcome}`);
       if (before.outcome !== 'accepted') {
-        const earlier = maybeLockedSince(ctx.ledger, ctx.host.host, account.username);
+        const earlier = maybeLockedSince(ctx.ledger, ctx.host.host, account.username, true);
         throw new AuthRejected(earlier
-          ? `${account.source} (${account.username}) is refused before the test: a probe of this run may have left it locked at ${new Date(earlier).toISOString()}`
+          ? `${account.source} (${account.username}) is refused before the test: a probe of this run may have left it (or, with a per-source lock, this machine) locked at ${new Date(earlier).toISOString()}`
           : `${account.source} (${account.username}) is refused before the test (${before.response.status ?? before.outcome}); check the profile's credentials`);
       }
       let secondWorks: boolean | undefined;

@@ -18,6 +18,7 @@ const ACCOUNT = 'auth.failures.account:';
 const SOURCE = 'auth.failures.source:';
 const NOTICE = 'auth.notice.locked:';
 const LOCKED = 'auth.locked.account:';
+const LOCKED_HOST = 'auth.locked.host:';
 
 export interface ThresholdInfo {
   value: number;
@@ -102,17 +103,22 @@ function hostOf(target: string): string {
 export function markMaybeLocked(ledger: RunLedger, n: Omit<LockNotice, 'since'>, now = Date.now()): void {
   ledger.set(noticeKey(n), now);
   ledger.set(`${LOCKED}${hostOf(n.target)}:${n.account}`, now);
+  ledger.set(`${LOCKED_HOST}${hostOf(n.target)}`, now);
 }
 
 /** The probe saw the account work again: no notice. */
 export function clearMaybeLocked(ledger: RunLedger, n: Omit<LockNotice, 'since'>): void {
   ledger.set(noticeKey(n), 0);
   ledger.set(`${LOCKED}${hostOf(n.target)}:${n.account}`, 0);
+  ledger.set(`${LOCKED_HOST}${hostOf(n.target)}`, 0);
 }
 
-/** Epoch ms since when a probe of this run may have left the account locked on this host (0: none). */
-export function maybeLockedSince(ledger: RunLedger, host: string, account: string): number {
-  return ledger.get(`${LOCKED}${host}:${account}`);
+/**
+ * Epoch ms since when a probe of this run may have left the account locked on this host (0: none); with
+ * `anyAccount`, the latest such mark for any account of the host (a per-source lock blocks them all).
+ */
+export function maybeLockedSince(ledger: RunLedger, host: string, account: string, anyAccount = false): number {
+  return ledger.get(`${LOCKED}${host}:${account}`) || (anyAccount ? ledger.get(`${LOCKED_HOST}${host}`) : 0);
 }
 
 /** The notices a run's ledger holds (accounts not seen to work again after a probe may have locked them). */
