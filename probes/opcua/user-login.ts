@@ -4,6 +4,7 @@ import {
   channelFor, clientIdentityFor, describeCertificate, discoverEndpoints, endpointPath, isOpcuaStatusError,
   targetOf, usableSecureEndpoints, withOpcuaClient, type OpcuaConnection,
 } from '../../src/protocols/opcua';
+import { LoginBudget } from '../../src/protocols/auth/ledger';
 
 type SessionResult = { outcome: 'activated'; detail: string } | { outcome: 'refused'; status: string };
 
@@ -60,7 +61,16 @@ export default defineProbe({
     try {
       results = await withOpcuaClient(
         target, { signal: ctx.signal, deadline: ctx.deadline, path: endpointPath(endpoint.endpointUrl), security: channelFor(endpoint, identity) },
-        async (c) => ({ wrong: await attempt(c, `iacs-probe-wrong-${crypto.randomBytes(6).toString('hex')}`), right: await attempt(c, credential.password) }),
+        async (c) => {
+          // Both checks are booked in the run ledger, shared with the credential-guessing probes.
+          const budget = new LoginBudget(ctx.ledger, ctx.policy, ctx.host.host);
+          const book = (r: SessionResult) => budget.record(credential.username, r.outcome === 'activated' ? 'accepted' : 'rejected');
+          const wrong = await attempt(c, `iacs-probe-wrong-${crypto.randomBytes(6).toString('hex')}`);
+          book(wrong);
+          const right = await attempt(c, credential.password);
+          book(right);
+          return { wrong, right };
+        },
       );
     } catch (err) {
       if (isOpcuaStatusError(err, 'channel')) {

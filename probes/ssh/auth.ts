@@ -2,6 +2,7 @@ import { ProtocolViolation, defineProbe, finding, judge, type Finding, type Judg
 import {
   exchangeHello, passwordLogin, stepBudgets, tryNoneAuth, type NoneAuthResult, type PasswordLoginResult,
 } from '../../src/protocols/ssh';
+import { LoginBudget } from '../../src/protocols/auth/ledger';
 
 interface AuthInputs {
   /** A user name that does not exist on the device (asked for "none" to learn the default methods). */
@@ -68,13 +69,21 @@ export default defineProbe<AuthInputs>({
 
     const profile = results.find((r) => r.role === 'profile');
     let emptyPassword: PasswordLoginResult | undefined;
+    // Every password check is booked in the run ledger, so this probe and the credential-guessing ones
+    // together stay below the device's lockout threshold.
+    const budget = new LoginBudget(ctx.ledger, ctx.policy, ctx.host.host);
+    const book = (r: PasswordLoginResult) => budget.record(r.username, r.outcome === 'accepted' ? 'accepted' : r.outcome === 'rejected' ? 'rejected' : 'unsupported');
     const threshold = ctx.policy.lockout?.threshold;
     if (credential && profile && ctx.inputs.tryEmptyPassword && !profile.noneAccepted
-      && profile.methods.includes('password') && (threshold === undefined || threshold > 2)) {
+      && profile.methods.includes('password') && (threshold === undefined || threshold > 2) && budget.remaining(credential.username) > 0) {
       emptyPassword = await passwordLogin(credential.username, '', target());
+      book(emptyPassword);
     }
     let login: PasswordLoginResult | undefined;
-    if (credential) login = await passwordLogin(credential.username, credential.password, target());
+    if (credential) {
+      login = await passwordLogin(credential.username, credential.password, target());
+      book(login);
+    }
 
     const banner = results.map((r) => r.banner).find((b) => b !== undefined) ?? login?.banner;
     const authPath = ctx.evidence.save('auth.json', {

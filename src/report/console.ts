@@ -44,6 +44,10 @@ export function renderConsoleSummary(report: Report, folder: string): string {
     lines.push('');
     lines.push(`Not run for safety: ${[...new Set(notAllowed.map((a) => `${a.probe} (${a.safety})`))].join(', ')}`);
   }
+  for (const n of report.run.notices ?? []) {
+    lines.push('');
+    lines.push(`NOTICE: ${n.message}`);
+  }
   if (report.run.scopeViolations.length > 0) {
     lines.push('');
     lines.push(`Scope guard refused ${plural(report.run.scopeViolations.length, 'connection')} to undeclared hosts: ${[...new Set(report.run.scopeViolations.map((v) => v.host))].join(', ')}`);

@@ -138,7 +138,8 @@ function cover(report: Report): Raw {
   return h`<header class="cover" id="cover">
 <p class="kicker">IEC 62443-4-2 component security assessment</p>
 <h1>${c.name}</h1>
-${banner}
+${banner}${(r.notices ?? []).map((n) => h`
+<p class="banner warn notice">Notice: ${n.message}</p>`)}
 <dl class="facts">${facts.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => h`<dt>${k}</dt><dd>${v}</dd>`)}</dl>
 <p class="counts"><strong>Requirements:</strong> ${(['pass', 'fail', 'not_applicable', 'not_determined'] as const).map((v) => h`<span><span class="v ${v}">${VERDICT_WORDS[v]}</span> ${s.requirements[v]}</span>`)}</p>
 <p class="counts"><strong>Attempts:</strong> ${(['pass', 'fail', 'not_applicable', 'error', 'skipped'] as const).map((v) => h`<span>${v.replace('_', ' ')} ${s.attempts[v]}</span>`)}

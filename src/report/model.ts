@@ -83,6 +83,19 @@ export interface ScopeViolationRecord {
   at: string;
 }
 
+/** Something the run left behind that the lab must act on, e.g. an account a lockout test left locked. */
+export interface RunNotice {
+  kind: 'account-may-be-locked';
+  /** The probe that may have locked it. */
+  probe: string;
+  /** "host:port" of that attempt. */
+  target: string;
+  account: string;
+  /** Since when (ISO time). */
+  since: string;
+  message: string;
+}
+
 export interface Report {
   schemaVersion: 1;
   tool: { name: string; version: string };
@@ -101,6 +114,8 @@ export interface Report {
     allowed: Safety[];
     /** Connections the scope guard refused (should be empty). */
     scopeViolations: ScopeViolationRecord[];
+    /** What the run left behind that needs attention (accounts possibly still locked). Absent: nothing. */
+    notices?: RunNotice[];
   };
   component: {
     name: string;

@@ -9,7 +9,8 @@ import { writeManifest } from '../evidence/manifest';
 import { manifestSigner, signManifest, type SigningKey } from '../evidence/signing';
 import type { Profile } from '../profile';
 import { packagePath, toolVersion } from '../paths';
-import type { Attempt, AttemptStatus, Attestation, Report, RequirementVerdictValue } from '../report/model';
+import type { Attempt, AttemptStatus, Attestation, Report, RequirementVerdictValue, RunNotice } from '../report/model';
+import { lockNotices } from '../protocols/auth/ledger';
 import { REPORTERS } from '../report';
 import type { ProbeDefinition, Safety } from '../sdk';
 import { MapLedger, executeAttempt, type PlannedAttempt } from './attempt';
@@ -131,6 +132,11 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
   }
   const all = [...attempts, ...plan.skipped];
   const cancelled = runController.signal.aborted;
+  // Accounts a probe may have locked and not seen work again (also when it failed or was cancelled).
+  const notices: RunNotice[] = lockNotices(ledger.toJSON()).map((n) => ({
+    kind: 'account-may-be-locked', probe: n.probe, target: n.target, account: n.account, since: new Date(n.since).toISOString(),
+    message: `${n.account} on ${n.target} may still be locked: ${n.probe} made failed logins from ${new Date(n.since).toISOString()} and did not see the account work again`,
+  }));
   const assessment = assess({
     catalog, component: profile.component, attempts: all,
     probeRequirements: new Map(probes.map((p) => [p.id, p.requirements])), attestations: options.attestations,
@@ -144,7 +150,7 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
     run: {
       id: runId, startedAt, finishedAt, complete: !cancelled, ...(cancelled ? { incompleteReason: 'cancelled by signal' } : {}),
       profile: profile.file, profileSha256: profile.sha256, options: options.commandLine ?? {}, operator,
-      allowed: [...plan.allowed], scopeViolations: [...scope.violations],
+      allowed: [...plan.allowed], scopeViolations: [...scope.violations], ...(notices.length ? { notices } : {}),
     },
     component: {
       name: profile.component.name, vendor: profile.component.vendor, model: profile.component.model,
@@ -191,7 +197,8 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
     ...(options.sign ? { signer: manifestSigner(options.sign) } : {}),
   });
   if (options.sign) signManifest(dir, options.sign);
-  return { report, dir, plan, reporterErrors };
+  // What callers print is what the folder holds: the redacted report.
+  return { report: written, dir, plan, reporterErrors };
 }
 
 /** Exit codes (ARCHITECTURE.md): 0 nothing failed at target, 1 a requirement failed, 2 incomplete or errors. */

@@ -28,6 +28,13 @@ export interface HttpsPosture extends ServicePosture {
   realm?: string;
   /** Headers, cookie flags, session ids, error pages, open pages, plain-HTTP behaviour (web-posture.ts). */
   web?: WebPosture;
+  /** What a failed form login says: uniform (default) "wrong user name or password", or distinct texts
+   * for an unknown user, a wrong password and a locked account (CR 1.10 user enumeration). */
+  loginFeedback?: 'uniform' | 'distinct';
+  /** Answer logins of existing accounts this much later (CWE-208 timing leak). 0/absent: uniform. */
+  knownUserDelayMs?: number;
+  /** Live web sessions per user; a form login beyond it is refused (429). Absent: unlimited. */
+  maxSessionsPerUser?: number;
 }
 
 interface Session {
@@ -62,14 +69,42 @@ function basicCredentials(req: http.IncomingMessage): { username: string; passwo
   return colon < 0 ? undefined : { username: text.slice(0, colon), password: text.slice(colon + 1) };
 }
 
+interface WebAuthOptions {
+  secure: boolean;
+  sessionMs: number;
+  realm: string;
+  feedback: 'uniform' | 'distinct';
+  knownUserDelayMs: number;
+  maxSessionsPerUser?: number;
+  /** Pending delayed answers, cleared on close. */
+  timers: Set<NodeJS.Timeout>;
+  web: WebPosture;
+}
+
+const FAILURE_TEXT: Record<'unknown' | 'denied' | 'locked', string> = {
+  unknown: 'Unknown user name.',
+  denied: 'Wrong password.',
+  locked: 'Account locked after too many failed logins. Try again later.',
+};
+
 /**
  * The web UI of the emulated device: a login form (POST /login sets a session cookie) and a page behind
  * HTTP basic auth (/admin, which also accepts the session), both checked against the device accounts with
- * the lockout. Failed and locked logins look the same to the client (CR 1.10).
+ * the lockout. Failed and locked logins look the same to the client (CR 1.10) unless `loginFeedback` is
+ * distinct; `knownUserDelayMs` and `maxSessionsPerUser` are the other authentication knobs.
  */
-function webApp(accounts: AccountStore, identity: DeviceContext['identity'], options: { secure: boolean; sessionMs: number; realm: string; web: WebPosture }) {
+function webApp(accounts: AccountStore, identity: DeviceContext['identity'], options: WebAuthOptions) {
   const sessions = new Map<string, Session>();
   const newSessionId = sessionIdGenerator(options.web);
+  const later = (username: string, fn: () => void) => {
+    if (!options.knownUserDelayMs || !accounts.has(username)) return fn();
+    const t = setTimeout(() => {
+      options.timers.delete(t);
+      fn();
+    }, options.knownUserDelayMs);
+    options.timers.add(t);
+  };
+  const liveSessions = (user: string) => [...sessions.values()].filter((s) => s.user === user && s.expires >= Date.now()).length;
   const sessionUser = (req: http.IncomingMessage): string | undefined => {
     const id = cookie(req, 'session');
     const s = id ? sessions.get(id) : undefined;
@@ -114,25 +149,37 @@ function webApp(accounts: AccountStore, identity: DeviceContext['identity'], opt
         const form = new URLSearchParams(body);
         const username = form.get('username') ?? '';
         const result = accounts.login(username, form.get('password') ?? '', source);
-        if (result !== 'ok') return send(res, 401, page('Login failed', `<p>Wrong user name or password.</p>${LOGIN_FORM}`));
-        const brought = cookie(req, 'session');
-        const keep = options.web.keepSessionOnLogin && brought !== undefined && sessions.has(brought);
-        if (brought && !keep) sessions.delete(brought);
-        const id = keep && brought ? brought : newSessionId();
-        sessions.set(id, { user: username, expires: Date.now() + options.sessionMs });
-        res.writeHead(303, { location: '/admin', 'set-cookie': `session=${id}; ${sessionCookieFlags(options.web, options.secure)}` });
-        return res.end();
+        return later(username, () => {
+          if (result !== 'ok') {
+            const text = options.feedback === 'distinct' ? FAILURE_TEXT[result === 'locked' ? 'locked' : accounts.has(username) ? 'denied' : 'unknown'] : 'Wrong user name or password.';
+            return send(res, 401, page('Login failed', `<p>${text}</p>${LOGIN_FORM}`));
+          }
+          if (options.maxSessionsPerUser !== undefined && liveSessions(username) >= options.maxSessionsPerUser) {
+            return send(res, 429, page('Login refused', '<p>The maximum number of sessions for this user is reached.</p>'));
+          }
+          const brought = cookie(req, 'session');
+          const keep = options.web.keepSessionOnLogin && brought !== undefined && sessions.has(brought);
+          if (brought && !keep) sessions.delete(brought);
+          const id = keep && brought ? brought : newSessionId();
+          sessions.set(id, { user: username, expires: Date.now() + options.sessionMs });
+          res.writeHead(303, { location: '/admin', 'set-cookie': `session=${id}; ${sessionCookieFlags(options.web, options.secure)}` });
+          return res.end();
+        });
       });
       return undefined;
     }
     if (req.method === 'GET' && url.pathname === '/admin') {
-      let user = sessionUser(req);
+      const admin = (user: string | undefined) => {
+        if (!user) {
+          return send(res, 401, page('Authentication required', '<p>Log in first.</p>'), { 'www-authenticate': `Basic realm="${options.realm}", charset="UTF-8"` });
+        }
+        return send(res, 200, page('Device administration', `<p>Logged in as ${user.replace(/[^\w.-]/g, '')}. Firmware ${identity.firmware}.</p><a href="/logout">Log out</a>`));
+      };
+      const user = sessionUser(req);
       const basic = user ? undefined : basicCredentials(req);
-      if (basic && accounts.login(basic.username, basic.password, source) === 'ok') user = basic.username;
-      if (!user) {
-        return send(res, 401, page('Authentication required', '<p>Log in first.</p>'), { 'www-authenticate': `Basic realm="${options.realm}", charset="UTF-8"` });
-      }
-      return send(res, 200, page('Device administration', `<p>Logged in as ${user.replace(/[^\w.-]/g, '')}. Firmware ${identity.firmware}.</p><a href="/logout">Log out</a>`));
+      if (!basic) return admin(user);
+      const ok = accounts.login(basic.username, basic.password, source) === 'ok';
+      return later(basic.username, () => admin(ok ? basic.username : undefined));
     }
     if (req.method === 'GET' && url.pathname === '/config') {
       if (!(options.web.openPaths ?? []).includes('/config') && !sessionUser(req)) {
@@ -161,9 +208,13 @@ export const httpsService: ServiceModule<HttpsPosture> = {
   async start(config, device) {
     const creds = serverCredentials(device, 'https', config.certificate);
     const accounts = device.accountsFor(config.lockout);
-    const sessionMs = (config.sessionSeconds ?? 600) * 1000;
     const realm = config.realm ?? `${device.identity.model} administration`;
     const web = config.web ?? {};
+    const timers = new Set<NodeJS.Timeout>();
+    const auth = {
+      sessionMs: (config.sessionSeconds ?? 600) * 1000, realm, feedback: config.loginFeedback ?? 'uniform',
+      knownUserDelayMs: config.knownUserDelayMs ?? 0, maxSessionsPerUser: config.maxSessionsPerUser, timers, web,
+    } as const;
     const mode = config.clientCertificate?.mode ?? 'off';
     const verify = config.clientCertificate?.verify !== false;
     let ciphers = config.ciphers;
@@ -178,7 +229,7 @@ export const httpsService: ServiceModule<HttpsPosture> = {
       requestCert: mode !== 'off',
       rejectUnauthorized: mode === 'required' && verify,
       ...(mode !== 'off' ? { ca: [creds.caPem] } : {}),
-    }, webApp(accounts, device.identity, { secure: true, sessionMs, realm, web }));
+    }, webApp(accounts, device.identity, { ...auth, secure: true }));
     server.on('clientError', onClientError(web, device.identity));
     if (mode === 'required' && !verify) {
       // Requires a certificate but checks nothing about it (what a careless device does).
@@ -202,7 +253,7 @@ export const httpsService: ServiceModule<HttpsPosture> = {
       if (config.httpPort !== undefined && config.httpPort !== null) {
         const plainServer = http.createServer(web.plainHttp === 'redirect'
           ? redirectToHttps(() => secure.port, web, device.identity)
-          : webApp(accounts, device.identity, { secure: false, sessionMs, realm, web }));
+          : webApp(accounts, device.identity, { ...auth, secure: false }));
         plainServer.on('clientError', onClientError(web, device.identity));
         const plain = await listenTcp(plainServer, device.host, device.portFor(config.httpPort));
         listeners.push(plain);
@@ -213,6 +264,13 @@ export const httpsService: ServiceModule<HttpsPosture> = {
       throw err;
     }
     device.log(`https on ${endpoints.map((e) => `${e.protocol}:${e.port}`).join(', ')}`);
-    return { endpoints, close: async () => void (await Promise.allSettled(listeners.map((l) => l.close()))) };
+    return {
+      endpoints,
+      close: async () => {
+        for (const t of timers) clearTimeout(t);
+        timers.clear();
+        await Promise.allSettled(listeners.map((l) => l.close()));
+      },
+    };
   },
 };

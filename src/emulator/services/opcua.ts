@@ -36,6 +36,12 @@ export interface OpcuaPosture extends ServicePosture {
   acceptAnyPassword?: boolean;
   /** Period of the Counter variable (the essential function a monitor watches). */
   counterPeriodMs?: number;
+  /** Answer UserName checks of existing accounts this much later (CWE-208 timing leak). 0/absent: uniform. */
+  knownUserDelayMs?: number;
+  /** Active sessions per user; an activation beyond it is refused (BadUserAccessDenied). Absent: unlimited. */
+  maxSessionsPerUser?: number;
+  /** Upper bound of the session timeout granted in CreateSession (node-opcua's own is 50 min). */
+  sessionTimeoutSeconds?: number;
 }
 
 const POLICIES: Record<string, SecurityPolicy> = {
@@ -112,6 +118,19 @@ export const opcuaService: ServiceModule<OpcuaPosture> = {
     const started = Date.now();
     const period = config.counterPeriodMs ?? 1000;
     let setpoint = 42.0;
+    const sessionUsers = new Map<ServerSession, string>();
+    const delays = new Set<NodeJS.Timeout>();
+    const checkUser = (session: ServerSession, username: string, password: string): boolean => {
+      if (config.acceptAnyPassword) return accounts.has(username);
+      const open = [...sessionUsers].filter(([s, u]) => u === username && s !== session).length;
+      const ok = accounts.login(username, password, session.channel?.remoteAddress ?? '') === 'ok';
+      if (ok && config.maxSessionsPerUser !== undefined && open >= config.maxSessionsPerUser) {
+        device.log(`opcua: ${username} already has ${open} session(s); refusing another`);
+        return false;
+      }
+      if (ok) sessionUsers.set(session, username);
+      return ok;
+    };
 
     const server = new OPCUAServer({
       port: device.portFor(config.port),
@@ -134,9 +153,14 @@ export const opcuaService: ServiceModule<OpcuaPosture> = {
       },
       isAuditing: false,
       userManager: {
-        isValidUser(this: ServerSession, username: string, password: string): boolean {
-          if (config.acceptAnyPassword) return accounts.has(username);
-          return accounts.login(username, password, this.channel?.remoteAddress ?? '') === 'ok';
+        isValidUserAsync(this: ServerSession, username: string, password: string, callback: (err: Error | null, ok?: boolean) => void): void {
+          const ok = checkUser(this, username, password);
+          if (!config.knownUserDelayMs || !accounts.has(username)) return callback(null, ok);
+          const t = setTimeout(() => {
+            delays.delete(t);
+            callback(null, ok);
+          }, config.knownUserDelayMs);
+          delays.add(t);
         },
       },
     });
@@ -168,6 +192,15 @@ export const opcuaService: ServiceModule<OpcuaPosture> = {
           },
         },
       });
+      server.on('session_closed', (session: ServerSession) => sessionUsers.delete(session));
+      const capMs = config.sessionTimeoutSeconds === undefined ? undefined : config.sessionTimeoutSeconds * 1000;
+      if (capMs !== undefined) {
+        // node-opcua grants what the client asks up to 50 min; the "request" event comes before the
+        // handler, so the device's own bound is applied to the request itself.
+        server.on('request', (request: { schema: { name: string }; requestedSessionTimeout?: number }) => {
+          if (request.schema.name === 'CreateSessionRequest') request.requestedSessionTimeout = Math.min(request.requestedSessionTimeout || capMs, capMs);
+        });
+      }
       await server.start();
     } catch (err) {
       await server.shutdown(0).catch(() => undefined);
@@ -181,6 +214,8 @@ export const opcuaService: ServiceModule<OpcuaPosture> = {
     return {
       endpoints: [{ protocol: 'opcua', host: device.host, port }],
       close: () => (closing ??= (async () => {
+        for (const t of delays) clearTimeout(t);
+        delays.clear();
         await server.shutdown(0);
         await serverCertificateManager.dispose();
         await userCertificateManager.dispose();

@@ -46,6 +46,9 @@ export interface SshPosture extends ServicePosture {
   maxSessionsPerUser?: number;
   /** Seconds a client has to authenticate before it is disconnected (default 60). */
   loginGraceSeconds?: number;
+  /** Answer password checks of existing accounts this much later (a password hash computed only for
+   * users that exist, CWE-208): the time to a refusal then tells who exists. 0/absent: uniform. */
+  knownUserDelayMs?: number;
 }
 
 const SUPPORTED = {
@@ -210,8 +213,16 @@ export const sshService: ServiceModule<SshPosture> = {
         if (ctx.username === 'root' && !config.rootLogin) return ctx.reject(methodsFor(ctx.username));
         const result = accounts.login(ctx.username, password, source);
         device.log(`ssh: ${ctx.method} login for ${ctx.username} from ${source}: ${result}`);
-        if (result === 'ok') return admit(ctx);
-        return ctx.reject(methodsFor(ctx.username));
+        const answer = () => (result === 'ok' ? admit(ctx) : ctx.reject(methodsFor(ctx.username)));
+        if (!config.knownUserDelayMs || !accounts.has(ctx.username)) return answer();
+        timer(config.knownUserDelayMs, () => {
+          try {
+            answer();
+          } catch {
+            // the client went away while we waited
+          }
+        });
+        return undefined;
       };
 
       client.on('authentication', (ctx: AuthContext) => {
@@ -268,6 +279,7 @@ export const sshService: ServiceModule<SshPosture> = {
     });
 
     const tcp = net.createServer((socket) => {
+      socket.setNoDelay(true); // small packets: no Nagle delay on every authentication round trip
       const key = `${socket.remoteAddress}:${socket.remotePort}`;
       const t = setTimeout(() => {
         timers.delete(t);

@@ -39,6 +39,8 @@ export interface OpcuaClientOptions {
   readonly path?: string;
   /** Absent: an unsecured channel (SecurityPolicy None), as GetEndpoints uses. */
   readonly security?: ChannelSecurity;
+  /** Session timeout to ask for in CreateSession (default: the attempt's remaining budget plus 10 s, 10-60 s). */
+  readonly requestedSessionTimeoutMs?: number;
 }
 
 export interface UserTokenPolicySummary {
@@ -100,6 +102,11 @@ export interface WriteCheck {
 }
 
 export interface OpcuaSession {
+  /** The session timeout the server granted in CreateSession (revisedSessionTimeout, ms). */
+  readonly revisedSessionTimeoutMs: number;
+  /** The current session id. node-opcua recreates a session the server dropped (and repeats the request
+   * on the new one) by itself: a changed id is how a caller learns that the old session had ended. */
+  sessionId(): string;
   browse(nodeId: string, max?: number): Promise<BrowsedNode[]>;
   read(nodeIds: readonly string[]): Promise<ReadValue[]>;
   /** Reads, writes a different value, reads it back and writes the original again. */
@@ -213,6 +220,8 @@ function otherValue(dataType: DataType, value: unknown): unknown {
 function makeSession(session: ClientSession, run: <T>(stage: OpcuaStage, work: () => Promise<T>) => Promise<T>): OpcuaSession {
   const readOne = async (nodeId: string) => (await run('read', () => session.read({ nodeId, attributeId: AttributeIds.Value })));
   return {
+    revisedSessionTimeoutMs: session.timeout,
+    sessionId: () => session.sessionId.toString(),
     async browse(nodeId, max = 100) {
       const result = await run('browse', () => session.browse({
         nodeId, browseDirection: BrowseDirection.Forward, referenceTypeId: 'HierarchicalReferences', includeSubtypes: true,
@@ -281,7 +290,8 @@ export async function withOpcuaClient<T>(target: OpcuaTarget, options: OpcuaClie
     transportTimeout: timeout,
     defaultTransactionTimeout: timeout,
     // The server drops our session this long after we vanish (an aborted attempt cannot close it).
-    requestedSessionTimeout: Math.max(10_000, Math.min(60_000, (options.deadline ?? Date.now() + 30_000) - Date.now() + 10_000)),
+    requestedSessionTimeout: options.requestedSessionTimeoutMs
+      ?? Math.max(10_000, Math.min(60_000, (options.deadline ?? Date.now() + 30_000) - Date.now() + 10_000)),
     defaultSecureTokenLifetime: 600_000,
   };
   // Always an in-memory certificate: without one node-opcua creates a default PKI under ~/.config.

@@ -66,46 +66,70 @@ export interface PasswordLoginResult {
   /** Methods the server still offered after the attempt (when rejected). */
   methods: string[];
   banner?: string;
+  /** Milliseconds from sending the credential to the server's verdict (key exchange excluded). */
+  authMs?: number;
+}
+
+/** What a password authHandler reports when the server refused (or never checked) the credential. */
+export interface PasswordRefusal {
+  outcome: 'rejected' | 'no-password-method';
+  method?: 'password' | 'keyboard-interactive';
+  methods: string[];
+  authMs?: number;
 }
 
 /**
- * One password login. Tries the "password" method; only when the server does not offer it, answers
- * "keyboard-interactive" prompts that do not echo with the password. Never tries "none" first, so a
- * server accepting "none" cannot make a wrong password look accepted; never checks the credential
- * twice, so it counts once against a lockout threshold.
+ * ssh2's authHandler for one password check: "password", or "keyboard-interactive" (prompts that do not
+ * echo get the password) only when password is not offered. Never "none" first, never the credential
+ * twice. `state` tells the caller which method ran and when the credential went out.
  */
-export async function passwordLogin(username: string, password: string, target: AuthTarget): Promise<PasswordLoginResult> {
-  let banner: string | undefined;
-  let method: PasswordLoginResult['method'];
-  let ctlRef: { finish(v: PasswordLoginResult): void } | undefined;
+export function passwordAuthHandler(username: string, password: string, onRefused: (r: PasswordRefusal) => void) {
+  const state: { method?: 'password' | 'keyboard-interactive'; sentAt?: number } = {};
   const answer = (_n: string, _i: string, _l: string, prompts: Prompt[], finish: KeyboardInteractiveCallback) => {
     finish(prompts.map((p) => (p.echo ? '' : password)));
   };
+  const handler = (methodsLeft: AuthenticationType[] | null, _partial: boolean | null, next: (auth: AuthenticationType | false | object) => void) => {
+    if (methodsLeft === null) {
+      state.method = 'password';
+      state.sentAt = Date.now();
+      return next({ type: 'password', username, password });
+    }
+    const left = [...methodsLeft];
+    if (state.method === 'password' && !left.includes('password') && left.includes('keyboard-interactive')) {
+      state.method = 'keyboard-interactive';
+      state.sentAt = Date.now();
+      return next({ type: 'keyboard-interactive', username, prompt: answer });
+    }
+    const offeredPassword = left.includes('password') || state.method === 'keyboard-interactive';
+    onRefused({
+      outcome: offeredPassword ? 'rejected' : 'no-password-method', method: offeredPassword ? state.method : undefined, methods: left,
+      authMs: state.sentAt === undefined ? undefined : Date.now() - state.sentAt,
+    });
+    return next(false);
+  };
+  return { handler, state };
+}
+
+/**
+ * One password login (see passwordAuthHandler). Never checks the credential twice, so it counts once
+ * against a lockout threshold.
+ */
+export async function passwordLogin(username: string, password: string, target: AuthTarget): Promise<PasswordLoginResult> {
+  let banner: string | undefined;
+  let ctlRef: { finish(v: PasswordLoginResult): void } | undefined;
+  const { handler, state } = passwordAuthHandler(username, password, (r) => ctlRef?.finish({ username, ...r, banner }));
   return runSsh2Client<PasswordLoginResult>({
     ...target,
-    config: {
-      username,
-      hostVerifier: () => true,
-      authHandler: (methodsLeft: AuthenticationType[] | null, _partial, next) => {
-        if (methodsLeft === null) {
-          method = 'password';
-          return next({ type: 'password', username, password });
-        }
-        const left = [...methodsLeft];
-        if (method === 'password' && !left.includes('password') && left.includes('keyboard-interactive')) {
-          method = 'keyboard-interactive';
-          return next({ type: 'keyboard-interactive', username, prompt: answer });
-        }
-        const offeredPassword = left.includes('password') || method === 'keyboard-interactive';
-        ctlRef?.finish({ username, outcome: offeredPassword ? 'rejected' : 'no-password-method', method: offeredPassword ? method : undefined, methods: left, banner });
-        return next(false as never);
-      },
-    },
+    // ssh2's NextAuthHandler type does not accept the plain objects it takes at run time.
+    config: { username, hostVerifier: () => true, authHandler: handler as never },
   }, (client, ctl) => {
     ctlRef = ctl;
     client.on('banner', (message: string) => {
       banner = message;
     });
-    client.on('ready', () => ctl.finish({ username, outcome: 'accepted', method, methods: [], banner }));
+    client.on('ready', () => ctl.finish({
+      username, outcome: 'accepted', method: state.method, methods: [], banner,
+      authMs: state.sentAt === undefined ? undefined : Date.now() - state.sentAt,
+    }));
   });
 }

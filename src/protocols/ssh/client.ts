@@ -46,7 +46,7 @@ export interface ClientControl<T> {
  */
 export async function runSsh2Client<T>(opts: ClientRunOptions, setup: (client: Client, ctl: ClientControl<T>) => void): Promise<T> {
   opts.signal.throwIfAborted();
-  const socket = net.connect({ host: opts.host, port: opts.port });
+  const socket = net.connect({ host: opts.host, port: opts.port, noDelay: true }); // no Nagle: the exchange is many small packets
   socket.on('error', () => undefined); // reported through ssh2's 'error' event
   const client = new Client();
   let onAbort: (() => void) | undefined;

@@ -1,0 +1,145 @@
+import {
+  AuthRejected, MissingInput, defineProbe, finding, judge, type Finding, type Judgement, type ProbeDefinition,
+} from '../../src/sdk';
+import { LoginBudget, type AuthProtocol, type HeldSession, type LoginResponse } from '../../src/protocols/auth';
+import { AUTH_APPLIES_TO, PHASE, accountFor, accountLocks, channelOf, notDetermined, sleep } from './common';
+
+export interface SessionsInputs {
+  /** Extra time after the configured idle timeout before the session is checked (default max(2 s, 20 %): devices check idle sessions periodically, node-opcua once a second). */
+  idleGraceSeconds?: number;
+}
+
+/**
+ * `<protocol>.sessions` (intrusive): opens k+1 concurrent sessions for one user (k =
+ * policy.sessions.maxConcurrent) and sees whether the limit holds (the last refused, or an earlier one
+ * ended); holds one session idle for policy.sessions.idleTimeoutSeconds plus a grace and sees whether the
+ * device ended it. An idle time beyond the attempt's budget is not determined.
+ */
+export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsInputs> {
+  const id = `${protocol}.sessions`;
+  return defineProbe<SessionsInputs>({
+    id,
+    protocol,
+    title: `${protocol === 'http' ? 'HTTP' : protocol === 'ssh' ? 'SSH' : 'OPC UA'} concurrent-session limit and idle-session termination`,
+    description:
+      'With credentials.sessions.<protocol> (or the protocol\'s own) opens policy.sessions.maxConcurrent + 1 sessions at '
+      + 'once and checks that the device refuses the last or ends an earlier one (CR 2.7); then holds one session without '
+      + 'activity for policy.sessions.idleTimeoutSeconds plus a grace and checks that the device ended it (CR 2.6). '
+      + 'Sessions: an authenticated SSH connection, an OPC UA session (the channel is kept up with session-less '
+      + 'GetEndpoints), a web session cookie. HTTP basic authentication has no session to test.',
+    requirements: ['CR 2.6', 'CR 2.7'],
+    safety: 'intrusive',
+    scope: 'service',
+    appliesTo: AUTH_APPLIES_TO[protocol],
+    timeoutMs: 600_000,
+    phase: PHASE.sessions,
+    inputs: {
+      schema: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { idleGraceSeconds: { type: 'number', minimum: 0 } },
+      },
+      defaults: {},
+    },
+    locks: ({ host, service, credentials }) => {
+      const user = accountFor(credentials, protocol, 'sessions')?.username;
+      return user ? accountLocks(host, service, [user], 'exclusive') : [];
+    },
+    async run(ctx) {
+      const account = accountFor(ctx.credentials, protocol, 'sessions');
+      if (!account) throw new MissingInput(`the profile gives no account (credentials.sessions.${protocol} or credentials.${protocol}) for the session tests`);
+      const channel = await channelOf(ctx);
+      if ('unsupported' in channel) return notDetermined(channel.unsupported);
+      const policy = ctx.policy.sessions ?? {};
+      if (policy.maxConcurrent === undefined && policy.idleTimeoutSeconds === undefined) {
+        throw new MissingInput('the profile documents no session policy (policy.sessions.maxConcurrent, policy.sessions.idleTimeoutSeconds)');
+      }
+      if (!channel.openSession) return notDetermined(`${channel.label} keeps no session (every request carries the credentials)`);
+      const open = channel.openSession.bind(channel);
+      const budget = new LoginBudget(ctx.ledger, ctx.policy, ctx.host.host);
+      const held: HeldSession[] = [];
+      const closeAll = async () => {
+        await Promise.all(held.splice(0).map((s) => s.close()));
+      };
+      const log: string[] = [];
+      const note = (line: string) => {
+        log.push(line);
+        ctx.evidence.append('sessions.log', line);
+      };
+      const observations: Record<string, unknown> = { interface: channel.label, account: account.username, policy };
+      const findings: Finding[] = [];
+      const judgements: Judgement[] = [];
+      const path = () => ctx.evidence.save('sessions.json', { ...observations, details: channel.details, log });
+      try {
+        if (policy.maxConcurrent !== undefined) {
+          const k = policy.maxConcurrent;
+          const refusals: { index: number; response: LoginResponse }[] = [];
+          for (let i = 1; i <= k + 1; i++) {
+            const o = await open(account.username, account.password, ctx.signal);
+            note(`session ${i}/${k + 1}: ${o.opened ? 'opened' : `refused (${o.response.status ?? ''} ${o.response.message ?? ''})`.trim()}`);
+            if (o.opened) {
+              held.push(o.session);
+              budget.record(account.username, 'accepted');
+            } else {
+              // A refused session may count as a failed login on some devices.
+              budget.record(account.username, 'rejected');
+              refusals.push({ index: i, response: o.response });
+            }
+          }
+          if (refusals.some((r) => r.index === 1)) throw new AuthRejected(`${account.source} (${account.username}) could not open a first session: ${refusals[0].response.status ?? 'refused'}`);
+          const alive = await Promise.all(held.map((s) => s.isAlive(ctx.signal)));
+          const aliveCount = alive.filter(Boolean).length;
+          note(`${aliveCount} of ${held.length} opened session(s) still alive`);
+          await closeAll();
+          observations.concurrent = { limit: k, attempted: k + 1, opened: k + 1 - refusals.length, refused: refusals.map((r) => r.index), aliveAtEnd: aliveCount };
+          if (aliveCount > k) {
+            findings.push(finding({
+              code: `${id}.limit-exceeded`, severity: 'medium', requirements: ['CR 2.7'], evidence: [path()],
+              message: `${channel.label}: ${aliveCount} concurrent sessions for ${account.username} were open at once, more than the documented limit of ${k}`,
+            }));
+          }
+          judgements.push({
+            requirement: 'CR 2.7', coverage: 'full',
+            passReason: `${channel.label}: with ${k} session(s) open, session ${k + 1} was ${refusals.some((r) => r.index === k + 1) ? 'refused' : 'accepted but an earlier one ended'}`,
+          });
+        }
+        if (policy.idleTimeoutSeconds !== undefined) {
+          const idle = policy.idleTimeoutSeconds;
+          const grace = ctx.inputs.idleGraceSeconds ?? Math.max(2, idle * 0.2);
+          const needMs = (idle + grace) * 1000 + 5000;
+          if (Date.now() + needMs > ctx.deadline) {
+            observations.idle = { configuredSeconds: idle, notDetermined: `waiting ${idle + grace} s does not fit the attempt's budget (raise probes.${id}.timeoutMs)` };
+          } else {
+            const o = await open(account.username, account.password, ctx.signal);
+            if (!o.opened) throw new AuthRejected(`${account.source} (${account.username}) could not open a session for the idle test: ${o.response.status ?? 'refused'}`);
+            held.push(o.session);
+            const openedAt = Date.now();
+            note(`idle session opened${o.session.grantedIdleTimeoutMs !== undefined ? ` (server grants ${o.session.grantedIdleTimeoutMs / 1000} s idle timeout)` : ''}; waiting ${idle + grace} s`);
+            await sleep((idle + grace) * 1000, ctx.signal);
+            const alive = await o.session.isAlive(ctx.signal);
+            const closedAt = o.session.closedAt();
+            note(`after ${((Date.now() - openedAt) / 1000).toFixed(1)} s idle: ${alive ? 'still alive' : 'ended'}`);
+            await closeAll();
+            observations.idle = {
+              configuredSeconds: idle, waitedSeconds: idle + grace, endedByDevice: !alive,
+              closedAfterSeconds: closedAt !== undefined ? Number(((closedAt - openedAt) / 1000).toFixed(2)) : null,
+              ...(o.session.grantedIdleTimeoutMs !== undefined ? { grantedIdleTimeoutSeconds: o.session.grantedIdleTimeoutMs / 1000 } : {}),
+            };
+            if (alive) {
+              findings.push(finding({
+                code: `${id}.idle-not-closed`, severity: 'medium', requirements: ['CR 2.6'], evidence: [path()],
+                message: `${channel.label}: a session idle for ${idle + grace} s was still usable (documented idle timeout ${idle} s)`,
+              }));
+            }
+            judgements.push({ requirement: 'CR 2.6', coverage: 'partial', passReason: `${channel.label}: the device ended a session idle for at most ${idle + grace} s (documented ${idle} s)` });
+          }
+        }
+      } finally {
+        await closeAll();
+      }
+      path();
+      if (judgements.length === 0) return notDetermined(String((observations.idle as { notDetermined?: string } | undefined)?.notDetermined ?? 'nothing to test'), observations);
+      return { observations, findings, outcomes: judge(judgements, findings) };
+    },
+  });
+}

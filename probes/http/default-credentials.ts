@@ -1,0 +1,3 @@
+import { defaultCredentialsProbe } from '../_auth/default-credentials';
+
+export default defaultCredentialsProbe('http');

@@ -1,0 +1,3 @@
+import { lockoutProbe } from '../_auth/lockout';
+
+export default lockoutProbe('http');

@@ -1,0 +1,3 @@
+import { sessionsProbe } from '../_auth/sessions';
+
+export default sessionsProbe('http');

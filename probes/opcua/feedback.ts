@@ -1,0 +1,3 @@
+import { feedbackProbe } from '../_auth/feedback';
+
+export default feedbackProbe('opcua');

@@ -1,0 +1,45 @@
+import { expect } from 'chai';
+import probe from '../../../probes/http/sessions';
+import { OPERATOR, POLICY, WEAK_ADMIN, serviceOf, useAuthDevices } from '../../helpers/auth-devices';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
+import { runProbe } from '../../helpers/probe-harness';
+
+interface Observations {
+  concurrent?: { opened: number; refused: number[]; aliveAtEnd: number };
+  idle?: { endedByDevice: boolean };
+  notDetermined?: string;
+}
+
+/** The weak device ends no idle session: a short documented idle time is enough to show it. */
+const WEAK_POLICY = { ...POLICY, sessions: { maxConcurrent: 2, idleTimeoutSeconds: 0.5 } };
+
+const verdicts = (a: { outcomes: { requirement: string; verdict: string }[] }) => Object.fromEntries(a.outcomes.map((o) => [o.requirement, o.verdict]));
+
+describe('probe http.sessions', function () {
+  this.timeout(30_000);
+  const devices = useAuthDevices('https');
+
+  it('hardened posture, login form: a third web session is refused (429), an idle session expires -> pass', async () => {
+    const { attempt } = await runProbe(probe, { service: serviceOf(devices.hardened(), 'http-form'), credentials: { http: OPERATOR }, policy: POLICY, inputs: { idleGraceSeconds: 0.5 } });
+    expect(attempt.status, JSON.stringify([attempt.message, attempt.findings])).to.equal('pass');
+    const o = attempt.observations as unknown as Observations;
+    expect(o.concurrent).to.deep.include({ opened: 2, refused: [3], aliveAtEnd: 2 });
+    expect(o.idle?.endedByDevice).to.equal(true);
+  });
+
+  it('weak posture, login form: unlimited sessions that outlive the documented idle time -> limit-exceeded, idle-not-closed', async () => {
+    const { attempt } = await runProbe(probe, { service: serviceOf(devices.weak(), 'http-form'), credentials: { http: WEAK_ADMIN }, policy: WEAK_POLICY, inputs: { idleGraceSeconds: 0.5 } });
+    expect(attempt.status).to.equal('fail');
+    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['http.sessions.limit-exceeded', 'http.sessions.idle-not-closed']);
+    expect(verdicts(attempt)).to.deep.equal({ 'CR 2.7': 'fail', 'CR 2.6': 'fail' });
+  });
+
+  it('basic authentication keeps no session: not determined, with the reason', async () => {
+    const { attempt } = await runProbe(probe, { service: serviceOf(devices.hardened(), 'http-basic'), credentials: { http: OPERATOR }, policy: POLICY });
+    expect(attempt.status).to.equal('not_applicable');
+    expect(attempt.outcomes).to.deep.equal([]);
+    expect((attempt.observations as unknown as Observations).notDetermined).to.match(/keeps no session/);
+  });
+
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'http' }), timeoutMs: 1500, stallTimeoutMs: 400, credentials: { http: OPERATOR } });
+});
