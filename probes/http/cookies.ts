@@ -6,6 +6,7 @@ import {
   WEB_DEFAULTS, WEB_INPUT_SCHEMA, WEB_PROTOCOLS, endpointOf, graded, isLoginPage, loadHttpBaseline, openLanding, pageOf, recordExchanges,
   type HttpBaseline, type WebInputs,
 } from './_web';
+import { LoginBudget } from '../../src/protocols/auth/ledger';
 
 interface CookieInputs extends WebInputs {
   /** How many times the login page is opened with an empty cookie jar, to compare the ids it hands out. */
@@ -151,19 +152,19 @@ export default defineProbe<CookieInputs>({
     if (credential && ctx.inputs.login) {
       const form = landing.loginForm;
       const problem = form ? unsupportedForm(endpoint, form) : 'no login form (one password field in a form) on the login page';
-      const failedKey = `failed-logins:${service.host}:${credential.username}`;
-      const threshold = ctx.policy.lockout?.threshold;
+      // The run-wide login budget the authentication probes use (one account store serves every interface).
+      const budget = new LoginBudget(ctx.ledger, ctx.policy, service.host);
       if (problem || !form) login = { tried: false, reason: problem };
-      else if (threshold !== undefined && ctx.ledger.get(failedKey) + 1 >= threshold) {
-        login = { tried: false, reason: `${ctx.ledger.get(failedKey)} failed logins already counted for ${credential.username} this run; one more could reach the lockout threshold ${threshold}` };
+      else if (budget.remaining(credential.username) < 1) {
+        login = { tried: false, reason: `${budget.used(credential.username)} failed logins already counted for ${credential.username} this run; one more could reach the lockout threshold ${budget.threshold.value}` };
       } else {
         const before = new Map(jar.names().map((n) => [n, jar.get(n)]));
         const result = await submitLoginForm(endpoint, form, credential, {
           signal: ctx.signal, timeoutMs: ctx.inputs.requestTimeoutMs, jar, stillLoginPage: (page) => isLoginPage(page),
         });
         recordExchanges(ctx, 'exchanges', result.chain, `login as ${credential.username} (${credential.source}); request body not recorded`);
+        budget.record(credential.username, result.accepted ? 'accepted' : 'rejected');
         if (!result.accepted) {
-          ctx.ledger.add(failedKey, 1);
           throw new AuthRejected(`the login with ${credential.source} (${credential.username}) was not accepted: ${result.reason}`);
         }
         atLogin = cookiesSetIn(result.chain);

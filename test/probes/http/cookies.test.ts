@@ -4,6 +4,7 @@ import { MapLedger } from '../../../src/runner/attempt';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
 import { useWebPostures } from '../../helpers/web';
+import { accountKey } from '../../../src/protocols/auth/ledger';
 
 const FAST = { requestTimeoutMs: 2000 };
 const codes = (findings: readonly { code: string; severity: string }[]) => findings.map((f) => `${f.code}:${f.severity}`);
@@ -66,7 +67,7 @@ describe('probe http.cookies', () => {
       service: { port: devices.weak().endpoint('https').port, protocol: 'https' }, inputs: FAST, credentials: { http: { username: 'admin', password: 'not-it' } }, ledger,
     });
     expect(attempt, attempt.message).to.include({ status: 'error', reason: 'auth' });
-    expect(ledger.get('failed-logins:127.0.0.1:admin')).to.equal(1);
+    expect(ledger.get(accountKey('127.0.0.1', 'admin'))).to.equal(1);
     // With the documented threshold this close, the next run of the probe does not try at all.
     const again = await runProbe(probe, {
       service: { port: devices.weak().endpoint('https').port, protocol: 'https' }, inputs: FAST, credentials: { http: { username: 'admin', password: 'not-it' } }, ledger,
