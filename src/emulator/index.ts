@@ -17,6 +17,7 @@ import { tftpService } from './services/tftp';
 import type {
   DeviceContext, DeviceIdentity, Posture, RunningService, ServiceEndpoint, ServiceModule, ServicePosture,
 } from './types';
+import { PostureError } from './errors';
 
 export type { Posture, ServiceEndpoint } from './types';
 
@@ -36,7 +37,7 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;
 
-export class PostureError extends Error {}
+export { PostureError } from './errors';
 
 const DEFAULT_IDENTITY: DeviceIdentity = {
   vendor: 'Example Automation', model: 'EPLC-1', productCode: 'EPLC1', firmware: '1.0.0', serial: 'SN-0001',
@@ -67,6 +68,22 @@ export function checkPosture(doc: unknown, origin = 'posture'): Posture {
     }
   }
   return p as Posture;
+}
+
+const LISTEN_ERRORS: Record<string, string> = {
+  EADDRINUSE: 'the port is in use (another emulator or service?); stop it, or run with --ephemeral',
+  EACCES: 'binding the port needs privileges',
+  EADDRNOTAVAIL: 'the address is not one of this machine\'s',
+};
+
+/** A service that did not start, named by its posture section; a configuration or port problem is a PostureError. */
+function startFailure(key: string, config: ServicePosture, device: DeviceContext, err: unknown): Error {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code && LISTEN_ERRORS[code]) {
+    return new PostureError(`services.${key}: cannot listen on ${device.host}:${device.portFor(config.port)}: ${LISTEN_ERRORS[code]}`, { cause: err });
+  }
+  if (err instanceof PostureError) return new PostureError(err.message.startsWith('services.') ? err.message : `services.${key}: ${err.message}`, { cause: err });
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 export interface Emulator {
@@ -115,15 +132,15 @@ export async function startEmulator(postureOrName: Posture | string, overrides: 
     await Promise.allSettled(running.reverse().map((s) => s.close()));
     if (ownWorkDir) fs.rmSync(workDir, { recursive: true, force: true });
   };
-  try {
-    for (const module of SERVICE_MODULES) {
-      const config = posture.services[module.key] as ServicePosture | undefined;
-      if (!config || config.enabled === false) continue;
+  for (const module of SERVICE_MODULES) {
+    const config = posture.services[module.key] as ServicePosture | undefined;
+    if (!config || config.enabled === false) continue;
+    try {
       running.push(await module.start(config, device));
+    } catch (err) {
+      await closeAll();
+      throw startFailure(module.key, config, device, err);
     }
-  } catch (err) {
-    await closeAll();
-    throw err;
   }
   const services = running.flatMap((s) => s.endpoints);
   let closed: Promise<void> | undefined;

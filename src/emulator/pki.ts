@@ -12,6 +12,7 @@ import {
   generateKey, issueCertificate, readIssuer, type IssuedCertificate, type KeySpec,
 } from '../protocols/tls/x509';
 import type { DeviceContext } from './types';
+import { PostureError } from './errors';
 
 const DAY = 86_400_000;
 
@@ -67,7 +68,7 @@ export function deviceCa(device: DeviceContext): IssuedCertificate {
 export function serverCredentials(device: DeviceContext, service: string, spec: CertificatePosture = {}): ServerCredentials {
   const ca = deviceCa(device);
   if (spec.certFile || spec.keyFile) {
-    if (!spec.certFile || !spec.keyFile) throw new Error(`${service}.certificate: certFile and keyFile go together`);
+    if (!spec.certFile || !spec.keyFile) throw new PostureError(`${service}.certificate: certFile and keyFile go together`);
     return { certPem: fs.readFileSync(spec.certFile, 'utf8'), keyPem: fs.readFileSync(spec.keyFile, 'utf8'), caPem: ca.pem };
   }
   const keySpec: KeySpec = spec.key === 'ec' ? { type: 'ec', curve: spec.curve ?? 'P-256' } : { type: 'rsa', bits: spec.bits ?? 2048 };

@@ -2,6 +2,7 @@ import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { DeviceIdentity, ServiceModule, ServicePosture } from '../types';
 import { listenTcp } from '../net';
+import { PostureError } from '../errors';
 
 /**
  * Emulated Modbus/TCP server (Modbus Application Protocol V1.1b3, Messaging on TCP/IP Guide V1.0b).
@@ -94,7 +95,7 @@ export class EmulatedModbusDevice {
     if (counter) {
       const table = (counter.table ?? 'holding-registers') === 'holding-registers' ? this.holding : this.input;
       const address = counter.address ?? 0;
-      if (address >= table.length) throw new Error(`modbus: counter address ${address} is outside the table`);
+      if (address >= table.length) throw new PostureError(`modbus: counter address ${address} is outside the table`);
       table[address] = 0;
       this.counterTimer = setInterval(() => { table[address] = (table[address] + 1) & 0xffff; }, counter.periodMs ?? 1000);
     }

@@ -10,6 +10,7 @@ import { quietOpcuaLogs } from '../../protocols/opcua/logging';
 import { packagePath } from '../../paths';
 import type { LockoutConfig } from '../accounts';
 import type { ServiceModule, ServicePosture } from '../types';
+import { PostureError } from '../errors';
 
 /** The `opcua` section of a posture. Every knob defaults to the secure choice. */
 export interface OpcuaPosture extends ServicePosture {
@@ -59,7 +60,7 @@ const MODES: Record<string, MessageSecurityMode> = {
 function pick<T>(names: readonly string[], table: Record<string, T>, what: string): T[] {
   return names.map((n) => {
     const v = table[n];
-    if (v === undefined) throw new Error(`opcua: unknown ${what} "${n}" (known: ${Object.keys(table).join(', ')})`);
+    if (v === undefined) throw new PostureError(`opcua: unknown ${what} "${n}" (known: ${Object.keys(table).join(', ')})`);
     return v;
   });
 }

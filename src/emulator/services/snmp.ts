@@ -2,6 +2,7 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as snmp from 'net-snmp';
 import type { DeviceContext, ServiceModule, ServicePosture } from '../types';
+import { PostureError } from '../errors';
 
 type Version = 'v1' | 'v2c' | 'v3';
 type Access = 'read-only' | 'read-write';
@@ -66,7 +67,7 @@ function userFor(u: SnmpUserPosture, device: DeviceContext): snmp.User {
   const privKey = u.privPassword ?? account?.password;
   const user: snmp.User = { name: u.username, level: snmp.SecurityLevel[u.level] };
   if (u.level !== 'noAuthNoPriv') {
-    if (!authKey) throw new Error(`snmp: user ${u.username} has no account password and no authPassword`);
+    if (!authKey) throw new PostureError(`snmp: user ${u.username} has no account password and no authPassword`);
     user.authProtocol = snmp.AuthProtocols[u.auth ?? 'sha'];
     user.authKey = authKey;
   }

@@ -10,6 +10,7 @@ import {
 import type { LockoutConfig } from '../accounts';
 import { listenTcp } from '../net';
 import type { DeviceContext, ServiceModule, ServicePosture } from '../types';
+import { PostureError } from '../errors';
 
 export interface SshHostKeySpec {
   type: 'rsa' | 'ecdsa' | 'ed25519';
@@ -56,7 +57,8 @@ const SUPPORTED = {
   compress: SUPPORTED_COMPRESSION,
 } as const;
 
-export class SshPostureError extends Error {}
+/** An SSH section the emulator cannot run as written. */
+export class SshPostureError extends PostureError {}
 
 function checkAlgorithms(algorithms: NonNullable<SshPosture['algorithms']>): void {
   for (const [list, names] of Object.entries(algorithms) as [keyof typeof SUPPORTED, string[] | undefined][]) {

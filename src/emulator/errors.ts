@@ -1,0 +1,2 @@
+/** A posture (or one of its service sections) the emulator cannot run as written. */
+export class PostureError extends Error {}
