@@ -1,24 +1,9 @@
-#!/usr/bin/env node
-// Compares two iacs-probe runs (a stored baseline and a new run) and says whether the new one is worse.
-//
-//   node docker/harness/compare-reports.mjs <baseline> <current> [--json]
-//
-// <baseline> and <current> are run folders (holding report.json) or report.json files. Exit status:
-// 0 nothing got worse (identical, or only better), 1 something got worse, 2 a report could not be read.
-//
-// This is the stop-gap for `iacs-probe diff A B` (same arguments, same exit status: 1 when something got
-// worse). docker/harness/regress.mjs calls whichever DIFF_COMMAND names; when `iacs-probe diff` exists,
-// switching is the one line there. The functions below are also used by regress.mjs for the exact-match
-// check, which does not depend on the diff tool's output format.
-import process from 'node:process';
+// The exact-match check of the Docker regression kit: whether a run equals its stored baseline in what a
+// gate judges (requirement verdicts, SL achieved, attempt statuses, number of findings per code). Whether a
+// run is *worse* than its baseline is `iacs-probe diff`'s decision (docker/harness/regress.mjs); this digest
+// only tells "identical" from "changed", so an improvement is not silently taken as the new normal.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** Verdict order for "worse": a failing row is worse than an undetermined one, which is worse than a pass. */
-const VERDICT_RANK = { fail: 0, not_determined: 1, not_applicable: 2, pass: 2 };
-/** Attempt statuses: an error or a fail is worse than anything that was not one before. */
-const STATUS_RANK = { error: 0, fail: 0, skipped: 1, not_applicable: 2, pass: 2 };
 
 /** Reads report.json from a run folder or a file path. */
 export function readReport(where) {
@@ -53,74 +38,34 @@ export function verdictDigest(report) {
   return { complete: report.run?.complete === true, slAchieved: report.slAchieved ?? {}, requirements, attempts, findings, severities };
 }
 
-/**
- * Differences from baseline `a` to current `b`, each { kind, key, from, to, worse }. `worse` marks what a
- * firmware regression gate must refuse: a requirement verdict or SL that dropped, a finding that appeared
- * (other than info), an attempt that now fails or errors, a run that no longer completes.
- */
+/** Differences from baseline `a` to current `b` in the digest, each { kind, key, from, to }. */
 export function compareReports(a, b) {
   const da = verdictDigest(a);
   const db = verdictDigest(b);
   const changes = [];
-  const push = (kind, key, from, to, worse) => changes.push({ kind, key, from: from ?? null, to: to ?? null, worse });
-  if (da.complete !== db.complete) push('run', 'complete', da.complete, db.complete, da.complete && !db.complete);
-  for (const fr of new Set([...Object.keys(da.slAchieved), ...Object.keys(db.slAchieved)])) {
-    const from = da.slAchieved[fr];
-    const to = db.slAchieved[fr];
-    if (from !== to) push('slAchieved', fr, from, to, (to ?? 0) < (from ?? 0));
-  }
-  for (const id of new Set([...Object.keys(da.requirements), ...Object.keys(db.requirements)])) {
-    const from = da.requirements[id];
-    const to = db.requirements[id];
-    if (from === to) continue;
-    const worse = to === undefined ? false : (VERDICT_RANK[to] ?? 0) < (from === undefined ? VERDICT_RANK.not_determined : VERDICT_RANK[from] ?? 0);
-    push('requirement', id, from, to, worse);
-  }
-  for (const key of new Set([...Object.keys(da.attempts), ...Object.keys(db.attempts)])) {
-    const from = da.attempts[key];
-    const to = db.attempts[key];
-    if (from === to) continue;
-    const worse = to !== undefined && (STATUS_RANK[to] ?? 0) < (from === undefined ? STATUS_RANK.skipped : STATUS_RANK[from] ?? 0);
-    push('attempt', key, from, to, worse);
+  const push = (kind, key, from, to) => changes.push({ kind, key, from: from ?? null, to: to ?? null });
+  if (da.complete !== db.complete) push('run', 'complete', da.complete, db.complete);
+  for (const [kind, before, after] of [
+    ['slAchieved', da.slAchieved, db.slAchieved], ['requirement', da.requirements, db.requirements], ['attempt', da.attempts, db.attempts],
+  ]) {
+    for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+      if (before[key] !== after[key]) push(kind, key, before[key], after[key]);
+    }
   }
   for (const key of new Set([...Object.keys(da.findings), ...Object.keys(db.findings)])) {
     const from = da.findings[key] ?? 0;
     const to = db.findings[key] ?? 0;
-    if (from === to) continue;
-    const severity = db.severities[key] ?? da.severities[key];
-    push('finding', `${key} (${severity})`, from, to, to > from && severity !== 'info');
+    if (from !== to) push('finding', `${key} (${db.severities[key] ?? da.severities[key]})`, from, to);
   }
-  return { identical: changes.length === 0, worse: changes.some((c) => c.worse), changes };
+  return { identical: changes.length === 0, changes };
 }
 
 export function formatComparison(result, labelA = 'baseline', labelB = 'current') {
   if (result.identical) return `no change from ${labelA} to ${labelB}\n`;
-  const lines = [`${result.worse ? 'WORSE' : 'changed (nothing worse)'}: ${labelA} -> ${labelB}`];
+  const lines = [`changed: ${labelA} -> ${labelB}`];
   for (const c of result.changes) {
     const arrow = c.kind === 'finding' ? `${c.from} -> ${c.to} finding(s)` : `${c.from ?? '(absent)'} -> ${c.to ?? '(absent)'}`;
-    lines.push(`  ${c.worse ? '-' : '+'} ${c.kind} ${c.key}: ${arrow}${c.worse ? '  [worse]' : ''}`);
+    lines.push(`  ${c.kind} ${c.key}: ${arrow}`);
   }
   return `${lines.join('\n')}\n`;
-}
-
-function main(argv) {
-  const json = argv.includes('--json');
-  const paths = argv.filter((x) => x !== '--json');
-  if (paths.length !== 2) {
-    process.stderr.write('usage: compare-reports.mjs <baseline run folder|report.json> <current run folder|report.json> [--json]\n');
-    return 2;
-  }
-  let result;
-  try {
-    result = compareReports(readReport(paths[0]), readReport(paths[1]));
-  } catch (err) {
-    process.stderr.write(`compare-reports: ${err.message}\n`);
-    return 2;
-  }
-  process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : formatComparison(result, paths[0], paths[1]));
-  return result.worse ? 1 : 0;
-}
-
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  process.exitCode = main(process.argv.slice(2));
 }

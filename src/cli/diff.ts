@@ -11,7 +11,8 @@ export const DIFF_USAGE = `usage: iacs-probe diff <run-dir-A> <run-dir-B> [--jso
   appeared or went away (by code and target), observation changes per probe@target (a new open port,
   a new cipher, any changed value), SL achieved per FR. Services that moved to another port (ephemeral
   ports of an emulator) are matched by probe + host + declared service protocol and name, and listed.
-  Exit 1 when B is worse (a verdict worse than before, a new finding above info, a lower SL achieved),
+  Exit 1 when B is worse (a verdict worse than before, a new finding above info, a lower SL achieved,
+  an attempt that now ends in an error, an incomplete run B),
   0 otherwise, 3 on usage errors. A run folder or its report.json may be given.`;
 
 /** Reads report.json of a run folder (or the file itself); a usage error when it is not a report. */

@@ -287,6 +287,10 @@ export function diffReports(a: Report, b: Report): ReportDiff {
     ...sl.filter((s) => s.worse).map((s) => `${s.fr} SL achieved ${s.before} -> ${s.after}`),
     ...requirements.filter((r) => r.worse).map((r) => `${r.id} ${VERDICT_WORDS[r.before]} -> ${VERDICT_WORDS[r.after]}`),
     ...findingsAppeared.filter((f) => f.severity !== 'info').map((f) => `new ${f.severity} finding ${f.code} @ ${f.target}`),
+    // Evidence lost is a regression too: a probe that now errors can no longer show what it showed before.
+    ...attempts.filter((x) => x.statusAfter === 'error' && x.statusBefore !== undefined && x.statusBefore !== 'error')
+      .map((x) => `${x.key} now ends in an error (was ${x.statusBefore})`),
+    ...(a.run.complete && !b.run.complete ? ['the run did not complete'] : []),
   ];
   return {
     a: ref(a), b: ref(b), portMoves: moves, sl, slTargetChanged: FRS.some((fr) => a.slTarget[fr] !== b.slTarget[fr]),

@@ -7,11 +7,13 @@ import * as path from 'node:path';
 import ModbusRTU from 'modbus-serial';
 import { parse as parseYaml } from 'yaml';
 import { loadProfile } from '../../src/profile';
+import { pathToFileURL } from 'node:url';
+import { cli } from '../helpers/cli';
 import { debianPython, findExecutable, pythonHasModule, requirePeer } from '../helpers/peers';
 
 // The Docker regression kit (docker/, docs/docker.md). docker/regress.sh itself runs in .ci/run (it needs
 // root and starts a Docker engine); these tests check its parts on the host: that the targets, profiles,
-// compose services and baselines agree, the report comparison, and the third-party simulators' fixed
+// compose services and baselines agree, the regression gate (iacs-probe diff) and the exact-match digest, and the third-party simulators' fixed
 // postures against the same Debian packages the images install.
 
 const COMPOSE = parseYaml(fs.readFileSync('docker/compose.yaml', 'utf8'), { merge: true }) as {
@@ -19,12 +21,13 @@ const COMPOSE = parseYaml(fs.readFileSync('docker/compose.yaml', 'utf8'), { merg
   networks: Record<string, { internal?: boolean }>;
 };
 const TARGETS = (parseYaml(fs.readFileSync('docker/targets.yaml', 'utf8')) as { targets: Record<string, { expect: string }> }).targets;
-const COMPARE = 'docker/harness/compare-reports.mjs';
 
-function compare(a: string, b: string, json = false): { code: number | null; stdout: string } {
-  const r = spawnSync(process.execPath, [COMPARE, a, b, ...(json ? ['--json'] : [])], { encoding: 'utf8', timeout: 20_000 });
-  return { code: r.status, stdout: r.stdout };
+interface Digest {
+  readReport(where: string): unknown;
+  compareReports(a: unknown, b: unknown): { identical: boolean; changes: { kind: string; key: string }[] };
 }
+/** docker/harness/compare-reports.mjs (ESM, plain JavaScript: it runs in the harness image). */
+const digest = async (): Promise<Digest> => (await import(pathToFileURL(path.resolve('docker/harness/compare-reports.mjs')).href)) as Digest;
 
 function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-docker-kit-'));
@@ -90,80 +93,64 @@ describe('docker regression kit', () => {
     });
   });
 
-  describe('compare-reports (stand-in for iacs-probe diff)', () => {
+  describe('the regression gate: iacs-probe diff on the stored baselines, and the exact-match digest', () => {
     const weak = 'docker/baselines/eplc-weak';
     const hardened = 'docker/baselines/eplc-hardened';
+    /** A changed copy of a baseline's report, in a folder of its own. */
+    const variant = (from: string, change: (r: Record<string, unknown> & { attempts: { probe: string; status: string; findings: { code: string; severity: string }[] }[] }) => void) => {
+      const report = JSON.parse(fs.readFileSync(`${from}/report.json`, 'utf8')) as Parameters<typeof change>[0];
+      change(report);
+      const dir = tmpDir();
+      fs.writeFileSync(path.join(dir, 'report.json'), JSON.stringify(report));
+      return dir;
+    };
+    const made: string[] = [];
+    after(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-    it('a run identical to its baseline: exit 0, no change', () => {
-      const r = compare(hardened, `${hardened}/report.json`, true);
-      expect(r.code).to.equal(0);
-      const result = JSON.parse(r.stdout) as { identical: boolean; worse: boolean };
-      expect(result).to.include({ identical: true, worse: false });
+    it('identical: diff exits 0 and the digest says identical', async () => {
+      expect((await cli(['diff', hardened, hardened])).code).to.equal(0);
+      const { compareReports, readReport } = await digest();
+      expect(compareReports(readReport(hardened), readReport(`${hardened}/report.json`))).to.deep.equal({ identical: true, changes: [] });
     });
 
-    it('hardened baseline -> weak run: exit 1, the failing requirements and new findings named', () => {
-      const r = compare(hardened, weak);
+    it('hardened baseline -> weak run: exit 1, the failing requirements and new findings named', async () => {
+      const r = await cli(['diff', hardened, weak]);
       expect(r.code).to.equal(1);
-      expect(r.stdout).to.match(/^WORSE/);
-      expect(r.stdout).to.match(/requirement CR 4\.1: \S+ -> fail {2}\[worse\]/);
-      expect(r.stdout).to.match(/ports\.cleartext-service \(high\): 0 -> \d+ finding\(s\) {2}\[worse\]/);
+      expect(r.stdout).to.match(/CR 4\.1 +\S.* -> fail +WORSE/).and.match(/ports\.cleartext-service/);
     });
 
-    it('weak baseline -> hardened run: exit 0 (nothing worse), the changes still listed', () => {
-      const r = compare(weak, hardened, true);
-      expect(r.code).to.equal(0);
-      const result = JSON.parse(r.stdout) as { identical: boolean; worse: boolean; changes: { kind: string; key: string; worse: boolean }[] };
+    it('weak baseline -> hardened run: exit 0 (nothing worse), but the digest lists the changes', async () => {
+      expect((await cli(['diff', weak, hardened])).code).to.equal(0);
+      const { compareReports, readReport } = await digest();
+      const result = compareReports(readReport(weak), readReport(hardened));
       expect(result.identical).to.equal(false);
-      expect(result.worse).to.equal(false);
       expect(result.changes.filter((c) => c.kind === 'requirement').map((c) => c.key)).to.include('CR 4.1');
     });
 
-    it('one new finding of the same code is worse; a new info finding is not', () => {
-      const dir = tmpDir();
-      try {
-        const report = JSON.parse(fs.readFileSync(`${weak}/report.json`, 'utf8')) as { attempts: { findings: { code: string; severity: string }[] }[] };
-        const attempt = report.attempts.find((a) => a.findings.some((f) => f.severity !== 'info'))!;
-        const extra = attempt.findings.find((f) => f.severity !== 'info')!;
-        attempt.findings.push({ ...extra });
-        fs.writeFileSync(path.join(dir, 'more.json'), JSON.stringify(report));
-        expect(compare(weak, path.join(dir, 'more.json')).code).to.equal(1);
-        attempt.findings.pop();
-        attempt.findings.push({ ...extra, code: 'ports.declared-not-open', severity: 'info' });
-        fs.writeFileSync(path.join(dir, 'info.json'), JSON.stringify(report));
-        const r = compare(weak, path.join(dir, 'info.json'));
-        expect(r.code).to.equal(0);
-        expect(r.stdout).to.match(/^changed \(nothing worse\)/);
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+    it('one more finding of the same code is worse; a new info finding is not', async () => {
+      const firstReal = (r: Parameters<Parameters<typeof variant>[1]>[0]) => r.attempts.find((a) => a.findings.some((f) => f.severity !== 'info'))!;
+      const more = variant(weak, (r) => { const a = firstReal(r); a.findings.push({ ...a.findings.find((f) => f.severity !== 'info')! }); });
+      const info = variant(weak, (r) => { const a = firstReal(r); a.findings.push({ ...a.findings.find((f) => f.severity !== 'info')!, code: 'ports.declared-not-open', severity: 'info' }); });
+      made.push(more, info);
+      expect((await cli(['diff', weak, more])).code).to.equal(1);
+      expect((await cli(['diff', weak, info])).code).to.equal(0);
     });
 
-    it('an attempt that now errors is worse', () => {
-      const dir = tmpDir();
-      try {
-        const report = JSON.parse(fs.readFileSync(`${hardened}/report.json`, 'utf8')) as { attempts: { probe: string; status: string; findings: unknown[] }[] };
-        const passing = report.attempts.find((a) => a.status === 'pass')!;
-        passing.status = 'error';
-        passing.findings = [];
-        fs.writeFileSync(path.join(dir, 'report.json'), JSON.stringify(report));
-        const r = compare(hardened, dir);
-        expect(r.code).to.equal(1);
-        expect(r.stdout).to.contain(`attempt ${passing.probe} @ eplc-hardened`).and.match(/: pass -> error {2}\[worse\]/);
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+    it('an attempt that now errors is worse', async () => {
+      let probe = '';
+      const errored = variant(hardened, (r) => { const a = r.attempts.find((x) => x.status === 'pass')!; probe = a.probe; a.status = 'error'; a.findings = []; });
+      made.push(errored);
+      const r = await cli(['diff', hardened, errored]);
+      expect(r.code).to.equal(1);
+      expect(r.stdout).to.contain(`${probe}@eplc-hardened`).and.contain('now ends in an error (was pass)');
     });
 
-    it('what is not a report: exit 2', () => {
+    it('what is not a report: exit 3', async () => {
       const dir = tmpDir();
-      try {
-        fs.writeFileSync(path.join(dir, 'report.json'), '{"hello": 1}');
-        expect(compare(hardened, dir).code).to.equal(2);
-        expect(compare(hardened, path.join(dir, 'missing')).code).to.equal(2);
-        expect(spawnSync(process.execPath, [COMPARE, hardened]).status).to.equal(2);
-      } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+      made.push(dir);
+      fs.writeFileSync(path.join(dir, 'report.json'), '{"hello": 1}');
+      expect((await cli(['diff', hardened, dir])).code).to.equal(3);
+      expect((await cli(['diff', hardened, path.join(dir, 'missing')])).code).to.equal(3);
     });
   });
 

@@ -60,6 +60,7 @@ describe('diff between two runs', () => {
     ]);
     expect(d.regressions).to.deep.equal([
       'FR2 SL achieved 4 -> 0', 'CR 2.8 not applicable -> not determined', 'CR 4.3 pass -> fail', 'new medium finding ssh.weak-cipher @ 127.0.0.1:40022',
+      'modbus.identity@[::1]:502 now ends in an error (was not_applicable)',
     ]);
     expectGolden('test/report/diff.golden.txt', renderDiffText(d));
     expectGolden('test/report/diff.golden.json', JSON.stringify(d, null, 2) + '\n');
@@ -72,6 +73,17 @@ describe('diff between two runs', () => {
     expect(d.findingsGone.map((f) => f.code)).to.deep.equal(['ssh.weak-cipher']);
     expect(d.requirements.every((r) => !r.worse)).to.equal(true);
     expect(renderDiffText(d)).to.match(/No regression \(B is as good or better\)\.\n$/);
+  });
+
+  it('a probe that now errors, or a run that did not complete, is a regression on its own', () => {
+    const a = makeReport({ hostile: false });
+    const b = clone(a);
+    const passing = b.attempts.find((x) => x.status === 'pass')!;
+    Object.assign(passing, { status: 'error', reason: 'timeout', message: 'no answer' });
+    expect(diffReports(a, b).regressions).to.deep.equal([`${passing.probe}@${passing.target} now ends in an error (was pass)`]);
+    const c = clone(a);
+    c.run.complete = false;
+    expect(diffReports(a, c).regressions).to.deep.equal(['the run did not complete']);
   });
 
   it('two runs of the same device on other ephemeral ports show no difference', () => {
