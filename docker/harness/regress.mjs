@@ -24,8 +24,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
 const CLI = path.join(ROOT, 'bin', 'iacs-probe');
 
-// The comparison of a run with its baseline: `<command> <baseline folder> <run folder>`, exit 1 when
-// something got worse. Switch to the report tool's own diff when it exists by using the second line.
+// The regression gate: `iacs-probe diff <baseline folder> <run folder>` exits 1 when something got worse.
 const DIFF_COMMAND = [CLI, 'diff'];
 
 const EXPECTATIONS = ['pass', 'fail', 'baseline'];
