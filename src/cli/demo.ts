@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { startEmulator } from '../emulator';
-import { profileFromObject } from '../profile';
+import { loadProfile, profileFromObject } from '../profile';
 import { formatPortSpec, parsePortSpec } from '../protocols/tcp';
 import { packagePath } from '../paths';
 import { UsageError, parse, type Io } from './common';
@@ -26,6 +26,7 @@ export async function demoCommand(args: string[], io: Io): Promise<number> {
   const posture = values.posture ?? 'weak';
   if (posture !== 'weak' && posture !== 'hardened') throw new UsageError('--posture must be weak or hardened');
   const exampleFile = packagePath('profiles', 'examples', `${posture}.yaml`);
+  loadProfile(exampleFile); // an edited example with a mistake gets the located profile errors (exit 3)
   const example = parseYaml(fs.readFileSync(exampleFile, 'utf8')) as ExampleProfile;
   const emulator = await startEmulator(posture, { ephemeralPorts: true });
   try {
@@ -37,7 +38,7 @@ export async function demoCommand(args: string[], io: Io): Promise<number> {
       t.host = emulator.services[0]?.host ?? t.host;
       for (const s of t.services) {
         const port = byProtocol.get(s.protocol)?.shift();
-        if (port === undefined) throw new Error(`the ${posture} emulator runs no ${s.protocol} service for ${exampleFile}`);
+        if (port === undefined) throw new UsageError(`${exampleFile} declares a ${s.protocol} service, but the ${posture} emulator runs none`);
         s.port = port;
       }
     }
