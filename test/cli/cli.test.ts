@@ -62,6 +62,12 @@ describe('command line', function () {
     expect(fs.existsSync(out)).to.equal(false);
   });
 
+  it('works from any working directory (the launcher finds its own tsx and files)', async () => {
+    const r = await cli(['probes', '--json'], {}, os.tmpdir());
+    expect(r.code, r.stderr).to.equal(0);
+    expect((JSON.parse(r.stdout) as unknown[]).length).to.be.greaterThan(0);
+  });
+
   it('usage errors exit 3 with the usage text', async () => {
     expect((await cli(['frobnicate'])).code).to.equal(3);
     const r = await cli(['run']);

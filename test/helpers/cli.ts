@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
 
 export interface CliResult {
   code: number | null;
@@ -8,9 +9,9 @@ export interface CliResult {
 }
 
 /** Runs bin/iacs-probe from source (tsx), as a user would run it. */
-export function startCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliResult> } {
-  const child = spawn(process.execPath, ['bin/iacs-probe', ...args], {
-    env: { ...process.env, IACS_PROBE_FROM_SOURCE: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+export function startCli(args: string[], env: Record<string, string> = {}, cwd?: string): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [path.resolve('bin/iacs-probe'), ...args], {
+    env: { ...process.env, IACS_PROBE_FROM_SOURCE: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}),
   });
   let stdout = '';
   let stderr = '';
@@ -20,6 +21,6 @@ export function startCli(args: string[], env: Record<string, string> = {}): { ch
   return { child, done };
 }
 
-export function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
-  return startCli(args, env).done;
+export function cli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<CliResult> {
+  return startCli(args, env, cwd).done;
 }
