@@ -10,6 +10,7 @@ import { loadProfile } from '../../src/profile';
 import { pathToFileURL } from 'node:url';
 import { cli } from '../helpers/cli';
 import { debianPython, findExecutable, pythonHasModule, requirePeer } from '../helpers/peers';
+import { ensureSshdRuntimeDir } from '../helpers/sshd';
 
 // The Docker regression kit (docker/, docs/docker.md). docker/regress.sh itself runs in .ci/run (it needs
 // root and starts a Docker engine); these tests check its parts on the host: that the targets, profiles,
@@ -158,6 +159,7 @@ describe('docker regression kit', () => {
     it('OpenSSH: Debian sshd accepts both configurations, with the documented algorithms', function () {
       const sshd = requirePeer(this, 'sshd', findExecutable('sshd', ['/usr/sbin']));
       const keygen = requirePeer(this, 'ssh-keygen');
+      ensureSshdRuntimeDir();
       const dir = tmpDir();
       try {
         const effective = (posture: string, keys: [string, string[]][]) => {

@@ -75,6 +75,15 @@ export interface SshdConfig {
   files?: Record<string, string>;
 }
 
+/**
+ * sshd refuses to start, and even to print its configuration (`sshd -T`), without its privilege separation
+ * directory. Debian's init script makes it when the service starts; a test machine never starts the service,
+ * so every test that runs sshd makes it first.
+ */
+export function ensureSshdRuntimeDir(): void {
+  fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+}
+
 /** Starts sshd with the given configuration; skips the test when sshd or ssh-keygen is absent. */
 export async function startSshd(ctx: Mocha.Context, config: SshdConfig): Promise<Sshd> {
   const sshd = requirePeer(ctx, 'sshd', findExecutable('sshd'), 'Debian package openssh-server');
@@ -86,7 +95,7 @@ export async function startSshd(ctx: Mocha.Context, config: SshdConfig): Promise
 export async function launchSshd(sshd: string, keygen: string, { keys, options, files = {} }: SshdConfig): Promise<Sshd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-sshd-'));
   for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
-  fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  ensureSshdRuntimeDir();
   const port = await freePort();
   const config = [
     `Port ${port}`, 'ListenAddress 127.0.0.1', 'UsePAM no', 'PidFile none', 'StrictModes no', 'LogLevel VERBOSE',
