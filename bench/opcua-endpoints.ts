@@ -5,7 +5,7 @@
  * nmap 7.93 ships no OPC UA script), so the peer is the library alone: the ratio is the cost of the
  * probe's bounds, certificate analysis, attempt executor and evidence writing.
  *
- *   node --security-revert=CVE-2023-46809 --import tsx bench/opcua-endpoints.ts [runs]
+ *   npx tsx bench/opcua-endpoints.ts [runs]
  *
  * Prints one JSON line: median wall time per run for each and the ratio ours/peer.
  */

@@ -426,7 +426,6 @@ export function defaultDeviceCommand(input: DeviceCommandInput): string[] {
   const entry = path.join(__dirname, `device-entry${ext}`);
   return [
     process.execPath,
-    '--security-revert=CVE-2023-46809', // as bin/iacs-probe does for emulate: Basic128Rsa15 needs it
     ...(ext === '.ts' ? ['--import', 'tsx'] : []),
     entry, '--posture', input.posture, '--host', input.host, ...(input.ephemeralPorts ? ['--ephemeral-ports'] : []),
   ];
@@ -457,7 +456,7 @@ function awaitServices(child: ChildProcess, label: string, timeoutMs: number): P
       while (!done && (nl = stdout.indexOf('\n')) !== -1) {
         const line = stdout.slice(0, nl).trim();
         stdout = stdout.slice(nl + 1);
-        // Node prints some warnings on stdout (e.g. for --security-revert): only a JSON object counts.
+        // Only a JSON object counts: a device may print other lines first.
         if (!line.startsWith('{')) {
           stderr = (stderr + line + '\n').slice(-8000);
           continue;

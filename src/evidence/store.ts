@@ -11,8 +11,17 @@ export const MANIFEST_SIGNATURE = 'manifest.sig';
 export const MANIFEST_FILES: ReadonlySet<string> = new Set([MANIFEST, MANIFEST_DIGEST, MANIFEST_SIGNATURE]);
 
 const REDACTED = '[redacted]';
-/** Shorter secrets are not searched for: they would blank out ordinary words in transcripts. */
+/** Shorter secrets are not searched for in free text: they would blank out ordinary words in transcripts. */
 const MIN_REDACT_LENGTH = 4;
+
+/** JSON fields that hold a secret wherever they appear (their value is replaced when it is a registered secret). */
+const SECRET_FIELDS = /^(password|passwd|passphrase|secret|community|authKey|privKey|privateKey|authorization)$/i;
+/** Where a secret stands in protocol text: `password=...` (forms, key=value), FTP `PASS ...`, HTTP Basic credentials. */
+const SECRET_IN_TEXT = [
+  /((?:^|[?&\s"'])(?:password|passwd|pass|pwd|community|secret)=)([^&\s"']*)/gi,
+  /(^|\n|\r)(PASS )([^\r\n]*)/g,
+];
+const BASIC_CREDENTIALS = /(\bBasic\s+)([A-Za-z0-9+/]+=*)/g;
 
 export class EvidenceFolderError extends Error {}
 
@@ -22,7 +31,10 @@ export class EvidenceFolderError extends Error {}
  */
 export class RunStore {
   private readonly journalFd: number;
+  /** Secrets replaced everywhere they occur. */
   private readonly secrets = new Set<string>();
+  /** Every secret, also those that are a user name or a public default too: replaced where they stand as a secret. */
+  private readonly positional = new Set<string>();
   readonly tools = new Map<string, string>();
 
   private constructor(readonly dir: string) {
@@ -45,9 +57,17 @@ export class RunStore {
     return new RunStore(abs);
   }
 
-  /** Registers a secret value; it is replaced in everything written afterwards. */
-  addSecret(secret: string): void {
-    if (secret.length >= MIN_REDACT_LENGTH) this.secrets.add(secret);
+  /**
+   * Registers a secret value; it is replaced in everything written afterwards. A secret that is also
+   * ordinary text of the run (`alsoPublic`: it equals a user name, or is a well-known default from the shipped
+   * lists) is replaced only where it stands as a secret (a password field, a form's password parameter, FTP
+   * PASS, HTTP Basic credentials), so that the user name `admin` or the list entry `generic/admin-admin`
+   * stays readable when the password is `admin` too.
+   */
+  addSecret(secret: string, options: { alsoPublic?: boolean } = {}): void {
+    if (secret.length === 0) return;
+    this.positional.add(secret);
+    if (!options.alsoPublic && secret.length >= MIN_REDACT_LENGTH) this.secrets.add(secret);
   }
 
   /** Appends one record to journal.ndjson and flushes it to disk. */
@@ -103,6 +123,7 @@ export class RunStore {
   private redactContent(content: string | Uint8Array): string | Uint8Array {
     if (typeof content === 'string') return this.redact(content);
     if (this.secrets.size === 0) return content;
+    // Binary evidence (captures, DER): only secrets that are nobody's ordinary text can be searched for here.
     let buf: Buffer = Buffer.from(content);
     for (const secret of this.secrets) buf = replaceAll(buf, Buffer.from(secret), Buffer.from(REDACTED));
     return buf;
@@ -113,25 +134,41 @@ export class RunStore {
    * password that is also a common word ("operator") must not rename fields of the report.
    */
   redactValues<T>(value: T): T {
-    if (this.secrets.size === 0) return value;
-    const walk = (v: unknown): unknown => {
-      if (typeof v === 'string') return this.redact(v);
-      if (Array.isArray(v)) return v.map(walk);
+    if (this.positional.size === 0) return value;
+    const walk = (v: unknown, key?: string): unknown => {
+      if (typeof v === 'string') return key !== undefined && SECRET_FIELDS.test(key) && this.positional.has(v) ? REDACTED : this.redact(v);
+      if (Array.isArray(v)) return v.map((x) => walk(x, key));
       if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) {
         const plain = 'toJSON' in v && typeof (v as { toJSON: unknown }).toJSON === 'function' ? (v as { toJSON(): unknown }).toJSON() : v;
-        if (plain !== v) return walk(plain);
-        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+        if (plain !== v) return walk(plain, key);
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, k)]));
       }
       return v;
     };
     return walk(value) as T;
   }
 
-  /** Replaces every registered secret in a text (transcripts, logs, rendered text reports). */
+  /** Replaces the registered secrets in a text (transcripts, logs, rendered text reports). */
   redact(text: string): string {
+    if (this.positional.size === 0) return text;
     let out = text;
     for (const secret of this.secrets) out = out.split(secret).join(REDACTED);
     for (const secret of this.secrets) out = out.split(JSON.stringify(secret).slice(1, -1)).join(REDACTED);
+    const isSecret = (raw: string) => {
+      if (this.positional.has(raw)) return true;
+      try {
+        return this.positional.has(decodeURIComponent(raw.replace(/\+/g, ' ')));
+      } catch {
+        return false;
+      }
+    };
+    out = out.replace(SECRET_IN_TEXT[0], (all, head: string, value: string) => (isSecret(value) ? `${head}${REDACTED}` : all));
+    out = out.replace(SECRET_IN_TEXT[1], (all, start: string, pass: string, value: string) => (isSecret(value) ? `${start}${pass}${REDACTED}` : all));
+    out = out.replace(BASIC_CREDENTIALS, (all, head: string, b64: string) => {
+      const decoded = Buffer.from(b64, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      return colon >= 0 && this.positional.has(decoded.slice(colon + 1)) ? `${head}${REDACTED}` : all;
+    });
     return out;
   }
 }

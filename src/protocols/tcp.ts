@@ -5,20 +5,20 @@ export type PortState = 'open' | 'closed' | 'filtered';
 
 /**
  * One TCP connect: open (handshake completed), closed (refused/reset) or filtered (no answer in time).
- * The socket is destroyed right after the handshake, before any payload is sent.
+ * The socket is destroyed right after the handshake, before any payload is sent. `track` registers the
+ * socket with the scan that owns it, which destroys every socket in flight when its signal aborts (one
+ * abort listener per scan, not one per port).
  */
-export function probePort(host: string, port: number, timeoutMs: number, signal: AbortSignal): Promise<PortState> {
+function probePort(host: string, port: number, timeoutMs: number, track: (socket: net.Socket, cancel: (reason: unknown) => void) => () => void): Promise<PortState> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
     const socket = net.connect({ host, port });
     const done = (fn: () => void) => {
       clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      untrack();
       socket.destroy();
       fn();
     };
-    const onAbort = () => done(() => reject(signal.reason));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const untrack = track(socket, (reason) => done(() => reject(reason)));
     const timer = setTimeout(() => done(() => resolve('filtered')), timeoutMs);
     socket.once('connect', () => done(() => resolve('open')));
     socket.once('error', (err: NodeJS.ErrnoException) => {
@@ -39,18 +39,34 @@ export interface ConnectScanResult {
 export async function connectScan(
   host: string, ports: readonly number[], options: { parallel: number; timeoutMs: number; signal: AbortSignal },
 ): Promise<ConnectScanResult> {
+  const { signal } = options;
+  signal.throwIfAborted();
   const result: ConnectScanResult = { open: [], filtered: [], closed: 0 };
+  const inFlight = new Map<net.Socket, (reason: unknown) => void>();
+  const track = (socket: net.Socket, cancel: (reason: unknown) => void) => {
+    inFlight.set(socket, cancel);
+    return () => { inFlight.delete(socket); };
+  };
+  const onAbort = () => {
+    for (const cancel of [...inFlight.values()]) cancel(signal.reason);
+  };
+  signal.addEventListener('abort', onAbort, { once: true });
   let next = 0;
   const worker = async () => {
     while (next < ports.length) {
+      signal.throwIfAborted();
       const port = ports[next++];
-      const state = await probePort(host, port, options.timeoutMs, options.signal);
+      const state = await probePort(host, port, options.timeoutMs, track);
       if (state === 'open') result.open.push(port);
       else if (state === 'filtered') result.filtered.push(port);
       else result.closed += 1;
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.parallel, ports.length)) }, worker));
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(options.parallel, ports.length)) }, worker));
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
   result.open.sort((a, b) => a - b);
   result.filtered.sort((a, b) => a - b);
   return result;

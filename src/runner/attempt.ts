@@ -9,7 +9,7 @@ import {
 } from '../sdk';
 import type { RunStore } from '../evidence/store';
 import { packagePath } from '../paths';
-import { normalizeHost } from './scope';
+import { normalizeHost } from '../protocols/scope';
 
 import type { Attempt, ErrorReason, SkipReason } from '../report/model';
 

@@ -10,7 +10,7 @@ import {
 } from '../sdk';
 import { skippedAttempt, type Attempt, type PlannedAttempt } from './attempt';
 import { matchesSelector } from './registry';
-import { normalizeHost } from './scope';
+import { normalizeHost } from '../protocols/scope';
 
 export interface PlanOptions {
   /** Probe ids or protocol prefixes; empty = every probe. */

@@ -14,11 +14,11 @@ import { lockNotices } from '../protocols/auth/ledger';
 import { REPORTERS } from '../report';
 import type { ProbeDefinition, Safety } from '../sdk';
 import { MapLedger, executeAttempt, type PlannedAttempt } from './attempt';
-import { Vault } from './credentials';
+import { Vault, registerSecrets } from './credentials';
 import { buildPlan, type Plan } from './plan';
 import { loadProbes } from './registry';
 import { locksOf, schedule, type SchedulerHooks } from './scheduler';
-import { enterScope } from './scope';
+import { enterScope } from '../protocols/scope';
 
 export interface RunOptions {
   /** Evidence folder; default runs/<run-id>. */
@@ -89,7 +89,7 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
   const runId = newRunId();
   const dir = path.resolve(options.out ?? path.join('runs', runId));
   const store = RunStore.create(dir, { overwrite: options.overwrite });
-  for (const c of profile.credentials.values()) store.addSecret(c.password);
+  registerSecrets(store, profile.credentials.values());
   if (options.attestationFile) store.writeFile(ATTESTATIONS_FILE, options.attestationFile);
   const startedAt = new Date().toISOString();
   const operator = options.operator ?? profile.operator ?? os.userInfo().username;

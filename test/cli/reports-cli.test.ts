@@ -11,6 +11,9 @@ import { loadTrustedKey, signatureChecker } from '../../src/evidence/signing';
 import { listFiles } from '../../src/evidence/store';
 import type { Report } from '../../src/report/model';
 import { loadProbes } from '../../src/runner/registry';
+import { loadProfile } from '../../src/profile';
+import { packagePath } from '../../src/paths';
+import { shippedDefaultPasswords } from '../../src/protocols/auth/lists';
 import { Writable } from 'node:stream';
 import { main } from '../../src/cli/main';
 import { cli, type CliResult } from '../helpers/cli';
@@ -32,6 +35,7 @@ describe('command line: reports, attestations, signing, diff', function () {
   let weak: string;
   let hardened: string;
   let signedRun: CliResult;
+  let weakRun: CliResult;
   /** The requirement the test attests. */
   let attested: string;
   let key: { privateKey: string; certificate: string; publicKey: string };
@@ -42,7 +46,7 @@ describe('command line: reports, attestations, signing, diff', function () {
     hardened = path.join(dir, 'hardened');
     // The weak demo is the slow one (nmap fingerprints its undeclared port): it runs while the lab key
     // and the attestation file are made and the hardened demo is signed and attested.
-    const weakDemo = cli(['demo', '--posture', 'weak', '--out', weak]);
+    const weakDemo = cli(['demo', '--posture', 'weak', '--out', weak], {}, undefined, { watchProcesses: true });
     const keys = path.join(dir, 'keys');
     const made = await cli(['keygen', '--out', keys, '--name', 'Prüflabor Süd', '--bits', '2048']);
     expect(made.code, made.stderr).to.equal(0);
@@ -57,12 +61,51 @@ describe('command line: reports, attestations, signing, diff', function () {
       / {2}verdict:.*\n {2}reviewer:\n {2}date:\n {2}evidence:\n/,
       '  verdict: pass\n  reviewer: A. Prüfer\n  date: 2025-03-13\n  evidence: user manual v2.1 §4.3\n',
     ));
-    signedRun = await cli(['demo', '--posture', 'hardened', '--out', hardened, '--attest', template, '--sign', key.privateKey]);
+    signedRun = await cli(['demo', '--posture', 'hardened', '--out', hardened, '--attest', template, '--sign', key.privateKey], {}, undefined, { watchProcesses: true });
     expect(signedRun.code, signedRun.stderr).to.equal(0);
-    const w = await weakDemo;
-    expect(w.code, w.stderr).to.equal(0);
+    weakRun = await weakDemo;
+    expect(weakRun.code, weakRun.stderr).to.equal(0);
+  });
+
+  it('no Node or library warning reaches the console; only the Basic128Rsa15 helpers of the weak demo run with --security-revert', () => {
+    for (const run of [weakRun, signedRun]) {
+      expect(run.stderr).to.not.match(/Warning|\(node:\d+\)|SECURITY WARNING|DeprecationWarning/);
+      expect(run.stdout).to.not.match(/Warning|SECURITY WARNING/);
+    }
+    expect(signedRun.revertProcesses, 'hardened demo').to.deep.equal([]);
+    const helpers = weakRun.revertProcesses ?? [];
+    expect(helpers.every((c) => /opcua\/legacy-process|services\/opcua-process/.test(c)), helpers.join('\n')).to.equal(true);
+    // The emulated device's Basic128Rsa15 server and the harness's Basic128Rsa15 channel check.
+    expect(helpers.some((c) => c.includes('services/opcua-process')), 'emulator helper').to.equal(true);
+    expect(helpers.some((c) => c.includes('opcua/legacy-process')), 'harness helper').to.equal(true);
+    const report = JSON.parse(fs.readFileSync(path.join(weak, 'report.json'), 'utf8')) as Report;
+    const certificateCheck = report.attempts.find((a) => a.probe === 'opcua.client-certificate')!;
+    expect(certificateCheck.observations.legacyCrypto).to.include({ available: true, where: 'helper-process' });
+    expect((certificateCheck.observations.tests as { endpoint: string }[]).map((t) => t.endpoint)).to.include('SignAndEncrypt/Basic128Rsa15');
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('no profile secret that is nobody\'s ordinary text is in any file; the weak findings name the account and the list entry', () => {
+    for (const [posture, folder] of [['weak', weak], ['hardened', hardened]] as const) {
+      const profile = loadProfile(packagePath('profiles', 'examples', `${posture}.yaml`));
+      const credentials = [...profile.credentials.values()];
+      const ordinary = new Set([...credentials.map((c) => c.username), ...shippedDefaultPasswords()]);
+      const secrets = credentials.map((c) => c.password).filter((p) => !ordinary.has(p));
+      if (posture === 'hardened') expect(secrets, 'the hardened profile has distinctive passwords').to.not.be.empty;
+      for (const rel of listFiles(folder)) {
+        const bytes = fs.readFileSync(path.join(folder, rel));
+        for (const secret of secrets) {
+          expect(bytes.includes(Buffer.from(secret)), `${posture}: ${rel} holds a profile secret`).to.equal(false);
+          expect(bytes.includes(Buffer.from(Buffer.from(secret).toString('base64'))), `${posture}: ${rel} holds a profile secret (base64)`).to.equal(false);
+        }
+      }
+    }
+    const report = JSON.parse(fs.readFileSync(path.join(weak, 'report.json'), 'utf8')) as Report;
+    const messages = report.attempts.flatMap((a) => a.findings.map((f) => f.message));
+    const named = messages.filter((m) => m.includes('admin logs in with the well-known password of generic/admin-admin'));
+    for (const via of ['SSH password', 'OPC UA UserName', 'HTTP login form']) expect(named.some((m) => m.startsWith(via)), via).to.equal(true);
+    expect(messages.join('\n')).to.not.contain('[redacted]');
+  });
 
   it('the demo folder holds every report format, the attestation file and the signature; the summary names report.html', async () => {
     const files = listFiles(hardened);

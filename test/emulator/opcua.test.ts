@@ -2,17 +2,49 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startEmulator, type Emulator } from '../../src/emulator';
+import * as net from 'node:net';
+import { loadPosture, startEmulator, type Emulator } from '../../src/emulator';
 import {
   channelFor, describeCertificate, discoverEndpoints, identityFromFiles, isOpcuaStatusError, throwawayIdentity,
-  withOpcuaClient, type ClientIdentity, type DiscoveredEndpoint, type OpcuaTarget, type UserIdentity,
+  pkcs1v15InProcess, withOpcuaClient, type ClientIdentity, type DiscoveredEndpoint, type OpcuaTarget, type UserIdentity,
 } from '../../src/protocols/opcua';
 import { packagePath } from '../../src/paths';
-import { enterScope } from '../../src/runner/scope';
+import { enterScope } from '../../src/protocols/scope';
 import { handleSnapshot } from '../helpers/leaks';
 import { opcuaPosture, startOpcua } from '../helpers/opcua';
 
 const signal = new AbortController().signal;
+
+/** Child processes of this one started with --security-revert (pid and command line, from /proc). */
+function revertProcesses(): { pid: string; cmdline: string }[] {
+  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).flatMap((pid) => {
+    try {
+      const ppid = Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+      if (ppid !== process.pid) return [];
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+      return cmdline.includes('--security-revert') ? [{ pid, cmdline }] : [];
+    } catch {
+      return []; // ended meanwhile
+    }
+  });
+}
+
+/** One login on the emulated console: user name and password at its prompts, then hang up. */
+function consoleLogin(port: number, username: string, password: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    let step = 0;
+    socket.setTimeout(5000, () => socket.destroy(new Error(`console: no prompt (${text})`)));
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+      if (step === 0 && /login: ?$|username: ?$/i.test(text)) { step = 1; socket.write(`${username}\r\n`); }
+      else if (step === 1 && /password: ?$/i.test(text)) { step = 2; socket.write(`${password}\r\n`); }
+      else if (step === 2 && /incorrect|denied|failed|locked|[>#$] ?$/i.test(text.slice(-80))) { socket.end(); resolve(text); }
+    });
+    socket.on('error', reject);
+  });
+}
 
 function modesAndPolicies(endpoints: DiscoveredEndpoint[]): string[] {
   return endpoints.map((e) => `${e.securityMode}/${e.securityPolicy}`).sort();
@@ -161,6 +193,30 @@ describe('emulator: OPC UA service (each posture knob as a real OPCUAClient sees
     expect(result.buildInfo).to.contain('Example Automation').and.to.contain('EPLC-1').and.to.contain('1.0.0');
     expect(result.second).to.be.greaterThan(result.first);
     expect(result.write).to.deep.include({ writeStatus: 'Good', changed: true, restored: true });
+  });
+
+  it('Basic128Rsa15: only that server runs in a helper process with --security-revert; the device-wide lockout still counts every interface', async () => {
+    const before = revertProcesses().map((p) => p.pid);
+    const posture = { ...loadPosture('weak'), lockout: { threshold: 2, durationSeconds: 60 } };
+    posture.services = { opcua: posture.services.opcua, telnet: posture.services.telnet };
+    const emu = await startEmulator(posture, { ephemeralPorts: true });
+    try {
+      const helpers = revertProcesses().filter((p) => !before.includes(p.pid));
+      expect(helpers.map((p) => p.cmdline), 'one helper, the OPC UA server').to.have.length(1);
+      expect(helpers[0].cmdline).to.match(/opcua-process/);
+      expect(pkcs1v15InProcess()).to.equal(false);
+      const target = { host: '127.0.0.1', port: emu.endpoint('opcua').port };
+      const legacy = (await discoverEndpoints(target, { signal })).find((e) => e.securityMode === 'SignAndEncrypt' && e.securityPolicy === 'Basic128Rsa15')!;
+      expect(await session(target, legacy, { type: 'anonymous' })).to.equal('Good');
+      // Two wrong passwords on the console (this process's account store), then the right one over OPC UA
+      // (answered by the helper, which asks this process): refused, the account is locked device-wide.
+      const telnet = emu.endpoint('telnet');
+      for (const password of ['bad-1', 'bad-2']) await consoleLogin(telnet.port, 'admin', password);
+      expect(await session(target, legacy, { type: 'username', username: 'admin', password: 'admin' })).to.equal('session:BadUserAccessDenied');
+    } finally {
+      await emu.close();
+    }
+    expect(revertProcesses().filter((p) => !before.includes(p.pid)), 'the helper ends with the emulator').to.deep.equal([]);
   });
 
   it('close() leaves no socket or timer, and the PKI stays in the work folder', async () => {

@@ -7,8 +7,8 @@ import {
 } from '../../src/sdk';
 import { RunStore } from '../../src/evidence/store';
 import { executeAttempt, type Attempt } from '../../src/runner/attempt';
-import { Vault } from '../../src/runner/credentials';
-import { enterScope } from '../../src/runner/scope';
+import { Vault, registerSecrets } from '../../src/runner/credentials';
+import { enterScope } from '../../src/protocols/scope';
 
 export interface ProbeRunOptions<I> {
   host?: string;
@@ -62,7 +62,7 @@ export async function runProbe<I>(probe: ProbeDefinition<I>, options: ProbeRunOp
   const slTarget = Object.fromEntries(FRS.map((fr) => [fr, sl])) as SlVector;
   const component: ComponentInfo = { name: 'test device', types: options.types ?? ['embedded'], slTarget };
   const vault = new Vault(Object.entries(options.credentials ?? {}).map(([k, c]) => [k, { ...c, source: `credentials.${k}` }] as const));
-  for (const secret of vault.secrets()) store.addSecret(secret);
+  registerSecrets(store, Object.values(options.credentials ?? {}).map((c) => ({ ...c, source: 'test' })));
   // By default the probe's own class is allowed too, so intrusive probes run in their tests.
   const allowed = new Set<Safety>(options.allow ?? ['passive', 'active', probe.safety]);
   const scope = enterScope([host]);

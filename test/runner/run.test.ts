@@ -109,9 +109,11 @@ describe('runner: a whole run against real sockets on 127.0.0.1', () => {
   });
 
   it('a secret that is also a common word is redacted in values, never in field names', async () => {
-    const good = await bannerServer('welcome operator\r\n');
+    // 'greeting' is also the observation's field name (not a user name or a published default, so it is
+    // redacted wherever it occurs in a value).
+    const good = await bannerServer('your greeting\r\n');
     servers.push(good);
-    process.env.TEST_RUN_SECRET = 'operator';
+    process.env.TEST_RUN_SECRET = 'greeting';
     try {
       const profile = profileFromObject({
         apiVersion: 'iacs-probe/v1', component: { name: 'x', types: ['embedded'], slTarget: 1 },
@@ -123,7 +125,7 @@ describe('runner: a whole run against real sockets on 127.0.0.1', () => {
       const written = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as Report;
       expectValidReport(written);
       expect(written.run.operator).to.equal('A. Tester');
-      expect(written.attempts[0].observations.greeting).to.equal('welcome [redacted]\r\n');
+      expect(written.attempts[0].observations.greeting).to.equal('your [redacted]\r\n');
       const journal = fs.readFileSync(path.join(out, 'journal.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(journal[0]).to.have.property('options');
       expect(verifyFolder(out).ok).to.equal(true);

@@ -7,10 +7,12 @@ import {
 } from 'node-opcua';
 import { makeApplicationCertificate, type CertificateHash } from '../../protocols/opcua/certificate';
 import { quietOpcuaLogs } from '../../protocols/opcua/logging';
+import { PKCS1V15_POLICIES, pkcs1v15InProcess } from '../../protocols/opcua/names';
 import { packagePath } from '../../paths';
-import type { LockoutConfig } from '../accounts';
-import type { ServiceModule, ServicePosture } from '../types';
+import type { LockoutConfig, LoginResult } from '../accounts';
+import type { DeviceIdentity, RunningService, ServiceModule, ServicePosture } from '../types';
 import { PostureError } from '../errors';
+import { startOpcuaInHelper } from './opcua-helper';
 
 /** The `opcua` section of a posture. Every knob defaults to the secure choice. */
 export interface OpcuaPosture extends ServicePosture {
@@ -78,152 +80,189 @@ function readCertificate(file: string): Buffer {
   return b64 ? Buffer.from(b64.replace(/\s+/g, ''), 'base64') : text;
 }
 
+/** What the OPC UA server needs of the device; plain data plus the account checks, so that it can also run
+ * in a helper process (see opcua-helper.ts). */
+export interface OpcuaDevice {
+  readonly host: string;
+  readonly identity: DeviceIdentity;
+  readonly workDir: string;
+  /** The port to bind (0: OS-chosen). */
+  readonly port: number;
+  readonly accounts: {
+    has(username: string): boolean | Promise<boolean>;
+    login(username: string, password: string, source: string): LoginResult | Promise<LoginResult>;
+  };
+  log(message: string): void;
+}
+
+/** The posture offers a policy whose OpenSecureChannel needs RSA PKCS#1 v1.5 decryption (Basic128Rsa15). */
+export function offersPkcs1v15(config: OpcuaPosture): boolean {
+  return (config.securityPolicies ?? []).some((p) => PKCS1V15_POLICIES.has(p));
+}
+
+/**
+ * The emulated device's OPC UA server. A posture that offers Basic128Rsa15 needs RSA PKCS#1 v1.5
+ * decryption, which Node refuses unless started with --security-revert=CVE-2023-46809: that server runs
+ * in a helper process started with the flag, so the emulator itself (and the harness beside it in
+ * `demo`) keeps the protection; every other posture runs in this process.
+ */
+export const opcuaService: ServiceModule<OpcuaPosture> = {
+  key: 'opcua',
+  start(config, device) {
+    const accounts = config.lockout === undefined ? device.accounts : device.accountsFor(config.lockout);
+    const opcuaDevice: OpcuaDevice = {
+      host: device.host, identity: device.identity, workDir: device.workDir, port: device.portFor(config.port), accounts,
+      log: (m) => device.log(m),
+    };
+    return offersPkcs1v15(config) && !pkcs1v15InProcess() ? startOpcuaInHelper(config, opcuaDevice) : startOpcuaServer(config, opcuaDevice);
+  },
+};
+
 /**
  * An OPC UA server (node-opcua OPCUAServer) configured from the posture: policies, modes, anonymous,
  * users from the device accounts (with the lockout), certificate trust, a small address space
  * (Device object with identity properties, a Counter and a writable TestSetpoint, ns=1;s=TestSetpoint),
  * BuildInfo from the device identity. Its PKI lives under the device work folder.
  */
-export const opcuaService: ServiceModule<OpcuaPosture> = {
-  key: 'opcua',
-  async start(config, device) {
-    quietOpcuaLogs();
-    const securityPolicies = pick(config.securityPolicies ?? ['Basic256Sha256'], POLICIES, 'security policy');
-    const securityModes = pick(config.securityModes ?? ['SignAndEncrypt'], MODES, 'security mode');
-    const id = device.identity;
-    const applicationUri = `urn:${slug(id.vendor)}:${slug(id.model)}:${slug(id.serial)}`;
-    const root = fs.mkdtempSync(path.join(device.workDir, 'opcua-'));
-    const advertised = config.advertisedHostname ?? device.host;
-    const hostname = advertised.includes(':') ? `[${advertised}]` : advertised;
+export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice): Promise<RunningService> {
+  quietOpcuaLogs();
+  const securityPolicies = pick(config.securityPolicies ?? ['Basic256Sha256'], POLICIES, 'security policy');
+  const securityModes = pick(config.securityModes ?? ['SignAndEncrypt'], MODES, 'security mode');
+  const id = device.identity;
+  const applicationUri = `urn:${slug(id.vendor)}:${slug(id.model)}:${slug(id.serial)}`;
+  const root = fs.mkdtempSync(path.join(device.workDir, 'opcua-'));
+  const advertised = config.advertisedHostname ?? device.host;
+  const hostname = advertised.includes(':') ? `[${advertised}]` : advertised;
 
-    const cert = config.certificate ?? {};
-    const pair = makeApplicationCertificate({
-      applicationUri, commonName: `${id.vendor} ${id.model}`, organization: id.vendor,
-      hosts: [...new Set([device.host, advertised, 'localhost', os.hostname()])],
-      keyBits: cert.keyBits ?? 2048, hash: cert.hash ?? 'sha256',
-      notAfter: new Date(Date.now() + (cert.validityDays ?? 365) * 86400_000),
-    });
-    const certificateFile = path.join(root, 'server_certificate.pem');
-    const privateKeyFile = path.join(root, 'server_private_key.pem');
-    fs.writeFileSync(certificateFile, pair.certificatePem);
-    fs.writeFileSync(privateKeyFile, pair.privateKeyPem, { mode: 0o600 });
+  const cert = config.certificate ?? {};
+  const pair = makeApplicationCertificate({
+    applicationUri, commonName: `${id.vendor} ${id.model}`, organization: id.vendor,
+    hosts: [...new Set([device.host, advertised, 'localhost', os.hostname()])],
+    keyBits: cert.keyBits ?? 2048, hash: cert.hash ?? 'sha256',
+    notAfter: new Date(Date.now() + (cert.validityDays ?? 365) * 86400_000),
+  });
+  const certificateFile = path.join(root, 'server_certificate.pem');
+  const privateKeyFile = path.join(root, 'server_private_key.pem');
+  fs.writeFileSync(certificateFile, pair.certificatePem);
+  fs.writeFileSync(privateKeyFile, pair.privateKeyPem, { mode: 0o600 });
 
-    const serverCertificateManager = new OPCUACertificateManager({
-      rootFolder: path.join(root, 'pki'), automaticallyAcceptUnknownCertificate: config.acceptUnknownCertificates ?? false,
-      disableFileWatchers: true,
-    });
-    const userCertificateManager = new OPCUACertificateManager({
-      rootFolder: path.join(root, 'user-pki'), automaticallyAcceptUnknownCertificate: false, disableFileWatchers: true,
-    });
-    const accounts = config.lockout === undefined ? device.accounts : device.accountsFor(config.lockout);
-    const started = Date.now();
-    const period = config.counterPeriodMs ?? 1000;
-    let setpoint = 42.0;
-    const sessionUsers = new Map<ServerSession, string>();
-    const delays = new Set<NodeJS.Timeout>();
-    const checkUser = (session: ServerSession, username: string, password: string): boolean => {
-      if (config.acceptAnyPassword) return accounts.has(username);
-      const open = [...sessionUsers].filter(([s, u]) => u === username && s !== session).length;
-      const ok = accounts.login(username, password, session.channel?.remoteAddress ?? '') === 'ok';
-      if (ok && config.maxSessionsPerUser !== undefined && open >= config.maxSessionsPerUser) {
-        device.log(`opcua: ${username} already has ${open} session(s); refusing another`);
-        return false;
-      }
-      if (ok) sessionUsers.set(session, username);
-      return ok;
-    };
+  const serverCertificateManager = new OPCUACertificateManager({
+    rootFolder: path.join(root, 'pki'), automaticallyAcceptUnknownCertificate: config.acceptUnknownCertificates ?? false,
+    disableFileWatchers: true,
+  });
+  const userCertificateManager = new OPCUACertificateManager({
+    rootFolder: path.join(root, 'user-pki'), automaticallyAcceptUnknownCertificate: false, disableFileWatchers: true,
+  });
+  const accounts = device.accounts;
+  const started = Date.now();
+  const period = config.counterPeriodMs ?? 1000;
+  let setpoint = 42.0;
+  const sessionUsers = new Map<ServerSession, string>();
+  const delays = new Set<NodeJS.Timeout>();
+  const checkUser = async (session: ServerSession, username: string, password: string): Promise<boolean> => {
+    if (config.acceptAnyPassword) return accounts.has(username);
+    const open = [...sessionUsers].filter(([s, u]) => u === username && s !== session).length;
+    const ok = (await accounts.login(username, password, session.channel?.remoteAddress ?? '')) === 'ok';
+    if (ok && config.maxSessionsPerUser !== undefined && open >= config.maxSessionsPerUser) {
+      device.log(`opcua: ${username} already has ${open} session(s); refusing another`);
+      return false;
+    }
+    if (ok) sessionUsers.set(session, username);
+    return ok;
+  };
 
-    const server = new OPCUAServer({
-      port: device.portFor(config.port),
-      host: device.host,
-      hostname,
-      securityPolicies,
-      securityModes,
-      allowAnonymous: config.allowAnonymous ?? false,
-      serverCertificateManager,
-      userCertificateManager,
-      certificateFile,
-      privateKeyFile,
-      timeout: 10_000,
-      maxConnectionsPerEndpoint: config.maxConnectionsPerEndpoint ?? 10,
-      serverCapabilities: { maxSessions: config.maxSessions ?? 10 },
-      serverInfo: { applicationUri, productUri: `urn:${slug(id.vendor)}:${slug(id.model)}`, applicationName: { text: `${id.vendor} ${id.model}` } },
-      buildInfo: {
-        productName: id.model, productUri: `urn:${slug(id.vendor)}:${slug(id.model)}`, manufacturerName: id.vendor,
-        softwareVersion: id.firmware, buildNumber: id.serial, buildDate: new Date(started),
-      },
-      isAuditing: false,
-      userManager: {
-        isValidUserAsync(this: ServerSession, username: string, password: string, callback: (err: Error | null, ok?: boolean) => void): void {
-          const ok = checkUser(this, username, password);
-          if (!config.knownUserDelayMs || !accounts.has(username)) return callback(null, ok);
+  const server = new OPCUAServer({
+    port: device.port,
+    host: device.host,
+    hostname,
+    securityPolicies,
+    securityModes,
+    allowAnonymous: config.allowAnonymous ?? false,
+    serverCertificateManager,
+    userCertificateManager,
+    certificateFile,
+    privateKeyFile,
+    timeout: 10_000,
+    maxConnectionsPerEndpoint: config.maxConnectionsPerEndpoint ?? 10,
+    serverCapabilities: { maxSessions: config.maxSessions ?? 10 },
+    serverInfo: { applicationUri, productUri: `urn:${slug(id.vendor)}:${slug(id.model)}`, applicationName: { text: `${id.vendor} ${id.model}` } },
+    buildInfo: {
+      productName: id.model, productUri: `urn:${slug(id.vendor)}:${slug(id.model)}`, manufacturerName: id.vendor,
+      softwareVersion: id.firmware, buildNumber: id.serial, buildDate: new Date(started),
+    },
+    isAuditing: false,
+    userManager: {
+      isValidUserAsync(this: ServerSession, username: string, password: string, callback: (err: Error | null, ok?: boolean) => void): void {
+        void (async () => {
+          const ok = await checkUser(this, username, password);
+          if (!config.knownUserDelayMs || !(await accounts.has(username))) return callback(null, ok);
           const t = setTimeout(() => {
             delays.delete(t);
             callback(null, ok);
           }, config.knownUserDelayMs);
           delays.add(t);
+        })().catch((err: unknown) => callback(err instanceof Error ? err : new Error(String(err))));
+      },
+    },
+  });
+  try {
+    await serverCertificateManager.initialize();
+    for (const file of config.trustedClientCertificates ?? []) await serverCertificateManager.trustCertificate(readCertificate(file));
+    await server.initialize();
+    if (config.cleartextPasswordOnNone) allowCleartextPassword(server);
+    const addressSpace = server.engine.addressSpace;
+    if (!addressSpace) throw new Error('opcua: the server has no address space');
+    const ns = addressSpace.getOwnNamespace();
+    const deviceObject = ns.addObject({ organizedBy: addressSpace.rootFolder.objects, browseName: id.model, nodeId: 's=Device' });
+    for (const [name, value] of [['Manufacturer', id.vendor], ['Model', id.model], ['SerialNumber', id.serial], ['FirmwareVersion', id.firmware]]) {
+      ns.addVariable({ propertyOf: deviceObject, browseName: name, nodeId: `s=${name}`, dataType: 'String', value: { dataType: DataType.String, value } });
+    }
+    ns.addVariable({
+      componentOf: deviceObject, browseName: 'Counter', nodeId: 's=Counter', dataType: 'UInt32',
+      // Computed from the clock, so there is no timer to leak.
+      value: { get: () => new Variant({ dataType: DataType.UInt32, value: Math.floor((Date.now() - started) / period) % 2 ** 32 }) },
+    });
+    ns.addVariable({
+      componentOf: deviceObject, browseName: 'TestSetpoint', nodeId: 's=TestSetpoint', dataType: 'Double',
+      accessLevel: 'CurrentRead | CurrentWrite', userAccessLevel: 'CurrentRead | CurrentWrite',
+      value: {
+        get: () => new Variant({ dataType: DataType.Double, value: setpoint }),
+        set: (v: Variant) => {
+          setpoint = Number(v.value);
+          return StatusCodes.Good;
         },
       },
     });
-    try {
-      await serverCertificateManager.initialize();
-      for (const file of config.trustedClientCertificates ?? []) await serverCertificateManager.trustCertificate(readCertificate(file));
-      await server.initialize();
-      if (config.cleartextPasswordOnNone) allowCleartextPassword(server);
-      const addressSpace = server.engine.addressSpace;
-      if (!addressSpace) throw new Error('opcua: the server has no address space');
-      const ns = addressSpace.getOwnNamespace();
-      const deviceObject = ns.addObject({ organizedBy: addressSpace.rootFolder.objects, browseName: id.model, nodeId: 's=Device' });
-      for (const [name, value] of [['Manufacturer', id.vendor], ['Model', id.model], ['SerialNumber', id.serial], ['FirmwareVersion', id.firmware]]) {
-        ns.addVariable({ propertyOf: deviceObject, browseName: name, nodeId: `s=${name}`, dataType: 'String', value: { dataType: DataType.String, value } });
-      }
-      ns.addVariable({
-        componentOf: deviceObject, browseName: 'Counter', nodeId: 's=Counter', dataType: 'UInt32',
-        // Computed from the clock, so there is no timer to leak.
-        value: { get: () => new Variant({ dataType: DataType.UInt32, value: Math.floor((Date.now() - started) / period) % 2 ** 32 }) },
+    server.on('session_closed', (session: ServerSession) => sessionUsers.delete(session));
+    const capMs = config.sessionTimeoutSeconds === undefined ? undefined : config.sessionTimeoutSeconds * 1000;
+    if (capMs !== undefined) {
+      // node-opcua grants what the client asks up to 50 min; the "request" event comes before the
+      // handler, so the device's own bound is applied to the request itself.
+      server.on('request', (request: { schema: { name: string }; requestedSessionTimeout?: number }) => {
+        if (request.schema.name === 'CreateSessionRequest') request.requestedSessionTimeout = Math.min(request.requestedSessionTimeout || capMs, capMs);
       });
-      ns.addVariable({
-        componentOf: deviceObject, browseName: 'TestSetpoint', nodeId: 's=TestSetpoint', dataType: 'Double',
-        accessLevel: 'CurrentRead | CurrentWrite', userAccessLevel: 'CurrentRead | CurrentWrite',
-        value: {
-          get: () => new Variant({ dataType: DataType.Double, value: setpoint }),
-          set: (v: Variant) => {
-            setpoint = Number(v.value);
-            return StatusCodes.Good;
-          },
-        },
-      });
-      server.on('session_closed', (session: ServerSession) => sessionUsers.delete(session));
-      const capMs = config.sessionTimeoutSeconds === undefined ? undefined : config.sessionTimeoutSeconds * 1000;
-      if (capMs !== undefined) {
-        // node-opcua grants what the client asks up to 50 min; the "request" event comes before the
-        // handler, so the device's own bound is applied to the request itself.
-        server.on('request', (request: { schema: { name: string }; requestedSessionTimeout?: number }) => {
-          if (request.schema.name === 'CreateSessionRequest') request.requestedSessionTimeout = Math.min(request.requestedSessionTimeout || capMs, capMs);
-        });
-      }
-      await server.start();
-    } catch (err) {
-      await server.shutdown(0).catch(() => undefined);
+    }
+    await server.start();
+  } catch (err) {
+    await server.shutdown(0).catch(() => undefined);
+    await serverCertificateManager.dispose();
+    await userCertificateManager.dispose();
+    throw err;
+  }
+  const port = server.endpoints[0].port;
+  device.log(`opcua listening on ${device.host}:${port} (${config.securityModes?.join('/') ?? 'SignAndEncrypt'})`);
+  let closing: Promise<void> | undefined;
+  return {
+    endpoints: [{ protocol: 'opcua', host: device.host, port }],
+    close: () => (closing ??= (async () => {
+      for (const t of delays) clearTimeout(t);
+      delays.clear();
+      await server.shutdown(0);
       await serverCertificateManager.dispose();
       await userCertificateManager.dispose();
-      throw err;
-    }
-    const port = server.endpoints[0].port;
-    device.log(`opcua listening on ${device.host}:${port} (${config.securityModes?.join('/') ?? 'SignAndEncrypt'})`);
-    let closing: Promise<void> | undefined;
-    return {
-      endpoints: [{ protocol: 'opcua', host: device.host, port }],
-      close: () => (closing ??= (async () => {
-        for (const t of delays) clearTimeout(t);
-        delays.clear();
-        await server.shutdown(0);
-        await serverCertificateManager.dispose();
-        await userCertificateManager.dispose();
-      })()),
-    };
-  },
-};
+    })()),
+  };
+}
 
 /**
  * node-opcua builds the UserName token policy of a None endpoint with token encryption, and its

@@ -111,3 +111,8 @@ export function entriesFor(list: DefaultCredentialList, protocol: Exclude<Creden
 export function passwordDigest(password: string): string {
   return createHash('sha256').update(password, 'utf8').digest('hex');
 }
+
+/** The passwords of the built-in lists: public knowledge (each entry cites where it is published). */
+export function shippedDefaultPasswords(): Set<string> {
+  return new Set(builtinLists().flatMap((name) => loadCredentialList(name).entries.map((e) => e.password)));
+}

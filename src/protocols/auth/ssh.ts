@@ -24,17 +24,28 @@ async function openSshSession(service: ServiceUnderTest, username: string, passw
     client.end();
     socket.destroy();
   };
-  const onAbort = () => destroy();
+  // One abort listener per opening, removed once the connection is ended: an attempt opens many sessions on
+  // one signal, and a listener left behind per login is a leak (and Node's MaxListenersExceededWarning).
+  let rejectOpening: ((reason: unknown) => void) | undefined;
+  const onAbort = () => {
+    destroy();
+    rejectOpening?.(signal.reason);
+  };
+  const release = () => {
+    signal.removeEventListener('abort', onAbort);
+    destroy();
+  };
   signal.addEventListener('abort', onAbort, { once: true });
+  let opening: SessionOpening;
   try {
-    return await new Promise<SessionOpening>((resolve, reject) => {
+    opening = await new Promise<SessionOpening>((resolve, reject) => {
       let settled = false;
       const settle = (fn: () => void) => {
         if (settled) return;
         settled = true;
         fn();
       };
-      signal.addEventListener('abort', () => settle(() => reject(signal.reason)), { once: true });
+      rejectOpening = (reason) => settle(() => reject(reason));
       client.on('error', (err: Ssh2Error) => settle(() => reject(mapSsh2Error(err, timeoutMs))));
       client.on('close', () => {
         closedAt = Date.now();
@@ -46,10 +57,7 @@ async function openSshSession(service: ServiceUnderTest, username: string, passw
         const session: HeldSession = {
           isAlive: () => Promise.resolve(closedAt === undefined),
           closedAt: () => closedAt,
-          close: async () => {
-            signal.removeEventListener('abort', onAbort);
-            destroy();
-          },
+          close: async () => release(),
         };
         resolve({ opened: true, session, response });
       }));
@@ -58,18 +66,15 @@ async function openSshSession(service: ServiceUnderTest, username: string, passw
         hostVerifier: () => true, // host keys are the algorithms probe's business
         authHandler: handler as never, // ssh2's NextAuthHandler type does not accept the objects it takes at run time
       });
-    }).then((opening) => {
-      if (!opening.opened) {
-        signal.removeEventListener('abort', onAbort);
-        destroy();
-      }
-      return opening;
     });
   } catch (err) {
-    signal.removeEventListener('abort', onAbort);
-    destroy();
+    release();
     throw err;
+  } finally {
+    rejectOpening = undefined;
   }
+  if (!opening.opened) release();
+  return opening;
 }
 
 /**

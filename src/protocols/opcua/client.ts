@@ -8,8 +8,9 @@ import { TargetTimeout } from '../../sdk';
 import { OpcuaStatusError, toProbeError, type OpcuaStage } from './errors';
 import { HARNESS_APPLICATION_NAME, harnessIdentity, type ClientIdentity } from './identity';
 import { quietOpcuaLogs } from './logging';
+import { withLegacyOpcuaClient } from './legacy';
 import {
-  policyShortName, policyUri, securityModeName, tokenTypeName, type SecurityModeName, type TokenTypeName,
+  needsLegacyProcess, policyShortName, policyUri, securityModeName, tokenTypeName, type SecurityModeName, type TokenTypeName,
 } from './names';
 import { repairOpensslConf } from '../child-env';
 
@@ -282,6 +283,7 @@ export async function withOpcuaClient<T>(target: OpcuaTarget, options: OpcuaClie
   const timeout = operationTimeout(options);
   const { security, signal } = options;
   if (signal.aborted) throw new TargetTimeout(`${url}: aborted before connecting`);
+  if (security && needsLegacyProcess(security.policy)) return withLegacyOpcuaClient(target, options, url, work);
   const clientOptions: OPCUAClientOptions = {
     applicationName: HARNESS_APPLICATION_NAME,
     connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 200, randomisationFactor: 0 },

@@ -48,42 +48,47 @@ export function policyUri(shortName: string): string {
 /** Policies whose asymmetric encryption is RSA PKCS#1 v1.5 (OPC UA Part 7: Basic128Rsa15 only). */
 export const PKCS1V15_POLICIES: ReadonlySet<string> = new Set(['Basic128Rsa15']);
 
-let pkcs1Checked: { available: boolean; reason: string } | undefined;
+let pkcs1Checked: boolean | undefined;
 
 /**
  * Whether this Node process can decrypt RSA PKCS#1 v1.5, which Basic128Rsa15 needs for every
  * OpenSecureChannel. Node 20.11+ refuses it (CVE-2023-46809, the Marvin attack) unless started with
- * `--security-revert=CVE-2023-46809`; the iacs-probe launcher and the test runner pass that flag.
- * Decided by trying a decryption, not by reading the command line.
+ * `--security-revert=CVE-2023-46809`. Decided by trying a decryption, not by reading the command line.
  */
-export function pkcs1v15Decryption(): { available: boolean; reason: string } {
-  if (pkcs1Checked) return pkcs1Checked;
+export function pkcs1v15InProcess(): boolean {
+  if (pkcs1Checked !== undefined) return pkcs1Checked;
   const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 });
   const probe = Buffer.from('iacs-probe');
   try {
     const encrypted = crypto.publicEncrypt({ key: publicKey, padding: crypto.constants.RSA_PKCS1_PADDING }, probe);
-    const ok = crypto.privateDecrypt({ key: privateKey, padding: crypto.constants.RSA_PKCS1_PADDING }, encrypted).equals(probe);
-    pkcs1Checked = ok
-      ? { available: true, reason: 'RSA PKCS#1 v1.5 decryption works in this process' }
-      : { available: false, reason: 'RSA PKCS#1 v1.5 decryption returned wrong data' };
-  } catch (err) {
-    pkcs1Checked = {
-      available: false,
-      reason: `RSA PKCS#1 v1.5 decryption is disabled in Node ${process.version} (${(err as Error).message.split('\n')[0]}); ` +
-        'run iacs-probe through its launcher or node --security-revert=CVE-2023-46809',
-    };
+    pkcs1Checked = crypto.privateDecrypt({ key: privateKey, padding: crypto.constants.RSA_PKCS1_PADDING }, encrypted).equals(probe);
+  } catch {
+    pkcs1Checked = false;
   }
   return pkcs1Checked;
+}
+
+/** How Basic128Rsa15 channels are opened, for evidence (observation `legacyCrypto`). */
+export function pkcs1v15Decryption(): { available: true; where: 'this-process' | 'helper-process'; reason: string } {
+  return pkcs1v15InProcess()
+    ? { available: true, where: 'this-process', reason: 'RSA PKCS#1 v1.5 decryption works in this process (started with --security-revert=CVE-2023-46809)' }
+    : {
+      available: true, where: 'helper-process',
+      reason: `RSA PKCS#1 v1.5 decryption is disabled in Node ${process.version} (CVE-2023-46809); each Basic128Rsa15 channel is opened ` +
+        'in a helper process started with --security-revert=CVE-2023-46809 for that channel only',
+    };
+}
+
+/** Whether a channel with this policy must be opened in the helper process (see legacy.ts). */
+export function needsLegacyProcess(policy: string): boolean {
+  const short = policy.includes('://') ? policyShortName(policy) ?? policy : policy;
+  return PKCS1V15_POLICIES.has(short) && !pkcs1v15InProcess();
 }
 
 /** Whether the harness can open a channel with this policy here, and if not, why. */
 export function policyTestable(policy: string): { testable: boolean; reason?: string } {
   if (!(SECURITY_POLICIES as readonly string[]).includes(policy)) {
     return { testable: false, reason: `the harness (node-opcua) does not implement security policy ${policy}` };
-  }
-  if (PKCS1V15_POLICIES.has(policy)) {
-    const p = pkcs1v15Decryption();
-    if (!p.available) return { testable: false, reason: p.reason };
   }
   return { testable: true };
 }

@@ -4,7 +4,8 @@ import * as net from 'node:net';
 import { OutOfScope } from '../sdk';
 
 /**
- * Process-wide scope guard. While a run is active, every outgoing TCP connection and UDP datagram made
+ * Process-wide scope guard (installed by the runner for a run, and by helper processes that talk to a
+ * device on its behalf). While a run is active, every outgoing TCP connection and UDP datagram made
  * through Node's net/tls/dgram (including those made inside node-opcua, ssh2, modbus-serial, net-snmp)
  * is checked against the hosts the profile declares. Anything else fails with OutOfScope before a
  * packet leaves, and the attempt is recorded, so a library that follows a redirect or an OPC UA
@@ -46,6 +47,11 @@ function isAllowed(host: string): boolean {
 function record(host: string, port: number | undefined): void {
   const v = { host, port, at: new Date().toISOString() };
   for (const scope of active) scope.violations.push(v);
+}
+
+/** Records a refusal made on this run's behalf in a helper process (it has a guard of its own). */
+export function recordScopeViolation(host: string, port?: number): void {
+  record(host, port);
 }
 
 interface ConnectOptions { host?: string; path?: string; port?: number | string; lookup?: unknown }

@@ -1,0 +1,85 @@
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { PKCS1V15_REVERT_FLAG, nodeChildArgs, repairOpensslConf } from '../../protocols/child-env';
+import { PostureError } from '../errors';
+import type { LoginResult } from '../accounts';
+import type { RunningService } from '../types';
+import type { OpcuaDevice, OpcuaPosture } from './opcua';
+
+/**
+ * Runs the emulated OPC UA server in a helper process started with --security-revert=CVE-2023-46809 (only
+ * postures that offer Basic128Rsa15 need it). The device's account store stays here: the helper asks for
+ * every login over IPC, so a device-wide lockout still counts failures from every interface.
+ */
+
+export type ToHelper =
+  | { type: 'start'; config: OpcuaPosture; device: Omit<OpcuaDevice, 'accounts' | 'log'> }
+  | { type: 'account'; id: number; known: boolean; result?: LoginResult }
+  | { type: 'close' };
+
+export type FromHelper =
+  | { type: 'listening'; port: number }
+  | { type: 'failed'; message: string; code?: string; posture: boolean }
+  | { type: 'account'; id: number; username: string; password?: string; source?: string }
+  | { type: 'log'; message: string }
+  | { type: 'closed' };
+
+const ENTRY = path.join(__dirname, `opcua-process${path.extname(__filename)}`);
+const START_TIMEOUT_MS = 60_000;
+
+export function startOpcuaInHelper(config: OpcuaPosture, device: OpcuaDevice): Promise<RunningService> {
+  repairOpensslConf();
+  const child = spawn(process.execPath, nodeChildArgs(ENTRY, [PKCS1V15_REVERT_FLAG]), { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+  const send = (m: ToHelper) => { if (child.connected) child.send(m); };
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.on('message', (m: FromHelper) => {
+    if (m.type === 'log') device.log(m.message);
+    if (m.type !== 'account') return;
+    void (async () => {
+      const known = await device.accounts.has(m.username);
+      const result = m.password === undefined ? undefined : await device.accounts.login(m.username, m.password, m.source ?? '');
+      send({ type: 'account', id: m.id, known, result });
+    })();
+  });
+  const kill = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
+  // The helper must not outlive this process (a crash of the emulator, a test runner that exits).
+  process.once('exit', kill);
+
+  return new Promise<RunningService>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      kill();
+      reject(new Error(`opcua: the Basic128Rsa15 server process did not start within ${START_TIMEOUT_MS / 1000} s${stderr ? `: ${stderr.trim()}` : ''}`));
+    }, START_TIMEOUT_MS);
+    const onExit = (code: number | null, signal: string | null) => {
+      clearTimeout(timer);
+      reject(new Error(`opcua: the Basic128Rsa15 server process ended (${signal ?? `exit ${String(code)}`})${stderr ? `: ${stderr.trim()}` : ''}`));
+    };
+    child.once('exit', onExit);
+    child.on('message', (m: FromHelper) => {
+      if (m.type === 'failed') {
+        clearTimeout(timer);
+        child.off('exit', onExit);
+        kill();
+        const err = m.posture ? new PostureError(m.message) : Object.assign(new Error(m.message), m.code ? { code: m.code } : {});
+        reject(err);
+      }
+      if (m.type !== 'listening') return;
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      let closing: Promise<void> | undefined;
+      resolve({
+        endpoints: [{ protocol: 'opcua', host: device.host, port: m.port }],
+        close: () => (closing ??= (async () => {
+          send({ type: 'close' });
+          const grace = setTimeout(kill, 5000);
+          await exited;
+          clearTimeout(grace);
+          process.off('exit', kill);
+        })()),
+      });
+    });
+    send({ type: 'start', config, device: { host: device.host, identity: device.identity, workDir: device.workDir, port: device.port } });
+  });
+}

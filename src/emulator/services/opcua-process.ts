@@ -1,0 +1,59 @@
+/**
+ * The emulated OPC UA server in a helper process (see opcua-helper.ts): started with
+ * --security-revert=CVE-2023-46809 for postures that offer Basic128Rsa15; accounts are checked by the
+ * parent over IPC.
+ */
+import type { LoginResult } from '../accounts';
+import { PostureError } from '../errors';
+import type { RunningService } from '../types';
+import { startOpcuaServer } from './opcua';
+import type { FromHelper, ToHelper } from './opcua-helper';
+
+function send(m: FromHelper, then?: () => void): void {
+  if (process.connected) process.send?.(m, undefined, {}, () => then?.());
+  else then?.();
+}
+let nextId = 1;
+const waiting = new Map<number, (answer: { known: boolean; result?: LoginResult }) => void>();
+let running: RunningService | undefined;
+
+function ask(username: string, password?: string, source?: string): Promise<{ known: boolean; result?: LoginResult }> {
+  const id = nextId++;
+  return new Promise((resolve) => {
+    waiting.set(id, resolve);
+    send({ type: 'account', id, username, password, source });
+  });
+}
+
+async function close(): Promise<void> {
+  await running?.close().catch(() => undefined);
+  send({ type: 'closed' }, () => process.exit(0));
+}
+
+process.on('message', (m: ToHelper) => {
+  if (m.type === 'account') {
+    waiting.get(m.id)?.({ known: m.known, result: m.result });
+    waiting.delete(m.id);
+  } else if (m.type === 'close') {
+    void close();
+  } else if (m.type === 'start') {
+    startOpcuaServer(m.config, {
+      ...m.device,
+      accounts: {
+        has: async (username) => (await ask(username)).known,
+        login: async (username, password, source) => (await ask(username, password, source)).result ?? 'denied',
+      },
+      log: (message) => send({ type: 'log', message }),
+    }).then((service) => {
+      running = service;
+      send({ type: 'listening', port: service.endpoints[0].port });
+    }, (err: unknown) => {
+      send({
+        type: 'failed', message: err instanceof Error ? err.message : String(err), code: (err as NodeJS.ErrnoException | null)?.code,
+        posture: err instanceof PostureError,
+      }, () => process.exit(1));
+    });
+  }
+});
+// The emulator went away without closing us (killed): stop serving.
+process.on('disconnect', () => void close());
