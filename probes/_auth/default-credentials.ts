@@ -160,6 +160,9 @@ export function defaultCredentialsProbe(protocol: AuthProtocol): ProbeDefinition
       const accepted = rows.filter((r): r is Row & { tried: true } => r.tried && r.outcome === 'accepted');
       const untried = rows.filter((r) => !r.tried && r.why !== 'account-found');
       const unsupported = tried.filter((r) => r.tried && r.outcome === 'unsupported');
+      // Answered, but not with an authentication verdict (a server error, a session limit): not checked.
+      const noVerdict = tried.filter((r) => r.tried && r.outcome === 'refused');
+      const checked = tried.filter((r) => r.tried && (r.outcome === 'accepted' || r.outcome === 'rejected'));
       const threshold = budget.threshold;
       const path = ctx.evidence.save('default-credentials.json', {
         interface: channel.label, details: channel.details, lockoutThreshold: threshold, exceedLockoutBudget: exceed,
@@ -172,6 +175,7 @@ export function defaultCredentialsProbe(protocol: AuthProtocol): ProbeDefinition
         tried: tried.length,
         accepted: accepted.map((r) => ({ list: r.list, entry: r.entry, username: r.username, passwordSha256: r.passwordSha256 })),
         untried: untried.length,
+        ...(noVerdict.length ? { noVerdict: noVerdict.length } : {}),
         lockoutThreshold: threshold,
         lists: lists.map((l) => (l as { id: string }).id),
       };
@@ -179,6 +183,9 @@ export function defaultCredentialsProbe(protocol: AuthProtocol): ProbeDefinition
         return notDetermined(`${channel.label}: the server checked none of the credentials (no password method offered)`, observations);
       }
       if (tried.length === 0) return notDetermined(`no pair could be tried within the lockout budget (threshold ${threshold.value})`, observations);
+      if (checked.length === 0) {
+        return notDetermined(`${channel.label}: no tried pair got an authentication verdict (${[...new Set(noVerdict.map((r) => (r.tried ? r.status : '')))].join(', ')})`, observations);
+      }
 
       const findings: Finding[] = accepted.map((r) => finding({
         code: `${id}.accepted`, severity: 'critical', requirements: ['CR 1.5', 'CR 1.1'], evidence: [path],
@@ -192,8 +199,15 @@ export function defaultCredentialsProbe(protocol: AuthProtocol): ProbeDefinition
           message: `${untried.length} listed pair(s) were not tried (${why}; lockout threshold ${threshold.value}${threshold.source === 'assumed' ? ', assumed' : ''}) for ${[...new Set(untried.map((r) => r.username))].join(', ')}`,
         }));
       }
-      const passReason = `${channel.label}: none of the ${tried.length} well-known pair(s) tried logs in`
-        + `${untried.length ? ` (${untried.length} not tried, to stay below the lockout threshold)` : ''}`;
+      if (noVerdict.length > 0) {
+        findings.push(finding({
+          code: `${id}.no-verdict`, severity: 'info', requirements: [], evidence: [path],
+          message: `${noVerdict.length} pair(s) got an answer that is no authentication verdict (${[...new Set(noVerdict.map((r) => (r.tried ? r.status : '')))].join(', ')}); they count as not checked`,
+        }));
+      }
+      const passReason = `${channel.label}: none of the ${checked.length} well-known pair(s) checked logs in`
+        + `${untried.length ? ` (${untried.length} not tried, to stay below the lockout threshold)` : ''}`
+        + `${noVerdict.length ? ` (${noVerdict.length} answered without an authentication verdict)` : ''}`;
       return {
         observations,
         findings,

@@ -65,7 +65,7 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
       + 'status, text, size, whether the password is echoed, and the time to the refusal (medians and a Mann-Whitney '
       + 'test with a minimum effect, confirmed by a second batch). Stays below the lockout threshold by logging in '
       + 'with the right password between failures when it has it.',
-    requirements: ['CR 1.10', 'CR 3.7'],
+    requirements: ['CR 1.10', 'CR 3.7', 'CR 1.1'],
     safety: 'active',
     scope: 'service',
     appliesTo: AUTH_APPLIES_TO[protocol],
@@ -111,6 +111,9 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
       const unknown: LoginResponse[] = [];
       const wrong: LoginResponse[] = [];
       const accepted: string[] = [];
+      /** Answers that are no authentication verdict (server error, rate limit): not failed logins, not compared. */
+      const noVerdict: LoginResponse[] = [];
+      const sample = (r: LoginResult, into: LoginResponse[]) => (r.outcome === 'refused' ? noVerdict : into).push(r.response);
       let budgetSpent = false;
       const batch = async (n: number) => {
         const u: LoginResponse[] = [];
@@ -123,12 +126,12 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
               if (budget.remaining(name) < 1) { budgetSpent = true; break; }
               const r = await login(name, wrongPassword());
               if (r.outcome === 'accepted') accepted.push(name);
-              u.push(r.response);
+              sample(r, u);
             } else {
               if (!(await room())) { budgetSpent = true; break; }
               const r = await login(known.username, wrongPassword());
               if (r.outcome === 'accepted') accepted.push(known.username);
-              w.push(r.response);
+              sample(r, w);
             }
           }
         }
@@ -151,7 +154,9 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
       if (known.password !== undefined && budget.used(known.username) > 0) await login(known.username, known.password);
 
       if (unknown.length === 0 || wrong.length === 0) {
-        return notDetermined(`no failed login could be made within the lockout budget (threshold ${budget.threshold.value})`);
+        return notDetermined(noVerdict.length > 0
+          ? `${channel.label}: ${noVerdict.length} failed login(s) got no authentication verdict (${[...new Set(noVerdict.map((r) => r.status))].join(', ')})`
+          : `no failed login could be made within the lockout budget (threshold ${budget.threshold.value})`);
       }
       const features = (['status', 'message', 'bodyLength'] as Feature[]).flatMap((f) => compareFeature(f, unknown, wrong) ?? []);
       const echoed = [...unknown, ...wrong].some((r) => r.echoesPassword === true);
@@ -166,6 +171,7 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
         ...(timingDetermined ? {} : { timingNotDetermined: budgetSpent ? 'the lockout budget allowed too few failed logins' : `${unknown.length} / ${wrong.length} samples cannot show a difference at alpha ${ctx.inputs.alpha}` }),
         passwordEchoed: echoed,
         ...(accepted.length ? { wrongPasswordAccepted: accepted } : {}),
+        ...(noVerdict.length ? { noVerdict: { count: noVerdict.length, statuses: [...new Set(noVerdict.map((r) => r.status))] } } : {}),
       };
       const path = ctx.evidence.save('feedback.json', {
         ...observations, details: channel.details, lockoutThreshold: budget.threshold,
@@ -193,6 +199,13 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
           message: `${channel.label}: the answer to a failed login contains the password that was submitted`,
         }));
       }
+      if (accepted.length > 0) {
+        findings.push(finding({
+          code: `${id}.wrong-password-accepted`, severity: 'critical', requirements: ['CR 1.1'], evidence: [path],
+          message: `${channel.label}: a random wrong password logged in as ${[...new Set(accepted.map((u) => (u === known.username ? u : 'an unknown user')))].join(' and ')}: `
+            + 'the interface does not check passwords',
+        }));
+      }
       const compared = features.filter((f) => !f.inconclusive).map((f) => f.feature);
       const judgements: Judgement[] = [
         {
@@ -201,6 +214,7 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
             + `${timingDetermined ? `${timing ? `, and the same time to refusal (medians ${timing.medianMs[0]} / ${timing.medianMs[1]} ms)` : ''}` : ' (timing not determined)'}; the password is not echoed`,
         },
         { requirement: 'CR 3.7', coverage: 'partial', passReason: `${channel.label}: the failed-login answer does not say whether the user or the password was wrong` },
+        { requirement: 'CR 1.1', coverage: 'partial', passReason: `${channel.label}: ${unknown.length + wrong.length} random wrong passwords were refused` },
       ];
       return { observations, findings, outcomes: judge(judgements, findings) };
     },

@@ -1,8 +1,8 @@
 import {
-  AuthRejected, MissingInput, ProtocolViolation, defineProbe, finding, formatTarget, judge, type Finding, type ProbeDefinition,
+  AuthRejected, MissingInput, ProtocolViolation, defineProbe, finding, formatTarget, judge, type Finding, type ProbeContext, type ProbeDefinition,
 } from '../../src/sdk';
 import {
-  LoginBudget, clearMaybeLocked, markMaybeLocked, maybeLockedSince, type AuthProtocol, type LoginResponse,
+  LoginBudget, clearMaybeLocked, markMaybeLocked, maybeLockedSince, type AuthProtocol, type LoginChannel, type LoginResponse, type LoginResult,
 } from '../../src/protocols/auth';
 import { AUTH_APPLIES_TO, PHASE, accountFor, accountLocks, channelOf, notDetermined, secondAccountFor, sleep, wrongPassword } from './common';
 
@@ -11,7 +11,7 @@ export interface LockoutInputs {
   maxAttempts?: number;
   /** How long to wait for the unlock at most (default: twice the documented duration, at least +10 s; else the budget). */
   unlockBoundSeconds?: number;
-  /** Interval between unlock checks (default: a tenth of the documented duration, 0.25-5 s). */
+  /** Interval between unlock checks, from the moment of the lock (default: a twentieth of the documented duration, 0.25-2 s). */
   pollSeconds?: number;
 }
 
@@ -24,10 +24,100 @@ function signalsLock(first: LoginResponse | undefined, r: LoginResponse): boolea
   return code(r) !== code(first) || (LOCK_TEXT.test(r.message ?? '') && !LOCK_TEXT.test(first.message ?? ''));
 }
 
+/** How far a measured release time may be from the documented duration before it counts as different. */
+function releaseTolerance(durationSeconds: number, resolutionSeconds: number): number {
+  return resolutionSeconds + Math.max(1, 0.1 * durationSeconds);
+}
+
+/** A login whose answer is no authentication verdict ends the test: a lock cannot be told from a broken interface. */
+class NoVerdict extends Error {
+  constructor(readonly what: string, readonly result: LoginResult) {
+    super(`${what} was answered with ${result.response.status ?? 'no status'}, which is no authentication verdict`);
+  }
+}
+
+interface RoundsResult {
+  attempts: number;
+  lockedAfter: number | null;
+  /** The right password was refused as an authentication failure (true), or only a lock message came (false). */
+  validDenied: boolean | null;
+  lockedAt: number;
+}
+
+/**
+ * Rounds of k = 1, 2, ... wrong passwords, each followed by the right one, until the right one is refused
+ * as an authentication failure (the lock) or maxAttempts.
+ */
+async function failUntilLocked(login: (u: string, p: string) => Promise<LoginResult>, username: string, password: string, maxAttempts: number, note: (line: string) => void, label: string): Promise<RoundsResult> {
+  const result: RoundsResult = { attempts: 0, lockedAfter: null, validDenied: null, lockedAt: 0 };
+  let firstFailure: LoginResponse | undefined;
+  for (let k = 1; k <= maxAttempts && result.lockedAfter === null; k++) {
+    let signalledAt: number | undefined;
+    for (let i = 1; i <= k; i++) {
+      const r = await login(username, wrongPassword());
+      result.attempts += 1;
+      result.lockedAt = Date.now();
+      note(`round ${k}: wrong password ${i}/${k}: ${r.outcome} ${r.response.status ?? ''} ${r.response.message ?? ''}`.trim());
+      if (r.outcome === 'accepted') throw new ProtocolViolation(`${label}: a random wrong password was accepted for ${username}; the lockout cannot be measured`);
+      if (r.outcome === 'refused') throw new NoVerdict(`wrong password ${i} of round ${k}`, r);
+      if (firstFailure === undefined) firstFailure = r.response;
+      else if (signalledAt === undefined && signalsLock(firstFailure, r.response)) signalledAt = i - 1;
+    }
+    const valid = await login(username, password);
+    note(`round ${k}: right password after ${k} wrong: ${valid.outcome} ${valid.response.status ?? ''}`.trim());
+    if (valid.outcome === 'refused') throw new NoVerdict(`the right password after ${k} wrong ones`, valid);
+    if (valid.outcome === 'rejected') {
+      result.lockedAfter = k;
+      result.validDenied = true;
+    } else if (signalledAt !== undefined) {
+      // The device answered differently (a lock message) yet let the right password in.
+      result.lockedAfter = signalledAt;
+      result.validDenied = false;
+    }
+  }
+  return result;
+}
+
+interface ReleaseResult {
+  unlockedAfterSeconds: number | null;
+  resolutionSeconds: number;
+  boundSeconds: number;
+  checks: number;
+  noVerdictChecks: number;
+}
+
+/** Polls with the right password from the moment of the lock until it works again or the bound runs out. */
+async function awaitRelease(ctx: ProbeContext<LockoutInputs>, login: () => Promise<LoginResult>, lockedAt: number, note: (line: string) => void): Promise<ReleaseResult> {
+  const duration = ctx.policy.lockout?.durationSeconds;
+  const left = ctx.deadline - Date.now() - 3000;
+  const boundMs = Math.max(0, Math.min(left, 1000 * (ctx.inputs.unlockBoundSeconds ?? (duration !== undefined ? Math.max(2 * duration, duration + 10) : Infinity))));
+  const interval = 1000 * (ctx.inputs.pollSeconds ?? (duration !== undefined ? Math.min(2, Math.max(0.25, duration / 20)) : 1));
+  const out: ReleaseResult = { unlockedAfterSeconds: null, resolutionSeconds: interval / 1000, boundSeconds: boundMs / 1000, checks: 0, noVerdictChecks: 0 };
+  let wait = interval;
+  while (Date.now() - lockedAt + wait <= boundMs) {
+    await sleep(wait, ctx.signal);
+    const r = await login();
+    out.checks += 1;
+    const at = (Date.now() - lockedAt) / 1000;
+    note(`unlock check ${at.toFixed(1)} s after the last failure: ${r.outcome} ${r.response.status ?? ''}`.trim());
+    if (r.outcome === 'accepted') {
+      out.unlockedAfterSeconds = Number(at.toFixed(2));
+      break;
+    }
+    if (r.outcome === 'refused') out.noVerdictChecks += 1;
+    // Without a documented duration the checks thin out (each refused login may extend some locks).
+    wait = duration === undefined ? Math.min(15_000, wait * 1.5) : interval;
+  }
+  return out;
+}
+
 /**
  * `<protocol>.lockout` (intrusive): rounds of k wrong passwords (k = 1, 2, ...) each followed by the right
- * one, until the right one is refused (the lock) or maxAttempts; then whether another account still gets
- * in (per user or per source), then polls with the right password until the account works again.
+ * one, until the right one is refused as an authentication failure (the lock) or maxAttempts; then whether
+ * another account still gets in (per user or per source), then polls with the right password from the
+ * moment of the lock until the account works again. What the profile documents (threshold, duration,
+ * scope: the <cfg> values of CR 1.11) is what the device is judged against. An answer that is no
+ * authentication verdict (a server error, a session limit) leaves CR 1.11 not determined.
  */
 export function lockoutProbe(protocol: AuthProtocol): ProbeDefinition<LockoutInputs> {
   const id = `${protocol}.lockout`;
@@ -37,10 +127,11 @@ export function lockoutProbe(protocol: AuthProtocol): ProbeDefinition<LockoutInp
     title: `${protocol === 'http' ? 'HTTP' : protocol === 'ssh' ? 'SSH' : 'OPC UA'} account lockout after failed logins`,
     description:
       'With the test account (credentials.lockout.<protocol>, credentials.lockout or the protocol\'s own) makes rounds of '
-      + 'k = 1, 2, ... wrong passwords, each followed by the right one, until the right one is refused or maxAttempts is '
-      + 'reached; then logs in with a second account (credentials.lockout.<protocol>.second) to tell a per-user lock from a '
-      + 'per-source one, and polls with the right password until the account works again or the bound runs out. Runs '
-      + 'after every other probe on the host and alone among lockout tests; an account it leaves locked is reported.',
+      + 'k = 1, 2, ... wrong passwords, each followed by the right one, until the right one is refused as an authentication '
+      + 'failure or maxAttempts is reached; then logs in with a second account (credentials.lockout.<protocol>.second) to '
+      + 'tell a per-user lock from a per-source one, and polls with the right password from the moment of the lock until the '
+      + 'account works again or the bound runs out. Judged against the documented threshold, duration and scope. Runs after '
+      + 'every other probe on the host and alone among lockout tests; an account it leaves locked is reported.',
     requirements: ['CR 1.11'],
     safety: 'intrusive',
     scope: 'service',
@@ -71,7 +162,11 @@ export function lockoutProbe(protocol: AuthProtocol): ProbeDefinition<LockoutInp
       const channel = await channelOf(ctx);
       if ('unsupported' in channel) return notDetermined(channel.unsupported);
       const documented = ctx.policy.lockout;
-      const threshold = new LoginBudget(ctx.ledger, ctx.policy, ctx.host.host).threshold;
+      const budget = new LoginBudget(ctx.ledger, ctx.policy, ctx.host.host);
+      const threshold = budget.threshold;
+      // Failures earlier probes of this run made against the account: a device whose counter a successful
+      // login does not reset may still count them, and would then lock before the documented threshold.
+      const earlierFailuresInRun = budget.totalFailures(account.username);
       const maxAttempts = ctx.inputs.maxAttempts ?? (documented ? documented.threshold + 2 : 10);
       const notice = { probe: id, target: formatTarget(ctx.host.host, ctx.service!.port), account: account.username };
       const login = (username: string, password: string) => channel.tryLogin(username, password, ctx.signal);
@@ -82,7 +177,8 @@ export function lockoutProbe(protocol: AuthProtocol): ProbeDefinition<LockoutInp
       };
 
       const before = await login(account.username, account.password);
-      note(`valid login before the test: ${before.outcome}`);
+      note(`valid login before the test: ${before.outcome} ${before.response.status ?? ''}`.trim());
+      if (before.outcome === 'refused') return notDetermined(`${channel.label}: the right password before the test was answered with ${before.response.status ?? 'no status'}, which is no authentication verdict`);
       if (before.outcome !== 'accepted') {
         const earlier = maybeLockedSince(ctx.ledger, ctx.host.host, account.username, true);
         throw new AuthRejected(earlier
@@ -96,71 +192,31 @@ export function lockoutProbe(protocol: AuthProtocol): ProbeDefinition<LockoutInp
       }
 
       markMaybeLocked(ctx.ledger, notice);
-      let attempts = 0;
-      let lockedAfter: number | null = null;
-      let validDenied: boolean | null = null;
-      let lockedAt = 0;
-      let signalledOnly = false;
-      let firstFailure: LoginResponse | undefined;
-      for (let k = 1; k <= maxAttempts && lockedAfter === null; k++) {
-        let signalledAt: number | undefined;
-        for (let i = 1; i <= k; i++) {
-          const r = await login(account.username, wrongPassword());
-          attempts += 1;
-          lockedAt = Date.now();
-          note(`round ${k}: wrong password ${i}/${k}: ${r.outcome} ${r.response.status ?? ''} ${r.response.message ?? ''}`.trim());
-          if (r.outcome === 'accepted') throw new ProtocolViolation(`${channel.label}: a random wrong password was accepted for ${account.username}; the lockout cannot be measured`);
-          if (r.outcome === 'unsupported') return notDetermined(`${channel.label}: the server checks no password (no password method offered)`);
-          if (firstFailure === undefined) firstFailure = r.response;
-          else if (signalledAt === undefined && signalsLock(firstFailure, r.response)) signalledAt = i - 1;
-        }
-        const valid = await login(account.username, account.password);
-        note(`round ${k}: right password after ${k} wrong: ${valid.outcome}`);
-        if (valid.outcome !== 'accepted') {
-          lockedAfter = k;
-          validDenied = true;
-        } else if (signalledAt !== undefined) {
-          // The device answered differently (a lock message) yet let the right password in.
-          lockedAfter = signalledAt;
-          validDenied = false;
-          signalledOnly = true;
-        }
+      let rounds: RoundsResult;
+      try {
+        rounds = await failUntilLocked(login, account.username, account.password, maxAttempts, note, channel.label);
+      } catch (err) {
+        if (!(err instanceof NoVerdict)) throw err;
+        note(`not determined: ${err.message}`);
+        ctx.evidence.save('lockout.json', { interface: channel.label, account: account.username, details: channel.details, transcript });
+        return notDetermined(`${channel.label}: ${err.message}; a lock cannot be told from a refusing interface`, { interface: channel.label, account: account.username });
       }
+      const { lockedAfter, validDenied, lockedAt, attempts } = rounds;
 
       let scope: 'user' | 'source' | null = null;
       let scopeNote = second ? '' : 'no second account in the profile (credentials.lockout.<protocol>.second)';
-      let unlockedAfterSeconds: number | null = null;
-      let accountVerifiedAfter = false;
-      let resolutionSeconds: number | null = null;
+      let release: ReleaseResult | undefined;
       if (validDenied) {
         if (second && secondWorks) {
           const s = await login(second.username, second.password);
-          scope = s.outcome === 'accepted' ? 'user' : 'source';
-          note(`second account ${second.username} while locked: ${s.outcome}`);
+          note(`second account ${second.username} while locked: ${s.outcome} ${s.response.status ?? ''}`.trim());
+          if (s.outcome === 'accepted') scope = 'user';
+          else if (s.outcome === 'rejected') scope = 'source';
+          else scopeNote = `the second account's login while locked got no authentication verdict (${s.response.status ?? 'no status'})`;
         } else if (second) scopeNote = `the second account ${second.username} did not log in before the test`;
-        const duration = documented?.durationSeconds;
-        const left = () => ctx.deadline - Date.now() - 3000;
-        const bound = Math.min(left(), 1000 * (ctx.inputs.unlockBoundSeconds ?? (duration !== undefined ? Math.max(2 * duration, duration + 10) : Infinity)));
-        const interval = 1000 * (ctx.inputs.pollSeconds ?? (duration !== undefined ? Math.min(5, Math.max(0.25, duration / 10)) : 1));
-        resolutionSeconds = interval / 1000;
-        let wait = duration !== undefined ? Math.max(interval, duration * 900 - (Date.now() - lockedAt)) : interval;
-        let growth = interval;
-        while (Date.now() - lockedAt + wait <= bound) {
-          await sleep(wait, ctx.signal);
-          const r = await login(account.username, account.password);
-          note(`unlock check ${((Date.now() - lockedAt) / 1000).toFixed(1)} s after the last failure: ${r.outcome}`);
-          if (r.outcome === 'accepted') {
-            unlockedAfterSeconds = Number(((Date.now() - lockedAt) / 1000).toFixed(2));
-            accountVerifiedAfter = true;
-            break;
-          }
-          // Without a documented duration the checks thin out (each refused login may extend some locks).
-          if (duration === undefined) growth = Math.min(15_000, growth * 1.5);
-          wait = duration === undefined ? growth : interval;
-        }
-      } else {
-        accountVerifiedAfter = true; // the last round ended with the right password accepted
+        release = await awaitRelease(ctx, () => login(account.username, account.password), lockedAt, note);
       }
+      const accountVerifiedAfter = !validDenied || release?.unlockedAfterSeconds !== null;
       if (accountVerifiedAfter) clearMaybeLocked(ctx.ledger, notice);
 
       const observations = {
@@ -168,9 +224,12 @@ export function lockoutProbe(protocol: AuthProtocol): ProbeDefinition<LockoutInp
         account: account.username,
         attempts,
         lockedAfter,
+        failuresAtLock: lockedAfter === null ? null : { inLastRound: lockedAfter, sinceTestStart: attempts, earlierInRun: earlierFailuresInRun },
         validLoginDeniedWhileLocked: validDenied,
-        unlockedAfterSeconds,
-        unlockCheckResolutionSeconds: resolutionSeconds,
+        unlockedAfterSeconds: release?.unlockedAfterSeconds ?? null,
+        unlockCheckResolutionSeconds: release?.resolutionSeconds ?? null,
+        ...(release ? { unlockChecks: release.checks, unlockBoundSeconds: release.boundSeconds } : {}),
+        ...(release?.noVerdictChecks ? { unlockChecksWithoutVerdict: release.noVerdictChecks } : {}),
         scope,
         ...(scope === null && validDenied ? { scopeNotDetermined: scopeNote } : {}),
         accountVerifiedAfter,
@@ -178,34 +237,70 @@ export function lockoutProbe(protocol: AuthProtocol): ProbeDefinition<LockoutInp
         maxAttempts,
       };
       const path = ctx.evidence.save('lockout.json', { ...observations, details: channel.details, transcript });
-      const findings: Finding[] = [];
-      const add = (what: string, severity: Finding['severity'], message: string) => findings.push(finding({
-        code: `${id}.${what}`, severity, requirements: severity === 'info' ? [] : ['CR 1.11'], evidence: [path], message: `${channel.label}: ${message}`,
-      }));
-      if (lockedAfter === null) {
-        add('none', 'high', `no lockout: the right password still logged in after ${maxAttempts} consecutive wrong ones (${attempts} wrong in total)`);
-      } else {
-        if (documented && lockedAfter > documented.threshold) add('above-threshold', 'medium', `locked after ${lockedAfter} failures, more than the documented ${documented.threshold}`);
-        if (signalledOnly) add('valid-login-accepted', 'high', `after ${lockedAfter} failures the device answers as if locked, but the right password still logs in`);
-      }
-      const duration = documented?.durationSeconds;
-      if (unlockedAfterSeconds !== null && duration !== undefined && resolutionSeconds !== null && unlockedAfterSeconds < 0.8 * duration - resolutionSeconds) {
-        add('shorter-than-documented', 'medium', `the lock ended after ${unlockedAfterSeconds} s, well before the documented ${duration} s`);
-      }
-      if (validDenied && !accountVerifiedAfter) {
-        add('left-locked', 'info', `${account.username} was still locked when the test ended (${((Date.now() - lockedAt) / 1000).toFixed(0)} s after the last failure); it may need an administrator or more time`);
-      }
-      if (scope !== null && documented?.scope !== undefined && scope !== documented.scope) {
-        add('scope-differs', 'info', `the lock applies per ${scope}, the profile documents per ${documented.scope}`);
-      }
-      const documentedText = documented ? `documented ${documented.threshold}` : `no documented threshold; assumed ${threshold.value} for other probes`;
-      const passReason = `${channel.label}: locked after ${lockedAfter} failure(s) (${documentedText}); the right password was refused while locked`
-        + `${unlockedAfterSeconds !== null ? `; unlocked after ${unlockedAfterSeconds} s` : ''}${scope ? `; per ${scope}` : ''}`;
+      const findings = judgeLockout(id, channel, observations, documented, path);
       return {
         observations,
         findings,
-        outcomes: judge([{ requirement: 'CR 1.11', coverage: documented ? 'full' : 'partial', passReason }], findings),
+        outcomes: judge([{ requirement: 'CR 1.11', coverage: coverageOf(documented, observations), passReason: passReasonOf(channel, observations, threshold.value) }], findings),
       };
     },
   });
+}
+
+type LockoutObservations = {
+  account: string;
+  attempts: number;
+  lockedAfter: number | null;
+  validLoginDeniedWhileLocked: boolean | null;
+  unlockedAfterSeconds: number | null;
+  unlockCheckResolutionSeconds: number | null;
+  unlockBoundSeconds?: number;
+  scope: 'user' | 'source' | null;
+  accountVerifiedAfter: boolean;
+  maxAttempts: number;
+};
+
+/** The findings: the lock against what the profile documents (threshold, duration, scope). */
+function judgeLockout(id: string, channel: LoginChannel, o: LockoutObservations, documented: ProbeContext<unknown>['policy']['lockout'], path: string): Finding[] {
+  const findings: Finding[] = [];
+  const add = (what: string, severity: Finding['severity'], message: string) => findings.push(finding({
+    code: `${id}.${what}`, severity, requirements: severity === 'info' ? [] : ['CR 1.11'], evidence: [path], message: `${channel.label}: ${message}`,
+  }));
+  if (o.lockedAfter === null) {
+    add('none', 'high', `no lockout: the right password still logged in after ${o.maxAttempts} consecutive wrong ones (${o.attempts} wrong in total)`);
+    return findings;
+  }
+  if (documented && o.lockedAfter > documented.threshold) add('above-threshold', 'medium', `locked after ${o.lockedAfter} failures, more than the documented ${documented.threshold}`);
+  if (o.validLoginDeniedWhileLocked === false) add('valid-login-accepted', 'high', `after ${o.lockedAfter} failures the device answers as if locked, but the right password still logs in`);
+  const duration = documented?.durationSeconds;
+  const resolution = o.unlockCheckResolutionSeconds ?? 0;
+  if (o.validLoginDeniedWhileLocked && duration !== undefined) {
+    const tolerance = releaseTolerance(duration, resolution);
+    if (o.unlockedAfterSeconds === null) {
+      add('not-released', 'medium', `the lock did not end within ${o.unlockBoundSeconds ?? '?'} s of the last failure (documented ${duration} s); ${o.account} may need an administrator`);
+    } else if (o.unlockedAfterSeconds > duration + tolerance) {
+      add('longer-than-documented', 'medium', `the lock ended after ${o.unlockedAfterSeconds} s (checked every ${resolution} s), later than the documented ${duration} s`);
+    } else if (o.unlockedAfterSeconds < duration - tolerance) {
+      add('shorter-than-documented', 'medium', `the lock ended after ${o.unlockedAfterSeconds} s (checked every ${resolution} s), well before the documented ${duration} s`);
+    }
+  } else if (o.validLoginDeniedWhileLocked && !o.accountVerifiedAfter) {
+    add('left-locked', 'info', `${o.account} was still locked when the test ended; it may need an administrator or more time`);
+  }
+  if (o.scope !== null && documented?.scope !== undefined && o.scope !== documented.scope) {
+    add('scope-differs', 'medium', `the lock applies per ${o.scope}, the profile documents per ${documented.scope}`);
+  }
+  return findings;
+}
+
+/** Full only when everything the profile documents was observed: the threshold, the release, the scope. */
+function coverageOf(documented: ProbeContext<unknown>['policy']['lockout'], o: LockoutObservations): 'full' | 'partial' {
+  if (!documented || documented.durationSeconds === undefined) return 'partial';
+  if (documented.scope !== undefined && o.scope === null) return 'partial';
+  return 'full';
+}
+
+function passReasonOf(channel: LoginChannel, o: LockoutObservations & { documented: { threshold: number } | null }, assumed: number): string {
+  const documentedText = o.documented ? `documented ${o.documented.threshold}` : `no documented threshold; assumed ${assumed} for other probes`;
+  return `${channel.label}: locked after ${o.lockedAfter} failure(s) (${documentedText}); the right password was refused as an authentication failure while locked`
+    + `${o.unlockedAfterSeconds !== null ? `; unlocked after ${o.unlockedAfterSeconds} s (checked every ${o.unlockCheckResolutionSeconds} s)` : ''}${o.scope ? `; per ${o.scope}` : ''}`;
 }

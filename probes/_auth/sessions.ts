@@ -90,18 +90,36 @@ export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsI
           const alive = await Promise.all(held.map((s) => s.isAlive(ctx.signal)));
           const aliveCount = alive.filter(Boolean).length;
           note(`${aliveCount} of ${held.length} opened session(s) still alive`);
+          // A refusal proves the limit only if it goes away with the limit: with one session closed, the same
+          // login must open a session (a server error or a refusal for any other reason would not).
+          let limitShown: boolean | undefined;
+          if (refusals.length > 0 && aliveCount <= k && held.length > 0) {
+            await held.shift()!.close();
+            const retry = await open(account.username, account.password, ctx.signal);
+            budget.record(account.username, retry.opened ? 'accepted' : 'rejected');
+            note(`with one session closed, session ${k + 1} again: ${retry.opened ? 'opened' : `refused (${retry.response.status ?? ''})`}`);
+            limitShown = retry.opened;
+            if (retry.opened) held.push(retry.session);
+          }
           await closeAll();
-          observations.concurrent = { limit: k, attempted: k + 1, opened: k + 1 - refusals.length, refused: refusals.map((r) => r.index), aliveAtEnd: aliveCount };
+          observations.concurrent = {
+            limit: k, attempted: k + 1, opened: k + 1 - refusals.length, refused: refusals.map((r) => ({ index: r.index, status: r.response.status ?? null })),
+            aliveAtEnd: aliveCount, ...(limitShown !== undefined ? { openedAfterOneClosed: limitShown } : {}),
+          };
           if (aliveCount > k) {
             findings.push(finding({
               code: `${id}.limit-exceeded`, severity: 'medium', requirements: ['CR 2.7'], evidence: [path()],
               message: `${channel.label}: ${aliveCount} concurrent sessions for ${account.username} were open at once, more than the documented limit of ${k}`,
             }));
+            judgements.push({ requirement: 'CR 2.7', coverage: 'full', passReason: '' });
+          } else if (limitShown === false) {
+            (observations.concurrent as Record<string, unknown>).notDetermined = `session ${k + 1} was refused (${refusals.at(-1)?.response.status ?? 'no status'}) and still is with one session closed: the refusal is not the session limit`;
+          } else {
+            judgements.push({
+              requirement: 'CR 2.7', coverage: 'full',
+              passReason: `${channel.label}: with ${k} session(s) open, session ${k + 1} was ${limitShown ? `refused (${refusals.at(-1)?.response.status ?? 'no status'}), and opened once one was closed` : 'accepted but an earlier one ended'}`,
+            });
           }
-          judgements.push({
-            requirement: 'CR 2.7', coverage: 'full',
-            passReason: `${channel.label}: with ${k} session(s) open, session ${k + 1} was ${refusals.some((r) => r.index === k + 1) ? 'refused' : 'accepted but an earlier one ended'}`,
-          });
         }
         if (policy.idleTimeoutSeconds !== undefined) {
           const idle = policy.idleTimeoutSeconds;

@@ -32,13 +32,50 @@ function missingEvidenceReason(row: CatalogRow, input: AssessmentInput): string 
   return attempts.map((a) => `${a.probe}@${a.target}: ${a.status}${a.reason ? ` (${a.reason})` : ''}`).join('; ');
 }
 
+/** What one interface (attempt target) showed for a row. */
+type InterfaceEvidence =
+  | { kind: 'judged'; target: string; outcomes: { outcome: RequirementOutcome; attempt: Attempt }[] }
+  /** An attempt that should have evidenced the row errored, was skipped or cancelled, or ended without judging it. */
+  | { kind: 'not-examined'; target: string; why: string[] };
+
+/**
+ * Per interface (attempt target), what the attempts of every probe that evidences the row showed. An attempt
+ * that errored or was skipped (not allowed, cancelled, unhealthy host, ...) leaves its interface not examined
+ * even if another probe judged the row there: what it would have checked is unknown. An attempt that ended
+ * without judging the row is covered only by another attempt on the same interface that did judge it.
+ */
+function evidenceByInterface(row: CatalogRow, input: AssessmentInput): InterfaceEvidence[] {
+  const relevant = input.attempts.filter((a) => input.probeRequirements.get(a.probe)?.includes(row.id) || a.outcomes.some((o) => o.requirement === row.id));
+  const targets = [...new Set(relevant.map((a) => a.target))];
+  return targets.map((target): InterfaceEvidence => {
+    const here = relevant.filter((a) => a.target === target);
+    const unfinished = here.filter((a) => a.status === 'error' || a.status === 'skipped');
+    if (unfinished.length > 0) {
+      return { kind: 'not-examined', target, why: unfinished.map((a) => `${a.probe}@${a.target}: ${a.status}${a.reason ? ` (${a.reason})` : ''}${a.message ? `: ${firstLine(a.message)}` : ''}`) };
+    }
+    const outcomes = here.flatMap((attempt) => attempt.outcomes.filter((o) => o.requirement === row.id).map((outcome) => ({ outcome, attempt })));
+    if (outcomes.length === 0) {
+      return { kind: 'not-examined', target, why: here.map((a) => `${a.probe}@${a.target}: ${a.status} without a judgement of ${row.id}${a.message ? ` (${firstLine(a.message)})` : ''}`) };
+    }
+    return { kind: 'judged', target, outcomes };
+  });
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n')[0];
+  return line.length > 200 ? `${line.slice(0, 197)}...` : line;
+}
+
 /**
  * Requirement verdicts from probe outcomes and manual attestations:
  * - any probe outcome `fail` -> fail (a single failing observation is enough);
  * - else an attestation decides (source manual);
- * - else a pass with full coverage -> pass; a pass with only partial coverage -> not_determined,
- *   because the probe saw only part of what the requirement asks (an attestation completes it);
- * - else all outcomes not_applicable -> not_applicable; no outcome -> not_determined.
+ * - else a probe that should have evidenced the row on some interface errored, was skipped or did not judge
+ *   it -> not_determined, naming those attempts (`notExamined`): a pass elsewhere cannot stand in for it;
+ * - else every interface not applicable (each with its reason) -> not_applicable;
+ * - else pass only when every applicable interface has a full-coverage pass; a partial pass somewhere leaves
+ *   the row not_determined, because a probe saw only part of what the requirement asks there;
+ * - no evidence at all -> not_determined, never pass.
  */
 export function verdictFor(row: CatalogRow, input: AssessmentInput): RequirementVerdict {
   const outcomes: { outcome: RequirementOutcome; attempt: Attempt }[] = [];
@@ -67,21 +104,34 @@ export function verdictFor(row: CatalogRow, input: AssessmentInput): Requirement
       attestation,
     };
   }
-  const passing = outcomes.filter((o) => o.outcome.verdict === 'pass');
-  const full = passing.filter((o) => o.outcome.coverage === 'full');
-  if (full.length > 0) {
-    return { ...base, verdict: 'pass', source: 'probe', basis: basisOf(passing), coverage: 'full', findings: [], reason: full.map((o) => o.outcome.reason).join('; ') };
+  const interfaces = evidenceByInterface(row, input);
+  if (interfaces.length === 0) {
+    return { ...base, verdict: 'not_determined', source: 'none', basis: [], findings: [], reason: missingEvidenceReason(row, input) };
   }
-  if (passing.length > 0) {
+  const passing = outcomes.filter((o) => o.outcome.verdict === 'pass');
+  const support = passing.length > 0 ? ` Probe evidence so far supports a pass: ${passing.map((o) => `${o.attempt.probe}@${o.attempt.target}: ${o.outcome.reason}`).join('; ')}.` : '';
+  const notExamined = interfaces.flatMap((i) => (i.kind === 'not-examined' ? i.why : []));
+  if (notExamined.length > 0) {
     return {
-      ...base, verdict: 'not_determined', source: 'probe', basis: basisOf(passing), coverage: 'partial', findings: [],
-      reason: `partial probe evidence supports a pass (${passing.map((o) => o.outcome.reason).join('; ')}); the rest of the requirement needs a manual attestation`,
+      ...base, verdict: 'not_determined', source: outcomes.length > 0 ? 'probe' : 'none', basis: basisOf(outcomes), coverage: best(outcomes),
+      findings: [], notExamined,
+      reason: `not examined on every interface: ${notExamined.join('; ')}.${support}`,
     };
   }
-  if (outcomes.length > 0) {
-    return { ...base, verdict: 'not_applicable', source: 'probe', basis: basisOf(outcomes), coverage: best(outcomes), findings: [], reason: outcomes.map((o) => o.outcome.reason).join('; ') };
+  const judged = interfaces.filter((i): i is Extract<InterfaceEvidence, { kind: 'judged' }> => i.kind === 'judged');
+  const applicable = judged.filter((i) => i.outcomes.some((o) => o.outcome.verdict !== 'not_applicable'));
+  if (applicable.length === 0) {
+    return { ...base, verdict: 'not_applicable', source: 'probe', basis: basisOf(outcomes), coverage: best(outcomes), findings: [], reason: outcomes.map((o) => `${o.attempt.probe}@${o.attempt.target}: ${o.outcome.reason}`).join('; ') };
   }
-  return { ...base, verdict: 'not_determined', source: 'none', basis: [], findings: [], reason: missingEvidenceReason(row, input) };
+  const partialOnly = applicable.filter((i) => !i.outcomes.some((o) => o.outcome.verdict === 'pass' && o.outcome.coverage === 'full'));
+  if (partialOnly.length === 0) {
+    return { ...base, verdict: 'pass', source: 'probe', basis: basisOf(passing), coverage: 'full', findings: [], reason: passing.filter((o) => o.outcome.coverage === 'full').map((o) => o.outcome.reason).join('; ') };
+  }
+  return {
+    ...base, verdict: 'not_determined', source: 'probe', basis: basisOf(passing), coverage: 'partial', findings: [],
+    reason: `partial probe evidence supports a pass (${passing.map((o) => o.outcome.reason).join('; ')}); `
+      + `on ${partialOnly.map((i) => i.target).join(', ')} the probes saw only part of the requirement, the rest needs a manual attestation`,
+  };
 }
 
 function best(list: readonly { outcome: RequirementOutcome }[]): 'full' | 'partial' | undefined {

@@ -48,6 +48,9 @@ export interface RequirementVerdict {
   coverage?: Coverage;
   /** Why: the outcome reasons, the attestation, or what would be needed. */
   reason: string;
+  /** Attempts that should have evidenced the row and did not (errored, skipped, cancelled, or ended without
+   * judging it), as "probe@target: status (reason)": why the row is not_determined although something passed. */
+  notExamined?: string[];
   /** Codes of the findings that fail the row. */
   findings: string[];
   /** Required at the component's SL target for its FR. */

@@ -135,7 +135,8 @@ function statusOf(outcomes: readonly RequirementOutcome[]): Attempt['status'] {
 function notApplicableMessage(result: ProbeResult): string {
   const reasons = [...new Set(result.outcomes.map((o) => o.reason))];
   if (reasons.length > 0) return reasons.join('; ');
-  const note = result.observations.note;
+  const { note, notDetermined } = result.observations;
+  if (typeof notDetermined === 'string' && notDetermined) return `not determined: ${notDetermined}`;
   return typeof note === 'string' && note ? note : 'the probe evaluated no requirement on this target';
 }
 

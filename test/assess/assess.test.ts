@@ -64,6 +64,75 @@ describe('assessment', () => {
     expect(ids.some((id) => id.startsWith('NDR') || id.startsWith('HDR') || id.startsWith('SAR'))).to.equal(false);
   });
 
+  describe('a row passes only when every interface that should evidence it was examined (no pass from elsewhere)', () => {
+    const lockoutProbes = new Map<string, string[]>([['ssh.lockout', ['CR 1.11']], ['http.lockout', ['CR 1.11']], ['opcua.lockout', ['CR 1.11']]]);
+    const at = (a: Attempt, target: string, patch: Partial<Attempt> = {}): Attempt => ({ ...a, target, ...patch });
+    const row = (attempts: Attempt[], probeRequirements: Map<string, string[]>, id: string) =>
+      assess({ catalog, component, attempts, probeRequirements }).requirements.find((x) => x.id === id)!;
+
+    it('a full pass on SSH with the web lockout errored and the OPC UA one skipped is not_determined, naming both', () => {
+      const r = row([
+        at(attempt('ssh.lockout', [pass('CR 1.11')]), '10.0.0.1:22'),
+        at(attempt('http.lockout', []), '10.0.0.1:443', { status: 'error', reason: 'timeout', message: 'no result within the 240000 ms budget' }),
+        at(attempt('opcua.lockout', []), '10.0.0.1:4840', { status: 'skipped', reason: 'not-allowed', message: 'intrusive is not allowed' }),
+      ], lockoutProbes, 'CR 1.11');
+      expect(r).to.include({ verdict: 'not_determined', source: 'probe' });
+      expect(r.notExamined).to.deep.equal([
+        'http.lockout@10.0.0.1:443: error (timeout): no result within the 240000 ms budget',
+        'opcua.lockout@10.0.0.1:4840: skipped (not-allowed): intrusive is not allowed',
+      ]);
+      expect(r.reason).to.match(/^not examined on every interface: http\.lockout@10\.0\.0\.1:443: error \(timeout\)/).and.to.contain('supports a pass: ssh.lockout@10.0.0.1:22');
+    });
+
+    it('not applicable on one interface and an error on another is not_determined, never not_applicable', () => {
+      const probes = new Map<string, string[]>([['tls.client-certificate', ['CR 1.9']], ['opcua.client-certificate', ['CR 1.2', 'CR 1.9']]]);
+      const r = row([
+        at(attempt('tls.client-certificate', [{ requirement: 'CR 1.9', verdict: 'not_applicable', coverage: 'full', reason: 'requests no client certificate' }]), '10.0.0.1:443', { status: 'not_applicable' }),
+        at(attempt('opcua.client-certificate', []), '10.0.0.1:4840', { status: 'error', reason: 'protocol', message: 'reset' }),
+      ], probes, 'CR 1.9');
+      expect(r.verdict).to.equal('not_determined');
+      expect(r.notExamined).to.deep.equal(['opcua.client-certificate@10.0.0.1:4840: error (protocol): reset']);
+    });
+
+    it('an attempt that ended without judging the row leaves its interface not examined unless another attempt there judged it', () => {
+      const probes = new Map<string, string[]>([['a.one', ['CR 4.3']], ['a.two', ['CR 4.3']]]);
+      const judgedByOther = row([
+        at(attempt('a.one', [pass('CR 4.3')]), '10.0.0.1:443'),
+        at(attempt('a.two', [], [], ), '10.0.0.1:443', { status: 'not_applicable', message: 'nothing to judge here' }),
+      ], probes, 'CR 4.3');
+      expect(judgedByOther.verdict).to.equal('pass');
+      const nobodyThere = row([
+        at(attempt('a.one', [pass('CR 4.3')]), '10.0.0.1:443'),
+        at(attempt('a.two', []), '10.0.0.1:8443', { status: 'not_applicable', message: 'the TLS 1.3 flight could not be read' }),
+      ], probes, 'CR 4.3');
+      expect(nobodyThere.verdict).to.equal('not_determined');
+      expect(nobodyThere.notExamined).to.deep.equal(['a.two@10.0.0.1:8443: not_applicable without a judgement of CR 4.3 (the TLS 1.3 flight could not be read)']);
+    });
+
+    it('a full pass on one interface and a partial one on another is not_determined, naming the partial interface', () => {
+      const probes = new Map<string, string[]>([['a.one', ['CR 4.3']]]);
+      const r = row([at(attempt('a.one', [pass('CR 4.3')]), '10.0.0.1:443'), at(attempt('a.one', [pass('CR 4.3', 'partial')]), '10.0.0.1:8443')], probes, 'CR 4.3');
+      expect(r).to.include({ verdict: 'not_determined', coverage: 'partial' });
+      expect(r.reason).to.contain('on 10.0.0.1:8443 the probes saw only part');
+    });
+
+    it('not applicable only when every interface says why', () => {
+      const probes = new Map<string, string[]>([['tls.client-certificate', ['CR 1.9']]]);
+      const na = (target: string) => at(attempt('tls.client-certificate', [{ requirement: 'CR 1.9', verdict: 'not_applicable', coverage: 'full', reason: `${target} requests no client certificate` }]), target, { status: 'not_applicable' });
+      const r = row([na('10.0.0.1:443'), na('10.0.0.1:8443')], probes, 'CR 1.9');
+      expect(r.verdict).to.equal('not_applicable');
+      expect(r.reason).to.contain('10.0.0.1:443 requests no client certificate').and.to.contain('10.0.0.1:8443 requests no client certificate');
+    });
+
+    it('a failure still fails the row whatever else errored', () => {
+      const r = row([
+        at(attempt('ssh.lockout', [fail('CR 1.11')], [{ code: 'ssh.lockout.none', severity: 'high', requirements: ['CR 1.11'], message: 'm', evidence: [] }]), '10.0.0.1:22', { status: 'fail' }),
+        at(attempt('http.lockout', []), '10.0.0.1:443', { status: 'error', reason: 'timeout' }),
+      ], lockoutProbes, 'CR 1.11');
+      expect(r.verdict).to.equal('fail');
+    });
+  });
+
   describe('SL achieved per FR', () => {
     const row = (id: string, fr: string, levels: number[], verdict: RequirementVerdict['verdict']): RequirementVerdict => ({
       id, title: id, fr: fr as 'FR1', sl: levels as 1[], verdict, source: 'probe', basis: [], reason: '', findings: [], requiredAtTarget: true, confidence: 'high',

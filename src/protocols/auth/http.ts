@@ -64,6 +64,14 @@ function responseOf(res: HttpResponse, durationMs: number, password?: string): L
   };
 }
 
+/** Texts a device shows when it refuses a login because of a lock rather than the password. */
+const LOCK_TEXT = /lock|too many|blocked|disabled|suspend|try again later|temporar/i;
+
+/** An answer that is no authentication verdict at all: a server error or a rate limit. */
+function isServerRefusal(status: number): boolean {
+  return status >= 500 || status === 429;
+}
+
 /**
  * HTTP basic and form logins on the declared service. Redirects are followed by hand, only within the
  * service. A form login counts as accepted when it leads to a page without a password field that
@@ -118,13 +126,18 @@ function basicChannel(endpoint: HttpEndpoint, path: string, request: Request, ch
       const started = Date.now();
       const res = await request(path, signal, { headers: { authorization } });
       const response = responseOf(res, Date.now() - started, password);
-      return { outcome: res.status >= 200 && res.status < 300 ? 'accepted' : 'rejected', response };
+      // 401/403 is the server's own word that the credential was refused; anything else (a server error, a
+      // rate limit, a redirect) says nothing about the credential.
+      const outcome = res.status >= 200 && res.status < 300 ? 'accepted' : res.status === 401 || res.status === 403 ? 'rejected' : 'refused';
+      return { outcome, response };
     },
   };
 }
 
 function formChannel(endpoint: HttpEndpoint, config: FormConfig, request: Request): LoginChannel {
   const origin = baseUrl(endpoint);
+  /** Status shape ("200", "303 -> 200") of the first failed login: how this form says "wrong password". */
+  let failureShape: string | undefined;
   /** One form login: fresh page (cookies, hidden fields), submit, then the page it leads to. */
   const login = async (username: string, password: string, signal: AbortSignal) => {
     const page = await request(config.pagePath, signal);
@@ -142,15 +155,21 @@ function formChannel(endpoint: HttpEndpoint, config: FormConfig, request: Reques
     Object.assign(cookies, cookiesOf(submit));
     const redirect = submit.status >= 300 && submit.status < 400 && submit.headers.location ? samePath(submit.headers.location, config.loginPath, origin) : undefined;
     const landing = config.successPath ?? redirect;
-    let accepted: boolean;
     let successPage: HttpResponse | undefined;
-    if (landing) {
-      successPage = await request(landing, signal, { headers: { cookie: cookieHeader(cookies) } });
-      accepted = successPage.status >= 200 && successPage.status < 300 && !hasPasswordField(successPage.body.toString('utf8'));
-    } else {
-      accepted = submit.status >= 200 && submit.status < 300 && !hasPasswordField(submit.body.toString('utf8'));
-    }
-    return { accepted, response, cookies, landing, successPage };
+    if (landing) successPage = await request(landing, signal, { headers: { cookie: cookieHeader(cookies) } });
+    const final = successPage ?? submit;
+    const finalBody = final.body.toString('utf8');
+    const accepted = final.status >= 200 && final.status < 300 && !hasPasswordField(finalBody);
+    const shape = `${submit.status}${successPage ? ` -> ${successPage.status}` : ''}`;
+    let outcome: 'accepted' | 'rejected' | 'refused';
+    if (accepted) outcome = 'accepted';
+    else if (isServerRefusal(submit.status) || isServerRefusal(final.status)) outcome = 'refused';
+    // A failed login: the answer the first wrong password got (learned then), the login form again, or a lock text.
+    else if (failureShape === undefined || shape === failureShape || hasPasswordField(finalBody) || LOCK_TEXT.test(visibleText(finalBody, 2000))) {
+      failureShape ??= shape;
+      outcome = 'rejected';
+    } else outcome = 'refused';
+    return { accepted, outcome, response, cookies, landing, successPage };
   };
   /** The logout of a login: options.auth.logoutPath or a logout link on the page the login led to. */
   const logoutOf = (r: Awaited<ReturnType<typeof login>>) => {
@@ -171,7 +190,7 @@ function formChannel(endpoint: HttpEndpoint, config: FormConfig, request: Reques
       const r = await login(username, password, signal);
       // Log out again: a check must not use up one of the user's session slots.
       if (r.accepted) await logoutOf(r).end();
-      return { outcome: r.accepted ? 'accepted' : 'rejected', response: r.response };
+      return { outcome: r.outcome, response: r.response };
     },
     async openSession(username, password, signal): Promise<SessionOpening> {
       const r = await login(username, password, signal);

@@ -15,6 +15,7 @@ import type { DevicePolicy, LockoutPolicy, RunLedger } from '../../sdk';
 export const ASSUMED_LOCKOUT_THRESHOLD = 3;
 
 const ACCOUNT = 'auth.failures.account:';
+const TOTAL = 'auth.failures.total:';
 const SOURCE = 'auth.failures.source:';
 const NOTICE = 'auth.notice.locked:';
 const LOCKED = 'auth.locked.account:';
@@ -69,11 +70,18 @@ export class LoginBudget {
     return this.ledger.get(accountKey(this.host, username));
   }
 
-  /** Books one credential check. */
-  record(username: string, outcome: 'accepted' | 'rejected' | 'unsupported'): void {
-    if (outcome === 'rejected') {
+  /** Every failure the run has made against this user name, successful logins or not (a device whose
+   * counter a success does not reset may carry them). */
+  totalFailures(username: string): number {
+    return this.ledger.get(`${TOTAL}${this.host}:${username}`);
+  }
+
+  /** Books one credential check. A refusal that is no authentication verdict may still count on the device. */
+  record(username: string, outcome: 'accepted' | 'rejected' | 'refused' | 'unsupported'): void {
+    if (outcome === 'rejected' || outcome === 'refused') {
       this.ledger.add(accountKey(this.host, username), 1);
       this.ledger.add(`${SOURCE}${this.host}`, 1);
+      this.ledger.add(`${TOTAL}${this.host}:${username}`, 1);
     } else if (outcome === 'accepted') {
       this.ledger.set(accountKey(this.host, username), 0);
     }

@@ -9,6 +9,10 @@ import {
 
 const CHANNEL_KEEPALIVE_MS = 3000;
 
+/** How an OPC UA server refuses a user identity (Part 4 §5.6.3 ActivateSession); any other Bad status at
+ * the session stage (BadTooManySessions, BadServerHalted, ...) is no verdict on the credential. */
+const IDENTITY_REFUSED = /^Bad(UserAccessDenied|IdentityTokenRejected|IdentityTokenInvalid)$/;
+
 /** A session the server no longer knows (closed, timed out) answers a request with one of these. */
 const SESSION_GONE = /^Bad(SessionIdInvalid|SessionClosed|SessionNotActivated)$/;
 
@@ -63,7 +67,9 @@ export async function opcuaLoginChannel(service: ServiceUnderTest, env: ChannelE
           return c.withSession({ type: 'username', username, password }, async () => ({ outcome: 'accepted' as const, response: { durationMs: Date.now() - started } }));
         });
       } catch (err) {
-        if (isOpcuaStatusError(err, 'session')) return { outcome: 'rejected', response: { status: err.status, durationMs: Date.now() - started } };
+        if (isOpcuaStatusError(err, 'session')) {
+          return { outcome: IDENTITY_REFUSED.test(err.status) ? 'rejected' : 'refused', response: { status: err.status, durationMs: Date.now() - started } };
+        }
         return channelRefused(err);
       }
     },

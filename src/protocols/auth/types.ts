@@ -24,10 +24,14 @@ export interface LoginResponse {
 }
 
 /**
- * accepted / rejected: the interface checked the credential. unsupported: it never checked it (no
- * password method offered), so the attempt proves nothing and counts against no lockout.
+ * accepted / rejected: the interface checked the credential and said so in its own terms (SSH
+ * USERAUTH_FAILURE, OPC UA BadUserAccessDenied / BadIdentityTokenRejected / BadIdentityTokenInvalid, HTTP 401
+ * or 403, a login form answered like a failed login). refused: it answered, but not with an authentication
+ * verdict (a server error, a session or rate limit, an answer unlike a failed login): the attempt proves
+ * nothing about the credential, yet it may count as a failure on the device. unsupported: it never checked
+ * the credential (no password method offered), so the attempt proves nothing and counts against no lockout.
  */
-export type LoginOutcome = 'accepted' | 'rejected' | 'unsupported';
+export type LoginOutcome = 'accepted' | 'rejected' | 'refused' | 'unsupported';
 
 export interface LoginResult {
   outcome: LoginOutcome;

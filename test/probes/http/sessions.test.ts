@@ -5,7 +5,7 @@ import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
 
 interface Observations {
-  concurrent?: { opened: number; refused: number[]; aliveAtEnd: number };
+  concurrent?: { opened: number; refused: { index: number; status: string | null }[]; openedAfterOneClosed?: boolean; aliveAtEnd: number };
   idle?: { endedByDevice: boolean };
   notDetermined?: string;
 }
@@ -23,7 +23,8 @@ describe('probe http.sessions', function () {
     const { attempt } = await runProbe(probe, { service: serviceOf(devices.hardened(), 'http-form'), credentials: { http: OPERATOR }, policy: POLICY, inputs: { idleGraceSeconds: 0.5 } });
     expect(attempt.status, JSON.stringify([attempt.message, attempt.findings])).to.equal('pass');
     const o = attempt.observations as unknown as Observations;
-    expect(o.concurrent).to.deep.include({ opened: 2, refused: [3], aliveAtEnd: 2 });
+    expect(o.concurrent).to.deep.include({ opened: 2, aliveAtEnd: 2, openedAfterOneClosed: true });
+    expect(o.concurrent!.refused).to.deep.equal([{ index: 3, status: '429' }]);
     expect(o.idle?.endedByDevice).to.equal(true);
   });
 

@@ -6,7 +6,7 @@ import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
 
 interface Observations {
-  concurrent?: { opened: number; refused: number[]; aliveAtEnd: number };
+  concurrent?: { opened: number; refused: { index: number; status: string | null }[]; openedAfterOneClosed?: boolean; aliveAtEnd: number };
   idle?: { endedByDevice: boolean; grantedIdleTimeoutSeconds?: number };
 }
 
@@ -25,7 +25,8 @@ describe('probe opcua.sessions', function () {
     });
     expect(attempt.status, JSON.stringify([attempt.message, attempt.findings])).to.equal('pass');
     const o = attempt.observations as unknown as Observations;
-    expect(o.concurrent).to.deep.include({ opened: 2, refused: [3] });
+    expect(o.concurrent).to.deep.include({ opened: 2, openedAfterOneClosed: true });
+    expect(o.concurrent!.refused.map((r) => r.index)).to.deep.equal([3]);
     expect(o.idle).to.deep.include({ endedByDevice: true, grantedIdleTimeoutSeconds: 1 });
   });
 

@@ -41,7 +41,7 @@ describe('probe ssh.lockout', function () {
     expect(attempt.outcomes[0].verdict).to.equal('fail');
   });
 
-  it('a device that locks per source address: the second account is refused too -> scope source (the profile said user: info)', async () => {
+  it('a device that locks per source address where the profile documents per user: scope source, CR 1.11 fails against the documented scope', async () => {
     const emulator = await startEmulator({ ...authPosture('hardened', 'ssh'), lockout: { threshold: 2, durationSeconds: 1, scope: 'source' } }, { ephemeralPorts: true });
     try {
       const { attempt } = await runProbe(probe, {
@@ -50,14 +50,15 @@ describe('probe ssh.lockout', function () {
       });
       const o = attempt.observations as unknown as LockoutObservations;
       expect(o).to.deep.include({ lockedAfter: 2, validLoginDeniedWhileLocked: true, scope: 'source' });
-      expect(attempt.status).to.equal('pass');
+      expect(attempt.status).to.equal('fail');
       expect(codes(attempt)).to.deep.equal(['ssh.lockout.scope-differs']);
+      expect(attempt.outcomes[0]).to.deep.include({ requirement: 'CR 1.11', verdict: 'fail' });
     } finally {
       await emulator.close();
     }
   });
 
-  it('a lock that outlasts the bound: the account is reported as left locked (info finding and a run notice)', async () => {
+  it('a lock that outlasts the bound (documented 60 s, checked for 0.5 s): not-released fails CR 1.11 against the documented duration, and a run notice names the account', async () => {
     const emulator = await startEmulator({ ...authPosture('hardened', 'ssh'), lockout: { threshold: 3, durationSeconds: 60, scope: 'user' } }, { ephemeralPorts: true });
     const ledger = new MapLedger();
     try {
@@ -67,9 +68,23 @@ describe('probe ssh.lockout', function () {
       });
       const o = attempt.observations as unknown as LockoutObservations;
       expect(o).to.deep.include({ lockedAfter: 3, validLoginDeniedWhileLocked: true, unlockedAfterSeconds: null, accountVerifiedAfter: false, scope: null });
-      expect(codes(attempt)).to.deep.equal(['ssh.lockout.left-locked']);
-      expect(attempt.status).to.equal('pass');
+      expect(codes(attempt)).to.deep.equal(['ssh.lockout.not-released']);
+      expect(attempt.status).to.equal('fail');
       expect(lockNotices(ledger.toJSON()).map((n) => [n.probe, n.account])).to.deep.equal([['ssh.lockout', 'operator']]);
+    } finally {
+      await emulator.close();
+    }
+  });
+
+  it('without a documented duration, a lock still held at the end is info (left-locked) and CR 1.11 is only partial', async () => {
+    const emulator = await startEmulator({ ...authPosture('hardened', 'ssh'), lockout: { threshold: 3, durationSeconds: 60, scope: 'user' } }, { ephemeralPorts: true });
+    try {
+      const { attempt } = await runProbe(probe, {
+        service: { port: emulator.endpoint('ssh').port, protocol: 'ssh' }, credentials: { ssh: OPERATOR },
+        policy: { lockout: { threshold: 3 } }, inputs: { unlockBoundSeconds: 0.5 },
+      });
+      expect(codes(attempt)).to.deep.equal(['ssh.lockout.left-locked']);
+      expect(attempt.outcomes[0]).to.deep.include({ requirement: 'CR 1.11', verdict: 'pass', coverage: 'partial' });
     } finally {
       await emulator.close();
     }

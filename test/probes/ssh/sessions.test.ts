@@ -5,7 +5,7 @@ import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
 
 interface Observations {
-  concurrent?: { limit: number; opened: number; refused: number[]; aliveAtEnd: number };
+  concurrent?: { limit: number; opened: number; refused: { index: number; status: string | null }[]; openedAfterOneClosed?: boolean; aliveAtEnd: number };
   idle?: { endedByDevice: boolean; closedAfterSeconds: number | null; notDetermined?: string };
 }
 
@@ -22,7 +22,8 @@ describe('probe ssh.sessions', function () {
     const { attempt } = await runProbe(probe, { service: { port: devices.hardened().endpoint('ssh').port, protocol: 'ssh' }, credentials: { ssh: OPERATOR }, policy: POLICY, inputs: { idleGraceSeconds: 0.5 } });
     expect(attempt.status, JSON.stringify([attempt.message, attempt.findings])).to.equal('pass');
     const o = attempt.observations as unknown as Observations;
-    expect(o.concurrent).to.deep.include({ limit: 2, opened: 2, refused: [3], aliveAtEnd: 2 });
+    expect(o.concurrent).to.deep.include({ limit: 2, opened: 2, aliveAtEnd: 2, openedAfterOneClosed: true });
+    expect(o.concurrent!.refused.map((r) => r.index)).to.deep.equal([3]);
     expect(o.idle?.endedByDevice).to.equal(true);
     expect(o.idle?.closedAfterSeconds).to.be.a('number').within(IDLE_SECONDS * 0.9, IDLE_SECONDS + 1.5);
     expect(verdicts(attempt)).to.deep.equal({ 'CR 2.7': 'pass', 'CR 2.6': 'pass' });
