@@ -139,7 +139,7 @@ function stateOf(scan: TcpScan, port: number): DeclaredState {
  * answered on no port at all, or declared services that all went unanswered. An open port is still judged.
  */
 function undeterminedReason(scan: TcpScan, portCount: number, declared: readonly { port: number; state: DeclaredState }[]): string | undefined {
-  if (scan.incomplete) return `the scan did not complete (${scan.incomplete}): no verdict on the ports it did not report`;
+  if (scan.incomplete) return `the scan did not complete (${scan.incomplete}): a partial scan cannot show that nothing undeclared is open`;
   if (scan.open.length === 0 && scan.closed.size === 0) {
     return `the host answered nothing: none of the ${portCount} TCP ports scanned answered with a connection or a reset (filtered, or the host is unreachable or drops the scan), so an empty result proves nothing`;
   }
