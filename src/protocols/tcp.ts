@@ -33,30 +33,53 @@ export interface ConnectScanResult {
   open: number[];
   filtered: number[];
   closed: number;
+  /** Every requested port was probed (false when `stopAt` came first). */
+  complete: boolean;
+  /** Ports not probed, or whose probe was cut off, because `stopAt` came first. */
+  notScanned: number[];
 }
 
-/** A TCP connect scan with at most `parallel` connections in flight. */
+/** Marks the probes a scan cuts off at `stopAt` (as opposed to an abort of the signal, which rejects). */
+const STOPPED = Symbol('scan stopped');
+
+/**
+ * A TCP connect scan with at most `parallel` connections in flight. At `stopAt` (epoch ms) it stops and
+ * returns what it saw, with the ports it did not get to in `notScanned`; an aborted signal rejects.
+ */
 export async function connectScan(
-  host: string, ports: readonly number[], options: { parallel: number; timeoutMs: number; signal: AbortSignal },
+  host: string, ports: readonly number[], options: { parallel: number; timeoutMs: number; signal: AbortSignal; stopAt?: number },
 ): Promise<ConnectScanResult> {
   const { signal } = options;
   signal.throwIfAborted();
-  const result: ConnectScanResult = { open: [], filtered: [], closed: 0 };
+  const result: ConnectScanResult = { open: [], filtered: [], closed: 0, complete: true, notScanned: [] };
   const inFlight = new Map<net.Socket, (reason: unknown) => void>();
   const track = (socket: net.Socket, cancel: (reason: unknown) => void) => {
     inFlight.set(socket, cancel);
     return () => { inFlight.delete(socket); };
   };
-  const onAbort = () => {
-    for (const cancel of [...inFlight.values()]) cancel(signal.reason);
+  const cancelAll = (reason: unknown) => {
+    for (const cancel of [...inFlight.values()]) cancel(reason);
   };
+  const onAbort = () => cancelAll(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
+  let stopped = false;
+  const stopTimer = options.stopAt === undefined ? undefined : setTimeout(() => {
+    stopped = true;
+    cancelAll(STOPPED);
+  }, Math.max(0, options.stopAt - Date.now()));
   let next = 0;
   const worker = async () => {
-    while (next < ports.length) {
+    while (next < ports.length && !stopped) {
       signal.throwIfAborted();
       const port = ports[next++];
-      const state = await probePort(host, port, options.timeoutMs, track);
+      let state: PortState;
+      try {
+        state = await probePort(host, port, options.timeoutMs, track);
+      } catch (err) {
+        if (err !== STOPPED) throw err;
+        result.notScanned.push(port);
+        return;
+      }
       if (state === 'open') result.open.push(port);
       else if (state === 'filtered') result.filtered.push(port);
       else result.closed += 1;
@@ -65,10 +88,12 @@ export async function connectScan(
   try {
     await Promise.all(Array.from({ length: Math.max(1, Math.min(options.parallel, ports.length)) }, worker));
   } finally {
+    clearTimeout(stopTimer);
     signal.removeEventListener('abort', onAbort);
   }
-  result.open.sort((a, b) => a - b);
-  result.filtered.sort((a, b) => a - b);
+  result.notScanned.push(...ports.slice(next));
+  result.complete = result.notScanned.length === 0;
+  for (const list of [result.open, result.filtered, result.notScanned]) list.sort((a, b) => a - b);
   return result;
 }
 
