@@ -33,9 +33,30 @@ const OPTION_NAMES: Record<number, string> = {
 export interface TelnetGreeting {
   /** Text the server sent, telnet commands removed. */
   text: string;
+  /** How the bytes were decoded: UTF-8 when they are valid UTF-8, else Latin-1 (older consoles). */
+  encoding: 'utf-8' | 'latin1';
   /** Options the server asked about ("DO terminal-type", "WILL echo", ...), in order. */
   negotiation: string[];
   bytes: number;
+}
+
+export interface TelnetReadOptions extends ReadOptions {
+  /**
+   * Says whether the text so far ends in something the caller recognises (a prompt). Until it does, the
+   * longer `promptWaitMs` silence is tolerated: slow devices print a banner, pause, then the prompt.
+   */
+  endsInPrompt?: (text: string) => boolean;
+  /** Silence tolerated while `endsInPrompt` is false (also before the first byte). Default: quietMs. */
+  promptWaitMs?: number;
+}
+
+/** Telnet text as a terminal would decode it: UTF-8 if the bytes are valid UTF-8, Latin-1 otherwise. */
+export function decodeTelnetText(bytes: Uint8Array): { text: string; encoding: 'utf-8' | 'latin1' } {
+  try {
+    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), encoding: 'utf-8' };
+  } catch {
+    return { text: Buffer.from(bytes).toString('latin1'), encoding: 'latin1' };
+  }
 }
 
 /** A TCP connection that resolves when opened and cleans up in `close()`, honouring the signal. */
@@ -63,10 +84,10 @@ function open(host: string, port: number, options: ReadOptions): Promise<net.Soc
 }
 
 /**
- * Collects what arrives until `done(buffer)` says enough, the peer is quiet for quietMs, it closes,
- * or maxBytes is reached. Rejects on abort and on socket errors.
+ * Collects what arrives until `onData` says enough, the peer is quiet for `quietFor()` (default quietMs),
+ * it closes, or maxBytes is reached. Rejects on abort and on socket errors.
  */
-function collect(socket: net.Socket, options: ReadOptions, onData: (chunk: Buffer) => boolean): Promise<void> {
+function collect(socket: net.Socket, options: ReadOptions & { quietFor?: () => number }, onData: (chunk: Buffer) => boolean): Promise<void> {
   return new Promise((resolve, reject) => {
     let quiet: NodeJS.Timeout | undefined;
     let size = 0;
@@ -84,7 +105,7 @@ function collect(socket: net.Socket, options: ReadOptions, onData: (chunk: Buffe
     const ended = () => finish();
     const arm = () => {
       clearTimeout(quiet);
-      quiet = setTimeout(() => finish(), options.quietMs);
+      quiet = setTimeout(() => finish(), options.quietFor?.() ?? options.quietMs);
     };
     const data = (chunk: Buffer) => {
       size += chunk.length;
@@ -107,48 +128,75 @@ function collect(socket: net.Socket, options: ReadOptions, onData: (chunk: Buffe
   });
 }
 
-/** Telnet: refuses every option the server proposes (RFC 854/855: DO -> WONT, WILL -> DONT) so that it
- * moves on to its banner and login prompt, and records what it said until it goes quiet. */
-export async function readTelnetGreeting(host: string, port: number, options: ReadOptions): Promise<TelnetGreeting> {
-  const socket = await open(host, port, options);
-  const text: number[] = [];
-  const negotiation: string[] = [];
-  let bytes = 0;
-  let pending = Buffer.alloc(0);
-  try {
-    await collect(socket, options, (chunk) => {
-      bytes += chunk.length;
-      const data = Buffer.concat([pending, chunk]);
-      pending = Buffer.alloc(0);
-      for (let i = 0; i < data.length; i++) {
-        if (data[i] !== IAC) {
-          text.push(data[i]);
-          continue;
-        }
-        const cmd = data[i + 1];
-        if (cmd === undefined) { pending = data.subarray(i); break; }
-        if (cmd >= WILL && cmd <= DONT) {
-          const opt = data[i + 2];
-          if (opt === undefined) { pending = data.subarray(i); break; }
-          negotiation.push(`${['WILL', 'WONT', 'DO', 'DONT'][cmd - WILL]} ${OPTION_NAMES[opt] ?? opt}`);
-          if (cmd === DO) socket.write(Buffer.from([IAC, WONT, opt]));
-          else if (cmd === WILL) socket.write(Buffer.from([IAC, DONT, opt]));
-          i += 2;
-        } else if (cmd === SB) {
-          const end = data.indexOf(Buffer.from([IAC, SE]), i + 2);
-          if (end === -1) { pending = data.subarray(i); break; }
-          i = end + 1;
-        } else if (cmd === IAC) {
-          text.push(IAC);
-          i += 1;
-        } else i += 1;
+/**
+ * A telnet byte stream split into text and option requests (RFC 854/855), across chunk boundaries. Every
+ * option the server proposes is refused (DO -> WONT, WILL -> DONT), so that it moves on to its banner
+ * and login prompt.
+ */
+export class TelnetStream {
+  /** Text bytes, telnet commands removed (IAC IAC kept as one 0xff). */
+  readonly text: number[] = [];
+  /** Options the server asked about ("DO terminal-type", "WILL echo", ...), in order. */
+  readonly negotiation: string[] = [];
+  private pending = Buffer.alloc(0);
+
+  /** Consumes a chunk; returns the refusals to send back. */
+  push(chunk: Uint8Array): Buffer[] {
+    const replies: Buffer[] = [];
+    const data = Buffer.concat([this.pending, chunk]);
+    this.pending = Buffer.alloc(0);
+    for (let i = 0; i < data.length; i++) {
+      if (data[i] !== IAC) {
+        this.text.push(data[i]);
+        continue;
       }
+      const cmd = data[i + 1];
+      if (cmd === undefined) { this.pending = data.subarray(i); break; }
+      if (cmd >= WILL && cmd <= DONT) {
+        const opt = data[i + 2];
+        if (opt === undefined) { this.pending = data.subarray(i); break; }
+        this.negotiation.push(`${['WILL', 'WONT', 'DO', 'DONT'][cmd - WILL]} ${OPTION_NAMES[opt] ?? opt}`);
+        if (cmd === DO) replies.push(Buffer.from([IAC, WONT, opt]));
+        else if (cmd === WILL) replies.push(Buffer.from([IAC, DONT, opt]));
+        i += 2;
+      } else if (cmd === SB) {
+        const end = data.indexOf(Buffer.from([IAC, SE]), i + 2);
+        if (end === -1) { this.pending = data.subarray(i); break; }
+        i = end + 1;
+      } else if (cmd === IAC) {
+        this.text.push(IAC);
+        i += 1;
+      } else i += 1;
+    }
+    return replies;
+  }
+
+  decoded(): { text: string; encoding: 'utf-8' | 'latin1' } {
+    return decodeTelnetText(Uint8Array.from(this.text));
+  }
+}
+
+/**
+ * Telnet: refuses every option the server proposes and records what it said until it goes quiet:
+ * quietMs after text the caller recognises as a prompt, promptWaitMs while it does not (TelnetReadOptions).
+ */
+export async function readTelnetGreeting(host: string, port: number, options: TelnetReadOptions): Promise<TelnetGreeting> {
+  const socket = await open(host, port, options);
+  const stream = new TelnetStream();
+  let bytes = 0;
+  let recognised = false;
+  const quietFor = () => (options.endsInPrompt && !recognised ? options.promptWaitMs ?? options.quietMs : options.quietMs);
+  try {
+    await collect(socket, { ...options, quietFor }, (chunk) => {
+      bytes += chunk.length;
+      for (const reply of stream.push(chunk)) socket.write(reply);
+      if (options.endsInPrompt) recognised = options.endsInPrompt(stream.decoded().text);
       return false;
     });
   } finally {
     socket.destroy();
   }
-  return { text: Buffer.from(text).toString('latin1'), negotiation, bytes };
+  return { ...stream.decoded(), negotiation: [...stream.negotiation], bytes };
 }
 
 export interface FtpReply {

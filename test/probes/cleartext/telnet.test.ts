@@ -6,7 +6,7 @@ import { closedPort, resetServer, stallServer } from '../../../fixtures/servers'
 import { handleSnapshot } from '../../helpers/leaks';
 import { runProbe } from '../../helpers/probe-harness';
 
-const FAST = { connectTimeoutMs: 1000, quietMs: 300 };
+const FAST = { connectTimeoutMs: 1000, quietMs: 300, promptWaitMs: 800 };
 
 /** A console that negotiates telnet options and then drops straight into a shell (no login at all). */
 async function openShellConsole(): Promise<{ port: number; close(): Promise<void> }> {
@@ -35,17 +35,21 @@ describe('probe cleartext.telnet', () => {
     const ep = weak.endpoint('telnet');
     const { attempt } = await runProbe(probe, { service: { port: ep.port, protocol: 'telnet' }, inputs: FAST });
     expect(attempt.status, attempt.message).to.equal('fail');
-    expect(attempt.observations).to.include({ loginPrompt: true, shellPrompt: false });
+    expect(attempt.observations).to.include({ loginPrompt: true, shellPrompt: false, promptKind: 'login-prompt', promptRule: 'en.login' });
     expect(attempt.observations.banner).to.deep.equal(['EPLC-1 maintenance console', 'login:']);
     expect(attempt.findings.map((f) => f.code)).to.deep.equal(['cleartext.telnet-login']);
     expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}`)).to.deep.equal(['CR 1.5:fail', 'CR 4.1:fail']);
   });
 
-  it('a cleartext service that offers no login (the weak device\'s debug agent, declared as telnet): CR 1.5 passes (partial)', async () => {
+  it('a service that prints a banner but no prompt (the weak device\'s debug agent, declared as telnet): nothing passes', async () => {
     const ep = weak.endpoint('tcp');
     const { attempt } = await runProbe(probe, { service: { port: ep.port, protocol: 'telnet' }, inputs: FAST });
-    expect(attempt.status, attempt.message).to.equal('pass');
-    expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}`)).to.deep.equal(['CR 1.5:pass']);
+    // "No login offered" is not something the probe saw: it could not tell, so no requirement is judged.
+    expect(attempt.outcomes).to.deep.equal([]);
+    expect(attempt.status).to.equal('not_applicable');
+    expect(attempt.message).to.match(/prompt not recognised/);
+    expect(attempt.observations).to.include({ promptKind: 'unknown', promptLine: 'EPLC-1 debug agent 0.3 ready', loginPrompt: false, shellPrompt: false });
+    expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['cleartext.telnet-prompt-unknown', 'info']]);
   });
 
   it('hardened posture runs no telnet service', async () => {
