@@ -1,4 +1,4 @@
-import { startEmulator, type Emulator } from '../../src/emulator';
+import { loadPosture, startEmulator, type Emulator, type Posture } from '../../src/emulator';
 
 /**
  * Registers before/after hooks in the current `describe` that start the weak and the hardened emulator
@@ -18,4 +18,16 @@ export function useBothPostures(): { weak(): Emulator; hardened(): Emulator } {
     return e;
   };
   return { weak: () => get(weak, 'weak'), hardened: () => get(hardened, 'hardened') };
+}
+
+/**
+ * A built-in posture with only some of its services (the rest off): a test starts what it talks to. The
+ * weak posture's OPC UA server, for one, runs in a helper process that loads node-opcua (seconds on a busy
+ * machine), which an SNMP or TLS test has no use for.
+ */
+export function postureWith(name: 'weak' | 'hardened', services: readonly string[], patch: Partial<Posture> = {}): Posture {
+  const base = loadPosture(name);
+  const missing = services.filter((s) => !base.services[s]);
+  if (missing.length > 0) throw new Error(`the ${name} posture has no ${missing.join(', ')} service`);
+  return { ...base, ...patch, services: Object.fromEntries(services.map((s) => [s, base.services[s]])) };
 }

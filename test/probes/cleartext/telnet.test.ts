@@ -5,6 +5,7 @@ import { startEmulator, type Emulator } from '../../../src/emulator';
 import { closedPort, resetServer, stallServer } from '../../../fixtures/servers';
 import { handleSnapshot } from '../../helpers/leaks';
 import { runProbe } from '../../helpers/probe-harness';
+import { postureWith } from '../../helpers/postures';
 
 const FAST = { connectTimeoutMs: 1000, quietMs: 300, promptWaitMs: 800 };
 
@@ -27,7 +28,7 @@ async function openShellConsole(): Promise<{ port: number; close(): Promise<void
 describe('probe cleartext.telnet', () => {
   let weak: Emulator;
   before(async () => {
-    weak = await startEmulator('weak', { ephemeralPorts: true });
+    weak = await startEmulator(postureWith('weak', ['telnet', 'debug']), { ephemeralPorts: true });
   });
   after(() => weak.close());
 

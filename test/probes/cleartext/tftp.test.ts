@@ -4,13 +4,14 @@ import { startEmulator, type Emulator } from '../../../src/emulator';
 import { garbageUdpServer, silentUdpServer } from '../../../fixtures/udp-servers';
 import { handleSnapshot } from '../../helpers/leaks';
 import { runProbe } from '../../helpers/probe-harness';
+import { postureWith } from '../../helpers/postures';
 
 const FAST = { requestTimeoutMs: 200, retries: 1 };
 
 describe('probe cleartext.tftp', () => {
   let weak: Emulator;
   before(async () => {
-    weak = await startEmulator('weak', { ephemeralPorts: true });
+    weak = await startEmulator(postureWith('weak', ['tftp']), { ephemeralPorts: true });
   });
   after(() => weak.close());
 

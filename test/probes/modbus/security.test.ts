@@ -7,6 +7,7 @@ import { loadPosture, startEmulator, type Emulator } from '../../../src/emulator
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { closedPort } from '../../../fixtures/servers';
 import { runProbe } from '../../helpers/probe-harness';
+import { postureWith } from '../../helpers/postures';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
 
@@ -67,7 +68,7 @@ describe('modbus.security', () => {
   });
 
   it('weak posture (plain Modbus only): unavailable, fails CR 1.2, CR 3.1, CR 4.1', async () => {
-    const weak = await startEmulator('weak', { ephemeralPorts: true });
+    const weak = await startEmulator(postureWith('weak', ['modbus']), { ephemeralPorts: true });
     started.push(weak);
     const { attempt } = await runProbe(probe, { service: { port: weak.endpoint('modbus').port, protocol: 'modbus', unitId: 1 } });
     expect(attempt.status).to.equal('fail');

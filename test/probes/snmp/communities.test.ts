@@ -11,6 +11,7 @@ import { handleSnapshot } from '../../helpers/leaks';
 import { requirePeer } from '../../helpers/peers';
 import { runProbe } from '../../helpers/probe-harness';
 import { findSnmpd, startSnmpd, type RunningSnmpd } from '../../helpers/snmpd';
+import { postureWith } from '../../helpers/postures';
 
 const FAST = { requestTimeoutMs: 250, retries: 0, parallel: 8 };
 
@@ -33,8 +34,8 @@ describe('probe snmp.communities', () => {
     let hardened: Emulator;
     let secret: Emulator;
     before(async () => {
-      weak = await startEmulator('weak', { ephemeralPorts: true });
-      hardened = await startEmulator('hardened', { ephemeralPorts: true });
+      weak = await startEmulator(postureWith('weak', ['snmp']), { ephemeralPorts: true });
+      hardened = await startEmulator(postureWith('hardened', ['snmp']), { ephemeralPorts: true });
       secret = await startEmulator({
         name: 'own-community',
         services: { snmp: { versions: ['v2c'], communities: { 'Bench-0nly-c0mmunity': 'read-only' } } },

@@ -9,6 +9,7 @@ import { closedUdpPort, garbageUdpServer, silentUdpServer } from '../../../fixtu
 import { requirePeer } from '../../helpers/peers';
 import { runProbe } from '../../helpers/probe-harness';
 import { findSnmpd, startSnmpd, type RunningSnmpd } from '../../helpers/snmpd';
+import { postureWith } from '../../helpers/postures';
 
 const FAST = { requestTimeoutMs: 250, retries: 0 };
 const OPERATOR = { snmp: { username: 'operator', password: 'Op3rator!Bench-2026' } };
@@ -45,8 +46,8 @@ describe('probe snmp.inventory', () => {
     let hardened: Emulator;
     let bare: Emulator;
     before(async () => {
-      weak = await startEmulator('weak', { ephemeralPorts: true });
-      hardened = await startEmulator('hardened', { ephemeralPorts: true });
+      weak = await startEmulator(postureWith('weak', ['snmp']), { ephemeralPorts: true });
+      hardened = await startEmulator(postureWith('hardened', ['snmp']), { ephemeralPorts: true });
       bare = await startEmulator({ name: 'no-entity-mib', services: { snmp: { versions: ['v1'], communities: { public: 'read-only' }, entityMib: false } } }, { ephemeralPorts: true });
     });
     after(async () => {

@@ -5,6 +5,7 @@ import { closedUdpPort, garbageUdpServer, silentUdpServer } from '../../../fixtu
 import { requirePeer } from '../../helpers/peers';
 import { runProbe } from '../../helpers/probe-harness';
 import { findSnmpd, startSnmpd, type RunningSnmpd } from '../../helpers/snmpd';
+import { postureWith } from '../../helpers/postures';
 
 const FAST = { requestTimeoutMs: 250, retries: 0 };
 const OPERATOR = { snmp: { username: 'operator', password: 'Op3rator!Bench-2026' } };
@@ -15,8 +16,8 @@ describe('probe snmp.v3', () => {
     let hardened: Emulator;
     let lax: Emulator;
     before(async () => {
-      weak = await startEmulator('weak', { ephemeralPorts: true });
-      hardened = await startEmulator('hardened', { ephemeralPorts: true });
+      weak = await startEmulator(postureWith('weak', ['snmp']), { ephemeralPorts: true });
+      hardened = await startEmulator(postureWith('hardened', ['snmp']), { ephemeralPorts: true });
       lax = await startEmulator({
         name: 'lax-v3',
         accounts: [{ username: 'monitor', password: 'monitor-pass-1' }, { username: 'legacy', password: 'legacy-pass-1' }],

@@ -10,6 +10,7 @@ import { hardenedOpensslServer, weakOpensslServer } from '../../helpers/openssl-
 import { findExecutable, requirePeer } from '../../helpers/peers';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
+import { postureWith } from '../../helpers/postures';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
 
@@ -25,8 +26,8 @@ describe('tls.certificate', () => {
     before(async () => {
       workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-cert-'));
       [weak, hardened] = await Promise.all([
-        startEmulator('weak', { ephemeralPorts: true }),
-        startEmulator({ ...loadPosture('hardened'), workDir }, { ephemeralPorts: true }),
+        startEmulator(postureWith('weak', ['https']), { ephemeralPorts: true }),
+        startEmulator(postureWith('hardened', ['https', 'modbus-tls'], { workDir }), { ephemeralPorts: true }),
       ]);
     });
     after(async () => {

@@ -8,6 +8,7 @@ import { hardenedOpensslServer } from '../../helpers/openssl-server';
 import { findExecutable, requirePeer } from '../../helpers/peers';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
+import { postureWith } from '../../helpers/postures';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
 const ALL_ACCEPTED = [
@@ -80,7 +81,7 @@ describe('tls.client-certificate', () => {
     });
 
     it('weak posture (no client certificate requested): not applicable', async () => {
-      const emu = await startEmulator('weak', { ephemeralPorts: true });
+      const emu = await startEmulator(postureWith('weak', ['https']), { ephemeralPorts: true });
       started.push(emu);
       const { attempt } = await runProbe(probe, { service: { port: emu.endpoint('https').port, protocol: 'https' } });
       expect(attempt.status).to.equal('not_applicable');

@@ -10,6 +10,7 @@ import { hardenedOpensslServer, weakOpensslServer } from '../../helpers/openssl-
 import { findExecutable, requirePeer } from '../../helpers/peers';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
+import { postureWith } from '../../helpers/postures';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
 
@@ -18,7 +19,7 @@ describe('tls.protocols', () => {
     let weak: Emulator;
     let hardened: Emulator;
     before(async () => {
-      [weak, hardened] = await Promise.all([startEmulator('weak', { ephemeralPorts: true }), startEmulator('hardened', { ephemeralPorts: true })]);
+      [weak, hardened] = await Promise.all([startEmulator(postureWith('weak', ['https']), { ephemeralPorts: true }), startEmulator(postureWith('hardened', ['https', 'modbus-tls']), { ephemeralPorts: true })]);
     });
     after(async () => {
       await Promise.all([weak?.close(), hardened?.close()]);
