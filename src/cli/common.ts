@@ -1,7 +1,16 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Report } from '../report/model';
 import { SAFETY_CLASSES, type Safety } from '../sdk';
 
 export const EXIT = { ok: 0, failed: 1, incomplete: 2, usage: 3 } as const;
+
+/** Exit code of a finished run (ARCHITECTURE.md): 1 a requirement failed at the target, 2 incomplete or errors, else 0. */
+export function exitCodeFor(report: Pick<Report, 'run' | 'summary'>): 0 | 1 | 2 {
+  if (!report.run.complete) return EXIT.incomplete;
+  if (report.summary.failedAtTarget > 0) return EXIT.failed;
+  if (report.summary.errors > 0) return EXIT.incomplete;
+  return EXIT.ok;
+}
 
 /** A command-line mistake: printed with the command's usage, exit code 3, nothing written. */
 export class UsageError extends Error {}

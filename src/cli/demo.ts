@@ -6,7 +6,7 @@ import { loadProfile, profileFromObject } from '../profile';
 import { formatPortSpec, parsePortSpec } from '../protocols/tcp';
 import { packagePath } from '../paths';
 import { UsageError, parse, type Io } from './common';
-import { runOptions, runWithConsole, toRunOptions, withAttestations } from './run';
+import { applySl, runOptions, runWithConsole, toRunOptions, withAttestations } from './run';
 
 export const DEMO_USAGE = `usage: iacs-probe demo [--posture weak|hardened] [--out DIR] [run options]
 
@@ -57,7 +57,7 @@ export async function demoCommand(args: string[], io: Io): Promise<number> {
     if (fs.existsSync(ca.trustedCaCertFile)) {
       for (const probe of ['tls.client-certificate', 'modbus.security']) options.probeInputs = { ...options.probeInputs, [probe]: { ...ca, ...options.probeInputs?.[probe] } };
     }
-    const profile = profileFromObject(example, `${path.relative(process.cwd(), exampleFile)} (demo ports)`, path.dirname(exampleFile));
+    const profile = applySl(profileFromObject(example, `${path.relative(process.cwd(), exampleFile)} (demo ports)`, path.dirname(exampleFile)), runValues.sl);
     const withManual = withAttestations(options, values.attest, profile, io);
     io.err.write(`Emulated PLC (${posture} posture) on ${emulator.services.map((s) => `${s.protocol}:${s.port}`).join(', ')}\n`);
     const code = await runWithConsole(profile, { ...withManual, commandLine: { command: 'demo', posture, ...options.commandLine } }, io);

@@ -6,9 +6,9 @@ import { FRS, type SecurityLevel, type SlVector } from '../sdk';
 import type { Profile } from '../profile';
 import { loadProfile } from '../profile';
 import { renderConsoleSummary, progressListener } from '../report/console';
-import { exitCodeFor, runAssessment, type RunOptions } from '../runner/run';
+import { runAssessment, type RunOptions } from '../runner/run';
 import { parsePortSpec } from '../protocols/tcp';
-import { EXIT, UsageError, cancelOnSignals, intOption, list, parse, safetyList, type Io } from './common';
+import { EXIT, UsageError, cancelOnSignals, exitCodeFor, intOption, list, parse, safetyList, type Io } from './common';
 
 export const RUN_USAGE = `usage: iacs-probe run <profile.yaml> [--out DIR] [--sl N] [--only PROBE...] [--allow CLASS...]
                       [--host HOST...] [--concurrency N] [--ports LIST|all] [--operator NAME] [--overwrite]

@@ -200,11 +200,3 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
   // What callers print is what the folder holds: the redacted report.
   return { report: written, dir, plan, reporterErrors };
 }
-
-/** Exit codes (ARCHITECTURE.md): 0 nothing failed at target, 1 a requirement failed, 2 incomplete or errors. */
-export function exitCodeFor(report: Report): 0 | 1 | 2 {
-  if (!report.run.complete) return 2;
-  if (report.summary.failedAtTarget > 0) return 1;
-  if (report.summary.errors > 0) return 2;
-  return 0;
-}

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startEmulator, type Emulator } from '../../src/emulator';
+import type { Report } from '../../src/report/model';
 import { cli, startCli } from '../helpers/cli';
 import { expectValidReport } from '../helpers/report-schema';
 
@@ -139,5 +140,17 @@ probes:
     expect(r.code, r.stderr).to.equal(0);
     expect(r.stdout).to.contain('Emulated PLC (hardened posture)');
     expect((await cli(['verify', out])).code).to.equal(0);
+  });
+
+  it('demo --sl 3 assesses against SL 3 for every FR (the example profile says 2)', async () => {
+    const out = path.join(dir, 'demo-sl3');
+    const r = await cli(['demo', '--posture', 'hardened', '--sl', '3', '--only', 'ssh.algorithms', '--out', out]);
+    expect(r.code, r.stderr).to.equal(0);
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as Report;
+    expect(Object.values(report.slTarget)).to.deep.equal([3, 3, 3, 3, 3, 3, 3]);
+    const fromSl3 = report.requirements.filter((x) => Math.min(...x.sl) === 3);
+    expect(fromSl3).to.not.be.empty;
+    expect(fromSl3.every((x) => x.requiredAtTarget)).to.equal(true);
+    expect((await cli(['demo', '--sl', '5', '--out', path.join(dir, 'demo-sl5')])).code).to.equal(3);
   });
 });
