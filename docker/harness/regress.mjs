@@ -59,8 +59,26 @@ export function loadTargets(file) {
     const expect = t?.expect ?? 'baseline';
     if (!EXPECTATIONS.includes(expect)) throw new Error(`${file}: targets.${name}.expect must be one of ${EXPECTATIONS.join(', ')}`);
     if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new Error(`${file}: target name ${name} must be lower-case letters, digits, dashes`);
-    return { name, expect };
+    const list = (key) => {
+      const v = t?.[key] ?? [];
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new Error(`${file}: targets.${name}.${key} must be a list of strings`);
+      return v;
+    };
+    const mustFail = list('mustFail');
+    const mustFind = list('mustFind');
+    if (expect === 'fail' && mustFail.length === 0) throw new Error(`${file}: targets.${name} expects fail and must name the requirements that fail (mustFail)`);
+    return { name, expect, mustFail, mustFind };
   });
+}
+
+/** Requirements of `mustFail` that do not fail and codes of `mustFind` no attempt reports. */
+export function weaknessesMissed(report, target) {
+  const failing = new Set(report.requirements.filter((r) => r.verdict === 'fail').map((r) => r.id));
+  const codes = new Set(report.attempts.flatMap((a) => a.findings.map((f) => f.code)));
+  return [
+    ...(target.mustFail ?? []).filter((id) => !failing.has(id)).map((id) => `${id} does not fail`),
+    ...(target.mustFind ?? []).filter((code) => !codes.has(code)).map((code) => `finding ${code} is missing`),
+  ];
 }
 
 /** Assesses one target and judges the run. Returns { name, verdict: pass|fail|error, notes[], ... }. */
@@ -96,6 +114,7 @@ async function assess(target, opts) {
   if (target.expect === 'fail' && summary.failedAtTarget === 0) {
     fail('expected failing requirements (weak posture), but none failed: a probe no longer sees the weakness');
   }
+  for (const id of weaknessesMissed(report, target)) fail(`the target's known weakness is not reported: ${id}`);
 
   if (opts.updateBaseline) {
     if (result.verdict === 'pass') {

@@ -27,6 +27,20 @@ interface Digest {
   readReport(where: string): unknown;
   compareReports(a: unknown, b: unknown): { identical: boolean; changes: { kind: string; key: string }[] };
 }
+interface HarnessReport {
+  run: { profile: string; complete: boolean };
+  summary: { failedAtTarget: number; errors: number };
+  requirements: { id: string; verdict: string }[];
+  attempts: { findings: { code: string }[] }[];
+}
+interface HarnessTarget { name: string; expect: string; mustFail: string[]; mustFind: string[] }
+interface Harness {
+  loadTargets(file: string): HarnessTarget[];
+  weaknessesMissed(report: HarnessReport, target: HarnessTarget): string[];
+}
+/** docker/harness/regress.mjs: the kit's own gate, as the harness container runs it. */
+const harness = async (): Promise<Harness> => (await import(pathToFileURL(path.resolve('docker/harness/regress.mjs')).href)) as Harness;
+
 /** docker/harness/compare-reports.mjs (ESM, plain JavaScript: it runs in the harness image). */
 const digest = async (): Promise<Digest> => (await import(pathToFileURL(path.resolve('docker/harness/compare-reports.mjs')).href)) as Digest;
 
@@ -71,16 +85,21 @@ describe('docker regression kit', () => {
       expect(COMPOSE.networks.bench.internal).to.equal(true);
     });
 
-    it('every target has a stored baseline of its own profile, as expected for its posture', () => {
+    it('every target has a stored baseline of its own profile, as expected for its posture, with its known weaknesses', async () => {
+      const { loadTargets, weaknessesMissed } = await harness();
+      const targets = loadTargets('docker/targets.yaml');
+      for (const t of targets) if (t.expect === 'fail') expect(t.mustFail, `${t.name}: mustFail`).to.not.be.empty;
       for (const [name, t] of Object.entries(TARGETS)) {
         const file = `docker/baselines/${name}/report.json`;
         expect(fs.existsSync(file), `${file} (docker/regress.sh --update-baseline)`).to.equal(true);
-        const report = JSON.parse(fs.readFileSync(file, 'utf8')) as { run: { profile: string; complete: boolean }; summary: { failedAtTarget: number; errors: number } };
+        const report = JSON.parse(fs.readFileSync(file, 'utf8')) as HarnessReport;
         expect(path.basename(report.run.profile), file).to.equal(`${name}.yaml`);
         expect(report.run.complete, file).to.equal(true);
         expect(report.summary.errors, `${file} holds probe errors`).to.equal(0);
         if (t.expect === 'pass') expect(report.summary.failedAtTarget, file).to.equal(0);
         if (t.expect === 'fail') expect(report.summary.failedAtTarget, file).to.be.greaterThan(0);
+        // The target's known weaknesses, by requirement and finding code, not "some requirement failed".
+        expect(weaknessesMissed(report, targets.find((x) => x.name === name)!), file).to.deep.equal([]);
       }
     });
 

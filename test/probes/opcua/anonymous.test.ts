@@ -61,8 +61,10 @@ describe('probe opcua.anonymous', function () {
     const closed = await closedPort();
     const stall = await stallServer();
     try {
-      expect((await runProbe(probe, { service: { port: closed.port, protocol: 'opcua' }, timeoutMs: 1000 })).attempt.reason).to.equal('unreachable');
-      expect((await runProbe(probe, { service: { port: stall.port, protocol: 'opcua' }, timeoutMs: 1000 })).attempt.reason).to.equal('timeout');
+      const refused = (await runProbe(probe, { service: { port: closed.port, protocol: 'opcua' }, timeoutMs: 1000 })).attempt;
+      expect([refused.status, refused.reason]).to.deep.equal(['error', 'unreachable']);
+      const hung = (await runProbe(probe, { service: { port: stall.port, protocol: 'opcua' }, timeoutMs: 1000 })).attempt;
+      expect([hung.status, hung.reason]).to.deep.equal(['error', 'timeout']);
     } finally {
       await stall.close();
     }

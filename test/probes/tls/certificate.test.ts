@@ -38,6 +38,7 @@ describe('tls.certificate', () => {
     it('weak posture: 1024-bit RSA, SHA-1, self-signed, 20-year certificate; the PEM is evidence', async () => {
       const { attempt, read } = await runProbe(probe, { service: { port: weak.endpoint('https').port, protocol: 'https' } });
       expect(codes(attempt)).to.deep.equal(['tls.cert.lifetime-too-long', 'tls.cert.rsa-key-short', 'tls.cert.self-signed', 'tls.cert.sha1-signature']);
+      expect(attempt.status).to.equal('fail');
       const cert = (attempt.observations as { certificate: Record<string, unknown> }).certificate;
       expect(cert).to.include({ keyType: 'RSA', keyBits: 1024, signatureAlgorithm: 'sha1WithRSAEncryption', selfSigned: true, lifetimeDays: 7300 });
       expect(cert.sha256).to.match(/^[0-9a-f]{64}$/);

@@ -55,6 +55,7 @@ describe('tls.client-certificate', () => {
       const { port, inputs } = await start('required', false);
       const { attempt } = await runProbe(probe, { service: { port, protocol: 'https' }, inputs });
       expect(codes(attempt)).to.deep.equal(ALL_ACCEPTED);
+      expect(attempt.status).to.equal('fail');
       expect(attempt.findings.every((f) => f.severity === 'high')).to.equal(true);
       expect(attempt.evidence.filter((e) => /client-.*\.pem$/.test(e))).to.have.length(5);
     });
