@@ -15,7 +15,7 @@ import { canDecrypt, canMakeKeyShare, makeKeyShare } from './tls13';
 import { ExtensionType, NAMED_GROUPS, groupName } from './wire';
 import { dnToString } from './x509';
 
-export type { ExchangeRecord, NoAnswer, ScanOptions } from './scanner';
+export { HELLO_PACING_SCHEMA, helloPacing, type ExchangeRecord, type HelloPacing, type NoAnswer, type ScanOptions } from './scanner';
 
 export interface AcceptedSuite {
   readonly name: string;

@@ -11,7 +11,7 @@ import { PROTOCOLS, PROTOCOL_VERSION, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, suiteNa
 import { makeKeyShare, type KeyShare } from './tls13';
 import { SIGNATURE_SCHEMES, groupName } from './wire';
 
-export interface ScanOptions {
+export interface ScanOptions extends HelloPacing {
   readonly signal: AbortSignal;
   /** Epoch ms by which the scan must be over (the attempt's deadline). */
   readonly deadline: number;
@@ -27,6 +27,26 @@ export interface ScanOptions {
   readonly protocols?: readonly TlsProtocol[];
   /** Called after every try of every exchange, for the evidence transcript. */
   readonly onExchange?: (entry: ExchangeRecord) => void;
+}
+
+/** How hellos are paced, as the TLS probes take it from the profile (inputs of the same names). */
+export interface HelloPacing {
+  readonly helloTimeoutMs?: number;
+  readonly tries?: number;
+  readonly retryDelayMs?: number;
+}
+
+/** JSON Schema properties for HelloPacing, shared by the probes that send raw hellos. */
+export const HELLO_PACING_SCHEMA = {
+  helloTimeoutMs: { type: 'integer', minimum: 100, maximum: 60000, description: 'budget for one hello exchange (ms, default 5000)' },
+  tries: { type: 'integer', minimum: 1, maximum: 6, description: 'tries per hello once the service has answered TLS (default 3; for slow or rate-limiting devices)' },
+  retryDelayMs: { type: 'integer', minimum: 0, maximum: 30000, description: 'pause before the second try, doubled before each further one (ms, default 500)' },
+} as const;
+
+/** The pacing fields of a probe's inputs, without the others. */
+export function helloPacing(inputs: HelloPacing): HelloPacing {
+  const { helloTimeoutMs, tries, retryDelayMs } = inputs;
+  return { helloTimeoutMs, tries, retryDelayMs };
 }
 
 export interface ExchangeRecord {
