@@ -184,6 +184,32 @@ describe('integrity: TLS enumeration under stress never hides a weak protocol or
       expect(attempt.outcomes.filter((o) => o.verdict === 'fail').map((o) => o.requirement)).to.have.members(['CR 4.3', 'CR 4.1', 'CR 3.1 RE(1)']);
     });
 
+    it('TLS 1.0 hellos are always reset (as some stacks refuse a version) while a replay right after is answered: refused, and noted', async () => {
+      const server = await tls10Server();
+      const proxy = await started(stressProxy(server, (h) => (TLS10_HELLO(h) ? 'reset' : 'pass')));
+      const records: ExchangeRecord[] = [];
+      const r = await scan(proxy.port, records);
+      expect(r.protocols).to.deep.equal({ SSLv3: false, TLSv1: false, 'TLSv1.1': false, 'TLSv1.2': true, 'TLSv1.3': true });
+      expect(r.incomplete).to.deep.equal({});
+      expect(r.notes.filter((n) => /^enumerate \(TLSv1\): closed without an alert on each of 3 tries .* answered at once: taken as its refusal$/.test(n))).to.have.length(2);
+      expect(records.filter((e) => e.protocol === 'TLSv1').map((e) => `${e.try} ${e.result}`)).to.deep.equal(['1 reset', '2 reset', '3 reset', '1 reset', '2 reset', '3 reset']);
+    });
+
+    it('a rate limiter that also resets the connection right after a reset (an empty token bucket): TLS 1.0 is undetermined, never refused', async () => {
+      const server = await tls10Server();
+      let lastReset = -Infinity;
+      const proxy = await started(stressProxy(server, (h) => {
+        if (!TLS10_HELLO(h) && h.at - lastReset > 100) return 'pass';
+        lastReset = h.at;
+        return 'reset';
+      }));
+      const r = await scan(proxy.port);
+      expect(r.protocols.TLSv1).to.equal(null);
+      expect(r.incomplete).to.deep.equal({ TLSv1: 'support not determined: 2 of 2 suite offers unanswered after 3 tries' });
+      expect(r.notes.some((n) => /taken as its refusal/.test(n))).to.equal(false);
+      expect(r.notes.filter((n) => /^replay \(TLSv1\.1\): answered on try 2 \(before: reset\)$/.test(n))).to.have.length(2);
+    });
+
     it('SSLv3/TLS 1.0 suites of a weak server behind a proxy that resets every other connection: all still reported', async () => {
       const weak = await started(weakOpensslServer(openssl));
       const inputs = { ...FAST, retryDelayMs: 20 };

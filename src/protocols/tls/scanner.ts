@@ -2,8 +2,9 @@
  * The hello exchanges of a scan, made to hold up against slow and rate-limiting devices. Once the server has
  * answered TLS, a try that times out, is reset or closed without a TLS byte, or gets garbage is sent again
  * after a growing pause (never past the deadline). An exchange that stays unanswered is reported as such,
- * never as a refusal; a replay of a hello the server answered before tells a server that turns away this one
- * hello (its way of refusing it) from one that stopped answering (the rest of the scan is then not sent).
+ * never as a refusal. A replay of a hello the server answered before, sent right after, tells a server that
+ * cuts off this one hello every time (its way of refusing it: the replay is answered at once) from a rate
+ * limiter (the replay is cut off too) and from a server that stopped answering (the rest is then not sent).
  */
 import { ProtocolViolation, TargetTimeout, isAbort } from '../../sdk';
 import { helloExchange, type HelloOutcome, type HelloRequest, type TlsEndpoint } from './hello';
@@ -120,7 +121,7 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 type Try = { answer: HelloOutcome } | { failure: string; closed?: HelloOutcome };
-type Tries = { answer: HelloOutcome } | { failures: string[]; closed?: HelloOutcome };
+type Tries = { answer: HelloOutcome; tried: number } | { failures: string[]; closed?: HelloOutcome };
 
 /** Everything the exchanges of one scan share: counters, notes, what could not be determined. */
 export class Scanner {
@@ -171,13 +172,15 @@ export class Scanner {
       return { kind: 'unanswered', tries: 0, why: `not sent: ${this.stopped}` };
     }
     const why = `unanswered after ${got.failures.length} ${got.failures.length === 1 ? 'try' : 'tries'} (${got.failures.join(', ')})`;
-    const alive = this.stopped === undefined && await this.stillAnswers();
-    if (alive && got.closed) {
-      this.notes.push(`${label}: closed without an alert on each of ${got.failures.length} tries while a hello it answered before is still answered: taken as its refusal`);
+    const replay = this.stopped === undefined ? await this.replay() : 'no';
+    // Cut off every time, while a known hello sent right after is answered at once: this hello is refused. A rate
+    // limiter (an empty token bucket, a full connection table) would have cut off the replay as well.
+    if (replay === 'at once' && got.closed) {
+      this.notes.push(`${label}: closed without an alert on each of ${got.failures.length} tries while a hello it answered before, sent right after, was answered at once: taken as its refusal`);
       return got.closed;
     }
     this.notes.push(`${label}: ${why}`);
-    if (!alive) this.stopped ??= 'the server stopped answering (a hello it had answered before stayed unanswered too)';
+    if (replay === 'no') this.stopped ??= 'the server stopped answering (a hello it had answered before stayed unanswered too)';
     return { kind: 'unanswered', tries: got.failures.length, why };
   }
 
@@ -199,7 +202,7 @@ export class Scanner {
       const got = await this.once(purpose, protocol, request, flight, decrypt, n);
       if ('answer' in got) {
         if (n > 1) this.notes.push(`${purpose} (${protocol}): answered on try ${n} (before: ${failures.join(', ')})`);
-        return got;
+        return { answer: got.answer, tried: n };
       }
       failures.push(got.failure);
       closed = got.closed;
@@ -233,12 +236,13 @@ export class Scanner {
     return { answer: out };
   }
 
-  /** Replays the last hello the server answered: does it still answer at all? */
-  private async stillAnswers(): Promise<boolean> {
+  /** Replays the last hello the server answered: answered on the first try, after retries, or not at all. */
+  private async replay(): Promise<'at once' | 'late' | 'no'> {
     const last = this.lastAnswered;
-    if (!last) return false;
+    if (!last) return 'no';
     const got = await this.withRetries('replay', last.protocol, last.request, false, false);
-    return 'answer' in got;
+    if (!('answer' in got)) return 'no';
+    return got.tried === 1 ? 'at once' : 'late';
   }
 
   request(protocol: TlsProtocol, suites: readonly number[], extra: Partial<HelloRequest> = {}): HelloRequest {
