@@ -1,5 +1,8 @@
 import { expect } from 'chai';
-import protocolsProbe from '../../probes/tls/protocols';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import protocolsProbe, { undeterminedRequirements } from '../../probes/tls/protocols';
 import certificateProbe from '../../probes/tls/certificate';
 import clientCertificateProbe from '../../probes/tls/client-certificate';
 import { verdictFor } from '../../src/assess';
@@ -62,6 +65,25 @@ interface Observed {
   notes?: string[];
   ciphers: Record<string, string[]>;
 }
+
+describe('integrity: what stays undetermined withholds exactly the passes it could falsify', () => {
+  const levels = (parseYaml(fs.readFileSync(path.join(__dirname, '../../profiles/baselines/tls.yaml'), 'utf8')) as { levels: Record<string, unknown> }).levels;
+  const withIncomplete = (incomplete: TlsScanResult['incomplete']) => ({ incomplete }) as TlsScanResult;
+  const blocked = (incomplete: TlsScanResult['incomplete'], level: number) => [...undeterminedRequirements(withIncomplete(incomplete), levels[level]).keys()].sort();
+
+  it('a version: every requirement the probe judges; groups: CR 4.3; server order and certificate flight: none', () => {
+    expect(blocked({ SSLv3: 'support not determined: ...' }, 1)).to.deep.equal([...JUDGED].sort());
+    expect(blocked({ 'TLSv1.2': 'suite list incomplete ...' }, 4)).to.deep.equal([...JUDGED].sort());
+    expect(blocked({ 'groups.ECDHE': '...' }, 2)).to.deep.equal(['CR 4.3']);
+    expect(blocked({ 'serverOrder.TLSv1.2': '...', certificate: '...' }, 2)).to.deep.equal([]);
+  });
+
+  it('fallback SCSV, compression and renegotiation only where the level judges them', () => {
+    const checks = { fallbackScsv: '...', compression: '...', secureRenegotiation: '...' };
+    expect(blocked(checks, 1)).to.deep.equal(['CR 3.1', 'CR 4.1']); // SL 1 does not require the fallback SCSV
+    expect(blocked(checks, 2)).to.deep.equal(['CR 3.1', 'CR 3.1 RE(1)', 'CR 4.1']);
+  });
+});
 
 describe('integrity: TLS enumeration under stress never hides a weak protocol or suite', function () {
   this.timeout(60_000);
