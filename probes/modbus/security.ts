@@ -153,6 +153,8 @@ export default defineProbe<ModbusSecurityInputs>({
       observations: {
         ...observations, tls: true, protocol: inspection.protocol,
         clientCertificateRequested: inspection.clientCertificate.requested,
+        // Observations only: the judgements below rest on full handshakes, not on the inspection.
+        ...(inspection.unanswered.length > 0 ? { inspectionUnanswered: inspection.unanswered } : {}),
         clientCertificateRequired: !accepted(withoutCert), roleRequired, ...(roleNote ? { roleNote } : {}), results,
       },
       findings,

@@ -1,10 +1,11 @@
-import { ProtocolViolation, defineProbe, finding, judge, type Finding } from '../../src/sdk';
+import { ProtocolViolation, TargetTimeout, defineProbe, finding, judge, type Finding } from '../../src/sdk';
 import {
-  TLS_CAPABLE_PROTOCOLS, certificateMatches, checkTlsPolicy, fullHandshake, inspectServer, isTlsService, parseCertificate,
-  readCertificates, tlsEndpoint, toPem, verifyChain, type CertificateInfo, type TlsPolicy,
+  HELLO_PACING_SCHEMA, TLS_CAPABLE_PROTOCOLS, certificateMatches, checkTlsPolicy, fullHandshake, helloPacing, inspectServer,
+  isTlsService, parseCertificate, readCertificates, tlsEndpoint, toPem, verifyChain, type CertificateInfo, type HelloPacing,
+  type TlsPolicy,
 } from '../../src/protocols/tls';
 
-export interface CertificateInputs {
+export interface CertificateInputs extends HelloPacing {
   /** PEM file with the CA certificate(s) the component's certificates should chain to (the plant PKI). */
   trustAnchorsFile?: string;
 }
@@ -87,7 +88,10 @@ export default defineProbe<CertificateInputs>({
   inputs: {
     schema: {
       type: 'object', additionalProperties: false,
-      properties: { trustAnchorsFile: { type: 'string', description: 'PEM file with the CA certificates the device certificates must chain to' } },
+      properties: {
+        trustAnchorsFile: { type: 'string', description: 'PEM file with the CA certificates the device certificates must chain to' },
+        ...HELLO_PACING_SCHEMA,
+      },
     },
     defaults: {},
   },
@@ -96,7 +100,7 @@ export default defineProbe<CertificateInputs>({
     const service = ctx.service!;
     const endpoint = tlsEndpoint(service);
     const anchors = ctx.inputs.trustAnchorsFile ? readCertificates(ctx.resolvePath(ctx.inputs.trustAnchorsFile)) : null;
-    const inspection = await inspectServer(endpoint, { signal: ctx.signal, deadline: ctx.deadline });
+    const inspection = await inspectServer(endpoint, { signal: ctx.signal, deadline: ctx.deadline, ...helloPacing(ctx.inputs) });
     const full = await fullHandshake(endpoint, { signal: ctx.signal, timeoutMs: Math.max(1, Math.min(15_000, ctx.deadline - Date.now())) });
     let chainDer = inspection.certificates;
     let chainSource = inspection.protocol ? `${inspection.protocol} server flight, as sent` : '';
@@ -105,8 +109,15 @@ export default defineProbe<CertificateInputs>({
       chainSource = 'node:tls peer chain';
     }
     if (!chainDer || chainDer.length === 0) {
-      throw new ProtocolViolation(`${service.host}:${service.port} sent no certificate that could be read (${inspection.notes.join('; ') || 'no server flight'})`);
+      const message = `${service.host}:${service.port} sent no certificate that could be read (${inspection.notes.join('; ') || 'no server flight'})`;
+      throw inspection.unanswered.length > 0 ? new TargetTimeout(message) : new ProtocolViolation(message);
     }
+    // Read from a lower version's flight while a better one stayed unanswered, the chain may not be the one clients
+    // get; a node:tls handshake serving the same leaf confirms it, otherwise no pass rests on it.
+    const unconfirmed = inspection.unanswered.length > 0 && chainSource !== 'node:tls peer chain'
+      && !(full.ok && full.peerChain[0]?.equals(chainDer[0]))
+      ? `the chain was read from the ${inspection.protocol} flight while ${inspection.unanswered.join('; ')}, and no node:tls handshake confirmed it`
+      : undefined;
     const chain = chainDer.map((d) => parseCertificate(d));
     const pemPath = ctx.evidence.save('certificate-chain.pem', chainDer.map((d) => toPem(d)).join(''));
     const names = [...new Set([endpoint.serverName, service.host].filter((n): n is string => typeof n === 'string'))];
@@ -130,13 +141,14 @@ export default defineProbe<CertificateInputs>({
         nameMatches,
         trusted: trusted ? trusted.trusted : null,
         negotiated,
+        ...(unconfirmed ? { incomplete: { certificate: unconfirmed }, note: `no pass: ${unconfirmed}` } : {}),
       },
       findings,
       outcomes: judge([
         { requirement: 'CR 1.8', coverage: 'partial', passReason: 'the served certificate is issued by a PKI, valid, names the service and is within the lifetime policy (enrolment and revocation processes need documentation review)' },
         { requirement: 'CR 4.3', coverage: 'partial', passReason: 'key type, key size and signature hash of the served certificate follow the baseline' },
         { requirement: 'CR 3.1 RE(1)', coverage: 'partial', passReason: 'no SHA-1 or MD5 signature in the certificates clients rely on' },
-      ], findings),
+      ], findings).filter((o) => o.verdict !== 'pass' || !unconfirmed),
     };
   },
 });

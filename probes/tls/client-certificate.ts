@@ -1,10 +1,11 @@
 import { defineProbe, finding, judge, notApplicable, type Finding } from '../../src/sdk';
 import {
-  TLS_CAPABLE_PROTOCOLS, fullHandshake, generateKey, inspectServer, isTlsService, issueCertificate, issuerNameDer,
-  readHoldingRequest, readIssuer, tlsEndpoint, type FullHandshakeResult, type IssuedCertificate, type ServerVerdict,
+  HELLO_PACING_SCHEMA, TLS_CAPABLE_PROTOCOLS, fullHandshake, generateKey, helloPacing, inspectServer, isTlsService,
+  issueCertificate, issuerNameDer, readHoldingRequest, readIssuer, tlsEndpoint, type FullHandshakeResult, type HelloPacing,
+  type IssuedCertificate, type ServerVerdict,
 } from '../../src/protocols/tls';
 
-export interface ClientCertificateInputs {
+export interface ClientCertificateInputs extends HelloPacing {
   /** A CA the device trusts for client certificates (lab test PKI): enables the expired and valid cases. */
   trustedCaCertFile?: string;
   trustedCaKeyFile?: string;
@@ -70,6 +71,7 @@ export default defineProbe<ClientCertificateInputs>({
         trustedCaCertFile: { type: 'string', description: 'PEM certificate of a CA the device trusts for client certificates' },
         trustedCaKeyFile: { type: 'string', description: 'PEM private key of that CA (a lab test CA, never a production one)' },
         settleMs: { type: 'integer', minimum: 50, maximum: 30000 },
+        ...HELLO_PACING_SCHEMA,
       },
     },
     defaults: { settleMs: 1500 },
@@ -80,7 +82,7 @@ export default defineProbe<ClientCertificateInputs>({
     const endpoint = tlsEndpoint(service);
     const trustedCa = ctx.inputs.trustedCaCertFile && ctx.inputs.trustedCaKeyFile
       ? readIssuer(ctx.resolvePath(ctx.inputs.trustedCaCertFile), ctx.resolvePath(ctx.inputs.trustedCaKeyFile)) : undefined;
-    const inspection = await inspectServer(endpoint, { signal: ctx.signal, deadline: ctx.deadline });
+    const inspection = await inspectServer(endpoint, { signal: ctx.signal, deadline: ctx.deadline, ...helloPacing(ctx.inputs) });
     const payload = payloadFor(service.protocol, service.host, service.unitId);
     const attempt = (cert?: IssuedCertificate, chain: IssuedCertificate[] = []) => fullHandshake(endpoint, {
       signal: ctx.signal,
@@ -95,6 +97,11 @@ export default defineProbe<ClientCertificateInputs>({
       requested, requestSeenIn: inspection.clientCertificate.protocol ?? null,
       acceptableCas: inspection.clientCertificate.authorities, withoutCertificate: control,
     };
+    if (requested === false && inspection.unanswered.length > 0) {
+      // Not seen in a lower version's flight proves nothing about the better version that stayed unanswered.
+      observations.note = `no client certificate request in the ${inspection.clientCertificate.protocol} flight, but ${inspection.unanswered.join('; ')}: not judged`;
+      return { observations: { ...observations, unanswered: inspection.unanswered }, findings: [], outcomes: [] };
+    }
     if (requested === false) {
       return {
         observations, findings: [],

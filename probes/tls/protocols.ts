@@ -1,7 +1,7 @@
 import { defineProbe, finding, judge, type Finding } from '../../src/sdk';
 import {
-  PROTOCOLS, TLS_CAPABLE_PROTOCOLS, checkTlsPolicy, isTlsService, namedGroupByName, scanTls, suiteByName, tlsEndpoint,
-  type SuiteFlag, type TlsProtocol, type TlsScanResult,
+  HELLO_PACING_SCHEMA, PROTOCOLS, TLS_CAPABLE_PROTOCOLS, checkTlsPolicy, helloPacing, isTlsService, namedGroupByName, scanTls,
+  suiteByName, tlsEndpoint, type HelloPacing, type ScanCheck, type SuiteFlag, type TlsProtocol, type TlsScanResult,
 } from '../../src/protocols/tls';
 
 const PROTOCOL_RULES: Readonly<Record<TlsProtocol, { code: string; severity: Finding['severity'] }>> = {
@@ -12,6 +12,8 @@ const PROTOCOL_RULES: Readonly<Record<TlsProtocol, { code: string; severity: Fin
   'TLSv1.3': { code: 'tls.protocol.tls1_3', severity: 'low' },
 };
 const PROTOCOL_REQS = ['CR 4.3', 'CR 4.1', 'CR 3.1 RE(1)'];
+/** Every requirement this probe judges: a version whose support or suite list is unknown could hide a finding of any. */
+const JUDGED = ['CR 4.3', 'CR 4.1', 'CR 3.1', 'CR 3.1 RE(1)'];
 
 /** Finding per forbidden suite category; the code is tls.suite.<flag in lower case>. */
 const SUITE_RULES: Partial<Record<SuiteFlag, { severity: Finding['severity']; requirements: string[]; what: string }>> = {
@@ -92,7 +94,33 @@ export function tlsFindings(r: TlsScanResult, policyRaw: unknown, evidence: stri
   return out;
 }
 
-export default defineProbe({
+/** The requirements each undetermined part of a scan leaves without a pass under the policy (null: none). */
+function affected(check: ScanCheck, policy: ReturnType<typeof checkTlsPolicy>): readonly string[] | null {
+  if ((PROTOCOLS as readonly string[]).includes(check)) return JUDGED;
+  switch (check) {
+    case 'groups.TLSv1.3':
+    case 'groups.ECDHE': return ['CR 4.3'];
+    case 'fallbackScsv': return policy.requireFallbackScsv ? ['CR 3.1 RE(1)'] : null;
+    case 'compression': return policy.forbidCompression ? ['CR 4.1'] : null;
+    case 'secureRenegotiation': return policy.requireSecureRenegotiation ? ['CR 3.1'] : null;
+    default: return null; // server order and the certificate flight are observations, not judged here
+  }
+}
+
+/**
+ * Requirements whose pass the scan cannot support, each with what stayed unanswered. A finding that was observed
+ * still fails its requirement; only the pass is withheld, which leaves the row not_determined. Exported for tests.
+ */
+export function undeterminedRequirements(r: TlsScanResult, policyRaw: unknown): Map<string, string[]> {
+  const policy = checkTlsPolicy(policyRaw);
+  const out = new Map<string, string[]>();
+  for (const [check, why] of Object.entries(r.incomplete) as [ScanCheck, string][]) {
+    for (const requirement of affected(check, policy) ?? []) out.set(requirement, [...(out.get(requirement) ?? []), `${check}: ${why}`]);
+  }
+  return out;
+}
+
+export default defineProbe<HelloPacing>({
   id: 'tls.protocols',
   protocol: 'tls',
   title: 'TLS protocol versions, cipher suites and key exchange',
@@ -101,12 +129,20 @@ export default defineProbe({
     + 'which cipher suites per version, including NULL, anonymous, EXPORT, RC4 and 3DES suites that no modern TLS library can '
     + 'negotiate: it offers a set, removes the suite the server chose and offers again. Also records whether the server '
     + 'enforces its suite order, the ECDHE/TLS 1.3 groups and DHE sizes, TLS_FALLBACK_SCSV, secure renegotiation and '
-    + 'compression, and judges them against the TLS baseline of the target SL.',
+    + 'compression, and judges them against the TLS baseline of the target SL. A hello that a slow or rate-limiting device '
+    + 'leaves unanswered is sent again after a pause; what stays unanswered is named and gets no pass.',
   requirements: ['CR 4.3', 'CR 4.1', 'CR 3.1', 'CR 3.1 RE(1)'],
   safety: 'active',
   scope: 'service',
   appliesTo: TLS_CAPABLE_PROTOCOLS,
   when: isTlsService,
+  inputs: {
+    schema: {
+      type: 'object', additionalProperties: false,
+      properties: { ...HELLO_PACING_SCHEMA },
+    },
+    defaults: {},
+  },
   timeoutMs: 120_000,
   async run(ctx) {
     const service = ctx.service!;
@@ -115,6 +151,7 @@ export default defineProbe({
     const result = await scanTls(tlsEndpoint(service), {
       signal: ctx.signal,
       deadline: ctx.deadline,
+      ...helloPacing(ctx.inputs),
       onExchange: (entry) => {
         transcriptPath = ctx.evidence.append(transcript, JSON.stringify(entry));
       },
@@ -125,9 +162,13 @@ export default defineProbe({
     });
     const evidence = [scanPath, ...(transcriptPath ? [transcriptPath] : [])];
     const findings = tlsFindings(result, ctx.baseline('tls'), evidence);
+    const undetermined = undeterminedRequirements(result, ctx.baseline('tls'));
+    const notDetermined = Object.fromEntries([...undetermined].map(([requirement, why]) => [requirement, why.join('; ')]));
     return {
       observations: {
         protocols: result.protocols,
+        complete: result.complete,
+        incomplete: result.incomplete,
         ciphers: result.ciphers,
         serverOrder: result.serverOrder,
         keyExchange: { forwardSecrecy: result.forwardSecrecy, groups: result.groups, minDhBits: result.minDhBits, suites: result.suites },
@@ -138,7 +179,12 @@ export default defineProbe({
         ocspStapling: result.ocspStapling,
         clientCertificate: result.clientCertificate,
         exchanges: result.exchanges,
+        retries: result.retries,
         ...(result.notes.length ? { notes: result.notes } : {}),
+        ...(undetermined.size > 0 ? {
+          notDetermined,
+          note: `no pass for ${[...undetermined.keys()].join(', ')}: the service left parts of the scan unanswered (${Object.entries(result.incomplete).map(([k, v]) => `${k}: ${v}`).join('; ')})`,
+        } : {}),
       },
       findings,
       outcomes: judge([
@@ -146,7 +192,7 @@ export default defineProbe({
         { requirement: 'CR 4.1', coverage: 'partial', passReason: 'no deprecated protocol version and no suite without strong encryption on this service (other interfaces and data at rest not examined)' },
         { requirement: 'CR 3.1', coverage: 'partial', passReason: 'every accepted suite authenticates the server and protects integrity; secure renegotiation supported' },
         { requirement: 'CR 3.1 RE(1)', coverage: 'partial', passReason: 'no legacy protocol, no MD5 record MAC, and downgrade protection where several versions are accepted' },
-      ], findings),
+      ], findings).filter((o) => o.verdict !== 'pass' || !undetermined.has(o.requirement)),
     };
   },
 });
