@@ -14,7 +14,8 @@ export function renderConsoleSummary(report: Report, folder: string): string {
   const identity = [c.vendor, c.model, c.firmware ? `firmware ${c.firmware}` : undefined].filter(Boolean).join(' ');
   lines.push(`${c.name}${identity ? ` (${identity})` : ''}: run ${report.run.id}${report.run.complete ? '' : ' INCOMPLETE'}`);
   const s = report.summary.attempts;
-  lines.push(`Attempts: ${s.pass + s.fail + s.not_applicable + s.error + s.skipped} (pass ${s.pass}, fail ${s.fail}, not applicable ${s.not_applicable}, error ${s.error}, skipped ${s.skipped})`);
+  const undetermined = s.not_determined ?? 0;
+  lines.push(`Attempts: ${s.pass + s.fail + s.not_applicable + undetermined + s.error + s.skipped} (pass ${s.pass}, fail ${s.fail}, not applicable ${s.not_applicable}, not determined ${undetermined}, error ${s.error}, skipped ${s.skipped})`);
   lines.push('');
   lines.push('FR        target  achieved  blocking at target');
   for (const g of report.gaps) {

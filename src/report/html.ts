@@ -142,7 +142,7 @@ ${banner}${(r.notices ?? []).map((n) => h`
 <p class="banner warn notice">Notice: ${n.message}</p>`)}
 <dl class="facts">${facts.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => h`<dt>${k}</dt><dd>${v}</dd>`)}</dl>
 <p class="counts"><strong>Requirements:</strong> ${(['pass', 'fail', 'not_applicable', 'not_determined'] as const).map((v) => h`<span><span class="v ${v}">${VERDICT_WORDS[v]}</span> ${s.requirements[v]}</span>`)}</p>
-<p class="counts"><strong>Attempts:</strong> ${(['pass', 'fail', 'not_applicable', 'error', 'skipped'] as const).map((v) => h`<span>${v.replace('_', ' ')} ${s.attempts[v]}</span>`)}
+<p class="counts"><strong>Attempts:</strong> ${(['pass', 'fail', 'not_applicable', 'not_determined', 'error', 'skipped'] as const).map((v) => h`<span>${v.replace('_', ' ')} ${s.attempts[v] ?? 0}</span>`)}
 <strong>Findings:</strong> ${SEVERITIES.map((v) => h`<span>${v} ${s.findings[v] ?? 0}</span>`)}</p>
 </header>`;
 }
@@ -257,6 +257,7 @@ ${v.length ? h`<p class="banner bad">The scope guard refused ${v.length} connect
 function notTestedSection(report: Report): Raw {
   const skipped = report.attempts.filter((a) => a.status === 'skipped');
   const errors = report.attempts.filter((a) => a.status === 'error');
+  const judgedNothing = report.attempts.filter((a) => a.status === 'not_determined');
   const undetermined = report.requirements.filter((r) => r.verdict === 'not_determined');
   const attemptTable = (list: Attempt[]) => h`<table><thead><tr><th>Probe</th><th>Target</th><th>Safety</th><th>Reason</th><th>Detail</th></tr></thead><tbody>
 ${list.map((a) => h`<tr><td><code>${a.probe}</code></td><td>${a.target}</td><td>${a.safety}</td><td>${a.reason ?? ''}</td><td>${a.message ? h`<pre>${a.message}</pre>` : ''}</td></tr>`)}
@@ -265,9 +266,10 @@ ${list.map((a) => h`<tr><td><code>${a.probe}</code></td><td>${a.target}</td><td>
 ${report.run.complete ? '' : h`<p class="banner warn">The run did not complete${report.run.incompleteReason ? h`: ${report.run.incompleteReason}` : ''}.</p>`}
 <h3>Skipped attempts (${skipped.length})</h3>${skipped.length ? attemptTable(skipped) : h`<p>None.</p>`}
 <h3>Attempts that ended in an error (${errors.length})</h3>${errors.length ? attemptTable(errors) : h`<p>None.</p>`}
+<h3>Attempts that could not tell (${judgedNothing.length})</h3>${judgedNothing.length ? attemptTable(judgedNothing) : h`<p>None.</p>`}
 <h3>Requirements not determined (${undetermined.length})</h3>
 ${undetermined.length ? h`<table><thead><tr><th>Requirement</th><th>Required at target</th><th>Why</th></tr></thead><tbody>
-${undetermined.map((r) => h`<tr class="not_determined"><td><strong>${r.id}</strong> ${r.title}</td><td>${r.requiredAtTarget ? 'yes' : 'no'} (${levelsText(r.sl)})</td><td>${r.reason}</td></tr>`)}
+${undetermined.map((r) => h`<tr class="not_determined"><td><strong>${r.id}</strong> ${r.title}</td><td>${r.requiredAtTarget ? 'yes' : 'no'} (${levelsText(r.sl)})</td><td>${r.reason}${r.notExamined?.length ? h`<br><span class="muted">Not examined: ${r.notExamined.join('; ')}</span>` : ''}</td></tr>`)}
 </tbody></table>` : h`<p>None.</p>`}
 </section>`;
 }

@@ -1,6 +1,6 @@
 /**
  * junit.xml for CI: one <testsuite> per target host with one <testcase> per probe attempt
- * (fail -> <failure>, error -> <error>, skipped and not_applicable -> <skipped message>), and a suite
+ * (fail -> <failure>, error -> <error>, skipped, not_applicable and not_determined -> <skipped message>), and a suite
  * "requirements" with one <testcase> per failed requirement. Attribute values are escaped, long text
  * sits in CDATA (a "]]>" inside is split), and characters XML 1.0 forbids never reach the file.
  */
@@ -49,6 +49,8 @@ function attemptCase(a: Attempt): Case {
       return { ...base, result: { kind: 'error', type: a.reason ?? 'error', message: `${a.reason ?? 'error'}: ${(a.message ?? '').split('\n')[0]}`, body: a.message }, out };
     case 'not_applicable':
       return { ...base, result: { kind: 'skipped', message: `not applicable: ${a.message ?? a.outcomes.map((o) => o.reason).join('; ')}` }, out };
+    case 'not_determined':
+      return { ...base, result: { kind: 'skipped', message: `not determined: ${a.message ?? 'the probe judged no requirement'}` }, out };
     case 'skipped':
       return { ...base, result: { kind: 'skipped', message: `skipped (${a.reason ?? 'unknown'})${a.message ? `: ${a.message}` : ''}` } };
   }

@@ -6,7 +6,8 @@ import type {
   ComponentType, Coverage, Finding, FrId, RequirementOutcome, Safety, SecurityLevel, SlVector,
 } from '../sdk';
 
-export type AttemptStatus = 'pass' | 'fail' | 'not_applicable' | 'error' | 'skipped';
+/** not_determined: the attempt ended but judged no requirement (it could not tell; the message says why). */
+export type AttemptStatus = 'pass' | 'fail' | 'not_applicable' | 'not_determined' | 'error' | 'skipped';
 export type ErrorReason = 'unreachable' | 'timeout' | 'protocol' | 'auth' | 'scope' | 'input' | 'bug' | 'cancelled';
 export type SkipReason = 'not-allowed' | 'below-sl' | 'disabled' | 'target-unhealthy' | 'cancelled' | 'no-credentials';
 

@@ -128,7 +128,8 @@ export function classifyError(err: unknown): { reason: ErrorReason; message: str
 function statusOf(outcomes: readonly RequirementOutcome[]): Attempt['status'] {
   if (outcomes.some((o) => o.verdict === 'fail')) return 'fail';
   if (outcomes.some((o) => o.verdict === 'pass')) return 'pass';
-  return 'not_applicable';
+  // An attempt that judged nothing could not tell: that is not "not applicable".
+  return outcomes.length > 0 ? 'not_applicable' : 'not_determined';
 }
 
 /** Why an attempt judged nothing: its outcomes' reasons, or the probe's own note. */
@@ -136,7 +137,7 @@ function notApplicableMessage(result: ProbeResult): string {
   const reasons = [...new Set(result.outcomes.map((o) => o.reason))];
   if (reasons.length > 0) return reasons.join('; ');
   const { note, notDetermined } = result.observations;
-  if (typeof notDetermined === 'string' && notDetermined) return `not determined: ${notDetermined}`;
+  if (typeof notDetermined === 'string' && notDetermined) return notDetermined;
   return typeof note === 'string' && note ? note : 'the probe evaluated no requirement on this target';
 }
 
@@ -218,7 +219,7 @@ export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnviro
     if (problem === undefined) {
       const status = statusOf(settled.result.outcomes);
       return {
-        ...base, status, ...(status === 'not_applicable' ? { message: notApplicableMessage(settled.result) } : {}), durationMs,
+        ...base, status, ...(status === 'not_applicable' || status === 'not_determined' ? { message: notApplicableMessage(settled.result) } : {}), durationMs,
         observations: settled.result.observations, findings: [...settled.result.findings],
         outcomes: [...settled.result.outcomes], evidence,
       };

@@ -142,7 +142,7 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
     probeRequirements: new Map(probes.map((p) => [p.id, p.requirements])), attestations: options.attestations,
   });
   const finishedAt = new Date().toISOString();
-  const statuses: AttemptStatus[] = ['pass', 'fail', 'not_applicable', 'error', 'skipped'];
+  const statuses: AttemptStatus[] = ['pass', 'fail', 'not_applicable', 'not_determined', 'error', 'skipped'];
   const verdicts: RequirementVerdictValue[] = ['pass', 'fail', 'not_applicable', 'not_determined'];
   const report: Report = {
     schemaVersion: 1,
