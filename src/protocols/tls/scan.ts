@@ -13,7 +13,7 @@ import {
 } from './suites';
 import { canDecrypt, canMakeKeyShare, makeKeyShare, type KeyShare } from './tls13';
 import { ExtensionType, NAMED_GROUPS, SIGNATURE_SCHEMES, groupName } from './wire';
-import { dnToString } from './x509';
+import { dnToString } from '../x509';
 
 export interface ScanOptions {
   readonly signal: AbortSignal;
