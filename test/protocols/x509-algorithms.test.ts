@@ -79,6 +79,14 @@ describe('X.509 knowledge base (src/protocols/x509/algorithms.json)', () => {
     }
   });
 
+  it('the shipped tls and opcua baselines judge certificate strength with the same thresholds at every level (one certificate, one verdict)', () => {
+    const opcua = new Map(levels('opcua.yaml').map(([level, raw]) => [level, checkOpcuaBaseline(raw).serverCertificate]));
+    for (const [level, raw] of levels('tls.yaml')) {
+      const { minRsaBits, minDsaBits, minEcBits, minEdDsaBits, forbiddenKeyTypes, forbiddenSignatureHashes } = checkTlsPolicy(raw).certificate;
+      expect(opcua.get(level), `level ${level}`).to.deep.equal({ minRsaBits, minDsaBits, minEcBits, minEdDsaBits, forbiddenKeyTypes, forbiddenSignatureHashes });
+    }
+  });
+
   it('a mistyped threshold or an unknown hash or key type fails loudly', () => {
     const ok = { ...STRICT } as Record<string, unknown>;
     expect(() => checkKeyStrengthPolicy({ ...ok, minEcBits: '256' }, 'x')).to.throw(/x\.minEcBits must be a non-negative integer/);
