@@ -17,7 +17,7 @@ export interface OpensslPki {
   remove(): void;
 }
 
-export type OpensslKey = 'rsa:1024' | 'rsa:2048' | 'ec:P-192' | 'ec:P-256' | 'dsa:2048';
+export type OpensslKey = 'rsa:1024' | 'rsa:2048' | 'ec:P-192' | 'ec:P-256' | 'ec:secp160r1' | 'dsa:2048';
 export type OpensslDigest = 'md5' | 'sha1' | 'sha224' | 'sha256';
 
 /** `-newkey` arguments; a DSA key needs its parameters made first (`<name>.dsaparam`). */
