@@ -77,7 +77,7 @@ async function corroborated(
   if (first.outcome !== 'unanswered') return first;
   const check = await control(endpoint);
   if (check.outcome !== 'accepted') {
-    return { ...first, corroboration: `not read as a refusal: the control certificate got ${check.status} on this endpoint too` };
+    return { ...first, corroboration: `not read as a refusal: the control certificate could not open a channel on this endpoint either (${check.status})` };
   }
   const again = await tryCertificate(at, endpoint, identity, first.certificate);
   if (again.outcome !== 'unanswered') return { ...again, corroboration: `the first attempt got ${first.status}; the second: ${again.status}` };

@@ -72,7 +72,7 @@ describe('integrity: OPC UA certificate verdicts against deceptive peers', funct
         expect(tests.length).to.be.greaterThan(0);
         for (const t of tests) {
           expect(t).to.include({ outcome: 'unanswered', status: 'ConnectionClosed' });
-          expect(t.corroboration).to.match(/control certificate got ConnectionClosed on this endpoint too/);
+          expect(t.corroboration).to.match(/control certificate could not open a channel on this endpoint either \(ConnectionClosed\)/);
         }
         expect(attempt.observations.reason).to.match(/not evidence that the server validated and refused the certificate/);
         // The front hung up on the control certificate as well: that is what keeps the rows open.
