@@ -1,6 +1,6 @@
 import { defineProbe, finding, judge, type Finding } from '../../src/sdk';
 import {
-  channelFor, clientIdentityFor, discoverEndpoints, endpointPath, isOpcuaStatusError, policyTestable, targetOf,
+  channelFor, clientIdentityFor, discoverEndpoints, endpointPath, isChannelClosed, isOpcuaStatusError, policyTestable, targetOf,
   usableSecureEndpoints, withOpcuaClient, type BrowsedNode, type DiscoveredEndpoint, type OpcuaSession, type ReadValue, type WriteCheck,
 } from '../../src/protocols/opcua';
 
@@ -21,7 +21,8 @@ interface AttemptRecord {
   endpoint: string;
   /** false: the endpoint offers no Anonymous token and one was sent anyway. */
   advertised: boolean;
-  outcome: 'activated' | 'refused' | 'channel-refused' | 'not-tested';
+  /** channel-closed: the server hung up at the OpenSecureChannel without a status (no answer about anonymous). */
+  outcome: 'activated' | 'refused' | 'channel-refused' | 'channel-closed' | 'not-tested';
   status?: string;
   reason?: string;
 }
@@ -116,11 +117,15 @@ export default defineProbe<AnonymousInputs>({
         break;
       } catch (err) {
         if (isOpcuaStatusError(err, 'channel')) attempts.push({ endpoint: label, advertised, outcome: 'channel-refused', status: err.status });
+        else if (isChannelClosed(err)) attempts.push({ endpoint: label, advertised, outcome: 'channel-closed', reason: err.message });
         else if (isOpcuaStatusError(err, 'session')) attempts.push({ endpoint: label, advertised, outcome: 'refused', status: err.status });
         else throw err;
       }
     }
-    const decisive = attempts.some((a) => a.outcome === 'activated' || a.outcome === 'refused');
+    // A pass needs a refusal on every endpoint tried: one that hung up, refused the channel or could not be
+    // tested leaves its answer unknown, and a refusal elsewhere does not speak for it.
+    const unanswered = attempts.filter((a) => a.outcome !== 'activated' && a.outcome !== 'refused');
+    const decisive = activated !== undefined || (attempts.length > 0 && unanswered.length === 0);
     const observations: Record<string, unknown> = { anonymousOffered: offering.length > 0, attempts };
     const findings: Finding[] = [];
     if (activated) {
@@ -146,7 +151,8 @@ export default defineProbe<AnonymousInputs>({
     } else if (!decisive) {
       observations.reason = candidates.length === 0
         ? 'no endpoint the harness can open (no None endpoint, no usable secure one)'
-        : 'no anonymous activation could be tried (see attempts); a refused client certificate needs a trusted one named in the profile';
+        : `no answer about anonymous activation on ${unanswered.map((a) => `${a.endpoint} (${a.outcome})`).join(', ')} (see attempts); `
+          + 'a refused client certificate needs a trusted one named in the profile';
     }
     const refused = attempts.filter((a) => a.outcome === 'refused').map((a) => `${a.endpoint}: ${a.status}${a.advertised ? '' : ', not advertised'}`);
     const outcomes = decisive ? judge([

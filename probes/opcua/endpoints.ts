@@ -1,15 +1,30 @@
 import { ProtocolViolation, defineProbe, finding, judge, type Finding, type Judgement } from '../../src/sdk';
 import {
-  describeCertificate, discoverEndpoints, passwordInClear, summaryOf, targetOf, toPem, tokenPolicyOf,
+  checkOpcuaBaseline, describeCertificate, discoverEndpoints, passwordInClear, summaryOf, targetOf, toPem, tokenPolicyOf,
   type CertificateSummary, type DiscoveredEndpoint,
 } from '../../src/protocols/opcua';
+import { UNJUDGED_KINDS, certificateStrength, parseCertificate, type CertificateWeakness, type KeyStrengthPolicy } from '../../src/protocols/x509';
 
-/** profiles/baselines/opcua.yaml, one level. */
-export interface OpcuaBaseline {
-  deprecatedPolicies: string[];
-  minServerKeyBits: number;
-  weakSignatureHashes: string[];
-  signOnlyAllowed: boolean;
+const CERT_REQS = ['CR 1.9', 'CR 4.3'];
+
+const FINDING_CODES: Partial<Record<CertificateWeakness['kind'], string>> = {
+  'key-too-short': 'opcua.server-certificate-short-key',
+  'key-type-forbidden': 'opcua.server-certificate-key-type',
+  'signature-hash-forbidden': 'opcua.server-certificate-weak-hash',
+};
+
+/** Findings for the server certificate as the shared X.509 module judged it (the verdict tls.certificate gives). */
+function certificateFindings(weaknesses: readonly CertificateWeakness[], evidence: string): Finding[] {
+  return weaknesses.flatMap((w) => {
+    const code = FINDING_CODES[w.kind];
+    if (!code || !('severity' in w)) return [];
+    const message = `the server certificate ${w.kind === 'signature-hash-forbidden' ? 'is' : 'has'} ${w.text}`;
+    return [finding({ code, severity: w.severity, requirements: CERT_REQS, evidence: [evidence], message })];
+  });
+}
+
+function judgeCertificate(der: Buffer, policy: KeyStrengthPolicy): CertificateWeakness[] {
+  return certificateStrength(parseCertificate(der), policy);
 }
 
 function list(endpoints: readonly DiscoveredEndpoint[]): string {
@@ -24,7 +39,8 @@ export default defineProbe({
     'Opens an unsecured channel (the discovery path every OPC UA server offers), sends GetEndpoints and ' +
     'records every endpoint with its security mode, security policy and user token policies, and the ' +
     "server's application certificate. Judges None endpoints, deprecated policies, Anonymous, passwords " +
-    'that would cross the network unencrypted and a short or SHA-1 certificate against the opcua baseline. ' +
+    "that would cross the network unencrypted against the opcua baseline, and the server certificate's key type, " +
+    'key size and signature hash with the same X.509 judgement tls.certificate uses. ' +
     'Never follows the host names the server advertises.',
   requirements: ['CR 1.1', 'CR 1.2', 'CR 1.5', 'CR 1.9', 'CR 2.1', 'CR 3.1', 'CR 4.1', 'CR 4.3'],
   safety: 'passive',
@@ -33,19 +49,19 @@ export default defineProbe({
   timeoutMs: 15_000,
   async run(ctx) {
     const service = ctx.service!;
-    const baseline = ctx.baseline<OpcuaBaseline>('opcua');
+    const baseline = checkOpcuaBaseline(ctx.baseline('opcua'));
     const endpoints = await discoverEndpoints(targetOf(service), { signal: ctx.signal, deadline: ctx.deadline });
     if (endpoints.length === 0) throw new ProtocolViolation(`${service.host}:${service.port}: GetEndpoints returned no endpoint`);
 
     const dump = endpoints.map((e) => ({ ...summaryOf(e), serverCertificate: e.serverCertificate?.toString('base64') ?? null }));
     const dumpPath = ctx.evidence.save('endpoints.json', dump);
-    const certificates = new Map<string, { summary: CertificateSummary; path: string }>();
+    const certificates = new Map<string, { summary: CertificateSummary; path: string; weaknesses: CertificateWeakness[] }>();
     for (const e of endpoints) {
       if (!e.serverCertificate) continue;
       const summary = describeCertificate(e.serverCertificate);
       if (certificates.has(summary.sha256)) continue;
       const path = ctx.evidence.save(certificates.size === 0 ? 'server-certificate.pem' : `server-certificate-${certificates.size + 1}.pem`, toPem(e.serverCertificate));
-      certificates.set(summary.sha256, { summary, path });
+      certificates.set(summary.sha256, { summary, path, weaknesses: judgeCertificate(e.serverCertificate, baseline.serverCertificate) });
     }
     const certs = [...certificates.values()];
     const secure = endpoints.filter((e) => e.securityMode === 'Sign' || e.securityMode === 'SignAndEncrypt');
@@ -100,20 +116,8 @@ export default defineProbe({
           clear.map(({ e, t }) => `${t.policyId} on ${e.securityMode}/${e.securityPolicy}`).join(', '),
       }));
     }
-    for (const { summary, path } of certs) {
-      if (summary.keyType === 'RSA' && summary.keyBits !== null && summary.keyBits < baseline.minServerKeyBits) {
-        findings.push(finding({
-          code: 'opcua.server-certificate-short-key', severity: 'high', requirements: ['CR 1.9', 'CR 4.3'], evidence: [path],
-          message: `the server certificate has a ${summary.keyBits}-bit RSA key (baseline minimum ${baseline.minServerKeyBits})`,
-        }));
-      }
-      if (summary.signatureHash !== null && baseline.weakSignatureHashes.includes(summary.signatureHash)) {
-        findings.push(finding({
-          code: 'opcua.server-certificate-weak-hash', severity: 'medium', requirements: ['CR 1.9', 'CR 4.3'], evidence: [path],
-          message: `the server certificate is signed with ${summary.signatureAlgorithm}`,
-        }));
-      }
-    }
+    for (const { path, weaknesses } of certs) findings.push(...certificateFindings(weaknesses, path));
+    const unjudged = certs.flatMap((c) => c.weaknesses.filter((w) => UNJUDGED_KINDS.has(w.kind)));
 
     const judgements: Judgement[] = [
       { requirement: 'CR 1.1', coverage: 'partial', passReason: 'no endpoint offers the Anonymous user token' },
@@ -125,11 +129,15 @@ export default defineProbe({
       { requirement: 'CR 4.3', coverage: 'partial', passReason: 'only current security policies' + (certs.length ? ' and a strong server certificate' : '') },
     ];
     if (certs.length > 0) {
+      // A certificate whose key or signature the X.509 table cannot judge leaves CR 1.9 open (and CR 4.3,
+      // unless a finding fails it anyway): no evidence, no pass.
       judgements.push({
         requirement: 'CR 1.9', coverage: 'partial',
         passReason: `server certificate ${certs.map((c) => `${c.summary.keyType} ${c.summary.keyBits ?? '?'} bits, ${c.summary.signatureAlgorithm}`).join('; ')}`,
       });
     }
+    const open = unjudged.length > 0 ? new Set(CERT_REQS) : new Set<string>();
+    const decided = judgements.filter((j) => !open.has(j.requirement) || findings.some((f) => f.severity !== 'info' && f.requirements.includes(j.requirement)));
 
     return {
       observations: {
@@ -139,12 +147,14 @@ export default defineProbe({
         application: endpoints[0].server,
         certificate: certs[0]?.summary ?? null,
         ...(certs.length > 1 ? { certificates: certs.map((c) => c.summary) } : {}),
+        strength: certs.map((c) => ({ subject: c.summary.subject, weaknesses: c.weaknesses })),
+        ...(unjudged.length ? { notDetermined: `server certificate strength not judged: ${unjudged.map((w) => w.text).join('; ')}` } : {}),
         tokenPolicies: endpoints.flatMap((e) => e.userTokenPolicies.map((t) => ({
           endpoint: `${e.securityMode}/${e.securityPolicy}`, policyId: t.policyId, tokenType: t.tokenType, encryptedWith: tokenPolicyOf(e, t),
         }))),
       },
       findings,
-      outcomes: judge(judgements, findings),
+      outcomes: judge(decided, findings),
     };
   },
 });

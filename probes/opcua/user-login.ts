@@ -2,7 +2,7 @@ import * as crypto from 'node:crypto';
 import { AuthRejected, MissingInput, defineProbe, finding, judge, type Finding } from '../../src/sdk';
 import {
   channelFor, clientIdentityFor, describeCertificate, discoverEndpoints, endpointPath, isOpcuaStatusError,
-  targetOf, usableSecureEndpoints, withOpcuaClient, type OpcuaConnection,
+  targetOf, untrustedClientCertificate, usableSecureEndpoints, withOpcuaClient, type OpcuaConnection,
 } from '../../src/protocols/opcua';
 import { LoginBudget } from '../../src/protocols/auth/ledger';
 
@@ -73,13 +73,7 @@ export default defineProbe({
         },
       );
     } catch (err) {
-      if (isOpcuaStatusError(err, 'channel')) {
-        throw new MissingInput(
-          `${label}: the server refused the client certificate (${err.status}, source ${identity.source}); ` +
-          'put a certificate the device trusts in the profile (service options clientCertificate / clientPrivateKey)',
-        );
-      }
-      throw err;
+      throw untrustedClientCertificate(err, label, identity.source) ?? err;
     }
     const observations = {
       endpoint: label, username: credential.username, credentialSource: credential.source,

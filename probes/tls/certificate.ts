@@ -1,9 +1,10 @@
-import { ProtocolViolation, TargetTimeout, defineProbe, finding, judge, type Finding } from '../../src/sdk';
+import { ProtocolViolation, TargetTimeout, defineProbe, finding, judge, type Finding, type Judgement } from '../../src/sdk';
 import {
   HELLO_PACING_SCHEMA, TLS_CAPABLE_PROTOCOLS, certificateMatches, checkTlsPolicy, fullHandshake, helloPacing, inspectServer,
   isTlsService, parseCertificate, readCertificates, tlsEndpoint, toPem, verifyChain, type CertificateInfo, type HelloPacing,
   type TlsPolicy,
 } from '../../src/protocols/tls';
+import { UNJUDGED_KINDS, keyWeaknesses, signatureWeaknesses, type CertificateWeakness } from '../../src/protocols/x509';
 
 export interface CertificateInputs extends HelloPacing {
   /** PEM file with the CA certificate(s) the component's certificates should chain to (the plant PKI). */
@@ -19,31 +20,44 @@ function relied(chain: readonly CertificateInfo[]): CertificateInfo[] {
   return chain.length > 1 && last.selfSigned ? chain.slice(0, -1) : [...chain];
 }
 
+/** What the shared X.509 judgement says of the leaf key and of every signature clients rely on. */
+export function strengthOf(chain: readonly CertificateInfo[], policy: TlsPolicy): { subject: string; weaknesses: CertificateWeakness[] }[] {
+  const leaf = chain[0];
+  return relied(chain).map((c) => ({
+    subject: c.subject,
+    weaknesses: [...(c === leaf ? keyWeaknesses(c, policy.certificate) : []), ...signatureWeaknesses(c, policy.certificate)],
+  }));
+}
+
+/** Finding codes of the strength weaknesses: tls.cert.<family>-key-short, tls.cert.<family>-key, tls.cert.<hash>-signature. */
+function strengthFindings(chain: readonly CertificateInfo[], policy: TlsPolicy, evidence: string[]): Finding[] {
+  const out: Finding[] = [];
+  strengthOf(chain, policy).forEach(({ subject, weaknesses }, i) => {
+    const which = i === 0 ? 'the certificate' : `intermediate "${subject}"`;
+    for (const w of weaknesses) {
+      if (w.kind === 'key-too-short') {
+        out.push(finding({ code: `tls.cert.${w.family.toLowerCase()}-key-short`, severity: w.severity, requirements: CERT_REQS, evidence, message: `${which} has ${w.text}` }));
+      } else if (w.kind === 'key-type-forbidden') {
+        out.push(finding({ code: `tls.cert.${w.family.toLowerCase()}-key`, severity: w.severity, requirements: CERT_REQS, evidence, message: `${which} has ${w.text}` }));
+      } else if (w.kind === 'signature-hash-forbidden') {
+        out.push(finding({ code: `tls.cert.${w.hash}-signature`, severity: w.severity, requirements: SIG_REQS, evidence, message: `${which} is ${w.text}` }));
+      }
+    }
+  });
+  return out;
+}
+
 /** Findings for the served chain under one policy level. Exported for the policy tests. */
 export function certificateFindings(
   chain: readonly CertificateInfo[], policy: TlsPolicy, facts: { names: readonly string[]; nameMatches: boolean; trusted: { trusted: boolean; reason: string } | null; now: Date },
   evidence: string[],
 ): Finding[] {
-  const out: Finding[] = [];
+  const out: Finding[] = strengthFindings(chain, policy, evidence);
   const add = (code: string, severity: Finding['severity'], requirements: string[], message: string) => {
     out.push(finding({ code, severity, requirements, message, evidence }));
   };
   const leaf = chain[0];
   const p = policy.certificate;
-  if ((leaf.keyType === 'RSA' || leaf.keyType === 'RSA-PSS') && leaf.keyBits < p.minRsaBits) {
-    add('tls.cert.rsa-key-short', 'high', CERT_REQS, `the certificate has a ${leaf.keyBits}-bit RSA key (policy minimum ${p.minRsaBits})`);
-  }
-  if (leaf.keyType === 'EC' && leaf.keyBits < p.minEcBits) {
-    add('tls.cert.ec-key-short', 'high', CERT_REQS, `the certificate has a ${leaf.keyBits}-bit EC key (${leaf.curve ?? '?'}; policy minimum ${p.minEcBits})`);
-  }
-  if (leaf.keyType === 'DSA') add('tls.cert.dsa-key', 'medium', CERT_REQS, `the certificate has a DSA key (${leaf.keyBits} bit), which FIPS 186-5 no longer approves`);
-  for (const c of relied(chain)) {
-    const hash = c.signatureHash ?? '';
-    if (!p.forbiddenSignatureHashes.includes(hash)) continue;
-    const which = c === leaf ? 'the certificate' : `intermediate "${c.subject}"`;
-    if (hash === 'sha1') add('tls.cert.sha1-signature', 'high', SIG_REQS, `${which} is signed with SHA-1 (${c.signatureAlgorithm})`);
-    else add('tls.cert.md5-signature', 'critical', SIG_REQS, `${which} is signed with ${hash.toUpperCase()} (${c.signatureAlgorithm})`);
-  }
   for (const c of relied(chain)) {
     const which = c === leaf ? 'the certificate' : `intermediate "${c.subject}"`;
     if (new Date(c.notAfter) < facts.now) add('tls.cert.expired', 'high', ['CR 1.8'], `${which} expired on ${c.notAfter}`);
@@ -62,6 +76,15 @@ export function certificateFindings(
     add('tls.cert.untrusted', 'medium', ['CR 1.8'], `the chain does not lead to the profile's trust anchors: ${facts.trusted.reason}`);
   }
   return out;
+}
+
+/**
+ * A key or signature the X.509 table cannot judge is no evidence of strength: the requirements it bears on
+ * are left out (not determined) unless a finding fails them anyway.
+ */
+function withoutUnjudged(judgements: Judgement[], unjudged: readonly CertificateWeakness[], findings: readonly Finding[]): Judgement[] {
+  const open = new Set(unjudged.flatMap((w) => (w.kind === 'key-unjudged' ? CERT_REQS : SIG_REQS)));
+  return judgements.filter((j) => !open.has(j.requirement) || findings.some((f) => f.severity !== 'info' && f.requirements.includes(j.requirement)));
 }
 
 function summary(c: CertificateInfo) {
@@ -129,6 +152,8 @@ export default defineProbe<CertificateInputs>({
     const jsonPath = ctx.evidence.save('certificates.json', { chainSource, chain, nameMatches, trusted, negotiated });
     const policy = checkTlsPolicy(ctx.baseline('tls'));
     const findings = certificateFindings(chain, policy, { names, nameMatches, trusted, now: new Date() }, [pemPath, jsonPath]);
+    const strength = strengthOf(chain, policy);
+    const unjudged = strength.flatMap((c) => c.weaknesses).filter((w) => UNJUDGED_KINDS.has(w.kind));
     const leaf = chain[0];
     return {
       observations: {
@@ -141,14 +166,16 @@ export default defineProbe<CertificateInputs>({
         nameMatches,
         trusted: trusted ? trusted.trusted : null,
         negotiated,
+        strength,
         ...(unconfirmed ? { incomplete: { certificate: unconfirmed }, note: `no pass: ${unconfirmed}` } : {}),
+        ...(unjudged.length ? { notDetermined: `strength not judged: ${unjudged.map((w) => w.text).join('; ')}` } : {}),
       },
       findings,
-      outcomes: judge([
+      outcomes: judge(withoutUnjudged([
         { requirement: 'CR 1.8', coverage: 'partial', passReason: 'the served certificate is issued by a PKI, valid, names the service and is within the lifetime policy (enrolment and revocation processes need documentation review)' },
         { requirement: 'CR 4.3', coverage: 'partial', passReason: 'key type, key size and signature hash of the served certificate follow the baseline' },
-        { requirement: 'CR 3.1 RE(1)', coverage: 'partial', passReason: 'no SHA-1 or MD5 signature in the certificates clients rely on' },
-      ], findings).filter((o) => o.verdict !== 'pass' || !unconfirmed),
+        { requirement: 'CR 3.1 RE(1)', coverage: 'partial', passReason: `no signature hash the baseline forbids (${policy.certificate.forbiddenSignatureHashes.join(', ')}) in the certificates clients rely on` },
+      ], unjudged, findings), findings).filter((o) => o.verdict !== 'pass' || !unconfirmed),
     };
   },
 });

@@ -2,7 +2,7 @@
  * Certificates of the emulated device, made at start in device.workDir (never the working directory):
  * one device CA shared by its services (files pki/ca.crt and pki/ca.key, so tests and a lab can trust it or
  * issue client certificates under it), and a server certificate per service as the posture describes it.
- * X.509 is built with node-forge and signed with node:crypto (src/protocols/tls/x509.ts): forge alone can
+ * X.509 is built with node-forge and signed with node:crypto (src/protocols/x509): forge alone can
  * only carry RSA keys, and the posture also asks for EC P-256. No openssl CLI is used.
  */
 import * as os from 'node:os';
@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   generateKey, issueCertificate, readIssuer, type IssuedCertificate, type KeySpec,
-} from '../protocols/tls/x509';
+} from '../protocols/x509';
 import type { DeviceContext } from './types';
 import { PostureError } from './errors';
 

@@ -17,17 +17,22 @@ export interface OpensslPki {
   remove(): void;
 }
 
-export type OpensslKey = 'rsa:1024' | 'rsa:2048' | 'ec:P-256';
+export type OpensslKey = 'rsa:1024' | 'rsa:2048' | 'ec:P-192' | 'ec:P-256' | 'ec:secp160r1' | 'dsa:2048';
+export type OpensslDigest = 'md5' | 'sha1' | 'sha224' | 'sha256';
 
-function keyArgs(key: OpensslKey): string[] {
-  return key.startsWith('rsa') ? ['-newkey', key] : ['-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${key.slice(3)}`];
+/** `-newkey` arguments; a DSA key needs its parameters made first (`<name>.dsaparam`). */
+function keyArgs(key: OpensslKey, run: (args: string[]) => void, name: string): string[] {
+  if (key.startsWith('rsa')) return ['-newkey', key];
+  if (key.startsWith('ec')) return ['-newkey', 'ec', '-pkeyopt', `ec_paramgen_curve:${key.slice(3)}`];
+  run(['genpkey', '-genparam', '-algorithm', 'DSA', '-pkeyopt', `dsa_paramgen_bits:${key.slice(4)}`, '-out', `${name}.dsaparam`]);
+  return ['-newkey', `dsa:${name}.dsaparam`];
 }
 
 /** Makes certificates with the openssl CLI: a self-signed one, or a CA and a leaf issued by it. */
 export function opensslPki(openssl: string): OpensslPki & {
-  selfSigned(name: string, key: OpensslKey, digest: 'sha1' | 'sha256', days?: number): void;
+  selfSigned(name: string, key: OpensslKey, digest: OpensslDigest, days?: number): void;
   ca(name: string, key: OpensslKey): void;
-  leaf(name: string, ca: string, key: OpensslKey, digest: 'sha1' | 'sha256', san: string): void;
+  leaf(name: string, ca: string, key: OpensslKey, digest: OpensslDigest, san: string): void;
 } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-openssl-'));
   const file = (name: string) => path.join(dir, name);
@@ -37,16 +42,16 @@ export function opensslPki(openssl: string): OpensslPki & {
     file,
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
     selfSigned(name, key, digest, days = 30) {
-      run(['req', '-x509', ...keyArgs(key), '-nodes', `-${digest}`, '-days', String(days), '-subj', `/CN=${name}`,
+      run(['req', '-x509', ...keyArgs(key, run, name), '-nodes', `-${digest}`, '-days', String(days), '-subj', `/CN=${name}`,
         '-keyout', `${name}.key`, '-out', `${name}.crt`]);
     },
     ca(name, key) {
-      run(['req', '-x509', ...keyArgs(key), '-nodes', '-sha256', '-days', '30', '-subj', `/CN=${name}`,
+      run(['req', '-x509', ...keyArgs(key, run, name), '-nodes', '-sha256', '-days', '30', '-subj', `/CN=${name}`,
         '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
         '-keyout', `${name}.key`, '-out', `${name}.crt`]);
     },
     leaf(name, ca, key, digest, san) {
-      run(['req', ...keyArgs(key), '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`]);
+      run(['req', ...keyArgs(key, run, name), '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`]);
       fs.writeFileSync(file(`${name}.ext`), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
       run(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial',
         '-days', '30', `-${digest}`, '-extfile', `${name}.ext`, '-out', `${name}.crt`]);

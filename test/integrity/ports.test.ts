@@ -155,7 +155,7 @@ describe('ports.tcp integrity: a scan that saw no answers never passes CR 7.7', 
           services: declaredDropping(), inputs: scannerInputs(this, scanner, { ports: formatPortSpec(closed) }),
         });
         expectNotDetermined(attempt, /every declared TCP service port .* went unanswered \(filtered\)/);
-        expect(attempt.status).to.equal('not_applicable');
+        expect(attempt.status).to.equal('not_determined');
         expect(attempt.message).to.equal(attempt.observations.note);
         expect(attempt.observations).to.deep.include({ complete: true, closed: 30, filtered: { count: 2, ports: formatPortSpec([a, b]) }, open: [] });
         expect(attempt.observations.declaredNotOpen).to.deep.equal([{ port: a, protocol: 'ssh', state: 'filtered' }, { port: b, protocol: 'opcua', state: 'filtered' }]);
@@ -254,7 +254,7 @@ describe('ports.tcp integrity: a scan that saw no answers never passes CR 7.7', 
           inputs: scannerInputs(this, scanner, { ports, maxParallel: 32 }),
         });
         expectNotDetermined(attempt, /^the host answered nothing: none of the 34 TCP ports scanned answered/);
-        expect(attempt.status).to.equal('not_applicable');
+        expect(attempt.status).to.equal('not_determined');
         expect(attempt.findings.filter((f) => f.severity !== 'info')).to.deep.equal([]);
         expect(attempt.observations).to.deep.include({ complete: true, open: [], closed: 0, filtered: { count: 34, ports } });
         if (scanner === 'nmap') {

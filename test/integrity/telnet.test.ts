@@ -119,7 +119,7 @@ describe('integrity: telnet devices that offer a login in ways a naive reader mi
       send('login: ');
     }), { quietMs: 200, promptWaitMs: 500 });
     expect(attempt.outcomes).to.deep.equal([]);
-    expect(attempt.status).to.equal('not_applicable');
+    expect(attempt.status).to.equal('not_determined');
     expect(attempt.observations).to.include({ promptKind: 'unknown', loginPrompt: false, shellPrompt: false });
     expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['cleartext.telnet-prompt-unknown', 'info']]);
   });

@@ -34,7 +34,12 @@ describe('protocols/opcua adapter', function () {
     expect(map('rejected', 'channel', { statusCode: { name: 'BadSecurityChecksFailed' } })).to.equal('OpcuaStatusError:channel:BadSecurityChecksFailed');
     expect(map('ERR received: BadCertificateUntrusted (0x801a0000)')).to.equal('OpcuaStatusError:channel:BadCertificateUntrusted');
     expect(map('BadTcpMessageTypeInvalid')).to.equal('ProtocolViolation');
-    expect(map('socket has been disconnected by third party')).to.equal('OpcuaStatusError:channel:ConnectionClosed');
+    // A hang-up at the OpenSecureChannel is its own type, not a status: no probe may read it as a refusal unchecked.
+    expect(map('socket has been disconnected by third party')).to.equal('OpcuaChannelClosed');
+    expect(map('The connection may have been rejected by server, Err = (Connection Break)')).to.equal('OpcuaChannelClosed');
+    expect(isOpcuaStatusError(toProbeError(new Error('read ECONNRESET'), 'channel', url))).to.equal(false);
+    expect(map('read ECONNRESET', 'session')).to.equal('ProtocolViolation');
+    expect(map('ERR received: BadTcpServerTooBusy (0x807d0000)')).to.equal('ProtocolViolation');
     expect(map('activate failed: BadUserAccessDenied (0x801f0000)', 'session')).to.equal('OpcuaStatusError:session:BadUserAccessDenied');
     expect(map('x', 'read', { statusCode: { name: 'BadTimeout' } })).to.equal('TargetTimeout');
   });

@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { MODBUS_ROLE_OID } from '../../protocols/tls/modbus';
-import { utf8Extension } from '../../protocols/tls/x509';
+import { utf8Extension } from '../../protocols/x509';
 import { listenTcp } from '../net';
 import { serverCredentials, type CertificatePosture } from '../pki';
 import type { ServiceModule, ServicePosture } from '../types';

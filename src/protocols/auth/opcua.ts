@@ -1,7 +1,7 @@
-import { MissingInput, type ServiceUnderTest } from '../../sdk';
+import type { ServiceUnderTest } from '../../sdk';
 import {
   channelFor, clientIdentityFor, describeCertificate, discoverEndpoints, endpointPath, isOpcuaStatusError,
-  targetOf, usableSecureEndpoints, withOpcuaClient, type OpcuaClientOptions, type OpcuaSession,
+  targetOf, untrustedClientCertificate, usableSecureEndpoints, withOpcuaClient, type OpcuaClientOptions, type OpcuaSession,
 } from '../opcua';
 import {
   stepTimeout, type ChannelEnvironment, type HeldSession, type LoginChannel, type LoginResult, type NoLoginInterface, type SessionOpening,
@@ -43,13 +43,7 @@ export async function opcuaLoginChannel(service: ServiceUnderTest, env: ChannelE
     signal, deadline: env.deadline, timeoutMs: stepTimeout(env), path: endpointPath(endpoint.endpointUrl), security: channelFor(endpoint, identity), ...extra,
   });
   const channelRefused = (err: unknown): never => {
-    if (isOpcuaStatusError(err, 'channel')) {
-      throw new MissingInput(
-        `${endpoint.securityMode}/${endpoint.securityPolicy}: the server refused the client certificate (${err.status}, source ${identity.source}); `
-        + 'put a certificate the device trusts in the profile (service options clientCertificate / clientPrivateKey)',
-      );
-    }
-    throw err;
+    throw untrustedClientCertificate(err, `${endpoint.securityMode}/${endpoint.securityPolicy}`, identity.source) ?? err;
   };
 
   return {

@@ -1,11 +1,13 @@
 import * as crypto from 'node:crypto';
 import * as net from 'node:net';
 import forge from 'node-forge';
+import { firstCertificate, parseCertificate, toPem } from '../x509';
 
 /**
  * X.509 material for OPC UA: application instance certificates made with Node's RSA key generation
  * (native, fast) and node-forge (certificate building, any key size and hash, which node-opcua-pki
- * does not offer), and a summary of a certificate for observations.
+ * does not offer), and a summary of a certificate for observations. Parsing and judging a certificate
+ * is src/protocols/x509, the same module the TLS probes use.
  */
 
 export type CertificateHash = 'sha1' | 'sha256';
@@ -71,15 +73,16 @@ export function makeApplicationCertificate(options: ApplicationCertificateOption
   return { certificate, certificatePem, privateKeyPem };
 }
 
-/** The certificate facts the observations report (same shape as the tls.* `certificate`). */
+/** The certificate facts the observations report (the tls.* `certificate` shape, from the same X.509 module). */
 export interface CertificateSummary {
   subject: string;
   issuer: string;
   selfSigned: boolean;
   keyType: string;
   keyBits: number | null;
+  curve?: string;
   signatureAlgorithm: string;
-  /** Hash of the signature, lower case ("sha1", "sha256"), or null when unknown. */
+  /** The hash the signature relies on, lower case ("sha1", "sha256"), or null when the algorithm is unknown. */
   signatureHash: string | null;
   notBefore: string;
   notAfter: string;
@@ -88,78 +91,26 @@ export interface CertificateSummary {
   applicationUri: string | null;
 }
 
-const SIGNATURE_OIDS: Record<string, { name: string; hash: string | null }> = {
-  '1.2.840.113549.1.1.4': { name: 'md5WithRSAEncryption', hash: 'md5' },
-  '1.2.840.113549.1.1.5': { name: 'sha1WithRSAEncryption', hash: 'sha1' },
-  '1.2.840.113549.1.1.11': { name: 'sha256WithRSAEncryption', hash: 'sha256' },
-  '1.2.840.113549.1.1.12': { name: 'sha384WithRSAEncryption', hash: 'sha384' },
-  '1.2.840.113549.1.1.13': { name: 'sha512WithRSAEncryption', hash: 'sha512' },
-  '1.2.840.113549.1.1.10': { name: 'rsassaPss', hash: null },
-  '1.2.840.10045.4.1': { name: 'ecdsa-with-SHA1', hash: 'sha1' },
-  '1.2.840.10045.4.3.2': { name: 'ecdsa-with-SHA256', hash: 'sha256' },
-  '1.2.840.10045.4.3.3': { name: 'ecdsa-with-SHA384', hash: 'sha384' },
-  '1.2.840.10045.4.3.4': { name: 'ecdsa-with-SHA512', hash: 'sha512' },
-  '1.3.101.112': { name: 'Ed25519', hash: null },
-};
-
-/** Reads the outer signatureAlgorithm OID of a DER certificate (Node's X509Certificate does not expose it). */
-function signatureOid(der: Buffer): string {
-  const asn1 = forge.asn1.fromDer(forge.util.createBuffer(der.toString('binary')));
-  const seq = asn1.value as forge.asn1.Asn1[];
-  const alg = (seq[1].value as forge.asn1.Asn1[])[0];
-  return forge.asn1.derToOid(alg.value as string);
-}
-
-/** The first certificate of a DER blob that may hold a chain (OPC UA sends chains concatenated). */
-export function firstCertificate(der: Buffer): Buffer {
-  // SEQUENCE with a long-form length: 0x30 0x8N <N length bytes>.
-  if (der.length < 4 || der[0] !== 0x30) return der;
-  if ((der[1] & 0x80) === 0) return der.subarray(0, 2 + der[1]);
-  const n = der[1] & 0x7f;
-  let len = 0;
-  for (let i = 0; i < n; i++) len = len * 256 + der[2 + i];
-  return der.subarray(0, 2 + n + len);
-}
-
+/** Summary of the first certificate of a DER blob (OPC UA sends chains concatenated). */
 export function describeCertificate(der: Buffer): CertificateSummary {
   const leaf = firstCertificate(der);
-  const x = new crypto.X509Certificate(leaf);
-  const oid = signatureOid(leaf);
-  const sig = SIGNATURE_OIDS[oid] ?? { name: oid, hash: null };
-  const details = x.publicKey.asymmetricKeyDetails;
-  const keyBits = details?.modulusLength ?? (details?.namedCurve ? curveBits(details.namedCurve) : null);
-  const uri = /URI:([^,\s]+)/.exec(x.subjectAltName ?? '')?.[1] ?? null;
-  const selfSigned = x.subject === x.issuer && safeVerify(x);
+  const info = parseCertificate(leaf);
+  const uri = info.subjectAltNames.find((n) => n.startsWith('URI:'))?.slice(4) ?? null;
   return {
-    subject: x.subject.replace(/\n/g, ', '),
-    issuer: x.issuer.replace(/\n/g, ', '),
-    selfSigned,
-    keyType: (x.publicKey.asymmetricKeyType ?? 'unknown').toUpperCase(),
-    keyBits,
-    signatureAlgorithm: sig.name,
-    signatureHash: sig.hash,
-    notBefore: new Date(x.validFrom).toISOString(),
-    notAfter: new Date(x.validTo).toISOString(),
-    sha256: x.fingerprint256.replace(/:/g, '').toLowerCase(),
-    sha1: x.fingerprint.replace(/:/g, '').toLowerCase(),
+    subject: info.subject,
+    issuer: info.issuer,
+    selfSigned: info.selfSigned,
+    keyType: info.keyType,
+    keyBits: info.keyBits,
+    ...(info.curve ? { curve: info.curve } : {}),
+    signatureAlgorithm: info.signatureAlgorithm,
+    signatureHash: info.signatureHash,
+    notBefore: info.notBefore,
+    notAfter: info.notAfter,
+    sha256: info.sha256,
+    sha1: crypto.createHash('sha1').update(leaf).digest('hex'),
     applicationUri: uri,
   };
 }
 
-function safeVerify(x: crypto.X509Certificate): boolean {
-  try {
-    return x.verify(x.publicKey);
-  } catch {
-    return false;
-  }
-}
-
-function curveBits(curve: string): number | null {
-  const m = /(\d{3})/.exec(curve);
-  return m ? Number(m[1]) : null;
-}
-
-export function toPem(der: Buffer): string {
-  const b64 = firstCertificate(der).toString('base64').replace(/.{64}/g, '$&\n');
-  return `-----BEGIN CERTIFICATE-----\n${b64.replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
-}
+export { firstCertificate, toPem };

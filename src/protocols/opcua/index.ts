@@ -5,3 +5,4 @@ export * from './errors';
 export * from './identity';
 export * from './names';
 export * from './endpoints';
+export * from './baseline';

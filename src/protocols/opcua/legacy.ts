@@ -8,7 +8,7 @@ import { recordScopeViolation } from '../scope';
 import type {
   DiscoveredEndpoint, OpcuaClientOptions, OpcuaConnection, OpcuaSession, OpcuaTarget, UserIdentity,
 } from './client';
-import { OpcuaStatusError, type OpcuaStage } from './errors';
+import { OpcuaChannelClosed, OpcuaStatusError, type OpcuaStage } from './errors';
 
 /**
  * OPC UA work over Basic128Rsa15 in a helper process. That policy encrypts the OpenSecureChannel with RSA
@@ -80,6 +80,7 @@ export function serializeError(err: unknown): SerializedError {
 
 function deserializeError(e: SerializedError): Error {
   if (e.stage !== undefined && e.status !== undefined) return new OpcuaStatusError(e.stage, e.status, e.message);
+  if (e.name === OpcuaChannelClosed.name) return new OpcuaChannelClosed(e.message);
   switch (e.kind) {
     case 'unreachable': return new TargetUnreachable(e.message);
     case 'timeout': return new TargetTimeout(e.message);

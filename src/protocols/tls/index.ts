@@ -12,7 +12,7 @@ export * from './modbus';
 export {
   certificateMatches, generateKey, issueCertificate, issuerNameDer, parseCertificate, readCertificates, readIssuer,
   toPem, utf8Extension, utf8StringDer, verifyChain, type CertificateInfo, type IssuedCertificate, type KeyPair,
-} from './x509';
+} from '../x509';
 export { NAMED_GROUPS, namedGroup, namedGroupByName, groupName, type NamedGroup } from './wire';
 
 /** The TLS endpoint of a declared service: SNI from `serverName` in the profile, else the host if it is a name. */

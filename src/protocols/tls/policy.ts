@@ -2,6 +2,7 @@
  * The TLS policy of one security level (profiles/baselines/tls.yaml, read with ctx.baseline('tls')), typed
  * and checked, so that a mistyped threshold fails loudly instead of silently passing everything.
  */
+import { BaselineError, checkKeyStrengthPolicy, type KeyStrengthPolicy } from '../x509';
 import { PROTOCOLS, SUITE_FLAGS, type SuiteFlag, type TlsProtocol } from './suites';
 
 export interface TlsPolicy {
@@ -19,11 +20,9 @@ export interface TlsPolicy {
     /** Smallest ECDHE group accepted (x25519 counts as 255). */
     readonly minEcBits: number;
   };
-  readonly certificate: {
-    readonly minRsaBits: number;
-    readonly minEcBits: number;
-    /** Signature hashes that must not sign the leaf or an intermediate. */
-    readonly forbiddenSignatureHashes: readonly string[];
+  /** Key and signature strength (shared with every certificate-judging probe, see src/protocols/x509),
+   * plus what only a TLS server certificate is judged on. */
+  readonly certificate: KeyStrengthPolicy & {
     readonly selfSignedAllowed: boolean;
     /** Longest validity period; null: not judged. */
     readonly maxLifetimeDays: number | null;
@@ -36,7 +35,7 @@ export interface TlsPolicy {
   readonly requireFallbackScsv: boolean;
 }
 
-class PolicyError extends Error {}
+class PolicyError extends BaselineError {}
 
 function obj(v: unknown, where: string): Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new PolicyError(`tls baseline: ${where} must be a mapping`);
@@ -73,9 +72,7 @@ export function checkTlsPolicy(raw: unknown): TlsPolicy {
     },
     keyExchange: { minDhBits: num(kx.minDhBits, 'keyExchange.minDhBits'), minEcBits: num(kx.minEcBits, 'keyExchange.minEcBits') },
     certificate: {
-      minRsaBits: num(cert.minRsaBits, 'certificate.minRsaBits'),
-      minEcBits: num(cert.minEcBits, 'certificate.minEcBits'),
-      forbiddenSignatureHashes: list(cert.forbiddenSignatureHashes, 'certificate.forbiddenSignatureHashes'),
+      ...checkKeyStrengthPolicy(cert, 'tls baseline: certificate'),
       selfSignedAllowed: bool(cert.selfSignedAllowed, 'certificate.selfSignedAllowed'),
       maxLifetimeDays: lifetime === null ? null : num(lifetime, 'certificate.maxLifetimeDays'),
       requireNameMatch: bool(cert.requireNameMatch, 'certificate.requireNameMatch'),

@@ -13,7 +13,7 @@ import { EC_GROUPS, Scanner, TLS13_GROUPS, type Answer, type NoAnswer, type Scan
 import { PROTOCOLS, PROTOCOL_VERSION, TLS_FALLBACK_SCSV, suiteByCode, suiteCode, suiteName, suitesFor, type TlsProtocol } from './suites';
 import { canDecrypt, canMakeKeyShare, makeKeyShare } from './tls13';
 import { ExtensionType, NAMED_GROUPS, groupName } from './wire';
-import { dnToString } from './x509';
+import { dnToString } from '../x509';
 
 export { HELLO_PACING_SCHEMA, helloPacing, type ExchangeRecord, type HelloPacing, type NoAnswer, type ScanOptions } from './scanner';
 

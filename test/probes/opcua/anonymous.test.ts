@@ -50,7 +50,7 @@ describe('probe opcua.anonymous', function () {
 
   it('hardened posture with an unknown client certificate: nothing decisive, so no requirement is claimed', async () => {
     const { attempt } = await runProbe(probe, { service: { port: devices.hardened.port, protocol: 'opcua' } });
-    expect(attempt.status).to.equal('not_applicable');
+    expect(attempt.status).to.equal('not_determined');
     expect(attempt.outcomes).to.deep.equal([]);
     expect((attempt.observations.attempts as { outcome: string; status: string }[])[0]).to.deep.include({ outcome: 'channel-refused', status: 'BadSecurityChecksFailed' });
     expect(attempt.observations.reason).to.match(/trusted one named in the profile/);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -119,6 +120,23 @@ describe('tls.certificate', () => {
       const obs = attempt.observations as { chainSource: string; negotiated: { failed?: string } };
       expect(obs.chainSource).to.equal('TLSv1 server flight, as sent');
       expect(obs.negotiated.failed).to.be.a('string');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a key on a curve the X.509 table does not know: CR 1.8 and CR 4.3 stay not determined, nothing is passed as strong', async () => {
+    const key = crypto.generateKeyPairSync('ec', { namedCurve: 'secp160r1' });
+    const now = Date.now();
+    const certificate = issueCertificate({ commonName: 'odd-curve', key, notBefore: new Date(now - 86_400_000), notAfter: new Date(now + 86_400_000) }).der;
+    const server = await legacyTlsServer({ versions: [0x0301], suites: [LEGACY_SUITES.RC4_128_MD5], certificate });
+    try {
+      const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'tls' }, sl: 1 });
+      expect(attempt.findings).to.deep.equal([]);
+      expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}`)).to.deep.equal(['CR 3.1 RE(1):pass']);
+      const obs = attempt.observations as { certificate: { keyBits: unknown; curve: string }; notDetermined: string };
+      expect(obs.certificate).to.include({ keyBits: null, curve: 'secp160r1' });
+      expect(obs.notDetermined).to.match(/EC secp160r1 key of unknown size/);
     } finally {
       await server.close();
     }
