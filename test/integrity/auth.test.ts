@@ -5,12 +5,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import httpLockout from '../../probes/http/lockout';
 import httpSessions from '../../probes/http/sessions';
+import opcuaLockout from '../../probes/opcua/lockout';
+import { channelFor, discoverEndpoints, identityFromFiles, withOpcuaClient } from '../../src/protocols/opcua';
+import { packagePath } from '../../src/paths';
 import { startEmulator, type Emulator } from '../../src/emulator';
 import { profileFromObject } from '../../src/profile';
 import type { Report } from '../../src/report/model';
 import { runAssessment } from '../../src/runner/run';
 import { closedPort } from '../../fixtures/servers';
 import { ENGINEER, OPERATOR, POLICY, authPosture } from '../helpers/auth-devices';
+import { BENCH_CLIENT } from '../helpers/opcua';
 import { runProbe } from '../helpers/probe-harness';
 
 // Deceptive peers for the authentication probes: devices that refuse for a reason other than the one the
@@ -88,6 +92,36 @@ describe('integrity: authentication probes and the verdict rule against deceptiv
       expect(server.requests()).to.be.greaterThan(6);
     } finally {
       await server.close();
+    }
+  });
+
+  it('an OPC UA server whose session table is full answers BadTooManySessions: opcua.lockout claims no lock, CR 1.11 not determined', async () => {
+    const emulator = await startEmulator(authPosture('hardened', 'opcua', { maxSessions: 1 }), { ephemeralPorts: true });
+    const target = { host: '127.0.0.1', port: emulator.endpoint('opcua').port };
+    const signal = new AbortController().signal;
+    let release!: () => void;
+    const released = new Promise<void>((r) => { release = r; });
+    let held: Promise<unknown> | undefined;
+    try {
+      // Another client holds the only session the server has.
+      const endpoints = await discoverEndpoints(target, { signal });
+      const secure = endpoints.find((e) => e.securityMode === 'SignAndEncrypt')!;
+      const bench = identityFromFiles(packagePath(BENCH_CLIENT.clientCertificate), packagePath(BENCH_CLIENT.clientPrivateKey));
+      await new Promise<void>((opened, failed) => {
+        held = withOpcuaClient(target, { signal, security: channelFor(secure, bench) }, (c) => c.withSession(
+          { type: 'username', username: ENGINEER.username, password: ENGINEER.password }, async () => { opened(); await released; },
+        )).catch(failed);
+      });
+      const { attempt } = await runProbe(opcuaLockout, {
+        service: { port: target.port, protocol: 'opcua', options: BENCH_CLIENT }, credentials: { opcua: OPERATOR }, policy: POLICY,
+      });
+      expect(attempt.status, JSON.stringify(attempt.observations)).to.equal('not_determined');
+      expect(attempt.outcomes).to.deep.equal([]);
+      expect(attempt.message).to.match(/BadTooManySessions, which is no authentication verdict/);
+    } finally {
+      release();
+      await held?.catch(() => undefined);
+      await emulator.close();
     }
   });
 

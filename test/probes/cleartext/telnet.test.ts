@@ -47,7 +47,7 @@ describe('probe cleartext.telnet', () => {
     const { attempt } = await runProbe(probe, { service: { port: ep.port, protocol: 'telnet' }, inputs: FAST });
     // "No login offered" is not something the probe saw: it could not tell, so no requirement is judged.
     expect(attempt.outcomes).to.deep.equal([]);
-    expect(attempt.status).to.equal('not_applicable');
+    expect(attempt.status).to.equal('not_determined');
     expect(attempt.message).to.match(/prompt not recognised/);
     expect(attempt.observations).to.include({ promptKind: 'unknown', promptLine: 'EPLC-1 debug agent 0.3 ready', loginPrompt: false, shellPrompt: false });
     expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['cleartext.telnet-prompt-unknown', 'info']]);

@@ -37,7 +37,7 @@ describe('probe http.access', () => {
       service: { port: devices.hardened().endpoint('https').port, protocol: 'https', options: { protectedPaths: ['/plc/program'] } },
       inputs: { ...FAST, paths: [], maxPaths: 1 },
     });
-    expect(attempt.status).to.equal('not_applicable');
+    expect(attempt.status).to.equal('not_determined');
     expect(rows(attempt.observations)).to.deep.equal(['/plc/program service-option absent']);
     expect(attempt.outcomes).to.deep.equal([]);
   });
@@ -61,7 +61,7 @@ describe('probe http.access', () => {
     const server = await listenTestServer(http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(spa)));
     try {
       const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'http' }, inputs: FAST });
-      expect(attempt.status).to.equal('not_applicable');
+      expect(attempt.status).to.equal('not_determined');
       expect(rows(attempt.observations)).to.deep.equal(['/admin input absent', '/config input absent', '/setup input absent']);
     } finally {
       await server.close();

@@ -46,7 +46,7 @@ describe('probe http.cookies', () => {
 
   it('hardened posture without credentials: no cookie before login, so nothing to judge (not applicable, with the reason)', async () => {
     const { attempt } = await runProbe(probe, { service: { port: devices.hardened().endpoint('https').port, protocol: 'https' }, inputs: FAST });
-    expect(attempt.status).to.equal('not_applicable');
+    expect(attempt.status).to.equal('not_determined');
     expect(attempt.observations.note).to.match(/give credentials\.http/);
   });
 

@@ -44,7 +44,7 @@ describe('probe http.default-credentials', function () {
 
   it('a page without any login: not determined, with the reason', async () => {
     const { attempt } = await runProbe(probe, { service: { ...serviceOf(devices.hardened(), 'http-form'), options: { auth: { path: '/nothing-here' } } }, policy: POLICY });
-    expect(attempt.status).to.equal('not_applicable');
+    expect(attempt.status).to.equal('not_determined');
     expect(attempt.outcomes).to.deep.equal([]);
     expect(String(attempt.observations.notDetermined)).to.match(/no login this harness can use \(404/);
   });

@@ -31,7 +31,7 @@ describe('probe http.headers', () => {
 
   it('weak posture at SL 1: the same observations, all info, so no requirement is evaluated', async () => {
     const { attempt } = await runProbe(probe, { service: { port: devices.weak().endpoint('https').port, protocol: 'https' }, inputs: FAST, sl: 1 });
-    expect(attempt.status).to.equal('not_applicable');
+    expect(attempt.status).to.equal('not_determined');
     expect(attempt.findings.every((f) => f.severity === 'info')).to.equal(true);
     expect(attempt.findings).to.have.length(6);
     expect(attempt.outcomes).to.deep.equal([]);
@@ -39,7 +39,7 @@ describe('probe http.headers', () => {
 
   it('weak posture, plain HTTP: HSTS is not judged there (a browser ignores it); the other headers are info', async () => {
     const { attempt } = await runProbe(probe, { service: { port: devices.weak().endpoint('http').port, protocol: 'http' }, inputs: FAST });
-    expect(attempt.status).to.equal('not_applicable');
+    expect(attempt.status).to.equal('not_determined');
     expect(attempt.findings.map((f) => f.code)).to.not.include('http.hsts-missing');
     expect(attempt.observations.hsts).to.match(/not applicable over plain HTTP/);
   });
@@ -80,7 +80,7 @@ describe('probe http.headers', () => {
     const nmap = requirePeer(this, 'nmap');
     await withLighttpd(this, async (server) => {
       const { attempt, read } = await runProbe(probe, { service: { port: server.port, protocol: 'http' }, inputs: FAST });
-      expect(attempt.status).to.equal('not_applicable');
+      expect(attempt.status).to.equal('not_determined');
       expect(attempt.findings.map((f) => f.code)).to.deep.equal(['http.no-frame-protection', 'http.no-csp', 'http.no-nosniff', 'http.no-referrer-policy']);
       const exchange = JSON.parse(read(attempt.evidence.find((e) => e.endsWith('exchanges.ndjson'))!).trim().split('\n')[0]) as { headers: [string, string][] };
       const ours = new Map(exchange.headers.map(([k, v]) => [k.toLowerCase(), v]));

@@ -37,7 +37,7 @@ describe('probe http.sessions', function () {
 
   it('basic authentication keeps no session: not determined, with the reason', async () => {
     const { attempt } = await runProbe(probe, { service: serviceOf(devices.hardened(), 'http-basic'), credentials: { http: OPERATOR }, policy: POLICY });
-    expect(attempt.status).to.equal('not_applicable');
+    expect(attempt.status).to.equal('not_determined');
     expect(attempt.outcomes).to.deep.equal([]);
     expect((attempt.observations as unknown as Observations).notDetermined).to.match(/keeps no session/);
   });

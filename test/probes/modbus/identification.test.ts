@@ -38,7 +38,7 @@ describe('probe modbus.identification', () => {
 
   it('weak: 43/14 is not implemented (exception 01): CR 7.8 stays without evidence', async () => {
     const { attempt } = await runProbe(probe, { service: { port: port(weak), protocol: 'modbus', unitId: 1 } });
-    expect(attempt.status).to.equal('not_applicable');
+    expect(attempt.status).to.equal('not_determined');
     expect(attempt.outcomes).to.deep.equal([]);
     expect(codes(attempt)).to.deep.equal(['modbus.identification-unsupported']);
     expect(attempt.observations.basic).to.deep.equal({ status: 'exception', code: 1, name: 'ILLEGAL FUNCTION' });
@@ -48,7 +48,7 @@ describe('probe modbus.identification', () => {
     const quiet = await scriptedModbusServer((pdu) => (pdu[0] === 0x03 ? Buffer.from([0x03, 0x02, 0x00, 0x07]) : null));
     try {
       const { attempt } = await runProbe(probe, { service: { port: quiet.port, protocol: 'modbus', unitId: 1 }, inputs: { requestTimeoutMs: 200 } });
-      expect(attempt.status, attempt.message).to.equal('not_applicable');
+      expect(attempt.status, attempt.message).to.equal('not_determined');
       expect(codes(attempt)).to.deep.equal(['modbus.identification-unsupported']);
       expect(attempt.observations).to.include({ normalRead: 'data' });
       expect(attempt.observations.basic).to.deep.equal({ status: 'no-answer' });
