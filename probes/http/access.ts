@@ -4,7 +4,7 @@ import type { Navigation } from '../../src/protocols/http/navigate';
 import {
   WEB_PROBE, candidatePaths, declaredHttpsService, isLoginPage, openLanding, pageOf, recordExchanges,
   visitAll, visitPath, type CandidatePath, type PathVisit, type WebInputs,
-} from './_web';
+} from '../../src/protocols/http/web';
 
 const REQUIREMENTS = ['CR 1.1', 'CR 2.1'];
 

@@ -5,7 +5,7 @@ import { isSameOrigin, navigate, resolveUrl, type Exchange } from '../../src/pro
 import {
   WEB_DEFAULTS, WEB_INPUT_SCHEMA, WEB_PROTOCOLS, endpointOf, graded, isLoginPage, loadHttpBaseline, openLanding, pageOf, recordExchanges,
   type HttpBaseline, type WebInputs,
-} from './_web';
+} from '../../src/protocols/http/web';
 import { LoginBudget } from '../../src/protocols/auth/ledger';
 
 interface CookieInputs extends WebInputs {

@@ -4,7 +4,7 @@ import { headerFields } from '../../src/protocols/http/headers';
 import { decodeEntities } from '../../src/protocols/http/html';
 import { exchange, resolveUrl } from '../../src/protocols/http/navigate';
 import { parseRawResponse, rawExchange } from '../../src/protocols/http/raw';
-import { WEB_PROBE, endpointOf, graded, loadHttpBaseline, openLanding, recordExchanges, type WebInputs } from './_web';
+import { WEB_PROBE, endpointOf, graded, loadHttpBaseline, openLanding, recordExchanges, type WebInputs } from '../../src/protocols/http/web';
 
 const REQUIREMENTS = ['CR 3.7'];
 /** Response headers that name software (and often its version). */

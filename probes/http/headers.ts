@@ -4,7 +4,7 @@ import { cacheDirectives, frameProtection, headerFields, parseHsts } from '../..
 import {
   WEB_PROBE, endpointOf, graded, gradedRequirements, loadHttpBaseline, openLanding, recordExchanges,
   type WebInputs,
-} from './_web';
+} from '../../src/protocols/http/web';
 
 const HSTS_CODES = ['http.hsts-missing', 'http.hsts-short', 'http.hsts-invalid'];
 const CODES = [...HSTS_CODES, 'http.no-frame-protection', 'http.no-csp', 'http.no-nosniff', 'http.no-referrer-policy', 'http.login-page-cacheable'];

@@ -1,3 +1,3 @@
-import { lockoutProbe } from '../_auth/lockout';
+import { lockoutProbe } from '../../src/protocols/auth/checks/lockout';
 
 export default lockoutProbe('http');

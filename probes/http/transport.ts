@@ -4,7 +4,7 @@ import { httpRequest } from '../../src/protocols/http/request';
 import {
   WEB_PROBE, candidatePaths, challengesOf, declaredHttpsService, endpointOf, openLanding,
   recordExchanges, visitAll, type WebInputs,
-} from './_web';
+} from '../../src/protocols/http/web';
 
 const REQUIREMENTS = ['CR 4.1', 'CR 1.5'];
 

@@ -1,3 +1,3 @@
-import { sessionsProbe } from '../_auth/sessions';
+import { sessionsProbe } from '../../src/protocols/auth/checks/sessions';
 
 export default sessionsProbe('opcua');

@@ -1,3 +1,3 @@
-import { defaultCredentialsProbe } from '../_auth/default-credentials';
+import { defaultCredentialsProbe } from '../../src/protocols/auth/checks/default-credentials';
 
 export default defaultCredentialsProbe('ssh');

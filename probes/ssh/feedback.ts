@@ -1,3 +1,3 @@
-import { feedbackProbe } from '../_auth/feedback';
+import { feedbackProbe } from '../../src/protocols/auth/checks/feedback';
 
 export default feedbackProbe('ssh');

@@ -141,8 +141,17 @@ function notApplicableMessage(result: ProbeResult): string {
   return typeof note === 'string' && note ? note : 'the probe evaluated no requirement on this target';
 }
 
-/** Rejects results that would make the report lie: unknown requirements, or findings without a fail. */
+/** Finding names are the probe's own: the report's code is `<probe id>.<name>` (docs/writing-probes.md). */
+export function qualifyFindings(probe: ProbeDefinition<unknown>, result: ProbeResult): ProbeResult {
+  if (!probe.findings) return result;
+  return { ...result, findings: result.findings.map((f) => ({ ...f, code: `${probe.id}.${f.code}` })) };
+}
+
+/** Rejects results that would make the report lie: unknown requirements or finding names, or findings without a fail. */
 function checkResult(probe: ProbeDefinition<unknown>, result: ProbeResult): string | undefined {
+  if (probe.findings) {
+    for (const f of result.findings) if (!Object.hasOwn(probe.findings, f.code)) return `finding ${f.code}, which the probe does not declare`;
+  }
   const declared = new Set(probe.requirements);
   for (const o of result.outcomes) {
     if (!declared.has(o.requirement)) return `outcome for ${o.requirement}, which the probe does not declare`;
@@ -217,6 +226,7 @@ export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnviro
   if ('result' in settled) {
     const problem = checkResult(probe, settled.result);
     if (problem === undefined) {
+      settled = { result: qualifyFindings(probe, settled.result) };
       const status = statusOf(settled.result.outcomes);
       return {
         ...base, status, ...(status === 'not_applicable' || status === 'not_determined' ? { message: notApplicableMessage(settled.result) } : {}), durationMs,

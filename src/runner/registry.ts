@@ -10,17 +10,14 @@ export class RegistryError extends Error {}
 
 let cached: ProbeDefinition<unknown>[] | undefined;
 
-/**
- * Files that define probes: probes/<protocol>/<name>.(ts|js). Folders and files whose name starts with
- * "_" hold code probes share (e.g. probes/_auth/) and define no probe.
- */
+/** Files that define probes: probes/<protocol>/<name>.(ts|js), one probe each (shared code lives in src/protocols). */
 export function probeFiles(dir = PROBES_DIR): string[] {
   if (!fs.existsSync(dir)) return [];
   const ext = RUNNING_FROM_SOURCE ? '.ts' : '.js';
   return fs.readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && !d.name.startsWith('_'))
+    .filter((d) => d.isDirectory())
     .flatMap((d) => fs.readdirSync(path.join(dir, d.name))
-      .filter((f) => f.endsWith(ext) && !f.startsWith('_') && !f.endsWith('.d.ts') && !f.endsWith('.test.ts'))
+      .filter((f) => f.endsWith(ext) && !f.endsWith('.d.ts') && !f.endsWith('.test.ts'))
       .map((f) => path.join(dir, d.name, f)))
     .sort();
 }

@@ -3,3 +3,4 @@ export * from './types';
 export * from './errors';
 export * from './probe';
 export * from './transcript';
+export * from './stats';

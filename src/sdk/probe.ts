@@ -92,6 +92,12 @@ export interface ProbeDefinition<I = Record<string, never>> {
   readonly description: string;
   /** Catalog ids this probe can evidence (checked against the catalog by a meta-test). */
   readonly requirements: readonly string[];
+  /**
+   * Every finding the probe can report, by name, with what it means in one line (the reference with
+   * severity and requirements is docs/<protocol>.md). A result's findings carry these names; the runner
+   * reports them as `<probe id>.<name>` and refuses a name not declared here.
+   */
+  readonly findings?: Readonly<Record<string, string>>;
   readonly safety: Safety;
   /** host: one attempt per target host; service: one attempt per declared service it applies to. */
   readonly scope: 'host' | 'service';
@@ -114,6 +120,7 @@ export function defineProbe<I = Record<string, never>>(probe: ProbeDefinition<I>
 }
 
 export interface FindingInput {
+  /** The finding's name, declared in the probe's `findings` (the report's code is `<probe id>.<name>`). */
   code: string;
   severity: Severity;
   requirements: readonly string[];

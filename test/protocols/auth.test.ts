@@ -8,8 +8,8 @@ import {
   LoginBudget, accountKey, builtinLists, checkList, clearMaybeLocked, loadCredentialList, lockNotices, markMaybeLocked, maybeLockedSince,
 } from '../../src/protocols/auth';
 import { findLoginForm, findLogoutLink, samePath, visibleText } from '../../src/protocols/auth/html';
-import { canReachSignificance, compareTimings, mannWhitney, median } from '../../probes/_auth/stats';
-import { normalizeText } from '../../probes/_auth/feedback';
+import { canReachSignificance, compareTimings, mannWhitney, median } from '../../src/sdk/stats';
+import { normalizeText } from '../../src/protocols/auth/checks/feedback';
 import { renderConsoleSummary } from '../../src/report/console';
 import { renderHtml } from '../../src/report/html';
 import { finish, makeReport } from '../helpers/report-factory';

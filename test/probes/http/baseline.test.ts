@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import cookies from '../../../probes/http/cookies';
 import disclosure from '../../../probes/http/disclosure';
 import headers from '../../../probes/http/headers';
-import type { Grading } from '../../../probes/http/_web';
+import type { Grading } from '../../../src/protocols/http/web';
 
 interface Level { hstsMinMaxAgeSeconds: number; sessionIdMinBits: number; grading: Record<string, Grading> }
 const doc = parseYaml(fs.readFileSync('profiles/baselines/http.yaml', 'utf8')) as { basis: string[]; levels: Record<string, Level> };

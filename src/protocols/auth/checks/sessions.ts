@@ -1,7 +1,7 @@
 import {
   AuthRejected, MissingInput, defineProbe, finding, judge, type Finding, type Judgement, type ProbeDefinition,
-} from '../../src/sdk';
-import { LoginBudget, type AuthProtocol, type HeldSession, type LoginResponse } from '../../src/protocols/auth';
+} from '../../../sdk';
+import { LoginBudget, type AuthProtocol, type HeldSession, type LoginResponse } from '..';
 import { AUTH_APPLIES_TO, PHASE, accountFor, accountLocks, channelOf, notDetermined, sleep } from './common';
 
 export interface SessionsInputs {
@@ -28,6 +28,10 @@ export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsI
       + 'Sessions: an authenticated SSH connection, an OPC UA session (the channel is kept up with session-less '
       + 'GetEndpoints), a web session cookie. HTTP basic authentication has no session to test.',
     requirements: ['CR 2.6', 'CR 2.7'],
+    findings: {
+      'limit-exceeded': 'more concurrent sessions of one user were open than the documented limit',
+      'idle-not-closed': 'a session idle for longer than the documented timeout still worked',
+    },
     safety: 'intrusive',
     scope: 'service',
     appliesTo: AUTH_APPLIES_TO[protocol],
@@ -108,7 +112,7 @@ export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsI
           };
           if (aliveCount > k) {
             findings.push(finding({
-              code: `${id}.limit-exceeded`, severity: 'medium', requirements: ['CR 2.7'], evidence: [path()],
+              code: 'limit-exceeded', severity: 'medium', requirements: ['CR 2.7'], evidence: [path()],
               message: `${channel.label}: ${aliveCount} concurrent sessions for ${account.username} were open at once, more than the documented limit of ${k}`,
             }));
             judgements.push({ requirement: 'CR 2.7', coverage: 'full', passReason: '' });
@@ -145,7 +149,7 @@ export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsI
             };
             if (alive) {
               findings.push(finding({
-                code: `${id}.idle-not-closed`, severity: 'medium', requirements: ['CR 2.6'], evidence: [path()],
+                code: 'idle-not-closed', severity: 'medium', requirements: ['CR 2.6'], evidence: [path()],
                 message: `${channel.label}: a session idle for ${idle + grace} s was still usable (documented idle timeout ${idle} s)`,
               }));
             }

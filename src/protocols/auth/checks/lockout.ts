@@ -1,9 +1,9 @@
 import {
   AuthRejected, MissingInput, ProtocolViolation, defineProbe, finding, formatTarget, judge, type Finding, type ProbeContext, type ProbeDefinition,
-} from '../../src/sdk';
+} from '../../../sdk';
 import {
   LoginBudget, clearMaybeLocked, markMaybeLocked, maybeLockedSince, type AuthProtocol, type LoginChannel, type LoginResponse, type LoginResult,
-} from '../../src/protocols/auth';
+} from '..';
 import { AUTH_APPLIES_TO, PHASE, accountFor, accountLocks, channelOf, notDetermined, secondAccountFor, sleep, wrongPassword } from './common';
 
 export interface LockoutInputs {
@@ -133,6 +133,16 @@ export function lockoutProbe(protocol: AuthProtocol): ProbeDefinition<LockoutInp
       + 'account works again or the bound runs out. Judged against the documented threshold, duration and scope. Runs after '
       + 'every other probe on the host and alone among lockout tests; an account it leaves locked is reported.',
     requirements: ['CR 1.11'],
+    findings: {
+      none: 'the right password still logs in after maxAttempts consecutive wrong ones',
+      'above-threshold': 'locked after more failures than the documented threshold',
+      'valid-login-accepted': 'a lock is signalled, but the right password still logs in',
+      'not-released': 'with a documented duration, the lock did not end within the bound',
+      'longer-than-documented': 'the lock ended later than the documented duration',
+      'shorter-than-documented': 'the lock ended earlier than the documented duration',
+      'scope-differs': 'the lock applies per user or per source other than documented',
+      'left-locked': 'without a documented duration, the account was still locked when the test ended',
+    },
     safety: 'intrusive',
     scope: 'service',
     appliesTo: AUTH_APPLIES_TO[protocol],
@@ -237,7 +247,7 @@ export function lockoutProbe(protocol: AuthProtocol): ProbeDefinition<LockoutInp
         maxAttempts,
       };
       const path = ctx.evidence.save('lockout.json', { ...observations, details: channel.details, transcript });
-      const findings = judgeLockout(id, channel, observations, documented, path);
+      const findings = judgeLockout(channel, observations, documented, path);
       return {
         observations,
         findings,
@@ -261,10 +271,10 @@ type LockoutObservations = {
 };
 
 /** The findings: the lock against what the profile documents (threshold, duration, scope). */
-function judgeLockout(id: string, channel: LoginChannel, o: LockoutObservations, documented: ProbeContext<unknown>['policy']['lockout'], path: string): Finding[] {
+function judgeLockout(channel: LoginChannel, o: LockoutObservations, documented: ProbeContext<unknown>['policy']['lockout'], path: string): Finding[] {
   const findings: Finding[] = [];
   const add = (what: string, severity: Finding['severity'], message: string) => findings.push(finding({
-    code: `${id}.${what}`, severity, requirements: severity === 'info' ? [] : ['CR 1.11'], evidence: [path], message: `${channel.label}: ${message}`,
+    code: what, severity, requirements: severity === 'info' ? [] : ['CR 1.11'], evidence: [path], message: `${channel.label}: ${message}`,
   }));
   if (o.lockedAfter === null) {
     add('none', 'high', `no lockout: the right password still logged in after ${o.maxAttempts} consecutive wrong ones (${o.attempts} wrong in total)`);

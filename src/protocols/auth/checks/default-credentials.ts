@@ -1,10 +1,10 @@
 import {
   defineProbe, finding, formatTarget, judge, type Finding, type ProbeContext, type ProbeDefinition,
-} from '../../src/sdk';
+} from '../../../sdk';
 import {
   LoginBudget, clearMaybeLocked, entriesFor, loadCredentialList, markMaybeLocked, passwordDigest,
   type AuthProtocol, type DefaultCredentialEntry, type LoginOutcome,
-} from '../../src/protocols/auth';
+} from '..';
 import { AUTH_APPLIES_TO, accountLocks, channelOf, knownAccounts, notDetermined } from './common';
 
 export interface DefaultCredentialsInputs {
@@ -79,6 +79,11 @@ export function defaultCredentialsProbe(protocol: AuthProtocol): ProbeDefinition
       + 'assumed to be 3); logs in with known valid credentials afterwards to reset the counters. Records a working '
       + 'pair by list entry and SHA-256 of the password.',
     requirements: ['CR 1.5', 'CR 1.1'],
+    findings: {
+      accepted: 'a well-known default credential logs in',
+      untried: 'listed pairs not tried, to stay below the lockout threshold or the attempt cap',
+      'no-verdict': 'pairs answered without an authentication verdict (counted as not checked)',
+    },
     safety: 'active',
     scope: 'service',
     appliesTo: AUTH_APPLIES_TO[protocol],
@@ -188,20 +193,20 @@ export function defaultCredentialsProbe(protocol: AuthProtocol): ProbeDefinition
       }
 
       const findings: Finding[] = accepted.map((r) => finding({
-        code: `${id}.accepted`, severity: 'critical', requirements: ['CR 1.5', 'CR 1.1'], evidence: [path],
+        code: 'accepted', severity: 'critical', requirements: ['CR 1.5', 'CR 1.1'], evidence: [path],
         message: `${channel.label}: ${r.username} logs in with the well-known password of ${r.list}/${r.entry}`
           + `${r.vendor ? ` (${[r.vendor, r.product].filter(Boolean).join(' ')})` : ''}; password sha256 ${r.passwordSha256.slice(0, 12)}…`,
       }));
       if (untried.length > 0) {
         const why = [...new Set(untried.map((r) => (r.tried ? '' : r.why)))].join(', ');
         findings.push(finding({
-          code: `${id}.untried`, severity: 'info', requirements: [], evidence: [path],
+          code: 'untried', severity: 'info', requirements: [], evidence: [path],
           message: `${untried.length} listed pair(s) were not tried (${why}; lockout threshold ${threshold.value}${threshold.source === 'assumed' ? ', assumed' : ''}) for ${[...new Set(untried.map((r) => r.username))].join(', ')}`,
         }));
       }
       if (noVerdict.length > 0) {
         findings.push(finding({
-          code: `${id}.no-verdict`, severity: 'info', requirements: [], evidence: [path],
+          code: 'no-verdict', severity: 'info', requirements: [], evidence: [path],
           message: `${noVerdict.length} pair(s) got an answer that is no authentication verdict (${[...new Set(noVerdict.map((r) => (r.tried ? r.status : '')))].join(', ')}); they count as not checked`,
         }));
       }

@@ -6,13 +6,13 @@
 import { createHash } from 'node:crypto';
 import {
   InvalidInput, ProtocolViolation, TargetTimeout, finding, isAbort, type Finding, type HostUnderTest, type ProbeContext, type ServiceUnderTest, type Severity,
-} from '../../src/sdk';
-import { CookieJar } from '../../src/protocols/http/cookies';
-import { findLoginForm, type LoginForm } from '../../src/protocols/http/form-login';
-import { authChallenges, headerFields, headerValue } from '../../src/protocols/http/headers';
-import { looksLikeHtml, parseHtml, type HtmlDocument } from '../../src/protocols/http/html';
-import { isSameOrigin, navigate, resolveUrl, type Exchange, type Navigation } from '../../src/protocols/http/navigate';
-import { httpEndpoint, type HttpEndpoint } from '../../src/protocols/http/request';
+} from '../../sdk';
+import { CookieJar } from './cookies';
+import { findLoginForm, type LoginForm } from './form-login';
+import { authChallenges, headerFields, headerValue } from './headers';
+import { looksLikeHtml, parseHtml, type HtmlDocument } from './html';
+import { isSameOrigin, navigate, resolveUrl, type Exchange, type Navigation } from './navigate';
+import { httpEndpoint, type HttpEndpoint } from './request';
 
 /** Service protocols the web probes run against (`tls: true` on an http service makes it HTTPS). */
 export const WEB_PROTOCOLS = ['http', 'https'] as const;

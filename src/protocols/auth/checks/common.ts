@@ -1,7 +1,7 @@
 import type {
   Credential, CredentialVault, HostUnderTest, LockRequest, ProbeContext, RequirementOutcome, ServiceProtocol, ServiceUnderTest,
-} from '../../src/sdk';
-import { isUnsupported, openLoginChannel, type AuthProtocol, type LoginChannel } from '../../src/protocols/auth';
+} from '../../../sdk';
+import { isUnsupported, openLoginChannel, type AuthProtocol, type LoginChannel } from '..';
 
 /** What the authentication probes share: which account they use, the locks they take, the channel. */
 

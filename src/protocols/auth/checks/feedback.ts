@@ -1,9 +1,9 @@
 import {
   MissingInput, defineProbe, finding, judge, type Finding, type Judgement, type ProbeDefinition,
-} from '../../src/sdk';
-import { LoginBudget, type AuthProtocol, type LoginResponse, type LoginResult } from '../../src/protocols/auth';
+  canReachSignificance, compareTimings, type TimingComparison,
+} from '../../../sdk';
+import { LoginBudget, type AuthProtocol, type LoginResponse, type LoginResult } from '..';
 import { AUTH_APPLIES_TO, accountFor, accountLocks, channelOf, notDetermined, unknownUser, wrongPassword } from './common';
-import { canReachSignificance, compareTimings, type TimingComparison } from './stats';
 
 export interface FeedbackInputs {
   /** Failed logins per class (unknown user / wrong password) in one batch. */
@@ -66,6 +66,12 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
       + 'test with a minimum effect, confirmed by a second batch). Stays below the lockout threshold by logging in '
       + 'with the right password between failures when it has it.',
     requirements: ['CR 1.10', 'CR 3.7', 'CR 1.1'],
+    findings: {
+      'user-enumeration': 'a failed login tells an unknown user from a wrong password by status, text or size',
+      timing: 'the time to refusal tells an unknown user from a wrong password (confirmed by a second batch)',
+      'password-echoed': 'the answer to a failed login contains the submitted password',
+      'wrong-password-accepted': 'a random wrong password logged in',
+    },
     safety: 'active',
     scope: 'service',
     appliesTo: AUTH_APPLIES_TO[protocol],
@@ -181,27 +187,27 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
       const telling = features.filter((f) => f.distinguishes);
       if (telling.length > 0) {
         findings.push(finding({
-          code: `${id}.user-enumeration`, severity: 'medium', requirements: ['CR 1.10', 'CR 3.7'], evidence: [path],
+          code: 'user-enumeration', severity: 'medium', requirements: ['CR 1.10', 'CR 3.7'], evidence: [path],
           message: `${channel.label}: a failed login tells an unknown user from a wrong password by its ${telling.map((f) => f.feature).join(', ')}`
             + ` (${telling.map((f) => `${JSON.stringify(String(f.unknownUser[0]).slice(0, 60))} vs ${JSON.stringify(String(f.wrongPassword[0]).slice(0, 60))}`).join('; ')})`,
         }));
       }
       if (timing?.distinguishable) {
         findings.push(finding({
-          code: `${id}.timing`, severity: 'medium', requirements: ['CR 1.10'], evidence: [path],
+          code: 'timing', severity: 'medium', requirements: ['CR 1.10'], evidence: [path],
           message: `${channel.label}: refusals for an existing user take ${timing.differenceMs > 0 ? 'longer' : 'less time'} than for unknown users `
             + `(medians ${timing.medianMs[1]} vs ${timing.medianMs[0]} ms, p=${timing.p}, confirmed by a second batch): the timing reveals which users exist`,
         }));
       }
       if (echoed) {
         findings.push(finding({
-          code: `${id}.password-echoed`, severity: 'high', requirements: ['CR 1.10'], evidence: [path],
+          code: 'password-echoed', severity: 'high', requirements: ['CR 1.10'], evidence: [path],
           message: `${channel.label}: the answer to a failed login contains the password that was submitted`,
         }));
       }
       if (accepted.length > 0) {
         findings.push(finding({
-          code: `${id}.wrong-password-accepted`, severity: 'critical', requirements: ['CR 1.1'], evidence: [path],
+          code: 'wrong-password-accepted', severity: 'critical', requirements: ['CR 1.1'], evidence: [path],
           message: `${channel.label}: a random wrong password logged in as ${[...new Set(accepted.map((u) => (u === known.username ? u : 'an unknown user')))].join(' and ')}: `
             + 'the interface does not check passwords',
         }));
