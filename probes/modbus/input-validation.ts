@@ -1,9 +1,10 @@
 import {
   MissingInput, Transcript, defineProbe, finding, hex, judge,
   type Finding, type Judgement,
+  sleep,
 } from '../../src/sdk';
 import {
-  EssentialFunctionMonitor, FUNCTION_CODES, LIMITS, RawModbusConnection, delay, encodeFrame, interpretResponse,
+  EssentialFunctionMonitor, FUNCTION_CODES, LIMITS, RawModbusConnection, encodeFrame, interpretResponse,
   readRequestPdu, type EssentialFunction, type MonitorReport, type RawReply,
 } from '../../src/protocols/modbus';
 
@@ -287,7 +288,7 @@ async function stillAnswers(monitor: EssentialFunctionMonitor, recoveryMs: numbe
   let sample = await monitor.check();
   if (sample.ok) return { ok: true };
   while (Date.now() - started < recoveryMs) {
-    await delay(Math.min(250, recoveryMs), signal);
+    await sleep(Math.min(250, recoveryMs), signal);
     sample = await monitor.check();
     if (sample.ok) return { ok: true, recoveredAfterMs: Date.now() - started };
   }

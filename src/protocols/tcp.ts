@@ -1,5 +1,4 @@
 import * as net from 'node:net';
-import { TargetTimeout } from '../sdk';
 
 export type PortState = 'open' | 'closed' | 'filtered';
 
@@ -95,37 +94,6 @@ export async function connectScan(
   result.complete = result.notScanned.length === 0;
   for (const list of [result.open, result.filtered, result.notScanned]) list.sort((a, b) => a - b);
   return result;
-}
-
-/** Reads whatever a TCP service says first (banner), bounded in bytes and time; sends nothing. */
-export function grabBanner(host: string, port: number, options: { timeoutMs: number; maxBytes?: number; signal: AbortSignal }): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const max = options.maxBytes ?? 4096;
-    const socket = net.connect({ host, port });
-    let timer: NodeJS.Timeout | undefined;
-    const finish = (err?: unknown) => {
-      clearTimeout(timer);
-      options.signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      if (err) reject(err);
-      else resolve(Buffer.concat(chunks));
-    };
-    const onAbort = () => finish(options.signal.reason);
-    options.signal.addEventListener('abort', onAbort, { once: true });
-    socket.once('connect', () => {
-      timer = setTimeout(() => finish(), options.timeoutMs);
-    });
-    timer = setTimeout(() => finish(new TargetTimeout(`${host}:${port} did not accept within ${options.timeoutMs} ms`)), options.timeoutMs);
-    socket.on('data', (d: Buffer) => {
-      chunks.push(d);
-      size += d.length;
-      if (size >= max) finish();
-    });
-    socket.once('end', () => finish());
-    socket.once('error', (err) => finish(err));
-  });
 }
 
 /** "1-1024,502,4840" -> sorted unique ports; "all" -> 1..65535. */

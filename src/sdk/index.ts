@@ -4,3 +4,4 @@ export * from './errors';
 export * from './probe';
 export * from './transcript';
 export * from './stats';
+export * from './time';

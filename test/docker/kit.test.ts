@@ -216,7 +216,7 @@ describe('docker regression kit', () => {
         const p = debianPython();
         return p && pythonHasModule(p, 'pymodbus') ? p : undefined;
       })(), 'apt-get install python3-pymodbus python3-serial python3-serial-asyncio');
-      const server = spawn(python, ['docker/sims/pymodbus/server.py', '127.0.0.1', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const server = spawn(python, ['docker/sims/pymodbus/server.py', '127.0.0.1', '0', '--counter'], { stdio: ['ignore', 'ignore', 'pipe'] });
       const client = new ModbusRTU();
       try {
         const port = await announcedPort(server, /server on 127\.0\.0\.1:(\d+)/);

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { debianPython, pythonHasModule, requirePeer } from './peers';
 
-/** A pymodbus Modbus/TCP server (Debian python3-pymodbus) on 127.0.0.1, started from fixtures/pymodbus_server.py. */
+/** A pymodbus Modbus/TCP server (Debian python3-pymodbus) on 127.0.0.1: the Docker kit's simulator, docker/sims/pymodbus/server.py. */
 export interface PymodbusServer {
   readonly host: string;
   readonly port: number;
@@ -11,7 +11,7 @@ export interface PymodbusServer {
   close(): Promise<void>;
 }
 
-const SCRIPT = path.join(__dirname, '..', '..', 'fixtures', 'pymodbus_server.py');
+const SCRIPT = path.join(__dirname, '..', '..', 'docker', 'sims', 'pymodbus', 'server.py');
 
 let checked: string | undefined | null = null;
 
@@ -25,7 +25,7 @@ export function requirePymodbus(ctx: Mocha.Context): string {
 }
 
 export async function startPymodbus(python: string, unitId = 1): Promise<PymodbusServer> {
-  const child: ChildProcess = spawn(python, [SCRIPT, '0', String(unitId)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(python, [SCRIPT, '127.0.0.1', '0', '--unit', String(unitId), '--model', 'fixture', '--product', 'pymodbus test server', '--exit-on-stdin-eof'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

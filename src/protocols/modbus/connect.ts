@@ -38,18 +38,3 @@ export function connectTcp(endpoint: ModbusEndpoint, signal: AbortSignal, connec
   });
 }
 
-/** Resolves after `ms`, or rejects with the abort reason as soon as `signal` aborts. Leaves no timer. */
-export function delay(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}

@@ -1,7 +1,7 @@
 import type { ServiceUnderTest } from '../../sdk';
 import type { ChannelSecurity, DiscoveredEndpoint, EndpointSummary, OpcuaTarget, UserTokenPolicySummary } from './client';
 import { harnessIdentity, identityFromFiles, type ClientIdentity } from './identity';
-import { SECURITY_POLICIES, policyTestable } from './names';
+import { policyTestable } from './names';
 
 /** Helpers the OPC UA probes share: reading endpoint lists and choosing where to connect. */
 
@@ -78,6 +78,3 @@ export function usableSecureEndpoints(endpoints: readonly DiscoveredEndpoint[]):
   return { usable, untestable };
 }
 
-export function isKnownPolicy(policy: string): boolean {
-  return (SECURITY_POLICIES as readonly string[]).includes(policy);
-}

@@ -8,7 +8,6 @@ export const POLICY_URI_PREFIX = 'http://opcfoundation.org/UA/SecurityPolicy#';
 export const SECURITY_POLICIES = [
   'None', 'Basic128Rsa15', 'Basic256', 'Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss',
 ] as const;
-export type KnownSecurityPolicy = (typeof SECURITY_POLICIES)[number];
 
 export const SECURITY_MODES = ['None', 'Sign', 'SignAndEncrypt'] as const;
 export type SecurityModeName = (typeof SECURITY_MODES)[number] | 'Invalid';
@@ -19,10 +18,6 @@ export type TokenTypeName = (typeof TOKEN_TYPES)[number];
 /** MessageSecurityMode enumeration values (Part 4 §7.20). */
 export function securityModeName(value: number): SecurityModeName {
   return (['Invalid', 'None', 'Sign', 'SignAndEncrypt'] as const)[value] ?? 'Invalid';
-}
-
-export function securityModeValue(name: SecurityModeName): number {
-  return ['Invalid', 'None', 'Sign', 'SignAndEncrypt'].indexOf(name);
 }
 
 /** UserTokenType enumeration values (Part 4 §7.43). */

@@ -12,7 +12,7 @@ import type { HelloOutcome, TlsEndpoint } from './hello';
 import { EC_GROUPS, Scanner, TLS13_GROUPS, type Answer, type NoAnswer, type ScanOptions } from './scanner';
 import { PROTOCOLS, PROTOCOL_VERSION, TLS_FALLBACK_SCSV, suiteByCode, suiteCode, suiteName, suitesFor, type TlsProtocol } from './suites';
 import { canDecrypt, canMakeKeyShare, makeKeyShare } from './tls13';
-import { ExtensionType, NAMED_GROUPS, groupName } from './wire';
+import { ExtensionType, groupName } from './wire';
 import { dnToString } from '../x509';
 
 export { HELLO_PACING_SCHEMA, helloPacing, type ExchangeRecord, type HelloPacing, type NoAnswer, type ScanOptions } from './scanner';
@@ -415,8 +415,6 @@ export async function scanTls(endpoint: TlsEndpoint, options: ScanOptions): Prom
   };
 }
 
-/** Names of the groups in NAMED_GROUPS (for documentation and tests). */
-export const KNOWN_GROUPS = NAMED_GROUPS.map((g) => g.name);
 
 /** What a client that offers everything would get: strongest suites first (the order real clients use). */
 function clientPreference(codes: readonly number[]): number[] {

@@ -6,7 +6,7 @@
  * cuts off this one hello every time (its way of refusing it: the replay is answered at once) from a rate
  * limiter (the replay is cut off too) and from a server that stopped answering (the rest is then not sent).
  */
-import { ProtocolViolation, TargetTimeout, isAbort } from '../../sdk';
+import { ProtocolViolation, TargetTimeout, isAbort, sleep } from '../../sdk';
 import { helloExchange, type HelloOutcome, type HelloRequest, type TlsEndpoint } from './hello';
 import { PROTOCOLS, PROTOCOL_VERSION, TLS_EMPTY_RENEGOTIATION_INFO_SCSV, suiteName, type TlsProtocol } from './suites';
 import { makeKeyShare, type KeyShare } from './tls13';
@@ -104,22 +104,6 @@ function describe(out: HelloOutcome): string {
   return parts.join(' ');
 }
 
-/** Waits, unless the signal aborts first (then rejects with its reason). */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  signal.throwIfAborted();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 type Try = { answer: HelloOutcome } | { failure: string; closed?: HelloOutcome };
 type Tries = { answer: HelloOutcome; tried: number } | { failures: string[]; closed?: HelloOutcome };
 
@@ -196,7 +180,7 @@ export class Scanner {
         break;
       }
       if (n > 1) {
-        await pause(wait, this.options.signal);
+        await sleep(wait, this.options.signal);
         this.retries++;
       }
       const got = await this.once(purpose, protocol, request, flight, decrypt, n);

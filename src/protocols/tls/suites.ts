@@ -9,10 +9,6 @@ export const PROTOCOL_VERSION: Readonly<Record<TlsProtocol, number>> = {
   SSLv3: 0x0300, TLSv1: 0x0301, 'TLSv1.1': 0x0302, 'TLSv1.2': 0x0303, 'TLSv1.3': 0x0304,
 };
 
-export function protocolName(version: number): TlsProtocol | undefined {
-  return PROTOCOLS.find((p) => PROTOCOL_VERSION[p] === version);
-}
-
 export const SUITE_FLAGS = [
   'NULL', 'EXPORT', 'anon', 'RC4', 'RC2', 'DES', '3DES', 'IDEA', 'CBC', 'AEAD', 'MD5', 'SHA1', 'FS', 'PSK', 'SRP',
   'KRB5', 'SCSV', 'non-IANA',

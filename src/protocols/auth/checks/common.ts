@@ -5,11 +5,16 @@ import { isUnsupported, openLoginChannel, type AuthProtocol, type LoginChannel }
 
 /** What the authentication probes share: which account they use, the locks they take, the channel. */
 
-export const AUTH_APPLIES_TO: Record<AuthProtocol, readonly ServiceProtocol[]> = {
+const AUTH_APPLIES_TO: Record<AuthProtocol, readonly ServiceProtocol[]> = {
   ssh: ['ssh'],
   opcua: ['opcua'],
   http: ['http', 'https'],
 };
+
+/** What every authentication check runs against: each declared service of the protocol's family. */
+export function onEveryLoginService(protocol: AuthProtocol): { protocol: AuthProtocol; scope: 'service'; appliesTo: readonly ServiceProtocol[] } {
+  return { protocol, scope: 'service', appliesTo: AUTH_APPLIES_TO[protocol] };
+}
 
 /** Scheduling phases (higher runs after every lower-phase attempt on the same host). */
 export const PHASE = { sessions: 1, lockout: 2 } as const;
@@ -81,18 +86,3 @@ export function unknownUser(): string {
   return `iacs-probe-${Math.random().toString(36).slice(2, 10)}`;
 }
 
-/** Waits `ms`, or rejects as soon as the signal aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.max(0, ms));
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}

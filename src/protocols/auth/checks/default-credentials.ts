@@ -5,7 +5,7 @@ import {
   LoginBudget, clearMaybeLocked, entriesFor, loadCredentialList, markMaybeLocked, passwordDigest,
   type AuthProtocol, type DefaultCredentialEntry, type LoginOutcome,
 } from '..';
-import { AUTH_APPLIES_TO, accountLocks, channelOf, knownAccounts, notDetermined } from './common';
+import { onEveryLoginService, accountLocks, channelOf, knownAccounts, notDetermined } from './common';
 
 export interface DefaultCredentialsInputs {
   /** Built-in list names (profiles/default-credentials/<name>.yaml) or files relative to the profile. */
@@ -69,7 +69,7 @@ export function defaultCredentialsProbe(protocol: AuthProtocol): ProbeDefinition
   const id = `${protocol}.default-credentials`;
   return defineProbe<DefaultCredentialsInputs>({
     id,
-    protocol,
+    ...onEveryLoginService(protocol),
     title: `${protocol === 'http' ? 'HTTP' : protocol === 'ssh' ? 'SSH' : 'OPC UA'} login with well-known default credentials`,
     description:
       "Tries the profile's default-credential list (credentials.defaults.<protocol>...) and the built-in lists of "
@@ -85,8 +85,6 @@ export function defaultCredentialsProbe(protocol: AuthProtocol): ProbeDefinition
       'no-verdict': 'pairs answered without an authentication verdict (counted as not checked)',
     },
     safety: 'active',
-    scope: 'service',
-    appliesTo: AUTH_APPLIES_TO[protocol],
     timeoutMs: 120_000,
     inputs: {
       schema: {

@@ -3,7 +3,7 @@ import {
   canReachSignificance, compareTimings, type TimingComparison,
 } from '../../../sdk';
 import { LoginBudget, type AuthProtocol, type LoginResponse, type LoginResult } from '..';
-import { AUTH_APPLIES_TO, accountFor, accountLocks, channelOf, notDetermined, unknownUser, wrongPassword } from './common';
+import { onEveryLoginService, accountFor, accountLocks, channelOf, notDetermined, unknownUser, wrongPassword } from './common';
 
 export interface FeedbackInputs {
   /** Failed logins per class (unknown user / wrong password) in one batch. */
@@ -57,7 +57,7 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
   const id = `${protocol}.feedback`;
   return defineProbe<FeedbackInputs>({
     id,
-    protocol,
+    ...onEveryLoginService(protocol),
     title: `${protocol === 'http' ? 'HTTP' : protocol === 'ssh' ? 'SSH' : 'OPC UA'} login feedback: unknown user vs wrong password`,
     description:
       'Makes failed logins as random unknown users and as an existing user (credentials.feedback.<protocol> or the '
@@ -73,8 +73,6 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
       'wrong-password-accepted': 'a random wrong password logged in',
     },
     safety: 'active',
-    scope: 'service',
-    appliesTo: AUTH_APPLIES_TO[protocol],
     timeoutMs: 120_000,
     inputs: {
       schema: {

@@ -1,10 +1,11 @@
 import {
   AuthRejected, MissingInput, ProtocolViolation, defineProbe, finding, formatTarget, judge, type Finding, type ProbeContext, type ProbeDefinition,
+  sleep,
 } from '../../../sdk';
 import {
   LoginBudget, clearMaybeLocked, markMaybeLocked, maybeLockedSince, type AuthProtocol, type LoginChannel, type LoginResponse, type LoginResult,
 } from '..';
-import { AUTH_APPLIES_TO, PHASE, accountFor, accountLocks, channelOf, notDetermined, secondAccountFor, sleep, wrongPassword } from './common';
+import { onEveryLoginService, PHASE, accountFor, accountLocks, channelOf, notDetermined, secondAccountFor, wrongPassword } from './common';
 
 export interface LockoutInputs {
   /** Give up after this many consecutive failures without a lock (default: documented threshold + 2, else 10). */
@@ -123,7 +124,7 @@ export function lockoutProbe(protocol: AuthProtocol): ProbeDefinition<LockoutInp
   const id = `${protocol}.lockout`;
   return defineProbe<LockoutInputs>({
     id,
-    protocol,
+    ...onEveryLoginService(protocol),
     title: `${protocol === 'http' ? 'HTTP' : protocol === 'ssh' ? 'SSH' : 'OPC UA'} account lockout after failed logins`,
     description:
       'With the test account (credentials.lockout.<protocol>, credentials.lockout or the protocol\'s own) makes rounds of '
@@ -144,8 +145,6 @@ export function lockoutProbe(protocol: AuthProtocol): ProbeDefinition<LockoutInp
       'left-locked': 'without a documented duration, the account was still locked when the test ended',
     },
     safety: 'intrusive',
-    scope: 'service',
-    appliesTo: AUTH_APPLIES_TO[protocol],
     timeoutMs: 240_000,
     phase: PHASE.lockout,
     inputs: {

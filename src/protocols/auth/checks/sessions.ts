@@ -1,8 +1,9 @@
 import {
   AuthRejected, MissingInput, defineProbe, finding, judge, type Finding, type Judgement, type ProbeDefinition,
+  sleep,
 } from '../../../sdk';
 import { LoginBudget, type AuthProtocol, type HeldSession, type LoginResponse } from '..';
-import { AUTH_APPLIES_TO, PHASE, accountFor, accountLocks, channelOf, notDetermined, sleep } from './common';
+import { onEveryLoginService, PHASE, accountFor, accountLocks, channelOf, notDetermined } from './common';
 
 export interface SessionsInputs {
   /** Extra time after the configured idle timeout before the session is checked (default max(2 s, 20 %): devices check idle sessions periodically, node-opcua once a second). */
@@ -19,7 +20,7 @@ export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsI
   const id = `${protocol}.sessions`;
   return defineProbe<SessionsInputs>({
     id,
-    protocol,
+    ...onEveryLoginService(protocol),
     title: `${protocol === 'http' ? 'HTTP' : protocol === 'ssh' ? 'SSH' : 'OPC UA'} concurrent-session limit and idle-session termination`,
     description:
       'With credentials.sessions.<protocol> (or the protocol\'s own) opens policy.sessions.maxConcurrent + 1 sessions at '
@@ -33,8 +34,6 @@ export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsI
       'idle-not-closed': 'a session idle for longer than the documented timeout still worked',
     },
     safety: 'intrusive',
-    scope: 'service',
-    appliesTo: AUTH_APPLIES_TO[protocol],
     timeoutMs: 600_000,
     phase: PHASE.sessions,
     inputs: {
