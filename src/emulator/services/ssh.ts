@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import {
-  Server, utils, type Algorithms, type AuthContext, type AuthenticationType, type Connection, type ParsedKey, type ServerChannel,
+  Server, utils, type Algorithms, type AuthContext, type AuthenticationType, type Connection, type ParsedKey, type ServerChannel, type Session,
 } from 'ssh2';
 import {
   SUPPORTED_CIPHER, SUPPORTED_COMPRESSION, SUPPORTED_KEX, SUPPORTED_MAC, SUPPORTED_SERVER_HOST_KEY,
@@ -138,6 +138,156 @@ function execReply(command: string, device: DeviceContext): string {
   return command.trim() === 'show version' ? `${device.identity.model} firmware ${device.identity.firmware}\n` : `${command}\n`;
 }
 
+/** Timers of the service, all cleared on close. */
+class Timers {
+  private readonly live = new Set<NodeJS.Timeout>();
+  after(ms: number, fn: () => void): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      this.live.delete(t);
+      fn();
+    }, ms);
+    this.live.add(t);
+    return t;
+  }
+  cancel(t: NodeJS.Timeout | undefined): void {
+    if (!t) return;
+    clearTimeout(t);
+    this.live.delete(t);
+  }
+  clear(): void {
+    for (const t of this.live) clearTimeout(t);
+    this.live.clear();
+  }
+}
+
+/** What one SSH service shares between its connections. */
+interface SshState {
+  readonly config: SshPosture;
+  readonly device: DeviceContext;
+  readonly accounts: ReturnType<DeviceContext['accountsFor']>;
+  readonly authorized: ReadonlyMap<string, ParsedKey[]>;
+  readonly sessionsByUser: Map<string, number>;
+  readonly timers: Timers;
+  methodsFor(user: string): AuthenticationType[];
+}
+
+/** One client connection: authentication against the device accounts, the session limit, the idle timeout. */
+function serveConnection(state: SshState, client: Connection, source: string, endGrace: () => void): void {
+  const { config, device, accounts, timers } = state;
+  let user: string | undefined;
+  let idle: NodeJS.Timeout | undefined;
+  const touch = () => {
+    if (!config.idleTimeoutSeconds) return;
+    timers.cancel(idle);
+    idle = timers.after(config.idleTimeoutSeconds * 1000, () => {
+      device.log(`ssh: closing idle session of ${user ?? '?'}`);
+      client.end();
+    });
+  };
+  const admit = (ctx: AuthContext) => {
+    const open = state.sessionsByUser.get(ctx.username) ?? 0;
+    if (config.maxSessionsPerUser !== undefined && open >= config.maxSessionsPerUser) {
+      device.log(`ssh: ${ctx.username} already has ${open} session(s); refusing another`);
+      return ctx.reject(state.methodsFor(ctx.username));
+    }
+    user = ctx.username;
+    state.sessionsByUser.set(user, open + 1);
+    ctx.accept();
+  };
+  const checkPassword = (ctx: AuthContext, password: string) => {
+    if (ctx.username === 'root' && !config.rootLogin) return ctx.reject(state.methodsFor(ctx.username));
+    const result = accounts.login(ctx.username, password, source);
+    device.log(`ssh: ${ctx.method} login for ${ctx.username} from ${source}: ${result}`);
+    const answer = () => (result === 'ok' ? admit(ctx) : ctx.reject(state.methodsFor(ctx.username)));
+    if (!config.knownUserDelayMs || !accounts.has(ctx.username)) return answer();
+    timers.after(config.knownUserDelayMs, () => {
+      try {
+        answer();
+      } catch {
+        // the client went away while we waited
+      }
+    });
+    return undefined;
+  };
+
+  client.on('authentication', (ctx: AuthContext) => {
+    const methods = state.methodsFor(ctx.username);
+    switch (ctx.method) {
+      case 'none':
+        return config.acceptNone ? admit(ctx) : ctx.reject(methods);
+      case 'password':
+        return methods.includes('password') ? checkPassword(ctx, ctx.password) : ctx.reject(methods);
+      case 'keyboard-interactive':
+        if (!methods.includes('keyboard-interactive')) return ctx.reject(methods);
+        return ctx.prompt([{ prompt: 'Password: ', echo: false }], (answers: string[]) => checkPassword(ctx, answers[0] ?? ''));
+      case 'publickey': {
+        const key = methods.includes('publickey')
+          ? state.authorized.get(ctx.username)?.find((k) => k.type === ctx.key.algo.replace(/^rsa-sha2-(256|512)$/, 'ssh-rsa') && k.getPublicSSH().equals(ctx.key.data))
+          : undefined;
+        if (!key) return ctx.reject(methods);
+        if (!ctx.signature || !ctx.blob) return ctx.accept(); // "is this key acceptable?" query
+        return key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) ? admit(ctx) : ctx.reject(methods);
+      }
+      default:
+        return ctx.reject(methods);
+    }
+  });
+  client.on('ready', () => {
+    endGrace();
+    touch();
+    client.on('session', (accept) => {
+      touch();
+      serveSession(accept(), device, touch);
+    });
+  });
+  client.on('close', () => {
+    endGrace();
+    timers.cancel(idle);
+    if (user !== undefined) {
+      const left = (state.sessionsByUser.get(user) ?? 1) - 1;
+      if (left > 0) state.sessionsByUser.set(user, left);
+      else state.sessionsByUser.delete(user);
+    }
+  });
+  client.on('error', (err: Error) => device.log(`ssh: client ${source}: ${err.message}`));
+}
+
+/** A session channel: a shell or one command, pty and env requests accepted. */
+function serveSession(session: Session, device: DeviceContext, touch: () => void): void {
+  session.on('pty', (ok) => ok?.());
+  session.on('env', (ok) => ok?.());
+  session.on('window-change', (ok) => ok?.());
+  session.on('shell', (ok) => runShell(ok(), device, touch));
+  session.on('exec', (ok, _reject, info) => {
+    const stream = ok();
+    stream.write(execReply(info.command, device));
+    stream.exit(0);
+    stream.end();
+  });
+}
+
+/**
+ * The TCP side: every accepted socket gets the login grace time (it runs from the TCP accept, while ssh2
+ * reports a connection only after the client's identification) and is handed to ssh2.
+ */
+function acceptWithGrace(server: Server, timers: Timers, graceMs: number, device: DeviceContext, pendingLogins: Map<string, NodeJS.Timeout>): net.Server {
+  return net.createServer((socket) => {
+    socket.setNoDelay(true); // small packets: no Nagle delay on every authentication round trip
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    const t = timers.after(graceMs, () => {
+      pendingLogins.delete(key);
+      device.log(`ssh: ${key} did not authenticate within ${graceMs} ms`);
+      socket.destroy();
+    });
+    pendingLogins.set(key, t);
+    socket.once('close', () => {
+      timers.cancel(t);
+      pendingLogins.delete(key);
+    });
+    server.injectSocket(socket);
+  });
+}
+
 /**
  * SSH management access on ssh2's server: host keys, offered algorithms, banner, authentication methods
  * against the device accounts (with lockout), root policy, idle timeout and a per-user session limit.
@@ -147,162 +297,35 @@ export const sshService: ServiceModule<SshPosture> = {
   async start(config, device) {
     if (config.algorithms) checkAlgorithms(config.algorithms);
     const keys = (config.hostKeys ?? [{ type: 'ed25519' }]).map((spec) => hostKey(spec, device.workDir));
-    const accounts = device.accountsFor(config.lockout);
     const offered = config.authMethods ?? ['password', 'keyboard-interactive'];
-    const authorized = new Map(Object.entries(config.authorizedKeys ?? {}).map(([u, lines]) => [u, parsePublicKeys(lines, u)]));
-    const sessionsByUser = new Map<string, number>();
-    const timers = new Set<NodeJS.Timeout>();
-    const ident = config.ident ?? `${device.identity.productCode}_SSH_${device.identity.firmware}`;
-
-    const methodsFor = (user: string): AuthenticationType[] =>
-      (user === 'root' && !config.rootLogin ? offered.filter((m) => m === 'publickey') : [...offered]);
-
+    const timers = new Timers();
+    const state: SshState = {
+      config, device, timers,
+      accounts: device.accountsFor(config.lockout),
+      authorized: new Map(Object.entries(config.authorizedKeys ?? {}).map(([u, lines]) => [u, parsePublicKeys(lines, u)])),
+      sessionsByUser: new Map(),
+      methodsFor: (user) => (user === 'root' && !config.rootLogin ? offered.filter((m) => m === 'publickey') : [...offered]),
+    };
     const server = new Server({
       hostKeys: keys,
-      ident,
+      ident: config.ident ?? `${device.identity.productCode}_SSH_${device.identity.firmware}`,
       // ssh2 sends the banner as given, adding CR LF unless it ends with one.
       ...(config.banner ? { banner: config.banner.replace(/\r?\n/g, '\r\n') } : {}),
       ...(config.algorithms ? { algorithms: toSsh2Algorithms(config.algorithms) } : {}),
     });
-
-    // Login grace runs from TCP accept (ssh2 reports a connection only after the client's identification).
     const pendingLogins = new Map<string, NodeJS.Timeout>();
-    const graceMs = (config.loginGraceSeconds ?? 60) * 1000;
-
     server.on('connection', (client: Connection, info: { ip: string; port: number }) => {
-      const source = info.ip;
-      let user: string | undefined;
-      let idle: NodeJS.Timeout | undefined;
-      const timer = (ms: number, fn: () => void) => {
-        const t = setTimeout(() => {
-          timers.delete(t);
-          fn();
-        }, ms);
-        timers.add(t);
-        return t;
-      };
-      const clear = (t: NodeJS.Timeout | undefined) => {
-        if (t) {
-          clearTimeout(t);
-          timers.delete(t);
-        }
-      };
-      const endGrace = () => {
-        const key = `${info.ip}:${info.port}`;
-        clear(pendingLogins.get(key));
+      const key = `${info.ip}:${info.port}`;
+      serveConnection(state, client, info.ip, () => {
+        timers.cancel(pendingLogins.get(key));
         pendingLogins.delete(key);
-      };
-      const touch = () => {
-        if (!config.idleTimeoutSeconds) return;
-        clear(idle);
-        idle = timer(config.idleTimeoutSeconds * 1000, () => {
-          device.log(`ssh: closing idle session of ${user ?? '?'}`);
-          client.end();
-        });
-      };
-
-      const admit = (ctx: AuthContext) => {
-        const open = sessionsByUser.get(ctx.username) ?? 0;
-        if (config.maxSessionsPerUser !== undefined && open >= config.maxSessionsPerUser) {
-          device.log(`ssh: ${ctx.username} already has ${open} session(s); refusing another`);
-          return ctx.reject(methodsFor(ctx.username));
-        }
-        user = ctx.username;
-        sessionsByUser.set(user, open + 1);
-        ctx.accept();
-      };
-      const checkPassword = (ctx: AuthContext, password: string) => {
-        if (ctx.username === 'root' && !config.rootLogin) return ctx.reject(methodsFor(ctx.username));
-        const result = accounts.login(ctx.username, password, source);
-        device.log(`ssh: ${ctx.method} login for ${ctx.username} from ${source}: ${result}`);
-        const answer = () => (result === 'ok' ? admit(ctx) : ctx.reject(methodsFor(ctx.username)));
-        if (!config.knownUserDelayMs || !accounts.has(ctx.username)) return answer();
-        timer(config.knownUserDelayMs, () => {
-          try {
-            answer();
-          } catch {
-            // the client went away while we waited
-          }
-        });
-        return undefined;
-      };
-
-      client.on('authentication', (ctx: AuthContext) => {
-        const methods = methodsFor(ctx.username);
-        switch (ctx.method) {
-          case 'none':
-            return config.acceptNone ? admit(ctx) : ctx.reject(methods);
-          case 'password':
-            return methods.includes('password') ? checkPassword(ctx, ctx.password) : ctx.reject(methods);
-          case 'keyboard-interactive':
-            if (!methods.includes('keyboard-interactive')) return ctx.reject(methods);
-            return ctx.prompt([{ prompt: 'Password: ', echo: false }], (answers: string[]) => checkPassword(ctx, answers[0] ?? ''));
-          case 'publickey': {
-            const key = methods.includes('publickey')
-              ? authorized.get(ctx.username)?.find((k) => k.type === ctx.key.algo.replace(/^rsa-sha2-(256|512)$/, 'ssh-rsa') && k.getPublicSSH().equals(ctx.key.data))
-              : undefined;
-            if (!key) return ctx.reject(methods);
-            if (!ctx.signature || !ctx.blob) return ctx.accept(); // "is this key acceptable?" query
-            return key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) ? admit(ctx) : ctx.reject(methods);
-          }
-          default:
-            return ctx.reject(methods);
-        }
       });
-
-      client.on('ready', () => {
-        endGrace();
-        touch();
-        client.on('session', (accept) => {
-          touch();
-          const session = accept();
-          session.on('pty', (ok) => ok?.());
-          session.on('env', (ok) => ok?.());
-          session.on('window-change', (ok) => ok?.());
-          session.on('shell', (ok) => runShell(ok(), device, touch));
-          session.on('exec', (ok, _reject, info) => {
-            const stream = ok();
-            stream.write(execReply(info.command, device));
-            stream.exit(0);
-            stream.end();
-          });
-        });
-      });
-      client.on('close', () => {
-        endGrace();
-        clear(idle);
-        if (user !== undefined) {
-          const left = (sessionsByUser.get(user) ?? 1) - 1;
-          if (left > 0) sessionsByUser.set(user, left);
-          else sessionsByUser.delete(user);
-        }
-      });
-      client.on('error', (err: Error) => device.log(`ssh: client ${source}: ${err.message}`));
     });
-
-    const tcp = net.createServer((socket) => {
-      socket.setNoDelay(true); // small packets: no Nagle delay on every authentication round trip
-      const key = `${socket.remoteAddress}:${socket.remotePort}`;
-      const t = setTimeout(() => {
-        timers.delete(t);
-        pendingLogins.delete(key);
-        device.log(`ssh: ${key} did not authenticate within ${graceMs} ms`);
-        socket.destroy();
-      }, graceMs);
-      timers.add(t);
-      pendingLogins.set(key, t);
-      socket.once('close', () => {
-        clearTimeout(t);
-        timers.delete(t);
-        pendingLogins.delete(key);
-      });
-      server.injectSocket(socket);
-    });
+    const tcp = acceptWithGrace(server, timers, (config.loginGraceSeconds ?? 60) * 1000, device, pendingLogins);
     const listener = await listenTcp(tcp, device.host, device.portFor(config.port));
     return {
       endpoints: [{ protocol: 'ssh', host: device.host, port: listener.port }],
       close: async () => {
-        for (const t of timers) clearTimeout(t);
         timers.clear();
         await listener.close();
       },
