@@ -15,6 +15,10 @@ export default defineProbe<Inputs>({
     + '(RFC 2389) to see whether AUTH TLS (RFC 4217) is offered, then QUIT. A login offered without AUTH TLS means USER and '
     + 'PASS can only cross the network in cleartext (CR 4.1, CR 1.5). Sends no user name or password.',
   requirements: ['CR 1.5', 'CR 4.1'],
+  findings: {
+    'login-offered': 'an FTP login is offered without AUTH TLS: user names and passwords can only be sent in cleartext',
+    'tls-optional': 'AUTH TLS is offered; whether a login before TLS is refused was not tested',
+  },
   safety: 'passive',
   scope: 'service',
   appliesTo: ['ftp'],
@@ -38,7 +42,7 @@ export default defineProbe<Inputs>({
     const judgements: Judgement[] = [];
     if (loginOffered && !tls) {
       findings.push(finding({
-        code: 'cleartext.ftp-login', severity: 'high', requirements: ['CR 1.5', 'CR 4.1'], evidence,
+        code: 'login-offered', severity: 'high', requirements: ['CR 1.5', 'CR 4.1'], evidence,
         message: `${service.name} offers an FTP login without AUTH TLS: user names, passwords and files cross the network in cleartext`,
       }));
       judgements.push(
@@ -47,7 +51,7 @@ export default defineProbe<Inputs>({
       );
     } else if (loginOffered) {
       findings.push(finding({
-        code: 'cleartext.ftp-tls-optional', severity: 'info', requirements: [], evidence,
+        code: 'tls-optional', severity: 'info', requirements: [], evidence,
         message: `${service.name} offers AUTH TLS; whether it refuses a login before TLS was not tested (no credentials are sent)`,
       }));
       judgements.push({ requirement: 'CR 4.1', coverage: 'partial', passReason: 'the FTP service offers AUTH TLS (RFC 4217) for its login' });

@@ -20,6 +20,11 @@ export default defineProbe<Inputs>({
     + 'cleartext (CR 4.1, CR 1.5); a command prompt without any login fails CR 1.1; anything else leaves the requirements '
     + 'not determined. Sends no user name or password.',
   requirements: ['CR 1.1', 'CR 1.5', 'CR 4.1'],
+  findings: {
+    'login-offered': 'a login or password prompt over telnet: credentials would cross the network in cleartext',
+    'no-auth': 'a command prompt over telnet without any login',
+    'prompt-unknown': 'the greeting ends in nothing the prompt grammar recognises: no requirement judged',
+  },
   safety: 'passive',
   scope: 'service',
   appliesTo: ['telnet'],
@@ -51,13 +56,13 @@ export default defineProbe<Inputs>({
     const judgements: Judgement[] = [];
     if (loginPrompt) {
       findings.push(finding({
-        code: 'cleartext.telnet-login', severity: 'high', requirements: ['CR 1.5', 'CR 4.1'], evidence,
+        code: 'login-offered', severity: 'high', requirements: ['CR 1.5', 'CR 4.1'], evidence,
         message: `${service.name} asks for a login over telnet (${JSON.stringify(prompt.lastLine)}): user names and passwords cross the network in cleartext`,
       }));
       judgements.push({ requirement: 'CR 1.5', coverage: 'partial', passReason: '' }, { requirement: 'CR 4.1', coverage: 'partial', passReason: '' });
     } else if (shellPrompt) {
       findings.push(finding({
-        code: 'cleartext.telnet-no-auth', severity: 'critical', requirements: ['CR 1.1', 'CR 4.1'], evidence,
+        code: 'no-auth', severity: 'critical', requirements: ['CR 1.1', 'CR 4.1'], evidence,
         message: `${service.name} presents a command prompt over telnet (${JSON.stringify(prompt.lastLine)}) without asking anyone to identify themselves`,
       }));
       judgements.push(
@@ -68,7 +73,7 @@ export default defineProbe<Inputs>({
     } else {
       // Could not tell: not a pass of anything. The transcript is the evidence for a manual look.
       findings.push(finding({
-        code: 'cleartext.telnet-prompt-unknown', severity: 'info', requirements: [], evidence,
+        code: 'prompt-unknown', severity: 'info', requirements: [], evidence,
         message: `${service.name}: could not tell whether the telnet service asks for a login (${prompt.reason}; last line ${JSON.stringify(prompt.lastLine)}); CR 1.1, CR 1.5 and CR 4.1 are not determined by this attempt`,
       }));
     }

@@ -16,6 +16,9 @@ export default defineProbe<Inputs>({
     + 'authentication or encryption (TFTP has none): it fails CR 2.1 and CR 4.1. If the file somehow exists, the transfer is '
     + 'cancelled after the first block. Never writes.',
   requirements: ['CR 2.1', 'CR 4.1'],
+  findings: {
+    answers: 'the declared TFTP service answers a read request: file transfer without authentication or encryption',
+  },
   safety: 'passive',
   scope: 'service',
   appliesTo: ['tftp'],
@@ -36,7 +39,7 @@ export default defineProbe<Inputs>({
     const evidence = [ctx.evidence.save('tftp.json', { request: { opcode: 'RRQ', filename, mode: 'octet' }, answer })];
     const what = answer.kind === 'error' ? `ERROR ${answer.code} "${answer.message}"` : `DATA block ${answer.block} (${answer.bytes} bytes; cancelled)`;
     const findings = [finding({
-      code: 'cleartext.tftp-answers', severity: 'high', requirements: ['CR 2.1', 'CR 4.1'], evidence,
+      code: 'answers', severity: 'high', requirements: ['CR 2.1', 'CR 4.1'], evidence,
       message: `${service.name} answers TFTP (${what}): a file transfer service with no authentication and no encryption`,
     })];
     return {

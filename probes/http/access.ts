@@ -52,6 +52,10 @@ export default defineProbe<WebInputs>({
     + 'declared HTTPS service counts as protected. A random path is requested first so that a UI answering every '
     + 'path with the same page is not mistaken for open pages.',
   requirements: REQUIREMENTS,
+  findings: {
+    'unauthenticated-access': 'a path that must need a session (protectedPaths, paths) answers with content without one',
+    'page-without-session': 'a page linked from the login page answers without a session (public by design, or not: review)',
+  },
   safety: 'active',
   timeoutMs: 30_000,
   async run(ctx) {
@@ -94,14 +98,14 @@ export default defineProbe<WebInputs>({
     const mustBeProtected = open.filter((r) => r.source !== 'login-page-link');
     if (mustBeProtected.length > 0) {
       findings.push(finding({
-        code: 'http.unauthenticated-access', severity: 'high', requirements: REQUIREMENTS, evidence: mustBeProtected.flatMap((r) => r.evidence ?? []).slice(0, 1),
+        code: 'unauthenticated-access', severity: 'high', requirements: REQUIREMENTS, evidence: mustBeProtected.flatMap((r) => r.evidence ?? []).slice(0, 1),
         message: `${service.name} serves ${mustBeProtected.map((r) => `${r.path} (${r.status})`).join(', ')} without any session or credentials`,
       }));
     }
     const linked = open.filter((r) => r.source === 'login-page-link');
     if (linked.length > 0) {
       findings.push(finding({
-        code: 'http.page-without-session', severity: 'info', requirements: [], evidence: linked.flatMap((r) => r.evidence ?? []).slice(0, 1),
+        code: 'page-without-session', severity: 'info', requirements: [], evidence: linked.flatMap((r) => r.evidence ?? []).slice(0, 1),
         message: `pages linked from the login page answer without a session: ${linked.map((r) => r.path).join(', ')} (public by design, or not: review them)`,
       }));
     }

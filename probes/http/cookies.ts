@@ -4,7 +4,7 @@ import { submitLoginForm, unsupportedForm } from '../../src/protocols/http/form-
 import { isSameOrigin, navigate, resolveUrl, type Exchange } from '../../src/protocols/http/navigate';
 import {
   WEB_DEFAULTS, WEB_INPUT_SCHEMA, WEB_PROTOCOLS, endpointOf, graded, isLoginPage, loadHttpBaseline, openLanding, pageOf, recordExchanges,
-  type HttpBaseline, type WebInputs,
+  type ProbeBaseline, type WebInputs,
 } from '../../src/protocols/http/web';
 import { LoginBudget } from '../../src/protocols/auth/ledger';
 
@@ -16,7 +16,20 @@ interface CookieInputs extends WebInputs {
 }
 
 const REQUIREMENTS = ['CR 3.8'];
-const GRADED = ['http.cookie-no-secure', 'http.cookie-no-httponly', 'http.cookie-no-samesite', 'http.session-id-short'];
+const ID = 'http.cookies';
+/** Findings graded by profiles/baselines/http.yaml (as http.cookies.<name>). */
+const GRADED_FINDINGS = {
+  'no-secure': 'a session cookie over HTTPS without the Secure attribute',
+  'no-httponly': 'a session cookie without HttpOnly',
+  'no-samesite': 'a session cookie without SameSite=Strict or Lax',
+  'session-id-short': "a session id with fewer bits than the baseline's sessionIdMinBits (upper bound from length and alphabet)",
+};
+/** Findings with a fixed grading (high, CR 3.8). */
+const FIXED_FINDINGS = {
+  'session-id-predictable': 'independent visitors got the same session id, or decimal ids a small step apart',
+  'session-fixation': 'the login keeps the session id issued before login',
+  'session-cleartext': 'a session cookie is issued over plain HTTP',
+};
 /** Cookie names that carry sessions in common web stacks and device firmwares. */
 const SESSION_NAME = /sess|^sid$|sid_|_sid|token|auth|login|jsessionid|phpsessid|aspsessionid|asp\.net_sessionid|connect\.sid|^__host-|^__secure-/i;
 const LOGOUT_LINK = /log_?out|logoff|sign_?out/i;
@@ -82,20 +95,20 @@ function cookiesSetIn(chain: readonly Exchange[]): SetCookie[] {
   return chain.flatMap((e) => setCookiesOf(e.headers));
 }
 
-function attributeFindings(baseline: HttpBaseline, cookie: SetCookie, tls: boolean, evidence: string[]): Finding[] {
+function attributeFindings(baseline: ProbeBaseline, cookie: SetCookie, tls: boolean, evidence: string[]): Finding[] {
   const out: Finding[] = [];
   const name = `session cookie ${cookie.name}`;
-  if (tls && !cookie.secure) out.push(graded(baseline, 'http.cookie-no-secure', `${name} lacks the Secure attribute: a browser also sends it over plain HTTP to this host, where it can be read`, evidence));
-  if (!cookie.httpOnly) out.push(graded(baseline, 'http.cookie-no-httponly', `${name} lacks HttpOnly: a script injected into the UI can read it`, evidence));
+  if (tls && !cookie.secure) out.push(graded(baseline, 'no-secure', `${name} lacks the Secure attribute: a browser also sends it over plain HTTP to this host, where it can be read`, evidence));
+  if (!cookie.httpOnly) out.push(graded(baseline, 'no-httponly', `${name} lacks HttpOnly: a script injected into the UI can read it`, evidence));
   const sameSite = cookie.sameSite?.toLowerCase();
   if (sameSite !== 'strict' && sameSite !== 'lax') {
-    out.push(graded(baseline, 'http.cookie-no-samesite', `${name} has ${cookie.sameSite === undefined ? 'no SameSite attribute' : `SameSite=${cookie.sameSite}`}: other sites can make the browser send requests with it (CSRF)`, evidence));
+    out.push(graded(baseline, 'no-samesite', `${name} has ${cookie.sameSite === undefined ? 'no SameSite attribute' : `SameSite=${cookie.sameSite}`}: other sites can make the browser send requests with it (CSRF)`, evidence));
   }
   return out;
 }
 
 export default defineProbe<CookieInputs>({
-  id: 'http.cookies',
+  id: ID,
   protocol: 'http',
   title: 'Web UI session cookies: Secure, HttpOnly, SameSite, id length and predictability, renewal at login',
   description: 'Opens the login page a few times with an empty cookie jar and reads every Set-Cookie; with credentials.http '
@@ -105,6 +118,7 @@ export default defineProbe<CookieInputs>({
     + 'an upper bound of the id entropy, ids that repeat or count up, a pre-login id kept after login (fixation), and '
     + 'session cookies over plain HTTP (CR 3.8, partial). Cookie values are never recorded, only length and hash.',
   requirements: REQUIREMENTS,
+  findings: { ...GRADED_FINDINGS, ...FIXED_FINDINGS },
   safety: 'active',
   scope: 'service',
   appliesTo: [...WEB_PROTOCOLS],
@@ -127,7 +141,7 @@ export default defineProbe<CookieInputs>({
   async run(ctx) {
     const service = ctx.service!;
     const endpoint = endpointOf(service);
-    const baseline = loadHttpBaseline(ctx, GRADED, REQUIREMENTS);
+    const baseline = loadHttpBaseline(ctx, ID, Object.keys(GRADED_FINDINGS), REQUIREMENTS);
     const tls = endpoint.tls;
 
     // 1. The login page, several times, each with an empty jar (independent visitors).
@@ -195,7 +209,7 @@ export default defineProbe<CookieInputs>({
     for (const c of session) findings.push(...attributeFindings(baseline, c, tls, evidence));
     if (!tls && session.length > 0) {
       findings.push(finding({
-        code: 'http.session-cookie-cleartext', severity: 'high', requirements: REQUIREMENTS, evidence,
+        code: 'session-cleartext', severity: 'high', requirements: REQUIREMENTS, evidence,
         message: `${service.name} issues the session cookie ${session.map((c) => c.name).join(', ')} over plain HTTP: anyone on the path can read and replay it`,
       }));
     }
@@ -203,14 +217,14 @@ export default defineProbe<CookieInputs>({
       const values = samples.get(c.name) ?? [c.value];
       const bits = Math.min(...values.map((v) => entropyBound(v).bits));
       if (bits < baseline.sessionIdMinBits) {
-        findings.push(graded(baseline, 'http.session-id-short', `session cookie ${c.name} carries at most ${bits} bits (${values[0].length} ${entropyBound(values[0]).alphabet} characters); the baseline asks for ${baseline.sessionIdMinBits}`, evidence));
+        findings.push(graded(baseline, 'session-id-short', `session cookie ${c.name} carries at most ${bits} bits (${values[0].length} ${entropyBound(values[0]).alphabet} characters); the baseline asks for ${baseline.sessionIdMinBits}`, evidence));
       }
       const pattern = predictability(values.slice(0, ctx.inputs.samples));
-      if (pattern) findings.push(finding({ code: 'http.session-id-predictable', severity: 'high', requirements: REQUIREMENTS, evidence, message: `session cookie ${c.name}: ${pattern}` }));
+      if (pattern) findings.push(finding({ code: 'session-id-predictable', severity: 'high', requirements: REQUIREMENTS, evidence, message: `session cookie ${c.name}: ${pattern}` }));
     }
     if (fixation.length > 0) {
       findings.push(finding({
-        code: 'http.session-fixation', severity: 'high', requirements: REQUIREMENTS, evidence,
+        code: 'session-fixation', severity: 'high', requirements: REQUIREMENTS, evidence,
         message: `the login keeps the session id issued before login (${fixation.join(', ')}): whoever planted or read that id before the login now holds the logged-in session`,
       }));
     }

@@ -4,8 +4,9 @@ import { headerFields } from '../../src/protocols/http/headers';
 import { decodeEntities } from '../../src/protocols/http/html';
 import { exchange, resolveUrl } from '../../src/protocols/http/navigate';
 import { parseRawResponse, rawExchange } from '../../src/protocols/http/raw';
-import { WEB_PROBE, endpointOf, graded, loadHttpBaseline, openLanding, recordExchanges, type WebInputs } from '../../src/protocols/http/web';
+import { WEB_PROBE, endpointOf, graded, gradingOf, loadHttpBaseline, openLanding, recordExchanges, type WebInputs } from '../../src/protocols/http/web';
 
+const ID = 'http.disclosure';
 const REQUIREMENTS = ['CR 3.7'];
 /** Response headers that name software (and often its version). */
 const PRODUCT_HEADERS = ['server', 'x-powered-by', 'x-aspnet-version', 'x-aspnetmvc-version', 'x-generator', 'x-runtime', 'via', 'x-server', 'x-version'];
@@ -54,7 +55,7 @@ interface ErrorCase {
 
 export default defineProbe<WebInputs>({
   ...WEB_PROBE,
-  id: 'http.disclosure',
+  id: ID,
   title: 'Web UI: software and version disclosure, verbose error pages',
   description: 'Reads the login page\'s Server, X-Powered-By and similar headers, then provokes three errors: a GET of a '
     + 'random non-existent path, a GET with an invalid percent-encoding, and (raw, on its own connection) a request '
@@ -62,12 +63,16 @@ export default defineProbe<WebInputs>({
     + 'baseline (info at SL 1, CR 3.7 from SL 2); error pages with stack traces, exception names, file system paths, '
     + 'script or SQL error details or parser internals fail CR 3.7. Nothing else is sent.',
   requirements: REQUIREMENTS,
+  findings: {
+    'version-disclosed': 'a product/version string in Server, X-Powered-By ... or an error page (graded by the http baseline)',
+    'verbose-error': 'an error page with a stack trace, an exception name, a file path, script/SQL error details or parser internals',
+  },
   safety: 'passive',
   timeoutMs: 30_000,
   async run(ctx) {
     const service = ctx.service!;
     const endpoint = endpointOf(service);
-    const baseline = loadHttpBaseline(ctx, ['http.version-disclosed'], REQUIREMENTS);
+    const baseline = loadHttpBaseline(ctx, ID, ['version-disclosed'], REQUIREMENTS);
     const landing = await openLanding(ctx);
     const evidence = [recordExchanges(ctx, 'exchanges', landing.navigation.chain, 'login page')];
     const landingHeaders: Record<string, string[]> = {};
@@ -121,17 +126,17 @@ export default defineProbe<WebInputs>({
       ...cases.filter((c) => c.versions.length > 0).map((c) => `${c.name} error response: ${c.versions.join(', ')}`),
     ];
     if (where.length > 0) {
-      findings.push(graded(baseline, 'http.version-disclosed', `${service.name} discloses software versions (${where.join('; ')}): known vulnerabilities of those versions can be looked up`, evidence));
+      findings.push(graded(baseline, 'version-disclosed', `${service.name} discloses software versions (${where.join('; ')}): known vulnerabilities of those versions can be looked up`, evidence));
     }
     const verbose = cases.filter((c) => c.verbose.length > 0);
     if (verbose.length > 0) {
       findings.push(finding({
-        code: 'http.verbose-error', severity: 'medium', requirements: REQUIREMENTS, evidence: verbose.flatMap((c) => c.evidence ?? []),
+        code: 'verbose-error', severity: 'medium', requirements: REQUIREMENTS, evidence: verbose.flatMap((c) => c.evidence ?? []),
         message: `${service.name}'s error pages show ${[...new Set(verbose.flatMap((c) => c.verbose.map((v) => v.what)))].join(', ')} (${verbose.map((c) => c.name).join(', ')}): "${verbose[0].verbose[0].sample}"`,
       }));
     }
     const answered = cases.filter((c) => c.status !== undefined);
-    const versionNote = baseline.grading['http.version-disclosed'].severity === 'info' && where.length > 0 ? '; version strings are graded info at this SL' : '';
+    const versionNote = gradingOf(baseline, 'version-disclosed').severity === 'info' && where.length > 0 ? '; version strings are graded info at this SL' : '';
     return {
       observations: {
         headers: landingHeaders,

@@ -18,6 +18,14 @@ export default defineProbe<WebInputs>({
     + 'a declared HTTPS service of the same host is checked with one request there. Over HTTPS, a login form that posts '
     + 'to http:// is the same failure. Never sends credentials.',
   requirements: REQUIREMENTS,
+  findings: {
+    'cleartext-login': 'a login form over plain HTTP, or an HTTPS login form that posts to http://',
+    'cleartext-basic-auth': 'an HTTP Basic challenge over plain HTTP: user name and password in cleartext',
+    'cleartext-auth-challenge': 'another HTTP authentication scheme (Digest, NTLM ...) over plain HTTP: the session is not encrypted',
+    'https-downgrade': 'the HTTPS login page redirects the browser to plain HTTP',
+    'redirect-unverified': 'plain HTTP redirects to an undeclared place, or to a declared HTTPS service that did not answer',
+    'no-https-redirect': 'plain HTTP serves pages instead of redirecting to HTTPS (no login seen on them)',
+  },
   safety: 'passive',
   timeoutMs: 30_000,
   async run(ctx) {
@@ -41,7 +49,7 @@ export default defineProbe<WebInputs>({
     if (!endpoint.tls) {
       if (landing.loginForm || scriptLogin) {
         findings.push(finding({
-          code: 'http.cleartext-login', severity: 'high', requirements: REQUIREMENTS, evidence,
+          code: 'cleartext-login', severity: 'high', requirements: REQUIREMENTS, evidence,
           message: `${service.name} serves a login form over plain HTTP (${landing.loginForm?.page ?? scriptLogin}): the password crosses the network in cleartext`,
         }));
       }
@@ -49,13 +57,13 @@ export default defineProbe<WebInputs>({
       const other = challenges.filter((c) => c.scheme.toLowerCase() !== 'basic');
       if (basic.length > 0) {
         findings.push(finding({
-          code: 'http.cleartext-basic-auth', severity: 'high', requirements: REQUIREMENTS, evidence,
+          code: 'cleartext-basic-auth', severity: 'high', requirements: REQUIREMENTS, evidence,
           message: `${service.name} asks for HTTP Basic authentication over plain HTTP (${[...new Set(basic.map((c) => c.path))].join(', ')}): user name and password cross the network base64-encoded, i.e. in cleartext`,
         }));
       }
       if (other.length > 0) {
         findings.push(finding({
-          code: 'http.cleartext-auth-challenge', severity: 'medium', requirements: ['CR 4.1'], evidence,
+          code: 'cleartext-auth-challenge', severity: 'medium', requirements: ['CR 4.1'], evidence,
           message: `${service.name} asks for HTTP ${[...new Set(other.map((c) => c.scheme))].join('/')} authentication over plain HTTP (${[...new Set(other.map((c) => c.path))].join(', ')}): the session it opens is not encrypted`,
         }));
       }
@@ -68,12 +76,12 @@ export default defineProbe<WebInputs>({
           .then((r) => ({ status: r.status }), (err: Error) => ({ error: err.message }));
         redirect = { from: left.from, location: left.location, to: left.url, declaredService: target.name, answer };
         if ('error' in answer) {
-          findings.push(finding({ code: 'http.redirect-unverified', severity: 'info', requirements: [], evidence, message: `${service.name} redirects to ${left.url} (declared as ${target.name}), which did not answer: ${answer.error}` }));
+          findings.push(finding({ code: 'redirect-unverified', severity: 'info', requirements: [], evidence, message: `${service.name} redirects to ${left.url} (declared as ${target.name}), which did not answer: ${answer.error}` }));
         }
       } else if (left) {
         redirect = { from: left.from, location: left.location, ...(left.url ? { to: left.url } : {}), declaredService: null };
         findings.push(finding({
-          code: 'http.redirect-unverified', severity: 'info', requirements: [], evidence,
+          code: 'redirect-unverified', severity: 'info', requirements: [], evidence,
           message: `${service.name} redirects to ${left.location}, which is not a declared HTTPS service of this host: not followed, so where the login happens is not known`,
         }));
       }
@@ -81,7 +89,7 @@ export default defineProbe<WebInputs>({
       const cleartextAsk = findings.some((f) => f.severity !== 'info');
       if (!cleartextAsk && !redirect) {
         findings.push(finding({
-          code: 'http.no-https-redirect', severity: 'info', requirements: [], evidence,
+          code: 'no-https-redirect', severity: 'info', requirements: [], evidence,
           message: `${service.name} serves pages over plain HTTP instead of redirecting to HTTPS (no login seen on the ${visits.length + 1} pages requested)`,
         }));
       }
@@ -94,7 +102,7 @@ export default defineProbe<WebInputs>({
       const down = landing.navigation.leftTo;
       if (down?.url && new URL(down.url).protocol === 'http:') {
         findings.push(finding({
-          code: 'http.https-downgrade', severity: 'medium', requirements: ['CR 4.1'], evidence,
+          code: 'https-downgrade', severity: 'medium', requirements: ['CR 4.1'], evidence,
           message: `${service.name} sends the browser from HTTPS to plain HTTP (${down.from} -> ${down.location}): the web UI is used in cleartext`,
         }));
         redirect = { from: down.from, location: down.location, to: down.url, declaredService: null };
@@ -102,7 +110,7 @@ export default defineProbe<WebInputs>({
       const action = landing.loginForm ? new URL(landing.loginForm.action) : undefined;
       if (action?.protocol === 'http:') {
         findings.push(finding({
-          code: 'http.cleartext-login', severity: 'high', requirements: REQUIREMENTS, evidence,
+          code: 'cleartext-login', severity: 'high', requirements: REQUIREMENTS, evidence,
           message: `the login form on ${landing.loginForm!.page} is served over HTTPS but posts to ${action.href}: the password crosses the network in cleartext`,
         }));
       }

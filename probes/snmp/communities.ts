@@ -124,6 +124,13 @@ export default defineProbe<Inputs>({
     + 'silent agent from a dead one. Only in destructive runs and on an OID the profile names: reads it, writes a test value '
     + 'with each answering community until one is accepted, reads it back, restores and re-reads it.',
   requirements: ['CR 1.5', 'CR 2.1', 'CR 4.1'],
+  findings: {
+    'default-community': 'a well-known community answers over SNMP v1/v2c',
+    'cleartext-community': 'a community answers over v1/v2c: the only authenticator and all data cross the network in cleartext',
+    'default-community-write': '(destructive runs) a SET succeeded with a well-known community',
+    'community-write': '(destructive runs) a SET succeeded with a profile community over v1/v2c',
+    'set-not-restored': 'the original value of the written object could not be restored: restore it by hand',
+  },
   safety: 'active',
   scope: 'service',
   appliesTo: ['snmp'],
@@ -216,14 +223,14 @@ export default defineProbe<Inputs>({
     }
     for (const [community, versions] of defaultsAnswering) {
       findings.push(finding({
-        code: 'snmp.default-community', severity: 'high', requirements: ['CR 1.5', 'CR 2.1'], evidence,
+        code: 'default-community', severity: 'high', requirements: ['CR 1.5', 'CR 2.1'], evidence,
         message: `the well-known community "${community}" is accepted over SNMP ${versions.join(' and ')}`,
       }));
     }
     if (answers.length > 0) {
       const versions = [...new Set(answers.map((a) => a.version))];
       findings.push(finding({
-        code: 'snmp.cleartext-community', severity: 'medium', requirements: ['CR 4.1'], evidence,
+        code: 'cleartext-community', severity: 'medium', requirements: ['CR 4.1'], evidence,
         message: `SNMP ${versions.join(' and ')} answer${versions.length === 1 ? 's' : ''} (${answers.length} community/version pair(s)): the community, the only authenticator, and all data cross the network in cleartext`,
       }));
     }
@@ -232,16 +239,16 @@ export default defineProbe<Inputs>({
       const candidate = answers.find((a) => a.ref.index === used.community.index && a.ref.source === used.community.source)!.candidate;
       findings.push(used.community.source === 'default'
         ? finding({
-          code: 'snmp.default-community-write', severity: 'critical', requirements: ['CR 1.5', 'CR 2.1'], evidence,
+          code: 'default-community-write', severity: 'critical', requirements: ['CR 1.5', 'CR 2.1'], evidence,
           message: `SNMP ${used.version} SET of ${set.oid} succeeded with the ${describeCommunity(candidate)}`,
         })
         : finding({
-          code: 'snmp.community-write', severity: 'high', requirements: ['CR 4.1'], evidence,
+          code: 'community-write', severity: 'high', requirements: ['CR 4.1'], evidence,
           message: `SNMP ${used.version} SET of ${set.oid} succeeded with ${describeCommunity(candidate)}: writes are authorised by a cleartext community`,
         }));
       if (!set.restored) {
         findings.push(finding({
-          code: 'snmp.set-not-restored', severity: 'info', requirements: [], evidence,
+          code: 'set-not-restored', severity: 'info', requirements: [], evidence,
           message: `the original value of ${set.oid} could not be restored (restore status ${used.restoreStatus ?? 'none'}); restore it by hand`,
         }));
       }

@@ -115,6 +115,10 @@ export default defineProbe<Inputs>({
     + 'identifies itself this way gives positive, partial evidence for CR 7.8 (S2 accepts standard inventory such as SNMP). '
     + 'Reported serial and firmware are compared with the profile\'s component section. Read-only GET/GetNext requests.',
   requirements: ['CR 7.8'],
+  findings: {
+    incomplete: 'no ENTITY-MIB, or no serial number or no firmware revision in it',
+    mismatch: "the profile's serial, firmware or model is not what the device reports over SNMP",
+  },
   safety: 'active',
   scope: 'service',
   appliesTo: ['snmp'],
@@ -170,7 +174,7 @@ export default defineProbe<Inputs>({
     const withFirmware = entities.filter((e) => e.firmwareRev || e.softwareRev);
     if (withSerial.length === 0 || withFirmware.length === 0) {
       findings.push(finding({
-        code: 'snmp.inventory-incomplete', severity: 'info', requirements: [], evidence,
+        code: 'incomplete', severity: 'info', requirements: [], evidence,
         message: entities.length === 0
           ? 'no ENTITY-MIB entPhysicalTable: serial numbers and firmware revisions are not reported over SNMP'
           : `ENTITY-MIB reports ${entities.length} entities but ${withSerial.length === 0 ? 'no serial number' : 'no firmware/software revision'}`,
@@ -179,7 +183,7 @@ export default defineProbe<Inputs>({
     for (const [what, result] of Object.entries(comparison)) {
       if (result === 'mismatch') {
         findings.push(finding({
-          code: 'snmp.inventory-mismatch', severity: 'info', requirements: [], evidence,
+          code: 'mismatch', severity: 'info', requirements: [], evidence,
           message: `the ${what} the profile declares (${String(component[what as 'serial' | 'firmware' | 'model'])}) is not what the device reports over SNMP`,
         }));
       }

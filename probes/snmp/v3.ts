@@ -69,6 +69,14 @@ export default defineProbe<Inputs>({
     + 'is served fails CR 2.1 or CR 4.1, and protocols on the baseline\'s weak lists fail CR 4.3. When v3 gets no answer, '
     + 'a v1/v2c GET with the profile\'s and the well-known communities tells "v3 not offered" from "nothing there".',
   requirements: ['CR 2.1', 'CR 4.1', 'CR 4.3'],
+  findings: {
+    'not-offered': 'the agent answers v1/v2c but not SNMPv3: no SNMP version with privacy is available',
+    'unknown-user-accepted': 'a random unknown SNMPv3 user is served at noAuthNoPriv',
+    'noauth-accepted': "the profile's SNMPv3 user is served at noAuthNoPriv",
+    'nopriv-accepted': "the profile's SNMPv3 user is served at authNoPriv (no privacy)",
+    'weak-auth': "the user's authentication protocol is on the baseline's weakAuthProtocols",
+    'weak-priv': "the user's privacy protocol is on the baseline's weakPrivProtocols",
+  },
   safety: 'active',
   scope: 'service',
   appliesTo: ['snmp'],
@@ -103,7 +111,7 @@ export default defineProbe<Inputs>({
     if (!discovery) {
       const evidence = [ctx.evidence.save('v3.json', { offered: false, reason: 'no answer to discovery; v1/v2c answered' })];
       findings.push(finding({
-        code: 'snmp.v3-not-offered', severity: 'medium', requirements: ['CR 4.1'], evidence,
+        code: 'not-offered', severity: 'medium', requirements: ['CR 4.1'], evidence,
         message: 'the agent answers SNMP v1/v2c but not SNMPv3: no SNMP version with authentication and privacy is available',
       }));
       return {
@@ -130,7 +138,7 @@ export default defineProbe<Inputs>({
 
     if (discovery.unknownUser === 'answered') {
       findings.push(finding({
-        code: 'snmp.v3-unknown-user-accepted', severity: 'high', requirements: ['CR 2.1'], evidence,
+        code: 'unknown-user-accepted', severity: 'high', requirements: ['CR 2.1'], evidence,
         message: 'the agent served a GET from a user name it cannot know, without authentication (noAuthNoPriv)',
       }));
     }
@@ -148,13 +156,13 @@ export default defineProbe<Inputs>({
       }
       if (accepted.includes('noAuthNoPriv')) {
         findings.push(finding({
-          code: 'snmp.v3-noauth-accepted', severity: 'high', requirements: ['CR 2.1', 'CR 4.1'], evidence,
+          code: 'noauth-accepted', severity: 'high', requirements: ['CR 2.1', 'CR 4.1'], evidence,
           message: `the SNMPv3 user "${user.name}" is served at noAuthNoPriv: no authentication, no privacy`,
         }));
       }
       if (accepted.includes('authNoPriv')) {
         findings.push(finding({
-          code: 'snmp.v3-nopriv-accepted', severity: 'medium', requirements: ['CR 4.1'], evidence,
+          code: 'nopriv-accepted', severity: 'medium', requirements: ['CR 4.1'], evidence,
           message: `the SNMPv3 user "${user.name}" is served at authNoPriv: management data crosses the network in cleartext`,
         }));
       }
@@ -162,13 +170,13 @@ export default defineProbe<Inputs>({
       const usesAuth = accepted.some((l) => l !== 'noAuthNoPriv');
       if (usesAuth && user.authProtocol && baseline.weakAuthProtocols.includes(user.authProtocol)) {
         findings.push(finding({
-          code: 'snmp.v3-weak-auth', severity: 'medium', requirements: ['CR 4.3'], evidence,
+          code: 'weak-auth', severity: 'medium', requirements: ['CR 4.3'], evidence,
           message: `the SNMPv3 user "${user.name}" authenticates with ${user.authProtocol.toUpperCase()}, which the SNMP baseline lists as weak at this SL`,
         }));
       }
       if (accepted.includes('authPriv') && user.privProtocol && baseline.weakPrivProtocols.includes(user.privProtocol)) {
         findings.push(finding({
-          code: 'snmp.v3-weak-priv', severity: 'medium', requirements: ['CR 4.3'], evidence,
+          code: 'weak-priv', severity: 'medium', requirements: ['CR 4.3'], evidence,
           message: `the SNMPv3 user "${user.name}" encrypts with ${user.privProtocol.toUpperCase()}, which the SNMP baseline lists as weak`,
         }));
       }

@@ -32,7 +32,7 @@ const latin1 = (text: string) => Buffer.from(text, 'latin1');
 function expectLoginOffered(attempt: Attempt): void {
   expect(attempt.status, `${attempt.message ?? ''} ${JSON.stringify(attempt.observations)}`).to.equal('fail');
   expect(attempt.observations).to.include({ loginPrompt: true, shellPrompt: false });
-  expect(attempt.findings.map((f) => f.code)).to.deep.equal(['cleartext.telnet-login']);
+  expect(attempt.findings.map((f) => f.code)).to.deep.equal(['cleartext.telnet.login-offered']);
   expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}`)).to.deep.equal(['CR 1.5:fail', 'CR 4.1:fail']);
 }
 
@@ -121,18 +121,18 @@ describe('integrity: telnet devices that offer a login in ways a naive reader mi
     expect(attempt.outcomes).to.deep.equal([]);
     expect(attempt.status).to.equal('not_determined');
     expect(attempt.observations).to.include({ promptKind: 'unknown', loginPrompt: false, shellPrompt: false });
-    expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['cleartext.telnet-prompt-unknown', 'info']]);
+    expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['cleartext.telnet.prompt-unknown', 'info']]);
   });
 
   it('a device that prints a banner and hangs up is not determined either', async () => {
     const attempt = await probeAgainst(await peer(async (send, socket) => { send('Service unavailable\r\n'); socket.end(); }));
     expect(attempt.outcomes).to.deep.equal([]);
-    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['cleartext.telnet-prompt-unknown']);
+    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['cleartext.telnet.prompt-unknown']);
   });
 
   it('a real unauthenticated shell is still reported as one', async () => {
     const attempt = await probeAgainst(await peer(async (send) => send("BusyBox v1.36.1 built-in shell (ash)\r\nEnter 'help' for a list of built-in commands.\r\n\r\n/ # ")));
-    expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['cleartext.telnet-no-auth', 'critical']]);
+    expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['cleartext.telnet.no-auth', 'critical']]);
     expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}`)).to.deep.equal(['CR 1.5:pass', 'CR 1.1:fail', 'CR 4.1:fail']);
   });
 });

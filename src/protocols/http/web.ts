@@ -239,29 +239,50 @@ export interface Grading {
 export interface HttpBaseline {
   hstsMinMaxAgeSeconds: number;
   sessionIdMinBits: number;
+  /** Keyed by the finding's report code, `<probe id>.<name>` (e.g. `http.headers.hsts-missing`). */
   grading: Record<string, Grading>;
 }
 
-/** Reads profiles/baselines/http.yaml at the SL target and checks the gradings this probe raises. */
-export function loadHttpBaseline(ctx: ProbeContext<unknown>, codes: readonly string[], declared: readonly string[]): HttpBaseline {
-  const b = ctx.baseline<HttpBaseline>('http');
-  for (const code of codes) {
+/** The baseline as one probe reads it: gradings are looked up by that probe's finding names. */
+export interface ProbeBaseline extends HttpBaseline {
+  readonly probeId: string;
+}
+
+/**
+ * Reads profiles/baselines/http.yaml at the SL target and checks that it grades every finding name the
+ * probe `probeId` raises from it, with requirements the probe declares.
+ */
+export function loadHttpBaseline(ctx: ProbeContext<unknown>, probeId: string, names: readonly string[], declared: readonly string[]): ProbeBaseline {
+  const b: ProbeBaseline = { ...ctx.baseline<HttpBaseline>('http'), probeId };
+  for (const name of names) {
+    const code = `${probeId}.${name}`;
     const g = b.grading?.[code];
-    if (!g) throw new InvalidInput(`the http baseline grades no ${code}`);
+    if (!g) throw new InvalidInput(`the http baseline grades no ${code} (its grading is keyed by finding code, <probe id>.<name>)`);
     for (const r of g.requirements ?? []) {
-      if (!declared.includes(r)) throw new InvalidInput(`the http baseline maps ${code} to ${r}, which this probe does not evidence (it can: ${declared.join(', ')})`);
+      if (!declared.includes(r)) throw new InvalidInput(`the http baseline maps ${code} to ${r}, which ${probeId} does not evidence (it can: ${declared.join(', ')})`);
     }
   }
   return b;
 }
 
-/** A finding graded by the baseline (severity and requirements per SL target). */
-export function graded(baseline: HttpBaseline, code: string, message: string, evidence: string[]): Finding {
-  const g = baseline.grading[code];
-  return finding({ code, severity: g.severity, requirements: g.requirements ?? [], message, evidence });
+/** The grading of one of the probe's finding names at this level. */
+export function gradingOf(baseline: ProbeBaseline, name: string): Grading {
+  const g = baseline.grading[`${baseline.probeId}.${name}`];
+  // loadHttpBaseline checked the names the probe listed: a miss here is a name the probe forgot to list.
+  if (!g) throw new Error(`${baseline.probeId} grades ${name}, which it did not list when loading the http baseline`);
+  return g;
 }
 
-/** Requirements a graded code fails at this level (for deciding which outcomes the probe evaluated). */
-export function gradedRequirements(baseline: HttpBaseline, codes: readonly string[]): string[] {
-  return [...new Set(codes.flatMap((c) => (baseline.grading[c].severity === 'info' ? [] : baseline.grading[c].requirements ?? [])))];
+/** A finding graded by the baseline (severity and requirements per SL target); it carries the name. */
+export function graded(baseline: ProbeBaseline, name: string, message: string, evidence: string[]): Finding {
+  const g = gradingOf(baseline, name);
+  return finding({ code: name, severity: g.severity, requirements: g.requirements ?? [], message, evidence });
+}
+
+/** Requirements graded names fail at this level (for deciding which outcomes the probe evaluated). */
+export function gradedRequirements(baseline: ProbeBaseline, names: readonly string[]): string[] {
+  return [...new Set(names.flatMap((n) => {
+    const g = gradingOf(baseline, n);
+    return g.severity === 'info' ? [] : g.requirements ?? [];
+  }))];
 }

@@ -22,7 +22,7 @@ describe('probe cleartext.ftp', () => {
       expect(attempt.status, attempt.message).to.equal('fail');
       expect(attempt.observations).to.include({ greetingCode: 220, loginOffered: true, authTls: false, featCode: 211 });
       expect(attempt.observations.greeting).to.deep.equal(['220 EPLC-1 FTP server (firmware 1.0.0) ready']);
-      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['cleartext.ftp-login']);
+      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['cleartext.ftp.login-offered']);
       expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}`)).to.deep.equal(['CR 1.5:fail', 'CR 4.1:fail']);
     });
 
@@ -56,7 +56,7 @@ describe('probe cleartext.ftp', () => {
       const { attempt } = await runProbe(probe, { service: { port: ftpd.port, protocol: 'ftp' }, inputs: FAST });
       expect(attempt.status, attempt.message).to.equal('pass');
       expect(attempt.observations).to.include({ authTls: true });
-      expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['cleartext.ftp-tls-optional', 'info']]);
+      expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['cleartext.ftp.tls-optional', 'info']]);
       expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}`)).to.deep.equal(['CR 4.1:pass']);
     });
   });

@@ -38,7 +38,7 @@ describe('probe cleartext.telnet', () => {
     expect(attempt.status, attempt.message).to.equal('fail');
     expect(attempt.observations).to.include({ loginPrompt: true, shellPrompt: false, promptKind: 'login-prompt', promptRule: 'en.login' });
     expect(attempt.observations.banner).to.deep.equal(['EPLC-1 maintenance console', 'login:']);
-    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['cleartext.telnet-login']);
+    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['cleartext.telnet.login-offered']);
     expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}`)).to.deep.equal(['CR 1.5:fail', 'CR 4.1:fail']);
   });
 
@@ -50,7 +50,7 @@ describe('probe cleartext.telnet', () => {
     expect(attempt.status).to.equal('not_determined');
     expect(attempt.message).to.match(/prompt not recognised/);
     expect(attempt.observations).to.include({ promptKind: 'unknown', promptLine: 'EPLC-1 debug agent 0.3 ready', loginPrompt: false, shellPrompt: false });
-    expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['cleartext.telnet-prompt-unknown', 'info']]);
+    expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['cleartext.telnet.prompt-unknown', 'info']]);
   });
 
   it('hardened posture runs no telnet service', async () => {
@@ -68,7 +68,7 @@ describe('probe cleartext.telnet', () => {
     try {
       const { attempt } = await runProbe(probe, { service: { port: peer.port, protocol: 'telnet' }, inputs: FAST });
       expect(attempt.status).to.equal('fail');
-      expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['cleartext.telnet-no-auth', 'critical']]);
+      expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['cleartext.telnet.no-auth', 'critical']]);
       expect(attempt.observations.negotiation).to.deep.equal(['DO terminal-type', 'WILL echo']);
       expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}`)).to.deep.equal(['CR 1.5:pass', 'CR 1.1:fail', 'CR 4.1:fail']);
     } finally {

@@ -21,7 +21,7 @@ describe('probe cleartext.tftp', () => {
     expect(attempt.status, attempt.message).to.equal('fail');
     expect(attempt.observations.answer).to.include({ kind: 'error', code: 1, message: 'File not found' });
     expect(attempt.observations.filename).to.match(/^iacs-probe-[0-9a-f]{12}\.txt$/);
-    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['cleartext.tftp-answers']);
+    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['cleartext.tftp.answers']);
     expect(attempt.outcomes.map((o) => o.verdict)).to.not.include('pass');
   });
 

@@ -17,7 +17,7 @@ describe('probe http.access', () => {
     for (const [protocol, port] of [['https', devices.weak().endpoint('https').port], ['http', devices.weak().endpoint('http').port]] as const) {
       const { attempt } = await runProbe(probe, { service: { port, protocol }, inputs: FAST });
       expect(attempt.status, attempt.message).to.equal('fail');
-      expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['http.unauthenticated-access', 'high']]);
+      expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['http.access.unauthenticated-access', 'high']]);
       expect(attempt.findings[0].message).to.match(/\/config \(200\)/);
       expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}`)).to.deep.equal(['CR 1.1:fail', 'CR 2.1:fail']);
       expect(rows(attempt.observations)).to.deep.equal(['/admin input challenge', '/config input open', '/setup input absent']);

@@ -9,17 +9,25 @@ import type { Grading } from '../../../src/protocols/http/web';
 interface Level { hstsMinMaxAgeSeconds: number; sessionIdMinBits: number; grading: Record<string, Grading> }
 const doc = parseYaml(fs.readFileSync('profiles/baselines/http.yaml', 'utf8')) as { basis: string[]; levels: Record<string, Level> };
 
-/** Which probe raises each graded code (the grading may only name requirements that probe declares). */
-const RAISED_BY: Record<string, { requirements: readonly string[] }> = {
-  'http.hsts-missing': headers, 'http.hsts-short': headers, 'http.hsts-invalid': headers, 'http.no-frame-protection': headers,
-  'http.no-csp': headers, 'http.no-nosniff': headers, 'http.no-referrer-policy': headers, 'http.login-page-cacheable': headers,
-  'http.cookie-no-secure': cookies, 'http.cookie-no-httponly': cookies, 'http.cookie-no-samesite': cookies, 'http.session-id-short': cookies,
-  'http.version-disclosed': disclosure,
+type Raiser = { id: string; requirements: readonly string[]; findings?: Readonly<Record<string, string>> };
+/** The graded codes (`<probe id>.<name>`) and the probe that raises each: the grading may only name requirements it declares. */
+const GRADED: Record<string, readonly string[]> = {
+  'http.headers': ['hsts-missing', 'hsts-short', 'hsts-invalid', 'no-frame-protection', 'no-csp', 'no-nosniff', 'no-referrer-policy', 'login-page-cacheable'],
+  'http.cookies': ['no-secure', 'no-httponly', 'no-samesite', 'session-id-short'],
+  'http.disclosure': ['version-disclosed'],
 };
+const RAISED_BY: Record<string, Raiser> = Object.fromEntries(([headers, cookies, disclosure] as Raiser[])
+  .flatMap((probe) => GRADED[probe.id].map((name) => [`${probe.id}.${name}`, probe])));
 
 describe('http baseline (profiles/baselines/http.yaml)', () => {
   const basisKeys = new Set(doc.basis.map((b) => /^\[([A-Za-z0-9-]+)\]/.exec(b)?.[1]).filter(Boolean));
   const levels = Object.entries(doc.levels);
+
+  it('grades only findings the raising probe declares, keyed by their report code <probe id>.<name>', () => {
+    for (const [code, probe] of Object.entries(RAISED_BY)) {
+      expect(Object.keys(probe.findings ?? {}), code).to.include(code.slice(probe.id.length + 1));
+    }
+  });
 
   it('defines levels 1 to 4, each grading every code the probes look up, with cited basis keys', () => {
     expect(levels.map(([l]) => l)).to.deep.equal(['1', '2', '3', '4']);

@@ -18,7 +18,7 @@ describe('probe http.cookies', () => {
     const { attempt } = await runProbe(probe, { service: { port: devices.weak().endpoint('https').port, protocol: 'https' }, inputs: FAST });
     expect(attempt.status, attempt.message).to.equal('fail');
     expect(codes(attempt.findings)).to.deep.equal([
-      'http.cookie-no-secure:medium', 'http.cookie-no-httponly:low', 'http.cookie-no-samesite:low', 'http.session-id-short:medium', 'http.session-id-predictable:high',
+      'http.cookies.no-secure:medium', 'http.cookies.no-httponly:low', 'http.cookies.no-samesite:low', 'http.cookies.session-id-short:medium', 'http.cookies.session-id-predictable:high',
     ]);
     expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}:${o.coverage}`)).to.deep.equal(['CR 3.8:fail:partial']);
     expect(attempt.observations.cookies).to.deep.equal([{
@@ -31,7 +31,7 @@ describe('probe http.cookies', () => {
   it('weak posture with credentials: the login keeps the pre-login id (session fixation); cookie values never reach the evidence', async () => {
     const { attempt, read } = await runProbe(probe, { service: { port: devices.weak().endpoint('https').port, protocol: 'https' }, inputs: FAST, credentials: { http: WEAK_ADMIN } });
     expect(attempt.status, attempt.message).to.equal('fail');
-    expect(attempt.findings.map((f) => f.code)).to.include('http.session-fixation');
+    expect(attempt.findings.map((f) => f.code)).to.include('http.cookies.session-fixation');
     expect(attempt.observations.login).to.include({ tried: true, accepted: true, loggedOut: '/logout' });
     const transcript = read(attempt.evidence.find((e) => e.endsWith('exchanges.ndjson'))!);
     expect(transcript).to.match(/session=<4 chars, sha256 [0-9a-f]{12}>/);
@@ -41,7 +41,7 @@ describe('probe http.cookies', () => {
   it('weak posture, plain HTTP: a session cookie over cleartext', async () => {
     const { attempt } = await runProbe(probe, { service: { port: devices.weak().endpoint('http').port, protocol: 'http' }, inputs: FAST });
     expect(attempt.status).to.equal('fail');
-    expect(codes(attempt.findings)).to.include('http.session-cookie-cleartext:high').and.not.include('http.cookie-no-secure:medium');
+    expect(codes(attempt.findings)).to.include('http.cookies.session-cleartext:high').and.not.include('http.cookies.no-secure:medium');
   });
 
   it('hardened posture without credentials: no cookie before login, so nothing to judge (not applicable, with the reason)', async () => {

@@ -15,7 +15,7 @@ describe('probe http.disclosure', () => {
     const { attempt, read } = await runProbe(probe, { service: { port: devices.weak().endpoint('https').port, protocol: 'https' }, inputs: FAST, sl: 2 });
     expect(attempt.status, attempt.message).to.equal('fail');
     expect(attempt.findings.map((f) => [f.code, f.severity, f.requirements.join()])).to.deep.equal([
-      ['http.version-disclosed', 'low', 'CR 3.7'], ['http.verbose-error', 'medium', 'CR 3.7'],
+      ['http.disclosure.version-disclosed', 'low', 'CR 3.7'], ['http.disclosure.verbose-error', 'medium', 'CR 3.7'],
     ]);
     expect(attempt.observations.versions).to.deep.equal({ server: ['EPLC-Web/1.0.0'] });
     expect(errors(attempt.observations).map((e) => [e.name, e.status, e.verbose.map((v) => v.what)])).to.deep.equal([
@@ -28,7 +28,7 @@ describe('probe http.disclosure', () => {
 
   it('weak posture at SL 1: the version is info there, the verbose errors still fail CR 3.7', async () => {
     const { attempt } = await runProbe(probe, { service: { port: devices.weak().endpoint('http').port, protocol: 'http' }, inputs: FAST, sl: 1 });
-    expect(attempt.findings.map((f) => `${f.code}:${f.severity}`)).to.deep.equal(['http.version-disclosed:info', 'http.verbose-error:medium']);
+    expect(attempt.findings.map((f) => `${f.code}:${f.severity}`)).to.deep.equal(['http.disclosure.version-disclosed:info', 'http.disclosure.verbose-error:medium']);
     expect(attempt.status).to.equal('fail');
   });
 
@@ -44,7 +44,7 @@ describe('probe http.disclosure', () => {
     await withLighttpd(this, async (server) => {
       const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'http' }, inputs: FAST, sl: 2 });
       expect(attempt.status, attempt.message).to.equal('fail');
-      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['http.version-disclosed']);
+      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['http.disclosure.version-disclosed']);
       expect(attempt.observations.versions).to.deep.equal({ server: [`lighttpd/${server.version}`] });
       expect(errors(attempt.observations).map((e) => [e.name, e.status, e.versions])).to.deep.equal([
         ['not-found', 404, [`lighttpd/${server.version}`]], ['bad-encoding', 404, [`lighttpd/${server.version}`]], ['malformed-header', 400, [`lighttpd/${server.version}`]],

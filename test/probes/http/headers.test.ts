@@ -21,7 +21,7 @@ describe('probe http.headers', () => {
     const { attempt } = await runProbe(probe, { service: { port: devices.weak().endpoint('https').port, protocol: 'https' }, inputs: FAST, sl: 2 });
     expect(attempt.status, attempt.message).to.equal('fail');
     expect(codes(attempt.findings)).to.deep.equal([
-      'http.hsts-missing:low', 'http.no-frame-protection:info', 'http.no-csp:info', 'http.no-nosniff:info', 'http.no-referrer-policy:info', 'http.login-page-cacheable:info',
+      'http.headers.hsts-missing:low', 'http.headers.no-frame-protection:info', 'http.headers.no-csp:info', 'http.headers.no-nosniff:info', 'http.headers.no-referrer-policy:info', 'http.headers.login-page-cacheable:info',
     ]);
     expect(attempt.findings[0].requirements).to.deep.equal(['CR 4.1']);
     expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}`)).to.deep.equal(['CR 4.1:fail']);
@@ -40,7 +40,7 @@ describe('probe http.headers', () => {
   it('weak posture, plain HTTP: HSTS is not judged there (a browser ignores it); the other headers are info', async () => {
     const { attempt } = await runProbe(probe, { service: { port: devices.weak().endpoint('http').port, protocol: 'http' }, inputs: FAST });
     expect(attempt.status).to.equal('not_determined');
-    expect(attempt.findings.map((f) => f.code)).to.not.include('http.hsts-missing');
+    expect(attempt.findings.map((f) => f.code)).to.not.include('http.headers.hsts-missing');
     expect(attempt.observations.hsts).to.match(/not applicable over plain HTTP/);
   });
 
@@ -57,10 +57,10 @@ describe('probe http.headers', () => {
     const broken = await startWebDevice('hardened', {}, { headers: { 'strict-transport-security': 'max-age=abc; includeSubDomains; includeSubDomains' } });
     try {
       const a = (await runProbe(probe, { service: { port: short.endpoint('https').port, protocol: 'https' }, inputs: FAST, sl: 2 })).attempt;
-      expect(codes(a.findings)).to.include('http.hsts-short:low');
+      expect(codes(a.findings)).to.include('http.headers.hsts-short:low');
       const b = (await runProbe(probe, { service: { port: broken.endpoint('https').port, protocol: 'https' }, inputs: FAST, sl: 2 })).attempt;
-      expect(codes(b.findings)).to.include('http.hsts-invalid:low');
-      expect(b.findings.find((f) => f.code === 'http.hsts-invalid')?.message).to.match(/not a number.*more than once/);
+      expect(codes(b.findings)).to.include('http.headers.hsts-invalid:low');
+      expect(b.findings.find((f) => f.code === 'http.headers.hsts-invalid')?.message).to.match(/not a number.*more than once/);
     } finally {
       await Promise.all([short.close(), broken.close()]);
     }
@@ -68,7 +68,7 @@ describe('probe http.headers', () => {
 
   it('a lab baseline that maps a header to a requirement the probe cannot evidence is refused as an input error', async () => {
     const doc = parseYaml(fs.readFileSync('profiles/baselines/http.yaml', 'utf8')) as { levels: Record<string, { grading: Record<string, unknown> }> };
-    doc.levels['2'].grading['http.no-csp'] = { severity: 'medium', requirements: ['CR 3.5'] };
+    doc.levels['2'].grading['http.headers.no-csp'] = { severity: 'medium', requirements: ['CR 3.5'] };
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'http-baseline-')), 'http.yaml');
     fs.writeFileSync(file, stringify(doc));
     const { attempt } = await runProbe(probe, { service: { port: devices.hardened().endpoint('https').port, protocol: 'https' }, inputs: FAST, baselineFiles: { http: file } });
@@ -81,7 +81,7 @@ describe('probe http.headers', () => {
     await withLighttpd(this, async (server) => {
       const { attempt, read } = await runProbe(probe, { service: { port: server.port, protocol: 'http' }, inputs: FAST });
       expect(attempt.status).to.equal('not_determined');
-      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['http.no-frame-protection', 'http.no-csp', 'http.no-nosniff', 'http.no-referrer-policy']);
+      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['http.headers.no-frame-protection', 'http.headers.no-csp', 'http.headers.no-nosniff', 'http.headers.no-referrer-policy']);
       const exchange = JSON.parse(read(attempt.evidence.find((e) => e.endsWith('exchanges.ndjson'))!).trim().split('\n')[0]) as { headers: [string, string][] };
       const ours = new Map(exchange.headers.map(([k, v]) => [k.toLowerCase(), v]));
       // Non-standard port: "+" makes nmap run the script whatever service it thinks the port is.

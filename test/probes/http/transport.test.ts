@@ -17,7 +17,7 @@ describe('probe http.transport', () => {
     const http = devices.weak().endpoint('http');
     const { attempt } = await runProbe(probe, { service: { port: http.port, protocol: 'http' }, inputs: FAST });
     expect(attempt.status, attempt.message).to.equal('fail');
-    expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['http.cleartext-login', 'high'], ['http.cleartext-basic-auth', 'high']]);
+    expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['http.transport.cleartext-login', 'high'], ['http.transport.cleartext-basic-auth', 'high']]);
     expect(verdicts(attempt.outcomes)).to.deep.equal(['CR 1.5:fail', 'CR 4.1:fail']);
     expect(attempt.observations.authChallenges).to.deep.include({ path: '/admin', scheme: 'Basic', realm: 'EPLC-1 administration' });
   });
@@ -64,7 +64,7 @@ describe('probe http.transport', () => {
       const http = emu.endpoint('http');
       const { attempt } = await runProbe(probe, { service: { port: http.port, protocol: 'http' }, inputs: FAST });
       expect(attempt.status, attempt.message).to.equal('pass');
-      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['http.redirect-unverified']);
+      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['http.transport.redirect-unverified']);
       expect(verdicts(attempt.outcomes)).to.deep.equal(['CR 1.5:pass']);
       expect(attempt.observations.redirect).to.include({ declaredService: null });
     } finally {
@@ -72,7 +72,7 @@ describe('probe http.transport', () => {
     }
   });
 
-  it('an HTTPS service that redirects to plain HTTP fails CR 4.1 (http.https-downgrade)', async () => {
+  it('an HTTPS service that redirects to plain HTTP fails CR 4.1 (http.transport.https-downgrade)', async () => {
     const plain = devices.weak().endpoint('http');
     // A device whose HTTPS landing page sends the browser to its plain-HTTP port (a misconfigured proxy rule).
     const key = generateKey({ type: 'ec', curve: 'P-256' });
@@ -81,18 +81,18 @@ describe('probe http.transport', () => {
     try {
       const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'https' }, inputs: FAST });
       expect(attempt.status).to.equal('fail');
-      expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['http.https-downgrade', 'medium']]);
+      expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['http.transport.https-downgrade', 'medium']]);
       expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}`)).to.deep.equal(['CR 4.1:fail']);
     } finally {
       await server.close();
     }
   });
 
-  it('Debian lighttpd with Basic auth over plain HTTP on /admin: http.cleartext-basic-auth', async function () {
+  it('Debian lighttpd with Basic auth over plain HTTP on /admin: http.transport.cleartext-basic-auth', async function () {
     await withLighttpd(this, async (server) => {
       const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'http' }, inputs: FAST });
       expect(attempt.status, attempt.message).to.equal('fail');
-      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['http.cleartext-basic-auth']);
+      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['http.transport.cleartext-basic-auth']);
       expect(attempt.observations.authChallenges).to.deep.include({ path: '/admin', scheme: 'Basic', realm: 'bench switch' });
       // The link from the index page was followed too.
       expect((attempt.observations.paths as { path: string; status: number }[]).map((p) => [p.path, p.status])).to.deep.include(['/admin/', 401]);

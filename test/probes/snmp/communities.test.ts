@@ -50,8 +50,8 @@ describe('probe snmp.communities', () => {
       const { attempt } = await runProbe(probe, { service: { port: ep.port, protocol: 'snmp' }, inputs: FAST });
       expect(attempt.status, attempt.message).to.equal('fail');
       const codes = attempt.findings.map((f) => f.code);
-      expect(codes.filter((c) => c === 'snmp.default-community')).to.have.length(2);
-      expect(codes).to.include('snmp.cleartext-community');
+      expect(codes.filter((c) => c === 'snmp.communities.default-community')).to.have.length(2);
+      expect(codes).to.include('snmp.communities.cleartext-community');
       expect(attempt.findings.find((f) => f.message.includes('"public"'))?.message).to.match(/v1 and v2c/);
       const answered = attempt.observations.answered as { community?: string; version: string; readable: boolean }[];
       expect(answered.map((a) => `${a.community}/${a.version}`).sort()).to.deep.equal(['private/v1', 'private/v2c', 'public/v1', 'public/v2c']);
@@ -70,7 +70,7 @@ describe('probe snmp.communities', () => {
         inputs: FAST, allow: ['passive', 'active', 'destructive'],
       });
       expect(attempt.status).to.equal('fail');
-      const write = attempt.findings.find((f) => f.code === 'snmp.default-community-write');
+      const write = attempt.findings.find((f) => f.code === 'snmp.communities.default-community-write');
       expect(write?.severity).to.equal('critical');
       expect(write?.message).to.contain('"private"');
       const set = attempt.observations.set as { tried: boolean; written: boolean; restored: boolean; readBackMatches: boolean; attempts: { setStatus?: string; before?: { value: string } }[] };
@@ -88,7 +88,7 @@ describe('probe snmp.communities', () => {
       const ep = weak.endpoint('snmp');
       const { attempt } = await runProbe(probe, { service: { port: ep.port, protocol: 'snmp' }, inputs: FAST, allow: ['passive', 'active', 'destructive'] });
       expect((attempt.observations.set as { reason: string }).reason).to.match(/names no object/);
-      expect(attempt.findings.map((f) => f.code)).to.not.include('snmp.default-community-write');
+      expect(attempt.findings.map((f) => f.code)).to.not.include('snmp.communities.default-community-write');
     });
 
     it('hardened posture (v3 only): no community answers, v3 discovery shows the agent is there: pass', async () => {
@@ -108,7 +108,7 @@ describe('probe snmp.communities', () => {
         credentials: { 'snmp.community': { username: 'community', password: community } },
       });
       expect(attempt.status).to.equal('fail');
-      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['snmp.cleartext-community']);
+      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['snmp.communities.cleartext-community']);
       expect(attempt.observations.answered).to.deep.equal([{
         version: 'v2c', source: 'profile', index: 0, sha256: sha256Hex(community), readable: true, errorStatus: 'NoError',
         sysDescr: 'Example Automation EPLC-1 firmware 1.0.0',
@@ -133,7 +133,7 @@ describe('probe snmp.communities', () => {
       const answered = attempt.observations.answered as { community?: string; sysDescr?: string }[];
       expect(answered.map((a) => a.community)).to.deep.equal(['public', 'public']);
       expect(answered[0].sysDescr).to.equal('snmpd under test');
-      expect(attempt.findings.map((f) => f.code).sort()).to.deep.equal(['snmp.cleartext-community', 'snmp.default-community']);
+      expect(attempt.findings.map((f) => f.code).sort()).to.deep.equal(['snmp.communities.cleartext-community', 'snmp.communities.default-community']);
     });
 
     it('v3-only snmpd: no community answers and the agent is found through v3 discovery: pass', async function () {

@@ -87,7 +87,7 @@ describe('probe snmp.inventory', () => {
       expect(attempt.status, attempt.message).to.not.equal('fail');
       expect(attempt.status).to.equal('pass');
       expect(attempt.observations).to.include({ entityMib: false });
-      expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['snmp.inventory-incomplete', 'info']]);
+      expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['snmp.inventory.incomplete', 'info']]);
     });
 
     it('no access at all (v3-only device, no credentials, defaults refused): an error, not a verdict', async () => {

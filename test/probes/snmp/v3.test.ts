@@ -57,12 +57,12 @@ describe('probe snmp.v3', () => {
       expect(attempt.outcomes.map((o) => o.requirement)).to.deep.equal(['CR 2.1']);
     });
 
-    it('weak posture: v1/v2c answer but v3 does not: fail CR 4.1 (snmp.v3-not-offered)', async () => {
+    it('weak posture: v1/v2c answer but v3 does not: fail CR 4.1 (snmp.v3.not-offered)', async () => {
       const ep = weak.endpoint('snmp');
       const { attempt } = await runProbe(probe, { service: { port: ep.port, protocol: 'snmp' }, inputs: FAST });
       expect(attempt.status, attempt.message).to.equal('fail');
       expect(attempt.observations).to.deep.equal({ offered: false });
-      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['snmp.v3-not-offered']);
+      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['snmp.v3.not-offered']);
     });
 
     it('a user served at noAuthNoPriv fails CR 2.1 and CR 4.1', async () => {
@@ -72,7 +72,7 @@ describe('probe snmp.v3', () => {
         credentials: { snmp: { username: 'monitor', password: 'monitor-pass-1' } },
       });
       expect(attempt.status, attempt.message).to.equal('fail');
-      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['snmp.v3-noauth-accepted']);
+      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['snmp.v3.noauth-accepted']);
       expect(attempt.outcomes.map((o) => `${o.requirement}:${o.verdict}`)).to.deep.equal(['CR 2.1:fail', 'CR 4.1:fail', 'CR 4.3:pass']);
     });
 
@@ -83,7 +83,7 @@ describe('probe snmp.v3', () => {
         credentials: { snmp: { username: 'legacy', password: 'legacy-pass-1' } },
       });
       expect(attempt.status, attempt.message).to.equal('fail');
-      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['snmp.v3-weak-auth']);
+      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['snmp.v3.weak-auth']);
     });
 
     it('wrong credentials end as an auth error, with the reason per level', async () => {
@@ -119,7 +119,7 @@ describe('probe snmp.v3', () => {
       snmpd = await startSnmpd(requirePeer(this, 'snmpd', findSnmpd()), 'createUser benchuser SHA "bench-auth-pass" AES "bench-priv-pass"\nrouser benchuser auth');
       const { attempt } = await runProbe(probe, { service: { port: snmpd.port, protocol: 'snmp' }, inputs: FAST, credentials: CREDS });
       expect(attempt.status, attempt.message).to.equal('fail');
-      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['snmp.v3-nopriv-accepted']);
+      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['snmp.v3.nopriv-accepted']);
     });
   });
 
