@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { assess } from '../assess';
+import { assess, type Assessment } from '../assess';
 import { loadCatalog } from '../catalog';
 import { RunStore } from '../evidence/store';
 import { writeManifest } from '../evidence/manifest';
@@ -18,7 +18,7 @@ import { Vault, registerSecrets } from './credentials';
 import { buildPlan, type Plan } from './plan';
 import { loadProbes } from './registry';
 import { locksOf, schedule, type SchedulerHooks } from './scheduler';
-import { enterScope } from '../protocols/scope';
+import { enterScope, type ScopeViolation } from '../protocols/scope';
 
 export interface RunOptions {
   /** Evidence folder; default runs/<run-id>. */
@@ -78,32 +78,45 @@ function count<T extends string>(keys: readonly T[], values: readonly string[]):
   return out;
 }
 
-/**
- * Plans and runs an assessment of one profile, writing the evidence folder as it goes: the journal
- * after every attempt, then the reports and the manifest, also when the run is cancelled.
- */
-export async function runAssessment(profile: Profile, options: RunOptions = {}): Promise<RunOutcome> {
-  const catalog = loadCatalog();
-  const probes = options.probes ?? loadProbes();
-  const plan = await buildPlan(profile, probes, catalog, { only: options.only, allow: options.allow, hosts: options.hosts }, options.probeInputs);
+/** The open evidence folder of a run. */
+interface RunFolder {
+  readonly runId: string;
+  readonly dir: string;
+  readonly store: RunStore;
+  readonly startedAt: string;
+  readonly operator: string;
+}
+
+/** Creates the folder (refusing a non-empty one), registers the secrets, journals the start and the skipped attempts. */
+function openRunFolder(profile: Profile, plan: Plan, options: RunOptions): RunFolder {
   const runId = newRunId();
   const dir = path.resolve(options.out ?? path.join('runs', runId));
   const store = RunStore.create(dir, { overwrite: options.overwrite });
   registerSecrets(store, profile.credentials.values());
   if (options.attestationFile) store.writeFile(ATTESTATIONS_FILE, options.attestationFile);
   const startedAt = new Date().toISOString();
-  const operator = options.operator ?? profile.operator ?? os.userInfo().username;
-  const runController = new AbortController();
-  const onAbort = () => runController.abort(new Error('cancelled'));
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-  if (options.signal?.aborted) onAbort();
   store.journal({
     type: 'run-start', runId, startedAt, tool: { name: 'iacs-probe', version: toolVersion() }, profile: profile.file,
     profileSha256: profile.sha256, component: profile.component, options: options.commandLine ?? {},
     planned: plan.attempts.length, skipped: plan.skipped.length, allowed: [...plan.allowed],
   });
   for (const a of plan.skipped) store.journal({ type: 'attempt', attempt: a });
+  return { runId, dir, store, startedAt, operator: options.operator ?? profile.operator ?? os.userInfo().username };
+}
 
+interface Executed {
+  attempts: Attempt[];
+  cancelled: boolean;
+  scopeViolations: ScopeViolation[];
+  notices: RunNotice[];
+}
+
+/** Runs the planned attempts inside the scope guard, journaling each as it ends; cancellable by options.signal. */
+async function executePlan(profile: Profile, plan: Plan, store: RunStore, options: RunOptions): Promise<Executed> {
+  const runController = new AbortController();
+  const onAbort = () => runController.abort(new Error('cancelled'));
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) onAbort();
   const vault = new Vault(profile.credentials);
   const ledger = new MapLedger();
   const scope = enterScope(plan.hosts.flatMap((h) => [h.host, ...h.addresses]));
@@ -130,27 +143,27 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
     scope.release();
     options.signal?.removeEventListener('abort', onAbort);
   }
-  const all = [...attempts, ...plan.skipped];
-  const cancelled = runController.signal.aborted;
   // Accounts a probe may have locked and not seen work again (also when it failed or was cancelled).
   const notices: RunNotice[] = lockNotices(ledger.toJSON()).map((n) => ({
     kind: 'account-may-be-locked', probe: n.probe, target: n.target, account: n.account, since: new Date(n.since).toISOString(),
     message: `${n.account} on ${n.target} may still be locked: ${n.probe} made failed logins from ${new Date(n.since).toISOString()} and did not see the account work again`,
   }));
-  const assessment = assess({
-    catalog, component: profile.component, attempts: all,
-    probeRequirements: new Map(probes.map((p) => [p.id, p.requirements])), attestations: options.attestations,
-  });
-  const finishedAt = new Date().toISOString();
+  return { attempts: [...attempts, ...plan.skipped], cancelled: runController.signal.aborted, scopeViolations: [...scope.violations], notices };
+}
+
+/** The report (contract: ARCHITECTURE.md, schema/report.schema.json) from the attempts and their assessment. */
+function buildReport(profile: Profile, plan: Plan, folder: RunFolder, executed: Executed, assessment: Assessment, options: RunOptions): Report {
+  const all = executed.attempts;
   const statuses: AttemptStatus[] = ['pass', 'fail', 'not_applicable', 'not_determined', 'error', 'skipped'];
   const verdicts: RequirementVerdictValue[] = ['pass', 'fail', 'not_applicable', 'not_determined'];
-  const report: Report = {
+  return {
     schemaVersion: 1,
     tool: { name: 'iacs-probe', version: toolVersion() },
     run: {
-      id: runId, startedAt, finishedAt, complete: !cancelled, ...(cancelled ? { incompleteReason: 'cancelled by signal' } : {}),
-      profile: profile.file, profileSha256: profile.sha256, options: options.commandLine ?? {}, operator,
-      allowed: [...plan.allowed], scopeViolations: [...scope.violations], ...(notices.length ? { notices } : {}),
+      id: folder.runId, startedAt: folder.startedAt, finishedAt: new Date().toISOString(), complete: !executed.cancelled,
+      ...(executed.cancelled ? { incompleteReason: 'cancelled by signal' } : {}),
+      profile: profile.file, profileSha256: profile.sha256, options: options.commandLine ?? {}, operator: folder.operator,
+      allowed: [...plan.allowed], scopeViolations: executed.scopeViolations, ...(executed.notices.length ? { notices: executed.notices } : {}),
     },
     component: {
       name: profile.component.name, vendor: profile.component.vendor, model: profile.component.model,
@@ -173,30 +186,58 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
       errors: all.filter((a) => a.status === 'error').length,
     },
   };
-  // Reporters render the report as report.json holds it (secrets redacted): a compressed format (xlsx)
-  // could not be redacted after rendering.
-  const written = store.redactValues(report);
+}
+
+/**
+ * Renders every report format from the report as report.json holds it (secrets redacted: a compressed format
+ * such as xlsx could not be redacted after rendering). A broken reporter costs only its own file.
+ */
+async function writeReports(store: RunStore, written: Report): Promise<{ file: string; error: string }[]> {
   const reporterErrors: { file: string; error: string }[] = [];
   for (const reporter of REPORTERS) {
     try {
       store.writeFile(reporter.file, await reporter.render(written), { alreadyRedacted: true });
     } catch (err) {
-      // A broken reporter must not cost the evidence: the other files and the manifest are still written.
       reporterErrors.push({ file: reporter.file, error: err instanceof Error ? err.stack ?? err.message : String(err) });
     }
   }
   if (reporterErrors.length > 0) store.journal({ type: 'reporter-errors', errors: reporterErrors });
-  store.journal({ type: 'run-end', finishedAt, complete: report.run.complete, summary: report.summary });
+  return reporterErrors;
+}
+
+/** Journals the end, closes the journal, writes the manifest (and its signature with --sign). */
+function closeRunFolder(folder: RunFolder, report: Report, options: RunOptions): void {
+  const { store, dir } = folder;
+  store.journal({ type: 'run-end', finishedAt: report.run.finishedAt, complete: report.run.complete, summary: report.summary });
   store.close();
   writeManifest(dir, {
-    runId, complete: report.run.complete, tool: report.tool,
+    runId: folder.runId, complete: report.run.complete, tool: report.tool,
     environment: {
-      node: process.version, platform: `${os.platform()} ${os.release()} ${os.arch()}`, hostname: os.hostname(), operator,
+      node: process.version, platform: `${os.platform()} ${os.release()} ${os.arch()}`, hostname: os.hostname(), operator: folder.operator,
       libraries: libraryVersions(), externalTools: Object.fromEntries(store.tools),
     },
     ...(options.sign ? { signer: manifestSigner(options.sign) } : {}),
   });
   if (options.sign) signManifest(dir, options.sign);
-  // What callers print is what the folder holds: the redacted report.
-  return { report: written, dir, plan, reporterErrors };
+}
+
+/**
+ * Plans and runs an assessment of one profile, writing the evidence folder as it goes: the journal
+ * after every attempt, then the reports and the manifest, also when the run is cancelled.
+ */
+export async function runAssessment(profile: Profile, options: RunOptions = {}): Promise<RunOutcome> {
+  const catalog = loadCatalog();
+  const probes = options.probes ?? loadProbes();
+  const plan = await buildPlan(profile, probes, catalog, { only: options.only, allow: options.allow, hosts: options.hosts }, options.probeInputs);
+  const folder = openRunFolder(profile, plan, options);
+  const executed = await executePlan(profile, plan, folder.store, options);
+  const assessment = assess({
+    catalog, component: profile.component, attempts: executed.attempts,
+    probeRequirements: new Map(probes.map((p) => [p.id, p.requirements])), attestations: options.attestations,
+  });
+  // What is written and what callers print is the redacted report, as the folder holds it.
+  const written = folder.store.redactValues(buildReport(profile, plan, folder, executed, assessment, options));
+  const reporterErrors = await writeReports(folder.store, written);
+  closeRunFolder(folder, written, options);
+  return { report: written, dir: folder.dir, plan, reporterErrors };
 }

@@ -126,14 +126,65 @@ export const opcuaService: ServiceModule<OpcuaPosture> = {
  */
 export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice): Promise<RunningService> {
   quietOpcuaLogs();
-  const securityPolicies = pick(config.securityPolicies ?? ['Basic256Sha256'], POLICIES, 'security policy');
-  const securityModes = pick(config.securityModes ?? ['SignAndEncrypt'], MODES, 'security mode');
   const id = device.identity;
   const applicationUri = `urn:${slug(id.vendor)}:${slug(id.model)}:${slug(id.serial)}`;
-  const root = fs.mkdtempSync(path.join(device.workDir, 'opcua-'));
   const advertised = config.advertisedHostname ?? device.host;
-  const hostname = advertised.includes(':') ? `[${advertised}]` : advertised;
+  const pki = serverPki(config, device, applicationUri, advertised);
+  const users = userManager(config, device);
+  const started = Date.now();
+  const server = new OPCUAServer({
+    port: device.port,
+    host: device.host,
+    hostname: advertised.includes(':') ? `[${advertised}]` : advertised,
+    securityPolicies: pick(config.securityPolicies ?? ['Basic256Sha256'], POLICIES, 'security policy'),
+    securityModes: pick(config.securityModes ?? ['SignAndEncrypt'], MODES, 'security mode'),
+    allowAnonymous: config.allowAnonymous ?? false,
+    serverCertificateManager: pki.serverCertificateManager,
+    userCertificateManager: pki.userCertificateManager,
+    certificateFile: pki.certificateFile,
+    privateKeyFile: pki.privateKeyFile,
+    timeout: 10_000,
+    maxConnectionsPerEndpoint: config.maxConnectionsPerEndpoint ?? 10,
+    serverCapabilities: { maxSessions: config.maxSessions ?? 10 },
+    serverInfo: { applicationUri, productUri: `urn:${slug(id.vendor)}:${slug(id.model)}`, applicationName: { text: `${id.vendor} ${id.model}` } },
+    buildInfo: {
+      productName: id.model, productUri: `urn:${slug(id.vendor)}:${slug(id.model)}`, manufacturerName: id.vendor,
+      softwareVersion: id.firmware, buildNumber: id.serial, buildDate: new Date(started),
+    },
+    isAuditing: false,
+    userManager: users.manager,
+  });
+  try {
+    await pki.serverCertificateManager.initialize();
+    for (const file of config.trustedClientCertificates ?? []) await pki.serverCertificateManager.trustCertificate(readCertificate(file));
+    await server.initialize();
+    if (config.cleartextPasswordOnNone) allowCleartextPassword(server);
+    populateAddressSpace(server, id, started, config.counterPeriodMs ?? 1000);
+    server.on('session_closed', (session: ServerSession) => users.forget(session));
+    if (config.sessionTimeoutSeconds !== undefined) capSessionTimeout(server, config.sessionTimeoutSeconds * 1000);
+    await server.start();
+  } catch (err) {
+    await server.shutdown(0).catch(() => undefined);
+    await pki.dispose();
+    throw err;
+  }
+  const port = server.endpoints[0].port;
+  device.log(`opcua listening on ${device.host}:${port} (${config.securityModes?.join('/') ?? 'SignAndEncrypt'})`);
+  let closing: Promise<void> | undefined;
+  return {
+    endpoints: [{ protocol: 'opcua', host: device.host, port }],
+    close: () => (closing ??= (async () => {
+      users.cancelDelays();
+      await server.shutdown(0);
+      await pki.dispose();
+    })()),
+  };
+}
 
+/** The server's application certificate (from the posture's knobs) and its certificate stores, under the work folder. */
+function serverPki(config: OpcuaPosture, device: OpcuaDevice, applicationUri: string, advertised: string) {
+  const id = device.identity;
+  const root = fs.mkdtempSync(path.join(device.workDir, 'opcua-'));
   const cert = config.certificate ?? {};
   const pair = makeApplicationCertificate({
     applicationUri, commonName: `${id.vendor} ${id.model}`, organization: id.vendor,
@@ -145,7 +196,6 @@ export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice
   const privateKeyFile = path.join(root, 'server_private_key.pem');
   fs.writeFileSync(certificateFile, pair.certificatePem);
   fs.writeFileSync(privateKeyFile, pair.privateKeyPem, { mode: 0o600 });
-
   const serverCertificateManager = new OPCUACertificateManager({
     rootFolder: path.join(root, 'pki'), automaticallyAcceptUnknownCertificate: config.acceptUnknownCertificates ?? false,
     disableFileWatchers: true,
@@ -153,10 +203,18 @@ export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice
   const userCertificateManager = new OPCUACertificateManager({
     rootFolder: path.join(root, 'user-pki'), automaticallyAcceptUnknownCertificate: false, disableFileWatchers: true,
   });
+  return {
+    certificateFile, privateKeyFile, serverCertificateManager, userCertificateManager,
+    dispose: async () => {
+      await serverCertificateManager.dispose();
+      await userCertificateManager.dispose();
+    },
+  };
+}
+
+/** UserName checks against the device accounts: lockout, sessions per user, the known-user timing knob. */
+function userManager(config: OpcuaPosture, device: OpcuaDevice) {
   const accounts = device.accounts;
-  const started = Date.now();
-  const period = config.counterPeriodMs ?? 1000;
-  let setpoint = 42.0;
   const sessionUsers = new Map<ServerSession, string>();
   const delays = new Set<NodeJS.Timeout>();
   const checkUser = async (session: ServerSession, username: string, password: string): Promise<boolean> => {
@@ -170,28 +228,8 @@ export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice
     if (ok) sessionUsers.set(session, username);
     return ok;
   };
-
-  const server = new OPCUAServer({
-    port: device.port,
-    host: device.host,
-    hostname,
-    securityPolicies,
-    securityModes,
-    allowAnonymous: config.allowAnonymous ?? false,
-    serverCertificateManager,
-    userCertificateManager,
-    certificateFile,
-    privateKeyFile,
-    timeout: 10_000,
-    maxConnectionsPerEndpoint: config.maxConnectionsPerEndpoint ?? 10,
-    serverCapabilities: { maxSessions: config.maxSessions ?? 10 },
-    serverInfo: { applicationUri, productUri: `urn:${slug(id.vendor)}:${slug(id.model)}`, applicationName: { text: `${id.vendor} ${id.model}` } },
-    buildInfo: {
-      productName: id.model, productUri: `urn:${slug(id.vendor)}:${slug(id.model)}`, manufacturerName: id.vendor,
-      softwareVersion: id.firmware, buildNumber: id.serial, buildDate: new Date(started),
-    },
-    isAuditing: false,
-    userManager: {
+  return {
+    manager: {
       isValidUserAsync(this: ServerSession, username: string, password: string, callback: (err: Error | null, ok?: boolean) => void): void {
         void (async () => {
           const ok = await checkUser(this, username, password);
@@ -204,64 +242,53 @@ export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice
         })().catch((err: unknown) => callback(err instanceof Error ? err : new Error(String(err))));
       },
     },
-  });
-  try {
-    await serverCertificateManager.initialize();
-    for (const file of config.trustedClientCertificates ?? []) await serverCertificateManager.trustCertificate(readCertificate(file));
-    await server.initialize();
-    if (config.cleartextPasswordOnNone) allowCleartextPassword(server);
-    const addressSpace = server.engine.addressSpace;
-    if (!addressSpace) throw new Error('opcua: the server has no address space');
-    const ns = addressSpace.getOwnNamespace();
-    const deviceObject = ns.addObject({ organizedBy: addressSpace.rootFolder.objects, browseName: id.model, nodeId: 's=Device' });
-    for (const [name, value] of [['Manufacturer', id.vendor], ['Model', id.model], ['SerialNumber', id.serial], ['FirmwareVersion', id.firmware]]) {
-      ns.addVariable({ propertyOf: deviceObject, browseName: name, nodeId: `s=${name}`, dataType: 'String', value: { dataType: DataType.String, value } });
-    }
-    ns.addVariable({
-      componentOf: deviceObject, browseName: 'Counter', nodeId: 's=Counter', dataType: 'UInt32',
-      // Computed from the clock, so there is no timer to leak.
-      value: { get: () => new Variant({ dataType: DataType.UInt32, value: Math.floor((Date.now() - started) / period) % 2 ** 32 }) },
-    });
-    ns.addVariable({
-      componentOf: deviceObject, browseName: 'TestSetpoint', nodeId: 's=TestSetpoint', dataType: 'Double',
-      accessLevel: 'CurrentRead | CurrentWrite', userAccessLevel: 'CurrentRead | CurrentWrite',
-      value: {
-        get: () => new Variant({ dataType: DataType.Double, value: setpoint }),
-        set: (v: Variant) => {
-          setpoint = Number(v.value);
-          return StatusCodes.Good;
-        },
-      },
-    });
-    server.on('session_closed', (session: ServerSession) => sessionUsers.delete(session));
-    const capMs = config.sessionTimeoutSeconds === undefined ? undefined : config.sessionTimeoutSeconds * 1000;
-    if (capMs !== undefined) {
-      // node-opcua grants what the client asks up to 50 min; the "request" event comes before the
-      // handler, so the device's own bound is applied to the request itself.
-      server.on('request', (request: { schema: { name: string }; requestedSessionTimeout?: number }) => {
-        if (request.schema.name === 'CreateSessionRequest') request.requestedSessionTimeout = Math.min(request.requestedSessionTimeout || capMs, capMs);
-      });
-    }
-    await server.start();
-  } catch (err) {
-    await server.shutdown(0).catch(() => undefined);
-    await serverCertificateManager.dispose();
-    await userCertificateManager.dispose();
-    throw err;
-  }
-  const port = server.endpoints[0].port;
-  device.log(`opcua listening on ${device.host}:${port} (${config.securityModes?.join('/') ?? 'SignAndEncrypt'})`);
-  let closing: Promise<void> | undefined;
-  return {
-    endpoints: [{ protocol: 'opcua', host: device.host, port }],
-    close: () => (closing ??= (async () => {
+    forget: (session: ServerSession) => sessionUsers.delete(session),
+    cancelDelays: () => {
       for (const t of delays) clearTimeout(t);
       delays.clear();
-      await server.shutdown(0);
-      await serverCertificateManager.dispose();
-      await userCertificateManager.dispose();
-    })()),
+    },
   };
+}
+
+/**
+ * The device's address space: a Device object with identity properties, a Counter that advances every
+ * `periodMs` (the essential function a monitor watches) and a writable TestSetpoint (ns=1;s=TestSetpoint).
+ */
+function populateAddressSpace(server: OPCUAServer, id: OpcuaDevice['identity'], started: number, periodMs: number): void {
+  const addressSpace = server.engine.addressSpace;
+  if (!addressSpace) throw new Error('opcua: the server has no address space');
+  const ns = addressSpace.getOwnNamespace();
+  const deviceObject = ns.addObject({ organizedBy: addressSpace.rootFolder.objects, browseName: id.model, nodeId: 's=Device' });
+  for (const [name, value] of [['Manufacturer', id.vendor], ['Model', id.model], ['SerialNumber', id.serial], ['FirmwareVersion', id.firmware]]) {
+    ns.addVariable({ propertyOf: deviceObject, browseName: name, nodeId: `s=${name}`, dataType: 'String', value: { dataType: DataType.String, value } });
+  }
+  ns.addVariable({
+    componentOf: deviceObject, browseName: 'Counter', nodeId: 's=Counter', dataType: 'UInt32',
+    // Computed from the clock, so there is no timer to leak.
+    value: { get: () => new Variant({ dataType: DataType.UInt32, value: Math.floor((Date.now() - started) / periodMs) % 2 ** 32 }) },
+  });
+  let setpoint = 42.0;
+  ns.addVariable({
+    componentOf: deviceObject, browseName: 'TestSetpoint', nodeId: 's=TestSetpoint', dataType: 'Double',
+    accessLevel: 'CurrentRead | CurrentWrite', userAccessLevel: 'CurrentRead | CurrentWrite',
+    value: {
+      get: () => new Variant({ dataType: DataType.Double, value: setpoint }),
+      set: (v: Variant) => {
+        setpoint = Number(v.value);
+        return StatusCodes.Good;
+      },
+    },
+  });
+}
+
+/**
+ * node-opcua grants what the client asks up to 50 min; the "request" event comes before the handler, so the
+ * device's own bound is applied to the request itself.
+ */
+function capSessionTimeout(server: OPCUAServer, capMs: number): void {
+  server.on('request', (request: { schema: { name: string }; requestedSessionTimeout?: number }) => {
+    if (request.schema.name === 'CreateSessionRequest') request.requestedSessionTimeout = Math.min(request.requestedSessionTimeout || capMs, capMs);
+  });
 }
 
 /**
