@@ -121,6 +121,13 @@ export default defineProbe<AccessInputs>({
     + 'nothing else is written). Plain Modbus/TCP has no authentication, so data read this way fails CR 1.1 and CR 2.1, '
     + 'and at SL 2 and above CR 1.2.',
   requirements: ['CR 1.1', 'CR 2.1', 'CR 1.2'],
+  findings: {
+    'unauthenticated-read': 'process data was read without identification or authentication',
+    'unauthenticated-write': 'the test register accepted a write from an unauthenticated peer',
+    'test-register-not-restored': 'the test register does not hold its original value after the restore',
+    'other-unit-ids-answer': 'unit ids other than the declared one answer with data',
+    'no-peer-authentication': 'at FR1 target 2 or higher, the device serves peers neither side authenticates',
+  },
   safety: 'active',
   scope: 'service',
   appliesTo: ['modbus'],
@@ -185,26 +192,26 @@ export default defineProbe<AccessInputs>({
     if (dataReads.length > 0) {
       const sample = dataReads.slice(0, 3).map((r) => `${r.table} ${r.address}+${r.count}`).join(', ');
       findings.push(finding({
-        code: 'modbus.unauthenticated-read', severity: 'medium', requirements: ['CR 1.1', 'CR 2.1'], evidence,
+        code: 'unauthenticated-read', severity: 'medium', requirements: ['CR 1.1', 'CR 2.1'], evidence,
         message: `Process data was read over Modbus/TCP without identification or authentication (${dataReads.length} of ${reads.length} ranges, e.g. ${sample}).`,
       }));
     }
     if (write.performed && write.readBack === write.written) {
       findings.push(finding({
-        code: 'modbus.unauthenticated-write', severity: 'high', requirements: ['CR 1.1', 'CR 2.1'], evidence,
+        code: 'unauthenticated-write', severity: 'high', requirements: ['CR 1.1', 'CR 2.1'], evidence,
         message: `Holding register ${write.register} accepted a write from an unauthenticated peer (read back ${write.readBack}).`,
       }));
     }
     if (write.performed && !write.restored) {
       findings.push(finding({
-        code: 'modbus.test-register-not-restored', severity: 'info', requirements: [], evidence,
+        code: 'test-register-not-restored', severity: 'info', requirements: [], evidence,
         message: `Holding register ${write.register} holds ${write.afterRestore} after the restore; its original value was ${write.original}. Restore it by hand.`,
       }));
     }
     const strangers = unitIds.filter((u) => !u.declared && u.answer.status === 'data').map((u) => u.unitId);
     if (strangers.length > 0) {
       findings.push(finding({
-        code: 'modbus.other-unit-ids-answer', severity: 'info', requirements: ['CR 2.1'], evidence,
+        code: 'other-unit-ids-answer', severity: 'info', requirements: ['CR 2.1'], evidence,
         message: `Unit ids other than the declared ${unitId} answer with data: ${strangers.join(', ')}.`,
       }));
     }
@@ -219,7 +226,7 @@ export default defineProbe<AccessInputs>({
     const declared = unitIds.find((u) => u.declared);
     if (ctx.component.slTarget.FR1 >= 2 && declared && (declared.answer.status === 'data' || declared.answer.status === 'exception')) {
       findings.push(finding({
-        code: 'modbus.no-peer-authentication', severity: 'medium', requirements: ['CR 1.2'], evidence,
+        code: 'no-peer-authentication', severity: 'medium', requirements: ['CR 1.2'], evidence,
         message: `Modbus/TCP on port ${service.port} serves requests from any peer: neither side is authenticated, so a spoofed `
           + 'or man-in-the-middle peer is accepted (Modbus/TCP Security or a documented compensating countermeasure is needed for SL 2).',
       }));

@@ -44,6 +44,11 @@ export default defineProbe<IdentificationInputs>({
     + 'protocol supports component inventory (CR 7.8, partial: status reporting needs documentation review). When it '
     + 'does not answer, one normal read tells a device that ignores 43/14 from one that answers nothing.',
   requirements: ['CR 7.8'],
+  findings: {
+    unsupported: 'Read Device Identification (43/14) gets an exception, silence or a malformed answer while ordinary reads work',
+    incomplete: 'the answer lacks a mandatory basic object (vendor name, product code, revision)',
+    'identity-mismatch': "the reported vendor, product or revision differs from the profile's component",
+  },
   safety: 'passive',
   scope: 'service',
   appliesTo: ['modbus'],
@@ -90,19 +95,19 @@ export default defineProbe<IdentificationInputs>({
       const what = basic.status === 'exception' ? `exception ${basic.code} (${basic.name})`
         : basic.status === 'invalid' ? `a malformed answer (${basic.reason})` : `no answer (${basic.status}) while an ordinary read answered`;
       findings.push(finding({
-        code: 'modbus.identification-unsupported', severity: 'info', requirements: ['CR 7.8'], evidence,
+        code: 'unsupported', severity: 'info', requirements: ['CR 7.8'], evidence,
         message: `Read Device Identification (43/14) gets ${what}: the device does not identify itself over Modbus; inventory needs another interface.`,
       }));
     } else if (missing.length > 0) {
       findings.push(finding({
-        code: 'modbus.identification-incomplete', severity: 'info', requirements: ['CR 7.8'], evidence,
+        code: 'incomplete', severity: 'info', requirements: ['CR 7.8'], evidence,
         message: `Read Device Identification answers without the mandatory basic object(s) ${missing.join(', ')}.`,
       }));
     } else {
       const mismatches = identityMismatches(identity, ctx.component);
       if (mismatches.length > 0) {
         findings.push(finding({
-          code: 'modbus.identity-mismatch', severity: 'info', requirements: ['CR 7.8'], evidence,
+          code: 'identity-mismatch', severity: 'info', requirements: ['CR 7.8'], evidence,
           message: `The device identifies itself differently from the profile: ${mismatches.join('; ')}.`,
         }));
       }

@@ -149,6 +149,14 @@ export default defineProbe<InputValidationInputs>({
     + 'each one it must still answer a normal read, watched by an essential-function monitor that polls throughout '
     + '(CR 3.5, CR 3.7; CR 7.1 when the device stops answering). Every request and response is kept in hex.',
   requirements: ['CR 3.5', 'CR 3.7', 'CR 7.1'],
+  findings: {
+    'invalid-request-accepted': 'the device processed an invalid request as valid',
+    'malformed-response': 'an invalid request was answered with a malformed frame',
+    'wrong-exception-code': 'an invalid request was rejected with another exception code than the spec requires',
+    'invalid-request-dropped': 'an invalid request the spec answers with an exception got silence',
+    'unresponsive-after-invalid-request': 'after an invalid request the device stopped answering normal reads',
+    'essential-function-degraded': 'the essential function degraded while invalid requests were handled',
+  },
   safety: 'intrusive',
   scope: 'service',
   appliesTo: ['modbus'],
@@ -223,28 +231,28 @@ export default defineProbe<InputValidationInputs>({
     const accepted = list('accepted');
     if (accepted.length > 0) {
       findings.push(finding({
-        code: 'modbus.invalid-request-accepted', severity: 'medium', requirements: ['CR 3.5'], evidence,
+        code: 'invalid-request-accepted', severity: 'medium', requirements: ['CR 3.5'], evidence,
         message: `The device processed ${accepted.length} invalid request(s) as valid: ${describeCases(accepted)}.`,
       }));
     }
     const malformed = list('malformed-response');
     if (malformed.length > 0) {
       findings.push(finding({
-        code: 'modbus.malformed-response', severity: 'medium', requirements: ['CR 3.7'], evidence,
+        code: 'malformed-response', severity: 'medium', requirements: ['CR 3.7'], evidence,
         message: `The device answered ${malformed.length} invalid request(s) with a malformed response: ${describeCases(malformed)}.`,
       }));
     }
     const wrong = list('wrong-exception');
     if (wrong.length > 0) {
       findings.push(finding({
-        code: 'modbus.wrong-exception-code', severity: 'info', requirements: ['CR 3.7'], evidence,
+        code: 'wrong-exception-code', severity: 'info', requirements: ['CR 3.7'], evidence,
         message: `The device rejected ${wrong.length} invalid request(s) with another exception code than the spec requires: ${describeCases(wrong)}.`,
       }));
     }
     const dropped = list('dropped');
     if (dropped.length > 0) {
       findings.push(finding({
-        code: 'modbus.invalid-request-dropped', severity: 'info', requirements: ['CR 3.7'], evidence,
+        code: 'invalid-request-dropped', severity: 'info', requirements: ['CR 3.7'], evidence,
         message: `The device dropped ${dropped.length} invalid request(s) the spec answers with an exception: ${describeCases(dropped)}.`,
       }));
     }
@@ -255,14 +263,14 @@ export default defineProbe<InputValidationInputs>({
     const dead = records.find((r) => !r.afterwards.ok);
     if (dead) {
       findings.push(finding({
-        code: 'modbus.unresponsive-after-invalid-request', severity: 'high', requirements: ['CR 3.5', 'CR 3.7', 'CR 7.1'], evidence,
+        code: 'unresponsive-after-invalid-request', severity: 'high', requirements: ['CR 3.5', 'CR 3.7', 'CR 7.1'], evidence,
         message: `After the ${dead.id} request (${dead.description}) the device stopped answering normal reads of ${fn.table} ${fn.address} for more than ${inputs.recoveryMs} ms`
           + (records.length < CASES.length ? `; the remaining ${CASES.length - records.length} cases were not run.` : '.'),
       }));
       judgements.push({ requirement: 'CR 7.1', coverage: 'partial', passReason: 'the device kept answering normal reads' });
     } else if (report.degraded) {
       findings.push(finding({
-        code: 'modbus.essential-function-degraded', severity: 'medium', requirements: ['CR 7.1'], evidence,
+        code: 'essential-function-degraded', severity: 'medium', requirements: ['CR 7.1'], evidence,
         message: `The essential function degraded while invalid requests were handled: ${report.reasons.join('; ')}.`,
       }));
       judgements.push({ requirement: 'CR 7.1', coverage: 'partial', passReason: 'the essential function kept working' });

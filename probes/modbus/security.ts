@@ -52,6 +52,12 @@ export default defineProbe<ModbusSecurityInputs>({
     + 'a certificate without the Modbus role extension 1.3.6.1.4.1.50316.802.1. Sends one Read Holding Registers request '
     + '(address 0, one register) inside each accepted session.',
   requirements: REQS,
+  findings: {
+    unavailable: 'only plain Modbus/TCP is declared: no Modbus/TCP Security endpoint',
+    'not-tls': 'the declared Modbus/TCP Security endpoint answers plain Modbus/TCP without TLS',
+    'client-cert-not-required': 'Modbus traffic is carried over TLS without a client certificate',
+    'role-not-required': 'a trusted client certificate without the Modbus role extension is accepted',
+  },
   safety: 'active',
   scope: 'service',
   appliesTo: ['modbus-tls', 'modbus'],
@@ -78,7 +84,7 @@ export default defineProbe<ModbusSecurityInputs>({
     }
     if (!target) {
       const findings = [finding({
-        code: 'modbus.security.unavailable', severity: 'medium', requirements: REQS,
+        code: 'unavailable', severity: 'medium', requirements: REQS,
         message: `only plain Modbus/TCP is declared (${formatTarget(service.host, service.port)}): no Modbus/TCP Security endpoint, so Modbus peers are neither authenticated nor protected in transit`,
       })];
       return {
@@ -100,7 +106,7 @@ export default defineProbe<ModbusSecurityInputs>({
       if (!(await speaksPlainModbus(target.host, target.port, unitId, ctx.signal, Math.max(1, Math.min(5000, ctx.deadline - Date.now()))))) throw err;
       const path = ctx.evidence.save('endpoint.json', { ...observations, tls: false, plainModbus: true, tlsError: err.message });
       const findings = [finding({
-        code: 'modbus.security.not-tls', severity: 'high', requirements: REQS, evidence: [path],
+        code: 'not-tls', severity: 'high', requirements: REQS, evidence: [path],
         message: `${formatTarget(target.host, target.port)} is declared as Modbus/TCP Security but answers plain Modbus/TCP without TLS`,
       })];
       return {
@@ -139,13 +145,13 @@ export default defineProbe<ModbusSecurityInputs>({
     const findings: Finding[] = [];
     if (accepted(withoutCert)) {
       findings.push(finding({
-        code: 'modbus.security.client-cert-not-required', severity: 'high', requirements: ['CR 1.2', 'CR 3.1'], evidence: [path],
+        code: 'client-cert-not-required', severity: 'high', requirements: ['CR 1.2', 'CR 3.1'], evidence: [path],
         message: `${formatTarget(target.host, target.port)} carries Modbus traffic over TLS without a client certificate: Modbus clients are not authenticated`,
       }));
     }
     if (roleRequired === false) {
       findings.push(finding({
-        code: 'modbus.security.role-not-required', severity: 'medium', requirements: ['CR 1.2'], evidence: [path],
+        code: 'role-not-required', severity: 'medium', requirements: ['CR 1.2'], evidence: [path],
         message: `${formatTarget(target.host, target.port)} accepts a client certificate without the Modbus role extension (${MODBUS_ROLE_OID})`,
       }));
     }

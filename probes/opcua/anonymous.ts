@@ -67,6 +67,10 @@ export default defineProbe<AnonymousInputs>({
     'the ServerStatus and the variables found and, only with the destructive class allowed and a testNode ' +
     'named in the profile, writes a different value, reads it back and writes the original again.',
   requirements: ['CR 1.1', 'CR 2.1'],
+  findings: {
+    'session-activated': 'an anonymous session activated (whether or not the endpoint advertises Anonymous)',
+    'write-accepted': 'an anonymous session wrote the test node and the value read back changed',
+  },
   safety: 'active',
   scope: 'service',
   appliesTo: ['opcua'],
@@ -137,14 +141,14 @@ export default defineProbe<AnonymousInputs>({
         endpoint: label, browsed: exploration.browsed.length, readable: readable.length, values: readable.slice(0, 10), write: exploration.write,
       };
       findings.push(finding({
-        code: 'opcua.anonymous-session', severity: 'high', requirements: ['CR 1.1', 'CR 2.1'], evidence: [path],
+        code: 'session-activated', severity: 'high', requirements: ['CR 1.1', 'CR 2.1'], evidence: [path],
         message: `an anonymous session activated on ${label}${activated.advertised ? '' : ' although no endpoint advertises the Anonymous token'}; ` +
           `it browsed ${exploration.browsed.length} node(s) and read ${readable.length} value(s)`,
       }));
       const w = exploration.write;
       if ('writeStatus' in w && w.writeStatus === 'Good' && w.changed) {
         findings.push(finding({
-          code: 'opcua.anonymous-write', severity: 'critical', requirements: ['CR 2.1'], evidence: [path],
+          code: 'write-accepted', severity: 'critical', requirements: ['CR 2.1'], evidence: [path],
           message: `an anonymous session wrote ${w.nodeId} (${w.original} -> ${w.written}, read back ${w.readBack}; restored: ${w.restored})`,
         }));
       }

@@ -92,13 +92,13 @@ function certificateFindings(
   const acceptedFresh = tests.filter((t) => t.certificate === 'fresh' && t.outcome === 'accepted');
   if (acceptedFresh.length > 0) {
     findings.push(finding({
-      code: 'opcua.untrusted-certificate-accepted', severity: 'high', requirements: ['CR 1.2', 'CR 1.9'], evidence: [...evidence, freshPath],
+      code: 'untrusted-accepted', severity: 'high', requirements: ['CR 1.2', 'CR 1.9'], evidence: [...evidence, freshPath],
       message: `a self-signed client certificate the server could not know was accepted on ${acceptedFresh.map((t) => t.endpoint).join(', ')}`,
     }));
   }
   if (expiredTest.outcome === 'accepted') {
     findings.push(finding({
-      code: 'opcua.expired-certificate-accepted', severity: 'high', requirements: ['CR 1.9'], evidence: [...evidence, expiredPath],
+      code: 'expired-accepted', severity: 'high', requirements: ['CR 1.9'], evidence: [...evidence, expiredPath],
       message: `a client certificate that expired on ${expiredOn.slice(0, 10)} was accepted on ${expiredTest.endpoint}`,
     }));
   }
@@ -150,6 +150,10 @@ export default defineProbe({
     "harness's own) opens a channel on the same endpoint and the hang-up repeats; otherwise the rows stay " +
     'not determined. Policies this process cannot run are reported as not tested, with the reason.',
   requirements: ['CR 1.2', 'CR 1.9'],
+  findings: {
+    'untrusted-accepted': 'a self-signed client certificate the server could not know was accepted',
+    'expired-accepted': 'a client certificate that expired a year ago was accepted',
+  },
   safety: 'active',
   scope: 'service',
   appliesTo: ['opcua'],

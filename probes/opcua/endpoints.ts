@@ -7,17 +7,21 @@ import { UNJUDGED_KINDS, certificateStrength, parseCertificate, type Certificate
 
 const CERT_REQS = ['CR 1.9', 'CR 4.3'];
 
-const FINDING_CODES: Partial<Record<CertificateWeakness['kind'], string>> = {
-  'key-too-short': 'opcua.server-certificate-short-key',
-  'key-type-forbidden': 'opcua.server-certificate-key-type',
-  'signature-hash-forbidden': 'opcua.server-certificate-weak-hash',
+/** The weaknesses the X.509 module judges (the unjudged ones carry no severity and make no finding). */
+type JudgedWeakness = Extract<CertificateWeakness, { severity: unknown }>;
+
+/** A finding name for every judged weakness (total, so a new kind cannot go unreported); `findings` lists them. */
+const CERTIFICATE_FINDINGS: Record<JudgedWeakness['kind'], { name: string; meaning: string }> = {
+  'key-too-short': { name: 'server-certificate-short-key', meaning: "the server certificate's key is below its family's minimum at this SL" },
+  'key-type-forbidden': { name: 'server-certificate-key-type', meaning: "the server certificate's key family is forbidden by the baseline" },
+  'signature-hash-forbidden': { name: 'server-certificate-weak-hash', meaning: 'the server certificate is signed with a forbidden hash' },
 };
 
 /** Findings for the server certificate as the shared X.509 module judged it (the verdict tls.certificate gives). */
 function certificateFindings(weaknesses: readonly CertificateWeakness[], evidence: string): Finding[] {
   return weaknesses.flatMap((w) => {
-    const code = FINDING_CODES[w.kind];
-    if (!code || !('severity' in w)) return [];
+    if (!('severity' in w)) return [];
+    const code = CERTIFICATE_FINDINGS[w.kind].name;
     const message = `the server certificate ${w.kind === 'signature-hash-forbidden' ? 'is' : 'has'} ${w.text}`;
     return [finding({ code, severity: w.severity, requirements: CERT_REQS, evidence: [evidence], message })];
   });
@@ -43,6 +47,15 @@ export default defineProbe({
     'key size and signature hash with the same X.509 judgement tls.certificate uses. ' +
     'Never follows the host names the server advertises.',
   requirements: ['CR 1.1', 'CR 1.2', 'CR 1.5', 'CR 1.9', 'CR 2.1', 'CR 3.1', 'CR 4.1', 'CR 4.3'],
+  findings: {
+    'security-mode-none': 'an endpoint has security mode (or policy) None: messages neither signed nor encrypted',
+    'no-secure-endpoint': 'no endpoint offers Sign or SignAndEncrypt',
+    'deprecated-policy': "an endpoint or user token policy uses a policy of the baseline's deprecatedPolicies",
+    'sign-only-endpoint': 'a Sign-only endpoint (no confidentiality) where the baseline forbids it',
+    'anonymous-offered': 'an endpoint offers the Anonymous user token',
+    'cleartext-password': 'a UserName token policy lets the password cross the network in clear',
+    ...Object.fromEntries(Object.values(CERTIFICATE_FINDINGS).map((f) => [f.name, f.meaning])),
+  },
   safety: 'passive',
   scope: 'service',
   appliesTo: ['opcua'],
@@ -70,13 +83,13 @@ export default defineProbe({
     const none = endpoints.filter((e) => e.securityMode === 'None' || e.securityPolicy === 'None');
     if (none.length > 0) {
       findings.push(finding({
-        code: 'opcua.security-mode-none', severity: 'high', requirements: ['CR 3.1', 'CR 4.1'], evidence: [dumpPath],
+        code: 'security-mode-none', severity: 'high', requirements: ['CR 3.1', 'CR 4.1'], evidence: [dumpPath],
         message: `${none.length} endpoint(s) offer security mode None: messages are neither signed nor encrypted`,
       }));
     }
     if (secure.length === 0) {
       findings.push(finding({
-        code: 'opcua.no-secure-endpoint', severity: 'high', requirements: ['CR 1.2'], evidence: [dumpPath],
+        code: 'no-secure-endpoint', severity: 'high', requirements: ['CR 1.2'], evidence: [dumpPath],
         message: 'no endpoint offers Sign or SignAndEncrypt: neither the server nor its clients authenticate with certificates',
       }));
     }
@@ -86,7 +99,7 @@ export default defineProbe({
     if (deprecated.length > 0 || deprecatedTokens.length > 0) {
       const policies = [...new Set([...deprecated.map((e) => e.securityPolicy), ...deprecatedTokens.map((t) => t.securityPolicy as string)])];
       findings.push(finding({
-        code: 'opcua.deprecated-policy', severity: 'medium', requirements: ['CR 4.3'], evidence: [dumpPath],
+        code: 'deprecated-policy', severity: 'medium', requirements: ['CR 4.3'], evidence: [dumpPath],
         message: `deprecated security policies offered: ${policies.join(', ')}` +
           (deprecated.length ? ` (endpoints ${list(deprecated)})` : '') +
           (deprecatedTokens.length ? ` (${deprecatedTokens.length} user token policies encrypt with them)` : ''),
@@ -96,7 +109,7 @@ export default defineProbe({
       const signOnly = endpoints.filter((e) => e.securityMode === 'Sign');
       if (signOnly.length > 0) {
         findings.push(finding({
-          code: 'opcua.sign-only-endpoint', severity: 'medium', requirements: ['CR 4.1'], evidence: [dumpPath],
+          code: 'sign-only-endpoint', severity: 'medium', requirements: ['CR 4.1'], evidence: [dumpPath],
           message: `endpoints with security mode Sign (integrity, no confidentiality) at this security level: ${list(signOnly)}`,
         }));
       }
@@ -104,14 +117,14 @@ export default defineProbe({
     const anonymous = endpoints.filter((e) => e.userTokens.includes('Anonymous'));
     if (anonymous.length > 0) {
       findings.push(finding({
-        code: 'opcua.anonymous-offered', severity: 'high', requirements: ['CR 1.1', 'CR 2.1'], evidence: [dumpPath],
+        code: 'anonymous-offered', severity: 'high', requirements: ['CR 1.1', 'CR 2.1'], evidence: [dumpPath],
         message: `the Anonymous user token is offered on ${anonymous.length} endpoint(s): ${list(anonymous)}`,
       }));
     }
     const clear = endpoints.flatMap((e) => e.userTokenPolicies.filter((t) => passwordInClear(e, t)).map((t) => ({ e, t })));
     if (clear.length > 0) {
       findings.push(finding({
-        code: 'opcua.cleartext-password', severity: 'high', requirements: ['CR 1.5', 'CR 4.1'], evidence: [dumpPath],
+        code: 'cleartext-password', severity: 'high', requirements: ['CR 1.5', 'CR 4.1'], evidence: [dumpPath],
         message: 'UserName token policies without encryption on unencrypted channels (the password crosses the network in clear): ' +
           clear.map(({ e, t }) => `${t.policyId} on ${e.securityMode}/${e.securityPolicy}`).join(', '),
       }));

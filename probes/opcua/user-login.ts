@@ -19,6 +19,9 @@ export default defineProbe({
     'credentials (must be accepted; reads the ServerStatus). The password is only ever sent encrypted and ' +
     'never recorded. One failed login is counted by the device; the successful one resets most counters.',
   requirements: ['CR 1.1'],
+  findings: {
+    'wrong-password-accepted': "a session for the profile's user activated with a random wrong password",
+  },
   safety: 'active',
   scope: 'service',
   appliesTo: ['opcua'],
@@ -87,7 +90,7 @@ export default defineProbe({
     const findings: Finding[] = [];
     if (results.wrong.outcome === 'activated') {
       findings.push(finding({
-        code: 'opcua.wrong-password-accepted', severity: 'critical', requirements: ['CR 1.1'], evidence: [path],
+        code: 'wrong-password-accepted', severity: 'critical', requirements: ['CR 1.1'], evidence: [path],
         message: `${label}: a session for ${credential.username} activated with a wrong password`,
       }));
     }

@@ -7,7 +7,7 @@ import { BaselineError, checkKeyStrengthPolicy, type KeyStrengthPolicy } from '.
 import { SECURITY_POLICIES } from './names';
 
 export interface OpcuaBaseline {
-  /** Policies whose offer is a finding (opcua.deprecated-policy, CR 4.3). */
+  /** Policies whose offer is a finding (opcua.endpoints.deprecated-policy, CR 4.3). */
   readonly deprecatedPolicies: readonly string[];
   /** Key and signature strength of the server's application certificate. */
   readonly serverCertificate: KeyStrengthPolicy;

@@ -30,7 +30,7 @@ describe('probe modbus.access', () => {
   it('weak: reads every table unauthenticated, unit ids 0 and 255 answer too (fail CR 1.1, 2.1, 1.2)', async () => {
     const { attempt, read } = await runProbe(probe, { service: service(weak), inputs: { requestTimeoutMs: 300 } });
     expect(attempt.status).to.equal('fail');
-    expect(codes(attempt)).to.deep.equal(['modbus.no-peer-authentication', 'modbus.other-unit-ids-answer', 'modbus.unauthenticated-read']);
+    expect(codes(attempt)).to.deep.equal(['modbus.access.no-peer-authentication', 'modbus.access.other-unit-ids-answer', 'modbus.access.unauthenticated-read']);
     expect(verdicts(attempt)).to.deep.equal({ 'CR 1.1': 'fail', 'CR 2.1': 'fail', 'CR 1.2': 'fail' });
     const obs = attempt.observations as { unitIds: { unitId: number; answer: string }[]; reads: { table: string; answer: string; values?: number[] }[]; write: { performed: boolean } };
     expect(obs.unitIds.map((u) => [u.unitId, u.answer])).to.deep.equal([[1, 'data'], [0, 'data'], [255, 'data']]);
@@ -43,7 +43,7 @@ describe('probe modbus.access', () => {
   it('hardened: still unauthenticated (Modbus has none), but other unit ids get exception 0x0B', async () => {
     const { attempt } = await runProbe(probe, { service: service(hardened), inputs: { requestTimeoutMs: 300 } });
     expect(attempt.status).to.equal('fail');
-    expect(codes(attempt)).to.deep.equal(['modbus.no-peer-authentication', 'modbus.unauthenticated-read']);
+    expect(codes(attempt)).to.deep.equal(['modbus.access.no-peer-authentication', 'modbus.access.unauthenticated-read']);
     const obs = attempt.observations as { unitIds: { unitId: number; answer: string; exception?: number }[] };
     expect(obs.unitIds.filter((u) => u.unitId !== 1).map((u) => [u.answer, u.exception])).to.deep.equal([['exception', 11], ['exception', 11]]);
   });
@@ -56,7 +56,7 @@ describe('probe modbus.access', () => {
         requestTimeoutMs: 300, unitIds: [], holdingRegisters: [{ address: 500, count: 2 }], inputRegisters: [], coils: [{ address: 100, count: 1 }], discreteInputs: [],
       },
     });
-    expect(codes(none.attempt)).to.deep.equal(['modbus.no-peer-authentication']);
+    expect(codes(none.attempt)).to.deep.equal(['modbus.access.no-peer-authentication']);
     expect(verdicts(none.attempt)).to.deep.equal({ 'CR 1.2': 'fail' });
     expect((none.attempt.observations as { reads: { answer: string; exception?: number }[] }).reads.map((r) => r.exception)).to.deep.equal([2, 2]);
   });
@@ -71,7 +71,7 @@ describe('probe modbus.access', () => {
     expect(attempt.observations.write).to.deep.equal({
       performed: true, register: 10, original: 1010, written: 4242, writeReply: 'ok', readBack: 4242, restoreReply: 'ok', afterRestore: 1010, restored: true,
     });
-    expect(codes(attempt)).to.include('modbus.unauthenticated-write');
+    expect(codes(attempt)).to.include('modbus.access.unauthenticated-write');
   });
 
   it('destructive on a write-protected register: the refusal is recorded and nothing needs restoring', async () => {
@@ -80,7 +80,7 @@ describe('probe modbus.access', () => {
     });
     expect(attempt.observations.write).to.deep.include({ performed: true, writeReply: 'exception 2 (ILLEGAL DATA ADDRESS)', readBack: 1005, restored: true });
     expect(attempt.observations.write).to.not.have.property('restoreReply');
-    expect(codes(attempt)).to.not.include('modbus.unauthenticated-write');
+    expect(codes(attempt)).to.not.include('modbus.access.unauthenticated-write');
   });
 
   it('without destructive allowed the named test register is not written', async () => {
@@ -103,7 +103,7 @@ describe('probe modbus.access', () => {
       });
       expect(attempt.status, attempt.message).to.equal('fail');
       expect(await readWholeMap(server.port, 1, sizes)).to.deep.equal(before);
-      expect(codes(attempt)).to.deep.equal(['modbus.no-peer-authentication', 'modbus.unauthenticated-read', 'modbus.unauthenticated-write']);
+      expect(codes(attempt)).to.deep.equal(['modbus.access.no-peer-authentication', 'modbus.access.unauthenticated-read', 'modbus.access.unauthenticated-write']);
       expect(attempt.observations.write).to.deep.include({ original: 110, written: 111, readBack: 111, afterRestore: 110, restored: true });
       const reads = (attempt.observations as { reads: { table: string; values?: number[] }[] }).reads;
       expect(reads.find((r) => r.table === 'holding-registers')?.values).to.deep.equal([100, 101, 102, 103, 104, 105, 106, 107]);

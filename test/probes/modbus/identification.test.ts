@@ -40,7 +40,7 @@ describe('probe modbus.identification', () => {
     const { attempt } = await runProbe(probe, { service: { port: port(weak), protocol: 'modbus', unitId: 1 } });
     expect(attempt.status).to.equal('not_determined');
     expect(attempt.outcomes).to.deep.equal([]);
-    expect(codes(attempt)).to.deep.equal(['modbus.identification-unsupported']);
+    expect(codes(attempt)).to.deep.equal(['modbus.identification.unsupported']);
     expect(attempt.observations.basic).to.deep.equal({ status: 'exception', code: 1, name: 'ILLEGAL FUNCTION' });
   });
 
@@ -49,7 +49,7 @@ describe('probe modbus.identification', () => {
     try {
       const { attempt } = await runProbe(probe, { service: { port: quiet.port, protocol: 'modbus', unitId: 1 }, inputs: { requestTimeoutMs: 200 } });
       expect(attempt.status, attempt.message).to.equal('not_determined');
-      expect(codes(attempt)).to.deep.equal(['modbus.identification-unsupported']);
+      expect(codes(attempt)).to.deep.equal(['modbus.identification.unsupported']);
       expect(attempt.observations).to.include({ normalRead: 'data' });
       expect(attempt.observations.basic).to.deep.equal({ status: 'no-answer' });
     } finally {

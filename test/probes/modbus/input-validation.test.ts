@@ -66,7 +66,7 @@ describe('probe modbus.input-validation', () => {
       'quantity-above-max-registers': 'accepted', 'quantity-above-max-coils': 'accepted', 'mbap-length-short': 'accepted',
       'mbap-length-oversized': 'accepted', 'wrong-protocol-id': 'accepted', 'truncated-pdu': 'accepted', 'truncated-frame': 'correct',
     });
-    expect(codes(attempt)).to.deep.equal(['modbus.invalid-request-accepted']);
+    expect(codes(attempt)).to.deep.equal(['modbus.input-validation.invalid-request-accepted']);
     expect(verdicts(attempt)).to.deep.equal({ 'CR 3.5': 'fail', 'CR 3.7': 'pass' });
   });
 
@@ -80,7 +80,7 @@ describe('probe modbus.input-validation', () => {
     try {
       const { attempt } = await runProbe(probe, { service: modbus(fragile.port), inputs: { ...FAST, recoveryMs: 300 } });
       expect(attempt.status).to.equal('fail');
-      expect(codes(attempt)).to.include('modbus.unresponsive-after-invalid-request');
+      expect(codes(attempt)).to.include('modbus.input-validation.unresponsive-after-invalid-request');
       expect(verdicts(attempt)).to.deep.include({ 'CR 7.1': 'fail', 'CR 3.5': 'fail', 'CR 3.7': 'fail' });
       const cases = (attempt.observations as Cases).cases;
       expect(cases.map((c) => c.id)).to.deep.equal(['illegal-function', 'address-out-of-range', 'address-wraps', 'quantity-zero']);
@@ -120,7 +120,7 @@ describe('probe modbus.input-validation', () => {
       for (const id of ['illegal-function', 'address-out-of-range', 'address-wraps', 'quantity-zero', 'quantity-above-max-registers', 'quantity-above-max-coils']) {
         expect(cases[id], id).to.equal('correct');
       }
-      expect(codes(attempt)).to.deep.equal(['modbus.invalid-request-accepted']);
+      expect(codes(attempt)).to.deep.equal(['modbus.input-validation.invalid-request-accepted']);
       expect((attempt.observations as Cases).cases.every((c) => c.stillAnswers)).to.equal(true);
     });
   });

@@ -13,7 +13,7 @@ describe('probe opcua.anonymous', function () {
   it('weak posture: an anonymous session activates, browses and reads (no write without destructive)', async () => {
     const { attempt, read } = await runProbe(probe, { service: { port: devices.weak.port, protocol: 'opcua' }, inputs: { testNode: 'ns=1;s=TestSetpoint' } });
     expect(attempt.status).to.equal('fail');
-    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['opcua.anonymous-session']);
+    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['opcua.anonymous.session-activated']);
     const session = attempt.observations.session as { endpoint: string; browsed: number; readable: number; write: { attempted: boolean; reason: string } };
     expect(session.endpoint).to.equal('None/None');
     expect(session.browsed).to.be.greaterThan(3);
@@ -29,7 +29,7 @@ describe('probe opcua.anonymous', function () {
     const { attempt } = await runProbe(probe, {
       service: { port: devices.weak.port, protocol: 'opcua' }, inputs: { testNode: 'ns=1;s=TestSetpoint' }, allow: ['passive', 'active', 'destructive'],
     });
-    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['opcua.anonymous-session', 'opcua.anonymous-write']);
+    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['opcua.anonymous.session-activated', 'opcua.anonymous.write-accepted']);
     const write = (attempt.observations.session as { write: Record<string, unknown> }).write;
     expect(write).to.deep.include({ writeStatus: 'Good', changed: true, restored: true });
     const value = await withOpcuaClient({ host: '127.0.0.1', port: devices.weak.port }, { signal: new AbortController().signal }, (c) =>

@@ -17,7 +17,7 @@ describe('probe opcua.client-certificate', function () {
   it('weak posture: an unknown self-signed and an expired client certificate are both accepted', async () => {
     const { attempt } = await runProbe(probe, { service: { port: devices.weak.port, protocol: 'opcua' } });
     expect(attempt.status).to.equal('fail');
-    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['opcua.untrusted-certificate-accepted', 'opcua.expired-certificate-accepted']);
+    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['opcua.client-certificate.untrusted-accepted', 'opcua.client-certificate.expired-accepted']);
     const tests = attempt.observations.tests as Test[];
     // One per policy (strongest first) and the expired one; the Basic128Rsa15 channel ran in the helper
     // process (this test process, like the harness, keeps RSA PKCS#1 v1.5 decryption disabled).

@@ -7,8 +7,8 @@ import { runProbe } from '../../helpers/probe-harness';
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
 
 const WEAK_FINDINGS = [
-  'opcua.anonymous-offered', 'opcua.cleartext-password', 'opcua.deprecated-policy', 'opcua.security-mode-none',
-  'opcua.server-certificate-short-key', 'opcua.server-certificate-weak-hash',
+  'opcua.endpoints.anonymous-offered', 'opcua.endpoints.cleartext-password', 'opcua.endpoints.deprecated-policy', 'opcua.endpoints.security-mode-none',
+  'opcua.endpoints.server-certificate-short-key', 'opcua.endpoints.server-certificate-weak-hash',
 ];
 
 describe('probe opcua.endpoints', function () {
@@ -46,14 +46,14 @@ describe('probe opcua.endpoints', function () {
 
   it('thresholds come from the baseline per SL: at SL 3 the hardened device fails on Sign-only endpoints and its 2048-bit key', async () => {
     const { attempt } = await runProbe(probe, { service: { port: devices.hardened.port, protocol: 'opcua' }, sl: 3 });
-    expect(codes(attempt)).to.deep.equal(['opcua.server-certificate-short-key', 'opcua.sign-only-endpoint']);
+    expect(codes(attempt)).to.deep.equal(['opcua.endpoints.server-certificate-short-key', 'opcua.endpoints.sign-only-endpoint']);
   });
 
   it('a None-only device: no secure endpoint (CR 1.2), and the advertised host name is reported but not followed', async () => {
     const noneOnly = await startOpcua('weak', { securityModes: ['None'], securityPolicies: ['None'], advertisedHostname: 'plc.example.invalid' });
     try {
       const { attempt } = await runProbe(probe, { service: { port: noneOnly.port, protocol: 'opcua' } });
-      expect(codes(attempt)).to.include.members(['opcua.no-secure-endpoint', 'opcua.security-mode-none']);
+      expect(codes(attempt)).to.include.members(['opcua.endpoints.no-secure-endpoint', 'opcua.endpoints.security-mode-none']);
       expect(attempt.outcomes.find((o) => o.requirement === 'CR 1.2')?.verdict).to.equal('fail');
       expect(attempt.observations.advertisedHosts).to.deep.equal(['plc.example.invalid']);
       expect(attempt.observations.connectedTo).to.equal(`127.0.0.1:${noneOnly.port}`);

@@ -29,21 +29,21 @@ describe('OPC UA probes against node-opcua-samples simple_server (third-party pe
     const eps = attempt.observations.endpoints as { securityMode: string; securityPolicy: string; endpointUrl: string }[];
     // node-opcua's defaults: None plus Basic256Sha256 / Aes128_Sha256_RsaOaep / Aes256_Sha256_RsaPss in Sign and SignAndEncrypt.
     expect(eps.map((e) => `${e.securityMode}/${e.securityPolicy}`)).to.include.members(['None/None', 'SignAndEncrypt/Aes256_Sha256_RsaPss']);
-    expect(attempt.findings.map((f) => f.code)).to.include.members(['opcua.security-mode-none', 'opcua.anonymous-offered']);
-    expect(attempt.findings.map((f) => f.code)).to.not.include('opcua.deprecated-policy');
+    expect(attempt.findings.map((f) => f.code)).to.include.members(['opcua.endpoints.security-mode-none', 'opcua.endpoints.anonymous-offered']);
+    expect(attempt.findings.map((f) => f.code)).to.not.include('opcua.endpoints.deprecated-policy');
     expect(attempt.observations.connectedTo).to.equal(`127.0.0.1:${server!.port}`);
     expect(attempt.observations.certificate).to.deep.include({ keyType: 'RSA', keyBits: 2048 });
   });
 
   it('opcua.anonymous activates an anonymous session and reads its sample variables', async () => {
     const { attempt } = await runProbe(anonymous, { service: service() });
-    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['opcua.anonymous-session']);
+    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['opcua.anonymous.session-activated']);
     expect((attempt.observations.session as { readable: number }).readable).to.be.greaterThan(3);
   });
 
   it('opcua.client-certificate: the sample server trusts unknown client certificates', async () => {
     const { attempt } = await runProbe(clientCertificate, { service: service() });
-    expect(attempt.findings.map((f) => f.code)).to.include('opcua.untrusted-certificate-accepted');
+    expect(attempt.findings.map((f) => f.code)).to.include('opcua.client-certificate.untrusted-accepted');
   });
 
   it('opcua.user-login logs in as its sample user over SignAndEncrypt', async () => {

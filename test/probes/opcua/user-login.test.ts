@@ -38,7 +38,7 @@ describe('probe opcua.user-login', function () {
       const { attempt } = await runProbe(probe, {
         service: { port: broken.port, protocol: 'opcua', options: BENCH_CLIENT }, credentials: { opcua: OPERATOR },
       });
-      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['opcua.wrong-password-accepted']);
+      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['opcua.user-login.wrong-password-accepted']);
       expect(attempt.outcomes[0].verdict).to.equal('fail');
     } finally {
       await broken.emulator.close();
