@@ -6,7 +6,7 @@ import {
   UserTokenPolicy, UserTokenType, Variant, type ServerSession,
 } from 'node-opcua';
 import { makeApplicationCertificate, type CertificateHash } from '../../protocols/opcua/certificate';
-import { quietOpcuaLogs } from '../../protocols/opcua/logging';
+import { loadOpcua } from '../../protocols/opcua/logging';
 import { PKCS1V15_POLICIES, pkcs1v15InProcess } from '../../protocols/opcua/names';
 import { packagePath } from '../../paths';
 import type { LockoutConfig, LoginResult } from '../accounts';
@@ -125,7 +125,7 @@ export const opcuaService: ServiceModule<OpcuaPosture> = {
  * BuildInfo from the device identity. Its PKI lives under the device work folder.
  */
 export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice): Promise<RunningService> {
-  quietOpcuaLogs();
+  await loadOpcua(); // routes node-opcua's console output
   const id = device.identity;
   const applicationUri = `urn:${slug(id.vendor)}:${slug(id.model)}:${slug(id.serial)}`;
   const advertised = config.advertisedHostname ?? device.host;

@@ -1,13 +1,10 @@
 import * as crypto from 'node:crypto';
-import {
-  AttributeIds, BrowseDirection, DataType, MessageSecurityMode, NodeClass, OPCUAClient,
-  StaticCertificateChainProvider, UserTokenPolicy, UserTokenType, type ClientSession, type EndpointDescription,
-  type OPCUAClientOptions, type UserIdentityInfo,
-} from 'node-opcua';
+import type * as NodeOpcua from 'node-opcua';
+import type { ClientSession, DataType, EndpointDescription, OPCUAClient, OPCUAClientOptions, UserIdentityInfo } from 'node-opcua';
 import { TargetTimeout } from '../../sdk';
 import { OpcuaStatusError, toProbeError, type OpcuaStage } from './errors';
 import { HARNESS_APPLICATION_NAME, harnessIdentity, type ClientIdentity } from './identity';
-import { quietOpcuaLogs } from './logging';
+import { loadOpcua } from './logging';
 import { withLegacyOpcuaClient } from './legacy';
 import {
   needsLegacyProcess, policyShortName, policyUri, securityModeName, tokenTypeName, type SecurityModeName, type TokenTypeName,
@@ -207,7 +204,7 @@ function stringify(value: unknown): string {
 }
 
 /** A value different from `value` of the same data type, for the write check; undefined if unsupported. */
-function otherValue(dataType: DataType, value: unknown): unknown {
+function otherValue({ DataType }: typeof NodeOpcua, dataType: DataType, value: unknown): unknown {
   switch (dataType) {
     case DataType.Boolean: return !value;
     case DataType.String: return `${String(value ?? '')}~`;
@@ -218,7 +215,8 @@ function otherValue(dataType: DataType, value: unknown): unknown {
   }
 }
 
-function makeSession(session: ClientSession, run: <T>(stage: OpcuaStage, work: () => Promise<T>) => Promise<T>): OpcuaSession {
+function makeSession(lib: typeof NodeOpcua, session: ClientSession, run: <T>(stage: OpcuaStage, work: () => Promise<T>) => Promise<T>): OpcuaSession {
+  const { AttributeIds, BrowseDirection, DataType, NodeClass } = lib;
   const readOne = async (nodeId: string) => (await run('read', () => session.read({ nodeId, attributeId: AttributeIds.Value })));
   return {
     revisedSessionTimeoutMs: session.timeout,
@@ -250,7 +248,7 @@ function makeSession(session: ClientSession, run: <T>(stage: OpcuaStage, work: (
       const before = await readOne(nodeId);
       if (before.statusCode.isNotGood()) throw new OpcuaStatusError('read', before.statusCode.name, `read ${nodeId}: ${before.statusCode.name}`);
       const { dataType, value } = before.value;
-      const next = otherValue(dataType, value);
+      const next = otherValue(lib, dataType, value);
       if (next === undefined) throw new OpcuaStatusError('write', 'Unsupported', `${nodeId} holds a ${DataType[dataType]}, which the write check does not handle`);
       const write = (v: unknown) => run('write', () => session.write({ nodeId, attributeId: AttributeIds.Value, value: { value: { dataType, value: v } } }));
       const writeStatus = await write(next);
@@ -278,12 +276,13 @@ function makeSession(session: ClientSession, run: <T>(stage: OpcuaStage, work: (
  * never followed (the URL is rebuilt from the declared host and port).
  */
 export async function withOpcuaClient<T>(target: OpcuaTarget, options: OpcuaClientOptions, work: (connection: OpcuaConnection) => Promise<T>): Promise<T> {
-  quietOpcuaLogs();
   const url = targetUrl(target, options.path);
-  const timeout = operationTimeout(options);
   const { security, signal } = options;
   if (signal.aborted) throw new TargetTimeout(`${url}: aborted before connecting`);
   if (security && needsLegacyProcess(security.policy)) return withLegacyOpcuaClient(target, options, url, work);
+  const lib = await loadOpcua();
+  const { MessageSecurityMode, OPCUAClient, StaticCertificateChainProvider, UserTokenPolicy, UserTokenType } = lib;
+  const timeout = operationTimeout(options);
   const clientOptions: OPCUAClientOptions = {
     applicationName: HARNESS_APPLICATION_NAME,
     connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 200, randomisationFactor: 0 },
@@ -342,7 +341,7 @@ export async function withOpcuaClient<T>(target: OpcuaTarget, options: OpcuaClie
         }
         const session = await run('session', () => client.createSession(info));
         try {
-          return await fn(makeSession(session, run));
+          return await fn(makeSession(lib, session, run));
         } finally {
           if (!signal.aborted) await raceSignal(session.close(), signal).catch(() => undefined);
         }

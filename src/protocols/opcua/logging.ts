@@ -1,5 +1,5 @@
 import { format } from 'node:util';
-import { setErrorLogger, setWarningLogger } from 'node-opcua';
+import type * as NodeOpcua from 'node-opcua';
 
 let installed = false;
 
@@ -9,16 +9,27 @@ let installed = false;
  * IACS_OPCUA_DEBUG=1 to see them on stderr. Process-wide and idempotent (the library's loggers are
  * global).
  */
-export function quietOpcuaLogs(): void {
+export function quietOpcuaLogs(lib: Pick<typeof NodeOpcua, 'setErrorLogger' | 'setWarningLogger'>): void {
   if (installed) return;
   installed = true;
   const sink = (data?: unknown, ...rest: unknown[]) => {
     if (process.env.IACS_OPCUA_DEBUG) process.stderr.write(`[node-opcua] ${format(data, ...rest)}\n`);
   };
-  setWarningLogger(sink);
-  setErrorLogger(sink);
+  lib.setWarningLogger(sink);
+  lib.setErrorLogger(sink);
 }
 
-// node-opcua checks RSA PKCS#1 v1.5 asynchronously when it is first imported and warns on stdout when
-// it is disabled (stdout carries JSON for `iacs-probe probes --json`): install the routing on import.
-quietOpcuaLogs();
+let loading: Promise<typeof NodeOpcua> | undefined;
+
+/**
+ * node-opcua, loaded on first use: it takes a second or more to load, which only a run that talks OPC UA
+ * should pay. Its loggers are routed at once: it checks RSA PKCS#1 v1.5 asynchronously when first imported
+ * and warns on stdout when that is disabled (stdout carries JSON for `iacs-probe probes --json`).
+ */
+export function loadOpcua(): Promise<typeof NodeOpcua> {
+  loading ??= import('node-opcua').then((lib) => {
+    quietOpcuaLogs(lib);
+    return lib;
+  });
+  return loading;
+}
