@@ -10,14 +10,14 @@ import { isMap, isSeq } from 'yaml';
 import { rowsForTypes, type Catalog } from '../catalog';
 import { Locator, formatIssue, type ProfileIssue } from '../profile';
 import type { Attestation } from '../report/model';
-import type { ComponentType } from '../sdk';
+import { InputRejected, type ComponentType } from '../sdk';
 
 export const ATTESTATION_VERDICTS = ['pass', 'fail', 'not_applicable'] as const;
 const FIELDS = ['id', 'verdict', 'reviewer', 'date', 'evidence', 'remark'];
 
-export class AttestationError extends Error {
+export class AttestationError extends InputRejected {
   constructor(readonly issues: readonly ProfileIssue[]) {
-    super(issues.map(formatIssue).join('\n'));
+    super(issues.map(formatIssue).join('\n'), 'invalid attestations (nothing was run or written)');
   }
 }
 

@@ -1,33 +1,31 @@
-import { AttestationError } from '../assess/attestations';
-import { EvidenceFolderError } from '../evidence/store';
-import { KeyError } from '../evidence/signing';
-import { PostureError } from '../emulator';
-import { ProfileError } from '../profile';
-import { ScopeRefused } from '../runner/plan';
+import { InputRejected } from '../sdk/errors';
 import { toolVersion } from '../paths';
-import { ATTEST_TEMPLATE_USAGE, attestTemplateCommand } from './attest-template';
-import { CATALOG_USAGE, catalogCommand } from './catalog';
 import { EXIT, UsageError, stdio, type Io } from './common';
-import { DEMO_USAGE, demoCommand } from './demo';
-import { DIFF_USAGE, diffCommand } from './diff';
-import { EMULATE_USAGE, emulateCommand } from './emulate';
-import { KEYGEN_USAGE, keygenCommand } from './keygen';
-import { PROBES_USAGE, probesCommand } from './probes';
-import { RUN_USAGE, runCommand } from './run';
-import { VERIFY_USAGE, verifyCommand } from './verify';
 
 type Command = (args: string[], io: Io) => number | Promise<number>;
 
-const COMMANDS: Record<string, { run: Command; usage: string; summary: string }> = {
-  run: { run: runCommand, usage: RUN_USAGE, summary: 'assess the component a target profile describes' },
-  demo: { run: demoCommand, usage: DEMO_USAGE, summary: 'start the embedded emulated PLC and assess it' },
-  emulate: { run: emulateCommand, usage: EMULATE_USAGE, summary: 'run an emulated device until stopped' },
-  verify: { run: verifyCommand, usage: VERIFY_USAGE, summary: 'check the integrity (and signature) of an evidence folder' },
-  diff: { run: diffCommand, usage: DIFF_USAGE, summary: 'what changed between two runs (exit 1 when worse)' },
-  'attest-template': { run: attestTemplateCommand, usage: ATTEST_TEMPLATE_USAGE, summary: 'write a manual-attestation file to fill in' },
-  keygen: { run: keygenCommand, usage: KEYGEN_USAGE, summary: 'make a lab key pair and certificate for signing' },
-  catalog: { run: catalogCommand, usage: CATALOG_USAGE, summary: 'list the IEC 62443-4-2 requirements' },
-  probes: { run: probesCommand, usage: PROBES_USAGE, summary: 'list the probes' },
+interface CommandModule {
+  run: Command;
+  usage: string;
+}
+
+/**
+ * The commands, each loaded when it is run: `--version` or `catalog` never pays for the protocol libraries,
+ * the emulator or the reporters that `run` and `demo` need.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  run: { summary: 'assess the component a target profile describes', load: async () => { const m = await import('./run.js'); return { run: m.runCommand, usage: m.RUN_USAGE }; } },
+  demo: { summary: 'start the embedded emulated PLC and assess it', load: async () => { const m = await import('./demo.js'); return { run: m.demoCommand, usage: m.DEMO_USAGE }; } },
+  emulate: { summary: 'run an emulated device until stopped', load: async () => { const m = await import('./emulate.js'); return { run: m.emulateCommand, usage: m.EMULATE_USAGE }; } },
+  verify: { summary: 'check the integrity (and signature) of an evidence folder', load: async () => { const m = await import('./verify.js'); return { run: m.verifyCommand, usage: m.VERIFY_USAGE }; } },
+  diff: { summary: 'what changed between two runs (exit 1 when worse)', load: async () => { const m = await import('./diff.js'); return { run: m.diffCommand, usage: m.DIFF_USAGE }; } },
+  'attest-template': {
+    summary: 'write a manual-attestation file to fill in',
+    load: async () => { const m = await import('./attest-template.js'); return { run: m.attestTemplateCommand, usage: m.ATTEST_TEMPLATE_USAGE }; },
+  },
+  keygen: { summary: 'make a lab key pair and certificate for signing', load: async () => { const m = await import('./keygen.js'); return { run: m.keygenCommand, usage: m.KEYGEN_USAGE }; } },
+  catalog: { summary: 'list the IEC 62443-4-2 requirements', load: async () => { const m = await import('./catalog.js'); return { run: m.catalogCommand, usage: m.CATALOG_USAGE }; } },
+  probes: { summary: 'list the probes', load: async () => { const m = await import('./probes.js'); return { run: m.probesCommand, usage: m.PROBES_USAGE }; } },
 };
 
 export function usage(): string {
@@ -48,32 +46,27 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     io.out.write(`${toolVersion()}\n`);
     return EXIT.ok;
   }
-  const command = COMMANDS[name];
-  if (!command) {
+  const entry = COMMANDS[name];
+  if (!entry) {
     io.err.write(`iacs-probe: unknown command "${name}"\n\n${usage()}`);
     return EXIT.usage;
   }
-  if (args.includes('--help') || args.includes('-h')) {
-    io.out.write(`${command.usage}\n`);
-    return EXIT.ok;
-  }
+  let command: CommandModule | undefined;
   try {
+    command = await entry.load();
+    if (args.includes('--help') || args.includes('-h')) {
+      io.out.write(`${command.usage}\n`);
+      return EXIT.ok;
+    }
     return await command.run(args, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err.write(`iacs-probe ${name}: ${err.message}\n\n${command.usage}\n`);
+      io.err.write(`iacs-probe ${name}: ${err.message}\n\n${command?.usage ?? ''}\n`);
       return EXIT.usage;
     }
-    if (err instanceof ProfileError) {
-      io.err.write(`iacs-probe ${name}: invalid profile (nothing was run or written):\n${err.message}\n`);
-      return EXIT.usage;
-    }
-    if (err instanceof AttestationError) {
-      io.err.write(`iacs-probe ${name}: invalid attestations (nothing was run or written):\n${err.message}\n`);
-      return EXIT.usage;
-    }
-    if (err instanceof ScopeRefused || err instanceof EvidenceFolderError || err instanceof PostureError || err instanceof KeyError) {
-      io.err.write(`iacs-probe ${name}: ${err.message}\n`);
+    // A profile, attestation file, key, folder or posture that cannot be used: nothing ran, exit 3.
+    if (err instanceof InputRejected) {
+      io.err.write(err.heading ? `iacs-probe ${name}: ${err.heading}:\n${err.message}\n` : `iacs-probe ${name}: ${err.message}\n`);
       return EXIT.usage;
     }
     io.err.write(`iacs-probe ${name}: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);

@@ -80,9 +80,9 @@ const LISTEN_ERRORS: Record<string, string> = {
 function startFailure(key: string, config: ServicePosture, device: DeviceContext, err: unknown): Error {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   if (code && LISTEN_ERRORS[code]) {
-    return new PostureError(`services.${key}: cannot listen on ${device.host}:${device.portFor(config.port)}: ${LISTEN_ERRORS[code]}`, { cause: err });
+    return new PostureError(`services.${key}: cannot listen on ${device.host}:${device.portFor(config.port)}: ${LISTEN_ERRORS[code]}`, undefined, { cause: err });
   }
-  if (err instanceof PostureError) return new PostureError(err.message.startsWith('services.') ? err.message : `services.${key}: ${err.message}`, { cause: err });
+  if (err instanceof PostureError) return new PostureError(err.message.startsWith('services.') ? err.message : `services.${key}: ${err.message}`, undefined, { cause: err });
   return err instanceof Error ? err : new Error(String(err));
 }
 

@@ -13,13 +13,14 @@ import * as path from 'node:path';
 import forge from 'node-forge';
 import { MANIFEST, MANIFEST_SIGNATURE, sha256 } from './store';
 import type { Manifest, ManifestSigner, SignatureChecker } from './manifest';
+import { InputRejected } from '../sdk';
 
 export const SIGNATURE_ALGORITHM = 'RSASSA-PKCS1-v1_5-SHA256';
 /** Environment variable holding the passphrase of an encrypted private key. */
 export const PASSPHRASE_ENV = 'IACS_PROBE_KEY_PASSPHRASE';
 
 /** A key file that cannot be used; the CLI reports it as a usage error (exit 3, nothing written). */
-export class KeyError extends Error {}
+export class KeyError extends InputRejected {}
 
 /** manifest.sig (JSON). */
 export interface ManifestSignature {

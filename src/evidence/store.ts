@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { EvidenceRecorder } from '../sdk';
+import { InputRejected, type EvidenceRecorder } from '../sdk';
 
 export const JOURNAL = 'journal.ndjson';
 export const MANIFEST = 'manifest.json';
@@ -23,7 +23,7 @@ const SECRET_IN_TEXT = [
 ];
 const BASIC_CREDENTIALS = /(\bBasic\s+)([A-Za-z0-9+/]+=*)/g;
 
-export class EvidenceFolderError extends Error {}
+export class EvidenceFolderError extends InputRejected {}
 
 /**
  * One run folder: the journal, artifacts per probe and target, reports, and the manifest.

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import { LineCounter, isMap, isSeq, parseDocument, type Document } from 'yaml';
 import {
-  FRS, UDP_PROTOCOLS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy,
+  FRS, InputRejected, UDP_PROTOCOLS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy,
   type Safety, type SecurityLevel, type ServiceProtocol, type SlVector,
 } from '../sdk';
 import { packagePath } from '../paths';
@@ -21,9 +21,9 @@ export interface ProfileIssue {
   message: string;
 }
 
-export class ProfileError extends Error {
+export class ProfileError extends InputRejected {
   constructor(readonly issues: readonly ProfileIssue[]) {
-    super(issues.map(formatIssue).join('\n'));
+    super(issues.map(formatIssue).join('\n'), 'invalid profile (nothing was run or written)');
   }
 }
 

@@ -5,7 +5,7 @@ import { rowsForTypes, type Catalog } from '../catalog';
 import type { Profile, ProfileIssue } from '../profile';
 import { ProfileError } from '../profile';
 import {
-  SAFETY_CLASSES, UDP_PROTOCOLS, type ComponentInfo, type HostUnderTest, type ProbeDefinition, type Safety,
+  InputRejected, SAFETY_CLASSES, UDP_PROTOCOLS, type ComponentInfo, type HostUnderTest, type ProbeDefinition, type Safety,
   type ServiceUnderTest,
 } from '../sdk';
 import { skippedAttempt, type Attempt, type PlannedAttempt } from './attempt';
@@ -29,7 +29,7 @@ export interface Plan {
   allowed: ReadonlySet<Safety>;
 }
 
-export class ScopeRefused extends Error {}
+export class ScopeRefused extends InputRejected {}
 
 /**
  * Effective safety classes: passive/active/intrusive when the profile or the command line allows them,

@@ -48,6 +48,18 @@ export class InvalidInput extends ProbeError {
   readonly kind = 'input';
 }
 
+/**
+ * Something the user gave cannot be used — a profile, an attestation file, a key, an evidence folder, a
+ * posture, a host outside the profile: the command prints `heading` (if any) and the message, and exits 3
+ * before anything is contacted or written. Not a probe error: nothing ran.
+ */
+export class InputRejected extends Error {
+  constructor(message: string, readonly heading?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
 /** True when `err` is the abort reason of `signal` or an AbortError raised because of it. */
 export function isAbort(err: unknown, signal?: AbortSignal): boolean {
   if (signal?.aborted && err === signal.reason) return true;
