@@ -79,8 +79,12 @@ describe('SSH policy baseline (profiles/baselines/ssh.yaml)', () => {
     const unknown = validatePolicyLevel({ rules: [{ ...rule, code: 'kex-sha3' }] });
     expect(unknown).to.have.length(1);
     expect(unknown[0]).to.match(/code must be one of the finding names ssh\.algorithms declares: protocol-1, /);
-    expect(validatePolicyLevel({ rules: [{ ...rule, code: 'ssh.protocol-1' }] })[0]).to.contain('without the probe id (e.g. protocol-1)');
-    expect(validatePolicyLevel({ rules: [{ ...rule, code: 'ssh.algorithms.protocol-1' }] })[0]).to.contain('(e.g. protocol-1)');
+    // A baseline written before issue 25 (ssh.<name>), or with the reported code (ssh.algorithms.<name>), is told the name.
+    for (const name of Object.keys(SSH_POLICY_FINDINGS)) {
+      for (const full of [`ssh.${name}`, `ssh.algorithms.${name}`]) {
+        expect(validatePolicyLevel({ rules: [{ ...rule, code: full }] })[0], full).to.contain(`without the probe id (e.g. ${name})`);
+      }
+    }
   });
 
   it('docs/ssh.md documents every finding code, as <probe id>.<name>', () => {

@@ -76,11 +76,11 @@ describe('probe ssh.algorithms', function () {
         fs.writeFileSync(file, shipped.replace(/^levels:[^]*$/m, 'levels:\n' + [1, 2, 3, 4].map((l) => `  ${l}:\n    rules: [*cipher-cbc]\n`).join('')));
         const own = await runProbe(probe, { service: { port, protocol: 'ssh' }, baselineFiles: { ssh: file } });
         expect([own.attempt.status, codes(own.attempt)]).to.deep.equal(['fail', ['ssh.algorithms.cipher-cbc']]);
-        fs.writeFileSync(file, shipped.replace('code: cipher-cbc', 'code: ssh.cipher-cbc'));
+        fs.writeFileSync(file, shipped.replace('code: cipher-cbc', 'code: ssh.algorithms.cipher-cbc'));
         const { attempt } = await runProbe(probe, { service: { port, protocol: 'ssh' }, baselineFiles: { ssh: file } });
         expect(attempt.status).to.equal('error');
         expect(attempt.findings).to.deep.equal([]);
-        expect(attempt.message).to.match(/ssh baseline is invalid: rules\[\d+\] \(ssh\.cipher-cbc\): code is a finding name without the probe id \(e\.g\. cipher-cbc\)/);
+        expect(attempt.message).to.match(/ssh baseline is invalid: rules\[\d+\] \(ssh\.algorithms\.cipher-cbc\): code is a finding name without the probe id \(e\.g\. cipher-cbc\)/);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
