@@ -163,7 +163,7 @@ const DECLARED_STATE_TEXT: Record<DeclaredState, string> = {
   open: 'open', closed: 'closed: the host refused the connection', filtered: 'filtered: no answer', 'not scanned': 'the scan did not report it',
 };
 
-/** ports.undeclared-open (CR 7.7) and ports.cleartext-service (CR 4.1) for every open port that earns one. */
+/** undeclared-open (CR 7.7) and cleartext-service (CR 4.1) for every open port that earns one. */
 function exposureFindings(result: TcpScan, tcpServices: readonly ServiceUnderTest[], baseline: PortsBaseline): Finding[] {
   const findings: Finding[] = [];
   const { evidence } = result;
@@ -172,14 +172,14 @@ function exposureFindings(result: TcpScan, tcpServices: readonly ServiceUnderTes
     const what = [p.service, p.product, p.version].filter(Boolean).join(' ');
     if (!p.declared) {
       findings.push(finding({
-        code: 'ports.undeclared-open', severity: 'medium', requirements: ['CR 7.7'], evidence,
+        code: 'undeclared-open', severity: 'medium', requirements: ['CR 7.7'], evidence,
         message: `tcp/${p.port} is open but not declared in the communication matrix${what ? ` (${what})` : ''}`,
       }));
     }
     const label = cleartextLabel(p, declared, baseline);
     if (label) {
       findings.push(finding({
-        code: 'ports.cleartext-service', severity: 'high', requirements: ['CR 4.1'], evidence,
+        code: 'cleartext-service', severity: 'high', requirements: ['CR 4.1'], evidence,
         message: `${label} (cleartext) is reachable on tcp/${p.port}${declared ? ` (declared as ${declared.protocol})` : ''}`,
       }));
     }
@@ -195,7 +195,7 @@ function assessScan(result: TcpScan, scope: { ports: number[]; fullRange: boolea
   const declaredNotOpen = declared.filter((d) => d.state !== 'open');
   for (const d of declaredNotOpen) {
     findings.push(finding({
-      code: 'ports.declared-not-open', severity: 'info', requirements: [], evidence: result.evidence,
+      code: 'declared-not-open', severity: 'info', requirements: [], evidence: result.evidence,
       message: `declared ${d.protocol} service tcp/${d.port} is not open (${DECLARED_STATE_TEXT[d.state]})`,
     }));
   }
@@ -236,6 +236,11 @@ export default defineProbe<Inputs>({
     + 'port, or declared services that all went unanswered leave both requirements undetermined; CR 7.7 coverage stays '
     + 'partial until UDP is scanned too. Connects and closes; sends no payload except nmap -sV version probes on undeclared ports.',
   requirements: ['CR 7.7', 'CR 4.1'],
+  findings: {
+    'undeclared-open': 'an open TCP port that the profile does not declare (CR 7.7)',
+    'cleartext-service': 'a cleartext management protocol (Telnet, FTP, HTTP, ...) is reachable (CR 4.1)',
+    'declared-not-open': 'a declared TCP service whose port is closed, filtered or not reported (info)',
+  },
   safety: 'passive',
   scope: 'host',
   appliesTo: [],

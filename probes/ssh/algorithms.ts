@@ -1,6 +1,6 @@
 import { defineProbe, finding, judge } from '../../src/sdk';
 import {
-  evaluatePolicy, exchangeHello, fetchHostKeys, speaksSsh1, stepBudgets, validatePolicyLevel, type SshPolicyLevel,
+  SSH_POLICY_FINDINGS, evaluatePolicy, exchangeHello, fetchHostKeys, speaksSsh1, stepBudgets, validatePolicyLevel, type SshPolicyLevel,
 } from '../../src/protocols/ssh';
 
 export default defineProbe({
@@ -12,6 +12,8 @@ export default defineProbe({
     + 'to read each host key and its size, and closes before authentication. The lists are judged against '
     + 'profiles/baselines/ssh.yaml at the SL target (BSI TR-02102-4 and cited RFCs).',
   requirements: ['CR 4.3', 'CR 4.1', 'CR 3.1'],
+  // One finding per policy rule; the baseline names its rules after these (validatePolicyLevel checks it).
+  findings: SSH_POLICY_FINDINGS,
   safety: 'passive',
   scope: 'service',
   appliesTo: ['ssh'],

@@ -29,6 +29,14 @@ export default defineProbe<AuthInputs>({
     + 'profile\'s user with an empty password (one failed attempt), then logs in once with the profile\'s credentials. '
     + 'Never sends a password other than the profile\'s and the empty one.',
   requirements: ['CR 1.1', 'CR 2.1', 'CR 1.12', 'CR 1.5', 'CR 1.1 RE(1)'],
+  findings: {
+    'none-accepted': 'a user got in with "none" authentication, without any credential',
+    'empty-password': 'the profile\'s user logs in with an empty password',
+    'no-banner': 'no pre-authentication banner (system use notification) is shown (info)',
+    'password-cleartext': 'password login is offered while the server lists the "none" cipher',
+    'root-password-offered': 'root is offered password or keyboard-interactive authentication (info)',
+    'login-failed': 'the profile\'s SSH credentials did not log in (info)',
+  },
   safety: 'active',
   scope: 'service',
   appliesTo: ['ssh'],
@@ -56,7 +64,7 @@ export default defineProbe<AuthInputs>({
     const { preBannerGraceMs } = stepBudgets(ctx.deadline, 8_000);
     const hello = await exchangeHello({ host: service.host, port: service.port, signal: ctx.signal, preBannerGraceMs });
     if (hello.ssh1Only) {
-      throw new ProtocolViolation(`the server speaks SSH-1 only (${hello.identification.raw}); SSH-2 authentication cannot be probed (ssh.algorithms reports ssh.protocol-1)`);
+      throw new ProtocolViolation(`the server speaks SSH-1 only (${hello.identification.raw}); SSH-2 authentication cannot be probed (ssh.algorithms reports it as ssh.algorithms.protocol-1)`);
     }
     const ciphers = [...new Set([...(hello.kexinit?.ciphersC2S ?? []), ...(hello.kexinit?.ciphersS2C ?? [])])];
 
@@ -99,13 +107,13 @@ export default defineProbe<AuthInputs>({
     const noneUsers = results.filter((r) => r.noneAccepted).map((r) => `${r.username} (${r.role})`);
     if (noneUsers.length > 0) {
       findings.push(finding({
-        code: 'ssh.auth.none-accepted', severity: 'critical', requirements: ['CR 1.1', 'CR 2.1'], evidence: [authPath],
+        code: 'none-accepted', severity: 'critical', requirements: ['CR 1.1', 'CR 2.1'], evidence: [authPath],
         message: `The server lets users in with "none" authentication, without any credential: ${noneUsers.join(', ')}`,
       }));
     }
     if (emptyPassword?.outcome === 'accepted') {
       findings.push(finding({
-        code: 'ssh.auth.empty-password', severity: 'critical', requirements: ['CR 1.1', 'CR 2.1'], evidence: [authPath],
+        code: 'empty-password', severity: 'critical', requirements: ['CR 1.1', 'CR 2.1'], evidence: [authPath],
         message: `${emptyPassword.username} logs in with an empty password`,
       }));
     }
@@ -120,7 +128,7 @@ export default defineProbe<AuthInputs>({
     // nothing when another interface shows one, so it is recorded (info) and CR 1.12 is not judged.
     if (banner === undefined) {
       findings.push(finding({
-        code: 'ssh.auth.no-banner', severity: 'info', requirements: ['CR 1.12'], evidence: [authPath],
+        code: 'no-banner', severity: 'info', requirements: ['CR 1.12'], evidence: [authPath],
         message: 'No system-use notification (SSH_MSG_USERAUTH_BANNER) is shown before SSH login; CR 1.12 is left to the '
           + 'attestation (the notification may be shown on another interface)',
       }));
@@ -133,7 +141,7 @@ export default defineProbe<AuthInputs>({
     if (passwordOffered) {
       if (ciphers.includes('none')) {
         findings.push(finding({
-          code: 'ssh.auth.password-cleartext', severity: 'critical', requirements: ['CR 1.5'], evidence: [authPath],
+          code: 'password-cleartext', severity: 'critical', requirements: ['CR 1.5'], evidence: [authPath],
           message: 'Password authentication is offered while the server also offers the "none" cipher, so passwords can travel in cleartext',
         }));
       }
@@ -144,13 +152,13 @@ export default defineProbe<AuthInputs>({
     const rootPasswordOffered = root ? offersPassword(root.methods) || root.noneAccepted : undefined;
     if (rootPasswordOffered) {
       findings.push(finding({
-        code: 'ssh.auth.root-password-offered', severity: 'info', requirements: ['CR 1.1 RE(1)'], evidence: [authPath],
+        code: 'root-password-offered', severity: 'info', requirements: ['CR 1.1 RE(1)'], evidence: [authPath],
         message: 'root is offered password authentication over SSH (servers such as OpenSSH advertise it whatever PermitRootLogin says; a login with root credentials would confirm)',
       }));
     }
     if (login?.outcome === 'rejected' || login?.outcome === 'no-password-method') {
       findings.push(finding({
-        code: 'ssh.auth.login-failed', severity: 'info', requirements: [], evidence: [authPath],
+        code: 'login-failed', severity: 'info', requirements: [], evidence: [authPath],
         message: `The profile's SSH credentials (${credential?.source}) did not log in: ${login.outcome}`,
       }));
       ctx.log.warn(`login as ${login.username} failed (${login.outcome}); check the profile's credentials`);

@@ -4,7 +4,9 @@ import {
   isTlsService, parseCertificate, readCertificates, tlsEndpoint, toPem, verifyChain, type CertificateInfo, type HelloPacing,
   type TlsPolicy,
 } from '../../src/protocols/tls';
-import { UNJUDGED_KINDS, keyWeaknesses, signatureWeaknesses, type CertificateWeakness } from '../../src/protocols/x509';
+import {
+  HASHES, KEY_FAMILIES, UNJUDGED_KINDS, keyWeaknesses, signatureWeaknesses, type CertificateWeakness, type KeyFamily,
+} from '../../src/protocols/x509';
 
 export interface CertificateInputs extends HelloPacing {
   /** PEM file with the CA certificate(s) the component's certificates should chain to (the plant PKI). */
@@ -29,18 +31,40 @@ export function strengthOf(chain: readonly CertificateInfo[], policy: TlsPolicy)
   }));
 }
 
-/** Finding codes of the strength weaknesses: tls.cert.<family>-key-short, tls.cert.<family>-key, tls.cert.<hash>-signature. */
+/** Finding names of the strength weaknesses, one per key family and per hash of the X.509 table. */
+const keyShort = (family: KeyFamily) => `${family.toLowerCase()}-key-short`;
+const keyForbidden = (family: KeyFamily) => `${family.toLowerCase()}-key`;
+const signatureForbidden = (hash: string) => `${hash.toLowerCase().replace(/[^a-z0-9]+/g, '-')}-signature`;
+
+/**
+ * Every finding tls.certificate can report: the strength names built from the X.509 table (KEY_FAMILIES,
+ * HASHES), so that any key family or hash a baseline refuses has a declared name, and the validity checks.
+ */
+const FINDINGS: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(KEY_FAMILIES.flatMap((f) => [
+    [keyShort(f), `the certificate's ${f} key is shorter than the baseline's minimum for ${f}`],
+    [keyForbidden(f), `the certificate's key is of the family ${f}, which the baseline does not accept`],
+  ])),
+  ...Object.fromEntries(Object.keys(HASHES).map((h) => [signatureForbidden(h), `a certificate clients rely on is signed with ${h.toUpperCase()}, which the baseline forbids`])),
+  expired: 'the certificate or an intermediate has expired',
+  'not-yet-valid': 'the certificate or an intermediate is not valid yet',
+  'lifetime-too-long': 'the certificate is valid for longer than the baseline allows',
+  'self-signed': 'the certificate is self-signed where the baseline asks for a PKI',
+  'name-mismatch': 'the certificate does not name the address or host name the service is reached at',
+  untrusted: 'the chain does not lead to the profile\'s trust anchors',
+};
+
 function strengthFindings(chain: readonly CertificateInfo[], policy: TlsPolicy, evidence: string[]): Finding[] {
   const out: Finding[] = [];
   strengthOf(chain, policy).forEach(({ subject, weaknesses }, i) => {
     const which = i === 0 ? 'the certificate' : `intermediate "${subject}"`;
     for (const w of weaknesses) {
       if (w.kind === 'key-too-short') {
-        out.push(finding({ code: `tls.cert.${w.family.toLowerCase()}-key-short`, severity: w.severity, requirements: CERT_REQS, evidence, message: `${which} has ${w.text}` }));
+        out.push(finding({ code: keyShort(w.family), severity: w.severity, requirements: CERT_REQS, evidence, message: `${which} has ${w.text}` }));
       } else if (w.kind === 'key-type-forbidden') {
-        out.push(finding({ code: `tls.cert.${w.family.toLowerCase()}-key`, severity: w.severity, requirements: CERT_REQS, evidence, message: `${which} has ${w.text}` }));
+        out.push(finding({ code: keyForbidden(w.family), severity: w.severity, requirements: CERT_REQS, evidence, message: `${which} has ${w.text}` }));
       } else if (w.kind === 'signature-hash-forbidden') {
-        out.push(finding({ code: `tls.cert.${w.hash}-signature`, severity: w.severity, requirements: SIG_REQS, evidence, message: `${which} is ${w.text}` }));
+        out.push(finding({ code: signatureForbidden(w.hash), severity: w.severity, requirements: SIG_REQS, evidence, message: `${which} is ${w.text}` }));
       }
     }
   });
@@ -60,20 +84,20 @@ export function certificateFindings(
   const p = policy.certificate;
   for (const c of relied(chain)) {
     const which = c === leaf ? 'the certificate' : `intermediate "${c.subject}"`;
-    if (new Date(c.notAfter) < facts.now) add('tls.cert.expired', 'high', ['CR 1.8'], `${which} expired on ${c.notAfter}`);
-    if (new Date(c.notBefore) > facts.now) add('tls.cert.not-yet-valid', 'medium', ['CR 1.8'], `${which} is not valid before ${c.notBefore}`);
+    if (new Date(c.notAfter) < facts.now) add('expired', 'high', ['CR 1.8'], `${which} expired on ${c.notAfter}`);
+    if (new Date(c.notBefore) > facts.now) add('not-yet-valid', 'medium', ['CR 1.8'], `${which} is not valid before ${c.notBefore}`);
   }
   if (p.maxLifetimeDays !== null && leaf.lifetimeDays > p.maxLifetimeDays) {
-    add('tls.cert.lifetime-too-long', 'low', ['CR 1.8'], `the certificate is valid for ${leaf.lifetimeDays} days (policy maximum ${p.maxLifetimeDays})`);
+    add('lifetime-too-long', 'low', ['CR 1.8'], `the certificate is valid for ${leaf.lifetimeDays} days (policy maximum ${p.maxLifetimeDays})`);
   }
   if (leaf.selfSigned && !p.selfSignedAllowed) {
-    add('tls.cert.self-signed', 'medium', ['CR 1.8'], `the certificate is self-signed ("${leaf.subject}"), not issued by a PKI`);
+    add('self-signed', 'medium', ['CR 1.8'], `the certificate is self-signed ("${leaf.subject}"), not issued by a PKI`);
   }
   if (p.requireNameMatch && !facts.nameMatches) {
-    add('tls.cert.name-mismatch', 'low', ['CR 1.8'], `the certificate does not name ${facts.names.join(' or ')} (SAN: ${leaf.subjectAltNames.join(', ') || 'none'}; subject ${leaf.subject})`);
+    add('name-mismatch', 'low', ['CR 1.8'], `the certificate does not name ${facts.names.join(' or ')} (SAN: ${leaf.subjectAltNames.join(', ') || 'none'}; subject ${leaf.subject})`);
   }
   if (facts.trusted && !facts.trusted.trusted) {
-    add('tls.cert.untrusted', 'medium', ['CR 1.8'], `the chain does not lead to the profile's trust anchors: ${facts.trusted.reason}`);
+    add('untrusted', 'medium', ['CR 1.8'], `the chain does not lead to the profile's trust anchors: ${facts.trusted.reason}`);
   }
   return out;
 }
@@ -104,6 +128,7 @@ export default defineProbe<CertificateInputs>({
     + 'intermediates, validity window and lifetime, self-signed certificates, the name the service is reached at, and (when '
     + 'the profile names trust anchors) the chain of trust, against the TLS baseline of the target SL. The PEM is kept as evidence.',
   requirements: ['CR 1.8', 'CR 4.3', 'CR 3.1 RE(1)'],
+  findings: FINDINGS,
   safety: 'passive',
   scope: 'service',
   appliesTo: TLS_CAPABLE_PROTOCOLS,

@@ -24,6 +24,12 @@ const CASE_TEXT: Readonly<Record<Case, string>> = {
   valid: 'a valid client certificate from the trusted CA',
 };
 
+/** The finding name of a certificate the device should have refused: self-signed-accepted, expired-accepted, ... */
+const acceptedFinding = (c: Exclude<Case, 'valid'>) => `${c}-accepted`;
+const FINDINGS: Readonly<Record<string, string>> = Object.fromEntries(
+  BAD_CASES.map((c) => [acceptedFinding(c), `the service accepted ${CASE_TEXT[c]}`]),
+);
+
 const DAY = 86_400_000;
 
 /** An application request that makes an accepting server answer (so acceptance is seen at once). */
@@ -60,6 +66,7 @@ export default defineProbe<ClientCertificateInputs>({
     + 'the server\'s verdict is read after the handshake (alert or close: refused; answer, session ticket or an open '
     + 'connection: accepted). Not applicable when the service requests no client certificate.',
   requirements: ['CR 1.9'],
+  findings: FINDINGS,
   safety: 'active',
   scope: 'service',
   appliesTo: TLS_CAPABLE_PROTOCOLS,
@@ -148,7 +155,7 @@ export default defineProbe<ClientCertificateInputs>({
     for (const c of BAD_CASES) {
       if (!results[c]?.accepted) continue;
       findings.push(finding({
-        code: `tls.client-cert.${c}-accepted`,
+        code: acceptedFinding(c),
         severity: mode === 'required' ? 'high' : 'medium',
         requirements: ['CR 1.9'],
         message: `the service accepted ${CASE_TEXT[c]} (${results[c]!.evidence}; client certificates ${mode})`,

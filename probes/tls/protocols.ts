@@ -1,21 +1,23 @@
 import { defineProbe, finding, judge, type Finding } from '../../src/sdk';
 import {
-  HELLO_PACING_SCHEMA, PROTOCOLS, TLS_CAPABLE_PROTOCOLS, checkTlsPolicy, helloPacing, isTlsService, namedGroupByName, scanTls,
-  suiteByName, tlsEndpoint, type HelloPacing, type ScanCheck, type SuiteFlag, type TlsProtocol, type TlsScanResult,
+  FORBIDDABLE_SUITE_FLAGS, HELLO_PACING_SCHEMA, PROTOCOLS, SUITE_TABLE, TLS_CAPABLE_PROTOCOLS, checkTlsPolicy, helloPacing, isTlsService,
+  namedGroupByName, scanTls, suiteByName, tlsEndpoint, type HelloPacing, type ScanCheck, type SuiteFlag, type TlsProtocol,
+  type TlsScanResult,
 } from '../../src/protocols/tls';
 
-const PROTOCOL_RULES: Readonly<Record<TlsProtocol, { code: string; severity: Finding['severity'] }>> = {
-  SSLv3: { code: 'tls.protocol.sslv3', severity: 'high' },
-  TLSv1: { code: 'tls.protocol.tls1_0', severity: 'medium' },
-  'TLSv1.1': { code: 'tls.protocol.tls1_1', severity: 'medium' },
-  'TLSv1.2': { code: 'tls.protocol.tls1_2', severity: 'low' },
-  'TLSv1.3': { code: 'tls.protocol.tls1_3', severity: 'low' },
+/** Finding name and severity per protocol version a policy may disallow. */
+const PROTOCOL_RULES: Readonly<Record<TlsProtocol, { name: string; severity: Finding['severity'] }>> = {
+  SSLv3: { name: 'sslv3', severity: 'high' },
+  TLSv1: { name: 'tls1-0', severity: 'medium' },
+  'TLSv1.1': { name: 'tls1-1', severity: 'medium' },
+  'TLSv1.2': { name: 'tls1-2', severity: 'low' },
+  'TLSv1.3': { name: 'tls1-3', severity: 'low' },
 };
 const PROTOCOL_REQS = ['CR 4.3', 'CR 4.1', 'CR 3.1 RE(1)'];
 /** Every requirement this probe judges: a version whose support or suite list is unknown could hide a finding of any. */
 const JUDGED = ['CR 4.3', 'CR 4.1', 'CR 3.1', 'CR 3.1 RE(1)'];
 
-/** Finding per forbidden suite category; the code is tls.suite.<flag in lower case>. */
+/** Finding per forbidden suite category; the name is suite-<flag in lower case> (suiteFinding). */
 const SUITE_RULES: Partial<Record<SuiteFlag, { severity: Finding['severity']; requirements: string[]; what: string }>> = {
   NULL: { severity: 'critical', requirements: ['CR 4.1', 'CR 4.3'], what: 'no encryption (NULL)' },
   anon: { severity: 'high', requirements: ['CR 4.3', 'CR 4.1', 'CR 3.1'], what: 'no server authentication (anonymous, open to man-in-the-middle)' },
@@ -31,11 +33,30 @@ const SUITE_RULES: Partial<Record<SuiteFlag, { severity: Finding['severity']; re
 };
 const OTHER_SUITE_RULE = { severity: 'low' as const, requirements: ['CR 4.3'] };
 
-function slug(flag: string): string {
-  return flag.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+/** The finding name of an accepted suite with a forbidden flag: suite-rc4, suite-3des, suite-non-iana. */
+function suiteFinding(flag: SuiteFlag): string {
+  return `suite-${flag.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`;
 }
 
-/** Turns a scan into findings under one policy level. Exported for the policy tests. */
+/**
+ * Every finding tls.protocols can report, built from the same tables the judgement uses: one per protocol
+ * version, one per suite flag a policy may forbid (FORBIDDABLE_SUITE_FLAGS, so a profile's own policy
+ * raises only declared names), and the key-exchange and extension checks.
+ */
+const FINDINGS: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(PROTOCOLS.map((p) => [PROTOCOL_RULES[p].name, `${p} is accepted although the policy does not allow it`])),
+  ...Object.fromEntries(FORBIDDABLE_SUITE_FLAGS.map((f) => [
+    suiteFinding(f), `an accepted suite with ${SUITE_RULES[f]?.what ?? `the ${f} flag (${SUITE_TABLE.flags[f]})`}, which the policy forbids`,
+  ])),
+  'no-forward-secrecy': 'a static RSA/DH suite (no forward secrecy) is accepted while the policy requires forward secrecy',
+  'weak-dh': 'a DHE prime below the policy minimum is used',
+  'weak-group': 'an ECDHE or TLS 1.3 group below the policy minimum is accepted',
+  'no-secure-renegotiation': 'the server does not support secure renegotiation (RFC 5746)',
+  compression: 'the server accepts TLS compression (CRIME)',
+  'no-fallback-scsv': 'a TLS_FALLBACK_SCSV downgrade is not refused (RFC 7507)',
+};
+
+/** Turns a scan into findings (by name) under one policy level. Exported for the policy tests. */
 export function tlsFindings(r: TlsScanResult, policyRaw: unknown, evidence: string[]): Finding[] {
   const policy = checkTlsPolicy(policyRaw);
   const out: Finding[] = [];
@@ -44,7 +65,7 @@ export function tlsFindings(r: TlsScanResult, policyRaw: unknown, evidence: stri
   };
   for (const p of PROTOCOLS) {
     if (r.protocols[p] && !policy.protocols.allowed.includes(p)) {
-      add(PROTOCOL_RULES[p].code, PROTOCOL_RULES[p].severity, PROTOCOL_REQS, `${p} is accepted (policy allows ${policy.protocols.allowed.join(', ')})`);
+      add(PROTOCOL_RULES[p].name, PROTOCOL_RULES[p].severity, PROTOCOL_REQS, `${p} is accepted (policy allows ${policy.protocols.allowed.join(', ')})`);
     }
   }
   const accepted = PROTOCOLS.flatMap((p) => (r.suites[p] ?? []).map((s) => ({ protocol: p, ...s })));
@@ -57,19 +78,19 @@ export function tlsFindings(r: TlsScanResult, policyRaw: unknown, evidence: stri
     const hits = accepted.filter((s) => suiteByName(s.name)?.flags.includes(flag));
     if (hits.length === 0) continue;
     const rule = SUITE_RULES[flag];
-    add(`tls.suite.${slug(flag)}`, rule?.severity ?? OTHER_SUITE_RULE.severity, rule?.requirements ?? OTHER_SUITE_RULE.requirements,
+    add(suiteFinding(flag), rule?.severity ?? OTHER_SUITE_RULE.severity, rule?.requirements ?? OTHER_SUITE_RULE.requirements,
       `${new Set(hits.map((h) => h.name)).size} accepted suite(s) with ${rule?.what ?? flag}: ${list(hits)}`);
   }
   if (policy.suites.requireForwardSecrecy) {
     const noFs = accepted.filter((s) => !suiteByName(s.name)?.flags.includes('FS'));
     if (noFs.length > 0) {
-      add('tls.no-forward-secrecy', 'medium', ['CR 4.3', 'CR 4.1'],
+      add('no-forward-secrecy', 'medium', ['CR 4.3', 'CR 4.1'],
         `${new Set(noFs.map((s) => s.name)).size} accepted suite(s) without forward secrecy (static RSA/DH key exchange): ${list(noFs)}`);
     }
   }
   const weakDh = accepted.filter((s) => s.dhBits !== undefined && s.dhBits < policy.keyExchange.minDhBits);
   if (weakDh.length > 0) {
-    add('tls.weak-dh', 'medium', ['CR 4.3'],
+    add('weak-dh', 'medium', ['CR 4.3'],
       `DHE with a ${Math.min(...weakDh.map((s) => s.dhBits!))}-bit prime (policy minimum ${policy.keyExchange.minDhBits}): ${list(weakDh)}`);
   }
   const groupNames = new Set([...(r.groups['TLSv1.3'] ?? []), ...(r.groups.ECDHE ?? []), ...accepted.flatMap((s) => (s.group ? [s.group] : []))]);
@@ -79,17 +100,17 @@ export function tlsFindings(r: TlsScanResult, policyRaw: unknown, evidence: stri
     return g.kind === 'ffdhe' ? g.bits < policy.keyExchange.minDhBits : g.bits < policy.keyExchange.minEcBits;
   });
   if (weakGroups.length > 0) {
-    add('tls.weak-group', 'medium', ['CR 4.3'],
+    add('weak-group', 'medium', ['CR 4.3'],
       `key-exchange group(s) below the policy (EC ${policy.keyExchange.minEcBits} bit, DH ${policy.keyExchange.minDhBits} bit): ${weakGroups.join(', ')}`);
   }
   if (policy.requireSecureRenegotiation && r.secureRenegotiation === false) {
-    add('tls.no-secure-renegotiation', 'medium', ['CR 3.1'], 'the server does not support secure renegotiation (RFC 5746 renegotiation_info)');
+    add('no-secure-renegotiation', 'medium', ['CR 3.1'], 'the server does not support secure renegotiation (RFC 5746 renegotiation_info)');
   }
   if (policy.forbidCompression && r.compression === true) {
-    add('tls.compression', 'medium', ['CR 4.1'], 'the server accepts TLS compression (CRIME)');
+    add('compression', 'medium', ['CR 4.1'], 'the server accepts TLS compression (CRIME)');
   }
   if (policy.requireFallbackScsv && r.fallbackScsv === false) {
-    add('tls.no-fallback-scsv', 'low', ['CR 3.1 RE(1)'], 'the server accepts a downgraded hello marked TLS_FALLBACK_SCSV (RFC 7507): version fallback is not prevented');
+    add('no-fallback-scsv', 'low', ['CR 3.1 RE(1)'], 'the server accepts a downgraded hello marked TLS_FALLBACK_SCSV (RFC 7507): version fallback is not prevented');
   }
   return out;
 }
@@ -132,6 +153,7 @@ export default defineProbe<HelloPacing>({
     + 'compression, and judges them against the TLS baseline of the target SL. A hello that a slow or rate-limiting device '
     + 'leaves unanswered is sent again after a pause; what stays unanswered is named and gets no pass.',
   requirements: ['CR 4.3', 'CR 4.1', 'CR 3.1', 'CR 3.1 RE(1)'],
+  findings: FINDINGS,
   safety: 'active',
   scope: 'service',
   appliesTo: TLS_CAPABLE_PROTOCOLS,

@@ -93,7 +93,7 @@ describe('manual attestations (--attest)', () => {
     const attempt = {
       probe: 'ports.tcp', target: 'h', service: 'host', safety: 'passive' as const, status: 'fail' as const, startedAt: '', durationMs: 1,
       observations: {}, evidence: [],
-      findings: [{ code: 'ports.cleartext-service', severity: 'high' as const, requirements: ['CR 4.1'], message: 'telnet', evidence: [] }],
+      findings: [{ code: 'ports.tcp.cleartext-service', severity: 'high' as const, requirements: ['CR 4.1'], message: 'telnet', evidence: [] }],
       outcomes: [{ requirement: 'CR 4.1', verdict: 'fail' as const, coverage: 'partial' as const, reason: 'telnet open' }],
     };
     const rows = assess({ catalog, component, attempts: [attempt], probeRequirements: new Map(), attestations }).requirements;

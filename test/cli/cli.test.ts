@@ -86,7 +86,7 @@ describe('command line', function () {
     const r = await cli(['run', file, '--out', out]);
     expect(r.code, r.stderr).to.equal(1);
     expect(r.stdout).to.match(/CR 7\.7 +Least functionality/);
-    expect(r.stdout).to.contain('ports.undeclared-open');
+    expect(r.stdout).to.contain('ports.tcp.undeclared-open');
     const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as unknown;
     expectValidReport(report);
     expect((await cli(['verify', out])).code).to.equal(0);

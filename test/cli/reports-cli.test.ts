@@ -165,14 +165,14 @@ describe('command line: reports, attestations, signing, diff', function () {
     const worse = await cli(['diff', hardened, weak]);
     expect(worse.code, worse.stderr).to.equal(1);
     expect(worse.stdout).to.match(/CR 4\.1 +not determined -> fail +WORSE/);
-    expect(worse.stdout).to.match(/\+ \[high\] ports\.cleartext-service @ 127\.0\.0\.1/);
+    expect(worse.stdout).to.match(/\+ \[high\] ports\.tcp\.cleartext-service @ 127\.0\.0\.1/);
     expect(worse.stdout).to.match(/\+ open\[port=\d+\]/);
     expect(worse.stdout).to.match(/^WORSE: \d+ regression/m);
     const better = await inProcess(['diff', '--baseline', weak, hardened, '--json']);
     expect(better.code, better.stderr).to.equal(0);
     const d = JSON.parse(better.stdout) as { regressions: string[]; findingsGone: { code: string }[]; requirements: { id: string; worse: boolean }[] };
     expect(d.regressions).to.deep.equal([]);
-    expect(d.findingsGone.map((f) => f.code)).to.include('ports.cleartext-service');
+    expect(d.findingsGone.map((f) => f.code)).to.include('ports.tcp.cleartext-service');
     expect((await inProcess(['diff', weak])).code).to.equal(3);
     expect((await inProcess(['diff', weak, path.join(dir, 'nothing-here')])).code).to.equal(3);
   });

@@ -150,7 +150,7 @@ describe('docker regression kit', () => {
     it('one more finding of the same code is worse; a new info finding is not', async () => {
       const firstReal = (r: Parameters<Parameters<typeof variant>[1]>[0]) => r.attempts.find((a) => a.findings.some((f) => f.severity !== 'info'))!;
       const more = variant(weak, (r) => { const a = firstReal(r); a.findings.push({ ...a.findings.find((f) => f.severity !== 'info')! }); });
-      const info = variant(weak, (r) => { const a = firstReal(r); a.findings.push({ ...a.findings.find((f) => f.severity !== 'info')!, code: 'ports.declared-not-open', severity: 'info' }); });
+      const info = variant(weak, (r) => { const a = firstReal(r); a.findings.push({ ...a.findings.find((f) => f.severity !== 'info')!, code: 'ports.tcp.declared-not-open', severity: 'info' }); });
       made.push(more, info);
       expect((await cli(['diff', weak, more])).code).to.equal(1);
       expect((await cli(['diff', weak, info])).code).to.equal(0);

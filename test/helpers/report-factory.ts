@@ -43,8 +43,8 @@ export function makeReport(options: FactoryOptions = {}): Report {
       probe: 'ports.tcp', target: '127.0.0.1', status: 'fail', durationMs: 2500,
       observations: { scanner: 'nmap 7.93', open: [{ port: 22, service: 'ssh', declared: true }, { port: 23, service: 'telnet', product: evil, declared: false }] },
       findings: [
-        finding('ports.cleartext-service', 'high', ['CR 4.1'], `Telnet (cleartext) is reachable on tcp/23: ${evil}`, ['evidence/ports.tcp/127.0.0.1/nmap-tcp.xml']),
-        finding('ports.undeclared-open', 'medium', ['CR 7.7'], 'tcp/23 is open but not declared in the communication matrix (telnet)', ['evidence/ports.tcp/127.0.0.1/nmap-tcp.xml']),
+        finding('ports.tcp.cleartext-service', 'high', ['CR 4.1'], `Telnet (cleartext) is reachable on tcp/23: ${evil}`, ['evidence/ports.tcp/127.0.0.1/nmap-tcp.xml']),
+        finding('ports.tcp.undeclared-open', 'medium', ['CR 7.7'], 'tcp/23 is open but not declared in the communication matrix (telnet)', ['evidence/ports.tcp/127.0.0.1/nmap-tcp.xml']),
       ],
       outcomes: [
         { requirement: 'CR 4.1', verdict: 'fail', coverage: 'partial', reason: 'Telnet (cleartext) is reachable on tcp/23' },
@@ -84,10 +84,10 @@ export function makeReport(options: FactoryOptions = {}): Report {
     row({ id: 'CR 3.1', title: 'Communication integrity', fr: 'FR3', sl: [1, 2, 3, 4], verdict: 'not_determined', reason: 'evidenced by opcua.endpoints, which did not run' }),
     row({
       id: 'CR 4.1', title: 'Information confidentiality', fr: 'FR4', sl: [1, 2, 3, 4], verdict: 'fail', source: 'probe', basis: ['ports.tcp@127.0.0.1'],
-      coverage: 'partial', findings: ['ports.cleartext-service'], reason: `ports.tcp@127.0.0.1: Telnet (cleartext) is reachable on tcp/23 ${evil}`,
+      coverage: 'partial', findings: ['ports.tcp.cleartext-service'], reason: `ports.tcp@127.0.0.1: Telnet (cleartext) is reachable on tcp/23 ${evil}`,
     }),
     row({ id: 'CR 4.3', title: 'Use of cryptography', fr: 'FR4', sl: [1, 2, 3, 4], verdict: 'pass', source: 'probe', basis: ['ssh.algorithms@127.0.0.1:22'], coverage: 'full', reason: 'only approved algorithms offered' }),
-    row({ id: 'CR 7.7', title: 'Least functionality', fr: 'FR7', sl: [1, 2, 3, 4], verdict: 'fail', source: 'probe', basis: ['ports.tcp@127.0.0.1'], coverage: 'partial', findings: ['ports.undeclared-open'], reason: 'ports.tcp@127.0.0.1: tcp/23 is open but not declared' }),
+    row({ id: 'CR 7.7', title: 'Least functionality', fr: 'FR7', sl: [1, 2, 3, 4], verdict: 'fail', source: 'probe', basis: ['ports.tcp@127.0.0.1'], coverage: 'partial', findings: ['ports.tcp.undeclared-open'], reason: 'ports.tcp@127.0.0.1: tcp/23 is open but not declared' }),
     row({ id: 'CR 7.3 RE(1)', title: 'Backup integrity verification', fr: 'FR7', sl: [3, 4], verdict: 'not_determined', confidence: 'medium' }),
   ];
   return finish({

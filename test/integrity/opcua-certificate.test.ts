@@ -144,11 +144,11 @@ describe('integrity: OPC UA certificate verdicts against deceptive peers', funct
     }
 
     const EXPECTED: { name: string; sl: number; tls: string[]; opcua: string[]; weaknesses: string[] }[] = [
-      { name: 'dsa', sl: 2, tls: ['tls.cert.dsa-key'], opcua: ['opcua.endpoints.server-certificate-key-type'], weaknesses: ['key-type-forbidden'] },
-      { name: 'p192', sl: 2, tls: ['tls.cert.ec-key-short'], opcua: ['opcua.endpoints.server-certificate-short-key'], weaknesses: ['key-too-short'] },
+      { name: 'dsa', sl: 2, tls: ['tls.certificate.dsa-key'], opcua: ['opcua.endpoints.server-certificate-key-type'], weaknesses: ['key-type-forbidden'] },
+      { name: 'p192', sl: 2, tls: ['tls.certificate.ec-key-short'], opcua: ['opcua.endpoints.server-certificate-short-key'], weaknesses: ['key-too-short'] },
       { name: 'sha224', sl: 2, tls: [], opcua: [], weaknesses: [] },
-      { name: 'sha224', sl: 3, tls: ['tls.cert.rsa-key-short', 'tls.cert.sha224-signature'], opcua: ['opcua.endpoints.server-certificate-short-key', 'opcua.endpoints.server-certificate-weak-hash'], weaknesses: ['key-too-short', 'signature-hash-forbidden'] },
-      { name: 'md5', sl: 1, tls: ['tls.cert.md5-signature'], opcua: ['opcua.endpoints.server-certificate-weak-hash'], weaknesses: ['signature-hash-forbidden'] },
+      { name: 'sha224', sl: 3, tls: ['tls.certificate.rsa-key-short', 'tls.certificate.sha224-signature'], opcua: ['opcua.endpoints.server-certificate-short-key', 'opcua.endpoints.server-certificate-weak-hash'], weaknesses: ['key-too-short', 'signature-hash-forbidden'] },
+      { name: 'md5', sl: 1, tls: ['tls.certificate.md5-signature'], opcua: ['opcua.endpoints.server-certificate-weak-hash'], weaknesses: ['signature-hash-forbidden'] },
       // A curve the X.509 table does not know: no finding, and no pass on CR 4.3 either.
       { name: 'secp160r1', sl: 2, tls: [], opcua: [], weaknesses: ['key-unjudged'] },
     ];

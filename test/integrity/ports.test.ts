@@ -185,7 +185,7 @@ describe('ports.tcp integrity: a scan that saw no answers never passes CR 7.7', 
           services: declaredDropping(), inputs: scannerInputs(this, scanner, { ports: formatPortSpec([...closed, open!.port]) }),
         });
         expect(attempt.status).to.equal('fail');
-        expect(attempt.findings.filter((f) => f.severity !== 'info').map((f) => f.code)).to.deep.equal(['ports.undeclared-open']);
+        expect(attempt.findings.filter((f) => f.severity !== 'info').map((f) => f.code)).to.deep.equal(['ports.tcp.undeclared-open']);
         expect(attempt.outcomes).to.have.length(1);
         expect(attempt.outcomes[0]).to.include({ requirement: 'CR 7.7', verdict: 'fail' });
         expect(attempt.observations.note).to.match(/every declared TCP service port/);

@@ -179,7 +179,7 @@ describe('integrity: TLS enumeration under stress never hides a weak protocol or
     it('TLS 1.0 hellos always stall: TLS 1.0 is undetermined (null, not false) and nothing passes', async () => {
       const server = await tls10Server();
       const control = await runProbe(protocolsProbe, { service: { port: server.port, protocol: 'tls' }, inputs: FAST });
-      expect(control.attempt.findings.map((f) => f.code)).to.deep.equal(['tls.protocol.tls1_0']);
+      expect(control.attempt.findings.map((f) => f.code)).to.deep.equal(['tls.protocols.tls1-0']);
 
       const proxy = await started(stressProxy(server, (h) => (TLS10_HELLO(h) ? 'stall' : 'pass')));
       const { attempt } = await runProbe(protocolsProbe, { service: { port: proxy.port, protocol: 'tls' }, inputs: FAST });
@@ -202,7 +202,7 @@ describe('integrity: TLS enumeration under stress never hides a weak protocol or
       const obs = attempt.observations as unknown as Observed;
       expect(obs.protocols.TLSv1).to.equal(true);
       expect(obs.incomplete).to.deep.equal({});
-      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['tls.protocol.tls1_0']);
+      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['tls.protocols.tls1-0']);
       expect(attempt.outcomes.filter((o) => o.verdict === 'fail').map((o) => o.requirement)).to.have.members(['CR 4.3', 'CR 4.1', 'CR 3.1 RE(1)']);
     });
 

@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import algorithmsProbe from '../../probes/ssh/algorithms';
 import authProbe from '../../probes/ssh/auth';
 import { packagePath } from '../../src/paths';
-import { SSH2_SUPPORTED, globToRegExp, validatePolicyLevel, type PolicyRule } from '../../src/protocols/ssh';
+import { SSH2_SUPPORTED, SSH_POLICY_FINDINGS, globToRegExp, validatePolicyLevel, type PolicyRule } from '../../src/protocols/ssh';
 
 interface Baseline {
   basis: string[];
@@ -66,12 +66,32 @@ describe('SSH policy baseline (profiles/baselines/ssh.yaml)', () => {
   });
 
   it('every level flags SSH-1, so an SSH-1-only server can never pass', () => {
-    for (const [level, def] of levels) expect(def.rules.some((r) => r.check === 'protocol' && r.code === 'ssh.protocol-1'), `level ${level}`).to.equal(true);
+    for (const [level, def] of levels) expect(def.rules.some((r) => r.check === 'protocol' && r.code === 'protocol-1'), `level ${level}`).to.equal(true);
   });
 
-  it('docs/ssh.md documents every finding code', () => {
+  it('ssh.algorithms declares exactly the finding names the baseline rules raise', () => {
+    expect(algorithmsProbe.findings).to.equal(SSH_POLICY_FINDINGS);
+    expect([...new Set(baseline.rules.map((r) => r.code))].sort()).to.deep.equal(Object.keys(SSH_POLICY_FINDINGS).sort());
+  });
+
+  it('refuses a rule named after an undeclared finding, or after a full code', () => {
+    const rule = { ...baseline.rules[0] };
+    const unknown = validatePolicyLevel({ rules: [{ ...rule, code: 'kex-sha3' }] });
+    expect(unknown).to.have.length(1);
+    expect(unknown[0]).to.match(/code must be one of the finding names ssh\.algorithms declares: protocol-1, /);
+    // A baseline written before issue 25 (ssh.<name>), or with the reported code (ssh.algorithms.<name>), is told the name.
+    for (const name of Object.keys(SSH_POLICY_FINDINGS)) {
+      for (const full of [`ssh.${name}`, `ssh.algorithms.${name}`]) {
+        expect(validatePolicyLevel({ rules: [{ ...rule, code: full }] })[0], full).to.contain(`without the probe id (e.g. ${name})`);
+      }
+    }
+  });
+
+  it('docs/ssh.md documents every finding code, as <probe id>.<name>', () => {
     const doc = fs.readFileSync(packagePath('docs', 'ssh.md'), 'utf8');
-    const authCodes = fs.readFileSync(packagePath('probes', 'ssh', 'auth.ts'), 'utf8').match(/ssh\.auth\.[a-z0-9-]+/g) ?? [];
-    for (const code of [...baseline.rules.map((r) => r.code), ...authCodes]) expect(doc, code).to.contain(`\`${code}\``);
+    for (const probe of [algorithmsProbe, authProbe]) {
+      for (const name of Object.keys(probe.findings ?? {})) expect(doc, `${probe.id}.${name}`).to.contain(`\`${probe.id}.${name}\``);
+    }
+    expect(Object.keys(authProbe.findings ?? {})).to.include('none-accepted');
   });
 });

@@ -39,7 +39,7 @@ describe('SSH identification and KEXINIT over a raw socket', function () {
       expect(h.ssh1Only).to.equal(true);
       expect(h.kexinit).to.equal(undefined);
       const { attempt } = await runProbe(algorithms, { service: { port: peer.port, protocol: 'ssh' }, timeoutMs: 5000 });
-      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['ssh.protocol-1']);
+      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['ssh.algorithms.protocol-1']);
       expect(attempt.outcomes.map((o) => o.verdict)).to.deep.equal(['fail', 'fail', 'fail']);
       expect(attempt.observations).to.include({ banner: 'SSH-1.5-Cisco-1.25', ssh1: true });
       const a = (await runProbe(auth, { service: { port: peer.port, protocol: 'ssh' }, timeoutMs: 5000 })).attempt;
@@ -53,8 +53,9 @@ describe('SSH identification and KEXINIT over a raw socket', function () {
       const { attempt } = await runProbe(algorithms, { service: { port: peer.port, protocol: 'ssh' }, timeoutMs: 5000, sl: 1 });
       expect(attempt.status, attempt.message).to.equal('fail');
       expect(attempt.findings.map((f) => f.code).sort()).to.deep.equal([
-        'ssh.cipher-64bit-block', 'ssh.cipher-cbc', 'ssh.cipher-none', 'ssh.cipher-rc4', 'ssh.hostkey-dss', 'ssh.kex-dh-1024', 'ssh.kex-sha1',
-        'ssh.mac-md5', 'ssh.mac-none', 'ssh.protocol-1',
+        'ssh.algorithms.cipher-64bit-block', 'ssh.algorithms.cipher-cbc', 'ssh.algorithms.cipher-none', 'ssh.algorithms.cipher-rc4',
+        'ssh.algorithms.hostkey-dss', 'ssh.algorithms.kex-dh-1024', 'ssh.algorithms.kex-sha1', 'ssh.algorithms.mac-md5',
+        'ssh.algorithms.mac-none', 'ssh.algorithms.protocol-1',
       ]);
       const keys = (attempt.observations as { hostKeys: { algorithm: string; error?: string; bits?: number }[] }).hostKeys;
       expect(keys.map((k) => k.algorithm)).to.deep.equal(['ssh-dss', 'ssh-rsa']);
@@ -66,7 +67,7 @@ describe('SSH identification and KEXINIT over a raw socket', function () {
     const lists = { ...LEGACY_LISTS, kex: ['curve25519-sha256'], hostKey: [], ciphersC2S: ['chacha20-poly1305@openssh.com'], ciphersS2C: ['chacha20-poly1305@openssh.com'], macsC2S: ['hmac-sha2-256-etm@openssh.com'], macsS2C: ['hmac-sha2-256-etm@openssh.com'] };
     await withPeer(scriptedPeer(['SSH-2.0-Old_1'], [encodeKexInit(lists)], 100), async (peer) => {
       const { attempt } = await runProbe(algorithms, { service: { port: peer.port, protocol: 'ssh' }, timeoutMs: 5000 });
-      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['ssh.terrapin']);
+      expect(attempt.findings.map((f) => f.code)).to.deep.equal(['ssh.algorithms.terrapin']);
     });
   });
 

@@ -102,7 +102,7 @@ describe('diff between two runs', () => {
     expect(diffReports(a, b).findingsAppeared).to.deep.equal([]);
     ports.findings.push({ ...ports.findings[1], message: 'tcp/46000 is open but not declared' });
     expect(diffReports(a, b).findingsAppeared.map((f) => f.message)).to.deep.equal(['tcp/45999 is open but not declared']);
-    expect(diffReports(a, b).regressions).to.deep.equal(['new medium finding ports.undeclared-open @ 127.0.0.1']);
+    expect(diffReports(a, b).regressions).to.deep.equal(['new medium finding ports.tcp.undeclared-open @ 127.0.0.1']);
   });
 
   it('deep diff: nested objects by key, lists of values as sets, lists of records by an identity key', () => {

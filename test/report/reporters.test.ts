@@ -85,7 +85,7 @@ describe('reporters: golden files and hostile strings', () => {
     expect(suites.map((s) => s.name!.split(' ')[0])).to.deep.equal(['127.0.0.1', '::1', 'requirements']);
     const [v4, v6, reqs] = suites;
     expect(v4.testcase!.map((c) => c.name)).to.deep.equal(['ports.tcp @ 127.0.0.1', 'ssh.algorithms @ 127.0.0.1:22', 'ssh.lockout @ 127.0.0.1:22']);
-    expect(v4.testcase![0].failure![0].type).to.equal('ports.cleartext-service');
+    expect(v4.testcase![0].failure![0].type).to.equal('ports.tcp.cleartext-service');
     expect(v4.testcase![1].failure).to.equal(undefined);
     expect(v4.testcase![2].skipped![0].message).to.match(/^skipped \(not-allowed\)/);
     expect(v6.testcase!.map((c) => c.name)).to.deep.equal(['opcua.endpoints @ [::1]:4840', 'modbus.identity @ [::1]:502']);

@@ -9,6 +9,7 @@ import type { HostKeyResult } from './hostkeys';
 export type PolicyCheck = 'protocol' | 'kex' | 'hostKey' | 'ciphers' | 'macs' | 'compression' | 'hostKeySize' | 'terrapin';
 
 export interface PolicyRule {
+  /** The finding's name, one of SSH_POLICY_FINDINGS (reported as ssh.algorithms.<code>). */
   code: string;
   check: PolicyCheck;
   /** Names (or protocol versions) the rule flags; `*` matches any run of characters. */
@@ -46,6 +47,32 @@ export interface PolicyViolation {
   offending: string[];
 }
 
+/**
+ * Every finding a policy rule can raise, by name, with its meaning: ssh.algorithms declares exactly these,
+ * and a baseline (the shipped one or a profile's own) may only name rules after them, so every code a run
+ * can report is declared and documented (docs/ssh.md).
+ */
+export const SSH_POLICY_FINDINGS: Readonly<Record<string, string>> = {
+  'protocol-1': 'the server speaks SSH protocol version 1 (SSH-1.x or SSH-1.99)',
+  'kex-dh-1024': 'key exchange over a 1024-bit group is offered',
+  'kex-sha1': 'key exchange with a SHA-1 exchange hash is offered',
+  'kex-dh-2048': 'key exchange over the 2048-bit group 14 is offered',
+  'cipher-none': 'the "none" cipher is offered (no encryption)',
+  'cipher-rc4': 'RC4 (arcfour) ciphers are offered',
+  'cipher-64bit-block': 'ciphers with a 64-bit block (3DES, DES, Blowfish, CAST-128, IDEA) are offered',
+  'cipher-cbc': 'CBC-mode ciphers are offered',
+  'mac-none': 'the "none" MAC is offered (no integrity protection)',
+  'mac-md5': 'MD5-based MACs are offered',
+  'mac-truncated': 'MACs with tags shorter than 128 bits are offered',
+  'mac-sha1': 'HMAC-SHA-1 or HMAC-RIPEMD-160 MACs are offered',
+  'mac-non-etm': 'MACs in encrypt-and-MAC mode (not encrypt-then-MAC) are offered',
+  terrapin: 'chacha20-poly1305 or CBC with an -etm MAC without strict key exchange (Terrapin)',
+  'hostkey-dss': 'DSA host keys (ssh-dss) are offered',
+  'hostkey-sha1': 'RSA host-key signatures with SHA-1 (ssh-rsa) are offered',
+  'hostkey-rsa-short': 'the RSA host key is below the minimum size (2048 bits in the shipped baseline)',
+  'hostkey-rsa-below-3072': 'the RSA host key is shorter than 3072 bits',
+};
+
 const CHECKS: readonly PolicyCheck[] = ['protocol', 'kex', 'hostKey', 'ciphers', 'macs', 'compression', 'hostKeySize', 'terrapin'];
 const SEVERITIES: readonly Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
 
@@ -59,6 +86,12 @@ function matches(name: string, rule: PolicyRule): boolean {
   return hit(rule.match) && !hit(rule.except);
 }
 
+function codeProblem(code: unknown): string {
+  const known = `one of the finding names ssh.algorithms declares: ${Object.keys(SSH_POLICY_FINDINGS).join(', ')}`;
+  if (typeof code === 'string' && code.startsWith('ssh.')) return `code is a finding name without the probe id (e.g. ${code.replace(/^ssh\.(algorithms\.)?/, '')}), ${known}`;
+  return `code must be ${known}`;
+}
+
 /** Checks the shape of a policy level loaded from YAML; returns problems (empty when valid). */
 export function validatePolicyLevel(level: unknown): string[] {
   const problems: string[] = [];
@@ -66,7 +99,7 @@ export function validatePolicyLevel(level: unknown): string[] {
   if (!Array.isArray(rules)) return ['"rules" must be a list'];
   rules.forEach((r: Partial<PolicyRule>, i) => {
     const where = `rules[${i}]${typeof r?.code === 'string' ? ` (${r.code})` : ''}`;
-    if (typeof r?.code !== 'string' || !/^ssh\.[a-z0-9-]+$/.test(r.code)) problems.push(`${where}: code must look like ssh.<name>`);
+    if (typeof r?.code !== 'string' || !Object.hasOwn(SSH_POLICY_FINDINGS, r.code)) problems.push(`${where}: ${codeProblem(r?.code)}`);
     if (!CHECKS.includes(r?.check as PolicyCheck)) problems.push(`${where}: check must be one of ${CHECKS.join(', ')}`);
     if (!SEVERITIES.includes(r?.severity as Severity)) problems.push(`${where}: severity must be one of ${SEVERITIES.join(', ')}`);
     if (!Array.isArray(r?.requirements) || r.requirements.length === 0) problems.push(`${where}: requirements must be a non-empty list`);

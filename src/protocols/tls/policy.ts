@@ -35,6 +35,12 @@ export interface TlsPolicy {
   readonly requireFallbackScsv: boolean;
 }
 
+/**
+ * Suite flags a policy may forbid: every flag but SCSV, since a signalling value is never offered as a suite
+ * (suitesFor leaves it out) and a rule against it could never fire.
+ */
+export const FORBIDDABLE_SUITE_FLAGS: readonly SuiteFlag[] = SUITE_FLAGS.filter((f) => f !== 'SCSV');
+
 class PolicyError extends BaselineError {}
 
 function obj(v: unknown, where: string): Record<string, unknown> {
@@ -67,7 +73,7 @@ export function checkTlsPolicy(raw: unknown): TlsPolicy {
   return {
     protocols: { allowed: list(protocols.allowed, 'protocols.allowed', PROTOCOLS) },
     suites: {
-      forbidden: list(suites.forbidden, 'suites.forbidden', SUITE_FLAGS),
+      forbidden: list(suites.forbidden, 'suites.forbidden', FORBIDDABLE_SUITE_FLAGS),
       requireForwardSecrecy: bool(suites.requireForwardSecrecy, 'suites.requireForwardSecrecy'),
     },
     keyExchange: { minDhBits: num(kx.minDhBits, 'keyExchange.minDhBits'), minEcBits: num(kx.minEcBits, 'keyExchange.minEcBits') },

@@ -53,7 +53,7 @@ describe('probe ports.tcp', () => {
       expect(attempt.status).to.equal('fail');
       expect(attempt.observations.scanner).to.equal('connect');
       const codes = attempt.findings.map((f) => `${f.code}:${f.message.match(/tcp\/(\d+)/)?.[1]}`);
-      expect(codes).to.include.members([`ports.undeclared-open:${debug.port}`, `ports.cleartext-service:${telnet.port}`]);
+      expect(codes).to.include.members([`ports.tcp.undeclared-open:${debug.port}`, `ports.tcp.cleartext-service:${telnet.port}`]);
       expect(attempt.outcomes.find((o) => o.requirement === 'CR 7.7')).to.include({ verdict: 'fail', coverage: 'partial' });
       expect(attempt.evidence.map((e) => e.split('/').pop())).to.deep.equal(['baseline-ports.json', 'connect-scan.json']);
     });
@@ -76,7 +76,7 @@ describe('probe ports.tcp', () => {
         inputs: { scanner: 'connect', ports: `${svc.port}` },
       });
       expect(attempt.status).to.equal('pass');
-      expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['ports.declared-not-open', 'info']]);
+      expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['ports.tcp.declared-not-open', 'info']]);
     });
 
     it('uses nmap when installed, records its version and XML, and finds the same ports', async function () {

@@ -1,5 +1,8 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
 import probe from '../../../probes/ssh/algorithms';
 import { bannerServer, closedPort, garbageServer, resetServer, stallServer, type TestServer } from '../../../fixtures/servers';
@@ -42,10 +45,10 @@ describe('probe ssh.algorithms', function () {
       expect(o.hostKey).to.deep.equal(['ssh-rsa', 'rsa-sha2-256']);
       expect(o.hostKeys.map((h) => [h.algorithm, h.keyType, h.bits])).to.deep.equal([['ssh-rsa', 'ssh-rsa', 1024], ['rsa-sha2-256', 'ssh-rsa', 1024]]);
       expect(codes(attempt)).to.deep.equal([
-        'ssh.cipher-64bit-block', 'ssh.cipher-cbc', 'ssh.hostkey-rsa-short', 'ssh.hostkey-sha1', 'ssh.kex-dh-1024', 'ssh.kex-sha1',
-        'ssh.mac-md5', 'ssh.mac-sha1', 'ssh.mac-truncated',
+        'ssh.algorithms.cipher-64bit-block', 'ssh.algorithms.cipher-cbc', 'ssh.algorithms.hostkey-rsa-short', 'ssh.algorithms.hostkey-sha1',
+        'ssh.algorithms.kex-dh-1024', 'ssh.algorithms.kex-sha1', 'ssh.algorithms.mac-md5', 'ssh.algorithms.mac-sha1', 'ssh.algorithms.mac-truncated',
       ]);
-      const cbc = attempt.findings.find((f) => f.code === 'ssh.cipher-cbc')!;
+      const cbc = attempt.findings.find((f) => f.code === 'ssh.algorithms.cipher-cbc')!;
       expect(cbc.message).to.contain('aes128-cbc, 3des-cbc, aes256-cbc');
       expect(cbc.requirements).to.deep.equal(['CR 4.1', 'CR 4.3']);
       expect(attempt.outcomes.map((o) => [o.requirement, o.verdict, o.coverage])).to.deep.equal([
@@ -59,8 +62,28 @@ describe('probe ssh.algorithms', function () {
     it('weak posture at SL 1 drops the SL-2 rules (HMAC-SHA-1, ssh-rsa signatures)', async () => {
       const { port } = weak().endpoint('ssh');
       const { attempt } = await runProbe(probe, { service: { port, protocol: 'ssh' }, sl: 1 });
-      expect(codes(attempt)).to.not.include.members(['ssh.mac-sha1', 'ssh.hostkey-sha1']);
-      expect(codes(attempt)).to.include('ssh.kex-sha1');
+      expect(codes(attempt)).to.not.include.members(['ssh.algorithms.mac-sha1', 'ssh.algorithms.hostkey-sha1']);
+      expect(codes(attempt)).to.include('ssh.algorithms.kex-sha1');
+    });
+
+    it('a profile\'s own baseline: its rules raise the declared names; a rule named by a full code is refused, not reported', async () => {
+      const { port } = weak().endpoint('ssh');
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ssh-policy-'));
+      const file = path.join(dir, 'ssh.yaml');
+      const shipped = fs.readFileSync(path.join(__dirname, '../../../profiles/baselines/ssh.yaml'), 'utf8');
+      try {
+        // Only the CBC rule at every level: the run reports it under the probe's id.
+        fs.writeFileSync(file, shipped.replace(/^levels:[^]*$/m, 'levels:\n' + [1, 2, 3, 4].map((l) => `  ${l}:\n    rules: [*cipher-cbc]\n`).join('')));
+        const own = await runProbe(probe, { service: { port, protocol: 'ssh' }, baselineFiles: { ssh: file } });
+        expect([own.attempt.status, codes(own.attempt)]).to.deep.equal(['fail', ['ssh.algorithms.cipher-cbc']]);
+        fs.writeFileSync(file, shipped.replace('code: cipher-cbc', 'code: ssh.algorithms.cipher-cbc'));
+        const { attempt } = await runProbe(probe, { service: { port, protocol: 'ssh' }, baselineFiles: { ssh: file } });
+        expect(attempt.status).to.equal('error');
+        expect(attempt.findings).to.deep.equal([]);
+        expect(attempt.message).to.match(/ssh baseline is invalid: rules\[\d+\] \(ssh\.algorithms\.cipher-cbc\): code is a finding name without the probe id \(e\.g\. cipher-cbc\)/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('hardened posture: curve25519/AEAD/ETM and ed25519 -> pass, no findings', async () => {
@@ -84,7 +107,10 @@ describe('probe ssh.algorithms', function () {
       expect(attempt.status, attempt.message).to.equal('fail');
       const o = attempt.observations as unknown as Observations;
       expect(o.banner).to.match(/^SSH-2\.0-OpenSSH_/);
-      expect(codes(attempt)).to.include.members(['ssh.kex-sha1', 'ssh.kex-dh-1024', 'ssh.cipher-cbc', 'ssh.cipher-64bit-block', 'ssh.mac-md5', 'ssh.mac-truncated', 'ssh.hostkey-dss', 'ssh.hostkey-rsa-short']);
+      expect(codes(attempt)).to.include.members([
+        'ssh.algorithms.kex-sha1', 'ssh.algorithms.kex-dh-1024', 'ssh.algorithms.cipher-cbc', 'ssh.algorithms.cipher-64bit-block',
+        'ssh.algorithms.mac-md5', 'ssh.algorithms.mac-truncated', 'ssh.algorithms.hostkey-dss', 'ssh.algorithms.hostkey-rsa-short',
+      ]);
       const sized = Object.fromEntries(o.hostKeys.map((h) => [h.algorithm, h.bits]));
       expect(sized).to.include({ 'rsa-sha2-512': 1024, 'ssh-rsa': 1024, 'ssh-dss': 1024, 'ssh-ed25519': 256 });
     });

@@ -38,7 +38,7 @@ describe('tls.certificate', () => {
 
     it('weak posture: 1024-bit RSA, SHA-1, self-signed, 20-year certificate; the PEM is evidence', async () => {
       const { attempt, read } = await runProbe(probe, { service: { port: weak.endpoint('https').port, protocol: 'https' } });
-      expect(codes(attempt)).to.deep.equal(['tls.cert.lifetime-too-long', 'tls.cert.rsa-key-short', 'tls.cert.self-signed', 'tls.cert.sha1-signature']);
+      expect(codes(attempt)).to.deep.equal(['tls.certificate.lifetime-too-long', 'tls.certificate.rsa-key-short', 'tls.certificate.self-signed', 'tls.certificate.sha1-signature']);
       expect(attempt.status).to.equal('fail');
       const cert = (attempt.observations as { certificate: Record<string, unknown> }).certificate;
       expect(cert).to.include({ keyType: 'RSA', keyBits: 1024, signatureAlgorithm: 'sha1WithRSAEncryption', selfSigned: true, lifetimeDays: 7300 });
@@ -49,7 +49,7 @@ describe('tls.certificate', () => {
 
     it('weak posture at SL 1: self-signed and long-lived certificates pass, weak key and hash do not', async () => {
       const { attempt } = await runProbe(probe, { service: { port: weak.endpoint('https').port, protocol: 'https' }, sl: 1 });
-      expect(codes(attempt)).to.deep.equal(['tls.cert.rsa-key-short', 'tls.cert.sha1-signature']);
+      expect(codes(attempt)).to.deep.equal(['tls.certificate.rsa-key-short', 'tls.certificate.sha1-signature']);
     });
 
     it('hardened posture: P-256, SHA-256, issued by the device CA, names the address; trusted with the CA as anchor', async () => {
@@ -70,7 +70,7 @@ describe('tls.certificate', () => {
         service: { port: hardened.endpoint('https').port, protocol: 'https' },
         inputs: { trustAnchorsFile: path.join(workDir, 'foreign.pem') },
       });
-      expect(codes(attempt)).to.deep.equal(['tls.cert.untrusted']);
+      expect(codes(attempt)).to.deep.equal(['tls.certificate.untrusted']);
     });
 
     it('expired and not-yet-valid certificates', async () => {
@@ -79,9 +79,9 @@ describe('tls.certificate', () => {
       const future = await startEmulator(httpsOnly(base, { notBeforeDays: 10, validDays: 30 }), { ephemeralPorts: true });
       try {
         const a = await runProbe(probe, { service: { port: expired.endpoint('https').port, protocol: 'https' } });
-        expect(codes(a.attempt)).to.deep.equal(['tls.cert.expired']);
+        expect(codes(a.attempt)).to.deep.equal(['tls.certificate.expired']);
         const b = await runProbe(probe, { service: { port: future.endpoint('https').port, protocol: 'https' } });
-        expect(codes(b.attempt)).to.deep.equal(['tls.cert.not-yet-valid']);
+        expect(codes(b.attempt)).to.deep.equal(['tls.certificate.not-yet-valid']);
       } finally {
         await Promise.all([expired.close(), future.close()]);
       }
@@ -93,7 +93,7 @@ describe('tls.certificate', () => {
       const server = await weakOpensslServer(requirePeer(this, 'openssl', findExecutable('openssl')));
       try {
         const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'tls' } });
-        expect(codes(attempt)).to.deep.equal(['tls.cert.name-mismatch', 'tls.cert.rsa-key-short', 'tls.cert.self-signed', 'tls.cert.sha1-signature']);
+        expect(codes(attempt)).to.deep.equal(['tls.certificate.name-mismatch', 'tls.certificate.rsa-key-short', 'tls.certificate.self-signed', 'tls.certificate.sha1-signature']);
       } finally {
         await server.close();
       }
@@ -116,7 +116,7 @@ describe('tls.certificate', () => {
     const server = await legacyTlsServer({ versions: [0x0300, 0x0301], suites: [LEGACY_SUITES.RC4_128_MD5] });
     try {
       const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'tls' } });
-      expect(codes(attempt)).to.include.members(['tls.cert.rsa-key-short', 'tls.cert.sha1-signature']);
+      expect(codes(attempt)).to.include.members(['tls.certificate.rsa-key-short', 'tls.certificate.sha1-signature']);
       const obs = attempt.observations as { chainSource: string; negotiated: { failed?: string } };
       expect(obs.chainSource).to.equal('TLSv1 server flight, as sent');
       expect(obs.negotiated.failed).to.be.a('string');

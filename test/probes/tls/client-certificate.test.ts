@@ -12,8 +12,8 @@ import { postureWith } from '../../helpers/postures';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
 const ALL_ACCEPTED = [
-  'tls.client-cert.bad-signature-accepted', 'tls.client-cert.expired-accepted', 'tls.client-cert.self-signed-accepted',
-  'tls.client-cert.untrusted-ca-accepted',
+  'tls.client-certificate.bad-signature-accepted', 'tls.client-certificate.expired-accepted', 'tls.client-certificate.self-signed-accepted',
+  'tls.client-certificate.untrusted-ca-accepted',
 ];
 
 /** The hardened web UI with a client-certificate knob, its CA in a known workDir. */
@@ -77,7 +77,9 @@ describe('tls.client-certificate', () => {
     it('without a trusted test CA: expired is skipped with the reason, the others still run', async () => {
       const { port } = await start('required', false);
       const { attempt } = await runProbe(probe, { service: { port, protocol: 'https' }, inputs: { settleMs: 300 } });
-      expect(codes(attempt)).to.deep.equal(['tls.client-cert.bad-signature-accepted', 'tls.client-cert.self-signed-accepted', 'tls.client-cert.untrusted-ca-accepted']);
+      expect(codes(attempt)).to.deep.equal([
+        'tls.client-certificate.bad-signature-accepted', 'tls.client-certificate.self-signed-accepted', 'tls.client-certificate.untrusted-ca-accepted',
+      ]);
       expect((attempt.observations as { skipped: Record<string, string> }).skipped.expired).to.match(/trustedCaCertFile/);
     });
 

@@ -28,7 +28,7 @@ describe('tls.protocols', () => {
     it('weak posture: TLS 1.0/1.1, static RSA and a 1024-bit DH group are reported (SL 2)', async () => {
       const { attempt, read } = await runProbe(probe, { service: { port: weak.endpoint('https').port, protocol: 'https' } });
       expect(attempt.status).to.equal('fail');
-      expect(codes(attempt)).to.deep.equal(['tls.no-forward-secrecy', 'tls.protocol.tls1_0', 'tls.protocol.tls1_1', 'tls.weak-dh']);
+      expect(codes(attempt)).to.deep.equal(['tls.protocols.no-forward-secrecy', 'tls.protocols.tls1-0', 'tls.protocols.tls1-1', 'tls.protocols.weak-dh']);
       const obs = attempt.observations as { protocols: Record<string, boolean>; ciphers: Record<string, string[]> };
       expect(obs.protocols).to.deep.equal({ SSLv3: false, TLSv1: true, 'TLSv1.1': true, 'TLSv1.2': true, 'TLSv1.3': false });
       expect(obs.ciphers.TLSv1).to.include('TLS_RSA_WITH_AES_128_CBC_SHA');
@@ -42,7 +42,17 @@ describe('tls.protocols', () => {
 
     it('weak posture at SL 1: forward secrecy is not demanded, legacy protocols still are', async () => {
       const { attempt } = await runProbe(probe, { service: { port: weak.endpoint('https').port, protocol: 'https' }, sl: 1 });
-      expect(codes(attempt)).to.deep.equal(['tls.protocol.tls1_0', 'tls.protocol.tls1_1', 'tls.weak-dh']);
+      expect(codes(attempt)).to.deep.equal(['tls.protocols.tls1-0', 'tls.protocols.tls1-1', 'tls.protocols.weak-dh']);
+    });
+
+    it('weak posture at SL 4: the CBC and HMAC-SHA1 suites are reported too, under names the probe declares', async () => {
+      const { attempt } = await runProbe(probe, { service: { port: weak.endpoint('https').port, protocol: 'https' }, sl: 4 });
+      // 'fail', not 'error': the runner refuses a finding name the probe does not declare.
+      expect(attempt.status, attempt.message).to.equal('fail');
+      expect(codes(attempt)).to.deep.equal([
+        'tls.protocols.no-forward-secrecy', 'tls.protocols.suite-cbc', 'tls.protocols.suite-sha1', 'tls.protocols.tls1-0', 'tls.protocols.tls1-1',
+        'tls.protocols.weak-dh',
+      ]);
     });
 
     it('hardened posture: TLS 1.2/1.3 with AEAD suites only, no finding even at SL 4', async () => {
@@ -72,11 +82,16 @@ describe('tls.protocols', () => {
       fs.writeFileSync(file, own);
       try {
         const { attempt } = await runProbe(probe, { service: { port: weak.endpoint('https').port, protocol: 'https' }, baselineFiles: { tls: file } });
-        expect(codes(attempt)).to.deep.equal(['tls.no-forward-secrecy', 'tls.weak-dh']);
+        expect(codes(attempt)).to.deep.equal(['tls.protocols.no-forward-secrecy', 'tls.protocols.weak-dh']);
         fs.writeFileSync(file, own.replaceAll('forbidden: ["NULL",', 'forbidden: [BOGUS, "NULL",'));
         const broken = await runProbe(probe, { service: { port: weak.endpoint('https').port, protocol: 'https' }, baselineFiles: { tls: file } });
         expect(broken.attempt.status).to.equal('error');
         expect(broken.attempt.message).to.match(/suites\.forbidden: unknown BOGUS/);
+        // A signalling value is never a suite the server accepts: a rule against it could never fire.
+        fs.writeFileSync(file, own.replaceAll('forbidden: ["NULL",', 'forbidden: [SCSV, "NULL",'));
+        const scsv = await runProbe(probe, { service: { port: weak.endpoint('https').port, protocol: 'https' }, baselineFiles: { tls: file } });
+        expect([scsv.attempt.status, scsv.attempt.findings]).to.deep.equal(['error', []]);
+        expect(scsv.attempt.message).to.match(/suites\.forbidden: unknown SCSV/);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
@@ -89,7 +104,8 @@ describe('tls.protocols', () => {
       try {
         const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'tls' } });
         expect(codes(attempt)).to.deep.equal([
-          'tls.no-forward-secrecy', 'tls.protocol.tls1_0', 'tls.protocol.tls1_1', 'tls.suite.anon', 'tls.suite.md5', 'tls.suite.null', 'tls.weak-dh',
+          'tls.protocols.no-forward-secrecy', 'tls.protocols.suite-anon', 'tls.protocols.suite-md5', 'tls.protocols.suite-null',
+          'tls.protocols.tls1-0', 'tls.protocols.tls1-1', 'tls.protocols.weak-dh',
         ]);
       } finally {
         await server.close();
@@ -117,10 +133,10 @@ describe('tls.protocols', () => {
     try {
       const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'tls' } });
       expect(codes(attempt)).to.deep.equal([
-        'tls.no-forward-secrecy', 'tls.protocol.sslv3', 'tls.protocol.tls1_0', 'tls.suite.3des', 'tls.suite.anon', 'tls.suite.des',
-        'tls.suite.export', 'tls.suite.md5', 'tls.suite.rc4', 'tls.weak-dh',
+        'tls.protocols.no-forward-secrecy', 'tls.protocols.sslv3', 'tls.protocols.suite-3des', 'tls.protocols.suite-anon', 'tls.protocols.suite-des',
+        'tls.protocols.suite-export', 'tls.protocols.suite-md5', 'tls.protocols.suite-rc4', 'tls.protocols.tls1-0', 'tls.protocols.weak-dh',
       ]);
-      expect(attempt.findings.find((f) => f.code === 'tls.protocol.sslv3')?.severity).to.equal('high');
+      expect(attempt.findings.find((f) => f.code === 'tls.protocols.sslv3')?.severity).to.equal('high');
       expect((attempt.observations as { ciphers: Record<string, string[]> }).ciphers.SSLv3).to.include('TLS_RSA_EXPORT_WITH_DES40_CBC_SHA');
     } finally {
       await server.close();
