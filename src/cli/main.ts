@@ -13,19 +13,23 @@ interface CommandModule {
  * The commands, each loaded when it is run: `--version` or `catalog` never pays for the protocol libraries,
  * the emulator or the reporters that `run` and `demo` need.
  */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
-  run: { summary: 'assess the component a target profile describes', load: async () => { const m = await import('./run.js'); return { run: m.runCommand, usage: m.RUN_USAGE }; } },
-  demo: { summary: 'start the embedded emulated PLC and assess it', load: async () => { const m = await import('./demo.js'); return { run: m.demoCommand, usage: m.DEMO_USAGE }; } },
-  emulate: { summary: 'run an emulated device until stopped', load: async () => { const m = await import('./emulate.js'); return { run: m.emulateCommand, usage: m.EMULATE_USAGE }; } },
-  verify: { summary: 'check the integrity (and signature) of an evidence folder', load: async () => { const m = await import('./verify.js'); return { run: m.verifyCommand, usage: m.VERIFY_USAGE }; } },
-  diff: { summary: 'what changed between two runs (exit 1 when worse)', load: async () => { const m = await import('./diff.js'); return { run: m.diffCommand, usage: m.DIFF_USAGE }; } },
+// With require(), not import(): the package is CommonJS, and from the sources tsx hooks require() only.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const command = <T>(file: string): T => require(file) as T;
+
+const COMMANDS: Record<string, { summary: string; load: () => CommandModule }> = {
+  run: { summary: 'assess the component a target profile describes', load: () => { const m = command<typeof import('./run.js')>('./run'); return { run: m.runCommand, usage: m.RUN_USAGE }; } },
+  demo: { summary: 'start the embedded emulated PLC and assess it', load: () => { const m = command<typeof import('./demo.js')>('./demo'); return { run: m.demoCommand, usage: m.DEMO_USAGE }; } },
+  emulate: { summary: 'run an emulated device until stopped', load: () => { const m = command<typeof import('./emulate.js')>('./emulate'); return { run: m.emulateCommand, usage: m.EMULATE_USAGE }; } },
+  verify: { summary: 'check the integrity (and signature) of an evidence folder', load: () => { const m = command<typeof import('./verify.js')>('./verify'); return { run: m.verifyCommand, usage: m.VERIFY_USAGE }; } },
+  diff: { summary: 'what changed between two runs (exit 1 when worse)', load: () => { const m = command<typeof import('./diff.js')>('./diff'); return { run: m.diffCommand, usage: m.DIFF_USAGE }; } },
   'attest-template': {
     summary: 'write a manual-attestation file to fill in',
-    load: async () => { const m = await import('./attest-template.js'); return { run: m.attestTemplateCommand, usage: m.ATTEST_TEMPLATE_USAGE }; },
+    load: () => { const m = command<typeof import('./attest-template.js')>('./attest-template'); return { run: m.attestTemplateCommand, usage: m.ATTEST_TEMPLATE_USAGE }; },
   },
-  keygen: { summary: 'make a lab key pair and certificate for signing', load: async () => { const m = await import('./keygen.js'); return { run: m.keygenCommand, usage: m.KEYGEN_USAGE }; } },
-  catalog: { summary: 'list the IEC 62443-4-2 requirements', load: async () => { const m = await import('./catalog.js'); return { run: m.catalogCommand, usage: m.CATALOG_USAGE }; } },
-  probes: { summary: 'list the probes', load: async () => { const m = await import('./probes.js'); return { run: m.probesCommand, usage: m.PROBES_USAGE }; } },
+  keygen: { summary: 'make a lab key pair and certificate for signing', load: () => { const m = command<typeof import('./keygen.js')>('./keygen'); return { run: m.keygenCommand, usage: m.KEYGEN_USAGE }; } },
+  catalog: { summary: 'list the IEC 62443-4-2 requirements', load: () => { const m = command<typeof import('./catalog.js')>('./catalog'); return { run: m.catalogCommand, usage: m.CATALOG_USAGE }; } },
+  probes: { summary: 'list the probes', load: () => { const m = command<typeof import('./probes.js')>('./probes'); return { run: m.probesCommand, usage: m.PROBES_USAGE }; } },
 };
 
 export function usage(): string {
@@ -53,7 +57,7 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   }
   let command: CommandModule | undefined;
   try {
-    command = await entry.load();
+    command = entry.load();
     if (args.includes('--help') || args.includes('-h')) {
       io.out.write(`${command.usage}\n`);
       return EXIT.ok;

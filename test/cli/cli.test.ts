@@ -142,6 +142,26 @@ probes:
     expect((await cli(['verify', out])).code).to.equal(0);
   });
 
+  for (const posture of ['weak', 'hardened']) {
+    it(`emulate --posture ${posture}: stdout is exactly one JSON line (no library output before it), and SIGTERM stops it`, async () => {
+      const { child, done } = startCli(['emulate', '--posture', posture, '--ephemeral']);
+      let stdout = '';
+      child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && !stdout.includes('\n') && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      // node-opcua's asynchronous RSA PKCS#1 v1.5 check would print a line a moment later: give it time.
+      await new Promise((r) => setTimeout(r, 1500));
+      child.kill('SIGTERM');
+      const r = await done;
+      expect(r.code, r.stderr).to.equal(0);
+      const lines = r.stdout.split('\n').filter(Boolean);
+      expect(lines, r.stdout).to.have.length(1);
+      const line = JSON.parse(lines[0]) as { services: { protocol: string; port: number }[] };
+      expect(line.services.map((s) => s.protocol)).to.include('opcua');
+      expect(r.stderr).to.not.match(/NODE-OPCUA|Warning/);
+    });
+  }
+
   it('demo --sl 3 assesses against SL 3 for every FR (the example profile says 2)', async () => {
     const out = path.join(dir, 'demo-sl3');
     const r = await cli(['demo', '--posture', 'hardened', '--sl', '3', '--only', 'ssh.algorithms', '--out', out]);

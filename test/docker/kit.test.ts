@@ -136,7 +136,7 @@ describe('docker regression kit', () => {
     it('hardened baseline -> weak run: exit 1, the failing requirements and new findings named', async () => {
       const r = await cli(['diff', hardened, weak]);
       expect(r.code).to.equal(1);
-      expect(r.stdout).to.match(/CR 4\.1 +\S.* -> fail +WORSE/).and.match(/ports\.cleartext-service/);
+      expect(r.stdout).to.match(/CR 4\.1 +\S.* -> fail +WORSE/).and.match(/ports\.tcp\.cleartext-service/);
     });
 
     it('weak baseline -> hardened run: exit 0 (nothing worse), but the digest lists the changes', async () => {

@@ -1,10 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  DataType, MessageSecurityMode, OPCUACertificateManager, OPCUAServer, SecurityPolicy, StatusCodes,
-  UserTokenPolicy, UserTokenType, Variant, type ServerSession,
-} from 'node-opcua';
+import type * as NodeOpcua from 'node-opcua';
+import type { OPCUAServer, ServerSession, Variant } from 'node-opcua';
 import { makeApplicationCertificate, type CertificateHash } from '../../protocols/opcua/certificate';
 import { loadOpcua } from '../../protocols/opcua/logging';
 import { PKCS1V15_POLICIES, pkcs1v15InProcess } from '../../protocols/opcua/names';
@@ -47,17 +45,21 @@ export interface OpcuaPosture extends ServicePosture {
   sessionTimeoutSeconds?: number;
 }
 
-const POLICIES: Record<string, SecurityPolicy> = {
-  None: SecurityPolicy.None,
-  Basic128Rsa15: SecurityPolicy.Basic128Rsa15,
-  Basic256: SecurityPolicy.Basic256,
-  Basic256Sha256: SecurityPolicy.Basic256Sha256,
-  Aes128_Sha256_RsaOaep: SecurityPolicy.Aes128_Sha256_RsaOaep,
-  Aes256_Sha256_RsaPss: SecurityPolicy.Aes256_Sha256_RsaPss,
-};
-const MODES: Record<string, MessageSecurityMode> = {
-  None: MessageSecurityMode.None, Sign: MessageSecurityMode.Sign, SignAndEncrypt: MessageSecurityMode.SignAndEncrypt,
-};
+/** The posture's names of policies and modes, as node-opcua's values. */
+function vocabulary({ SecurityPolicy, MessageSecurityMode }: typeof NodeOpcua) {
+  const policies: Record<string, NodeOpcua.SecurityPolicy> = {
+    None: SecurityPolicy.None,
+    Basic128Rsa15: SecurityPolicy.Basic128Rsa15,
+    Basic256: SecurityPolicy.Basic256,
+    Basic256Sha256: SecurityPolicy.Basic256Sha256,
+    Aes128_Sha256_RsaOaep: SecurityPolicy.Aes128_Sha256_RsaOaep,
+    Aes256_Sha256_RsaPss: SecurityPolicy.Aes256_Sha256_RsaPss,
+  };
+  const modes: Record<string, NodeOpcua.MessageSecurityMode> = {
+    None: MessageSecurityMode.None, Sign: MessageSecurityMode.Sign, SignAndEncrypt: MessageSecurityMode.SignAndEncrypt,
+  };
+  return { policies, modes };
+}
 
 function pick<T>(names: readonly string[], table: Record<string, T>, what: string): T[] {
   return names.map((n) => {
@@ -125,19 +127,21 @@ export const opcuaService: ServiceModule<OpcuaPosture> = {
  * BuildInfo from the device identity. Its PKI lives under the device work folder.
  */
 export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice): Promise<RunningService> {
-  await loadOpcua(); // routes node-opcua's console output
+  // Loaded here, not at import: node-opcua's console output must be routed before it loads (loadOpcua).
+  const lib = await loadOpcua();
+  const { policies, modes } = vocabulary(lib);
   const id = device.identity;
   const applicationUri = `urn:${slug(id.vendor)}:${slug(id.model)}:${slug(id.serial)}`;
   const advertised = config.advertisedHostname ?? device.host;
-  const pki = serverPki(config, device, applicationUri, advertised);
+  const pki = serverPki(lib, config, device, applicationUri, advertised);
   const users = userManager(config, device);
   const started = Date.now();
-  const server = new OPCUAServer({
+  const server = new lib.OPCUAServer({
     port: device.port,
     host: device.host,
     hostname: advertised.includes(':') ? `[${advertised}]` : advertised,
-    securityPolicies: pick(config.securityPolicies ?? ['Basic256Sha256'], POLICIES, 'security policy'),
-    securityModes: pick(config.securityModes ?? ['SignAndEncrypt'], MODES, 'security mode'),
+    securityPolicies: pick(config.securityPolicies ?? ['Basic256Sha256'], policies, 'security policy'),
+    securityModes: pick(config.securityModes ?? ['SignAndEncrypt'], modes, 'security mode'),
     allowAnonymous: config.allowAnonymous ?? false,
     serverCertificateManager: pki.serverCertificateManager,
     userCertificateManager: pki.userCertificateManager,
@@ -158,8 +162,8 @@ export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice
     await pki.serverCertificateManager.initialize();
     for (const file of config.trustedClientCertificates ?? []) await pki.serverCertificateManager.trustCertificate(readCertificate(file));
     await server.initialize();
-    if (config.cleartextPasswordOnNone) allowCleartextPassword(server);
-    populateAddressSpace(server, id, started, config.counterPeriodMs ?? 1000);
+    if (config.cleartextPasswordOnNone) allowCleartextPassword(lib, server);
+    populateAddressSpace(lib, server, id, started, config.counterPeriodMs ?? 1000);
     server.on('session_closed', (session: ServerSession) => users.forget(session));
     if (config.sessionTimeoutSeconds !== undefined) capSessionTimeout(server, config.sessionTimeoutSeconds * 1000);
     await server.start();
@@ -182,7 +186,7 @@ export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice
 }
 
 /** The server's application certificate (from the posture's knobs) and its certificate stores, under the work folder. */
-function serverPki(config: OpcuaPosture, device: OpcuaDevice, applicationUri: string, advertised: string) {
+function serverPki({ OPCUACertificateManager }: typeof NodeOpcua, config: OpcuaPosture, device: OpcuaDevice, applicationUri: string, advertised: string) {
   const id = device.identity;
   const root = fs.mkdtempSync(path.join(device.workDir, 'opcua-'));
   const cert = config.certificate ?? {};
@@ -254,7 +258,8 @@ function userManager(config: OpcuaPosture, device: OpcuaDevice) {
  * The device's address space: a Device object with identity properties, a Counter that advances every
  * `periodMs` (the essential function a monitor watches) and a writable TestSetpoint (ns=1;s=TestSetpoint).
  */
-function populateAddressSpace(server: OPCUAServer, id: OpcuaDevice['identity'], started: number, periodMs: number): void {
+function populateAddressSpace(lib: typeof NodeOpcua, server: OPCUAServer, id: OpcuaDevice['identity'], started: number, periodMs: number): void {
+  const { DataType, StatusCodes, Variant } = lib;
   const addressSpace = server.engine.addressSpace;
   if (!addressSpace) throw new Error('opcua: the server has no address space');
   const ns = addressSpace.getOwnNamespace();
@@ -297,7 +302,7 @@ function capSessionTimeout(server: OPCUAServer, capMs: number): void {
  * way that switch would (policyId "username_unsecure", no securityPolicyUri), first in the list so
  * clients pick it. The server then takes the password in clear (its own code path for policy None).
  */
-function allowCleartextPassword(server: OPCUAServer): void {
+function allowCleartextPassword({ SecurityPolicy, UserTokenPolicy, UserTokenType }: typeof NodeOpcua, server: OPCUAServer): void {
   for (const endpoint of server.endpoints) {
     for (const description of endpoint.endpointDescriptions()) {
       if (description.securityPolicyUri !== SecurityPolicy.None || (description as { restricted?: boolean }).restricted) continue;

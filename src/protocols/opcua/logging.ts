@@ -27,7 +27,9 @@ let loading: Promise<typeof NodeOpcua> | undefined;
  * and warns on stdout when that is disabled (stdout carries JSON for `iacs-probe probes --json`).
  */
 export function loadOpcua(): Promise<typeof NodeOpcua> {
-  loading ??= import('node-opcua').then((lib) => {
+  // require(), not import(): node-opcua is CommonJS, and its named exports must come through whole.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loading ??= Promise.resolve().then(() => require('node-opcua') as typeof NodeOpcua).then((lib) => {
     quietOpcuaLogs(lib);
     return lib;
   });
