@@ -49,6 +49,16 @@ function record(host: string, port: number | undefined): void {
   for (const scope of active) scope.violations.push(v);
 }
 
+/**
+ * The hosts and addresses an active scope allows, when it allows `host`: what a helper process that talks to
+ * `host` on this run's behalf must allow too (the plan-time addresses of a host name, not a fresh lookup).
+ */
+export function scopeOf(host: string): string[] | undefined {
+  const h = normalizeHost(host);
+  for (const scope of active) if (scope.allowed.has(h)) return [...scope.allowed];
+  return undefined;
+}
+
 /** Records a refusal made on this run's behalf in a helper process (it has a guard of its own). */
 export function recordScopeViolation(host: string, port?: number): void {
   record(host, port);

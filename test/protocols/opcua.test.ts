@@ -5,8 +5,9 @@ import * as path from 'node:path';
 import { MissingInput, TargetTimeout } from '../../src/sdk';
 import {
   describeCertificate, endpointPath, firstCertificate, harnessIdentity, identityFromFiles, isOpcuaStatusError, makeApplicationCertificate,
-  policyShortName, targetUrl, toProbeError, withOpcuaClient, type OpcuaStage,
+  policyShortName, targetUrl, toProbeError, withOpcuaClient, type OpcuaStage, channelFor, discoverEndpoints, throwawayIdentity,
 } from '../../src/protocols/opcua';
+import { enterScope } from '../../src/protocols/scope';
 import { stallServer } from '../../fixtures/servers';
 import { handleSnapshot } from '../helpers/leaks';
 import { startOpcua } from '../helpers/opcua';
@@ -117,5 +118,22 @@ describe('protocols/opcua adapter', function () {
     await handles.check();
     // node-opcua's client makes a PKI under ~/.config unless it is given a certificate: we always give one.
     if (!hadDefaultPki) expect(fs.existsSync(defaultPki), defaultPki).to.equal(false);
+  });
+
+  it('a Basic128Rsa15 channel to a host *name* works inside the run\'s scope: the helper process gets the plan-time addresses', async () => {
+    const device = await startOpcua('weak');
+    const scope = enterScope(['localhost', '127.0.0.1']);
+    try {
+      const target = { host: 'localhost', port: device.port };
+      const signal = new AbortController().signal;
+      const legacy = (await discoverEndpoints(target, { signal })).find((e) => e.securityMode === 'SignAndEncrypt' && e.securityPolicy === 'Basic128Rsa15')!;
+      const status = await withOpcuaClient(target, { signal, path: endpointPath(legacy.endpointUrl), security: channelFor(legacy, throwawayIdentity('fresh')) },
+        (c) => c.withSession({ type: 'anonymous' }, async (s) => (await s.read(['ns=1;s=Counter']))[0].status));
+      expect(status).to.equal('Good');
+      expect(scope.violations).to.deep.equal([]);
+    } finally {
+      scope.release();
+      await device.emulator.close();
+    }
   });
 });

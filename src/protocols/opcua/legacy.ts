@@ -4,7 +4,7 @@ import {
   AuthRejected, InvalidInput, MissingInput, OutOfScope, ProtocolViolation, TargetTimeout, TargetUnreachable, type ProbeError,
 } from '../../sdk';
 import { PKCS1V15_REVERT_FLAG, nodeChildArgs, repairOpensslConf } from '../child-env';
-import { recordScopeViolation } from '../scope';
+import { recordScopeViolation, scopeOf } from '../scope';
 import type {
   DiscoveredEndpoint, OpcuaClientOptions, OpcuaConnection, OpcuaSession, OpcuaTarget, UserIdentity,
 } from './client';
@@ -184,7 +184,8 @@ export async function withLegacyOpcuaClient<T>(
     await helper.call({
       method: 'open',
       args: {
-        target, allowedHosts: [target.host],
+        // The run's scope as the runner resolved it (a host name's plan-time addresses), else the host alone.
+        target, allowedHosts: scopeOf(target.host) ?? [target.host],
         options: {
           deadline: options.deadline, timeoutMs: options.timeoutMs, path: options.path, requestedSessionTimeoutMs: options.requestedSessionTimeoutMs,
           security: {
