@@ -1,16 +1,16 @@
 /**
  * Command line for the bench network (docs/bench-network.md):
  *
- *   npx tsx src/bench/bench-net.ts up   [--posture P]... [--topology namespace|root] [--subnet CIDR]
+ *   npx tsx src/labnet/bench-net.ts up   [--posture P]... [--topology namespace|root] [--subnet CIDR]
  *                                       [--scanner-address A] [--address A]...
- *   npx tsx src/bench/bench-net.ts exec [same options] -- COMMAND [ARGS...]
- *   npx tsx src/bench/bench-net.ts check ADDRESS --dev IFACE [--netns NS]
- *   npx tsx src/bench/bench-net.ts sweep            (alias: down)
+ *   npx tsx src/labnet/bench-net.ts exec [same options] -- COMMAND [ARGS...]
+ *   npx tsx src/labnet/bench-net.ts check ADDRESS --dev IFACE [--netns NS]
+ *   npx tsx src/labnet/bench-net.ts sweep            (alias: down)
  *
  * Library code: sets process.exitCode and lets the event loop end, never calls process.exit.
  */
 import { parseArgs } from 'node:util';
-import { BenchRefused, checkRoute, createBench, sweepStale, type Bench, type Topology } from './netns';
+import { LabnetRefused, checkRoute, createLabnet, sweepStaleLabnets, type Labnet, type Topology } from './netns';
 
 const USAGE = `usage: bench-net up|exec|check|sweep|down [options]
   up    [--posture weak|hardened|FILE]... [--topology namespace|root] [--subnet CIDR] [--scanner-address A]
@@ -27,7 +27,7 @@ const USAGE = `usage: bench-net up|exec|check|sweep|down [options]
         removes namespaces and links left behind by runs whose process is gone
 `;
 
-function describe(bench: Bench): Record<string, unknown> {
+function describe(bench: Labnet): Record<string, unknown> {
   return {
     bench: {
       id: bench.id, topology: bench.topology, subnet: bench.subnet, scanner: bench.scanner,
@@ -72,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (verb === 'sweep' || verb === 'down') {
-    process.stdout.write(`${JSON.stringify({ removed: await sweepStale() })}\n`);
+    process.stdout.write(`${JSON.stringify({ removed: await sweepStaleLabnets() })}\n`);
     return 0;
   }
   if (verb === 'check') {
@@ -82,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify({ accepted: true, route })}\n`);
       return 0;
     } catch (err) {
-      if (!(err instanceof BenchRefused)) throw err;
+      if (!(err instanceof LabnetRefused)) throw err;
       process.stdout.write(`${JSON.stringify({ accepted: false, reason: err.message })}\n`);
       return 1;
     }
@@ -95,14 +95,14 @@ async function main(argv: string[]): Promise<number> {
   const postures = values.posture ?? ['weak'];
   const addresses = values.address ?? [];
   let signalled: NodeJS.Signals | undefined;
-  let bench: Bench | undefined;
+  let bench: Labnet | undefined;
   // A signal during setup is remembered and acted on as soon as the bench exists (or setup fails).
   const release = onSignals((signal) => {
     signalled ??= signal;
     void bench?.close();
   });
   try {
-    bench = await createBench({
+    bench = await createLabnet({
       topology: values.topology as Topology,
       subnet: values.subnet,
       scannerAddress: values['scanner-address'],
@@ -149,6 +149,6 @@ main(process.argv.slice(2)).then(
   },
   (err: Error) => {
     process.stderr.write(`bench-net: ${err.message}\n${err instanceof UsageError ? USAGE : ''}`);
-    process.exitCode = err instanceof UsageError ? 3 : err instanceof BenchRefused ? 4 : 2;
+    process.exitCode = err instanceof UsageError ? 3 : err instanceof LabnetRefused ? 4 : 2;
   },
 );
