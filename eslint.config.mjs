@@ -88,7 +88,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/**/*.ts', 'src/labnet/bench-net.ts', 'bench/**/*.ts', 'test/**/*.ts', 'fixtures/**/*.ts'],
+    files: ['src/cli/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', 'fixtures/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
   {

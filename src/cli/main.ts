@@ -12,6 +12,7 @@ import { DEMO_USAGE, demoCommand } from './demo';
 import { DIFF_USAGE, diffCommand } from './diff';
 import { EMULATE_USAGE, emulateCommand } from './emulate';
 import { KEYGEN_USAGE, keygenCommand } from './keygen';
+import { LABNET_USAGE, labnetCommand } from './labnet';
 import { PROBES_USAGE, probesCommand } from './probes';
 import { RUN_USAGE, runCommand } from './run';
 import { VERIFY_USAGE, verifyCommand } from './verify';
@@ -22,6 +23,7 @@ const COMMANDS: Record<string, { run: Command; usage: string; summary: string }>
   run: { run: runCommand, usage: RUN_USAGE, summary: 'assess the component a target profile describes' },
   demo: { run: demoCommand, usage: DEMO_USAGE, summary: 'start the embedded emulated PLC and assess it' },
   emulate: { run: emulateCommand, usage: EMULATE_USAGE, summary: 'run an emulated device until stopped' },
+  labnet: { run: labnetCommand, usage: LABNET_USAGE, summary: 'rehearse a bench: emulated devices on addresses of their own (root)' },
   verify: { run: verifyCommand, usage: VERIFY_USAGE, summary: 'check the integrity (and signature) of an evidence folder' },
   diff: { run: diffCommand, usage: DIFF_USAGE, summary: 'what changed between two runs (exit 1 when worse)' },
   'attest-template': { run: attestTemplateCommand, usage: ATTEST_TEMPLATE_USAGE, summary: 'write a manual-attestation file to fill in' },
@@ -53,7 +55,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     io.err.write(`iacs-probe: unknown command "${name}"\n\n${usage()}`);
     return EXIT.usage;
   }
-  if (args.includes('--help') || args.includes('-h')) {
+  // What follows `--` belongs to another program (`labnet exec -- COMMAND --help`).
+  const own = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
+  if (own.includes('--help') || own.includes('-h')) {
     io.out.write(`${command.usage}\n`);
     return EXIT.ok;
   }

@@ -1,11 +1,14 @@
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BUILTIN_POSTURES, type ServiceEndpoint } from '../emulator';
+import { BUILTIN_POSTURES, loadPosture, type ServiceEndpoint } from '../emulator';
 import { packageRoot } from '../paths';
 import {
   LABNET_POOL, contains, formatCidr, formatIpv4, host, overlaps, parseCidr, parseIpv4, subnetAt, subnetCount, type Cidr,
 } from './subnet';
+
+/** For callers that check addresses and subnets before asking for a labnet (the command line). */
+export { parseCidr, parseIpv4 } from './subnet';
 
 /**
  * Labnet, a lab network for rehearsals: emulated devices in network namespaces of their own, with their own
@@ -42,6 +45,11 @@ const IP_TIMEOUT_MS = 10_000;
 /** The labnet cannot be set up safely; nothing was sent, and whatever was created is removed again. */
 export class LabnetRefused extends Error {
   override name = 'LabnetRefused';
+}
+
+/** An emulated device did not come up (it exited, printed something else, or said nothing in time). */
+export class DeviceStartError extends Error {
+  override name = 'DeviceStartError';
 }
 
 /** An `ip` command failed. */
@@ -86,6 +94,8 @@ export interface LabnetOptions {
    * device namespace). Default: node + src/labnet/device-entry; `iacs-probe emulate` fits as well.
    */
   deviceCommand?: (input: DeviceCommandInput) => string[];
+  /** Aborts the set-up: createLabnet() removes what it made and rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface LabnetDevice {
@@ -323,33 +333,45 @@ function killQuietly(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Removes a namespace of ours: kills what still runs inside (our own children, by construction), then deletes it. */
-async function removeNamespace(netns: string): Promise<void> {
+/**
+ * Removes a namespace of ours: kills what still runs inside (our own children, by construction), then deletes it.
+ * False if it could not be deleted (e.g. without root).
+ */
+async function removeNamespace(netns: string): Promise<boolean> {
   for (const pid of await namespacePids(netns)) if (pid !== process.pid) killQuietly(pid, 'SIGKILL');
-  await ip(['netns', 'delete', netns]).catch(() => undefined);
+  return ip(['netns', 'delete', netns]).then(() => true, () => false);
+}
+
+/** What a sweep removed, and the stale names it could not remove (still there after the attempt). */
+export interface SweepResult {
+  namespaces: string[];
+  links: string[];
+  failed: string[];
 }
 
 /**
  * Removes namespaces ("iacsp-<pid>-...") and root-namespace links ("iacsp<pid>-...") whose owning pid is
  * dead: what a crashed or killed run left behind. Objects of live owners are never touched.
  */
-export async function sweepStaleLabnets(isAlive: (pid: number) => boolean = pidAlive): Promise<{ namespaces: string[]; links: string[] }> {
-  const removed = { namespaces: [] as string[], links: [] as string[] };
+export async function sweepStaleLabnets(isAlive: (pid: number) => boolean = pidAlive): Promise<SweepResult> {
+  const result: SweepResult = { namespaces: [], links: [], failed: [] };
   const stale = (name: string, re: RegExp) => {
     const m = re.exec(name);
     return m !== null && Number(m[1]) !== process.pid && !isAlive(Number(m[1]));
   };
   for (const netns of await listNamespaces()) {
     if (!stale(netns, NETNS_RE)) continue;
-    await removeNamespace(netns);
-    removed.namespaces.push(netns);
+    // A parallel sweeper may have deleted it first: only one that is still there counts as not removed.
+    if (await removeNamespace(netns) || !(await listNamespaces()).includes(netns)) result.namespaces.push(netns);
+    else result.failed.push(netns);
   }
   for (const link of await listRootLinks()) {
     if (!stale(link, LINK_RE)) continue;
-    await ip(['link', 'delete', link]).catch(() => undefined); // deleting one veth end removes the pair
-    removed.links.push(link);
+    const deleted = await ip(['link', 'delete', link]).then(() => true, () => false); // one veth end removes the pair
+    if (deleted || !(await listRootLinks()).includes(link)) result.links.push(link);
+    else result.failed.push(link);
   }
-  return removed;
+  return result;
 }
 
 interface LabnetState {
@@ -433,7 +455,7 @@ export function defaultDeviceCommand(input: DeviceCommandInput): string[] {
 }
 
 /** Waits for the first stdout line `{"services":[...]}`; kills the device and throws if it does not come. */
-function awaitServices(child: ChildProcess, label: string, timeoutMs: number): Promise<ServiceEndpoint[]> {
+function awaitServices(child: ChildProcess, label: string, timeoutMs: number, signal?: AbortSignal): Promise<ServiceEndpoint[]> {
   return new Promise((resolve, reject) => {
     let stdout = '';
     let stderr = '';
@@ -442,6 +464,7 @@ function awaitServices(child: ChildProcess, label: string, timeoutMs: number): P
       if (done) return;
       done = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       if (err) {
         child.kill('SIGKILL');
         reject(err);
@@ -449,7 +472,9 @@ function awaitServices(child: ChildProcess, label: string, timeoutMs: number): P
         resolve(services ?? []);
       }
     };
-    const timer = setTimeout(() => finish(new Error(`${label}: no services line within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`)), timeoutMs);
+    const onAbort = () => finish(signal?.reason instanceof Error ? signal.reason : new Error(`${label}: start aborted`));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => finish(new DeviceStartError(`${label}: no services line within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`)), timeoutMs);
     child.stdout?.on('data', (d: Buffer) => {
       if (done) return;
       stdout += d.toString();
@@ -467,15 +492,15 @@ function awaitServices(child: ChildProcess, label: string, timeoutMs: number): P
           if (!Array.isArray(parsed.services)) throw new Error('no "services" array');
           finish(undefined, parsed.services);
         } catch (err) {
-          finish(new Error(`${label}: unexpected line ${JSON.stringify(line)}: ${(err as Error).message}`));
+          finish(new DeviceStartError(`${label}: unexpected line ${JSON.stringify(line)}: ${(err as Error).message}`));
         }
       }
     });
     child.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-8000);
     });
-    child.once('error', (err) => finish(new Error(`${label}: ${err.message}`)));
-    child.once('exit', (code, signal) => finish(new Error(`${label}: exited (${code ?? signal}) before it was up; stderr: ${stderr.slice(-2000)}`)));
+    child.once('error', (err) => finish(new DeviceStartError(`${label}: ${err.message}`)));
+    child.once('exit', (code, exitSignal) => finish(new DeviceStartError(`${label}: exited (${code ?? exitSignal}) before it was up; stderr: ${stderr.slice(-2000)}`)));
   });
 }
 
@@ -493,6 +518,8 @@ let labnetCounter = 0;
  * iproute2. On any failure everything created so far is removed before the error propagates.
  */
 export async function createLabnet(options: LabnetOptions = {}): Promise<Labnet> {
+  // With the default device command a posture that does not load (PostureError) fails before anything is made.
+  if (!options.deviceCommand) for (const spec of options.devices ?? []) loadPosture(resolvePosture(spec.posture));
   const topology = options.topology ?? 'namespace';
   const seq = labnetCounter++;
   if (seq >= 36 * 36) throw new Error('too many labnets in one process');
@@ -504,8 +531,11 @@ export async function createLabnet(options: LabnetOptions = {}): Promise<Labnet>
     device: (i: number) => `${NAME_PREFIX}-${id}-d${i}`,
   };
 
+  const abortPoint = () => options.signal?.throwIfAborted();
+  abortPoint();
   await sweepStaleLabnets();
   const subnet = await chooseSubnet(options.subnet, topology, process.pid * 7 + seq);
+  abortPoint();
   const prefix = subnet.prefix;
   const checkHost = (address: string, what: string) => {
     const value = parseIpv4(address);
@@ -536,6 +566,7 @@ export async function createLabnet(options: LabnetOptions = {}): Promise<Labnet>
   const scannerNs = topology === 'namespace' ? names.scanner : null;
   const scannerIf = topology === 'namespace' ? SCANNER_IF : names.rootLink;
   const addNs = async (netns: string) => {
+    abortPoint();
     state.namespaces.push(netns); // recorded first: a half-made namespace is still removed
     await ip(['netns', 'add', netns]);
     await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
@@ -579,6 +610,7 @@ export async function createLabnet(options: LabnetOptions = {}): Promise<Labnet>
 
     // The safety check, before anything starts: each device address must route over the labnet link.
     for (const spec of specs) await checkRoute(spec.address, { dev: scannerIf, netns: scannerNs });
+    abortPoint();
 
     // The devices, each in its namespace. Their stdin is a pipe from us: when we die, they see EOF and stop.
     const startTimeoutMs = options.startTimeoutMs ?? 30_000;
@@ -587,9 +619,10 @@ export async function createLabnet(options: LabnetOptions = {}): Promise<Labnet>
       const argv = command({ posture: spec.posture, host: spec.address, ephemeralPorts: spec.ephemeralPorts ?? false });
       const child = spawn(ipExecutable(), ['netns', 'exec', spec.namespace, ...argv], { cwd: packageRoot(), stdio: ['pipe', 'pipe', 'pipe'] });
       state.children.add(child);
-      const services = await awaitServices(child, `device ${spec.name} (${spec.address})`, startTimeoutMs);
+      const services = await awaitServices(child, `device ${spec.name} (${spec.address})`, startTimeoutMs, options.signal);
       return { name: spec.name, namespace: spec.namespace, address: spec.address, services, pid: child.pid ?? -1 };
     })));
+    abortPoint();
   } catch (err) {
     await teardown(state);
     throw err;

@@ -4,8 +4,10 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { PostureError } from '../../src/emulator';
 import {
-  LabnetRefused, labnetAvailability, checkRoute, createLabnet, findIp, ip, listNamespaces, listRootLinks, pidAlive, sweepStaleLabnets, type Labnet,
+  DeviceStartError, LabnetRefused, labnetAvailability, checkRoute, createLabnet, findIp, ip, listNamespaces, listRootLinks, pidAlive,
+  sweepStaleLabnets, type Labnet,
 } from '../../src/labnet/netns';
 import { requirePeer } from '../helpers/peers';
 
@@ -224,6 +226,45 @@ describe('labnet: devices in network namespaces', function () {
     expect((refused as Error).message).to.contain('local');
   });
 
+  /** Namespaces and root links of this process's labnets that exist now. */
+  async function ours(): Promise<string[]> {
+    return [...await listNamespaces(), ...await listRootLinks()].filter((n) => n.startsWith(`iacsp-${process.pid}-`) || n.startsWith(`iacsp${process.pid}-`));
+  }
+
+  it('a posture that does not load is refused before anything is made', async () => {
+    const before = await ours();
+    let refused: unknown;
+    try {
+      await createLabnet({ devices: [{ posture: path.join(tmp, 'no-such-posture.yaml') }] });
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).to.be.instanceOf(PostureError);
+    expect(await ours()).to.deep.equal(before);
+  });
+
+  it('an abort while a device starts stops it and removes what was made', async () => {
+    const before = await ours();
+    const controller = new AbortController();
+    const started = Date.now();
+    // The device never prints its services line; the abort comes while the labnet waits for it.
+    const silentDevice = () => {
+      setTimeout(() => controller.abort(new Error('stop the set-up')), 200);
+      return ['/bin/sh', '-c', 'exec cat >/dev/null'];
+    };
+    const setup = createLabnet({ topology: 'root', devices: [{ posture: 'weak' }], deviceCommand: silentDevice, signal: controller.signal });
+    let rejected: unknown;
+    try {
+      await setup;
+    } catch (err) {
+      rejected = err;
+    }
+    expect((rejected as Error).message).to.equal('stop the set-up');
+    expect(rejected).to.not.be.instanceOf(DeviceStartError);
+    expect(Date.now() - started, 'long before the 30 s start timeout').to.be.below(15_000);
+    expect(await ours()).to.deep.equal(before);
+  });
+
   it('close() stops the devices and removes every namespace and link', async () => {
     const labnet = await createLabnet({ topology: 'root', devices: [{ posture: postureFile }] });
     const { owned } = labnet;
@@ -292,20 +333,5 @@ describe('labnet: devices in network namespaces', function () {
       await ip(['netns', 'delete', dead.ns]).catch(() => undefined);
       await ip(['link', 'delete', dead.link]).catch(() => undefined);
     }
-  });
-
-  it('the bench-net command tears everything down on SIGTERM', async () => {
-    const cli = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../../src/labnet/bench-net.ts'), 'up', '--posture', postureFile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const info = JSON.parse(await firstLine(cli)) as { bench: { id: string; devices: { address: string; namespace: string }[] } };
-    expect(info.bench.devices).to.have.length(1);
-    expect(await listNamespaces()).to.include(info.bench.devices[0].namespace);
-    const exited = new Promise<number | null>((r) => cli.once('exit', (code) => r(code)));
-    cli.kill('SIGTERM');
-    expect(await exited).to.equal(143);
-    const ours = (name: string) => name.includes(info.bench.id);
-    expect((await listNamespaces()).filter(ours)).to.deep.equal([]);
-    expect((await listRootLinks()).filter(ours)).to.deep.equal([]);
   });
 });
