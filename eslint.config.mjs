@@ -19,10 +19,10 @@ const LAYERS = {
   'src/evidence': { may: ['src/sdk', 'src/paths'], why: 'the evidence store does not talk to devices' },
   'src/assess': { may: ['src/sdk', 'src/catalog', 'src/report', 'src/profile'], why: 'the assessment judges a report; it does not talk to devices' },
   'src/emulator': { may: ['src/sdk', 'src/protocols', 'src/paths'], why: 'the emulator is a device, not part of the assessment' },
-  'src/bench': { may: ['src/sdk', 'src/emulator', 'src/paths'], why: 'the bench network wraps emulated devices; it does not assess anything' },
+  'src/labnet': { may: ['src/sdk', 'src/emulator', 'src/paths'], why: 'the labnet (network namespaces) wraps emulated devices; it does not assess anything' },
   'src/runner': {
     may: ['src/sdk', 'src/protocols', 'src/catalog', 'src/profile', 'src/report', 'src/evidence', 'src/assess', 'src/paths'],
-    why: 'the runner does not depend on the command line, the bench network or the emulator',
+    why: 'the runner does not depend on the command line, the labnet or the emulator',
   },
   'src/cli': { may: ['*'], why: '' },
 };
@@ -88,7 +88,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/**/*.ts', 'src/bench/bench-net.ts', 'bench/**/*.ts', 'test/**/*.ts', 'fixtures/**/*.ts'],
+    files: ['src/cli/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', 'fixtures/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
   {

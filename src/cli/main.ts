@@ -21,6 +21,10 @@ const COMMANDS: Record<string, { summary: string; load: () => CommandModule }> =
   run: { summary: 'assess the component a target profile describes', load: () => { const m = command<typeof import('./run.js')>('./run'); return { run: m.runCommand, usage: m.RUN_USAGE }; } },
   demo: { summary: 'start the embedded emulated PLC and assess it', load: () => { const m = command<typeof import('./demo.js')>('./demo'); return { run: m.demoCommand, usage: m.DEMO_USAGE }; } },
   emulate: { summary: 'run an emulated device until stopped', load: () => { const m = command<typeof import('./emulate.js')>('./emulate'); return { run: m.emulateCommand, usage: m.EMULATE_USAGE }; } },
+  labnet: {
+    summary: 'rehearse a bench: emulated devices on addresses of their own (root)',
+    load: () => { const m = command<typeof import('./labnet.js')>('./labnet'); return { run: m.labnetCommand, usage: m.LABNET_USAGE }; },
+  },
   verify: { summary: 'check the integrity (and signature) of an evidence folder', load: () => { const m = command<typeof import('./verify.js')>('./verify'); return { run: m.verifyCommand, usage: m.VERIFY_USAGE }; } },
   diff: { summary: 'what changed between two runs (exit 1 when worse)', load: () => { const m = command<typeof import('./diff.js')>('./diff'); return { run: m.diffCommand, usage: m.DIFF_USAGE }; } },
   'attest-template': {
@@ -56,9 +60,11 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
     return EXIT.usage;
   }
   let command: CommandModule | undefined;
+  // What follows `--` belongs to another program (`labnet exec -- COMMAND --help`).
+  const own = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
   try {
     command = entry.load();
-    if (args.includes('--help') || args.includes('-h')) {
+    if (own.includes('--help') || own.includes('-h')) {
       io.out.write(`${command.usage}\n`);
       return EXIT.ok;
     }

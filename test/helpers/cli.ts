@@ -49,12 +49,20 @@ function watchRevert(root: ChildProcess): { stop(): string[] } {
   return { stop: () => { clearInterval(timer); return [...seen]; } };
 }
 
+export interface CliOptions {
+  watchProcesses?: boolean;
+  /** Run as this user and group (the test runs as root), e.g. 65534 to show what a user without privileges gets. */
+  uid?: number;
+  gid?: number;
+}
+
 /** Runs bin/iacs-probe from source (tsx), as a user would run it. */
 export function startCli(
-  args: string[], env: Record<string, string> = {}, cwd?: string, options: { watchProcesses?: boolean } = {},
+  args: string[], env: Record<string, string> = {}, cwd?: string, options: CliOptions = {},
 ): { child: ChildProcess; done: Promise<CliResult> } {
   const child = spawn(process.execPath, [path.resolve('bin/iacs-probe'), ...args], {
     env: { ...process.env, IACS_PROBE_FROM_SOURCE: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}),
+    ...(options.uid !== undefined ? { uid: options.uid } : {}), ...(options.gid !== undefined ? { gid: options.gid } : {}),
   });
   const watcher = options.watchProcesses ? watchRevert(child) : undefined;
   let stdout = '';
@@ -67,6 +75,6 @@ export function startCli(
   return { child, done };
 }
 
-export function cli(args: string[], env: Record<string, string> = {}, cwd?: string, options: { watchProcesses?: boolean } = {}): Promise<CliResult> {
+export function cli(args: string[], env: Record<string, string> = {}, cwd?: string, options: CliOptions = {}): Promise<CliResult> {
   return startCli(args, env, cwd, options).done;
 }

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import probe from '../../probes/ports/tcp';
 import { assess } from '../../src/assess';
-import { benchNetAvailability, createBench, defaultDeviceCommand, findIp, ip, type Bench, type BenchDevice } from '../../src/bench/netns';
+import { labnetAvailability, createLabnet, defaultDeviceCommand, findIp, ip, type Labnet, type LabnetDevice } from '../../src/labnet/netns';
 import { loadCatalog } from '../../src/catalog';
 import { startEmulator, type Emulator } from '../../src/emulator';
 import type { Attempt } from '../../src/runner/attempt';
@@ -23,7 +23,7 @@ import { runProbe, type ProbeRunOptions } from '../helpers/probe-harness';
  *   every further SYN (no handshake, no reset): what a firewall dropping those ports looks like.
  * - In a network namespace (root only): a device whose interface carries no address, reached over a
  *   veth with a permanent neighbour entry, so every SYN arrives and is dropped silently; the route check
- *   of src/bench/netns shows the address goes over the bench link before anything is sent to it.
+ *   of src/labnet/netns shows the address goes over the labnet link before anything is sent to it.
  */
 
 type Scanner = 'nmap' | 'connect';
@@ -211,13 +211,13 @@ describe('ports.tcp integrity: a scan that saw no answers never passes CR 7.7', 
   });
 
   describe('in a network namespace: a host that answers nothing', () => {
-    let bench: Bench | undefined;
-    let silent: BenchDevice;
-    let healthy: BenchDevice;
+    let labnet: Labnet | undefined;
+    let silent: LabnetDevice;
+    let healthy: LabnetDevice;
     let tmp = '';
     before(async function () {
       this.timeout(90_000);
-      const available = await benchNetAvailability();
+      const available = await labnetAvailability();
       if (!available.ok) {
         if (process.env.IACS_REQUIRE_PEERS === '1') throw new Error(`namespace tests must run here: ${available.reason}`);
         this.skip();
@@ -228,7 +228,7 @@ describe('ports.tcp integrity: a scan that saw no answers never passes CR 7.7', 
       const silentPosture = path.join(tmp, 'silent.yaml');
       fs.writeFileSync(silentPosture, 'name: silent\n');
       const ipPath = findIp()!;
-      bench = await createBench({
+      labnet = await createLabnet({
         topology: 'root',
         devices: [{ posture: silentPosture, name: 'silent' }, { posture: quiet, name: 'healthy' }],
         // The silent device takes its address off its interface: SYNs still arrive and are dropped unanswered.
@@ -236,18 +236,18 @@ describe('ports.tcp integrity: a scan that saw no answers never passes CR 7.7', 
           ? ['/bin/sh', '-c', `"${ipPath}" addr flush dev eth0 && echo '{"services":[]}' && exec cat >/dev/null`]
           : defaultDeviceCommand(input)),
       });
-      [silent, healthy] = bench.devices;
+      [silent, healthy] = labnet.devices;
       const [link] = JSON.parse(await ip(['-n', silent.namespace, '-j', 'link', 'show', 'eth0'])) as { address: string }[];
-      await ip(['neigh', 'replace', silent.address, 'lladdr', link.address, 'dev', bench.scanner.interface, 'nud', 'permanent']);
+      await ip(['neigh', 'replace', silent.address, 'lladdr', link.address, 'dev', labnet.scanner.interface, 'nud', 'permanent']);
     });
     after(async () => {
-      await bench?.close();
+      await labnet?.close();
       if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     });
 
     for (const scanner of SCANNERS) {
       it(`${scanner}: nothing open, nothing closed: "the host answered nothing", not determined`, async function () {
-        await bench!.verifyRoutes(silent.address);
+        await labnet!.verifyRoutes(silent.address);
         const ports = '1-30,80,443,502,4840'; // over nmap's 25: summarised in <extraports state="filtered">
         const { attempt, read } = await runProbe(probe, {
           host: silent.address, services: [{ port: 502, protocol: 'modbus' }, { port: 4840, protocol: 'opcua' }],
@@ -265,7 +265,7 @@ describe('ports.tcp integrity: a scan that saw no answers never passes CR 7.7', 
     }
 
     it('nmap: its host timeout expires on a dropping host: "did not complete", not determined', async function () {
-      await bench!.verifyRoutes(silent.address);
+      await labnet!.verifyRoutes(silent.address);
       const { attempt, read } = await runProbe(probe, {
         host: silent.address, services: [{ port: 502, protocol: 'modbus' }],
         inputs: scannerInputs(this, 'nmap', { ports: '1-2000', maxParallel: 4 }), timeoutMs: 9000,
@@ -279,7 +279,7 @@ describe('ports.tcp integrity: a scan that saw no answers never passes CR 7.7', 
 
     it('nmap adapter: a scan without -Pn that finds the host down is an incomplete report', async function () {
       const nmap = requirePeer(this, 'nmap');
-      await bench!.verifyRoutes(silent.address);
+      await labnet!.verifyRoutes(silent.address);
       const scan = await runNmap(nmap, ['-sT', '-n', '--max-retries', '1', '-p', '502'], silent.address, AbortSignal.timeout(30_000));
       expect(scan.hostUp).to.equal(false);
       expect(scan.finished?.exit).to.equal('success');
@@ -287,7 +287,7 @@ describe('ports.tcp integrity: a scan that saw no answers never passes CR 7.7', 
     });
 
     it('connect: its budget runs out on a dropping host: "did not complete", not determined', async function () {
-      await bench!.verifyRoutes(silent.address);
+      await labnet!.verifyRoutes(silent.address);
       const { attempt } = await runProbe(probe, {
         host: silent.address, services: [{ port: 502, protocol: 'modbus' }],
         inputs: scannerInputs(this, 'connect', { ports: '1-2000', maxParallel: 4 }), timeoutMs: 8000,
@@ -298,7 +298,7 @@ describe('ports.tcp integrity: a scan that saw no answers never passes CR 7.7', 
 
     for (const scanner of SCANNERS) {
       it(`${scanner}: a healthy device scanned over all 65535 ports passes CR 7.7 only partially: UDP was not scanned`, async function () {
-        await bench!.verifyRoutes(healthy.address);
+        await labnet!.verifyRoutes(healthy.address);
         const debug = healthy.services.find((s) => s.protocol === 'tcp')!;
         const { attempt } = await runProbe(probe, {
           host: healthy.address, services: [{ port: debug.port, protocol: debug.protocol as ServiceProtocol }],

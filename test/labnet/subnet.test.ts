@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import {
-  BENCH_POOL, contains, formatCidr, formatIpv4, host, overlaps, parseCidr, parseIpv4, subnetAt, subnetCount,
-} from '../../src/bench/subnet';
+  LABNET_POOL, contains, formatCidr, formatIpv4, host, overlaps, parseCidr, parseIpv4, subnetAt, subnetCount,
+} from '../../src/labnet/subnet';
 
-describe('bench network: subnet arithmetic', () => {
+describe('labnet: subnet arithmetic', () => {
   it('parses and formats IPv4 addresses and rejects what is not one', () => {
     expect(formatIpv4(parseIpv4('198.19.255.254'))).to.equal('198.19.255.254');
     expect(parseIpv4('0.0.0.1')).to.equal(1);
@@ -23,24 +23,24 @@ describe('bench network: subnet arithmetic', () => {
   });
 
   it('tells containment and overlap', () => {
-    const pool = parseCidr(BENCH_POOL);
-    const bench = parseCidr('198.19.3.0/24');
-    expect(overlaps(pool, bench)).to.equal(true);
-    expect(overlaps(bench, pool)).to.equal(true);
-    expect(overlaps(bench, parseCidr('198.19.4.0/24'))).to.equal(false);
-    expect(overlaps(bench, parseCidr('198.19.3.255/32'))).to.equal(true);
-    expect(overlaps(parseCidr('0.0.0.0/0'), bench)).to.equal(true);
-    expect(contains(bench, parseIpv4('198.19.3.200'))).to.equal(true);
-    expect(contains(bench, parseIpv4('198.19.4.0'))).to.equal(false);
+    const pool = parseCidr(LABNET_POOL);
+    const lab = parseCidr('198.19.3.0/24');
+    expect(overlaps(pool, lab)).to.equal(true);
+    expect(overlaps(lab, pool)).to.equal(true);
+    expect(overlaps(lab, parseCidr('198.19.4.0/24'))).to.equal(false);
+    expect(overlaps(lab, parseCidr('198.19.3.255/32'))).to.equal(true);
+    expect(overlaps(parseCidr('0.0.0.0/0'), lab)).to.equal(true);
+    expect(contains(lab, parseIpv4('198.19.3.200'))).to.equal(true);
+    expect(contains(lab, parseIpv4('198.19.4.0'))).to.equal(false);
   });
 
   it('numbers hosts and carves subnets out of the pool', () => {
-    const bench = parseCidr('198.18.9.0/24');
-    expect(formatIpv4(host(bench, 1))).to.equal('198.18.9.1');
-    expect(formatIpv4(host(bench, 254))).to.equal('198.18.9.254');
-    expect(() => host(bench, 255)).to.throw(/no host number 255/);
-    expect(() => host(bench, 0)).to.throw();
-    const pool = parseCidr(BENCH_POOL);
+    const lab = parseCidr('198.18.9.0/24');
+    expect(formatIpv4(host(lab, 1))).to.equal('198.18.9.1');
+    expect(formatIpv4(host(lab, 254))).to.equal('198.18.9.254');
+    expect(() => host(lab, 255)).to.throw(/no host number 255/);
+    expect(() => host(lab, 0)).to.throw();
+    const pool = parseCidr(LABNET_POOL);
     expect(subnetCount(pool, 24)).to.equal(512);
     expect(formatCidr(subnetAt(pool, 24, 0))).to.equal('198.18.0.0/24');
     expect(formatCidr(subnetAt(pool, 24, 511))).to.equal('198.19.255.0/24');

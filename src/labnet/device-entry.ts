@@ -1,9 +1,9 @@
 /**
- * One emulated device as a process of its own, so that it can run inside a bench network namespace
+ * One emulated device as a process of its own, so that it can run inside a labnet network namespace
  * (`ip netns exec <ns> node device-entry --posture weak --host 198.18.7.2`). Prints the line
  * `{"services":[...]}` when every service listens (the format of `iacs-probe emulate`), and stops on
- * SIGTERM / SIGINT or when its stdin closes (the bench that started it has gone, even by a crash).
- * Stand-in until `iacs-probe emulate` exists; createBench() can run either.
+ * SIGTERM / SIGINT or when its stdin closes (the labnet that started it has gone, even by a crash).
+ * LabnetOptions.deviceCommand can run `iacs-probe emulate` instead.
  */
 import { parseArgs } from 'node:util';
 import { startEmulator } from '../emulator';

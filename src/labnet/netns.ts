@@ -1,34 +1,38 @@
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { BUILTIN_POSTURES, type ServiceEndpoint } from '../emulator';
+import { BUILTIN_POSTURES, loadPosture, type ServiceEndpoint } from '../emulator';
 import { packageRoot } from '../paths';
 import {
-  BENCH_POOL, contains, formatCidr, formatIpv4, host, overlaps, parseCidr, parseIpv4, subnetAt, subnetCount, type Cidr,
+  LABNET_POOL, contains, formatCidr, formatIpv4, host, overlaps, parseCidr, parseIpv4, subnetAt, subnetCount, type Cidr,
 } from './subnet';
 
+/** For callers that check addresses and subnets before asking for a labnet (the command line). */
+export { parseCidr, parseIpv4 } from './subnet';
+
 /**
- * Bench network: emulated devices in network namespaces of their own, with their own addresses, joined
- * by a software switch, so port scans and scope rules meet a device as on a bench network — and traffic
- * to those addresses never leaves the machine.
+ * Labnet, a lab network for rehearsals: emulated devices in network namespaces of their own, with their own
+ * addresses, joined by a software switch, so port scans and scope rules meet a device as on a real bench
+ * network — and traffic to those addresses never leaves the machine.
  *
- * Layout of one bench (id = "<pid>-<n>", n counts benches in this process, base 36):
+ * Layout of one labnet (id = "<pid>-<n>", n counts labnets in this process, base 36):
  *
  *   iacsp-<id>-sw        switch namespace: bridge br0, no IP address, no route
- *   iacsp-<id>-d<i>      one namespace per device: lo + eth0 (address in the bench subnet), no default route
+ *   iacsp-<id>-d<i>      one namespace per device: lo + eth0 (address in the labnet subnet), no default route
  *   scanner side         topology "namespace": namespace iacsp-<id>-scanner with eth0 = first host address
  *                        topology "root": a veth iacsp<pid>-<n> in the root namespace carrying that address
  *
  * Every veth runs from the scanner or a device into the switch namespace. Nothing adds a route other
- * than the connected route of the bench subnet, nothing enables forwarding. Before any device starts,
- * `ip route get <device>` in the scanner's namespace must show the bench link without a gateway;
- * otherwise the bench is torn down and BenchRefused is thrown.
+ * than the connected route of the labnet subnet, nothing enables forwarding. Before any device starts,
+ * `ip route get <device>` in the scanner's namespace must show the labnet link without a gateway;
+ * otherwise the labnet is torn down and LabnetRefused is thrown.
  *
  * The owner's pid is part of every name, so a sweeper (run at start and at close) removes what a
- * crashed run left behind; an exit hook, and SIGINT/SIGTERM/SIGHUP handlers while a bench is up, remove
- * this process's benches synchronously.
+ * crashed run left behind; an exit hook, and SIGINT/SIGTERM/SIGHUP handlers while a labnet is up, remove
+ * this process's labnets synchronously.
  */
 
+// Unchanged by the rename from "bench network" (issue 25): the sweeper still recognises what older runs left.
 /** Prefix of every namespace ("iacsp-<pid>-...") and root-namespace link ("iacsp<pid>-...") the helper makes. */
 export const NAME_PREFIX = 'iacsp';
 const NETNS_RE = /^iacsp-(\d+)-/;
@@ -38,9 +42,14 @@ const DEVICE_IF = 'eth0';
 const BRIDGE = 'br0';
 const IP_TIMEOUT_MS = 10_000;
 
-/** The bench cannot be set up safely; nothing was sent, and whatever was created is removed again. */
-export class BenchRefused extends Error {
-  override name = 'BenchRefused';
+/** The labnet cannot be set up safely; nothing was sent, and whatever was created is removed again. */
+export class LabnetRefused extends Error {
+  override name = 'LabnetRefused';
+}
+
+/** An emulated device did not come up (it exited, printed something else, or said nothing in time). */
+export class DeviceStartError extends Error {
+  override name = 'DeviceStartError';
 }
 
 /** An `ip` command failed. */
@@ -53,12 +62,12 @@ export class IpCommandError extends Error {
 
 export type Topology = 'namespace' | 'root';
 
-export interface BenchDeviceSpec {
+export interface LabnetDeviceSpec {
   /** Display name (default "device<i>"). */
   name?: string;
   /** Built-in posture name ("weak", "hardened") or a posture file. */
   posture: string;
-  /** Address inside the bench subnet; default: the next free host. */
+  /** Address inside the labnet subnet; default: the next free host. */
   address?: string;
   /** OS-chosen ports instead of the posture's fixed ones (a namespace has its own ports, so fixed is fine). */
   ephemeralPorts?: boolean;
@@ -70,24 +79,26 @@ export interface DeviceCommandInput {
   ephemeralPorts: boolean;
 }
 
-export interface BenchOptions {
+export interface LabnetOptions {
   /** Where the scanner runs: a namespace of its own (default, cleanest) or the root namespace. */
   topology?: Topology;
-  /** Bench subnet (CIDR, /8../29). Default: a /24 of 198.18.0.0/15 that the machine does not route yet. */
+  /** Labnet subnet (CIDR, /8../29). Default: a /24 of 198.18.0.0/15 that the machine does not route yet. */
   subnet?: string;
-  /** The scanner's address in the bench subnet (default: its first host). */
+  /** The scanner's address in the labnet subnet (default: its first host). */
   scannerAddress?: string;
-  devices?: readonly BenchDeviceSpec[];
+  devices?: readonly LabnetDeviceSpec[];
   /** How long one device may take to print its services line (default 30 s). */
   startTimeoutMs?: number;
   /**
    * The argv that runs one emulated device and prints `{"services":[...]}` when up (it runs inside the
-   * device namespace). Default: node + src/bench/device-entry; `iacs-probe emulate` fits as well.
+   * device namespace). Default: node + src/labnet/device-entry; `iacs-probe emulate` fits as well.
    */
   deviceCommand?: (input: DeviceCommandInput) => string[];
+  /** Aborts the set-up: createLabnet() removes what it made and rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
-export interface BenchDevice {
+export interface LabnetDevice {
   readonly name: string;
   readonly namespace: string;
   readonly address: string;
@@ -102,18 +113,18 @@ export interface RunResult {
   stderr: string;
 }
 
-export interface Bench {
+export interface Labnet {
   readonly id: string;
   readonly topology: Topology;
   readonly subnet: string;
   /** Where scans come from: its namespace (null = the root namespace), interface and address. */
   readonly scanner: { readonly namespace: string | null; readonly interface: string; readonly address: string };
-  readonly devices: readonly BenchDevice[];
+  readonly devices: readonly LabnetDevice[];
   /** Things the operator should know (e.g. forwarding enabled on the machine in topology "root"). */
   readonly warnings: readonly string[];
-  /** Every namespace and root-namespace link this bench owns. */
+  /** Every namespace and root-namespace link this labnet owns. */
   readonly owned: { readonly namespaces: readonly string[]; readonly links: readonly string[] };
-  /** Re-checks with `ip route get` that every device address (or the one given) routes over the bench link. */
+  /** Re-checks with `ip route get` that every device address (or the one given) routes over the labnet link. */
   verifyRoutes(address?: string): Promise<void>;
   /** Starts a command on the scanner side (inside the scanner namespace in topology "namespace"), after verifyRoutes(). */
   spawn(command: string, args: readonly string[], options?: SpawnOptions): Promise<ChildProcess>;
@@ -145,7 +156,7 @@ export function findIp(): string | undefined {
 
 function ipExecutable(): string {
   const found = findIp();
-  if (!found) throw new BenchRefused('the `ip` command (iproute2) is not installed');
+  if (!found) throw new LabnetRefused('the `ip` command (iproute2) is not installed');
   return found;
 }
 
@@ -200,7 +211,7 @@ export interface RouteInfo {
 
 /**
  * Asks the kernel which way `address` would go from `netns` (root namespace when absent). `ip route get`
- * only looks the route up; it sends nothing. A destination the kernel cannot reach is a BenchRefused.
+ * only looks the route up; it sends nothing. A destination the kernel cannot reach is a LabnetRefused.
  */
 export async function routeGet(address: string, netns?: string | null): Promise<RouteInfo> {
   parseIpv4(address);
@@ -208,31 +219,31 @@ export async function routeGet(address: string, netns?: string | null): Promise<
   try {
     out = await ip(inNs(netns, ['-j', '-4', 'route', 'get', address]));
   } catch (err) {
-    if (err instanceof IpCommandError) throw new BenchRefused(`${address}: no route (${err.stderr.trim()}); refusing to use it`);
+    if (err instanceof IpCommandError) throw new LabnetRefused(`${address}: no route (${err.stderr.trim()}); refusing to use it`);
     throw err;
   }
   const [route] = jsonArray(out);
-  if (!route) throw new BenchRefused(`${address}: ip route get gave no answer; refusing to use it`);
+  if (!route) throw new LabnetRefused(`${address}: ip route get gave no answer; refusing to use it`);
   return route as unknown as RouteInfo;
 }
 
 /**
  * Accepts `address` only if, seen from `netns`, it routes directly (no gateway, ordinary unicast) over
- * the interface `dev` — the bench link. Anything else (the default route, another interface, a local
- * address, no route at all) throws BenchRefused before a single packet is sent.
+ * the interface `dev` — the labnet link. Anything else (the default route, another interface, a local
+ * address, no route at all) throws LabnetRefused before a single packet is sent.
  */
 export async function checkRoute(address: string, expected: { dev: string; netns?: string | null }): Promise<RouteInfo> {
   const route = await routeGet(address, expected.netns);
   const where = expected.netns ? ` in namespace ${expected.netns}` : ' in the root namespace';
   const via = `dev ${route.dev ?? '?'}${route.gateway ? ` via gateway ${route.gateway}` : ''}${route.type ? ` (type ${route.type})` : ''}`;
   if (route.type !== undefined && route.type !== 'unicast') {
-    throw new BenchRefused(`${address} is a ${route.type} destination${where} (${via}), not a device on bench link ${expected.dev}; refusing`);
+    throw new LabnetRefused(`${address} is a ${route.type} destination${where} (${via}), not a device on labnet link ${expected.dev}; refusing`);
   }
   if (route.gateway !== undefined) {
-    throw new BenchRefused(`${address} would leave through a gateway${where} (${via}), not bench link ${expected.dev}; refusing to send anything to it`);
+    throw new LabnetRefused(`${address} would leave through a gateway${where} (${via}), not labnet link ${expected.dev}; refusing to send anything to it`);
   }
   if (route.dev !== expected.dev) {
-    throw new BenchRefused(`${address} routes over ${via}${where}, not over bench link ${expected.dev}; refusing to send anything to it`);
+    throw new LabnetRefused(`${address} routes over ${via}${where}, not over labnet link ${expected.dev}; refusing to send anything to it`);
   }
   return route;
 }
@@ -254,7 +265,7 @@ async function rootRoutes(): Promise<{ cidr: Cidr; label: string }[]> {
 }
 
 /**
- * Picks the bench subnet. In topology "root" the subnet must not overlap anything the root namespace
+ * Picks the labnet subnet. In topology "root" the subnet must not overlap anything the root namespace
  * routes already (other than the default route): an explicit subnet that does is refused. Automatic
  * choice (both topologies) takes the first free /24 of 198.18.0.0/15 from a per-run starting point.
  */
@@ -263,20 +274,20 @@ async function chooseSubnet(explicit: string | undefined, topology: Topology, se
   const clash = (c: Cidr) => taken.find((t) => overlaps(t.cidr, c));
   if (explicit !== undefined) {
     const c = parseCidr(explicit);
-    if (c.prefix < 8 || c.prefix > 29) throw new BenchRefused(`subnet ${explicit}: use a prefix between /8 and /29`);
+    if (c.prefix < 8 || c.prefix > 29) throw new LabnetRefused(`subnet ${explicit}: use a prefix between /8 and /29`);
     const hit = topology === 'root' ? clash(c) : undefined;
     if (hit) {
-      throw new BenchRefused(`subnet ${explicit} is already routed on this machine (${hit.label}); in topology "root" the bench needs a subnet of its own`);
+      throw new LabnetRefused(`subnet ${explicit} is already routed on this machine (${hit.label}); in topology "root" the labnet needs a subnet of its own`);
     }
     return c;
   }
-  const pool = parseCidr(BENCH_POOL);
+  const pool = parseCidr(LABNET_POOL);
   const count = subnetCount(pool, 24);
   for (let i = 0; i < count; i++) {
     const c = subnetAt(pool, 24, seed + i);
     if (!clash(c)) return c;
   }
-  throw new BenchRefused(`every /24 of ${BENCH_POOL} is already routed on this machine; pass a subnet of your own`);
+  throw new LabnetRefused(`every /24 of ${LABNET_POOL} is already routed on this machine; pass a subnet of your own`);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -322,46 +333,58 @@ function killQuietly(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-/** Removes a namespace of ours: kills what still runs inside (our own children, by construction), then deletes it. */
-async function removeNamespace(netns: string): Promise<void> {
+/**
+ * Removes a namespace of ours: kills what still runs inside (our own children, by construction), then deletes it.
+ * False if it could not be deleted (e.g. without root).
+ */
+async function removeNamespace(netns: string): Promise<boolean> {
   for (const pid of await namespacePids(netns)) if (pid !== process.pid) killQuietly(pid, 'SIGKILL');
-  await ip(['netns', 'delete', netns]).catch(() => undefined);
+  return ip(['netns', 'delete', netns]).then(() => true, () => false);
+}
+
+/** What a sweep removed, and the stale names it could not remove (still there after the attempt). */
+export interface SweepResult {
+  namespaces: string[];
+  links: string[];
+  failed: string[];
 }
 
 /**
  * Removes namespaces ("iacsp-<pid>-...") and root-namespace links ("iacsp<pid>-...") whose owning pid is
  * dead: what a crashed or killed run left behind. Objects of live owners are never touched.
  */
-export async function sweepStale(isAlive: (pid: number) => boolean = pidAlive): Promise<{ namespaces: string[]; links: string[] }> {
-  const removed = { namespaces: [] as string[], links: [] as string[] };
+export async function sweepStaleLabnets(isAlive: (pid: number) => boolean = pidAlive): Promise<SweepResult> {
+  const result: SweepResult = { namespaces: [], links: [], failed: [] };
   const stale = (name: string, re: RegExp) => {
     const m = re.exec(name);
     return m !== null && Number(m[1]) !== process.pid && !isAlive(Number(m[1]));
   };
   for (const netns of await listNamespaces()) {
     if (!stale(netns, NETNS_RE)) continue;
-    await removeNamespace(netns);
-    removed.namespaces.push(netns);
+    // A parallel sweeper may have deleted it first: only one that is still there counts as not removed.
+    if (await removeNamespace(netns) || !(await listNamespaces()).includes(netns)) result.namespaces.push(netns);
+    else result.failed.push(netns);
   }
   for (const link of await listRootLinks()) {
     if (!stale(link, LINK_RE)) continue;
-    await ip(['link', 'delete', link]).catch(() => undefined); // deleting one veth end removes the pair
-    removed.links.push(link);
+    const deleted = await ip(['link', 'delete', link]).then(() => true, () => false); // one veth end removes the pair
+    if (deleted || !(await listRootLinks()).includes(link)) result.links.push(link);
+    else result.failed.push(link);
   }
-  return removed;
+  return result;
 }
 
-interface BenchState {
+interface LabnetState {
   namespaces: string[];
   links: string[];
   children: Set<ChildProcess>;
 }
 
-const live = new Set<BenchState>();
+const live = new Set<LabnetState>();
 let exitHookInstalled = false;
 const TEARDOWN_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-/** Removes every live bench of this process synchronously (the last thing that runs before the process ends). */
+/** Removes every live labnet of this process synchronously (the last thing that runs before the process ends). */
 function teardownAllSync(): void {
   for (const state of live) {
     for (const child of state.children) if (child.pid !== undefined && child.exitCode === null) killQuietly(child.pid, 'SIGKILL');
@@ -372,8 +395,8 @@ function teardownAllSync(): void {
 }
 
 /**
- * A fatal signal while no one else handles it: remove the benches, then let the signal do what it would
- * have done (end the process with that signal). A program with its own handlers (the bench-net command)
+ * A fatal signal while no one else handles it: remove the labnets, then let the signal do what it would
+ * have done (end the process with that signal). A program with its own handlers (the `iacs-probe labnet` command)
  * keeps control of its shutdown; the exit hook still covers its process.exit().
  */
 function onFatalSignal(signal: NodeJS.Signals): void {
@@ -391,7 +414,7 @@ function armCleanup(): void {
   if (live.size === 1) for (const s of TEARDOWN_SIGNALS) process.on(s, onFatalSignal);
 }
 
-/** Signal handlers are there only while a bench is up, so the process's signal behaviour is otherwise untouched. */
+/** Signal handlers are there only while a labnet is up, so the process's signal behaviour is otherwise untouched. */
 function disarmSignals(): void {
   for (const s of TEARDOWN_SIGNALS) process.off(s, onFatalSignal);
 }
@@ -409,7 +432,7 @@ async function stopChild(child: ChildProcess, graceMs = 5000): Promise<void> {
   }
 }
 
-async function teardown(state: BenchState): Promise<void> {
+async function teardown(state: LabnetState): Promise<void> {
   await Promise.all([...state.children].map((c) => stopChild(c)));
   for (const link of state.links) await ip(['link', 'delete', link]).catch(() => undefined);
   for (const netns of [...state.namespaces].reverse()) await removeNamespace(netns);
@@ -420,7 +443,7 @@ async function teardown(state: BenchState): Promise<void> {
 // ---------------------------------------------------------------------------------------------------
 // Devices
 
-/** Runs src/bench/device-entry (the same file, .ts from source or .js when built) with node. */
+/** Runs src/labnet/device-entry (the same file, .ts from source or .js when built) with node. */
 export function defaultDeviceCommand(input: DeviceCommandInput): string[] {
   const ext = path.extname(__filename);
   const entry = path.join(__dirname, `device-entry${ext}`);
@@ -432,7 +455,7 @@ export function defaultDeviceCommand(input: DeviceCommandInput): string[] {
 }
 
 /** Waits for the first stdout line `{"services":[...]}`; kills the device and throws if it does not come. */
-function awaitServices(child: ChildProcess, label: string, timeoutMs: number): Promise<ServiceEndpoint[]> {
+function awaitServices(child: ChildProcess, label: string, timeoutMs: number, signal?: AbortSignal): Promise<ServiceEndpoint[]> {
   return new Promise((resolve, reject) => {
     let stdout = '';
     let stderr = '';
@@ -441,6 +464,7 @@ function awaitServices(child: ChildProcess, label: string, timeoutMs: number): P
       if (done) return;
       done = true;
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       if (err) {
         child.kill('SIGKILL');
         reject(err);
@@ -448,7 +472,9 @@ function awaitServices(child: ChildProcess, label: string, timeoutMs: number): P
         resolve(services ?? []);
       }
     };
-    const timer = setTimeout(() => finish(new Error(`${label}: no services line within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`)), timeoutMs);
+    const onAbort = () => finish(signal?.reason instanceof Error ? signal.reason : new Error(`${label}: start aborted`));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => finish(new DeviceStartError(`${label}: no services line within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`)), timeoutMs);
     child.stdout?.on('data', (d: Buffer) => {
       if (done) return;
       stdout += d.toString();
@@ -466,15 +492,15 @@ function awaitServices(child: ChildProcess, label: string, timeoutMs: number): P
           if (!Array.isArray(parsed.services)) throw new Error('no "services" array');
           finish(undefined, parsed.services);
         } catch (err) {
-          finish(new Error(`${label}: unexpected line ${JSON.stringify(line)}: ${(err as Error).message}`));
+          finish(new DeviceStartError(`${label}: unexpected line ${JSON.stringify(line)}: ${(err as Error).message}`));
         }
       }
     });
     child.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-8000);
     });
-    child.once('error', (err) => finish(new Error(`${label}: ${err.message}`)));
-    child.once('exit', (code, signal) => finish(new Error(`${label}: exited (${code ?? signal}) before it was up; stderr: ${stderr.slice(-2000)}`)));
+    child.once('error', (err) => finish(new DeviceStartError(`${label}: ${err.message}`)));
+    child.once('exit', (code, exitSignal) => finish(new DeviceStartError(`${label}: exited (${code ?? exitSignal}) before it was up; stderr: ${stderr.slice(-2000)}`)));
   });
 }
 
@@ -483,18 +509,20 @@ function resolvePosture(posture: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The bench
+// The labnet
 
-let benchCounter = 0;
+let labnetCounter = 0;
 
 /**
- * Creates a bench network and starts its devices. Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) and
+ * Creates a labnet and starts its devices. Needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) and
  * iproute2. On any failure everything created so far is removed before the error propagates.
  */
-export async function createBench(options: BenchOptions = {}): Promise<Bench> {
+export async function createLabnet(options: LabnetOptions = {}): Promise<Labnet> {
+  // With the default device command a posture that does not load (PostureError) fails before anything is made.
+  if (!options.deviceCommand) for (const spec of options.devices ?? []) loadPosture(resolvePosture(spec.posture));
   const topology = options.topology ?? 'namespace';
-  const seq = benchCounter++;
-  if (seq >= 36 * 36) throw new Error('too many benches in one process');
+  const seq = labnetCounter++;
+  if (seq >= 36 * 36) throw new Error('too many labnets in one process');
   const id = `${process.pid}-${seq.toString(36)}`;
   const names = {
     switch: `${NAME_PREFIX}-${id}-sw`,
@@ -503,13 +531,16 @@ export async function createBench(options: BenchOptions = {}): Promise<Bench> {
     device: (i: number) => `${NAME_PREFIX}-${id}-d${i}`,
   };
 
-  await sweepStale();
+  const abortPoint = () => options.signal?.throwIfAborted();
+  abortPoint();
+  await sweepStaleLabnets();
   const subnet = await chooseSubnet(options.subnet, topology, process.pid * 7 + seq);
+  abortPoint();
   const prefix = subnet.prefix;
   const checkHost = (address: string, what: string) => {
     const value = parseIpv4(address);
     if (!contains(subnet, value) || value === subnet.network || value === subnet.network + 2 ** (32 - prefix) - 1) {
-      throw new BenchRefused(`${what} ${address} is not a host address of the bench subnet ${formatCidr(subnet)}`);
+      throw new LabnetRefused(`${what} ${address} is not a host address of the labnet subnet ${formatCidr(subnet)}`);
     }
     return formatIpv4(value);
   };
@@ -524,23 +555,24 @@ export async function createBench(options: BenchOptions = {}): Promise<Bench> {
       while (used.has(formatIpv4(host(subnet, next))) || (options.devices ?? []).some((d) => d.address === formatIpv4(host(subnet, next)))) next++;
       address = formatIpv4(host(subnet, next));
     }
-    if (used.has(address)) throw new BenchRefused(`address ${address} is used twice`);
+    if (used.has(address)) throw new LabnetRefused(`address ${address} is used twice`);
     used.add(address);
     return { ...spec, name: spec.name ?? `device${i}`, address, namespace: names.device(i), posture: resolvePosture(spec.posture) };
   });
 
-  const state: BenchState = { namespaces: [], links: [], children: new Set() };
+  const state: LabnetState = { namespaces: [], links: [], children: new Set() };
   live.add(state);
   armCleanup();
   const scannerNs = topology === 'namespace' ? names.scanner : null;
   const scannerIf = topology === 'namespace' ? SCANNER_IF : names.rootLink;
   const addNs = async (netns: string) => {
+    abortPoint();
     state.namespaces.push(netns); // recorded first: a half-made namespace is still removed
     await ip(['netns', 'add', netns]);
     await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
   };
   const warnings: string[] = [];
-  const devices: BenchDevice[] = [];
+  const devices: LabnetDevice[] = [];
 
   try {
     // The switch: a bridge with no address in a namespace with no route.
@@ -560,7 +592,7 @@ export async function createBench(options: BenchOptions = {}): Promise<Bench> {
       state.links.push(names.rootLink);
       await ip(['link', 'add', 'name', names.rootLink, 'type', 'veth', 'peer', 'name', 'scanner', 'netns', names.switch]);
       if (fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1') {
-        warnings.push(`IPv4 forwarding is enabled on this machine (not by this helper). The bench devices have no route beyond ${formatCidr(subnet)}, so they cannot reach out, but a host that routes ${formatCidr(subnet)} to this machine could reach them; topology "namespace" avoids that.`);
+        warnings.push(`IPv4 forwarding is enabled on this machine (not by this helper). The labnet devices have no route beyond ${formatCidr(subnet)}, so they cannot reach out, but a host that routes ${formatCidr(subnet)} to this machine could reach them; topology "namespace" avoids that.`);
       }
     }
     await plug('scanner');
@@ -576,19 +608,21 @@ export async function createBench(options: BenchOptions = {}): Promise<Bench> {
       await ip(['-n', spec.namespace, 'link', 'set', DEVICE_IF, 'up']);
     }
 
-    // The safety check, before anything starts: each device address must route over the bench link.
+    // The safety check, before anything starts: each device address must route over the labnet link.
     for (const spec of specs) await checkRoute(spec.address, { dev: scannerIf, netns: scannerNs });
+    abortPoint();
 
     // The devices, each in its namespace. Their stdin is a pipe from us: when we die, they see EOF and stop.
     const startTimeoutMs = options.startTimeoutMs ?? 30_000;
     const command = options.deviceCommand ?? defaultDeviceCommand;
-    devices.push(...await Promise.all(specs.map(async (spec): Promise<BenchDevice> => {
+    devices.push(...await Promise.all(specs.map(async (spec): Promise<LabnetDevice> => {
       const argv = command({ posture: spec.posture, host: spec.address, ephemeralPorts: spec.ephemeralPorts ?? false });
       const child = spawn(ipExecutable(), ['netns', 'exec', spec.namespace, ...argv], { cwd: packageRoot(), stdio: ['pipe', 'pipe', 'pipe'] });
       state.children.add(child);
-      const services = await awaitServices(child, `device ${spec.name} (${spec.address})`, startTimeoutMs);
+      const services = await awaitServices(child, `device ${spec.name} (${spec.address})`, startTimeoutMs, options.signal);
       return { name: spec.name, namespace: spec.namespace, address: spec.address, services, pid: child.pid ?? -1 };
     })));
+    abortPoint();
   } catch (err) {
     await teardown(state);
     throw err;
@@ -598,13 +632,13 @@ export async function createBench(options: BenchOptions = {}): Promise<Bench> {
   const verifyRoutes = async (address?: string) => {
     for (const a of address !== undefined ? [address] : devices.map((d) => d.address)) {
       if (address !== undefined && !contains(subnet, parseIpv4(a))) {
-        throw new BenchRefused(`${a} is not in the bench subnet ${formatCidr(subnet)}; refusing`);
+        throw new LabnetRefused(`${a} is not in the labnet subnet ${formatCidr(subnet)}; refusing`);
       }
       await checkRoute(a, { dev: scannerIf, netns: scannerNs });
     }
   };
   const spawnScanner = async (command: string, args: readonly string[], spawnOptions: SpawnOptions = {}) => {
-    if (closing) throw new Error(`bench ${id} is closed`);
+    if (closing) throw new Error(`labnet ${id} is closed`);
     await verifyRoutes();
     const child = scannerNs
       ? spawn(ipExecutable(), ['netns', 'exec', scannerNs, command, ...args], spawnOptions)
@@ -642,7 +676,7 @@ export async function createBench(options: BenchOptions = {}): Promise<Bench> {
         });
       });
     },
-    close: () => (closing ??= teardown(state).then(() => sweepStale()).then(() => undefined)),
+    close: () => (closing ??= teardown(state).then(() => sweepStaleLabnets()).then(() => undefined)),
   };
 }
 
@@ -653,7 +687,7 @@ export async function createBench(options: BenchOptions = {}): Promise<Bench> {
  * Whether namespaces can be made here: Linux, root, iproute2, and `ip netns add` works (a container
  * without CAP_SYS_ADMIN fails there). Creates and removes one probe namespace.
  */
-export async function benchNetAvailability(): Promise<{ ok: true } | { ok: false; reason: string }> {
+export async function labnetAvailability(): Promise<{ ok: true } | { ok: false; reason: string }> {
   if (process.platform !== 'linux') return { ok: false, reason: 'network namespaces need Linux' };
   if (process.getuid?.() !== 0) return { ok: false, reason: 'network namespaces need root (CAP_NET_ADMIN, CAP_SYS_ADMIN)' };
   if (!findIp()) return { ok: false, reason: 'the `ip` command (iproute2) is not installed' };

@@ -1,5 +1,5 @@
 /**
- * IPv4 arithmetic for the bench network (no I/O). Addresses are handled as unsigned 32-bit numbers.
+ * IPv4 arithmetic for the labnet (no I/O). Addresses are handled as unsigned 32-bit numbers.
  */
 
 export interface Cidr {
@@ -11,9 +11,9 @@ export interface Cidr {
 /**
  * The default pool: 198.18.0.0/15, reserved by RFC 2544 / RFC 6890 for benchmarking network
  * interconnect devices. It is never routed on the Internet and rarely used on real plant networks,
- * so a bench subnet carved from it is unlikely to collide with anything the machine already reaches.
+ * so a labnet subnet carved from it is unlikely to collide with anything the machine already reaches.
  */
-export const BENCH_POOL = '198.18.0.0/15';
+export const LABNET_POOL = '198.18.0.0/15';
 
 export function parseIpv4(text: string): number {
   const parts = text.trim().split('.');

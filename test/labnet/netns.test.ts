@@ -4,16 +4,18 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { PostureError } from '../../src/emulator';
 import {
-  BenchRefused, benchNetAvailability, checkRoute, createBench, findIp, ip, listNamespaces, listRootLinks, pidAlive, sweepStale, type Bench,
-} from '../../src/bench/netns';
+  DeviceStartError, LabnetRefused, labnetAvailability, checkRoute, createLabnet, findIp, ip, listNamespaces, listRootLinks, pidAlive,
+  sweepStaleLabnets, type Labnet,
+} from '../../src/labnet/netns';
 import { requirePeer } from '../helpers/peers';
 
 /*
  * These tests create network namespaces, so they need root and iproute2. Where that is missing they skip
  * with the reason; under IACS_REQUIRE_PEERS=1 (CI, which runs as root) they fail instead.
- * Every connection below goes to a bench address only after checkRoute()/verifyRoutes() has shown that
- * it routes over the bench link; the refusal tests only ask `ip route get`, which sends nothing.
+ * Every connection below goes to a labnet address only after checkRoute()/verifyRoutes() has shown that
+ * it routes over the labnet link; the refusal tests only ask `ip route get`, which sends nothing.
  */
 
 const BANNER = 'BENCH PLC console';
@@ -42,14 +44,15 @@ function telnetLogin(host: string, port: number): Promise<{ text: string; localA
   });
 }
 
-/** The namespaces and root links with this bench's names that still exist. */
-async function leftovers(owned: Bench['owned']): Promise<string[]> {
+/** The namespaces and root links with this labnet's names that still exist. */
+async function leftovers(owned: Labnet['owned']): Promise<string[]> {
   const namespaces = new Set(await listNamespaces());
   const links = new Set(await listRootLinks());
   return [...owned.namespaces.filter((n) => namespaces.has(n)), ...owned.links.filter((l) => links.has(l))];
 }
 
-async function waitUntil(what: string, condition: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+// 15 s: a device stopping its emulator takes well under a second, but not on a machine loaded by parallel test runs.
+async function waitUntil(what: string, condition: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
@@ -71,20 +74,20 @@ function firstLine(child: ChildProcess): Promise<string> {
   });
 }
 
-describe('bench network: devices in network namespaces', function () {
+describe('labnet: devices in network namespaces', function () {
   this.timeout(30_000);
 
   before(async function () {
-    const available = await benchNetAvailability();
+    const available = await labnetAvailability();
     if (!available.ok) {
-      if (process.env.IACS_REQUIRE_PEERS === '1') throw new Error(`bench network tests must run here: ${available.reason}`);
-      console.warn(`      bench network tests skipped: ${available.reason}`);
+      if (process.env.IACS_REQUIRE_PEERS === '1') throw new Error(`labnet tests must run here: ${available.reason}`);
+      console.warn(`      labnet tests skipped: ${available.reason}`);
       this.skip();
     }
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-bench-test-'));
-    postureFile = path.join(tmp, 'bench.yaml');
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-labnet-test-'));
+    postureFile = path.join(tmp, 'labnet.yaml');
     fs.writeFileSync(postureFile, [
-      'name: bench-test',
+      'name: labnet-test',
       'accounts: [{ username: admin, password: admin }]',
       `services: { telnet: { port: ${PORT}, banner: "${BANNER}" } }`,
       '',
@@ -95,45 +98,45 @@ describe('bench network: devices in network namespaces', function () {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  describe('topology "root": the root-namespace end of the veth carries a bench address', () => {
-    let bench: Bench;
+  describe('topology "root": the root-namespace end of the veth carries a labnet address', () => {
+    let labnet: Labnet;
     before(async () => {
-      bench = await createBench({ topology: 'root', devices: [{ posture: postureFile, name: 'plc' }] });
+      labnet = await createLabnet({ topology: 'root', devices: [{ posture: postureFile, name: 'plc' }] });
     });
     after(async () => {
-      await bench?.close();
+      await labnet?.close();
     });
 
-    it('gives the device its own address, on which its console answers over the bench link', async () => {
-      const [device] = bench.devices;
+    it('gives the device its own address, on which its console answers over the labnet link', async () => {
+      const [device] = labnet.devices;
       expect(device.services).to.deep.equal([{ protocol: 'telnet', host: device.address, port: PORT }]);
-      expect(bench.scanner.namespace).to.equal(null);
-      const route = await checkRoute(device.address, { dev: bench.scanner.interface });
-      expect(route).to.include({ dev: bench.scanner.interface, prefsrc: bench.scanner.address });
+      expect(labnet.scanner.namespace).to.equal(null);
+      const route = await checkRoute(device.address, { dev: labnet.scanner.interface });
+      expect(route).to.include({ dev: labnet.scanner.interface, prefsrc: labnet.scanner.address });
       expect(route.gateway).to.equal(undefined);
 
       const { text, localAddress } = await telnetLogin(device.address, PORT);
       expect(text).to.match(new RegExp(`^${BANNER}`)).and.to.contain('Welcome admin');
-      expect(localAddress, 'left from the bench address, not loopback').to.equal(bench.scanner.address);
+      expect(localAddress, 'left from the labnet address, not loopback').to.equal(labnet.scanner.address);
     });
 
-    it('refuses a second bench on a subnet the machine already routes, and leaves nothing of it', async () => {
+    it('refuses a second labnet on a subnet the machine already routes, and leaves nothing of it', async () => {
       const before = new Set([...await listNamespaces(), ...await listRootLinks()]);
       let refused: unknown;
       try {
-        await createBench({ topology: 'root', subnet: bench.subnet, devices: [{ posture: postureFile }] });
+        await createLabnet({ topology: 'root', subnet: labnet.subnet, devices: [{ posture: postureFile }] });
       } catch (err) {
         refused = err;
       }
-      expect(refused).to.be.instanceOf(BenchRefused);
-      expect((refused as Error).message).to.contain('already routed').and.contain(bench.scanner.interface);
+      expect(refused).to.be.instanceOf(LabnetRefused);
+      expect((refused as Error).message).to.contain('already routed').and.contain(labnet.scanner.interface);
       const after = [...await listNamespaces(), ...await listRootLinks()].filter((n) => !before.has(n));
       expect(after).to.deep.equal([]);
     });
 
     it('refuses an address that would leave via the default route, asking only `ip route get`', async () => {
-      // In 198.18.0.0/15 but not this bench's /24: nothing routes it here, so it would take the default route.
-      const outside = bench.subnet.startsWith('198.18.77.') ? '198.18.78.9' : '198.18.77.9';
+      // In 198.18.0.0/15 but not this labnet's /24: nothing routes it here, so it would take the default route.
+      const outside = labnet.subnet.startsWith('198.18.77.') ? '198.18.78.9' : '198.18.77.9';
       const [defaultRoute] = JSON.parse(await ip(['-j', '-4', 'route', 'show', 'default'])) as { dev: string; gateway?: string }[];
       const refusal = async (check: () => Promise<unknown>) => {
         try {
@@ -143,56 +146,56 @@ describe('bench network: devices in network namespaces', function () {
         }
         return undefined;
       };
-      const viaKernel = await refusal(() => checkRoute(outside, { dev: bench.scanner.interface }));
-      expect(viaKernel).to.be.instanceOf(BenchRefused);
+      const viaKernel = await refusal(() => checkRoute(outside, { dev: labnet.scanner.interface }));
+      expect(viaKernel).to.be.instanceOf(LabnetRefused);
       if (defaultRoute) expect(viaKernel?.message).to.contain(`dev ${defaultRoute.dev}`);
       else expect(viaKernel?.message).to.contain('no route'); // a machine without a default route
-      const viaBench = await refusal(() => bench.verifyRoutes(outside));
-      expect(viaBench).to.be.instanceOf(BenchRefused);
-      expect(viaBench?.message).to.contain('not in the bench subnet');
+      const viaLabnet = await refusal(() => labnet.verifyRoutes(outside));
+      expect(viaLabnet).to.be.instanceOf(LabnetRefused);
+      expect(viaLabnet?.message).to.contain('not in the labnet subnet');
     });
   });
 
   describe('topology "namespace": the scanner runs in a namespace of its own', () => {
-    let bench: Bench;
+    let labnet: Labnet;
     before(async () => {
-      bench = await createBench({ devices: [{ posture: postureFile, name: 'plc-a' }, { posture: postureFile, name: 'plc-b' }] });
+      labnet = await createLabnet({ devices: [{ posture: postureFile, name: 'plc-a' }, { posture: postureFile, name: 'plc-b' }] });
     });
     after(async () => {
-      await bench?.close();
+      await labnet?.close();
     });
 
     it('reaches each device console from a process in the scanner namespace', async () => {
       const script = `const s = require('net').connect(+process.argv[2], process.argv[1]); let t = '';
         s.on('data', (d) => { t += d; if (t.endsWith('login: ')) { process.stdout.write(s.localAddress + '\\n' + t); s.destroy(); } });
         s.on('error', (e) => { console.error(e.message); process.exitCode = 1; });`;
-      for (const device of bench.devices) {
-        const result = await bench.run(process.execPath, ['-e', script, device.address, String(PORT)], { timeoutMs: 10_000 });
+      for (const device of labnet.devices) {
+        const result = await labnet.run(process.execPath, ['-e', script, device.address, String(PORT)], { timeoutMs: 10_000 });
         expect(result.stderr).to.equal('');
         expect(result.code).to.equal(0);
         const [source, ...rest] = result.stdout.split('\n');
-        expect(source).to.equal(bench.scanner.address);
+        expect(source).to.equal(labnet.scanner.address);
         expect(rest.join('\n')).to.match(new RegExp(`^${BANNER}`));
       }
     });
 
     it('the root namespace has no route to the devices: the route check refuses (via the default route or none)', async () => {
-      for (const device of bench.devices) {
+      for (const device of labnet.devices) {
         let refused: unknown;
         try {
-          await checkRoute(device.address, { dev: bench.scanner.interface }); // asks `ip route get` in the root namespace
+          await checkRoute(device.address, { dev: labnet.scanner.interface }); // asks `ip route get` in the root namespace
         } catch (err) {
           refused = err;
         }
-        expect(refused, device.address).to.be.instanceOf(BenchRefused);
+        expect(refused, device.address).to.be.instanceOf(LabnetRefused);
         expect((refused as Error).message).to.match(/refusing/);
       }
     });
 
-    it('adds no route beyond the bench subnet and enables no forwarding in any of its namespaces', async () => {
-      for (const netns of bench.owned.namespaces) {
+    it('adds no route beyond the labnet subnet and enables no forwarding in any of its namespaces', async () => {
+      for (const netns of labnet.owned.namespaces) {
         const routes = JSON.parse(await ip(['-n', netns, '-j', '-4', 'route', 'show'])) as { dst: string; gateway?: string }[];
-        expect(routes.filter((r) => r.dst !== bench.subnet), netns).to.deep.equal([]);
+        expect(routes.filter((r) => r.dst !== labnet.subnet), netns).to.deep.equal([]);
         const forward = spawnSync(findIp() ?? 'ip', ['netns', 'exec', netns, 'cat', '/proc/sys/net/ipv4/ip_forward'], { encoding: 'utf8' });
         expect(forward.stdout.trim(), netns).to.equal('0');
       }
@@ -200,10 +203,10 @@ describe('bench network: devices in network namespaces', function () {
 
     it('nmap -sT from the scanner namespace finds the console port open and its neighbours closed', async function () {
       const nmap = requirePeer(this, 'nmap');
-      const result = await bench.run(nmap, ['-sT', '-Pn', '-n', '-p', `${PORT - 1}-${PORT + 1}`, '--max-retries', '1', '-oX', '-',
-        ...bench.devices.map((d) => d.address)], { timeoutMs: 20_000 });
+      const result = await labnet.run(nmap, ['-sT', '-Pn', '-n', '-p', `${PORT - 1}-${PORT + 1}`, '--max-retries', '1', '-oX', '-',
+        ...labnet.devices.map((d) => d.address)], { timeoutMs: 20_000 });
       expect(result.code, result.stderr).to.equal(0);
-      for (const device of bench.devices) {
+      for (const device of labnet.devices) {
         const hostXml = result.stdout.split('<host ').find((h) => h.includes(`addr="${device.address}"`)) ?? '';
         expect(hostXml, device.address).to.match(new RegExp(`portid="${PORT}"><state state="open"`));
         expect(hostXml).to.match(new RegExp(`portid="${PORT + 1}"><state state="closed"`));
@@ -219,56 +222,95 @@ describe('bench network: devices in network namespaces', function () {
     } catch (err) {
       refused = err;
     }
-    expect(refused).to.be.instanceOf(BenchRefused);
+    expect(refused).to.be.instanceOf(LabnetRefused);
     expect((refused as Error).message).to.contain('local');
   });
 
+  /** Namespaces and root links of this process's labnets that exist now. */
+  async function ours(): Promise<string[]> {
+    return [...await listNamespaces(), ...await listRootLinks()].filter((n) => n.startsWith(`iacsp-${process.pid}-`) || n.startsWith(`iacsp${process.pid}-`));
+  }
+
+  it('a posture that does not load is refused before anything is made', async () => {
+    const before = await ours();
+    let refused: unknown;
+    try {
+      await createLabnet({ devices: [{ posture: path.join(tmp, 'no-such-posture.yaml') }] });
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).to.be.instanceOf(PostureError);
+    expect(await ours()).to.deep.equal(before);
+  });
+
+  it('an abort while a device starts stops it and removes what was made', async () => {
+    const before = await ours();
+    const controller = new AbortController();
+    const started = Date.now();
+    // The device never prints its services line; the abort comes while the labnet waits for it.
+    const silentDevice = () => {
+      setTimeout(() => controller.abort(new Error('stop the set-up')), 200);
+      return ['/bin/sh', '-c', 'exec cat >/dev/null'];
+    };
+    const setup = createLabnet({ topology: 'root', devices: [{ posture: 'weak' }], deviceCommand: silentDevice, signal: controller.signal });
+    let rejected: unknown;
+    try {
+      await setup;
+    } catch (err) {
+      rejected = err;
+    }
+    expect((rejected as Error).message).to.equal('stop the set-up');
+    expect(rejected).to.not.be.instanceOf(DeviceStartError);
+    expect(Date.now() - started, 'long before the 30 s start timeout').to.be.below(15_000);
+    expect(await ours()).to.deep.equal(before);
+  });
+
   it('close() stops the devices and removes every namespace and link', async () => {
-    const bench = await createBench({ topology: 'root', devices: [{ posture: postureFile }] });
-    const { owned } = bench;
+    const labnet = await createLabnet({ topology: 'root', devices: [{ posture: postureFile }] });
+    const { owned } = labnet;
     expect(owned.namespaces).to.have.length(2);
     expect(owned.links).to.have.length(1);
     expect(await leftovers(owned)).to.deep.equal(owned.namespaces.concat(owned.links));
-    const pid = bench.devices[0].pid;
+    const pid = labnet.devices[0].pid;
     expect(pidAlive(pid)).to.equal(true);
-    await bench.close();
+    await labnet.close();
     expect(await leftovers(owned)).to.deep.equal([]);
     expect(pidAlive(pid), 'device process').to.equal(false);
-    await bench.close(); // idempotent
+    await labnet.close(); // idempotent
   });
 
-  /** Runs test/bench/bench-child.ts, which builds a one-device bench, and returns what it owns once it is up. */
-  async function benchChild(mode: 'wait' | 'exit') {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench-child.ts'), postureFile, mode], {
+  /** Runs test/labnet/labnet-child.ts, which builds a one-device labnet, and returns what it owns once it is up. */
+  async function labnetChild(mode: 'wait' | 'exit') {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'labnet-child.ts'), postureFile, mode], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise<[number | null, NodeJS.Signals | null]>((r) => child.once('exit', (code, signal) => r([code, signal])));
-    const { owned, devices } = JSON.parse(await firstLine(child)) as { owned: Bench['owned']; devices: Bench['devices'] };
+    const { owned, devices } = JSON.parse(await firstLine(child)) as { owned: Labnet['owned']; devices: Labnet['devices'] };
     return { child, exited, owned, devicePid: devices[0].pid };
   }
 
-  it('a process that ends by SIGTERM or process.exit() removes its bench on the way out', async () => {
-    const terminated = await benchChild('wait');
+  it('a process that ends by SIGTERM or process.exit() removes its labnet on the way out', async () => {
+    const terminated = await labnetChild('wait');
     terminated.child.kill('SIGTERM');
     expect(await terminated.exited, 'dies of the signal, as without the helper').to.deep.equal([null, 'SIGTERM']);
     expect(await leftovers(terminated.owned)).to.deep.equal([]);
     await waitUntil('the device process has stopped', () => !pidAlive(terminated.devicePid));
 
-    const exiting = await benchChild('exit');
+    const exiting = await labnetChild('exit');
     expect(await exiting.exited).to.deep.equal([0, null]);
     expect(await leftovers(exiting.owned)).to.deep.equal([]);
     await waitUntil('the device process has stopped', () => !pidAlive(exiting.devicePid));
   });
 
   it('after a crash (SIGKILL) the device stops by itself and the sweeper removes what was left', async () => {
-    const { child, exited, owned, devicePid } = await benchChild('wait');
+    const { child, exited, owned, devicePid } = await labnetChild('wait');
     child.kill('SIGKILL');
     await exited;
     await waitUntil('the orphaned device process has stopped', () => !pidAlive(devicePid));
     expect(await leftovers(owned), 'a crash leaves its namespaces').to.not.deep.equal([]);
-    // Another bench starting meanwhile (a parallel test run) may sweep some of them first: what counts is
+    // Another labnet starting meanwhile (a parallel test run) may sweep some of them first: what counts is
     // that none is left after a sweep.
-    await sweepStale();
+    await sweepStaleLabnets();
     expect(await leftovers(owned)).to.deep.equal([]);
   });
 
@@ -281,7 +323,7 @@ describe('bench network: devices in network namespaces', function () {
       await ip(['netns', 'add', dead.ns]);
       await ip(['link', 'add', 'name', dead.link, 'type', 'veth', 'peer', 'name', 'x0', 'netns', dead.ns]);
       await ip(['netns', 'add', liveNs]);
-      const removed = await sweepStale();
+      const removed = await sweepStaleLabnets();
       expect(removed.namespaces).to.include(dead.ns).and.not.include(liveNs);
       const namespaces = await listNamespaces();
       expect(namespaces).to.include(liveNs).and.not.include(dead.ns);
@@ -291,20 +333,5 @@ describe('bench network: devices in network namespaces', function () {
       await ip(['netns', 'delete', dead.ns]).catch(() => undefined);
       await ip(['link', 'delete', dead.link]).catch(() => undefined);
     }
-  });
-
-  it('the bench-net command tears everything down on SIGTERM', async () => {
-    const cli = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, '../../src/bench/bench-net.ts'), 'up', '--posture', postureFile], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const info = JSON.parse(await firstLine(cli)) as { bench: { id: string; devices: { address: string; namespace: string }[] } };
-    expect(info.bench.devices).to.have.length(1);
-    expect(await listNamespaces()).to.include(info.bench.devices[0].namespace);
-    const exited = new Promise<number | null>((r) => cli.once('exit', (code) => r(code)));
-    cli.kill('SIGTERM');
-    expect(await exited).to.equal(143);
-    const ours = (name: string) => name.includes(info.bench.id);
-    expect((await listNamespaces()).filter(ours)).to.deep.equal([]);
-    expect((await listRootLinks()).filter(ours)).to.deep.equal([]);
   });
 });
