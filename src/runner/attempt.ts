@@ -143,15 +143,12 @@ function notApplicableMessage(result: ProbeResult): string {
 
 /** Finding names are the probe's own: the report's code is `<probe id>.<name>` (docs/writing-probes.md). */
 export function qualifyFindings(probe: ProbeDefinition<unknown>, result: ProbeResult): ProbeResult {
-  if (!probe.findings) return result;
   return { ...result, findings: result.findings.map((f) => ({ ...f, code: `${probe.id}.${f.code}` })) };
 }
 
 /** Rejects results that would make the report lie: unknown requirements or finding names, or findings without a fail. */
 function checkResult(probe: ProbeDefinition<unknown>, result: ProbeResult): string | undefined {
-  if (probe.findings) {
-    for (const f of result.findings) if (!Object.hasOwn(probe.findings, f.code)) return `finding ${f.code}, which the probe does not declare`;
-  }
+  for (const f of result.findings) if (!Object.hasOwn(probe.findings, f.code)) return `finding ${f.code}, which the probe does not declare`;
   const declared = new Set(probe.requirements);
   for (const o of result.outcomes) {
     if (!declared.has(o.requirement)) return `outcome for ${o.requirement}, which the probe does not declare`;

@@ -97,7 +97,7 @@ export interface ProbeDefinition<I = Record<string, never>> {
    * severity and requirements is docs/<protocol>.md). A result's findings carry these names; the runner
    * reports them as `<probe id>.<name>` and refuses a name not declared here.
    */
-  readonly findings?: Readonly<Record<string, string>>;
+  readonly findings: Readonly<Record<string, string>>;
   readonly safety: Safety;
   /** host: one attempt per target host; service: one attempt per declared service it applies to. */
   readonly scope: 'host' | 'service';

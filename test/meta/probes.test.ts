@@ -98,7 +98,6 @@ describe('meta: probes, catalog and profiles', () => {
       });
 
       it('declares its findings by name (kebab-case), each documented in docs/ with its code <probe id>.<name>', () => {
-        if (!probe.findings) return; // not yet converted (issue 25): the legacy codes stay as they are
         const names = Object.keys(probe.findings);
         const docs = fs.readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => fs.readFileSync(path.join('docs', f), 'utf8')).join('\n');
         const generic = probe.id.replace(/^[a-z0-9]+\./, '<protocol>.');

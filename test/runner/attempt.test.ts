@@ -26,7 +26,7 @@ describe('runner: one attempt against real sockets', () => {
     const s = await start(() => bannerServer('INSECURE device\r\n'));
     const { attempt } = await runProbe(greetingProbe, { service: { port: s.port, protocol: 'tcp' } });
     expect(attempt.status).to.equal('fail');
-    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['fixture.insecure']);
+    expect(attempt.findings.map((f) => f.code)).to.deep.equal(['fixture.greeting.insecure']);
   });
 
   it('a closed port is unreachable', async () => {

@@ -8,7 +8,7 @@ const host = (name: string): HostUnderTest => ({ host: name, name, addresses: [n
 function probe(id: string, phase = 0, locks: LockRequest[] = []): ProbeDefinition<unknown> {
   return defineProbe<unknown>({
     id, protocol: 'x', title: id, description: id, requirements: [], safety: 'passive', scope: 'host', appliesTo: [],
-    timeoutMs: 1000, phase, locks: () => locks, run: async () => ({ observations: {}, findings: [], outcomes: [] }),
+    timeoutMs: 1000, phase, findings: {}, locks: () => locks, run: async () => ({ observations: {}, findings: [], outcomes: [] }),
   });
 }
 
