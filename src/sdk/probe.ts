@@ -6,6 +6,11 @@ import type {
 /** A JSON Schema object describing a probe's inputs (validated by the runner before `run`). */
 export type InputSchema = Readonly<Record<string, unknown>>;
 
+/** The usual input schema: an object of these optional properties and nothing else. */
+export function inputsSchema(properties: Readonly<Record<string, unknown>>): InputSchema {
+  return { type: 'object', additionalProperties: false, properties };
+}
+
 /** Where a probe writes raw material. Paths returned are relative to the run folder. */
 export interface EvidenceRecorder {
   /** Writes `evidence/<probe>/<target>/<name>`; objects are written as pretty JSON. */

@@ -1,5 +1,6 @@
 import {
   defineProbe, finding, formatTarget, judge, type Finding, type ProbeContext, type ProbeDefinition,
+  inputsSchema,
 } from '../../../sdk';
 import {
   LoginBudget, clearMaybeLocked, entriesFor, loadCredentialList, markMaybeLocked, passwordDigest,
@@ -87,15 +88,11 @@ export function defaultCredentialsProbe(protocol: AuthProtocol): ProbeDefinition
     safety: 'active',
     timeoutMs: 120_000,
     inputs: {
-      schema: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          lists: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Built-in list names or profile-relative YAML files' },
-          maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 },
-          exceedLockoutBudget: { type: 'boolean', description: 'With intrusive allowed: try every pair even if accounts lock' },
-        },
-      },
+      schema: inputsSchema({
+        lists: { type: 'array', items: { type: 'string', minLength: 1 }, description: 'Built-in list names or profile-relative YAML files' },
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 1000 },
+        exceedLockoutBudget: { type: 'boolean', description: 'With intrusive allowed: try every pair even if accounts lock' },
+      }),
       defaults: { lists: ['generic', 'iacs'], maxAttempts: 60, exceedLockoutBudget: false },
     },
     locks: ({ host, service, inputs, credentials }) => {

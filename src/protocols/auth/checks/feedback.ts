@@ -1,6 +1,7 @@
 import {
   MissingInput, defineProbe, finding, judge, type Finding, type Judgement, type ProbeDefinition,
   canReachSignificance, compareTimings, type TimingComparison,
+  inputsSchema,
 } from '../../../sdk';
 import { LoginBudget, type AuthProtocol, type LoginResponse, type LoginResult } from '..';
 import { onEveryLoginService, accountFor, accountLocks, channelOf, notDetermined, unknownUser, wrongPassword } from './common';
@@ -75,16 +76,12 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
     safety: 'active',
     timeoutMs: 120_000,
     inputs: {
-      schema: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          samples: { type: 'integer', minimum: 1, maximum: 100 },
-          alpha: { type: 'number', exclusiveMinimum: 0, maximum: 0.5 },
-          minEffectMs: { type: 'number', minimum: 0 },
-          knownUser: { type: 'string', minLength: 1 },
-        },
-      },
+      schema: inputsSchema({
+        samples: { type: 'integer', minimum: 1, maximum: 100 },
+        alpha: { type: 'number', exclusiveMinimum: 0, maximum: 0.5 },
+        minEffectMs: { type: 'number', minimum: 0 },
+        knownUser: { type: 'string', minLength: 1 },
+      }),
       defaults: { samples: 8, alpha: 0.01, minEffectMs: 15 },
     },
     locks: ({ host, service, credentials, inputs }) => {

@@ -1,6 +1,7 @@
 import {
   AuthRejected, MissingInput, ProtocolViolation, defineProbe, finding, formatTarget, judge, type Finding, type ProbeContext, type ProbeDefinition,
   sleep,
+  inputsSchema,
 } from '../../../sdk';
 import {
   LoginBudget, clearMaybeLocked, markMaybeLocked, maybeLockedSince, type AuthProtocol, type LoginChannel, type LoginResponse, type LoginResult,
@@ -148,15 +149,11 @@ export function lockoutProbe(protocol: AuthProtocol): ProbeDefinition<LockoutInp
     timeoutMs: 240_000,
     phase: PHASE.lockout,
     inputs: {
-      schema: {
-        type: 'object',
-        additionalProperties: false,
-        properties: {
-          maxAttempts: { type: 'integer', minimum: 1, maximum: 100 },
-          unlockBoundSeconds: { type: 'number', minimum: 0 },
-          pollSeconds: { type: 'number', minimum: 0.05 },
-        },
-      },
+      schema: inputsSchema({
+        maxAttempts: { type: 'integer', minimum: 1, maximum: 100 },
+        unlockBoundSeconds: { type: 'number', minimum: 0 },
+        pollSeconds: { type: 'number', minimum: 0.05 },
+      }),
       defaults: {},
     },
     locks: ({ host, service, credentials }) => {

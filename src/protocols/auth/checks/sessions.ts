@@ -1,6 +1,7 @@
 import {
   AuthRejected, MissingInput, defineProbe, finding, judge, type Finding, type Judgement, type ProbeDefinition,
   sleep,
+  inputsSchema,
 } from '../../../sdk';
 import { LoginBudget, type AuthProtocol, type HeldSession, type LoginResponse } from '..';
 import { onEveryLoginService, PHASE, accountFor, accountLocks, channelOf, notDetermined } from './common';
@@ -37,11 +38,7 @@ export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsI
     timeoutMs: 600_000,
     phase: PHASE.sessions,
     inputs: {
-      schema: {
-        type: 'object',
-        additionalProperties: false,
-        properties: { idleGraceSeconds: { type: 'number', minimum: 0 } },
-      },
+      schema: inputsSchema({ idleGraceSeconds: { type: 'number', minimum: 0 } }),
       defaults: {},
     },
     locks: ({ host, service, credentials }) => {
