@@ -66,6 +66,125 @@ function alertOf(body: Buffer): TlsAlert {
   return { level: body[0] ?? 0, description, name: AlertDescription[description] ?? `alert_${description}` };
 }
 
+type FlightOutcome = Omit<HelloOutcome, 'sent' | 'received'>;
+
+/**
+ * The server's answer to one ClientHello, read record by record: the ServerHello, then (when asked for) the
+ * rest of the first flight — certificates, key exchange, CertificateRequest, OCSP staple — decrypting a TLS
+ * 1.3 flight with the client's own key share. `push` returns the outcome as soon as there is one.
+ */
+class ServerFlight {
+  /** What the server sent before its ServerHello was complete (capped), for evidence. */
+  received: Buffer = Buffer.alloc(0);
+  private pending: Buffer = Buffer.alloc(0);
+  private readonly handshake = new HandshakeBuffer();
+  private readonly inner = new HandshakeBuffer();
+  private serverHello: ServerHello | undefined;
+  private decrypter: HandshakeDecrypter | undefined;
+  private certificates: Buffer[] | undefined;
+  private keyExchange: ServerKeyExchange | undefined;
+  private certificateRequest: CertificateRequest | null | undefined;
+  private ocspStapled: boolean | undefined;
+
+  constructor(private readonly request: HelloRequest, private readonly clientHello: Buffer, private readonly options: Pick<ExchangeOptions, 'flight' | 'decrypt'>) {}
+
+  /** Throws TlsDecodeError when the bytes are not TLS. */
+  push(chunk: Buffer): FlightOutcome | undefined {
+    if (!this.serverHello && this.received.length < RECEIVED_CAP) this.received = Buffer.concat([this.received, chunk]).subarray(0, RECEIVED_CAP);
+    this.pending = Buffer.concat([this.pending, chunk]);
+    const { records, rest } = takeRecords(this.pending);
+    this.pending = rest;
+    for (const rec of records) {
+      const outcome = this.record(rec);
+      if (outcome) return outcome;
+    }
+    return undefined;
+  }
+
+  /** The connection ended: what was read so far, or "closed" when no ServerHello came. */
+  end(reset: boolean): FlightOutcome {
+    return this.serverHello ? this.helloDone(false) : { kind: 'closed', reset };
+  }
+
+  private record(rec: { type: number; header: Buffer; body: Buffer }): FlightOutcome | undefined {
+    if (rec.type === ContentType.alert) {
+      const alert = alertOf(rec.body);
+      if (!this.serverHello) return { kind: 'alert', alert };
+      return { kind: 'hello', serverHello: this.serverHello, certificates: this.certificates, keyExchange: this.keyExchange, alert };
+    }
+    if (rec.type === ContentType.handshake) return this.messages(this.handshake, rec.body);
+    if (rec.type === ContentType.applicationData && this.decrypter) {
+      let opened: { type: number; content: Buffer };
+      try {
+        opened = this.decrypter.open(rec.header, rec.body);
+      } catch {
+        return this.helloDone(false); // cannot read the encrypted flight: keep what the ServerHello said
+      }
+      if (opened.type === ContentType.alert) return { kind: 'hello', serverHello: this.serverHello, alert: alertOf(opened.content) };
+      if (opened.type === ContentType.handshake) return this.messages(this.inner, opened.content);
+      return undefined;
+    }
+    if (rec.type === ContentType.applicationData) throw new TlsDecodeError('application data before the handshake');
+    return undefined; // change_cipher_spec (TLS 1.3 middlebox compatibility) is ignored
+  }
+
+  private messages(buffer: HandshakeBuffer, data: Buffer): FlightOutcome | undefined {
+    for (const msg of buffer.push(data)) {
+      const outcome = this.message(msg);
+      if (outcome) return outcome;
+    }
+    return undefined;
+  }
+
+  private message(msg: { type: number; body: Buffer; raw: Buffer }): FlightOutcome | undefined {
+    if (!this.serverHello) return this.first(msg);
+    const version = this.serverHello.version;
+    switch (msg.type) {
+      case HandshakeType.certificate:
+        this.certificates = parseCertificateMessage(msg.body, version >= 0x0304);
+        return version >= 0x0304 ? this.helloDone(true) : undefined; // a TLS 1.3 CertificateRequest came before
+      case HandshakeType.serverKeyExchange: {
+        const suite = suiteByCode(this.serverHello.suite);
+        if (suite) this.keyExchange = parseServerKeyExchange(msg.body, suite.kex, version);
+        return undefined;
+      }
+      case HandshakeType.certificateRequest:
+        this.certificateRequest = parseCertificateRequest(msg.body, version);
+        return undefined;
+      case HandshakeType.certificateStatus:
+        this.ocspStapled = true;
+        return undefined;
+      case HandshakeType.serverHelloDone:
+      case HandshakeType.finished:
+        return this.helloDone(true);
+      default:
+        return undefined;
+    }
+  }
+
+  /** The ServerHello: done unless the rest of the flight is wanted (and, in TLS 1.3, can be decrypted). */
+  private first(msg: { type: number; body: Buffer; raw: Buffer }): FlightOutcome | undefined {
+    if (msg.type !== HandshakeType.serverHello) throw new TlsDecodeError(`expected ServerHello, got handshake type ${msg.type}`);
+    const serverHello = parseServerHello(msg.body);
+    this.serverHello = serverHello;
+    if (serverHello.helloRetryRequest) return this.helloDone(false);
+    if (serverHello.version >= 0x0304) {
+      const share = this.request.keyShares?.find((k) => k.group === serverHello.keyShareGroup);
+      if (!this.options.decrypt || !share || !serverHello.keyShare || !canDecrypt(serverHello.suite)) return this.helloDone(false);
+      this.decrypter = new HandshakeDecrypter(serverHello.suite, share.secret(serverHello.keyShare), Buffer.concat([this.clientHello, msg.raw]));
+      return undefined;
+    }
+    return this.options.flight ? undefined : this.helloDone(false);
+  }
+
+  private helloDone(complete: boolean): FlightOutcome {
+    return {
+      kind: 'hello', serverHello: this.serverHello, certificates: this.certificates, keyExchange: this.keyExchange, ocspStapled: this.ocspStapled,
+      certificateRequest: this.certificateRequest ?? (complete ? null : undefined),
+    };
+  }
+}
+
 /** Sends one ClientHello and reads the answer. Rejects with TargetTimeout, ProtocolViolation, a Node
  * connection error (ECONNREFUSED, ...) or the signal's abort reason; the socket is always destroyed. */
 export async function helloExchange(endpoint: TlsEndpoint, request: HelloRequest, options: ExchangeOptions): Promise<HelloOutcome> {
@@ -73,119 +192,24 @@ export async function helloExchange(endpoint: TlsEndpoint, request: HelloRequest
   signal.throwIfAborted();
   const message = clientHelloMessage({ ...request, keyShares: request.keyShares?.map(({ group, key }) => ({ group, key })) });
   const sent = record(ContentType.handshake, request.recordVersion ?? (request.version <= 0x0300 ? 0x0300 : 0x0301), message);
+  const flight = new ServerFlight(request, message, options);
   const socket = new net.Socket();
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   try {
     return await new Promise<HelloOutcome>((resolve, reject) => {
-      let pending: Buffer = Buffer.alloc(0);
-      let received: Buffer = Buffer.alloc(0);
-      const handshake = new HandshakeBuffer();
-      const inner = new HandshakeBuffer();
-      let serverHello: ServerHello | undefined;
-      let serverHelloRaw: Buffer | undefined;
-      let decrypter: HandshakeDecrypter | undefined;
-      let certificates: Buffer[] | undefined;
-      let keyExchange: ServerKeyExchange | undefined;
-      let certificateRequest: CertificateRequest | null | undefined;
-      let ocspStapled: boolean | undefined;
       let settled = false;
       let connected = false;
-
-      const done = (outcome: Omit<HelloOutcome, 'sent' | 'received'>) => {
+      const done = (outcome: FlightOutcome) => {
         if (settled) return;
         settled = true;
-        resolve({ ...outcome, sent, received });
+        resolve({ ...outcome, sent, received: flight.received });
       };
       const fail = (err: unknown) => {
         if (settled) return;
         settled = true;
         reject(err);
       };
-      const helloDone = (complete: boolean) => done({
-        kind: 'hello', serverHello, certificates, keyExchange, ocspStapled,
-        certificateRequest: certificateRequest ?? (complete ? null : undefined),
-      });
-
-      const onHandshake = (msg: { type: number; body: Buffer; raw: Buffer }) => {
-        if (!serverHello) {
-          if (msg.type !== HandshakeType.serverHello) throw new TlsDecodeError(`expected ServerHello, got handshake type ${msg.type}`);
-          serverHello = parseServerHello(msg.body);
-          serverHelloRaw = msg.raw;
-          if (serverHello.helloRetryRequest) return helloDone(false);
-          if (serverHello.version >= 0x0304) {
-            const share = request.keyShares?.find((k) => k.group === serverHello?.keyShareGroup);
-            if (!options.decrypt || !share || !serverHello.keyShare || !canDecrypt(serverHello.suite)) return helloDone(false);
-            decrypter = new HandshakeDecrypter(serverHello.suite, share.secret(serverHello.keyShare), Buffer.concat([message, serverHelloRaw]));
-            return undefined;
-          }
-          if (!options.flight) return helloDone(false);
-          return undefined;
-        }
-        const version = serverHello.version;
-        switch (msg.type) {
-          case HandshakeType.certificate:
-            certificates = parseCertificateMessage(msg.body, version >= 0x0304);
-            if (version >= 0x0304) return helloDone(true); // CertificateRequest, if any, came before
-            return undefined;
-          case HandshakeType.serverKeyExchange: {
-            const suite = suiteByCode(serverHello.suite);
-            if (suite) keyExchange = parseServerKeyExchange(msg.body, suite.kex, version);
-            return undefined;
-          }
-          case HandshakeType.certificateRequest:
-            certificateRequest = parseCertificateRequest(msg.body, version);
-            return undefined;
-          case HandshakeType.certificateStatus:
-            ocspStapled = true;
-            return undefined;
-          case HandshakeType.serverHelloDone:
-          case HandshakeType.finished:
-            return helloDone(true);
-          default:
-            return undefined;
-        }
-      };
-
-      const onData = (chunk: Buffer) => {
-        if (!serverHello && received.length < RECEIVED_CAP) received = Buffer.concat([received, chunk]).subarray(0, RECEIVED_CAP);
-        pending = Buffer.concat([pending, chunk]);
-        const { records, rest } = takeRecords(pending);
-        pending = rest;
-        for (const rec of records) {
-          if (settled) return;
-          if (rec.type === ContentType.alert) {
-            const alert = alertOf(rec.body);
-            if (!serverHello) return done({ kind: 'alert', alert });
-            return done({ kind: 'hello', serverHello, certificates, keyExchange, alert });
-          }
-          if (rec.type === ContentType.handshake) {
-            for (const msg of handshake.push(rec.body)) {
-              onHandshake(msg);
-              if (settled) return;
-            }
-          } else if (rec.type === ContentType.applicationData && decrypter) {
-            let opened: { type: number; content: Buffer };
-            try {
-              opened = decrypter.open(rec.header, rec.body);
-            } catch {
-              return helloDone(false); // cannot read the encrypted flight: keep what the ServerHello said
-            }
-            const { type, content } = opened;
-            if (type === ContentType.alert) return done({ kind: 'hello', serverHello, alert: alertOf(content) });
-            if (type === ContentType.handshake) {
-              for (const msg of inner.push(content)) {
-                onHandshake(msg);
-                if (settled) return;
-              }
-            }
-          } else if (rec.type === ContentType.applicationData) {
-            throw new TlsDecodeError('application data before the handshake');
-          }
-          // change_cipher_spec (TLS 1.3 middlebox compatibility) is ignored.
-        }
-      };
-
       onAbort = () => {
         socket.destroy();
         fail(signal.reason);
@@ -196,28 +220,22 @@ export async function helloExchange(endpoint: TlsEndpoint, request: HelloRequest
         fail(new TargetTimeout(`no TLS answer from ${endpoint.host}:${endpoint.port} within ${options.timeoutMs} ms`));
       }, Math.max(1, options.timeoutMs));
       socket.on('data', (chunk: Buffer) => {
+        if (settled) return;
         try {
-          onData(chunk);
+          const outcome = flight.push(chunk);
+          if (outcome) done(outcome);
         } catch (err) {
           socket.destroy();
-          if (err instanceof TlsDecodeError) {
-            fail(new ProtocolViolation(`${endpoint.host}:${endpoint.port} does not answer as TLS: ${err.message}`, { cause: err }));
-          } else {
-            fail(err);
-          }
+          fail(err instanceof TlsDecodeError ? new ProtocolViolation(`${endpoint.host}:${endpoint.port} does not answer as TLS: ${err.message}`, { cause: err }) : err);
         }
       });
-      const onEnd = (reset: boolean) => {
-        if (serverHello) return helloDone(false);
-        return done({ kind: 'closed', reset });
-      };
-      socket.on('end', () => onEnd(false));
-      socket.on('close', () => onEnd(false));
+      socket.on('end', () => done(flight.end(false)));
+      socket.on('close', () => done(flight.end(false)));
       socket.on('error', (err: NodeJS.ErrnoException) => {
         // A reset means the TCP connection was up (refusal is ECONNREFUSED), even if 'connect' was not seen yet.
         const reset = err.code === 'ECONNRESET' || err.code === 'EPIPE';
         if (!connected && !reset) return fail(err);
-        return onEnd(reset);
+        return done(flight.end(reset));
       });
       socket.connect({ host: endpoint.host, port: endpoint.port }, () => {
         connected = true;
