@@ -524,22 +524,52 @@ export async function createLabnet(options: LabnetOptions = {}): Promise<Labnet>
   const seq = labnetCounter++;
   if (seq >= 36 * 36) throw new Error('too many labnets in one process');
   const id = `${process.pid}-${seq.toString(36)}`;
-  const names = {
+  const names: LabnetNames = {
     switch: `${NAME_PREFIX}-${id}-sw`,
     scanner: `${NAME_PREFIX}-${id}-scanner`,
     rootLink: `${NAME_PREFIX}${id}`, // at most 15 characters: "iacsp" + 7-digit pid + "-" + 2
     device: (i: number) => `${NAME_PREFIX}-${id}-d${i}`,
   };
-
   const abortPoint = () => options.signal?.throwIfAborted();
   abortPoint();
   await sweepStaleLabnets();
   const subnet = await chooseSubnet(options.subnet, topology, process.pid * 7 + seq);
   abortPoint();
-  const prefix = subnet.prefix;
+  const { scannerAddress, specs } = assignAddresses(subnet, options, names);
+
+  const state: LabnetState = { namespaces: [], links: [], children: new Set() };
+  live.add(state);
+  armCleanup();
+  let wired: Wiring;
+  const devices: LabnetDevice[] = [];
+  try {
+    wired = await wire(state, names, topology, subnet, scannerAddress, specs, abortPoint);
+    // The safety check, before anything starts: each device address must route over the labnet link.
+    for (const spec of specs) await checkRoute(spec.address, { dev: wired.scannerIf, netns: wired.scannerNs });
+    abortPoint();
+    devices.push(...await startDevices(state, specs, options));
+    abortPoint();
+  } catch (err) {
+    await teardown(state);
+    throw err;
+  }
+  return handleOf(id, topology, subnet, scannerAddress, wired, devices, state);
+}
+
+interface LabnetNames {
+  switch: string;
+  scanner: string;
+  rootLink: string;
+  device(i: number): string;
+}
+
+type PlannedDevice = LabnetDeviceSpec & { name: string; address: string; namespace: string; posture: string };
+
+/** The scanner's and every device's address: given ones checked against the subnet, the others assigned in order. */
+function assignAddresses(subnet: Cidr, options: LabnetOptions, names: LabnetNames): { scannerAddress: string; specs: PlannedDevice[] } {
   const checkHost = (address: string, what: string) => {
     const value = parseIpv4(address);
-    if (!contains(subnet, value) || value === subnet.network || value === subnet.network + 2 ** (32 - prefix) - 1) {
+    if (!contains(subnet, value) || value === subnet.network || value === subnet.network + 2 ** (32 - subnet.prefix) - 1) {
       throw new LabnetRefused(`${what} ${address} is not a host address of the labnet subnet ${formatCidr(subnet)}`);
     }
     return formatIpv4(value);
@@ -559,75 +589,79 @@ export async function createLabnet(options: LabnetOptions = {}): Promise<Labnet>
     used.add(address);
     return { ...spec, name: spec.name ?? `device${i}`, address, namespace: names.device(i), posture: resolvePosture(spec.posture) };
   });
+  return { scannerAddress, specs };
+}
 
-  const state: LabnetState = { namespaces: [], links: [], children: new Set() };
-  live.add(state);
-  armCleanup();
+interface Wiring {
+  scannerNs: string | null;
+  scannerIf: string;
+  warnings: string[];
+}
+
+/** The switch (a bridge with no address in a namespace with no route), the scanner side and the devices' links. */
+async function wire(
+  state: LabnetState, names: LabnetNames, topology: Topology, subnet: Cidr, scannerAddress: string, specs: readonly PlannedDevice[], abortPoint: () => void,
+): Promise<Wiring> {
+  const prefix = subnet.prefix;
   const scannerNs = topology === 'namespace' ? names.scanner : null;
   const scannerIf = topology === 'namespace' ? SCANNER_IF : names.rootLink;
+  const warnings: string[] = [];
   const addNs = async (netns: string) => {
     abortPoint();
     state.namespaces.push(netns); // recorded first: a half-made namespace is still removed
     await ip(['netns', 'add', netns]);
     await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
   };
-  const warnings: string[] = [];
-  const devices: LabnetDevice[] = [];
+  await addNs(names.switch);
+  await ip(['-n', names.switch, 'link', 'add', BRIDGE, 'type', 'bridge']);
+  await ip(['-n', names.switch, 'link', 'set', BRIDGE, 'up']);
+  const plug = async (port: string) => {
+    await ip(['-n', names.switch, 'link', 'set', port, 'master', BRIDGE]);
+    await ip(['-n', names.switch, 'link', 'set', port, 'up']);
+  };
 
-  try {
-    // The switch: a bridge with no address in a namespace with no route.
-    await addNs(names.switch);
-    await ip(['-n', names.switch, 'link', 'add', BRIDGE, 'type', 'bridge']);
-    await ip(['-n', names.switch, 'link', 'set', BRIDGE, 'up']);
-    const plug = async (port: string) => {
-      await ip(['-n', names.switch, 'link', 'set', port, 'master', BRIDGE]);
-      await ip(['-n', names.switch, 'link', 'set', port, 'up']);
-    };
-
-    // The scanner side.
-    if (scannerNs) {
-      await addNs(scannerNs);
-      await ip(['link', 'add', 'name', SCANNER_IF, 'netns', scannerNs, 'type', 'veth', 'peer', 'name', 'scanner', 'netns', names.switch]);
-    } else {
-      state.links.push(names.rootLink);
-      await ip(['link', 'add', 'name', names.rootLink, 'type', 'veth', 'peer', 'name', 'scanner', 'netns', names.switch]);
-      if (fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1') {
-        warnings.push(`IPv4 forwarding is enabled on this machine (not by this helper). The labnet devices have no route beyond ${formatCidr(subnet)}, so they cannot reach out, but a host that routes ${formatCidr(subnet)} to this machine could reach them; topology "namespace" avoids that.`);
-      }
+  if (scannerNs) {
+    await addNs(scannerNs);
+    await ip(['link', 'add', 'name', SCANNER_IF, 'netns', scannerNs, 'type', 'veth', 'peer', 'name', 'scanner', 'netns', names.switch]);
+  } else {
+    state.links.push(names.rootLink);
+    await ip(['link', 'add', 'name', names.rootLink, 'type', 'veth', 'peer', 'name', 'scanner', 'netns', names.switch]);
+    if (fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim() === '1') {
+      warnings.push(`IPv4 forwarding is enabled on this machine (not by this helper). The labnet devices have no route beyond ${formatCidr(subnet)}, so they cannot reach out, but a host that routes ${formatCidr(subnet)} to this machine could reach them; topology "namespace" avoids that.`);
     }
-    await plug('scanner');
-    await ip(inNs(scannerNs, ['addr', 'add', `${scannerAddress}/${prefix}`, 'dev', scannerIf]));
-    await ip(inNs(scannerNs, ['link', 'set', scannerIf, 'up']));
-
-    // The devices' links (no process runs yet).
-    for (const [i, spec] of specs.entries()) {
-      await addNs(spec.namespace);
-      await ip(['link', 'add', 'name', `d${i}`, 'netns', names.switch, 'type', 'veth', 'peer', 'name', DEVICE_IF, 'netns', spec.namespace]);
-      await plug(`d${i}`);
-      await ip(['-n', spec.namespace, 'addr', 'add', `${spec.address}/${prefix}`, 'dev', DEVICE_IF]);
-      await ip(['-n', spec.namespace, 'link', 'set', DEVICE_IF, 'up']);
-    }
-
-    // The safety check, before anything starts: each device address must route over the labnet link.
-    for (const spec of specs) await checkRoute(spec.address, { dev: scannerIf, netns: scannerNs });
-    abortPoint();
-
-    // The devices, each in its namespace. Their stdin is a pipe from us: when we die, they see EOF and stop.
-    const startTimeoutMs = options.startTimeoutMs ?? 30_000;
-    const command = options.deviceCommand ?? defaultDeviceCommand;
-    devices.push(...await Promise.all(specs.map(async (spec): Promise<LabnetDevice> => {
-      const argv = command({ posture: spec.posture, host: spec.address, ephemeralPorts: spec.ephemeralPorts ?? false });
-      const child = spawn(ipExecutable(), ['netns', 'exec', spec.namespace, ...argv], { cwd: packageRoot(), stdio: ['pipe', 'pipe', 'pipe'] });
-      state.children.add(child);
-      const services = await awaitServices(child, `device ${spec.name} (${spec.address})`, startTimeoutMs, options.signal);
-      return { name: spec.name, namespace: spec.namespace, address: spec.address, services, pid: child.pid ?? -1 };
-    })));
-    abortPoint();
-  } catch (err) {
-    await teardown(state);
-    throw err;
   }
+  await plug('scanner');
+  await ip(inNs(scannerNs, ['addr', 'add', `${scannerAddress}/${prefix}`, 'dev', scannerIf]));
+  await ip(inNs(scannerNs, ['link', 'set', scannerIf, 'up']));
 
+  for (const [i, spec] of specs.entries()) {
+    await addNs(spec.namespace);
+    await ip(['link', 'add', 'name', `d${i}`, 'netns', names.switch, 'type', 'veth', 'peer', 'name', DEVICE_IF, 'netns', spec.namespace]);
+    await plug(`d${i}`);
+    await ip(['-n', spec.namespace, 'addr', 'add', `${spec.address}/${prefix}`, 'dev', DEVICE_IF]);
+    await ip(['-n', spec.namespace, 'link', 'set', DEVICE_IF, 'up']);
+  }
+  return { scannerNs, scannerIf, warnings };
+}
+
+/** The devices, each in its namespace. Their stdin is a pipe from us: when we die, they see EOF and stop. */
+async function startDevices(state: LabnetState, specs: readonly PlannedDevice[], options: LabnetOptions): Promise<LabnetDevice[]> {
+  const startTimeoutMs = options.startTimeoutMs ?? 30_000;
+  const command = options.deviceCommand ?? defaultDeviceCommand;
+  return Promise.all(specs.map(async (spec): Promise<LabnetDevice> => {
+    const argv = command({ posture: spec.posture, host: spec.address, ephemeralPorts: spec.ephemeralPorts ?? false });
+    const child = spawn(ipExecutable(), ['netns', 'exec', spec.namespace, ...argv], { cwd: packageRoot(), stdio: ['pipe', 'pipe', 'pipe'] });
+    state.children.add(child);
+    const services = await awaitServices(child, `device ${spec.name} (${spec.address})`, startTimeoutMs, options.signal);
+    return { name: spec.name, namespace: spec.namespace, address: spec.address, services, pid: child.pid ?? -1 };
+  }));
+}
+
+/** What the caller gets: the labnet's facts, the scanner side to run commands in, and close(). */
+function handleOf(
+  id: string, topology: Topology, subnet: Cidr, scannerAddress: string, wired: Wiring, devices: LabnetDevice[], state: LabnetState,
+): Labnet {
+  const { scannerNs, scannerIf } = wired;
   let closing: Promise<void> | undefined;
   const verifyRoutes = async (address?: string) => {
     for (const a of address !== undefined ? [address] : devices.map((d) => d.address)) {
@@ -647,14 +681,13 @@ export async function createLabnet(options: LabnetOptions = {}): Promise<Labnet>
     child.once('exit', () => state.children.delete(child));
     return child;
   };
-
   return {
     id,
     topology,
     subnet: formatCidr(subnet),
     scanner: { namespace: scannerNs, interface: scannerIf, address: scannerAddress },
     devices,
-    warnings,
+    warnings: wired.warnings,
     owned: { namespaces: [...state.namespaces], links: [...state.links] },
     verifyRoutes,
     spawn: spawnScanner,
