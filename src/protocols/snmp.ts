@@ -1,6 +1,9 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
-import * as snmp from 'net-snmp';
+import type * as Snmp from 'net-snmp';
+import { lazyModule } from './lazy';
+
+const snmp = lazyModule<typeof Snmp>('net-snmp');
 import { AuthRejected, InvalidInput, ProtocolViolation, TargetTimeout, TargetUnreachable } from '../sdk';
 
 /**
@@ -124,7 +127,7 @@ function errorStatusName(status: number): string {
 
 const PRINTABLE = /^[\t\n\r\x20-\x7e\u00a0-\uffff]*$/;
 
-export function decodeVarbind(vb: snmp.Varbind): SnmpValue {
+export function decodeVarbind(vb: Snmp.Varbind): SnmpValue {
   const type = objectTypeName(vb.type);
   const v = vb.value;
   let value: SnmpValue['value'];
@@ -148,14 +151,8 @@ export interface SnmpSetValue {
   value: string | number;
 }
 
-const LEVELS: Record<SecurityLevelName, number> = {
-  noAuthNoPriv: snmp.SecurityLevel.noAuthNoPriv,
-  authNoPriv: snmp.SecurityLevel.authNoPriv,
-  authPriv: snmp.SecurityLevel.authPriv,
-};
-
-function toLibraryUser(user: V3User): snmp.User {
-  const u: snmp.User = { name: user.name, level: LEVELS[user.level] };
+function toLibraryUser(user: V3User): Snmp.User {
+  const u: Snmp.User = { name: user.name, level: snmp.SecurityLevel[user.level] };
   if (user.level !== 'noAuthNoPriv') {
     if (!user.authProtocol || user.authKey === undefined) throw new InvalidInput(`SNMPv3 ${user.level} needs an auth protocol and key`);
     u.authProtocol = snmp.AuthProtocols[user.authProtocol];
@@ -170,7 +167,7 @@ function toLibraryUser(user: V3User): snmp.User {
 }
 
 /** A dgram module whose sockets are connected to the target, so ICMP unreachables become errors. */
-function connectedDgram(endpoint: SnmpEndpoint, onSocket: (s: dgram.Socket) => void): snmp.DgramModule {
+function connectedDgram(endpoint: SnmpEndpoint, onSocket: (s: dgram.Socket) => void): Snmp.DgramModule {
   return {
     createSocket(type) {
       const socket = dgram.createSocket(type);
@@ -199,13 +196,13 @@ function describe(endpoint: SnmpEndpoint): string {
 
 /** One open SNMP session. Create it with withSnmp(); it is closed when the callback settles. */
 export class SnmpClient {
-  private readonly session: snmp.Session;
+  private readonly session: Snmp.Session;
   private readonly pending = new Set<(err: unknown) => void>();
   private failure: Error | undefined;
   private closed = false;
 
   constructor(readonly endpoint: SnmpEndpoint, readonly access: SnmpAccess, private readonly options: SnmpOptions) {
-    const libraryOptions: snmp.SessionOptions = {
+    const libraryOptions: Snmp.SessionOptions = {
       port: endpoint.port,
       retries: options.retries,
       timeout: options.timeoutMs,
@@ -291,7 +288,7 @@ export class SnmpClient {
     for (const reject of [...this.pending]) reject(err);
   }
 
-  private request(start: (cb: snmp.ResponseCallback) => void): Promise<SnmpResponse> {
+  private request(start: (cb: Snmp.ResponseCallback) => void): Promise<SnmpResponse> {
     const { signal } = this.options;
     return new Promise<SnmpResponse>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);

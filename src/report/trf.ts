@@ -4,7 +4,7 @@
  * can paste the rows into its TRF. trf.csv (RFC 4180, UTF-8 with BOM so Excel detects the encoding) and
  * trf.xlsx (exceljs; a header block with the component, report id, date and SL target above the table).
  */
-import ExcelJS from 'exceljs';
+import type ExcelJS from 'exceljs';
 import type { Report, RequirementVerdict, RequirementVerdictValue } from './model';
 import { FR_TITLES, VERDICT_MARK, evidenceFor, levelsText, testPerformed, visible } from './text';
 
@@ -74,7 +74,10 @@ const border = { top: thin, left: thin, bottom: thin, right: thin };
 
 /** trf.xlsx: sheet "TRF" (header block + the TRF table with FR headings) and sheet "Requirements" (one column per field, for filtering). */
 export async function renderTrfXlsx(report: Report): Promise<Uint8Array> {
-  const wb = new ExcelJS.Workbook();
+  // exceljs (and its dependencies) load only when a workbook is written, not with every command.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Workbook } = require('exceljs') as typeof ExcelJS;
+  const wb = new Workbook();
   wb.creator = `${report.tool.name} ${report.tool.version}`;
   // Dates from the report, not the clock: the same report gives the same workbook contents.
   wb.created = new Date(report.run.finishedAt);

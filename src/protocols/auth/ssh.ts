@@ -1,5 +1,8 @@
 import * as net from 'node:net';
-import { Client } from 'ssh2';
+import type * as Ssh2 from 'ssh2';
+import { lazyModule } from '../lazy';
+
+const ssh2 = lazyModule<typeof Ssh2>('ssh2');
 import { ProtocolViolation, type ServiceUnderTest } from '../../sdk';
 import { exchangeHello, mapSsh2Error, passwordAuthHandler, passwordLogin, stepBudgets } from '../ssh';
 import type { Ssh2Error } from '../ssh/client';
@@ -18,7 +21,7 @@ async function openSshSession(service: ServiceUnderTest, username: string, passw
   signal.throwIfAborted();
   const socket = net.connect({ host: service.host, port: service.port, noDelay: true });
   socket.on('error', () => undefined); // reported through ssh2's 'error' event
-  const client = new Client();
+  const client = new ssh2.Client();
   let closedAt: number | undefined;
   const destroy = () => {
     client.end();

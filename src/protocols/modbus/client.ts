@@ -1,5 +1,5 @@
 import type * as net from 'node:net';
-import ModbusRTU from 'modbus-serial';
+import type ModbusRTU from 'modbus-serial';
 import { ProtocolViolation, TargetTimeout, type Transcript } from '../../sdk';
 import { connectTcp, type ModbusEndpoint } from './connect';
 import { exceptionName, parseFrame } from './frames';
@@ -54,7 +54,10 @@ export class ModbusClientSession {
 
   static async open(endpoint: ModbusEndpoint, options: ModbusClientOptions): Promise<ModbusClientSession> {
     const socket = await connectTcp(endpoint, options.signal, options.connectTimeoutMs ?? 3000);
-    const client = new ModbusRTU();
+    // modbus-serial exports its client class as the module itself; loaded on first use (see ../lazy.ts).
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const Client = require('modbus-serial') as typeof ModbusRTU;
+    const client = new Client();
     const session = new ModbusClientSession(client, socket, options.signal, options.transcript);
     // Our listeners go first, so a banner or garbage is seen before modbus-serial parses it.
     session.tap();

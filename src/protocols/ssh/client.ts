@@ -1,5 +1,9 @@
 import * as net from 'node:net';
-import { Client, type ConnectConfig } from 'ssh2';
+import type * as Ssh2 from 'ssh2';
+import type { ConnectConfig } from 'ssh2';
+import { lazyModule } from '../lazy';
+
+const ssh2 = lazyModule<typeof Ssh2>('ssh2');
 import { ProtocolViolation, TargetTimeout } from '../../sdk';
 
 /** ssh2 attaches a `level` to its errors telling where they arose. */
@@ -44,11 +48,11 @@ export interface ClientControl<T> {
  * Runs one ssh2 client connection on a socket we own, so that abort and every exit path destroy it.
  * `setup` wires events and calls finish/fail; the connection is ended and destroyed in `finally`.
  */
-export async function runSsh2Client<T>(opts: ClientRunOptions, setup: (client: Client, ctl: ClientControl<T>) => void): Promise<T> {
+export async function runSsh2Client<T>(opts: ClientRunOptions, setup: (client: Ssh2.Client, ctl: ClientControl<T>) => void): Promise<T> {
   opts.signal.throwIfAborted();
   const socket = net.connect({ host: opts.host, port: opts.port, noDelay: true }); // no Nagle: the exchange is many small packets
   socket.on('error', () => undefined); // reported through ssh2's 'error' event
-  const client = new Client();
+  const client = new ssh2.Client();
   let onAbort: (() => void) | undefined;
   try {
     return await new Promise<T>((resolve, reject) => {

@@ -1,15 +1,19 @@
-import {
-  SUPPORTED_CIPHER, SUPPORTED_COMPRESSION, SUPPORTED_KEX, SUPPORTED_MAC, SUPPORTED_SERVER_HOST_KEY,
-} from 'ssh2/lib/protocol/constants';
+import type * as Ssh2Constants from 'ssh2/lib/protocol/constants';
 import type { Algorithms } from 'ssh2';
+import { lazyModule } from '../lazy';
 import { runSsh2Client } from './client';
 import { describeHostKey, hostKeyFamily, type HostKeyInfo } from './keys';
 
-/** What ssh2 (the library our key exchanges use) can negotiate, for callers that must filter. */
+const ssh2 = lazyModule<typeof Ssh2Constants>('ssh2/lib/protocol/constants');
+
+/** What ssh2 (the library our key exchanges use) can negotiate, for callers that must filter (read on use). */
 export const SSH2_SUPPORTED = {
-  kex: SUPPORTED_KEX, serverHostKey: SUPPORTED_SERVER_HOST_KEY, cipher: SUPPORTED_CIPHER, mac: SUPPORTED_MAC,
-  compress: SUPPORTED_COMPRESSION,
-} as const;
+  get kex() { return ssh2.SUPPORTED_KEX; },
+  get serverHostKey() { return ssh2.SUPPORTED_SERVER_HOST_KEY; },
+  get cipher() { return ssh2.SUPPORTED_CIPHER; },
+  get mac() { return ssh2.SUPPORTED_MAC; },
+  get compress() { return ssh2.SUPPORTED_COMPRESSION; },
+};
 
 export interface HostKeyResult {
   /** The host-key algorithm the server offered. */
@@ -40,8 +44,8 @@ export interface HostKeyOptions {
 export async function fetchHostKey(algorithm: string, opts: HostKeyOptions): Promise<HostKeyResult> {
   let blob: Buffer | undefined;
   const algorithms = {
-    serverHostKey: [algorithm], kex: [...SUPPORTED_KEX], cipher: [...SUPPORTED_CIPHER], hmac: [...SUPPORTED_MAC],
-    compress: [...SUPPORTED_COMPRESSION],
+    serverHostKey: [algorithm], kex: [...ssh2.SUPPORTED_KEX], cipher: [...ssh2.SUPPORTED_CIPHER], hmac: [...ssh2.SUPPORTED_MAC],
+    compress: [...ssh2.SUPPORTED_COMPRESSION],
   } as Algorithms; // ssh2's typed unions lag behind the names it supports at run time
   return runSsh2Client<HostKeyResult>({
     host: opts.host, port: opts.port, signal: opts.signal, timeoutMs: opts.timeoutMs,
@@ -81,7 +85,7 @@ export async function fetchHostKeys(offered: readonly string[], opts: HostKeyOpt
       results.push({ ...known, algorithm, signatureVerified: known.via === algorithm ? known.signatureVerified : undefined });
       continue;
     }
-    if (!SUPPORTED_SERVER_HOST_KEY.includes(algorithm)) {
+    if (!ssh2.SUPPORTED_SERVER_HOST_KEY.includes(algorithm)) {
       results.push({ algorithm, error: 'not supported by the SSH library the probe uses (ssh2); size not determined' });
       continue;
     }
