@@ -132,15 +132,19 @@ export async function startEmulator(postureOrName: Posture | string, overrides: 
     await Promise.allSettled(running.reverse().map((s) => s.close()));
     if (ownWorkDir) fs.rmSync(workDir, { recursive: true, force: true });
   };
-  for (const module of SERVICE_MODULES) {
+  // The services start at once (the OPC UA server alone takes seconds: node-opcua, keys, a helper process);
+  // they are listed in SERVICE_MODULES order. If one fails, the others are closed and the first failure reported.
+  const enabled = SERVICE_MODULES.flatMap((module) => {
     const config = posture.services[module.key] as ServicePosture | undefined;
-    if (!config || config.enabled === false) continue;
-    try {
-      running.push(await module.start(config, device));
-    } catch (err) {
-      await closeAll();
-      throw startFailure(module.key, config, device, err);
-    }
+    return config && config.enabled !== false ? [{ module, config }] : [];
+  });
+  const started = await Promise.allSettled(enabled.map(({ module, config }) => module.start(config, device)));
+  for (const result of started) if (result.status === 'fulfilled') running.push(result.value);
+  const failed = started.findIndex((r) => r.status === 'rejected');
+  if (failed !== -1) {
+    await closeAll();
+    const { module, config } = enabled[failed];
+    throw startFailure(module.key, config, device, (started[failed] as PromiseRejectedResult).reason);
   }
   const services = running.flatMap((s) => s.endpoints);
   let closed: Promise<void> | undefined;
