@@ -125,6 +125,9 @@ describe('command line: iacs-probe labnet', function () {
 
     it('without root: up is refused with exit 3 and makes nothing; sweep names what it cannot remove and exits 2', async () => {
       const asNobody = { uid: NOBODY, gid: NOBODY };
+      // The CLI runs as nobody: the checkout must be readable by every user (a checkout under a private folder is not).
+      const readable = spawnSync('/bin/sh', ['-c', 'test -r "$0"', path.resolve('bin/iacs-probe')], { uid: NOBODY, gid: NOBODY }).status === 0;
+      expect(readable, `${path.resolve('bin/iacs-probe')} is not readable by nobody (uid ${NOBODY}): this test runs the CLI as an unprivileged user`).to.equal(true);
       const { child, done } = startCli(['labnet', 'up', '--posture', telnetOnly], {}, undefined, asNobody);
       const up = await done;
       expect(up.code, up.stderr).to.equal(3);
