@@ -102,17 +102,13 @@ export function normalQuantile(p: number): number {
 }
 
 /**
- * Alpha-spending function of the power family, α·t^ρ: the part of `alpha` that looks up to information
- * fraction t (0..1) may spend (Lan & DeMets 1983, Biometrika 70:659-663; Kim & DeMets 1987, Biometrika
- * 74:149-154). ρ = 1 spends early like Pocock's boundaries, ρ = 3 late like O'Brien-Fleming's.
+ * Lan-DeMets alpha-spending function of Pocock type, α·ln(1 + (e − 1)·t): the part of `alpha` that looks up to
+ * information fraction t (0..1) may spend (Lan & DeMets 1983, Biometrika 70:659-663). It spends early, so the
+ * first look that can decide may stop a batch (docs/auth.md, "Sequential design").
  */
-export function powerSpending(alpha: number, t: number, rho: number): number {
-  return alpha * Math.min(1, Math.max(0, t)) ** rho;
+export function pocockSpending(alpha: number, t: number): number {
+  return alpha * Math.log(1 + (Math.E - 1) * Math.min(1, Math.max(0, t)));
 }
-
-/** ρ of the timing test's spending: the earliest look that can decide (6 pairs of 8) may still stop the batch,
- * and the last one keeps enough level for a few outliers (docs/auth.md, "Sequential design"). */
-export const TIMING_SPENDING_RHO = 2;
 
 /** Rank of the lower end of the distribution-free shift interval: 0 when these sizes cannot give one. */
 function intervalRank(n: number, m: number, gamma: number): number {
@@ -159,9 +155,9 @@ export interface SequentialLook extends TimingComparison {
 
 /**
  * A group-sequential comparison of two timing samples that grow between looks. At each look:
- * - `difference`: Mann-Whitney significant at the nominal level this look spends from `alpha` (power-family
- *   spending, ρ = 2, over the information fraction (n + m) / (2·maxSamples); every level is at most alpha, so
- *   the rule is never looser than one fixed test at alpha) and medians at least minEffectMs apart;
+ * - `difference`: Mann-Whitney significant at the nominal level this look spends from `alpha` (Pocock-type
+ *   spending over the information fraction (n + m) / (2·maxSamples); every level is at most alpha, so the
+ *   rule is never looser than one fixed test at alpha) and medians at least minEffectMs apart;
  * - `no-difference`: the shift interval lies strictly within ±minEffectMs, each end's error spent the same way
  *   from `equivalenceAlpha` (two one-sided tests by repeated confidence intervals);
  * - `continue` otherwise. A look where these sizes cannot reach a level spends nothing.
@@ -178,7 +174,7 @@ export class SequentialTimingTest {
   look(a: readonly number[], b: readonly number[]): SequentialLook {
     const { alpha, equivalenceAlpha, minEffectMs, maxSamples } = this.options;
     const information = (a.length + b.length) / (2 * maxSamples);
-    const allowed = powerSpending(alpha, information, TIMING_SPENDING_RHO);
+    const allowed = pocockSpending(alpha, information);
     const base = compareTimings(a, b, alpha, minEffectMs);
     let level = 0;
     let distinguishable = false;
@@ -190,7 +186,7 @@ export class SequentialTimingTest {
     }
     let interval: [number, number] | null = null;
     let intervalLevel = 0;
-    const equivalenceLevel = powerSpending(equivalenceAlpha, information, TIMING_SPENDING_RHO) - this.spentEquivalence;
+    const equivalenceLevel = pocockSpending(equivalenceAlpha, information) - this.spentEquivalence;
     if (!distinguishable && equivalenceLevel > 0 && canBoundShift(a.length, b.length, equivalenceLevel)) {
       this.spentEquivalence += equivalenceLevel;
       const s = shiftInterval(a, b, equivalenceLevel)!;

@@ -9,7 +9,7 @@ import {
 } from '../../src/protocols/auth';
 import { findLoginForm, findLogoutLink, samePath, visibleText } from '../../src/protocols/auth/html';
 import {
-  SequentialTimingTest, canBoundShift, canReachSignificance, compareTimings, mannWhitney, median, normalQuantile, powerSpending, shiftInterval,
+  SequentialTimingTest, canBoundShift, canReachSignificance, compareTimings, mannWhitney, median, normalQuantile, pocockSpending, shiftInterval,
   type SequentialDecision,
 } from '../../src/sdk/stats';
 import { normalizeText } from '../../src/protocols/auth/checks/feedback';
@@ -141,10 +141,10 @@ describe('authentication layer', () => {
     });
   });
 
-  describe('sequential timing test (group-sequential, power-family alpha spending, repeated shift intervals)', () => {
+  describe('sequential timing test (group-sequential, Pocock-type alpha spending, repeated shift intervals)', () => {
     /** A seeded generator (Park-Miller), so the simulations below are the same on every run. */
     const random = (seed: number) => () => (seed = (seed * 16807) % 2147483647) / 2147483647;
-    const OPTIONS = { alpha: 0.01, equivalenceAlpha: 0.05, minEffectMs: 15, maxSamples: 8 };
+    const OPTIONS = { alpha: 0.01, equivalenceAlpha: 0.05, minEffectMs: 15, maxSamples: 12 };
 
     /** Runs one batch as feedback-sampler does (two pairs a round, a look after each) on generated refusal times. */
     function batch(draw: () => number, shift: number, options = OPTIONS): { decision: SequentialDecision | 'cap'; pairs: number; test: SequentialTimingTest } {
@@ -166,10 +166,10 @@ describe('authentication layer', () => {
       expect(normalQuantile(0.975)).to.be.closeTo(1.95996, 1e-4);
       expect(normalQuantile(0.995)).to.be.closeTo(2.57583, 1e-4);
       expect(normalQuantile(0.05)).to.be.closeTo(-1.64485, 1e-4);
-      expect(powerSpending(0.01, 0, 2)).to.equal(0);
-      expect(powerSpending(0.01, 1, 2)).to.be.closeTo(0.01, 1e-12);
-      expect(powerSpending(0.01, 0.75, 2)).to.be.closeTo(0.005625, 1e-12);
-      expect(powerSpending(0.01, 2, 2)).to.be.closeTo(0.01, 1e-12); // past the cap nothing more is spent
+      expect(pocockSpending(0.01, 0)).to.equal(0);
+      expect(pocockSpending(0.01, 1)).to.be.closeTo(0.01, 1e-12);
+      expect(pocockSpending(0.01, 0.5)).to.be.closeTo(0.01 * Math.log(1 + (Math.E - 1) / 2), 1e-12);
+      expect(pocockSpending(0.01, 2)).to.be.closeTo(0.01, 1e-12); // past the cap nothing more is spent
     });
 
     it('the shift interval: Moses ranks, worked by hand for 6 + 6 values shifted by 10', () => {
@@ -181,11 +181,11 @@ describe('authentication layer', () => {
       expect(shiftInterval([1, 2, 3], [4, 5, 6], 0.05)).to.equal(undefined);
     });
 
-    it('a clear difference stops the batch at the first look that can reach its level (6 pairs of 8); so does a difference excluded', () => {
+    it('a clear difference stops the batch at the first look that can reach its level (6 pairs of 12); a difference excluded at 4', () => {
       const draw = random(7);
       const noise = () => 5 + 4 * draw();
       expect(batch(noise, 150)).to.deep.include({ decision: 'difference', pairs: 6 });
-      expect(batch(noise, 0)).to.deep.include({ decision: 'no-difference', pairs: 6 });
+      expect(batch(noise, 0)).to.deep.include({ decision: 'no-difference', pairs: 4 });
       // A difference below the minimum effect is never a finding, however significant.
       expect(batch(noise, 8).decision).to.not.equal('difference');
     });

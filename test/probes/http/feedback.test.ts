@@ -68,8 +68,8 @@ describe('probe http.feedback', function () {
   }
 
   it('a difference that shows in the first batch only (a transient, like a loaded machine) is not confirmed by the second: no finding', async () => {
-    // 8 slow refusals: enough for the first batch to find the difference even if it needs its whole cap.
-    const device = await transientlySlowDevice(OPERATOR, 8);
+    // 6 slow refusals: as many as the first batch needs to see the difference (it stops at its first decisive look).
+    const device = await transientlySlowDevice(OPERATOR, 6);
     try {
       const { attempt } = await runProbe(probe, {
         service: { port: device.port, protocol: 'http', options: { auth: { mode: 'basic', path: '/admin' } } }, credentials: { http: OPERATOR }, policy: POLICY,
@@ -78,7 +78,7 @@ describe('probe http.feedback', function () {
       expect(codes(attempt)).to.deep.equal([]);
       const o = attempt.observations as unknown as Observations;
       // The first batch stopped on a clear difference (significant at the level its look spent) ...
-      expect(o.timing).to.deep.include({ stoppedBy: 'difference', distinguishable: false });
+      expect(o.timing).to.deep.include({ stoppedBy: 'difference', samples: [6, 6], distinguishable: false });
       expect(o.timing!.p).to.be.below(o.timing!.level);
       // ... and the independent second batch did not show it again.
       expect(o.timing!.confirmation?.distinguishable).to.equal(false);
@@ -88,13 +88,14 @@ describe('probe http.feedback', function () {
     }
   });
 
-  it('sequential batches: the weak form stops each batch before its cap once the difference is clear, the hardened one as soon as it is excluded; features still see 8 answers per class', async () => {
+  it('sequential batches: the weak form stops each batch long before its cap of 12 once the difference is clear, the hardened one as soon as it is excluded; features still see 8 answers per class', async () => {
     const weak = await runProbe(probe, { service: serviceOf(devices.weak(), 'http-form'), credentials: { http: WEAK_ADMIN }, policy: POLICY });
     const w = weak.attempt.observations as unknown as Observations;
     expect(w.timing).to.deep.include({ stoppedBy: 'difference' });
     expect(w.timing!.confirmation).to.deep.include({ stoppedBy: 'difference', distinguishable: true });
     // Two fixed batches of 8 took 16 per class; the first decisive look comes at 6 pairs (12 in all when both stop there).
     expect(w.samples.unknownUser).to.be.at.least(12).and.below(16);
+    expect(w.timing!.samples[0]).to.be.below(12);
     const hardened = await runProbe(probe, { service: serviceOf(devices.hardened(), 'http-basic'), credentials: { http: OPERATOR }, policy: POLICY });
     const h = hardened.attempt.observations as unknown as Observations;
     expect(h.samples).to.deep.equal({ unknownUser: 8, wrongPassword: 8 });

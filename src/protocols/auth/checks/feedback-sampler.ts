@@ -8,14 +8,16 @@ import { unknownUser, wrongPassword } from './common';
  * How `<protocol>.feedback` takes its failed logins: pairs of one unknown user and the known user, each with a
  * wrong password, the order alternating (unknown first, then known first), two pairs a round. After each round
  * a group-sequential test (src/sdk/stats.ts) looks at the batch so far and stops it as soon as the timing is
- * clear either way; a difference must show again in a second, independent batch. Then, if fewer than `samples`
- * pairs were made in all, more are made for the status/text/size comparison (never fewer answers than a fixed
- * batch of `samples` gave it). docs/auth.md explains the design and its error bounds.
+ * clear either way, at most `maxSamples` pairs; a difference must show again in a second, independent batch.
+ * Then, if fewer than `samples` pairs were made in all, more are made for the status/text/size comparison (it
+ * never sees fewer answers than the fixed batch of `samples` gave it). docs/auth.md explains the design.
  */
 
 export interface SamplingInputs {
-  /** Most pairs in one batch of the timing test, and the fewest the status/text/size comparison sees. */
+  /** The fewest pairs the status/text/size comparison sees (the size of the fixed batch the test replaces). */
   samples: number;
+  /** Most pairs in one batch of the timing test. */
+  maxSamples: number;
   alpha: number;
   equivalenceAlpha: number;
   minEffectMs: number;
@@ -64,13 +66,13 @@ export class FeedbackSampler {
   }
 
   private async batch(): Promise<Batch> {
-    const { samples, alpha, equivalenceAlpha, minEffectMs } = this.ctx.inputs;
-    const test = new SequentialTimingTest({ alpha, equivalenceAlpha, minEffectMs, maxSamples: samples });
+    const { maxSamples, alpha, equivalenceAlpha, minEffectMs } = this.ctx.inputs;
+    const test = new SequentialTimingTest({ alpha, equivalenceAlpha, minEffectMs, maxSamples });
     const batch: Batch = { unknown: [], wrong: [], looks: test.looks, end: 'cap' };
-    for (let made = 0; made < samples;) {
+    for (let made = 0; made < maxSamples;) {
       if (!this.timeForRound()) return { ...batch, end: 'deadline' };
       const started = Date.now();
-      for (let i = 0; i < PAIRS_PER_ROUND && made < samples && !this.budgetSpent; i++, made++) await this.pair(batch);
+      for (let i = 0; i < PAIRS_PER_ROUND && made < maxSamples && !this.budgetSpent; i++, made++) await this.pair(batch);
       this.lastRoundMs = Date.now() - started;
       if (batch.unknown.length > 0 && batch.wrong.length > 0) {
         const look = test.look(batch.unknown.map((r) => r.durationMs), batch.wrong.map((r) => r.durationMs));
@@ -152,7 +154,7 @@ const UNDECIDED: Record<Exclude<BatchEnd, 'difference' | 'no-difference'>, (b: B
   cap: (b, inputs) => {
     const interval = b.looks.at(-1)?.interval;
     return `after ${b.unknown.length} / ${b.wrong.length} samples the difference is neither significant with at least ${inputs.minEffectMs} ms `
-      + `nor excluded${interval ? ` (shift interval ${interval[0]} to ${interval[1]} ms)` : ''}; raise samples for a noisy interface`;
+      + `nor excluded${interval ? ` (shift interval ${interval[0]} to ${interval[1]} ms)` : ''}; raise maxSamples for a noisy interface`;
   },
 };
 

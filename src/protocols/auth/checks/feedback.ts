@@ -7,9 +7,10 @@ import { onEveryLoginService, accountFor, accountLocks, channelOf, notDetermined
 import { FeedbackSampler, timingVerdict } from './feedback-sampler';
 
 export interface FeedbackInputs {
-  /** Most failed logins per class (unknown user / wrong password) in one batch of the timing test, which stops
-   * earlier when the answer is clear; also the fewest the status/text/size comparison sees. */
+  /** Failed logins per class (unknown user / wrong password) the status/text/size comparison sees at least. */
   samples: number;
+  /** Most failed logins per class in one batch of the timing test, which stops earlier when the answer is clear. */
+  maxSamples: number;
   /** Error level of a timing finding (each of its two batches), spent over the looks of a batch. */
   alpha: number;
   /** Error level of "no timing difference" (each end of the shift interval), spent over the looks of a batch. */
@@ -83,12 +84,13 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
     inputs: {
       schema: inputsSchema({
         samples: { type: 'integer', minimum: 1, maximum: 100 },
+        maxSamples: { type: 'integer', minimum: 2, maximum: 100 },
         alpha: { type: 'number', exclusiveMinimum: 0, maximum: 0.5 },
         equivalenceAlpha: { type: 'number', exclusiveMinimum: 0, maximum: 0.5 },
         minEffectMs: { type: 'number', minimum: 0 },
         knownUser: { type: 'string', minLength: 1 },
       }),
-      defaults: { samples: 8, alpha: 0.01, equivalenceAlpha: 0.05, minEffectMs: 15 },
+      defaults: { samples: 8, maxSamples: 12, alpha: 0.01, equivalenceAlpha: 0.05, minEffectMs: 15 },
     },
     locks: ({ host, service, credentials, inputs }) => {
       const user = accountFor(credentials, protocol, 'feedback')?.username ?? inputs.knownUser;
