@@ -1,7 +1,6 @@
 import {
   MissingInput, Transcript, defineProbe, finding, hex, judge,
   type Finding, type Judgement,
-  sleep,
 } from '../../src/sdk';
 import {
   EssentialFunctionMonitor, FUNCTION_CODES, LIMITS, RawModbusConnection, encodeFrame, interpretResponse,
@@ -216,7 +215,7 @@ export default defineProbe<InputValidationInputs>({
         } finally {
           conn.close();
         }
-        const afterwards = await stillAnswers(monitor, inputs.recoveryMs, ctx.signal);
+        const afterwards = await stillAnswers(monitor, inputs.recoveryMs, (ms) => ctx.wait(ms, `input-validation: the device did not answer a normal read after case ${c.id}; pause before the next recovery check`));
         records.push({ ...record, afterwards });
         if (!afterwards.ok) break; // a device that stopped answering cannot judge the remaining cases
       }
@@ -290,13 +289,13 @@ export default defineProbe<InputValidationInputs>({
   },
 });
 
-/** One normal read now; if it fails, retries until `recoveryMs` has passed. */
-async function stillAnswers(monitor: EssentialFunctionMonitor, recoveryMs: number, signal: AbortSignal): Promise<CaseRecord['afterwards']> {
+/** One normal read now; if it fails, retries until `recoveryMs` has passed (`wait` is the journaled pause). */
+async function stillAnswers(monitor: EssentialFunctionMonitor, recoveryMs: number, wait: (ms: number) => Promise<void>): Promise<CaseRecord['afterwards']> {
   const started = Date.now();
   let sample = await monitor.check();
   if (sample.ok) return { ok: true };
   while (Date.now() - started < recoveryMs) {
-    await sleep(Math.min(250, recoveryMs), signal);
+    await wait(Math.min(250, recoveryMs));
     sample = await monitor.check();
     if (sample.ok) return { ok: true, recoveredAfterMs: Date.now() - started };
   }

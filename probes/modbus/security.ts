@@ -99,7 +99,7 @@ export default defineProbe<ModbusSecurityInputs>({
     const observations: Record<string, unknown> = { secureEndpoint: formatTarget(target.host, target.port) };
     let inspection: Awaited<ReturnType<typeof inspectServer>>;
     try {
-      inspection = await inspectServer(endpoint, { signal: ctx.signal, deadline: ctx.deadline });
+      inspection = await inspectServer(endpoint, { signal: ctx.signal, deadline: ctx.deadline, wait: ctx.wait });
     } catch (err) {
       if (!(err instanceof ProtocolViolation)) throw err;
       // Not TLS: say what it is if it answers plain Modbus, else it is simply not the protocol.

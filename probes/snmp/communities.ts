@@ -2,13 +2,14 @@ import {
   TargetTimeout, defineProbe, finding, judge, type Finding, type Judgement, type ProbeContext,
 } from '../../src/sdk';
 import {
-  discoverV3, tryAccess, withSnmp, type CommunityVersion, type SnmpEndpoint, type SnmpOptions,
+  discoverV3, withSnmp, type CommunityVersion, type SnmpEndpoint, type SnmpOptions,
   type SnmpSetValue, type SnmpValue,
 } from '../../src/protocols/snmp';
 import {
-  SNMP_INPUT_PROPERTIES, communityCandidates, communityRef, describeCommunity, mapLimited, profileCommunities,
+  SNMP_INPUT_PROPERTIES, communityCandidates, communityRef, describeCommunity, profileCommunities,
   type CommunityCandidate, type CommunityRef,
 } from '../../src/protocols/snmp-access';
+import { sweepAccess, type SweepEvent } from '../../src/protocols/snmp-sweep';
 
 interface Inputs {
   /** Communities the profile knows (in addition to credentials snmp.community and the service option). */
@@ -16,10 +17,11 @@ interface Inputs {
   /** Also try the well-known communities of profiles/baselines/snmp.yaml. */
   tryDefaults: boolean;
   versions: CommunityVersion[];
-  /** Per request, per try. */
+  /** How long one request (one window of requests) waits for its answer. */
   requestTimeoutMs: number;
+  /** Further windows for the guesses that stayed silent, each only when it fits the attempt's budget. */
   retries: number;
-  /** Requests in flight at once toward the agent. */
+  /** Most requests in flight at once toward the agent (lower it for a device that rate-limits). */
   parallel: number;
   /** The object the SET check may write (destructive runs only); also the service option setOid. */
   setOid?: string;
@@ -113,12 +115,35 @@ async function trySet(endpoint: SnmpEndpoint, options: SnmpOptions, oid: string,
   return { tried: true, oid, attempts, written: false };
 }
 
+interface Trial {
+  candidate: CommunityCandidate;
+  version: CommunityVersion;
+}
+
+/**
+ * All guesses through one sweep; every request and its end is a line of requests.ndjson (t: ms since the
+ * sweep began), in the order it happened. Retry windows keep room for the SNMPv3 discovery that may follow.
+ */
+async function sweepCommunities(ctx: ProbeContext<Inputs>, endpoint: SnmpEndpoint, trials: readonly Trial[]) {
+  const started = Date.now();
+  const { requestTimeoutMs, retries, parallel } = ctx.inputs;
+  const line = ({ event, index, round }: SweepEvent) => {
+    const { candidate, version } = trials[index];
+    ctx.evidence.append('requests.ndjson', JSON.stringify({ t: Date.now() - started, event, round, version, ...communityRef(candidate) }));
+  };
+  return sweepAccess(endpoint, trials.map(({ candidate, version }) => ({ version, community: candidate.community })), {
+    timeoutMs: requestTimeoutMs, retries, parallel, signal: ctx.signal, onEvent: line,
+    finishBy: ctx.deadline - (retries + 1) * requestTimeoutMs - 500,
+  });
+}
+
 export default defineProbe<Inputs>({
   id: 'snmp.communities',
   protocol: 'snmp',
   title: 'SNMP v1/v2c communities that answer (well-known defaults and the profile\'s own)',
   description: 'Sends one SNMP GET of sysDescr.0 per community and version (v1, v2c) for the profile\'s communities and the '
-    + 'well-known defaults of profiles/baselines/snmp.yaml, a few at a time. A community that answers is recorded by name '
+    + 'well-known defaults of profiles/baselines/snmp.yaml, all in flight at once (at most `parallel`), then waits one timeout '
+    + 'window; the silent ones are sent again once per retry while the budget allows. A community that answers is recorded by name '
     + '(defaults) or by list index and SHA-256 (profile ones). A default community that answers fails CR 1.5 and CR 2.1; any '
     + 'community answering over v1/v2c fails CR 4.1 (cleartext). When nothing answers, an SNMPv3 discovery request tells a '
     + 'silent agent from a dead one. Only in destructive runs and on an OID the profile names: reads it, writes a test value '
@@ -142,12 +167,12 @@ export default defineProbe<Inputs>({
         communities: SNMP_INPUT_PROPERTIES.communities, tryDefaults: SNMP_INPUT_PROPERTIES.tryDefaults,
         requestTimeoutMs: SNMP_INPUT_PROPERTIES.requestTimeoutMs, retries: SNMP_INPUT_PROPERTIES.retries,
         versions: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: ['v1', 'v2c'] } },
-        parallel: { type: 'integer', minimum: 1, maximum: 16 },
+        parallel: { type: 'integer', minimum: 1, maximum: 64 },
         setOid: { type: 'string', pattern: '^[0-2](\\.[0-9]+)+$' },
         setValue: { type: ['string', 'integer'] },
       },
     },
-    defaults: { tryDefaults: true, versions: ['v1', 'v2c'], requestTimeoutMs: 1000, retries: 1, parallel: 4 },
+    defaults: { tryDefaults: true, versions: ['v1', 'v2c'], requestTimeoutMs: 1000, retries: 1, parallel: 32 },
   },
   async run(ctx: ProbeContext<Inputs>) {
     const service = ctx.service!;
@@ -159,11 +184,9 @@ export default defineProbe<Inputs>({
     const candidates = communityCandidates(profile, defaults);
     const trials = candidates.flatMap((candidate) => ctx.inputs.versions.map((version) => ({ candidate, version })));
 
-    const results = await mapLimited(trials, ctx.inputs.parallel, async ({ candidate, version }) => {
-      const trial = await tryAccess(endpoint, { version, community: candidate.community }, options);
-      return { candidate, version, trial };
-    });
-    const answers: Answer[] = results.flatMap(({ candidate, version, trial }) => {
+    const sweep = await sweepCommunities(ctx, endpoint, trials);
+    const answers: Answer[] = trials.flatMap(({ candidate, version }, i) => {
+      const trial = sweep.trials[i];
       if (trial.result !== 'response') return [];
       const vb = trial.response.varbinds[0];
       const readable = trial.response.errorStatus === 'NoError' && vb !== undefined && vb.value !== null;
@@ -194,6 +217,10 @@ export default defineProbe<Inputs>({
       profileCommunities: profile.length,
       defaultCommunities: defaults,
       requests: trials.length,
+      parallel: ctx.inputs.parallel,
+      rounds: sweep.rounds,
+      resent: sweep.resent,
+      ...(sweep.retriesSkipped ? { retriesSkipped: sweep.retriesSkipped } : {}),
     };
     const answered = answers.map((a) => ({
       version: a.version, ...a.ref, readable: a.readable, errorStatus: a.errorStatus, ...(a.sysDescr ? { sysDescr: a.sysDescr } : {}),

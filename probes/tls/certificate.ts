@@ -148,7 +148,7 @@ export default defineProbe<CertificateInputs>({
     const service = ctx.service!;
     const endpoint = tlsEndpoint(service);
     const anchors = ctx.inputs.trustAnchorsFile ? readCertificates(ctx.resolvePath(ctx.inputs.trustAnchorsFile)) : null;
-    const inspection = await inspectServer(endpoint, { signal: ctx.signal, deadline: ctx.deadline, ...helloPacing(ctx.inputs) });
+    const inspection = await inspectServer(endpoint, { signal: ctx.signal, deadline: ctx.deadline, wait: ctx.wait, ...helloPacing(ctx.inputs) });
     const full = await fullHandshake(endpoint, { signal: ctx.signal, timeoutMs: Math.max(1, Math.min(15_000, ctx.deadline - Date.now())) });
     let chainDer = inspection.certificates;
     let chainSource = inspection.protocol ? `${inspection.protocol} server flight, as sent` : '';

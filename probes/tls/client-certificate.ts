@@ -89,7 +89,7 @@ export default defineProbe<ClientCertificateInputs>({
     const endpoint = tlsEndpoint(service);
     const trustedCa = ctx.inputs.trustedCaCertFile && ctx.inputs.trustedCaKeyFile
       ? readIssuer(ctx.resolvePath(ctx.inputs.trustedCaCertFile), ctx.resolvePath(ctx.inputs.trustedCaKeyFile)) : undefined;
-    const inspection = await inspectServer(endpoint, { signal: ctx.signal, deadline: ctx.deadline, ...helloPacing(ctx.inputs) });
+    const inspection = await inspectServer(endpoint, { signal: ctx.signal, deadline: ctx.deadline, wait: ctx.wait, ...helloPacing(ctx.inputs) });
     const payload = payloadFor(service.protocol, service.host, service.unitId);
     const attempt = (cert?: IssuedCertificate, chain: IssuedCertificate[] = []) => fullHandshake(endpoint, {
       signal: ctx.signal,

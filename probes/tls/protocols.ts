@@ -173,6 +173,7 @@ export default defineProbe<HelloPacing>({
     const result = await scanTls(tlsEndpoint(service), {
       signal: ctx.signal,
       deadline: ctx.deadline,
+      wait: ctx.wait,
       ...helloPacing(ctx.inputs),
       onExchange: (entry) => {
         transcriptPath = ctx.evidence.append(transcript, JSON.stringify(entry));

@@ -167,7 +167,7 @@ function toLibraryUser(user: V3User): Snmp.User {
 }
 
 /** A dgram module whose sockets are connected to the target, so ICMP unreachables become errors. */
-function connectedDgram(endpoint: SnmpEndpoint, onSocket: (s: dgram.Socket) => void): Snmp.DgramModule {
+function connectedDgram(endpoint: SnmpEndpoint, onSocket: (s: dgram.Socket) => void, onSent?: () => void): Snmp.DgramModule {
   return {
     createSocket(type) {
       const socket = dgram.createSocket(type);
@@ -181,7 +181,11 @@ function connectedDgram(endpoint: SnmpEndpoint, onSocket: (s: dgram.Socket) => v
       const rawSend = socket.send.bind(socket) as (b: Buffer, o: number, l: number, cb: (e: Error | null) => void) => void;
       // net-snmp calls send(buffer, offset, length, port, address, cb); a connected socket takes no address.
       (socket as unknown as { send: unknown }).send = (buf: Buffer, offset: number, length: number, _p: number, _a: string, cb: (e: Error | null) => void) => {
-        const go = () => rawSend(buf, offset, length, cb);
+        // onSent runs before net-snmp's callback starts the request's timer: "sent" precedes its timeout.
+        const go = () => rawSend(buf, offset, length, (err) => {
+          if (!err) onSent?.();
+          cb(err);
+        });
         if (connected) go();
         else queue.push(go);
       };
@@ -194,6 +198,14 @@ function describe(endpoint: SnmpEndpoint): string {
   return `${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}/udp`;
 }
 
+/** For clients of a batch (sweepAccess): one abort listener for the whole batch instead of one per request. */
+export interface BatchHooks {
+  /** The client adds no abort listener of its own: the batch watches the signal and calls cancel(). */
+  readonly cancelledByBatch?: boolean;
+  /** Called when a request datagram has left the socket (before its timeout starts). */
+  readonly onDatagramSent?: () => void;
+}
+
 /** One open SNMP session. Create it with withSnmp(); it is closed when the callback settles. */
 export class SnmpClient {
   private readonly session: Snmp.Session;
@@ -201,7 +213,9 @@ export class SnmpClient {
   private failure: Error | undefined;
   private closed = false;
 
-  constructor(readonly endpoint: SnmpEndpoint, readonly access: SnmpAccess, private readonly options: SnmpOptions) {
+  constructor(
+    readonly endpoint: SnmpEndpoint, readonly access: SnmpAccess, private readonly options: SnmpOptions, private readonly hooks: BatchHooks = {},
+  ) {
     const libraryOptions: Snmp.SessionOptions = {
       port: endpoint.port,
       retries: options.retries,
@@ -214,7 +228,7 @@ export class SnmpClient {
         s.on('error', (err: NodeJS.ErrnoException) => this.fail(err.code === 'ECONNREFUSED'
           ? new TargetUnreachable(`${describe(endpoint)}: port unreachable (ICMP): nothing listens for SNMP`, { cause: err })
           : err));
-      }),
+      }, hooks.onDatagramSent),
     };
     if (access.version === 'v3') {
       this.session = snmp.createV3Session(endpoint.host, toLibraryUser(access.user), { ...libraryOptions, version: snmp.Version3 });
@@ -273,6 +287,12 @@ export class SnmpClient {
     return { values, truncated: true, endStatus: 'NoError' };
   }
 
+  /** Rejects every pending request with `reason` and closes the socket (the batch's abort listener calls it). */
+  cancel(reason: unknown): void {
+    for (const reject of [...this.pending]) reject(reason);
+    this.close();
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -290,6 +310,7 @@ export class SnmpClient {
 
   private request(start: (cb: Snmp.ResponseCallback) => void): Promise<SnmpResponse> {
     const { signal } = this.options;
+    const watch = !this.hooks.cancelledByBatch;
     return new Promise<SnmpResponse>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
       if (this.failure) return reject(this.failure);
@@ -298,7 +319,7 @@ export class SnmpClient {
         if (settled) return;
         settled = true;
         this.pending.delete(rejectNow);
-        signal.removeEventListener('abort', onAbort);
+        if (watch) signal.removeEventListener('abort', onAbort);
         fn();
       };
       const rejectNow = (err: unknown) => finish(() => reject(err));
@@ -307,7 +328,7 @@ export class SnmpClient {
         this.close();
       };
       this.pending.add(rejectNow);
-      signal.addEventListener('abort', onAbort, { once: true });
+      if (watch) signal.addEventListener('abort', onAbort, { once: true });
       try {
         start((error, varbinds) => {
           if (!error) return finish(() => resolve({ errorStatus: 'NoError', varbinds: (varbinds ?? []).map(decodeVarbind) }));

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import {
-  FRS, OutOfScope, ProbeError, formatTarget, type ComponentInfo, type CredentialVault,
+  FRS, OutOfScope, ProbeError, formatTarget, sleep, type ComponentInfo, type CredentialVault,
   type DevicePolicy, type HostUnderTest, type ProbeContext, type ProbeDefinition,
   type ProbeResult, type RequirementOutcome, type RunLedger, type Safety, type ServiceUnderTest,
 } from '../sdk';
@@ -194,6 +194,11 @@ export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnviro
     allowed: env.allowed,
     signal,
     deadline,
+    wait: (ms: number, why: string) => {
+      if (signal.aborted) return Promise.reject(signal.reason);
+      env.store.journal({ type: 'wait', probe: probe.id, target, ms: Math.max(0, Math.round(ms)), why, at: new Date().toISOString() });
+      return sleep(ms, signal);
+    },
     log: { debug: log('debug'), info: log('info'), warn: log('warn') },
     evidence: recorder,
     ledger: env.ledger ?? new MapLedger(),

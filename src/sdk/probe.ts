@@ -74,6 +74,12 @@ export interface ProbeContext<I> {
   readonly signal: AbortSignal;
   /** Epoch milliseconds at which `signal` aborts; lets polling probes plan their budget. */
   readonly deadline: number;
+  /**
+   * Waits on purpose (a lockout release poll, an idle session, a recovery pause): sleeps `ms`, or rejects
+   * with the abort reason as soon as `signal` aborts, and journals one line `{type: 'wait', probe, target,
+   * ms, why, at}` first, so that a run's duration can be read from its journal. `why` is one short phrase.
+   */
+  readonly wait: (ms: number, why: string) => Promise<void>;
   readonly log: ProbeLogger;
   readonly evidence: EvidenceRecorder;
   /** Run-wide counters (failed logins per account ...), shared by all attempts of the run. */

@@ -86,3 +86,117 @@ export function canReachSignificance(n: number, m: number, alpha: number): boole
   const b = Array.from({ length: m }, (_v, i) => n + i);
   return mannWhitney(a, b).p < alpha;
 }
+
+/** Standard normal quantile (inverse of normalCdf, by bisection; accurate to the CDF's 1e-7). */
+export function normalQuantile(p: number): number {
+  if (!(p > 0 && p < 1)) throw new RangeError(`normalQuantile needs 0 < p < 1, got ${p}`);
+  if (p < 0.5) return -normalQuantile(1 - p);
+  let lo = 0;
+  let hi = 40;
+  for (let i = 0; i < 100; i++) {
+    const mid = (lo + hi) / 2;
+    if (normalCdf(mid) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+/**
+ * Lan-DeMets alpha-spending function of Pocock type, α·ln(1 + (e − 1)·t): the part of `alpha` that looks up to
+ * information fraction t (0..1) may spend (Lan & DeMets 1983, Biometrika 70:659-663). It spends early, so the
+ * first look that can decide may stop a batch (docs/auth.md, "Sequential design").
+ */
+export function pocockSpending(alpha: number, t: number): number {
+  return alpha * Math.log(1 + (Math.E - 1) * Math.min(1, Math.max(0, t)));
+}
+
+/** Rank of the lower end of the distribution-free shift interval: 0 when these sizes cannot give one. */
+function intervalRank(n: number, m: number, gamma: number): number {
+  const z = normalQuantile(1 - gamma);
+  return Math.max(0, Math.floor((n * m) / 2 - z * Math.sqrt((n * m * (n + m + 1)) / 12)));
+}
+
+export interface ShiftInterval {
+  /** Hodges-Lehmann estimate of the shift b − a: the median of all pairwise differences. */
+  estimate: number;
+  low: number;
+  high: number;
+}
+
+/**
+ * The distribution-free confidence interval of the shift b − a (Moses; Hollander, Wolfe & Chicken 2014 §4.3,
+ * large-sample rank): [D(C), D(nm + 1 − C)] of the nm ordered differences b_j − a_i, with each end holding with
+ * probability 1 − gamma (a two one-sided tests interval, level 1 − 2·gamma). Undefined when the samples are
+ * too small for it. With tied values (whole milliseconds) the closed interval only gets wider.
+ */
+export function shiftInterval(a: readonly number[], b: readonly number[], gamma: number): ShiftInterval | undefined {
+  const c = intervalRank(a.length, b.length, gamma);
+  if (c < 1) return undefined;
+  const d = a.flatMap((x) => b.map((y) => y - x)).sort((x, y) => x - y);
+  return { estimate: median(d), low: d[c - 1], high: d[d.length - c] };
+}
+
+/** Whether samples of these sizes can give a shift interval at one-sided level gamma. */
+export function canBoundShift(n: number, m: number, gamma: number): boolean {
+  return n > 0 && m > 0 && intervalRank(n, m, gamma) >= 1;
+}
+
+export type SequentialDecision = 'difference' | 'no-difference' | 'continue';
+
+export interface SequentialLook extends TimingComparison {
+  /** Nominal level of this look's test (spent from alpha); 0 when these sizes could not reach any. */
+  level: number;
+  /** Shift interval b − a at this look (each end's error spent from equivalenceAlpha), when these sizes give one. */
+  interval: [number, number] | null;
+  /** Error level of each end of `interval` (spent from equivalenceAlpha); 0 without an interval. */
+  intervalLevel: number;
+  decision: SequentialDecision;
+}
+
+/**
+ * A group-sequential comparison of two timing samples that grow between looks. At each look:
+ * - `difference`: Mann-Whitney significant at the nominal level this look spends from `alpha` (Pocock-type
+ *   spending over the information fraction (n + m) / (2·maxSamples); every level is at most alpha, so the
+ *   rule is never looser than one fixed test at alpha) and medians at least minEffectMs apart;
+ * - `no-difference`: the shift interval lies strictly within ±minEffectMs, each end's error spent the same way
+ *   from `equivalenceAlpha` (two one-sided tests by repeated confidence intervals);
+ * - `continue` otherwise. A look where these sizes cannot reach a level spends nothing.
+ * The spent levels add up to at most alpha (a wrong difference) and equivalenceAlpha (a wrong "no difference"),
+ * by Bonferroni over the looks.
+ */
+export class SequentialTimingTest {
+  private spentDifference = 0;
+  private spentEquivalence = 0;
+  readonly looks: SequentialLook[] = [];
+
+  constructor(private readonly options: { alpha: number; equivalenceAlpha: number; minEffectMs: number; maxSamples: number }) {}
+
+  look(a: readonly number[], b: readonly number[]): SequentialLook {
+    const { alpha, equivalenceAlpha, minEffectMs, maxSamples } = this.options;
+    const information = (a.length + b.length) / (2 * maxSamples);
+    const allowed = pocockSpending(alpha, information);
+    const base = compareTimings(a, b, alpha, minEffectMs);
+    let level = 0;
+    let distinguishable = false;
+    const differenceLevel = allowed - this.spentDifference;
+    if (differenceLevel > 0 && canReachSignificance(a.length, b.length, differenceLevel)) {
+      this.spentDifference += differenceLevel;
+      level = Number(differenceLevel.toPrecision(3));
+      distinguishable = base.p < differenceLevel && Math.abs(base.differenceMs) >= minEffectMs;
+    }
+    let interval: [number, number] | null = null;
+    let intervalLevel = 0;
+    const equivalenceLevel = pocockSpending(equivalenceAlpha, information) - this.spentEquivalence;
+    if (!distinguishable && equivalenceLevel > 0 && canBoundShift(a.length, b.length, equivalenceLevel)) {
+      this.spentEquivalence += equivalenceLevel;
+      const s = shiftInterval(a, b, equivalenceLevel)!;
+      interval = [s.low, s.high];
+      intervalLevel = Number(equivalenceLevel.toPrecision(3));
+    }
+    const within = interval !== null && interval[0] > -minEffectMs && interval[1] < minEffectMs;
+    const decision: SequentialDecision = distinguishable ? 'difference' : within ? 'no-difference' : 'continue';
+    const look: SequentialLook = { ...base, distinguishable, level, interval, intervalLevel, decision };
+    this.looks.push(look);
+    return look;
+  }
+}

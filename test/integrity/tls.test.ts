@@ -198,9 +198,13 @@ describe('integrity: TLS enumeration under stress never hides a weak protocol or
       const server = await tls10Server();
       let stalled = 0;
       const proxy = await started(stressProxy(server, (h) => (TLS10_HELLO(h) && stalled++ < 2 ? 'stall' : 'pass')));
-      const { attempt } = await runProbe(protocolsProbe, { service: { port: proxy.port, protocol: 'tls' }, inputs: FAST });
+      const { attempt, read } = await runProbe(protocolsProbe, { service: { port: proxy.port, protocol: 'tls' }, inputs: FAST });
       const obs = attempt.observations as unknown as Observed;
       expect(obs.protocols.TLSv1).to.equal(true);
+      // The two pauses before the retries went through ctx.wait: they are in the run's journal, doubled each time.
+      const waits = read('journal.ndjson').trim().split('\n').map((l) => JSON.parse(l) as { type: string; ms: number; why: string }).filter((r) => r.type === 'wait');
+      expect(waits.map((w) => w.ms)).to.deep.equal([FAST.retryDelayMs, 2 * FAST.retryDelayMs]);
+      expect(waits.map((w) => w.why)).to.satisfy((whys: string[]) => whys.every((w, i) => w.startsWith(`tls: pause before try ${i + 2} of `) && w.includes('(TLSv1)')));
       expect(obs.incomplete).to.deep.equal({});
       expect(attempt.findings.map((f) => f.code)).to.deep.equal(['tls.protocols.tls1-0']);
       expect(attempt.outcomes.filter((o) => o.verdict === 'fail').map((o) => o.requirement)).to.have.members(['CR 4.3', 'CR 4.1', 'CR 3.1 RE(1)']);

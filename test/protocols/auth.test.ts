@@ -8,7 +8,10 @@ import {
   LoginBudget, accountKey, builtinLists, checkList, clearMaybeLocked, loadCredentialList, lockNotices, markMaybeLocked, maybeLockedSince,
 } from '../../src/protocols/auth';
 import { findLoginForm, findLogoutLink, samePath, visibleText } from '../../src/protocols/auth/html';
-import { canReachSignificance, compareTimings, mannWhitney, median } from '../../src/sdk/stats';
+import {
+  SequentialTimingTest, canBoundShift, canReachSignificance, compareTimings, mannWhitney, median, normalQuantile, pocockSpending, shiftInterval,
+  type SequentialDecision,
+} from '../../src/sdk/stats';
 import { normalizeText } from '../../src/protocols/auth/checks/feedback';
 import { renderConsoleSummary } from '../../src/report/console';
 import { renderHtml } from '../../src/report/html';
@@ -135,6 +138,86 @@ describe('authentication layer', () => {
     it('knows when a sample is too small to ever show a difference', () => {
       expect(canReachSignificance(5, 5, 0.01)).to.equal(false);
       expect(canReachSignificance(6, 6, 0.01)).to.equal(true);
+    });
+  });
+
+  describe('sequential timing test (group-sequential, Pocock-type alpha spending, repeated shift intervals)', () => {
+    /** A seeded generator (Park-Miller), so the simulations below are the same on every run. */
+    const random = (seed: number) => () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const OPTIONS = { alpha: 0.01, equivalenceAlpha: 0.05, minEffectMs: 15, maxSamples: 12 };
+
+    /** Runs one batch as feedback-sampler does (two pairs a round, a look after each) on generated refusal times. */
+    function batch(draw: () => number, shift: number, options = OPTIONS): { decision: SequentialDecision | 'cap'; pairs: number; test: SequentialTimingTest } {
+      const test = new SequentialTimingTest(options);
+      const a: number[] = [];
+      const b: number[] = [];
+      while (a.length < options.maxSamples) {
+        for (let i = 0; i < 2; i++) {
+          a.push(Math.round(draw()));
+          b.push(Math.round(draw() + shift));
+        }
+        const look = test.look(a, b);
+        if (look.decision !== 'continue') return { decision: look.decision, pairs: a.length, test };
+      }
+      return { decision: 'cap', pairs: a.length, test };
+    }
+
+    it('normal quantiles and the spending function', () => {
+      expect(normalQuantile(0.975)).to.be.closeTo(1.95996, 1e-4);
+      expect(normalQuantile(0.995)).to.be.closeTo(2.57583, 1e-4);
+      expect(normalQuantile(0.05)).to.be.closeTo(-1.64485, 1e-4);
+      expect(pocockSpending(0.01, 0)).to.equal(0);
+      expect(pocockSpending(0.01, 1)).to.be.closeTo(0.01, 1e-12);
+      expect(pocockSpending(0.01, 0.5)).to.be.closeTo(0.01 * Math.log(1 + (Math.E - 1) / 2), 1e-12);
+      expect(pocockSpending(0.01, 2)).to.be.closeTo(0.01, 1e-12); // past the cap nothing more is spent
+    });
+
+    it('the shift interval: Moses ranks, worked by hand for 6 + 6 values shifted by 10', () => {
+      const a = [1, 2, 3, 4, 5, 6];
+      // C = floor(36/2 - 1.645 * sqrt(36 * 13 / 12)) = 7: the 7th and 30th of the 36 differences 10 + (j - i).
+      expect(shiftInterval(a, a.map((x) => x + 10), 0.05)).to.deep.equal({ estimate: 10, low: 8, high: 12 });
+      expect(canBoundShift(3, 3, 0.05)).to.equal(false);
+      expect(canBoundShift(4, 4, 0.05)).to.equal(true);
+      expect(shiftInterval([1, 2, 3], [4, 5, 6], 0.05)).to.equal(undefined);
+    });
+
+    it('a clear difference stops the batch at the first look that can reach its level (6 pairs of 12); a difference excluded at 4', () => {
+      const draw = random(7);
+      const noise = () => 5 + 4 * draw();
+      expect(batch(noise, 150)).to.deep.include({ decision: 'difference', pairs: 6 });
+      expect(batch(noise, 0)).to.deep.include({ decision: 'no-difference', pairs: 4 });
+      // A difference below the minimum effect is never a finding, however significant.
+      expect(batch(noise, 8).decision).to.not.equal('difference');
+    });
+
+    it('never looser than one fixed test: each look\'s level is spent from alpha, the levels add up to at most alpha', () => {
+      const draw = random(11);
+      for (let i = 0; i < 200; i++) {
+        const { test } = batch(() => 20 + 30 * draw(), 15 * draw());
+        const levels = test.looks.map((l) => l.level);
+        expect(levels.reduce((s, l) => s + l, 0)).to.be.at.most(0.01 + 1e-9);
+        expect(test.looks.map((l) => l.intervalLevel).reduce((s, l) => s + l, 0)).to.be.at.most(0.05 + 1e-9);
+        for (const look of test.looks.filter((l) => l.decision === 'difference')) {
+          expect(look.p).to.be.below(look.level);
+          expect(look.level).to.be.at.most(0.01);
+          expect(Math.abs(look.differenceMs)).to.be.at.least(15);
+        }
+      }
+    });
+
+    it('simulated error rates: no difference rarely reads as one (≤ alpha), a difference of the minimum effect rarely as none (≤ equivalenceAlpha)', () => {
+      const draw = random(2026);
+      // Refusal times with a long tail, like a loaded machine: exponential with a 20 ms mean.
+      const loaded = () => -20 * Math.log(1 - draw());
+      const runs = 4000;
+      const rate = (shift: number, decision: SequentialDecision) => {
+        let hits = 0;
+        for (let i = 0; i < runs; i++) if (batch(loaded, shift).decision === decision) hits++;
+        return hits / runs;
+      };
+      // Upper bounds with three standard errors of the simulation (the design's bounds are 0.01 and 0.05).
+      expect(rate(0, 'difference')).to.be.at.most(0.01 + 3 * Math.sqrt(0.01 * 0.99 / runs));
+      expect(rate(15, 'no-difference')).to.be.at.most(0.05 + 3 * Math.sqrt(0.05 * 0.95 / runs));
     });
   });
 

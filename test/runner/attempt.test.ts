@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import ports from '../../probes/ports/tcp';
+import { defineProbe, judge } from '../../src/sdk';
 import { buggyProbe, deafProbe, greetingProbe, liarProbe, strayProbe } from '../../fixtures/probes';
 import { bannerServer, closedPort, resetServer, stallServer, type TestServer } from '../../fixtures/servers';
 import { runProbe } from '../helpers/probe-harness';
@@ -74,6 +75,45 @@ describe('runner: one attempt against real sockets', () => {
     const { attempt } = await runProbe(strayProbe, { service: { port: s.port, protocol: 'tcp' } });
     expect(attempt).to.include({ status: 'error', reason: 'scope' });
     expect(attempt.message).to.contain('127.0.0.99');
+  });
+});
+
+/** Waits on purpose through ctx.wait (`waits` pauses of `ms`), then passes CR 3.5. */
+function patientProbe(ms: number, waits: number, timeoutMs = 2000) {
+  return defineProbe({
+    id: 'fixture.patient', protocol: 'fixture', title: 'waits on purpose', description: 'test probe',
+    requirements: ['CR 3.5'], safety: 'passive', scope: 'service', appliesTo: ['tcp'], timeoutMs, findings: {},
+    async run(ctx) {
+      for (let i = 1; i <= waits; i++) await ctx.wait(ms, `pause ${i} of ${waits}`);
+      return { observations: { waited: waits }, findings: [], outcomes: judge([{ requirement: 'CR 3.5', coverage: 'partial', passReason: 'waited' }], []) };
+    },
+  });
+}
+
+interface WaitLine { type: string; probe: string; target: string; ms: number; why: string; at: string }
+const waitLines = (journal: string): WaitLine[] => journal.trim().split('\n').map((l) => JSON.parse(l) as WaitLine).filter((r) => r.type === 'wait');
+
+describe('runner: ctx.wait journals every deliberate wait', () => {
+  it('one journal line per wait, before it sleeps: probe, target, ms, why, at', async () => {
+    const before = Date.now();
+    const { attempt, read } = await runProbe(patientProbe(30, 2), { service: { port: 9, protocol: 'tcp' } });
+    expect(attempt.status, attempt.message).to.equal('pass');
+    const lines = waitLines(read('journal.ndjson'));
+    expect(lines.map(({ at: _at, ...rest }) => rest)).to.deep.equal([
+      { type: 'wait', probe: 'fixture.patient', target: '127.0.0.1:9', ms: 30, why: 'pause 1 of 2' },
+      { type: 'wait', probe: 'fixture.patient', target: '127.0.0.1:9', ms: 30, why: 'pause 2 of 2' },
+    ]);
+    const at = lines.map((l) => Date.parse(l.at));
+    expect(at[0]).to.be.at.least(before - 1);
+    // The second line is written after the first pause has elapsed: the lines are the waits, in order.
+    expect(at[1] - at[0]).to.be.at.least(29);
+  });
+
+  it('a wait longer than the budget ends with the deadline (timeout, no grace period), and its line is in the journal', async () => {
+    const { attempt, read } = await runProbe(patientProbe(60_000, 1, 200), { service: { port: 9, protocol: 'tcp' } });
+    expect(attempt).to.include({ status: 'error', reason: 'timeout' });
+    expect(attempt.durationMs).to.be.below(1500);
+    expect(waitLines(read('journal.ndjson')).map((l) => [l.ms, l.why])).to.deep.equal([[60_000, 'pause 1 of 1']]);
   });
 });
 

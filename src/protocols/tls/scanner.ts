@@ -28,6 +28,8 @@ export interface ScanOptions extends HelloPacing {
   readonly protocols?: readonly TlsProtocol[];
   /** Called after every try of every exchange, for the evidence transcript. */
   readonly onExchange?: (entry: ExchangeRecord) => void;
+  /** The pause before a retry: a probe passes ctx.wait so that the pause is journaled (default: sleep on signal). */
+  readonly wait?: (ms: number, why: string) => Promise<void>;
 }
 
 /** How hellos are paced, as the TLS probes take it from the profile (inputs of the same names). */
@@ -180,7 +182,8 @@ export class Scanner {
         break;
       }
       if (n > 1) {
-        await sleep(wait, this.options.signal);
+        const why = `tls: pause before try ${n} of ${purpose} (${protocol}) after ${failures.join(', ')}`;
+        await (this.options.wait ? this.options.wait(wait, why) : sleep(wait, this.options.signal));
         this.retries++;
       }
       const got = await this.once(purpose, protocol, request, flight, decrypt, n);

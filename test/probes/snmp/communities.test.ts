@@ -84,6 +84,58 @@ describe('probe snmp.communities', () => {
       expect(now.varbinds[0].value).to.equal('factory');
     });
 
+    describe('the guesses go out together: one timeout window, not one per guess', () => {
+      interface RequestLine { t: number; event: 'sent' | 'response' | 'report' | 'no-answer'; round: number; version: string; community?: string }
+      const requestLines = (run: { attempt: { evidence: string[] }; read(rel: string): string }): RequestLine[] => {
+        const file = run.attempt.evidence.find((e) => e.endsWith('requests.ndjson'));
+        expect(file, 'requests.ndjson in the evidence').to.be.a('string');
+        return run.read(file!).trim().split('\n').map((l) => JSON.parse(l) as RequestLine);
+      };
+      /** Most requests in flight at one point of the transcript (sent and not yet ended). */
+      const peakInFlight = (lines: RequestLine[]) => lines.reduce((acc, l) => {
+        const now = acc.now + (l.event === 'sent' ? 1 : -1);
+        return { now, peak: Math.max(acc.peak, now) };
+      }, { now: 0, peak: 0 }).peak;
+
+      it('defaults, weak posture: all 24 requests are sent before the first one times out; the 20 silent ones once more in a second window', async () => {
+        const run = await runProbe(probe, { service: { port: weak.endpoint('snmp').port, protocol: 'snmp' } });
+        expect(run.attempt.status, run.attempt.message).to.equal('fail');
+        const lines = requestLines(run);
+        for (const round of [1, 2]) {
+          const inRound = lines.filter((l) => l.round === round);
+          const firstSilence = inRound.findIndex((l) => l.event === 'no-answer');
+          const sent = inRound.filter((l) => l.event === 'sent');
+          expect(sent, `round ${round}`).to.have.length(round === 1 ? 24 : 20);
+          // Structural, not a stopwatch: in the transcript every request of the window precedes the first silence.
+          expect(inRound.slice(0, firstSilence).filter((l) => l.event === 'sent'), `round ${round}`).to.have.length(sent.length);
+        }
+        expect(lines.filter((l) => l.event === 'response').map((l) => `${l.community}/${l.version}`).sort())
+          .to.deep.equal(['private/v1', 'private/v2c', 'public/v1', 'public/v2c']);
+        expect(run.attempt.observations.tried).to.deep.include({ requests: 24, parallel: 32, rounds: 2, resent: 20 });
+      });
+
+      it('parallel bounds the requests in flight (4 here): the windows follow one another, and the observations are the same', async () => {
+        const run = await runProbe(probe, { service: { port: weak.endpoint('snmp').port, protocol: 'snmp' }, inputs: { requestTimeoutMs: 150, retries: 0, parallel: 4 } });
+        const lines = requestLines(run);
+        expect(peakInFlight(lines)).to.equal(4);
+        // With a bound below the number of guesses, silences come before the last request is sent.
+        expect(lines.findIndex((l) => l.event === 'no-answer')).to.be.below(lines.map((l) => l.event).lastIndexOf('sent'));
+        const answered = run.attempt.observations.answered as { community?: string; version: string }[];
+        expect(answered.map((a) => `${a.community}/${a.version}`).sort()).to.deep.equal(['private/v1', 'private/v2c', 'public/v1', 'public/v2c']);
+      });
+
+      it('a retry window that would not fit the budget is not started, and the observations say so', async () => {
+        const run = await runProbe(probe, {
+          service: { port: weak.endpoint('snmp').port, protocol: 'snmp' }, inputs: { requestTimeoutMs: 1000, retries: 1 }, timeoutMs: 2600,
+        });
+        expect(run.attempt.status, run.attempt.message).to.equal('fail');
+        const tried = run.attempt.observations.tried as { rounds: number; resent: number; retriesSkipped?: string };
+        expect(tried).to.include({ rounds: 1, resent: 0 });
+        expect(tried.retriesSkipped).to.match(/^20 silent request\(s\) not sent again/);
+        expect(requestLines(run).filter((l) => l.event === 'sent')).to.have.length(24);
+      });
+    });
+
     it('destructive allowed but no object named: SET is not tried, and the observations say why', async () => {
       const ep = weak.endpoint('snmp');
       const { attempt } = await runProbe(probe, { service: { port: ep.port, protocol: 'snmp' }, inputs: FAST, allow: ['passive', 'active', 'destructive'] });

@@ -90,6 +90,28 @@ describe('probe ssh.lockout', function () {
     }
   });
 
+  it('every release poll waits through ctx.wait: the journal has one wait line per unlock check, numbered, with its pause', async () => {
+    const emulator = await startEmulator(authPosture('hardened', 'ssh'), { ephemeralPorts: true });
+    try {
+      const { port } = emulator.endpoint('ssh');
+      const { attempt, read } = await runProbe(probe, {
+        service: { port, protocol: 'ssh' }, credentials: hardenedCredentials, policy: POLICY, inputs: { pollSeconds: 0.25 },
+      });
+      expect(attempt.status, attempt.message).to.equal('pass');
+      const checks = (attempt.observations as { unlockChecks?: number }).unlockChecks;
+      expect(checks).to.be.a('number').at.least(1);
+      const waits = read('journal.ndjson').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.type === 'wait');
+      expect(waits).to.have.length(checks!);
+      waits.forEach((w, i) => {
+        expect(w).to.include({ probe: 'ssh.lockout', target: `127.0.0.1:${port}`, ms: 250 });
+        expect(w.why).to.match(new RegExp(`^lockout: pause before release check ${i + 1} `));
+        expect(Date.parse(String(w.at))).to.not.be.NaN;
+      });
+    } finally {
+      await emulator.close();
+    }
+  });
+
   it('errors say why: no test account (input), a refused test account (auth)', async () => {
     const { port } = devices.hardened().endpoint('ssh');
     const none = await runProbe(probe, { service: { port, protocol: 'ssh' }, policy: POLICY });

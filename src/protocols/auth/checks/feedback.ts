@@ -1,16 +1,20 @@
 import {
   MissingInput, defineProbe, finding, judge, type Finding, type Judgement, type ProbeDefinition,
-  canReachSignificance, compareTimings, type TimingComparison,
   inputsSchema,
 } from '../../../sdk';
-import { LoginBudget, type AuthProtocol, type LoginResponse, type LoginResult } from '..';
-import { onEveryLoginService, accountFor, accountLocks, channelOf, notDetermined, unknownUser, wrongPassword } from './common';
+import type { AuthProtocol, LoginResponse } from '..';
+import { onEveryLoginService, accountFor, accountLocks, channelOf, notDetermined } from './common';
+import { FeedbackSampler, timingVerdict } from './feedback-sampler';
 
 export interface FeedbackInputs {
-  /** Failed logins per class (unknown user / wrong password) in one batch. */
+  /** Failed logins per class (unknown user / wrong password) the status/text/size comparison sees at least. */
   samples: number;
-  /** Significance level of the timing test. */
+  /** Most failed logins per class in one batch of the timing test, which stops earlier when the answer is clear. */
+  maxSamples: number;
+  /** Error level of a timing finding (each of its two batches), spent over the looks of a batch. */
   alpha: number;
+  /** Error level of "no timing difference" (each end of the shift interval), spent over the looks of a batch. */
+  equivalenceAlpha: number;
   /** Smallest median difference that counts as a timing leak. */
   minEffectMs: number;
   /** An existing user name to use when the profile gives no credentials for this interface (no counter resets then). */
@@ -50,9 +54,10 @@ function compareFeature(feature: Feature, a: LoginResponse[], b: LoginResponse[]
 /**
  * `<protocol>.feedback`: failed logins for unknown users and for an existing user with a wrong password,
  * interleaved; compares status, text and size (constant within each class, different between them) and
- * the time to the refusal (medians, Mann-Whitney U, minimum effect; a timing difference is confirmed by a
- * second batch before it counts). Every failure is booked in the run's lockout budget; the right password
- * resets the account between batches when the profile gives it.
+ * the time to the refusal (medians, Mann-Whitney U, minimum effect, in a group-sequential test that stops a
+ * batch as soon as the answer is clear; a timing difference is confirmed by a second batch before it counts:
+ * feedback-sampler.ts). Every failure is booked in the run's lockout budget; the right password resets the
+ * account between failures when the profile gives it.
  */
 export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackInputs> {
   const id = `${protocol}.feedback`;
@@ -64,7 +69,8 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
       'Makes failed logins as random unknown users and as an existing user (credentials.feedback.<protocol> or the '
       + "protocol's own, or input knownUser) with random wrong passwords, interleaved, and compares what comes back: "
       + 'status, text, size, whether the password is echoed, and the time to the refusal (medians and a Mann-Whitney '
-      + 'test with a minimum effect, confirmed by a second batch). Stays below the lockout threshold by logging in '
+      + 'test with a minimum effect, taken in rounds that stop as soon as the difference is clear or excluded, and '
+      + 'confirmed by a second batch). Stays below the lockout threshold by logging in '
       + 'with the right password between failures when it has it.',
     requirements: ['CR 1.10', 'CR 3.7', 'CR 1.1'],
     findings: {
@@ -78,11 +84,13 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
     inputs: {
       schema: inputsSchema({
         samples: { type: 'integer', minimum: 1, maximum: 100 },
+        maxSamples: { type: 'integer', minimum: 2, maximum: 100 },
         alpha: { type: 'number', exclusiveMinimum: 0, maximum: 0.5 },
+        equivalenceAlpha: { type: 'number', exclusiveMinimum: 0, maximum: 0.5 },
         minEffectMs: { type: 'number', minimum: 0 },
         knownUser: { type: 'string', minLength: 1 },
       }),
-      defaults: { samples: 8, alpha: 0.01, minEffectMs: 15 },
+      defaults: { samples: 8, maxSamples: 12, alpha: 0.01, equivalenceAlpha: 0.05, minEffectMs: 15 },
     },
     locks: ({ host, service, credentials, inputs }) => {
       const user = accountFor(credentials, protocol, 'feedback')?.username ?? inputs.knownUser;
@@ -94,82 +102,28 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
       if (!known) throw new MissingInput(`the profile gives no existing user for ${protocol} (credentials.feedback.${protocol}, credentials.${protocol} or input knownUser)`);
       const channel = await channelOf(ctx);
       if ('unsupported' in channel) return notDetermined(channel.unsupported);
-      const budget = new LoginBudget(ctx.ledger, ctx.policy, ctx.host.host);
-      const login = async (username: string, password: string): Promise<LoginResult> => {
-        const r = await channel.tryLogin(username, password, ctx.signal);
-        budget.record(username, r.outcome);
-        // A page that repeats the user name must not look different for that reason alone.
-        if (r.response.message) r.response.message = r.response.message.split(username).join('<user>');
-        return r;
-      };
-      /** Makes room for one more failure of the known user; false when the budget is spent. */
-      const room = async (): Promise<boolean> => {
-        if (budget.remaining(known.username) >= 1) return true;
-        if (known.password === undefined || budget.used(known.username) === 0) return false;
-        const reset = await login(known.username, known.password);
-        return reset.outcome === 'accepted' && budget.remaining(known.username) >= 1;
-      };
-      const unknown: LoginResponse[] = [];
-      const wrong: LoginResponse[] = [];
-      const accepted: string[] = [];
-      /** Answers that are no authentication verdict (server error, rate limit): not failed logins, not compared. */
-      const noVerdict: LoginResponse[] = [];
-      const sample = (r: LoginResult, into: LoginResponse[]) => (r.outcome === 'refused' ? noVerdict : into).push(r.response);
-      let budgetSpent = false;
-      const batch = async (n: number) => {
-        const u: LoginResponse[] = [];
-        const w: LoginResponse[] = [];
-        for (let i = 0; i < n && !budgetSpent; i++) {
-          const order = i % 2 === 0 ? ['unknown', 'wrong'] : ['wrong', 'unknown'];
-          for (const which of order) {
-            if (which === 'unknown') {
-              const name = unknownUser();
-              if (budget.remaining(name) < 1) { budgetSpent = true; break; }
-              const r = await login(name, wrongPassword());
-              if (r.outcome === 'accepted') accepted.push(name);
-              sample(r, u);
-            } else {
-              if (!(await room())) { budgetSpent = true; break; }
-              const r = await login(known.username, wrongPassword());
-              if (r.outcome === 'accepted') accepted.push(known.username);
-              sample(r, w);
-            }
-          }
-        }
-        unknown.push(...u);
-        wrong.push(...w);
-        return { u, w };
-      };
-      const first = await batch(ctx.inputs.samples);
-      const timingOf = (u: LoginResponse[], w: LoginResponse[]) => compareTimings(u.map((r) => r.durationMs), w.map((r) => r.durationMs), ctx.inputs.alpha, ctx.inputs.minEffectMs);
-      // Too few samples to ever reach alpha: timing is not determined (rather than "no difference").
-      const enough = (u: unknown[], w: unknown[]) => canReachSignificance(u.length, w.length, ctx.inputs.alpha);
-      let timing: TimingComparison | undefined = enough(first.u, first.w) ? timingOf(first.u, first.w) : undefined;
-      let confirmation: TimingComparison | undefined;
-      if (timing?.distinguishable) {
-        // One batch can be unlucky on a loaded machine: a leak must show again in a second one.
-        const again = await batch(ctx.inputs.samples);
-        confirmation = enough(again.u, again.w) ? timingOf(again.u, again.w) : undefined;
-        if (!confirmation?.distinguishable) timing = { ...timing, distinguishable: false };
-      }
-      if (known.password !== undefined && budget.used(known.username) > 0) await login(known.username, known.password);
+      const sampler = new FeedbackSampler(ctx, channel, known);
+      const { discovery, confirmation } = await sampler.run();
+      const { unknown, wrong, accepted, noVerdict, budget } = sampler;
 
       if (unknown.length === 0 || wrong.length === 0) {
         return notDetermined(noVerdict.length > 0
           ? `${channel.label}: ${noVerdict.length} failed login(s) got no authentication verdict (${[...new Set(noVerdict.map((r) => r.status))].join(', ')})`
-          : `no failed login could be made within the lockout budget (threshold ${budget.threshold.value})`);
+          : discovery.end === 'deadline' ? 'no failed login could be made within the attempt\'s time budget'
+            : `no failed login could be made within the lockout budget (threshold ${budget.threshold.value})`);
       }
       const features = (['status', 'message', 'bodyLength'] as Feature[]).flatMap((f) => compareFeature(f, unknown, wrong) ?? []);
       const echoed = [...unknown, ...wrong].some((r) => r.echoesPassword === true);
-      // A first-batch difference that could not be checked again decides nothing either way.
-      const timingDetermined = timing !== undefined && (confirmation !== undefined || first.u.length + first.w.length === unknown.length + wrong.length);
+      const verdict = timingVerdict(discovery, confirmation, ctx.inputs);
+      const timing = verdict.timing;
+      const timingDetermined = verdict.notDetermined === undefined;
       const observations = {
         interface: channel.label,
         knownUser: known.username,
         samples: { unknownUser: unknown.length, wrongPassword: wrong.length },
         features: features.map(({ feature, distinguishes, inconclusive, unknownUser: a, wrongPassword: b }) => ({ feature, distinguishes, inconclusive, unknownUser: a.slice(0, 3), wrongPassword: b.slice(0, 3) })),
-        timing: timing ? { ...timing, ...(confirmation ? { confirmation } : {}) } : null,
-        ...(timingDetermined ? {} : { timingNotDetermined: budgetSpent ? 'the lockout budget allowed too few failed logins' : `${unknown.length} / ${wrong.length} samples cannot show a difference at alpha ${ctx.inputs.alpha}` }),
+        timing,
+        ...(verdict.notDetermined !== undefined ? { timingNotDetermined: verdict.notDetermined } : {}),
         passwordEchoed: echoed,
         ...(accepted.length ? { wrongPasswordAccepted: accepted } : {}),
         ...(noVerdict.length ? { noVerdict: { count: noVerdict.length, statuses: [...new Set(noVerdict.map((r) => r.status))] } } : {}),

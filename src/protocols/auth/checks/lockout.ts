@@ -1,6 +1,5 @@
 import {
   AuthRejected, MissingInput, ProtocolViolation, defineProbe, finding, formatTarget, judge, type Finding, type ProbeContext, type ProbeDefinition,
-  sleep,
   inputsSchema,
 } from '../../../sdk';
 import {
@@ -97,7 +96,7 @@ async function awaitRelease(ctx: ProbeContext<LockoutInputs>, login: () => Promi
   const out: ReleaseResult = { unlockedAfterSeconds: null, resolutionSeconds: interval / 1000, boundSeconds: boundMs / 1000, checks: 0, noVerdictChecks: 0 };
   let wait = interval;
   while (Date.now() - lockedAt + wait <= boundMs) {
-    await sleep(wait, ctx.signal);
+    await ctx.wait(wait, `lockout: pause before release check ${out.checks + 1} (right password ${((Date.now() - lockedAt + wait) / 1000).toFixed(1)} s after the last failure)`);
     const r = await login();
     out.checks += 1;
     const at = (Date.now() - lockedAt) / 1000;

@@ -1,6 +1,5 @@
 import {
   AuthRejected, MissingInput, defineProbe, finding, judge, type Finding, type Judgement, type ProbeDefinition,
-  sleep,
   inputsSchema,
 } from '../../../sdk';
 import { LoginBudget, type AuthProtocol, type HeldSession, type LoginResponse } from '..';
@@ -133,7 +132,7 @@ export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsI
             held.push(o.session);
             const openedAt = Date.now();
             note(`idle session opened${o.session.grantedIdleTimeoutMs !== undefined ? ` (server grants ${o.session.grantedIdleTimeoutMs / 1000} s idle timeout)` : ''}; waiting ${idle + grace} s`);
-            await sleep((idle + grace) * 1000, ctx.signal);
+            await ctx.wait((idle + grace) * 1000, `sessions: keep a session idle for ${idle + grace} s (documented idle timeout ${idle} s)`);
             const alive = await o.session.isAlive(ctx.signal);
             const closedAt = o.session.closedAt();
             note(`after ${((Date.now() - openedAt) / 1000).toFixed(1)} s idle: ${alive ? 'still alive' : 'ended'}`);
