@@ -8,17 +8,20 @@ import { loadProfile } from '../profile';
 import { renderConsoleSummary, progressListener } from '../report/console';
 import { runAssessment, type RunOptions } from '../runner/run';
 import { parsePortSpec } from '../protocols/tcp';
+import { ShardSpecError, parseShardSpec } from '../runner/shard';
 import { EXIT, UsageError, cancelOnSignals, exitCodeFor, intOption, list, parse, safetyList, type Io } from './common';
 
 export const RUN_USAGE = `usage: iacs-probe run <profile.yaml> [--out DIR] [--sl N] [--only PROBE...] [--allow CLASS...]
-                      [--host HOST...] [--concurrency N] [--ports LIST|all] [--operator NAME] [--overwrite]
-                      [--attest FILE] [--sign KEY]
+                      [--host HOST...] [--shard I/N] [--concurrency N] [--ports LIST|all] [--operator NAME]
+                      [--overwrite] [--attest FILE] [--sign KEY]
 
   --out DIR          evidence folder (default runs/<run-id>); an existing non-empty folder is refused
   --sl N             assess against SL N for every FR instead of the profile's slTarget
   --only X           run only these probe ids or protocol prefixes (repeat or comma-separate)
   --allow CLASS      also allow intrusive (or destructive, which the profile must allow too)
   --host HOST        run against these profile hosts only; a host outside the profile is refused
+  --shard I/N        assess only shard I of N (0-based: 0/4 .. 3/4) of the hosts, split round-robin in the
+                     order of their names; \`iacs-probe merge\` joins the N folders into the component's report
   --concurrency N    attempts at once in the whole run (per-host budget: limits.perHost)
   --ports LIST|all   TCP ports for ports.tcp, e.g. 1-1024,4840 or all (1-65535)
   --operator NAME    who runs the test (recorded in the manifest; default: the OS user)
@@ -30,7 +33,7 @@ export const RUN_USAGE = `usage: iacs-probe run <profile.yaml> [--out DIR] [--sl
 
 export const runOptions = {
   out: { type: 'string' }, sl: { type: 'string' }, only: { type: 'string', multiple: true },
-  allow: { type: 'string', multiple: true }, host: { type: 'string', multiple: true },
+  allow: { type: 'string', multiple: true }, host: { type: 'string', multiple: true }, shard: { type: 'string' },
   concurrency: { type: 'string' }, ports: { type: 'string' }, operator: { type: 'string' },
   overwrite: { type: 'boolean' }, attest: { type: 'string' }, sign: { type: 'string' },
 } as const;
@@ -48,6 +51,15 @@ export function toRunOptions(values: RunValues): RunOptions {
     }
     probeInputs['ports.tcp'] = { ports: values.ports };
   }
+  let shard;
+  if (typeof values.shard === 'string') {
+    try {
+      shard = parseShardSpec(values.shard);
+    } catch (err) {
+      if (err instanceof ShardSpecError) throw new UsageError(err.message);
+      throw err;
+    }
+  }
   let sign;
   if (typeof values.sign === 'string') {
     try {
@@ -64,6 +76,7 @@ export function toRunOptions(values: RunValues): RunOptions {
     only: list(values.only),
     allow: safetyList(values.allow),
     hosts: list(values.host),
+    shard,
     concurrency: intOption('concurrency', values.concurrency, 1, 256),
     operator: typeof values.operator === 'string' ? values.operator : undefined,
     probeInputs,
