@@ -25,11 +25,13 @@ export const MERGE_USAGE = `usage: iacs-probe merge <shard-dir>... --out DIR [--
   Exit codes as \`run\`: 0 no requirement failed at the target SL, 1 one failed, 2 incomplete or probe
   errors, 3 usage or refused shards (nothing written).`;
 
+export const mergeOptions = {
+  out: { type: 'string' }, 'allow-incomplete': { type: 'boolean' }, overwrite: { type: 'boolean' },
+  operator: { type: 'string' }, sign: { type: 'string' },
+} as const;
+
 export async function mergeCommand(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(args, {
-    out: { type: 'string' }, 'allow-incomplete': { type: 'boolean' }, overwrite: { type: 'boolean' },
-    operator: { type: 'string' }, sign: { type: 'string' },
-  }, { min: 1, max: Number.MAX_SAFE_INTEGER, names: 'the shard folders' });
+  const { values, positionals } = parse(args, mergeOptions, { min: 1, max: Number.MAX_SAFE_INTEGER, names: 'the shard folders' });
   if (typeof values.out !== 'string') throw new UsageError('--out DIR is required: where the merged evidence folder goes');
   let sign;
   if (typeof values.sign === 'string') {
