@@ -1,8 +1,8 @@
 import * as path from 'node:path';
-import { KeyError, loadSigningKey } from '../evidence/signing';
 import { renderConsoleSummary } from '../report/console';
 import { mergeShards } from '../runner/merge';
 import { UsageError, exitCodeFor, parse, type Io } from './common';
+import { signOption } from './run';
 
 export const MERGE_USAGE = `usage: iacs-probe merge <shard-dir>... --out DIR [--allow-incomplete] [--overwrite] [--operator NAME]
                         [--sign KEY]
@@ -33,15 +33,7 @@ export const mergeOptions = {
 export async function mergeCommand(args: string[], io: Io): Promise<number> {
   const { values, positionals } = parse(args, mergeOptions, { min: 1, max: Number.MAX_SAFE_INTEGER, names: 'the shard folders' });
   if (typeof values.out !== 'string') throw new UsageError('--out DIR is required: where the merged evidence folder goes');
-  let sign;
-  if (typeof values.sign === 'string') {
-    try {
-      sign = loadSigningKey(values.sign);
-    } catch (err) {
-      if (err instanceof KeyError) throw new UsageError(`--sign: ${err.message}`);
-      throw err;
-    }
-  }
+  const sign = signOption(values.sign);
   const { report, dir, reporterErrors } = await mergeShards(positionals, {
     out: values.out, overwrite: values.overwrite === true, allowIncomplete: values['allow-incomplete'] === true, sign,
     operator: values.operator, commandLine: Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)),

@@ -1,14 +1,14 @@
 import * as path from 'node:path';
 import { loadAttestations } from '../assess/attestations';
 import { loadCatalog } from '../catalog';
-import { KeyError, loadSigningKey } from '../evidence/signing';
+import { KeyError, loadSigningKey, type SigningKey } from '../evidence/signing';
 import { FRS, type SecurityLevel, type SlVector } from '../sdk';
 import type { Profile } from '../profile';
 import { loadProfile } from '../profile';
 import { renderConsoleSummary, progressListener } from '../report/console';
 import { runAssessment, type RunOptions } from '../runner/run';
 import { parsePortSpec } from '../protocols/tcp';
-import { ShardSpecError, parseShardSpec } from '../runner/shard';
+import { ShardSpecError, parseShardSpec, type ShardSpec } from '../runner/shard';
 import { EXIT, UsageError, cancelOnSignals, exitCodeFor, intOption, list, parse, safetyList, type Io } from './common';
 
 export const RUN_USAGE = `usage: iacs-probe run <profile.yaml> [--out DIR] [--sl N] [--only PROBE...] [--allow CLASS...]
@@ -40,6 +40,28 @@ export const runOptions = {
 
 export type RunValues = Partial<Record<keyof typeof runOptions, string | string[] | boolean>>;
 
+/** --sign KEY: the lab key, or a usage error (exit 3) that says why it cannot be used. Shared by run, demo and merge. */
+export function signOption(file: string | string[] | boolean | undefined): SigningKey | undefined {
+  if (typeof file !== 'string') return undefined;
+  try {
+    return loadSigningKey(file);
+  } catch (err) {
+    if (err instanceof KeyError) throw new UsageError(`--sign: ${err.message}`);
+    throw err;
+  }
+}
+
+/** --shard I/N, or a usage error. */
+function shardOption(text: string | string[] | boolean | undefined): ShardSpec | undefined {
+  if (typeof text !== 'string') return undefined;
+  try {
+    return parseShardSpec(text);
+  } catch (err) {
+    if (err instanceof ShardSpecError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 /** Turns parsed run options into RunOptions (shared by `run` and `demo`). */
 export function toRunOptions(values: RunValues): RunOptions {
   const probeInputs: Record<string, Record<string, unknown>> = {};
@@ -51,32 +73,14 @@ export function toRunOptions(values: RunValues): RunOptions {
     }
     probeInputs['ports.tcp'] = { ports: values.ports };
   }
-  let shard;
-  if (typeof values.shard === 'string') {
-    try {
-      shard = parseShardSpec(values.shard);
-    } catch (err) {
-      if (err instanceof ShardSpecError) throw new UsageError(err.message);
-      throw err;
-    }
-  }
-  let sign;
-  if (typeof values.sign === 'string') {
-    try {
-      sign = loadSigningKey(values.sign);
-    } catch (err) {
-      if (err instanceof KeyError) throw new UsageError(`--sign: ${err.message}`);
-      throw err;
-    }
-  }
   return {
-    sign,
+    sign: signOption(values.sign),
     out: typeof values.out === 'string' ? values.out : undefined,
     overwrite: values.overwrite === true,
     only: list(values.only),
     allow: safetyList(values.allow),
     hosts: list(values.host),
-    shard,
+    shard: shardOption(values.shard),
     concurrency: intOption('concurrency', values.concurrency, 1, 256),
     operator: typeof values.operator === 'string' ? values.operator : undefined,
     probeInputs,

@@ -208,8 +208,9 @@ function mergedReport(shards: readonly ShardFolder[], runId: string, incompleteR
     tool: { name: 'iacs-probe', version: toolVersion() },
     run: {
       id: runId,
+      // From the first shard's start to this merge (run.merged.shards holds each shard's own times).
       startedAt: shards.map((s) => s.report.run.startedAt).sort()[0],
-      finishedAt: shards.map((s) => s.report.run.finishedAt).sort().at(-1)!,
+      finishedAt: new Date().toISOString(),
       complete: incompleteReason === '', ...(incompleteReason ? { incompleteReason } : {}),
       profile: first.run.profile, profileSha256: first.run.profileSha256,
       options: { ...assessedOptions(first), command: 'merge', merge: options.commandLine ?? {} }, operator, allowed: [...first.run.allowed],

@@ -123,6 +123,7 @@ describe('shards and merge: four emulated devices on 127.0.0.2-5, whole and as t
     const comparison = await compareAssessments(whole.report, merged);
     expect(comparison.differences).to.deep.equal([]);
     expect(verifyFolder(out).ok).to.equal(true);
+    expect((await inProcess(['diff', path.join(tmp, 'whole'), out])).code, 'iacs-probe diff whole merged').to.equal(0);
     // Re-assessed from every shard's attempts: the hardened-only shard fails nothing that the fleet fails.
     const hardenedOnly = readReport(shardDirs[1]);
     const failedInFleet = merged.requirements.filter((x) => x.verdict === 'fail').map((x) => x.id);
