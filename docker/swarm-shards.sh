@@ -80,13 +80,19 @@ finish() {
   local t; t=$(mark)
   if [ "$engine_started" = 1 ] && "$DOCKER" version >/dev/null 2>&1; then
     "$DOCKER" service ls --format '{{.Name}} {{.Mode}} {{.Replicas}}' >"$LOGS/services.txt" 2>&1
-    # The devices' own output (the jobs' goes to $EVIDENCE/*.log).
-    for s in "${FLEET[@]}"; do timeout 10 "$DOCKER" service logs --no-task-ids --timestamps "${s%%=*}" >"$LOGS/service-${s%%=*}.log" 2>&1; done
+    # The devices' own output (the jobs' goes to $EVIDENCE/*.log). `docker logs` of the task containers:
+    # `docker service logs` waited for its 10 s timeout on each service here.
+    for s in "${FLEET[@]}"; do
+      for c in $("$DOCKER" ps -aq --filter "label=com.docker.swarm.service.name=${s%%=*}"); do
+        timeout 10 "$DOCKER" logs --timestamps "$c" >>"$LOGS/service-${s%%=*}.log" 2>&1
+      done
+    done
     [ ${#services[@]} -eq 0 ] || timeout 60 "$DOCKER" service rm "${services[@]}" >/dev/null 2>&1
-    # The services' containers must be gone before the swarm is left and docker_gwbridge removed.
-    for _ in $(seq 1 150); do [ -z "$("$DOCKER" ps -aq 2>/dev/null)" ] && break; sleep 0.2; done
-    record "remove services" "$t"
+    # The services' containers must be stopped and removed before the swarm is left and docker_gwbridge
+    # removed (swarm is slow to remove the containers of finished job tasks: prune them).
+    for _ in $(seq 1 150); do [ -z "$("$DOCKER" ps -q 2>/dev/null)" ] && break; sleep 0.2; done
     timeout 60 "$DOCKER" container prune --force >/dev/null 2>&1
+    record "remove services" "$t"
     timeout 60 "$DOCKER" image prune --force >/dev/null 2>&1
   fi
   engine_stop   # leaves the swarm, removes docker_gwbridge, stops dockerd, restores the machine
