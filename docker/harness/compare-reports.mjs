@@ -69,3 +69,34 @@ export function formatComparison(result, labelA = 'baseline', labelB = 'current'
   }
   return `${lines.join('\n')}\n`;
 }
+
+/**
+ * Everything an assessment concluded, without what differs between two runs of one fleet by nature: run ids,
+ * times and durations, operator, options, and the shard/merge bookkeeping. Attempts are keyed by probe and
+ * target, requirements by id, targets by host, so that neither the order attempts ended in nor a split into
+ * shards shows. Used to show that `iacs-probe merge` of shards equals the same run made at once.
+ */
+export function assessmentDigest(report) {
+  const keyed = (list, key) => Object.fromEntries([...(list ?? [])].map((x) => [key(x), x]).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const attempts = keyed((report.attempts ?? []).map(({ startedAt: _s, durationMs: _d, ...rest }) => rest), attemptKey);
+  return {
+    complete: report.run?.complete === true, profileSha256: report.run?.profileSha256, allowed: [...(report.run?.allowed ?? [])].sort(),
+    component: report.component, slTarget: report.slTarget, slAchieved: report.slAchieved, gaps: report.gaps, summary: report.summary,
+    targets: keyed(report.targets, (t) => t.host), requirements: keyed(report.requirements, (r) => r.id), attempts,
+  };
+}
+
+/** Differences between two assessment digests, each { path, a, b } (at most `limit`). */
+export function compareAssessments(a, b, limit = 50) {
+  const differences = [];
+  const walk = (x, y, at) => {
+    if (differences.length >= limit) return;
+    if (x !== null && y !== null && typeof x === 'object' && typeof y === 'object' && Array.isArray(x) === Array.isArray(y)) {
+      for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) walk(x[k], y[k], Array.isArray(x) ? `${at}[${k}]` : `${at}${at ? '.' : ''}${k}`);
+      return;
+    }
+    if (JSON.stringify(x) !== JSON.stringify(y)) differences.push({ path: at, a: x ?? null, b: y ?? null });
+  };
+  walk(assessmentDigest(a), assessmentDigest(b), '');
+  return { identical: differences.length === 0, differences };
+}

@@ -159,9 +159,21 @@ export function slAchieved(rows: readonly RequirementVerdict[]): SlVector {
   return out;
 }
 
+/** Attempts by probe, then target: the verdicts' reasons and bases list them in this order, not in the order they ended. */
+function byProbeAndTarget(a: Attempt, b: Attempt): number {
+  const ka = `${a.probe}\u0000${a.target}`;
+  const kb = `${b.probe}\u0000${b.target}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/**
+ * Verdicts, SL achieved and gaps. The result depends on the set of attempts only, not on their order, so that a
+ * run joined from shards (`iacs-probe merge`) reads exactly as the same run made at once.
+ */
 export function assess(input: AssessmentInput): Assessment {
   const rows = rowsForTypes(input.catalog, input.component.types);
-  const requirements = rows.map((row) => verdictFor(row, input));
+  const ordered = { ...input, attempts: [...input.attempts].sort(byProbeAndTarget) };
+  const requirements = rows.map((row) => verdictFor(row, ordered));
   const achieved = slAchieved(requirements);
   const gaps: FrGap[] = FRS.map((fr) => {
     const blocking = requirements.filter((r) => r.fr === fr && r.requiredAtTarget && !COUNTS_FOR_SL.has(r.verdict));

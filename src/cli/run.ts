@@ -1,24 +1,27 @@
 import * as path from 'node:path';
 import { loadAttestations } from '../assess/attestations';
 import { loadCatalog } from '../catalog';
-import { KeyError, loadSigningKey } from '../evidence/signing';
+import { KeyError, loadSigningKey, type SigningKey } from '../evidence/signing';
 import { FRS, type SecurityLevel, type SlVector } from '../sdk';
 import type { Profile } from '../profile';
 import { loadProfile } from '../profile';
 import { renderConsoleSummary, progressListener } from '../report/console';
 import { runAssessment, type RunOptions } from '../runner/run';
 import { parsePortSpec } from '../protocols/tcp';
+import { ShardSpecError, parseShardSpec, type ShardSpec } from '../runner/shard';
 import { EXIT, UsageError, cancelOnSignals, exitCodeFor, intOption, list, parse, safetyList, type Io } from './common';
 
 export const RUN_USAGE = `usage: iacs-probe run <profile.yaml> [--out DIR] [--sl N] [--only PROBE...] [--allow CLASS...]
-                      [--host HOST...] [--concurrency N] [--ports LIST|all] [--operator NAME] [--overwrite]
-                      [--attest FILE] [--sign KEY]
+                      [--host HOST...] [--shard I/N] [--concurrency N] [--ports LIST|all] [--operator NAME]
+                      [--overwrite] [--attest FILE] [--sign KEY]
 
   --out DIR          evidence folder (default runs/<run-id>); an existing non-empty folder is refused
   --sl N             assess against SL N for every FR instead of the profile's slTarget
   --only X           run only these probe ids or protocol prefixes (repeat or comma-separate)
   --allow CLASS      also allow intrusive (or destructive, which the profile must allow too)
   --host HOST        run against these profile hosts only; a host outside the profile is refused
+  --shard I/N        assess only shard I of N (0-based: 0/4 .. 3/4) of the hosts, split round-robin in the
+                     order of their names; \`iacs-probe merge\` joins the N folders into the component's report
   --concurrency N    attempts at once in the whole run (per-host budget: limits.perHost)
   --ports LIST|all   TCP ports for ports.tcp, e.g. 1-1024,4840 or all (1-65535)
   --operator NAME    who runs the test (recorded in the manifest; default: the OS user)
@@ -30,12 +33,34 @@ export const RUN_USAGE = `usage: iacs-probe run <profile.yaml> [--out DIR] [--sl
 
 export const runOptions = {
   out: { type: 'string' }, sl: { type: 'string' }, only: { type: 'string', multiple: true },
-  allow: { type: 'string', multiple: true }, host: { type: 'string', multiple: true },
+  allow: { type: 'string', multiple: true }, host: { type: 'string', multiple: true }, shard: { type: 'string' },
   concurrency: { type: 'string' }, ports: { type: 'string' }, operator: { type: 'string' },
   overwrite: { type: 'boolean' }, attest: { type: 'string' }, sign: { type: 'string' },
 } as const;
 
 export type RunValues = Partial<Record<keyof typeof runOptions, string | string[] | boolean>>;
+
+/** --sign KEY: the lab key, or a usage error (exit 3) that says why it cannot be used. Shared by run, demo and merge. */
+export function signOption(file: string | string[] | boolean | undefined): SigningKey | undefined {
+  if (typeof file !== 'string') return undefined;
+  try {
+    return loadSigningKey(file);
+  } catch (err) {
+    if (err instanceof KeyError) throw new UsageError(`--sign: ${err.message}`);
+    throw err;
+  }
+}
+
+/** --shard I/N, or a usage error. */
+function shardOption(text: string | string[] | boolean | undefined): ShardSpec | undefined {
+  if (typeof text !== 'string') return undefined;
+  try {
+    return parseShardSpec(text);
+  } catch (err) {
+    if (err instanceof ShardSpecError) throw new UsageError(err.message);
+    throw err;
+  }
+}
 
 /** Turns parsed run options into RunOptions (shared by `run` and `demo`). */
 export function toRunOptions(values: RunValues): RunOptions {
@@ -48,22 +73,14 @@ export function toRunOptions(values: RunValues): RunOptions {
     }
     probeInputs['ports.tcp'] = { ports: values.ports };
   }
-  let sign;
-  if (typeof values.sign === 'string') {
-    try {
-      sign = loadSigningKey(values.sign);
-    } catch (err) {
-      if (err instanceof KeyError) throw new UsageError(`--sign: ${err.message}`);
-      throw err;
-    }
-  }
   return {
-    sign,
+    sign: signOption(values.sign),
     out: typeof values.out === 'string' ? values.out : undefined,
     overwrite: values.overwrite === true,
     only: list(values.only),
     allow: safetyList(values.allow),
     hosts: list(values.host),
+    shard: shardOption(values.shard),
     concurrency: intOption('concurrency', values.concurrency, 1, 256),
     operator: typeof values.operator === 'string' ? values.operator : undefined,
     probeInputs,

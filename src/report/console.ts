@@ -13,6 +13,11 @@ export function renderConsoleSummary(report: Report, folder: string): string {
   const lines: string[] = [];
   const identity = [c.vendor, c.model, c.firmware ? `firmware ${c.firmware}` : undefined].filter(Boolean).join(' ');
   lines.push(`${c.name}${identity ? ` (${identity})` : ''}: run ${report.run.id}${report.run.complete ? '' : ' INCOMPLETE'}`);
+  const { shard, merged } = report.run;
+  if (shard) {
+    lines.push(`Shard ${shard.index}/${shard.count}: ${shard.hosts.length ? shard.hosts.join(', ') : 'no host (more shards than hosts)'}; these verdicts cover only this shard's hosts (\`iacs-probe merge\` the ${shard.count} shard folders for the component's)`);
+  }
+  if (merged) lines.push(`Merged from ${plural(merged.count, 'shard')}: ${merged.shards.map((x) => `${x.index} (${x.hosts.length ? x.hosts.join(', ') : 'no host'})`).join('; ')}`);
   const s = report.summary.attempts;
   const undetermined = s.not_determined ?? 0;
   lines.push(`Attempts: ${s.pass + s.fail + s.not_applicable + undetermined + s.error + s.skipped} (pass ${s.pass}, fail ${s.fail}, not applicable ${s.not_applicable}, not determined ${undetermined}, error ${s.error}, skipped ${s.skipped})`);

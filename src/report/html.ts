@@ -125,6 +125,8 @@ function cover(report: Report): Raw {
     ['Date', `${utc(r.startedAt)} – ${utc(r.finishedAt)}`], ['Operator', r.operator],
     ['Tool', `${report.tool.name} ${report.tool.version}`], ['Profile', r.profile], ['Profile sha256', r.profileSha256],
     ['Run id', r.id], ['Safety classes allowed', r.allowed.join(', ')],
+    ['Shard', r.shard ? `${r.shard.index} of ${r.shard.count} (0-based): ${r.shard.hosts.join(', ') || 'no host'}` : undefined],
+    ['Merged from', r.merged ? `${r.merged.count} shards: ${r.merged.shards.map((x) => `${x.index} (run ${x.id})`).join(', ')}` : undefined],
   ];
   const s = report.summary;
   const failed = s.failedAtTarget;
@@ -138,7 +140,8 @@ function cover(report: Report): Raw {
   return h`<header class="cover" id="cover">
 <p class="kicker">IEC 62443-4-2 component security assessment</p>
 <h1>${c.name}</h1>
-${banner}${(r.notices ?? []).map((n) => h`
+${r.shard ? h`<p class="banner warn">Shard ${r.shard.index} of ${r.shard.count}: these verdicts cover only ${r.shard.hosts.join(', ') || 'no host'}; the component's verdicts come from <code>iacs-probe merge</code> of all ${r.shard.count} shards.</p>
+` : ''}${banner}${(r.notices ?? []).map((n) => h`
 <p class="banner warn notice">Notice: ${n.message}</p>`)}
 <dl class="facts">${facts.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => h`<dt>${k}</dt><dd>${v}</dd>`)}</dl>
 <p class="counts"><strong>Requirements:</strong> ${(['pass', 'fail', 'not_applicable', 'not_determined'] as const).map((v) => h`<span><span class="v ${v}">${VERDICT_WORDS[v]}</span> ${s.requirements[v]}</span>`)}</p>

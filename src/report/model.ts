@@ -100,6 +100,36 @@ export interface RunNotice {
   message: string;
 }
 
+/** `run --shard i/n`: shard `index` (0-based) of `count`, and the profile hosts it assessed (possibly none). */
+export interface ShardInfo {
+  index: number;
+  count: number;
+  hosts: string[];
+}
+
+/** One shard folder a merged run was joined from. */
+export interface MergedShard {
+  index: number;
+  /** The shard's run id. */
+  id: string;
+  /** The folder as given to `merge`. */
+  dir: string;
+  /** Where the merged folder keeps the shard's report.json, journal.ndjson and manifest (e.g. shards/0). */
+  copy: string;
+  hosts: string[];
+  complete: boolean;
+  startedAt: string;
+  finishedAt: string;
+  /** sha256 of the shard's manifest.json and journal.ndjson as they were merged. */
+  manifestSha256: string;
+  journalSha256: string;
+}
+
+export interface MergeInfo {
+  count: number;
+  shards: MergedShard[];
+}
+
 export interface Report {
   schemaVersion: 1;
   tool: { name: string; version: string };
@@ -120,6 +150,10 @@ export interface Report {
     scopeViolations: ScopeViolationRecord[];
     /** What the run left behind that needs attention (accounts possibly still locked). Absent: nothing. */
     notices?: RunNotice[];
+    /** A shard of a fleet run (`run --shard i/n`): its verdicts cover only its hosts; `merge` joins the shards. */
+    shard?: ShardInfo;
+    /** A run joined from shards by `iacs-probe merge`: its verdicts are re-assessed from every shard's attempts. */
+    merged?: MergeInfo;
   };
   component: {
     name: string;

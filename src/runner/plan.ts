@@ -11,6 +11,7 @@ import {
 import { skippedAttempt, type Attempt, type PlannedAttempt } from './attempt';
 import { matchesSelector } from './registry';
 import { normalizeHost } from '../protocols/scope';
+import { hostsOfShard, type ShardRecord, type ShardSpec } from './shard';
 
 export interface PlanOptions {
   /** Probe ids or protocol prefixes; empty = every probe. */
@@ -19,6 +20,8 @@ export interface PlanOptions {
   allow?: readonly Safety[];
   /** Restrict the run to these profile hosts (`--host`). */
   hosts?: readonly string[];
+  /** Run only this shard of the (selected) hosts (`--shard i/n`). */
+  shard?: ShardSpec;
 }
 
 export interface Plan {
@@ -27,6 +30,8 @@ export interface Plan {
   /** Attempts decided before running: not allowed, below the SL target, disabled. */
   skipped: Attempt[];
   allowed: ReadonlySet<Safety>;
+  /** With --shard: which shard, and its hosts (possibly none). */
+  shard?: ShardRecord;
 }
 
 export class ScopeRefused extends InputRejected {}
@@ -143,9 +148,12 @@ export async function buildPlan(
   for (const sel of options.only ?? []) {
     if (!probes.some((p) => matchesSelector(p.id, sel))) throw new ScopeRefused(`--only ${sel}: no such probe or protocol (see \`iacs-probe probes\`)`);
   }
-  const selectedTargets = options.hosts && options.hosts.length > 0
+  const chosenTargets = options.hosts && options.hosts.length > 0
     ? profile.targets.filter((t) => options.hosts!.some((h) => normalizeHost(h) === normalizeHost(t.host)))
     : profile.targets;
+  // A shard splits the hosts the selection left, so that its shards together cover exactly that selection.
+  const { shard } = options;
+  const selectedTargets = shard ? hostsOfShard(chosenTargets, shard) : chosenTargets;
   const hosts: HostUnderTest[] = [];
   for (const t of selectedTargets) {
     hosts.push({ host: t.host, name: t.name ?? t.host, addresses: await resolveHost(t.host), services: toServices(t.host, t.services) });
@@ -174,5 +182,6 @@ export async function buildPlan(
       }
     }
   }
-  return { hosts, attempts, skipped, allowed };
+  const shardRecord = shard ? { index: shard.index, count: shard.count, hosts: hosts.map((h) => h.host) } : undefined;
+  return { hosts, attempts, skipped, allowed, ...(shardRecord ? { shard: shardRecord } : {}) };
 }

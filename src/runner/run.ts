@@ -16,6 +16,7 @@ import type { ProbeDefinition, Safety } from '../sdk';
 import { MapLedger, executeAttempt, type PlannedAttempt } from './attempt';
 import { Vault, registerSecrets } from './credentials';
 import { buildPlan, type Plan } from './plan';
+import type { ShardSpec } from './shard';
 import { loadProbes } from './registry';
 import { locksOf, schedule, type SchedulerHooks } from './scheduler';
 import { enterScope, type ScopeViolation } from '../protocols/scope';
@@ -27,6 +28,8 @@ export interface RunOptions {
   only?: readonly string[];
   allow?: readonly Safety[];
   hosts?: readonly string[];
+  /** Assess only this shard of the hosts (--shard i/n); `iacs-probe merge` joins the shards' folders. */
+  shard?: ShardSpec;
   /** Global concurrency override (--concurrency). */
   concurrency?: number;
   /** Extra inputs per probe id from the command line (e.g. --ports for ports.tcp). */
@@ -99,6 +102,7 @@ function openRunFolder(profile: Profile, plan: Plan, options: RunOptions): RunFo
     type: 'run-start', runId, startedAt, tool: { name: 'iacs-probe', version: toolVersion() }, profile: profile.file,
     profileSha256: profile.sha256, component: profile.component, options: options.commandLine ?? {},
     planned: plan.attempts.length, skipped: plan.skipped.length, allowed: [...plan.allowed],
+    ...(plan.shard ? { shard: plan.shard } : {}),
   });
   for (const a of plan.skipped) store.journal({ type: 'attempt', attempt: a });
   return { runId, dir, store, startedAt, operator: options.operator ?? profile.operator ?? os.userInfo().username };
@@ -151,11 +155,22 @@ async function executePlan(profile: Profile, plan: Plan, store: RunStore, option
   return { attempts: [...attempts, ...plan.skipped], cancelled: runController.signal.aborted, scopeViolations: [...scope.violations], notices };
 }
 
+/** The report's summary: counts of attempt statuses, verdicts and finding severities, failures at the target. */
+export function summarize(attempts: readonly Attempt[], assessment: Assessment): Report['summary'] {
+  const statuses: AttemptStatus[] = ['pass', 'fail', 'not_applicable', 'not_determined', 'error', 'skipped'];
+  const verdicts: RequirementVerdictValue[] = ['pass', 'fail', 'not_applicable', 'not_determined'];
+  return {
+    attempts: count(statuses, attempts.map((a) => a.status)),
+    requirements: count(verdicts, assessment.requirements.map((r) => r.verdict)),
+    findings: count(['critical', 'high', 'medium', 'low', 'info'], attempts.flatMap((a) => a.findings.map((f) => f.severity))),
+    failedAtTarget: assessment.requirements.filter((r) => r.verdict === 'fail' && r.requiredAtTarget).length,
+    errors: attempts.filter((a) => a.status === 'error').length,
+  };
+}
+
 /** The report (contract: ARCHITECTURE.md, schema/report.schema.json) from the attempts and their assessment. */
 function buildReport(profile: Profile, plan: Plan, folder: RunFolder, executed: Executed, assessment: Assessment, options: RunOptions): Report {
   const all = executed.attempts;
-  const statuses: AttemptStatus[] = ['pass', 'fail', 'not_applicable', 'not_determined', 'error', 'skipped'];
-  const verdicts: RequirementVerdictValue[] = ['pass', 'fail', 'not_applicable', 'not_determined'];
   return {
     schemaVersion: 1,
     tool: { name: 'iacs-probe', version: toolVersion() },
@@ -164,6 +179,7 @@ function buildReport(profile: Profile, plan: Plan, folder: RunFolder, executed: 
       ...(executed.cancelled ? { incompleteReason: 'cancelled by signal' } : {}),
       profile: profile.file, profileSha256: profile.sha256, options: options.commandLine ?? {}, operator: folder.operator,
       allowed: [...plan.allowed], scopeViolations: executed.scopeViolations, ...(executed.notices.length ? { notices: executed.notices } : {}),
+      ...(plan.shard ? { shard: plan.shard } : {}),
     },
     component: {
       name: profile.component.name, vendor: profile.component.vendor, model: profile.component.model,
@@ -178,13 +194,7 @@ function buildReport(profile: Profile, plan: Plan, folder: RunFolder, executed: 
     slAchieved: assessment.slAchieved,
     slTarget: profile.component.slTarget,
     gaps: assessment.gaps,
-    summary: {
-      attempts: count(statuses, all.map((a) => a.status)),
-      requirements: count(verdicts, assessment.requirements.map((r) => r.verdict)),
-      findings: count(['critical', 'high', 'medium', 'low', 'info'], all.flatMap((a) => a.findings.map((f) => f.severity))),
-      failedAtTarget: assessment.requirements.filter((r) => r.verdict === 'fail' && r.requiredAtTarget).length,
-      errors: all.filter((a) => a.status === 'error').length,
-    },
+    summary: summarize(all, assessment),
   };
 }
 
@@ -192,7 +202,7 @@ function buildReport(profile: Profile, plan: Plan, folder: RunFolder, executed: 
  * Renders every report format from the report as report.json holds it (secrets redacted: a compressed format
  * such as xlsx could not be redacted after rendering). A broken reporter costs only its own file.
  */
-async function writeReports(store: RunStore, written: Report): Promise<{ file: string; error: string }[]> {
+export async function writeReports(store: RunStore, written: Report): Promise<{ file: string; error: string }[]> {
   const reporterErrors: { file: string; error: string }[] = [];
   for (const reporter of REPORTERS) {
     try {
@@ -205,8 +215,14 @@ async function writeReports(store: RunStore, written: Report): Promise<{ file: s
   return reporterErrors;
 }
 
-/** Journals the end, closes the journal, writes the manifest (and its signature with --sign). */
-function closeRunFolder(folder: RunFolder, report: Report, options: RunOptions): void {
+/**
+ * Journals the end, closes the journal, writes the manifest (and its signature with `sign`). Shared by run and
+ * merge: `externalTools` are the programs the probes ran (nmap, ...).
+ */
+export function closeRunFolder(
+  folder: Pick<RunFolder, 'runId' | 'dir' | 'store' | 'operator'>, report: Report, sign: SigningKey | undefined,
+  externalTools: Record<string, string> = Object.fromEntries(folder.store.tools),
+): void {
   const { store, dir } = folder;
   store.journal({ type: 'run-end', finishedAt: report.run.finishedAt, complete: report.run.complete, summary: report.summary });
   store.close();
@@ -214,11 +230,11 @@ function closeRunFolder(folder: RunFolder, report: Report, options: RunOptions):
     runId: folder.runId, complete: report.run.complete, tool: report.tool,
     environment: {
       node: process.version, platform: `${os.platform()} ${os.release()} ${os.arch()}`, hostname: os.hostname(), operator: folder.operator,
-      libraries: libraryVersions(), externalTools: Object.fromEntries(store.tools),
+      libraries: libraryVersions(), externalTools,
     },
-    ...(options.sign ? { signer: manifestSigner(options.sign) } : {}),
+    ...(sign ? { signer: manifestSigner(sign) } : {}),
   });
-  if (options.sign) signManifest(dir, options.sign);
+  if (sign) signManifest(dir, sign);
 }
 
 /**
@@ -228,7 +244,7 @@ function closeRunFolder(folder: RunFolder, report: Report, options: RunOptions):
 export async function runAssessment(profile: Profile, options: RunOptions = {}): Promise<RunOutcome> {
   const catalog = loadCatalog();
   const probes = options.probes ?? loadProbes();
-  const plan = await buildPlan(profile, probes, catalog, { only: options.only, allow: options.allow, hosts: options.hosts }, options.probeInputs);
+  const plan = await buildPlan(profile, probes, catalog, { only: options.only, allow: options.allow, hosts: options.hosts, shard: options.shard }, options.probeInputs);
   const folder = openRunFolder(profile, plan, options);
   const executed = await executePlan(profile, plan, folder.store, options);
   const assessment = assess({
@@ -238,6 +254,6 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
   // What is written and what callers print is the redacted report, as the folder holds it.
   const written = folder.store.redactValues(buildReport(profile, plan, folder, executed, assessment, options));
   const reporterErrors = await writeReports(folder.store, written);
-  closeRunFolder(folder, written, options);
+  closeRunFolder(folder, written, options.sign);
   return { report: written, dir: folder.dir, plan, reporterErrors };
 }
