@@ -55,7 +55,7 @@ class S7Cpu {
   constructor(readonly config: S7Posture, private readonly device: DeviceContext) {
     for (const [n, size] of Object.entries(config.dataBlocks ?? { 1: 32 })) {
       const db = Number(n);
-      if (!Number.isInteger(db) || db < 1 || db > 65535 || !Number.isInteger(size) || size < 1 || size > 65535) throw new PostureError(`s7: dataBlocks.${n}: a DB number 1..65535 with a size 1..65535`);
+      if (!Number.isInteger(db) || db < 1 || db > 65535 || !Number.isInteger(size) || size < 1 || size > 65535) throw new PostureError(`dataBlocks.${n}: a DB number 1..65535 with a size 1..65535`);
       this.blocks.set(db, Buffer.from(Array.from({ length: size }, (_, i) => (db + i) & 0xff)));
     }
   }
