@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import accessProbe from '../../probes/s7/access';
@@ -65,23 +66,30 @@ describe('protocols/s7: frames', () => {
   });
 });
 
-/** tshark capturing one TCP port on loopback (root), started before the exchange and stopped after. */
+/**
+ * tshark capturing one TCP port on loopback (root), started before the exchange and stopped after. "Capturing on"
+ * comes before the capture is live on a busy machine, so empty TCP connections are made until tshark prints a
+ * packet (-P -l: summaries on stdout while writing the file); they carry no payload and decode as plain TCP.
+ */
 async function capture(tshark: string, port: number, file: string): Promise<{ stop(): Promise<void> }> {
-  const child: ChildProcess = spawn(tshark, ['-i', 'lo', '-f', `tcp port ${port}`, '-w', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('tshark did not start capturing within 20 s')), 20_000);
-    child.stderr!.on('data', (d: Buffer) => {
-      if (d.toString().includes('Capturing on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`tshark exited with ${code} before capturing`)));
-  });
+  const child: ChildProcess = spawn(tshark, ['-i', 'lo', '-f', `tcp port ${port}`, '-w', file, '-P', '-l'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let seen = false;
+  child.stdout!.on('data', () => { seen = true; });
+  const exited = new Promise((r) => child.once('exit', r));
+  try {
+    for (let i = 0; i < 40 && !seen; i++) {
+      await new Promise<void>((resolve) => net.connect(port, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); resolve(); }).on('error', () => resolve()));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    if (!seen) throw new Error('tshark captured nothing within 20 s');
+  } catch (err) {
+    child.kill('SIGINT');
+    await exited;
+    throw err;
+  }
   return {
     stop: async () => {
       await new Promise((r) => setTimeout(r, 500));
-      const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGINT');
       await exited;
     },
