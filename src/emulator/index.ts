@@ -10,6 +10,7 @@ import { httpsService } from './services/https';
 import { modbusService } from './services/modbus';
 import { modbusTlsService } from './services/modbus-tls';
 import { opcuaService } from './services/opcua';
+import { s7Service } from './services/s7';
 import { snmpService } from './services/snmp';
 import { sshService } from './services/ssh';
 import { telnetService } from './services/telnet';
@@ -33,6 +34,7 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
   snmpService as ServiceModule,
   ftpService as ServiceModule,
   tftpService as ServiceModule,
+  s7Service as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import ModbusRTU from 'modbus-serial';
@@ -11,6 +12,8 @@ import { pathToFileURL } from 'node:url';
 import { cli } from '../helpers/cli';
 import { debianPython, findExecutable, pythonHasModule, requirePeer } from '../helpers/peers';
 import { ensureSshdRuntimeDir } from '../helpers/sshd';
+import { runProbe } from '../helpers/probe-harness';
+import s7Identification from '../../probes/s7/identification';
 
 // The Docker regression kit (docker/, docs/docker.md). docker/regress.sh itself runs in .ci/run (it needs
 // root and starts a Docker engine); these tests check its parts on the host: that the targets, profiles,
@@ -261,8 +264,39 @@ describe('docker regression kit', () => {
         fs.rmSync(dir, { recursive: true, force: true });
       }
     });
+
+    it('snap7: server.cpp builds with g++ from the snap7 source node-snap7 bundles, as the image does, and answers as snap7', async function () {
+      this.timeout(120_000);
+      const gxx = requirePeer(this, 'g++');
+      const src = path.join('node_modules', 'node-snap7', 'deps', 'snap7', 'src');
+      if (!fs.existsSync(src)) requirePeer(this, 'node-snap7 source', undefined, 'npm devDependency node-snap7');
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-snap7-sim-'));
+      const files = ['sys', 'core', 'lib'].flatMap((d) => fs.readdirSync(path.join(src, d)).filter((f) => f.endsWith('.cpp')).map((f) => path.join(src, d, f)));
+      execFileSync(gxx, ['-O1', '-pthread', '-w', ...['sys', 'core', 'lib'].map((d) => `-I${path.join(src, d)}`), ...files, 'docker/sims/snap7/server.cpp', '-o', `${dir}/snap7-server`], { timeout: 110_000 });
+      const port = await freeTcpPort();
+      const server = spawn(`${dir}/snap7-server`, ['127.0.0.1', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        await announcedPort(server, /S7Server on 127\.0\.0\.1:(\d+)/);
+        const { attempt } = await runProbe(s7Identification, { service: { port, protocol: 's7' } });
+        expect(attempt.status, attempt.message).to.equal('pass');
+        expect(attempt.observations.identity).to.include({ systemName: 'SNAP7-SERVER', module: '6ES7 315-2EH14-0AB0' });
+      } finally {
+        await stop(server);
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+      expect(server.exitCode, 'snap7-server ends cleanly on SIGTERM').to.equal(0);
+    });
   });
 });
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (snap7 cannot bind port 0 and report it). */
+async function freeTcpPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 /** A UDP port on 127.0.0.1 that was free a moment ago (snmpd does not report the port it bound). */
 async function freeUdpPort(): Promise<number> {
