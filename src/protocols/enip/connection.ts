@@ -81,6 +81,13 @@ export class EnipConnection {
     if (!this.closed) this.socket.write(bytes);
   }
 
+  /** Waits up to `ms` for the peer to close the connection (a device going down); true when it did. */
+  async closedWithin(ms: number): Promise<boolean> {
+    const until = Date.now() + ms;
+    while (!this.closed && Date.now() < until) await this.nextEvent(until - Date.now());
+    return this.closed;
+  }
+
   close(): void {
     this.signal.removeEventListener('abort', this.onAbort);
     this.socket.destroy();

@@ -20,7 +20,10 @@ export const COMMANDS = {
   sendUnitData: 0x0070,
 } as const;
 
-export const COMMAND_NAMES: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(COMMANDS).map(([name, code]) => [code, name]));
+export const COMMAND_NAMES: Readonly<Record<number, string>> = {
+  0x0000: 'NOP', 0x0004: 'ListServices', 0x0063: 'ListIdentity', 0x0064: 'ListInterfaces', 0x0065: 'RegisterSession',
+  0x0066: 'UnRegisterSession', 0x006f: 'SendRRData', 0x0070: 'SendUnitData',
+};
 
 /** Encapsulation status codes (the header's status field). */
 export const ENCAP_STATUS: Readonly<Record<number, string>> = {

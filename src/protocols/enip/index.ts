@@ -6,3 +6,4 @@ export * from './cip';
 export * from './connection';
 export * from './requests';
 export * from './udp';
+export * from './checks';
