@@ -18,33 +18,48 @@ export type DatagramAnswer =
   | { kind: 'answer'; bytes: Buffer; tries: number; elapsedMs: number }
   | { kind: 'no-answer'; tries: number; elapsedMs: number };
 
+/** A connected UDP socket to one declared host and port, for exchanges that must come from the same source port. */
+export interface DatagramChannel {
+  exchange(datagram: Buffer, options: Omit<DatagramOptions, 'signal'>): Promise<DatagramAnswer>;
+}
+
 /**
- * One request datagram, unicast to the declared host and port (never a broadcast), resent on silence: the
- * first datagram back from that address and port is the answer. The socket is connected, so an ICMP
- * port-unreachable surfaces as TargetUnreachable; an abort rejects with its reason. The socket is always closed.
+ * Opens a UDP socket connected to the declared host and port (unicast only, never a broadcast), runs `fn` and
+ * always closes the socket. Each exchange sends one datagram and resends it on silence; the first datagram
+ * back from that address and port is the answer. An ICMP port-unreachable surfaces as TargetUnreachable
+ * (the socket is connected), an abort rejects with its reason.
  */
-export async function datagramExchange(endpoint: { host: string; port: number }, datagram: Buffer, options: DatagramOptions): Promise<DatagramAnswer> {
+export async function withDatagramChannel<T>(endpoint: { host: string; port: number }, signal: AbortSignal, fn: (channel: DatagramChannel) => Promise<T>): Promise<T> {
   const host = net.isIP(endpoint.host) ? endpoint.host : (await dns.lookup(endpoint.host)).address;
-  const timeoutMs = options.timeoutMs ?? 1000;
-  const tries = 1 + (options.retries ?? 1);
-  const started = Date.now();
   const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
   socket.on('error', () => undefined); // errors are read per try below; this keeps a late one from going unhandled
   try {
-    await connect(socket, host, endpoint.port, options.signal);
-    for (let attempt = 1; attempt <= tries; attempt++) {
-      options.transcript?.note(`${options.what} to ${host}:${endpoint.port}/udp (try ${attempt} of ${tries})`);
-      options.transcript?.sent(datagram);
-      const answer = await sendAndWait(socket, datagram, timeoutMs, options.signal, `${host}:${endpoint.port}/udp`);
-      if (answer === 'timeout') continue;
-      options.transcript?.received(answer);
-      return { kind: 'answer', bytes: answer, tries: attempt, elapsedMs: Date.now() - started };
-    }
-    options.transcript?.note(`no answer to ${tries} tries of ${timeoutMs} ms`);
-    return { kind: 'no-answer', tries, elapsedMs: Date.now() - started };
+    await connect(socket, host, endpoint.port, signal);
+    return await fn({
+      async exchange(datagram, options) {
+        const timeoutMs = options.timeoutMs ?? 1000;
+        const tries = 1 + (options.retries ?? 1);
+        const started = Date.now();
+        for (let attempt = 1; attempt <= tries; attempt++) {
+          options.transcript?.note(`${options.what} to ${host}:${endpoint.port}/udp (try ${attempt} of ${tries})`);
+          options.transcript?.sent(datagram);
+          const answer = await sendAndWait(socket, datagram, timeoutMs, signal, `${host}:${endpoint.port}/udp`);
+          if (answer === 'timeout') continue;
+          options.transcript?.received(answer);
+          return { kind: 'answer', bytes: answer, tries: attempt, elapsedMs: Date.now() - started };
+        }
+        options.transcript?.note(`no answer to ${tries} tries of ${timeoutMs} ms`);
+        return { kind: 'no-answer', tries, elapsedMs: Date.now() - started };
+      },
+    });
   } finally {
     socket.close();
   }
+}
+
+/** One request datagram on a socket of its own (see withDatagramChannel). */
+export function datagramExchange(endpoint: { host: string; port: number }, datagram: Buffer, options: DatagramOptions): Promise<DatagramAnswer> {
+  return withDatagramChannel(endpoint, options.signal, (channel) => channel.exchange(datagram, options));
 }
 
 function connect(socket: dgram.Socket, host: string, port: number, signal: AbortSignal): Promise<void> {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Transcript } from '../sdk';
-import { datagramExchange } from './datagram';
+import { withDatagramChannel } from './datagram';
 import { AlertDescription, ContentType, ExtensionType, HandshakeType, vec } from './tls/wire';
 
 /**
@@ -29,10 +29,10 @@ function extension(type: number, body: Buffer): Buffer {
   return Buffer.concat([u16(type), vec(2, body)]);
 }
 
-/** A DTLS 1.2 ClientHello record (epoch 0, sequence 0, message_seq 0, one fragment) with an empty cookie. */
-export function dtlsClientHello(random: Buffer = randomBytes(32)): Buffer {
+/** A DTLS 1.2 ClientHello record (epoch 0, one fragment); the second one of a handshake repeats the first with the cookie. */
+export function dtlsClientHello(random: Buffer = randomBytes(32), cookie: Buffer = Buffer.alloc(0), sequence = 0): Buffer {
   const body = Buffer.concat([
-    u16(0xfefd), random, vec(1), vec(1), vec(2, ...SUITES.map(u16)), vec(1, Buffer.from([0])),
+    u16(0xfefd), random, vec(1), vec(1, cookie), vec(2, ...SUITES.map(u16)), vec(1, Buffer.from([0])),
     vec(2,
       extension(ExtensionType.supportedGroups, vec(2, ...GROUPS.map(u16))),
       extension(ExtensionType.ecPointFormats, vec(1, Buffer.from([0]))),
@@ -40,8 +40,8 @@ export function dtlsClientHello(random: Buffer = randomBytes(32)): Buffer {
       extension(ExtensionType.extendedMasterSecret, Buffer.alloc(0)),
       extension(ExtensionType.renegotiationInfo, vec(1))),
   ]);
-  const handshake = Buffer.concat([Buffer.from([HandshakeType.clientHello]), u24(body.length), u16(0), u24(0), u24(body.length), body]);
-  return dtlsRecord(ContentType.handshake, 0xfeff, 0, handshake);
+  const handshake = Buffer.concat([Buffer.from([HandshakeType.clientHello]), u24(body.length), u16(sequence), u24(0), u24(body.length), body]);
+  return dtlsRecord(ContentType.handshake, 0xfeff, sequence, handshake);
 }
 
 export function dtlsRecord(type: number, version: number, sequence: number, body: Buffer): Buffer {
@@ -56,7 +56,7 @@ export function dtlsRecord(type: number, version: number, sequence: number, body
 
 /** What a datagram says about the server: a DTLS first flight (with what it shows), or not DTLS. */
 export type DtlsReading =
-  | { kind: 'dtls'; message: 'HelloVerifyRequest'; version: string; cookieBytes: number }
+  | { kind: 'dtls'; message: 'HelloVerifyRequest'; version: string; cookie: Buffer }
   | { kind: 'dtls'; message: 'ServerHello'; version: string; cipherSuite: string }
   | { kind: 'dtls'; message: 'alert'; version: string; level: number; alert: string }
   | { kind: 'not-dtls'; reason: string };
@@ -76,7 +76,7 @@ export function readDtlsAnswer(datagram: Buffer): DtlsReading {
   if (type !== ContentType.handshake || body.length < 12) return { kind: 'not-dtls', reason: `record type ${type} with ${body.length} bytes is no handshake or alert` };
   const message = body.subarray(12);
   if (body[0] === HELLO_VERIFY_REQUEST && message.length >= 3 && message.length >= 3 + message[2]) {
-    return { kind: 'dtls', message: 'HelloVerifyRequest', version: DTLS_VERSIONS[message.readUInt16BE(0)] ?? version, cookieBytes: message[2] };
+    return { kind: 'dtls', message: 'HelloVerifyRequest', version: DTLS_VERSIONS[message.readUInt16BE(0)] ?? version, cookie: Buffer.from(message.subarray(3, 3 + message[2])) };
   }
   if (body[0] === HandshakeType.serverHello && message.length >= 35 && message.length >= 35 + message[34] + 2) {
     const suite = message.readUInt16BE(35 + message[34]);
@@ -85,13 +85,41 @@ export function readDtlsAnswer(datagram: Buffer): DtlsReading {
   return { kind: 'not-dtls', reason: `handshake message type ${body[0]} is neither HelloVerifyRequest nor ServerHello` };
 }
 
-export type DtlsProbe = DtlsReading | { kind: 'no-answer'; tries: number };
+/** What a server answered: the first flight, and after a HelloVerifyRequest the answer to the ClientHello with the cookie. */
+export type DtlsProbe =
+  | { kind: 'dtls'; first: string; version: string; cookieBytes?: number; cipherSuite?: string; alert?: string; afterCookie?: string }
+  | { kind: 'not-dtls'; reason: string }
+  | { kind: 'no-answer'; tries: number };
 
-/** Sends a DTLS ClientHello to the declared UDP port and reads the answer. ICMP unreachable: TargetUnreachable. */
+function describeReading(r: DtlsReading | { kind: 'no-answer' }): string {
+  if (r.kind === 'no-answer') return 'no answer';
+  if (r.kind === 'not-dtls') return `not DTLS: ${r.reason}`;
+  if (r.message === 'ServerHello') return `ServerHello (${r.version}, suite ${r.cipherSuite})`;
+  if (r.message === 'alert') return `alert ${r.alert} (level ${r.level})`;
+  return `HelloVerifyRequest (${r.version})`;
+}
+
+/**
+ * Sends a DTLS 1.2 ClientHello to the declared UDP port and reads the answer; after a HelloVerifyRequest it sends
+ * the ClientHello again with the cookie, from the same socket, and reads what follows (a ServerHello, or an alert).
+ * ICMP unreachable: TargetUnreachable.
+ */
 export async function probeDtls(endpoint: { host: string; port: number }, options: { signal: AbortSignal; timeoutMs?: number; retries?: number; transcript?: Transcript }): Promise<DtlsProbe> {
-  const answer = await datagramExchange(endpoint, dtlsClientHello(), { ...options, what: 'DTLS 1.2 ClientHello' });
-  if (answer.kind === 'no-answer') return { kind: 'no-answer', tries: answer.tries };
-  const reading = readDtlsAnswer(answer.bytes);
-  options.transcript?.note(reading.kind === 'dtls' ? `DTLS ${reading.message} (${reading.version})` : `not DTLS: ${reading.reason}`);
-  return reading;
+  return withDatagramChannel(endpoint, options.signal, async (channel) => {
+    const random = randomBytes(32);
+    const answer = await channel.exchange(dtlsClientHello(random), { ...options, what: 'DTLS 1.2 ClientHello' });
+    if (answer.kind === 'no-answer') return { kind: 'no-answer', tries: answer.tries };
+    const first = readDtlsAnswer(answer.bytes);
+    options.transcript?.note(describeReading(first));
+    if (first.kind === 'not-dtls') return first;
+    const result: DtlsProbe = { kind: 'dtls', first: first.message, version: first.version };
+    if (first.message === 'ServerHello') return { ...result, cipherSuite: first.cipherSuite };
+    if (first.message === 'alert') return { ...result, alert: first.alert };
+    const second = await channel.exchange(dtlsClientHello(random, first.cookie, 1), { ...options, what: 'DTLS 1.2 ClientHello with the cookie' });
+    const followUp = second.kind === 'no-answer' ? second : readDtlsAnswer(second.bytes);
+    options.transcript?.note(describeReading(followUp));
+    const hello = followUp.kind === 'dtls' && followUp.message === 'ServerHello' ? followUp : undefined;
+    // The HelloVerifyRequest says DTLS 1.0 whatever is negotiated (RFC 6347 4.2.1): the ServerHello tells.
+    return { ...result, cookieBytes: first.cookie.length, afterCookie: describeReading(followUp), ...(hello ? { version: hello.version, cipherSuite: hello.cipherSuite } : {}) };
+  });
 }
