@@ -95,7 +95,7 @@ export default defineProbe<IdentityInputs>({
     if (li.status === 'no-answer') throw new TargetTimeout(`ListIdentity over ${service.transport.toUpperCase()}: no answer`);
     if (li.status === 'not-enip') throw new ProtocolViolation(`the service does not speak EtherNet/IP: ${li.reason}`);
     if (li.status === 'closed') throw new ProtocolViolation(`the device ${li.reset ? 'reset' : 'closed'} the connection on ListIdentity`);
-    const evidence = [transcript.path, ctx.evidence.save('identity.json', { transport: service.transport, listIdentity: li, listServices: ls, listInterfaces })];
+    const evidence = [transcript.path, ctx.evidence.save(`identity-${service.transport}.json`, { transport: service.transport, listIdentity: li, listServices: ls, listInterfaces })];
     const findings: Finding[] = [];
     const judgements: Judgement[] = [];
     const observations: Record<string, unknown> = { transport: service.transport };
