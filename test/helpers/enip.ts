@@ -81,13 +81,14 @@ export interface DecodedPacket {
 }
 
 /**
- * `tshark -r file -T json` with the given ports decoded as `proto` (e.g. enip, dtls). Expert markers are
+ * `tshark -r file -T json --no-duplicate-keys` with the given ports decoded as `proto` (e.g. enip, dtls). Expert markers are
  * read from the layers in `layersToCheck` only: TCP's own expert notes (SYN, RST) are no decoding problem.
  */
 export async function decodeCapture(
   tshark: string, file: string, decodeAs: readonly { port: number; transport: 'tcp' | 'udp'; proto: string }[], layersToCheck: readonly string[],
 ): Promise<DecodedPacket[]> {
-  const args = ['-r', file, ...decodeAs.flatMap((d) => ['-d', `${d.transport}.port==${d.port},${d.proto}`]), '-T', 'json'];
+  // --no-duplicate-keys: tshark repeats a key for every CPF item of a message, and JSON.parse would keep the last only.
+  const args = ['-r', file, ...decodeAs.flatMap((d) => ['-d', `${d.transport}.port==${d.port},${d.proto}`]), '-T', 'json', '--no-duplicate-keys'];
   const { stdout } = await run(tshark, args, { maxBuffer: 64 * 1024 * 1024 });
   const packets = JSON.parse(stdout) as { _source: { layers: Record<string, unknown> } }[];
   return packets.map((p, i) => {
