@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
 import { debugService } from './services/debug';
+import { enipService } from './services/enip';
 import { ftpService } from './services/ftp';
 import { httpsService } from './services/https';
 import { modbusService } from './services/modbus';
@@ -35,6 +36,7 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
   ftpService as ServiceModule,
   tftpService as ServiceModule,
   s7Service as ServiceModule,
+  enipService as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;

@@ -39,6 +39,8 @@ export interface ServiceEndpoint {
   port: number;
   /** Set for TLS-wrapped services. */
   tls?: boolean;
+  /** Set for a UDP endpoint of a protocol that is TCP by default (EtherNet/IP list commands, DTLS). */
+  transport?: 'udp';
 }
 
 export interface DeviceContext {

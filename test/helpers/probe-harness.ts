@@ -13,7 +13,7 @@ import { enterScope } from '../../src/protocols/scope';
 export interface ProbeRunOptions<I> {
   host?: string;
   /** The declared service; omit for host-scope probes. */
-  service?: { port: number; protocol: ServiceProtocol; tls?: boolean; unitId?: number; name?: string; options?: Record<string, unknown> };
+  service?: { port: number; protocol: ServiceProtocol; transport?: 'tcp' | 'udp'; tls?: boolean; unitId?: number; name?: string; options?: Record<string, unknown> };
   /** Other services of the host (ports.tcp compares against them). */
   services?: ProbeRunOptions<I>['service'][];
   inputs?: Partial<I>;
@@ -42,7 +42,7 @@ const UDP = new Set<ServiceProtocol>(['snmp', 'tftp', 'udp', 'bacnet']);
 
 function toService(host: string, s: NonNullable<ProbeRunOptions<unknown>['service']>): ServiceUnderTest {
   return {
-    host, port: s.port, protocol: s.protocol, transport: UDP.has(s.protocol) ? 'udp' : 'tcp',
+    host, port: s.port, protocol: s.protocol, transport: s.transport ?? (UDP.has(s.protocol) ? 'udp' : 'tcp'),
     name: s.name ?? `${s.protocol}/${s.port}`, tls: s.tls ?? (s.protocol === 'https' || s.protocol === 'modbus-tls' || s.protocol === 'tls'),
     unitId: s.unitId, options: s.options ?? {},
   };
