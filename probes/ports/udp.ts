@@ -122,7 +122,8 @@ function summarise(result: UdpScanResult) {
  */
 async function nmapUdpScan(ctx: ProbeContext<Inputs>, nmap: string, targets: readonly UdpTarget[], evidence: string[]): Promise<UdpView> {
   const ports = targets.map((t) => t.port);
-  const args = ['-sU', '-Pn', '-n', '--reason', '--host-timeout', `${budgetSeconds(ctx, 10)}s`, '-p', formatPortSpec(ports)];
+  // --send-ip: raw IP through the kernel's routes and neighbour table, not nmap's own ARP on Ethernet links.
+  const args = ['-sU', '-Pn', '-n', '--send-ip', '--reason', '--host-timeout', `${budgetSeconds(ctx, 10)}s`, '-p', formatPortSpec(ports)];
   const result = await runNmap(nmap, args, ctx.host.host, ctx.signal);
   ctx.evidence.tool('nmap', result.version);
   evidence.push(ctx.evidence.save('nmap-udp.xml', result.xml));
