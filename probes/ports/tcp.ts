@@ -2,7 +2,7 @@ import {
   InvalidInput, defineProbe, finding, judge, type Finding, type ProbeContext, type ProbeResult, type ServiceUnderTest,
 } from '../../src/sdk';
 import { findNmap, portStates, runNmap, type NmapHost, type NmapPort } from '../../src/protocols/nmap';
-import { connectScan, formatPortSpec, parsePortSpec } from '../../src/protocols/tcp';
+import { PORT_EXPOSURE_PARTS, connectScan, formatPortSpec, parsePortSpec } from '../../src/protocols/tcp';
 
 interface Inputs {
   /** Port list ("22,80,1000-2000") or "all"; default: the baseline's ICS + management ports. */
@@ -149,13 +149,11 @@ function undeterminedReason(scan: TcpScan, portCount: number, declared: readonly
   return undefined;
 }
 
-/** What keeps CR 7.7 coverage partial; none left means the scan shows least functionality fully. */
-function coverageGaps(scan: TcpScan, fullRange: boolean, udpScanned: boolean): string[] {
+/** What keeps the TCP part of CR 7.7 partial; none left means every TCP port was examined. */
+function coverageGaps(scan: TcpScan, fullRange: boolean): string[] {
   const gaps: string[] = [];
   if (!fullRange) gaps.push('not every TCP port was scanned (--ports all scans 1-65535)');
   if (scan.filtered.size > 0) gaps.push(`${scan.filtered.size} scanned port(s) gave no answer (filtered), so what listens behind them is unknown`);
-  // ports.udp (issue 17) will scan UDP; until then no run covers the UDP side of the communication matrix.
-  if (!udpScanned) gaps.push('UDP ports were not scanned (no UDP scan exists yet)');
   return gaps;
 }
 
@@ -199,19 +197,21 @@ function assessScan(result: TcpScan, scope: { ports: number[]; fullRange: boolea
       message: `declared ${d.protocol} service tcp/${d.port} is not open (${DECLARED_STATE_TEXT[d.state]})`,
     }));
   }
-  const udpScanned = false;
   const undetermined = undeterminedReason(result, ports.length, declared);
   const listed = formatPortSpec(ports);
   const what = fullRange ? 'all 65535 TCP ports' : `${ports.length} TCP ports (${listed.length > 60 ? 'default ICS and management list plus declared ports' : listed})`;
-  const gaps = coverageGaps(result, fullRange, udpScanned);
+  const gaps = coverageGaps(result, fullRange);
   const unanswered = result.filtered.size > 0 ? ` (${result.filtered.size} of them gave no answer)` : '';
   const outcomes = judge([
-    { requirement: 'CR 7.7', coverage: gaps.length === 0 ? 'full' : 'partial', passReason: `every open port among ${what} is declared${gaps.length > 0 ? `; coverage partial: ${gaps.join('; ')}` : ''}` },
+    {
+      requirement: 'CR 7.7', coverage: gaps.length === 0 ? 'full' : 'partial', part: { name: 'tcp', of: [...PORT_EXPOSURE_PARTS] },
+      passReason: `every open port among ${what} is declared${gaps.length > 0 ? `; TCP coverage partial: ${gaps.join('; ')}` : ''}`,
+    },
     { requirement: 'CR 4.1', coverage: 'partial', passReason: `no cleartext management protocol open among ${what}${unanswered}` },
   ], findings);
   return {
     observations: {
-      scanner: result.scanner, portsScanned: listed, fullRange, udpScanned,
+      scanner: result.scanner, portsScanned: listed, fullRange,
       complete: result.incomplete === undefined, ...(result.incomplete ? { incomplete: result.incomplete } : {}),
       ...(result.host ? { host: result.host } : {}),
       open: result.open, closed: result.closed.size,
@@ -233,8 +233,8 @@ export default defineProbe<Inputs>({
     + 'ICS and management ports of profiles/baselines/ports.yaml plus every declared port, or 1-65535 with --ports all) and '
     + 'compares what is open with the services the profile declares. Undeclared open ports fail CR 7.7; cleartext '
     + 'management protocols (Telnet, FTP, HTTP, ...) fail CR 4.1. A scan that did not complete, a host that answered on no '
-    + 'port, or declared services that all went unanswered leave both requirements undetermined; CR 7.7 coverage stays '
-    + 'partial until UDP is scanned too. Connects and closes; sends no payload except nmap -sV version probes on undeclared ports.',
+    + 'port, or declared services that all went unanswered leave both requirements undetermined. It judges the TCP part of '
+    + 'CR 7.7 (full for a complete 1-65535 scan with no filtered port); ports.udp judges the UDP part. Connects and closes; sends no payload except nmap -sV version probes on undeclared ports.',
   requirements: ['CR 7.7', 'CR 4.1'],
   findings: {
     'undeclared-open': 'an open TCP port that the profile does not declare (CR 7.7)',

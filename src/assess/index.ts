@@ -73,8 +73,9 @@ function firstLine(text: string): string {
  * - else a probe that should have evidenced the row on some interface errored, was skipped or did not judge
  *   it -> not_determined, naming those attempts (`notExamined`): a pass elsewhere cannot stand in for it;
  * - else every interface not applicable (each with its reason) -> not_applicable;
- * - else pass only when every applicable interface has a full-coverage pass; a partial pass somewhere leaves
- *   the row not_determined, because a probe saw only part of what the requirement asks there;
+ * - else pass only when every applicable interface has a full-coverage pass (where probes examine the row in
+ *   parts, e.g. CR 7.7's tcp and udp ports of a host: a full-coverage pass of every part); a partial pass
+ *   somewhere leaves the row not_determined, because a probe saw only part of what the requirement asks there;
  * - no evidence at all -> not_determined, never pass.
  */
 export function verdictFor(row: CatalogRow, input: AssessmentInput): RequirementVerdict {
@@ -123,15 +124,38 @@ export function verdictFor(row: CatalogRow, input: AssessmentInput): Requirement
   if (applicable.length === 0) {
     return { ...base, verdict: 'not_applicable', source: 'probe', basis: basisOf(outcomes), coverage: best(outcomes), findings: [], reason: outcomes.map((o) => `${o.attempt.probe}@${o.attempt.target}: ${o.outcome.reason}`).join('; ') };
   }
-  const partialOnly = applicable.filter((i) => !i.outcomes.some((o) => o.outcome.verdict === 'pass' && o.outcome.coverage === 'full'));
+  const partialOnly = applicable.filter((i) => partsNotFull(i.outcomes) !== undefined);
   if (partialOnly.length === 0) {
     return { ...base, verdict: 'pass', source: 'probe', basis: basisOf(passing), coverage: 'full', findings: [], reason: passing.filter((o) => o.outcome.coverage === 'full').map((o) => o.outcome.reason).join('; ') };
   }
+  const where = partialOnly.map((i) => {
+    const parts = partsNotFull(i.outcomes)!;
+    return parts.length > 0 ? `${i.target} (${parts.join('; ')})` : i.target;
+  });
   return {
     ...base, verdict: 'not_determined', source: 'probe', basis: basisOf(passing), coverage: 'partial', findings: [],
     reason: `partial probe evidence supports a pass (${passing.map((o) => o.outcome.reason).join('; ')}); `
-      + `on ${partialOnly.map((i) => i.target).join(', ')} the probes saw only part of the requirement, the rest needs a manual attestation`,
+      + `on ${where.join(', ')} the probes saw only part of the requirement, the rest needs a manual attestation`,
   };
+}
+
+/**
+ * Whether the passes on one interface cover the whole requirement: undefined when they do (a full pass of the
+ * whole, or a full pass of every part where probes examine it in parts, as CR 7.7's tcp and udp); otherwise the
+ * parts that lack a full pass (empty when the requirement is not examined in parts).
+ */
+function partsNotFull(outcomes: readonly { outcome: RequirementOutcome; attempt: Attempt }[]): string[] | undefined {
+  const full = outcomes.filter((o) => o.outcome.verdict === 'pass' && o.outcome.coverage === 'full');
+  if (full.some((o) => !o.outcome.part)) return undefined;
+  const parts = [...new Set(outcomes.flatMap((o) => o.outcome.part?.of ?? []))];
+  const missing = parts.filter((p) => !full.some((o) => o.outcome.part?.name === p));
+  if (parts.length > 0 && missing.length === 0) return undefined;
+  return missing.map((p) => {
+    const judged = outcomes.filter((o) => o.outcome.part?.name === p);
+    return judged.length === 0
+      ? `its ${p} part was not examined: no attempt judged it`
+      : `its ${p} part has partial coverage only (${[...new Set(judged.map((o) => o.attempt.probe))].join(', ')})`;
+  });
 }
 
 function best(list: readonly { outcome: RequirementOutcome }[]): 'full' | 'partial' | undefined {

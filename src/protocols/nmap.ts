@@ -178,6 +178,20 @@ export function portStates(scan: Omit<NmapScan, 'xml'>, protocol: 'tcp' | 'udp' 
 }
 
 /**
+ * Every port of `protocol` that nmap listed or summarised, with nmap's own state name (open, closed, filtered,
+ * open|filtered, ...) and reason: what portStates sorts into three bins, for a UDP scan whose `open|filtered`
+ * (no answer) must stay apart from `filtered` (an ICMP error).
+ */
+export function namedPortStates(scan: Omit<NmapScan, 'xml'>, protocol: 'tcp' | 'udp'): Map<number, { state: string; reason?: string }> {
+  const out = new Map<number, { state: string; reason?: string }>();
+  for (const p of scan.ports.filter((x) => x.protocol === protocol)) out.set(p.port, { state: p.state, ...(p.reason ? { reason: p.reason } : {}) });
+  for (const extra of scan.extraPorts) {
+    for (const r of extra.reasons) for (const port of namedPorts(r.ports)) out.set(port, { state: extra.state, reason: r.reason });
+  }
+  return out;
+}
+
+/**
  * Runs nmap against one host with the given arguments and `-oX -`, killing it when the signal aborts.
  * The host is the last argument; callers pass only hosts of the profile (the scope guard does not see
  * child processes).

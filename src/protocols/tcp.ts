@@ -3,6 +3,12 @@ import * as net from 'node:net';
 export type PortState = 'open' | 'closed' | 'filtered';
 
 /**
+ * CR 7.7 (least functionality) on a host is examined in two parts: its TCP ports (ports.tcp) and its UDP ports
+ * (ports.udp). The assessment passes the row in full only when both parts have a full-coverage pass there.
+ */
+export const PORT_EXPOSURE_PARTS = ['tcp', 'udp'] as const;
+
+/**
  * One TCP connect: open (handshake completed), closed (refused/reset) or filtered (no answer in time).
  * The socket is destroyed right after the handshake, before any payload is sent. `track` registers the
  * socket with the scan that owns it, which destroys every socket in flight when its signal aborts (one

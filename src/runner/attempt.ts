@@ -152,6 +152,7 @@ function checkResult(probe: ProbeDefinition<unknown>, result: ProbeResult): stri
   const declared = new Set(probe.requirements);
   for (const o of result.outcomes) {
     if (!declared.has(o.requirement)) return `outcome for ${o.requirement}, which the probe does not declare`;
+    if (o.part && !o.part.of.includes(o.part.name)) return `outcome for ${o.requirement} covers part ${o.part.name}, which is not among its parts (${o.part.of.join(', ')})`;
   }
   for (const f of result.findings) {
     for (const r of f.requirements) {

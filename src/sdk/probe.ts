@@ -1,5 +1,5 @@
 import type {
-  ComponentInfo, Coverage, Credential, DevicePolicy, Finding, HostUnderTest, ProbeResult,
+  ComponentInfo, Coverage, CoveragePart, Credential, DevicePolicy, Finding, HostUnderTest, ProbeResult,
   RequirementOutcome, Safety, ServiceProtocol, ServiceUnderTest, Severity,
 } from './types';
 
@@ -149,6 +149,8 @@ export interface Judgement {
   coverage: Coverage;
   /** Reason recorded when no finding fails the requirement. */
   passReason: string;
+  /** The part of the requirement this judgement covers, where probes examine it in parts (CR 7.7: tcp, udp). */
+  part?: CoveragePart;
 }
 
 /**
@@ -157,10 +159,11 @@ export interface Judgement {
  * evaluated are listed, so a probe that saw nothing relevant leaves the row `not_determined`.
  */
 export function judge(judgements: readonly Judgement[], findings: readonly Finding[]): RequirementOutcome[] {
-  return judgements.map(({ requirement, coverage, passReason }) => {
+  return judgements.map(({ requirement, coverage, passReason, part }) => {
     const failing = findings.filter((f) => f.severity !== 'info' && f.requirements.includes(requirement));
-    if (failing.length === 0) return { requirement, verdict: 'pass', coverage, reason: passReason };
-    return { requirement, verdict: 'fail', coverage, reason: failing.map((f) => f.message).join('; ') };
+    const partOf = part ? { part } : {};
+    if (failing.length === 0) return { requirement, verdict: 'pass', coverage, reason: passReason, ...partOf };
+    return { requirement, verdict: 'fail', coverage, reason: failing.map((f) => f.message).join('; '), ...partOf };
   });
 }
 

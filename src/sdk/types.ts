@@ -43,10 +43,25 @@ export interface Finding {
   readonly evidence: readonly string[];
 }
 
+/**
+ * The part of a requirement an outcome covers on its interface, where several probes examine one requirement
+ * in parts (CR 7.7 on a host: its TCP ports and its UDP ports). The interface is covered in full only when
+ * every part in `of` has a full-coverage pass there.
+ */
+export interface CoveragePart {
+  /** This outcome's part, e.g. "udp"; one of `of`. */
+  readonly name: string;
+  /** Every part the requirement needs on the interface, e.g. ["tcp", "udp"]. */
+  readonly of: readonly string[];
+}
+
 export interface RequirementOutcome {
   readonly requirement: string;
   readonly verdict: Verdict;
+  /** For a `part`: the coverage of that part. */
   readonly coverage: Coverage;
+  /** Set when the outcome covers one part of the requirement on its interface (see CoveragePart). */
+  readonly part?: CoveragePart;
   /** Why this verdict; shown in the requirement matrix and the TRF "result - remark" column. */
   readonly reason: string;
 }

@@ -112,7 +112,7 @@ probes:
   ports.tcp: { scanner: connect, ports: all, maxParallel: 1, timeoutMs: 600000 }
 `);
     const out = path.join(dir, 'interrupted');
-    const { child, done } = startCli(['run', file, '--out', out]);
+    const { child, done } = startCli(['run', file, '--out', out, '--only', 'ports.tcp']);
     const journal = path.join(out, 'journal.ndjson');
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && !(fs.existsSync(journal) && fs.readFileSync(journal, 'utf8').includes('"run-start"'))) {

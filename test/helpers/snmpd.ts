@@ -30,21 +30,32 @@ export interface RunningSnmpd {
   stop(): Promise<void>;
 }
 
+/** Where snmpd listens instead of 127.0.0.1:<free port>: an address and port inside a network namespace. */
+export interface SnmpdPlace {
+  /** `ip` (iproute2), which runs snmpd with `ip netns exec <netns>`. */
+  ip: string;
+  netns: string;
+  address: string;
+  port: number;
+}
+
 /**
- * Starts snmpd in the foreground on 127.0.0.1:<free port> with only the given configuration (-C: no
- * system config), SMUX off (-I -smux, else it opens TCP 199 on every address), its persistent state and
- * pid file in a temporary folder, and no other listener (the transport on the command line replaces
- * any agentaddress).
+ * Starts snmpd in the foreground on 127.0.0.1:<free port> (or at `place`, inside a labnet device namespace)
+ * with only the given configuration (-C: no system config), SMUX off (-I -smux, else it opens TCP 199 on
+ * every address), its persistent state and pid file in a temporary folder, and no other listener (the
+ * transport on the command line replaces any agentaddress).
  */
-export async function startSnmpd(binary: string, config: string): Promise<RunningSnmpd> {
+export async function startSnmpd(binary: string, config: string, place?: SnmpdPlace): Promise<RunningSnmpd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-snmpd-'));
   const conf = path.join(dir, 'snmpd.conf');
   fs.writeFileSync(conf, `${config.trim()}\n`);
+  const host = place?.address ?? '127.0.0.1';
   for (let attempt = 0; ; attempt++) {
-    const port = await freeUdpPort();
-    const child = spawn(binary, [
-      '-f', '-Lo', '-C', '-c', conf, '-I', '-smux', '-p', path.join(dir, 'snmpd.pid'), `udp:127.0.0.1:${port}`,
-    ], {
+    const port = place?.port ?? await freeUdpPort();
+    const argv = [binary, '-f', '-Lo', '-C', '-c', conf, '-I', '-smux', '-p', path.join(dir, 'snmpd.pid'), `udp:${host}:${port}`];
+    // `ip netns exec` execs snmpd in the namespace: the child is snmpd itself.
+    const [command, ...args] = place ? [place.ip, 'netns', 'exec', place.netns, ...argv] : argv;
+    const child = spawn(command, args, {
       env: { ...process.env, SNMP_PERSISTENT_DIR: path.join(dir, 'persist'), MIBS: '', MIBDIRS: dir },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -54,7 +65,7 @@ export async function startSnmpd(binary: string, config: string): Promise<Runnin
     const ready = await waitReady(child, () => out, 10_000);
     if (ready) {
       return {
-        host: '127.0.0.1', port, dir, output: () => out,
+        host, port, dir, output: () => out,
         stop: () => stopChild(child).then(() => fs.rmSync(dir, { recursive: true, force: true })),
       };
     }

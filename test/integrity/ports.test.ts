@@ -176,7 +176,8 @@ describe('ports.tcp integrity: a scan that saw no answers never passes CR 7.7', 
         expect(attempt.observations).to.not.have.property('note');
         const cr77 = attempt.outcomes.find((o) => o.requirement === 'CR 7.7')!;
         expect(cr77).to.include({ verdict: 'pass', coverage: 'partial' });
-        expect(cr77.reason).to.contain('1 scanned port(s) gave no answer (filtered)').and.contain('UDP ports were not scanned');
+        expect(cr77.reason).to.contain('; TCP coverage partial: ').and.contain('1 scanned port(s) gave no answer (filtered)').and.not.contain('UDP');
+        expect(cr77.part).to.deep.equal({ name: 'tcp', of: ['tcp', 'udp'] });
         expect(rows(attempt)['CR 7.7']).to.equal('not_determined');
       });
 
@@ -297,7 +298,7 @@ describe('ports.tcp integrity: a scan that saw no answers never passes CR 7.7', 
     });
 
     for (const scanner of SCANNERS) {
-      it(`${scanner}: a healthy device scanned over all 65535 ports passes CR 7.7 only partially: UDP was not scanned`, async function () {
+      it(`${scanner}: a healthy device scanned over all 65535 ports passes the TCP part of CR 7.7 in full; the row still needs the UDP part`, async function () {
         await labnet!.verifyRoutes(healthy.address);
         const debug = healthy.services.find((s) => s.protocol === 'tcp')!;
         const { attempt } = await runProbe(probe, {
@@ -305,10 +306,12 @@ describe('ports.tcp integrity: a scan that saw no answers never passes CR 7.7', 
           inputs: scannerInputs(this, scanner, { ports: 'all', maxParallel: 64 }),
         });
         expect(attempt.status, attempt.message).to.equal('pass');
-        expect(attempt.observations).to.deep.include({ complete: true, fullRange: true, udpScanned: false, closed: 65534, filtered: { count: 0, ports: '' } });
+        expect(attempt.observations).to.deep.include({ complete: true, fullRange: true, closed: 65534, filtered: { count: 0, ports: '' } });
         const cr77 = attempt.outcomes.find((o) => o.requirement === 'CR 7.7')!;
-        expect(cr77).to.include({ verdict: 'pass', coverage: 'partial' });
-        expect(cr77.reason).to.equal('every open port among all 65535 TCP ports is declared; coverage partial: UDP ports were not scanned (no UDP scan exists yet)');
+        expect(cr77).to.deep.include({ verdict: 'pass', coverage: 'full', part: { name: 'tcp', of: ['tcp', 'udp'] } });
+        expect(cr77.reason).to.equal('every open port among all 65535 TCP ports is declared');
+        // Without a UDP scan of the host the row is not a pass: "CR 7.7 full" means both transports were examined.
+        expect(rows(attempt)['CR 7.7']).to.equal('not_determined');
       });
     }
   });
