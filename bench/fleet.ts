@@ -22,7 +22,7 @@ import { stringify } from 'yaml';
 import { loadPosture, type ConnectionStats } from '../src/emulator';
 import { createLabnet, labnetAvailability, type Labnet } from '../src/labnet/netns';
 import type { Report } from '../src/report/model';
-import { timeChecked, type ProcessResult } from './process';
+import { benchCancel, timeChecked, type ProcessResult } from './process';
 import { cli, readReport, writeProfile, type BenchContext } from './ours';
 import { builtDeviceCommand, scannerSide } from './labnet';
 import { measuredCell, mib, notMeasured, ratioText, seconds, type Met, type Row } from './table';
@@ -116,7 +116,7 @@ async function runFleet(ctx: BenchContext, n: number, posture: ReturnType<typeof
   fs.mkdirSync(logs, { recursive: true });
   const started = Date.now();
   const devices = Array.from({ length: n }, (_, i) => ({ posture: posture.file, name: `plc-${String(i + 1).padStart(3, '0')}` }));
-  const labnet = await createLabnet({ devices, deviceCommand: builtDeviceCommand(logs), startTimeoutMs: 600_000 });
+  const labnet = await createLabnet({ devices, deviceCommand: builtDeviceCommand(logs), startTimeoutMs: 600_000, signal: benchCancel.signal });
   let run: Omit<FleetRun, 'connections'>;
   try {
     const startMs = Date.now() - started;
@@ -156,12 +156,14 @@ function fleetRow(run: FleetRun, baseline: FleetRun | undefined): Row {
   // Errors count against the goal: a fleet run that times attempts out did not do the work.
   const checks = [rssKiB <= GOAL_RSS_KIB, budgetKept, errors.length === 0, ...(n === 100 && ratio !== undefined ? [ratio <= GOAL_RATIO] : [])];
   const met: Met = checks.every(Boolean) ? 'yes' : 'no';
+  const cpuFloorMs = ((result.cpuMs ?? 0) + run.devicesCpuMs) / os.cpus().length;
   const notes = [
-    `fleet N=${n}: ${report.attempts.length} attempts (${errors.length} errors${errors.length ? `: ${summariseErrors(errors)}` : ''}) on ${report.targets.length} hosts;`,
+    `fleet N=${n}: ${report.attempts.length} attempts (${errors.length} errors${errors.length ? `: ${summariseErrors(errors)}` : ''}) on ${report.targets.length} host${report.targets.length === 1 ? '' : 's'};`,
     `devices up in ${seconds(run.startMs)} (not in the wall time);`,
     `most connections one device held at once: ${busiest.peak} (${busiest.host}, bound ${bound} = perHost ${PER_HOST} × ${CONNECTIONS_PER_ATTEMPT})${idle ? `, ${idle} device(s) saw no connection` : ''};`,
     `whole process tree incl. nmap children: ${mib(result.peakTreeRssKiB)} at most;`,
-    `CPU during the run: iacs-probe and its nmap children ${seconds(result.cpuMs ?? NaN)}, the devices ${seconds(run.devicesCpuMs)}: on ${os.cpus().length} cores the run needs at least ${seconds(((result.cpuMs ?? 0) + run.devicesCpuMs) / os.cpus().length)} (load average ${os.loadavg()[0].toFixed(1)} at its end).`,
+    `CPU during the run: iacs-probe and its nmap children ${seconds(result.cpuMs ?? NaN)}, the devices ${seconds(run.devicesCpuMs)}: on ${os.cpus().length} cores the run needs at least ${seconds(cpuFloorMs)} (load average ${os.loadavg()[0].toFixed(1)} at its end).`,
+    ...(n === 100 && baseline && ratio !== undefined && ratio > GOAL_RATIO ? [cpuReason(result, run.devicesCpuMs, baseline.result.wallMs)] : []),
   ];
   return {
     work: `fleet N=${n}: ${n} emulated device${n === 1 ? '' : 's'}, one run, --concurrency ${CONCURRENCY}`,
@@ -172,6 +174,15 @@ function fleetRow(run: FleetRun, baseline: FleetRun | undefined): Row {
     met,
     notes,
   };
+}
+
+/** Why N=100 misses the wall-time goal, in CPU: the devices share this machine's cores, a real bench's would not. */
+function cpuReason(result: ProcessResult, devicesCpuMs: number, baselineWallMs: number): string {
+  const cores = os.cpus().length;
+  const ours = (result.cpuMs ?? 0) / cores;
+  const all = ours + devicesCpuMs / cores;
+  return `Against ${GOAL_RATIO}× N=1: the CPU of this run, spread over ${cores} cores, is ${ratioText(all / baselineWallMs)} N=1's wall; `
+    + `iacs-probe's own share alone (devices on hardware of their own) ${ratioText(ours / baselineWallMs)}.`;
 }
 
 function summariseErrors(errors: Report['attempts']): string {

@@ -18,6 +18,7 @@ import { demoRows, startupRows } from './cli';
 import { FLEET_SIZES, fleetRows } from './fleet';
 import { modbusIdentificationRows } from './modbus-identification';
 import { ensureBuilt, type BenchContext } from './ours';
+import { benchCancel } from './process';
 import { portsRows } from './ports';
 import { sshRows } from './ssh';
 import { notMeasured, renderTable, type Row } from './table';
@@ -89,6 +90,14 @@ async function main(argv: string[]): Promise<number> {
     return 3;
   }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-bench-'));
+  // First signal: kill what runs, let every section close its servers and labnets. Second: exit now (the
+  // labnet's exit hook still removes its namespaces).
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (benchCancel.signal.aborted) process.exit(130);
+    process.stderr.write(`bench: ${signal}: stopping (again to quit at once)\n`);
+    benchCancel.abort(new Error(`cancelled by ${signal}`));
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
   const ctx: BenchContext = { runs: options.runs, tmp, log: (m) => process.stderr.write(`bench: ${m}\n`) };
   try {
     ensureBuilt(ctx.log);
@@ -96,6 +105,7 @@ async function main(argv: string[]): Promise<number> {
     const loadBefore = load();
     const rows: Row[] = [];
     for (const name of SECTIONS.filter((s) => options.only.includes(s))) {
+      if (benchCancel.signal.aborted) return 130;
       try {
         rows.push(...await section(name, ctx, options));
       } catch (err) {
@@ -107,6 +117,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(renderTable(rows));
     return rows.some((r) => r.met === 'not measured') ? 1 : 0;
   } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }

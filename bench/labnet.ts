@@ -19,5 +19,6 @@ export function builtDeviceCommand(connectionLogDir?: string): (input: DeviceCom
 
 /** Starts commands on the labnet's scanner side, output piped (for timeProcess). */
 export function scannerSide(labnet: Labnet): (command: string, args: readonly string[]) => Promise<ChildProcess> {
-  return (command, args) => labnet.spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Detached: a timeout or Ctrl-C kills the command's whole process group (iacs-probe and its nmap children).
+  return (command, args) => labnet.spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
 }

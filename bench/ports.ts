@@ -7,7 +7,7 @@
  */
 import { createLabnet, labnetAvailability } from '../src/labnet/netns';
 import { findExecutable } from '../test/helpers/peers';
-import { ProcessFailed, timeChecked } from './process';
+import { ProcessFailed, benchCancel, timeChecked } from './process';
 import { attemptOf, oneHostProfile, phasesText, timeRun, versionOf, type BenchContext, type Phases } from './ours';
 import { builtDeviceCommand, scannerSide } from './labnet';
 import { comparison, notMeasured, type Row } from './table';
@@ -33,7 +33,7 @@ export async function portsRows(ctx: BenchContext): Promise<Row[]> {
   if (!nmap) return [notMeasured(work, 'needs nmap')];
   const available = await labnetAvailability();
   if (!available.ok) return [notMeasured(work, `needs a labnet: ${available.reason}`)];
-  const labnet = await createLabnet({ devices: [{ posture: 'weak', name: 'plc' }], deviceCommand: builtDeviceCommand(), startTimeoutMs: 120_000 });
+  const labnet = await createLabnet({ devices: [{ posture: 'weak', name: 'plc' }], deviceCommand: builtDeviceCommand(), startTimeoutMs: 120_000, signal: benchCancel.signal });
   try {
     const [device] = labnet.devices;
     const tcp = device.services.filter((s) => !UDP.has(s.protocol));

@@ -1,7 +1,8 @@
 /**
  * Whole processes timed as a user times them: wall time from spawn to exit, and peak resident memory
  * (GNU time's %M, the largest RSS of the process and the children it waited for). Every process has a
- * deadline: past it, its process group is killed and the measurement throws.
+ * deadline: past it, its process group is killed and the measurement throws. `benchCancel` stops the bench:
+ * running processes are killed, new ones refused, and the sections unwind through their `finally` blocks.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -42,12 +43,16 @@ export class ProcessFailed extends Error {
   override name = 'ProcessFailed';
 }
 
+/** Aborted on SIGINT/SIGTERM (bench/index.ts); the labnets get its signal too. */
+export const benchCancel = new AbortController();
+
 /** Runs argv under GNU time (when installed) and measures it. */
 export async function timeProcess(cmd: TimedCommand): Promise<ProcessResult> {
   const hasTime = fs.existsSync(GNU_TIME);
   const timeFile = path.join(os.tmpdir(), `iacs-bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const [command, ...args] = hasTime ? [GNU_TIME, '-f', '%M %U %S', '-o', timeFile, ...cmd.argv] : cmd.argv;
   const timeoutMs = cmd.timeoutMs ?? 600_000;
+  benchCancel.signal.throwIfAborted();
   const spawnedAt = Date.now();
   const started = process.hrtime.bigint();
   const child = cmd.spawner
@@ -63,18 +68,22 @@ export async function timeProcess(cmd: TimedCommand): Promise<ProcessResult> {
     timedOut = true;
     killTree(child);
   }, timeoutMs);
+  const onCancel = () => killTree(child);
+  benchCancel.signal.addEventListener('abort', onCancel, { once: true });
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
       child.once('error', reject);
       child.once('close', (c) => resolve(c));
     });
     const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+    benchCancel.signal.throwIfAborted();
     if (timedOut) throw new ProcessFailed(`${cmd.argv.join(' ')}: still running after ${timeoutMs} ms; killed`);
     return {
       spawnedAt, wallMs, ...readGnuTime(hasTime ? timeFile : undefined), code, stdout, stderr,
       ...(sampler ? { peakTreeRssKiB: sampler.peakKiB() } : {}),
     };
   } finally {
+    benchCancel.signal.removeEventListener('abort', onCancel);
     sampler?.stop();
     clearTimeout(timer);
     fs.rmSync(timeFile, { force: true });
