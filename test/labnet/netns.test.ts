@@ -265,6 +265,28 @@ describe('labnet: devices in network namespaces', function () {
     expect(await ours()).to.deep.equal(before);
   });
 
+  it('many devices starting under one signal add one listener to it, and its abort stops them all', async () => {
+    const before = await ours();
+    const controller = new AbortController();
+    // 12 silent devices: more than the 10 listeners Node accepts on one signal before it warns (a test failure here).
+    // The abort comes once every device waits for its services line.
+    let commands = 0;
+    const silentDevice = () => {
+      if (++commands === 12) setTimeout(() => controller.abort(new Error('stop the set-up')), 200);
+      return ['/bin/sh', '-c', 'exec cat >/dev/null'];
+    };
+    const devices = Array.from({ length: 12 }, () => ({ posture: 'weak' }));
+    const setup = createLabnet({ topology: 'root', devices, deviceCommand: silentDevice, signal: controller.signal });
+    let rejected: unknown;
+    try {
+      await setup;
+    } catch (err) {
+      rejected = err;
+    }
+    expect((rejected as Error).message).to.equal('stop the set-up');
+    expect(await ours()).to.deep.equal(before);
+  });
+
   it('close() stops the devices and removes every namespace and link', async () => {
     const labnet = await createLabnet({ topology: 'root', devices: [{ posture: postureFile }] });
     const { owned } = labnet;
