@@ -1,57 +1,46 @@
 /**
- * Benchmark (not a test): modbus.identification against the hardened emulator vs nmap's
- * modbus-discover NSE script (Report Slave ID + 43/14 basic objects) on the same device in the same run.
- *
- *   npx tsx bench/modbus-identification.ts [runs]
- *
- * Prints one JSON line: median wall time per run for each tool and the ratio ours/nmap. nmap's time
- * includes its process start-up, the probe's includes the attempt executor and evidence writing: both
- * are what a user waits for.
+ * Modbus identification row: `iacs-probe run --only modbus.identification` against nmap's modbus-discover
+ * NSE script (Report Slave ID + 43/14 basic objects), whole processes, on the emulator's Modbus/TCP service
+ * (hardened settings: unit 1, 43/14) on 127.0.0.1. The same work: both report the device's vendor name.
  */
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import probe from '../probes/modbus/identification';
 import { startEmulator } from '../src/emulator';
-import { runProbe } from '../test/helpers/probe-harness';
 import { modbusPosture } from '../test/helpers/modbus';
-import { median, timeMs as time } from './timing';
+import { findExecutable } from '../test/helpers/peers';
+import { ProcessFailed, timeChecked } from './process';
+import { attemptOf, oneHostProfile, phasesText, timeRun, versionOf, type BenchContext, type Phases } from './ours';
+import { comparison, notMeasured, type Row } from './table';
+import { alternate } from './timing';
 
-const run = promisify(execFile);
-
-
-async function main(): Promise<void> {
-  const runs = Number(process.argv[2] ?? 10);
-  const emu = await startEmulator(modbusPosture('hardened'), { ephemeralPorts: true });
-  const { port } = emu.endpoint('modbus');
+export async function modbusIdentificationRows(ctx: BenchContext): Promise<Row[]> {
+  const work = 'modbus.identification on the emulator';
+  const nmap = findExecutable('nmap');
+  if (!nmap) return [notMeasured(work, 'needs nmap')];
+  const emulator = await startEmulator(modbusPosture('hardened'), { ephemeralPorts: true });
   try {
-    const ours = async () => {
-      const { attempt } = await runProbe(probe, { service: { port, protocol: 'modbus', unitId: 1 } });
-      if (attempt.status !== 'pass') throw new Error(`probe: ${attempt.status} ${attempt.message ?? ''}`);
-    };
-    const nmap = async () => {
-      const { stdout } = await run('nmap', ['-Pn', '-n', '-sT', '-p', String(port), '--script', '+modbus-discover', '127.0.0.1']);
-      if (!stdout.includes('Example Automation')) throw new Error(`nmap did not report the identity:\n${stdout}`);
-    };
-    const version = (await run('nmap', ['--version'])).stdout.split('\n')[0];
-    await ours();
-    await nmap();
-    const a: number[] = [];
-    const b: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      a.push(await time(ours));
-      b.push(await time(nmap));
-    }
-    const result = {
-      bench: 'modbus.identification vs nmap modbus-discover', runs, node: process.version, peer: version,
-      oursMedianMs: Math.round(median(a)), peerMedianMs: Math.round(median(b)), ratio: Number((median(a) / median(b)).toFixed(3)),
-    };
-    console.log(JSON.stringify(result));
+    const { port } = emulator.endpoint('modbus');
+    const vendor = 'Example Automation';
+    const profile = oneHostProfile(ctx.tmp, 'modbus', '127.0.0.1', [{ port, protocol: 'modbus', unitId: 1 }]);
+    const phases: Phases[] = [];
+    ctx.log(`modbus: ${ctx.runs} rounds against 127.0.0.1:${port}`);
+    const m = await alternate({
+      ours: async (run) => {
+        const { result, report, phases: p } = await timeRun(ctx, profile, ['--only', 'modbus.identification']);
+        const identity = (attemptOf(report, 'modbus.identification').observations as { identity?: Record<string, string> }).identity;
+        if (identity?.vendorName !== vendor) throw new ProcessFailed(`modbus.identification read vendor ${identity?.vendorName}`);
+        if (run >= 0) phases.push(p);
+        return result;
+      },
+      nmap: async () => {
+        const r = await timeChecked({ argv: [nmap, '-Pn', '-n', '-sT', '-p', String(port), '--script', '+modbus-discover', '127.0.0.1'] });
+        if (!r.stdout.includes(vendor)) throw new ProcessFailed(`nmap modbus-discover did not report the vendor:\n${r.stdout}`);
+        return r;
+      },
+    }, ctx.runs);
+    return [comparison(work, m.ours, `nmap ${versionOf([nmap, '--version'], /Nmap version ([\d.]+)/)} modbus-discover`, m.nmap, undefined, [
+      `Same work checked on every run: both read the vendor name "${vendor}" (ours: 43/14 basic and regular objects; nmap: Report Slave ID and 43/14 basic objects).`,
+      `iacs-probe: ${phasesText(phases)}.`,
+    ])];
   } finally {
-    await emu.close();
+    await emulator.close();
   }
 }
-
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});

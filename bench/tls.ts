@@ -1,124 +1,73 @@
 /**
- * Wall time of our TLS enumeration (the tls.protocols and tls.certificate probes, through the real attempt
- * executor) against sslscan, testssl.sh and nmap ssl-enum-ciphers on the same openssl s_server, in the same
- * run. Prints one table and the ratios. A script, not a test.
- *
- *   npx tsx bench/tls.ts [--runs 5] [--no-testssl] [--no-nmap]
+ * TLS rows: `iacs-probe run --only tls.protocols` against sslscan, nmap ssl-enum-ciphers and testssl.sh,
+ * whole processes, on one weak `openssl s_server` (TLS 1.0-1.3, RSA 1024/SHA-1, ALL:eNULL:@SECLEVEL=0).
+ * The same work: every run reports the same protocol versions and the same suites per version (sslscan's
+ * set, read first, is the reference). tls.protocols also reads the server's order, groups, fallback SCSV,
+ * renegotiation and compression; sslscan's defaults add the certificate and groups; testssl runs -p -E only.
+ * testssl.sh takes minutes on this server: it runs once (not warmed up), or not at all with --no-testssl.
  */
-import { execFile } from 'node:child_process';
-import * as os from 'node:os';
-import { promisify } from 'node:util';
-import protocolsProbe from '../probes/tls/protocols';
-import certificateProbe from '../probes/tls/certificate';
-import { weakOpensslServer, hardenedOpensslServer, type OpensslServer } from '../test/helpers/openssl-server';
 import { findExecutable } from '../test/helpers/peers';
-import { runProbe } from '../test/helpers/probe-harness';
-import { median, timeMs as timed } from './timing';
+import { nmapTlsSuites, ourTlsSuites, sslscanSuites, testsslSuites } from '../test/helpers/peer-output';
+import { weakOpensslServer } from '../test/helpers/openssl-server';
+import { ProcessFailed, timeChecked } from './process';
+import { ROOT, attemptOf, oneHostProfile, phasesText, stripAnsi, timeRun, versionOf, type BenchContext, type Phases } from './ours';
+import { comparison, notMeasured, type Row } from './table';
+import { alternate, summarise, type Contender } from './timing';
 
-const run = promisify(execFile);
-const args = process.argv.slice(2);
-const runs = Number(args[args.indexOf('--runs') + 1]) || 5;
-const withTestssl = !args.includes('--no-testssl');
-const withNmap = !args.includes('--no-nmap');
-
-
-
-async function version(cmd: string, argv: string[], pattern: RegExp): Promise<string> {
-  try {
-    const { stdout, stderr } = await run(cmd, argv, { timeout: 30_000 });
-    const plain = `${stdout}${stderr}`.split(String.fromCharCode(27)).map((part) => part.replace(/^\[[0-9;]*m/, '')).join('');
-    return pattern.exec(plain)?.[1] ?? '?';
-  } catch {
-    return '?';
+function sameSet(what: string, ours: Set<string>, reference: Set<string>): void {
+  const missing = [...reference].filter((s) => !ours.has(s));
+  const extra = [...ours].filter((s) => !reference.has(s));
+  if (missing.length || extra.length) {
+    throw new ProcessFailed(`${what}: not the same suites as sslscan (missing ${missing.join(', ') || 'none'}; extra ${extra.join(', ') || 'none'})`);
   }
 }
 
-interface Row {
-  tool: string;
-  runs: number;
-  medianMs: number;
-  suites: number | string;
-}
-
-async function benchTarget(label: string, server: OpensslServer): Promise<Row[]> {
-  const rows: Row[] = [];
-  const target = `127.0.0.1:${server.port}`;
-  // Ours: tls.protocols (versions, suites, order, groups, fallback, renegotiation, compression) + tls.certificate.
-  let suites = 0;
-  const ours: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    ours.push(await timed(async () => {
-      const a = await runProbe(protocolsProbe, { service: { port: server.port, protocol: 'tls' } });
-      await runProbe(certificateProbe, { service: { port: server.port, protocol: 'tls' } });
-      suites = Object.values((a.attempt.observations as { ciphers: Record<string, string[]> }).ciphers).flat().length;
-    }));
-  }
-  rows.push({ tool: 'iacs-probe tls.protocols+tls.certificate', runs, medianMs: median(ours), suites });
-
-  const sslscan = findExecutable('sslscan');
-  if (sslscan) {
-    const times: number[] = [];
-    let count = 0;
-    for (let i = 0; i < runs; i++) {
-      times.push(await timed(async () => {
-        const { stdout } = await run(sslscan, ['--no-colour', '--xml=-', target], { timeout: 300_000, maxBuffer: 16 << 20 });
-        count = (stdout.match(/<cipher status=/g) ?? []).length;
-      }));
-    }
-    rows.push({ tool: 'sslscan --xml (defaults)', runs, medianMs: median(times), suites: count });
-  }
-  const nmap = withNmap ? findExecutable('nmap') : undefined;
-  if (nmap) {
-    const times: number[] = [];
-    let count = 0;
-    for (let i = 0; i < runs; i++) {
-      times.push(await timed(async () => {
-        const { stdout } = await run(nmap, ['-Pn', '-n', '-p', String(server.port), '--script', 'ssl-enum-ciphers', '127.0.0.1', '-oX', '-'], { timeout: 300_000, maxBuffer: 16 << 20 });
-        count = (stdout.match(/<elem key="name">/g) ?? []).length;
-      }));
-    }
-    rows.push({ tool: 'nmap --script ssl-enum-ciphers', runs, medianMs: median(times), suites: count });
-  }
+export async function tlsRows(ctx: BenchContext, withTestssl: boolean): Promise<Row[]> {
+  const work = 'tls.protocols on openssl s_server (weak)';
+  const [openssl, sslscan, nmap] = ['openssl', 'sslscan', 'nmap'].map((n) => findExecutable(n));
   const testssl = withTestssl ? findExecutable('testssl') ?? findExecutable('testssl.sh') : undefined;
-  if (testssl) {
-    // The same facts: protocols (-p), suites per protocol (-E), server defaults incl. certificate (-S), FS (-f).
-    let count = 0;
-    const t = await timed(async () => {
-      const { stdout } = await run(testssl, ['--quiet', '--color', '0', '--warnings', 'off', '-p', '-E', '-S', '-f', target], { timeout: 900_000, maxBuffer: 16 << 20 });
-      count = stdout.split('\n').filter((l) => /^\s+x[0-9a-f]{2,4}\s/.test(l)).length;
-    });
-    rows.push({ tool: 'testssl.sh -p -E -S -f', runs: 1, medianMs: t, suites: count });
-  }
-  console.log(`\n${label} (${target})`);
-  console.log('| tool | runs | median wall time | suites reported | ratio to iacs-probe |');
-  console.log('|---|---|---|---|---|');
-  for (const r of rows) {
-    console.log(`| ${r.tool} | ${r.runs} | ${(r.medianMs / 1000).toFixed(2)} s | ${r.suites} | ${(r.medianMs / rows[0].medianMs).toFixed(1)}x |`);
-  }
-  return rows;
-}
-
-async function main(): Promise<void> {
-  const openssl = findExecutable('openssl');
-  if (!openssl) throw new Error('openssl is needed for the s_server target');
-  console.log(`host: ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, node ${process.version}`);
-  console.log(`peers: ${await version(openssl, ['version'], /(OpenSSL [\d.]+\w*)/)}, sslscan ${await version('sslscan', ['--version'], /(\d+\.\d+\.\d+)/)}, `
-    + `nmap ${await version('nmap', ['--version'], /Nmap version ([\d.]+)/)}, testssl ${await version('testssl', ['--version'], /testssl\S*\s+([\d.]+\S*)/)}`);
-  const weak = await weakOpensslServer(openssl);
+  if (!openssl || !sslscan) return [notMeasured(work, 'needs openssl and sslscan (Debian packages)')];
+  const server = await weakOpensslServer(openssl);
   try {
-    await benchTarget('weak s_server: TLS 1.0-1.3, RSA 1024/SHA-1, ALL:eNULL:@SECLEVEL=0', weak);
+    const target = `127.0.0.1:${server.port}`;
+    const sslscanArgv = [sslscan, '--no-colour', '--xml=-', target];
+    const reference = sslscanSuites((await timeChecked({ argv: sslscanArgv })).stdout);
+    if (reference.size < 50) throw new ProcessFailed(`sslscan saw only ${reference.size} suites on the weak server`);
+    const profile = oneHostProfile(ctx.tmp, 'tls', '127.0.0.1', [{ port: server.port, protocol: 'tls' }]);
+    const phases: Phases[] = [];
+    const contenders: Record<string, Contender> = {
+      ours: async (run) => {
+        const { result, report, phases: p } = await timeRun(ctx, profile, ['--only', 'tls.protocols']);
+        sameSet('tls.protocols', ourTlsSuites((attemptOf(report, 'tls.protocols').observations as { ciphers: Record<string, string[]> }).ciphers), reference);
+        if (run >= 0) phases.push(p);
+        return result;
+      },
+      sslscan: async () => {
+        const r = await timeChecked({ argv: sslscanArgv, cwd: ROOT });
+        sameSet('sslscan', sslscanSuites(r.stdout), reference);
+        return r;
+      },
+    };
+    if (nmap) {
+      contenders.nmap = async () => {
+        const r = await timeChecked({ argv: [nmap, '-Pn', '-n', '-p', String(server.port), '--script', 'ssl-enum-ciphers', '-oX', '-', '127.0.0.1'] });
+        sameSet('nmap ssl-enum-ciphers', nmapTlsSuites(r.stdout), reference);
+        return r;
+      };
+    }
+    ctx.log(`tls: ${ctx.runs} rounds against openssl s_server on ${target} (${reference.size} suites)`);
+    const m = await alternate(contenders, ctx.runs);
+    const checked = `Same work checked on every run: the same ${reference.size} (protocol, suite) pairs as sslscan; ${versionOf([openssl, 'version'], /(OpenSSL [\d.]+\w*)/)} s_server.`;
+    const rows = [comparison(work, m.ours, `sslscan ${versionOf([sslscan, '--version'], /(\d+\.\d+\.\d+)/)}`, m.sslscan, 0.2, [checked, `iacs-probe: ${phasesText(phases)}.`])];
+    if (m.nmap) rows.push(comparison(work, m.ours, `nmap ${versionOf([nmap!, '--version'], /Nmap version ([\d.]+)/)} ssl-enum-ciphers`, m.nmap));
+    if (testssl) {
+      ctx.log('tls: testssl.sh once (minutes)');
+      const r = await timeChecked({ argv: [testssl, '--quiet', '--color', '0', '--warnings', 'off', '-p', '-E', target], timeoutMs: 1_800_000 });
+      sameSet('testssl.sh', testsslSuites(stripAnsi(r.stdout)), reference);
+      rows.push(comparison(work, m.ours, `testssl.sh ${versionOf([testssl, '--version'], /testssl\S*\s+([\d.]+\S*)/)} -p -E`, summarise([r])));
+    }
+    return rows;
   } finally {
-    await weak.close();
-  }
-  const hardened = await hardenedOpensslServer(openssl, 'ec:P-256');
-  try {
-    await benchTarget('hardened s_server: TLS 1.2+1.3, P-256, ECDHE+AEAD', hardened);
-  } finally {
-    await hardened.close();
+    await server.close();
   }
 }
-
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exitCode = 1;
-});

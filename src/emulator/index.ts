@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
+import { ConnectionMeter, type ConnectionStats } from './connections';
 import { debugService } from './services/debug';
 import { enipService } from './services/enip';
 import { ftpService } from './services/ftp';
@@ -22,6 +23,7 @@ import type {
 import { PostureError } from './errors';
 
 export type { Posture, ServiceEndpoint } from './types';
+export type { ConnectionStats } from './connections';
 
 /** Every service the emulator knows, in start order. */
 export const SERVICE_MODULES: readonly ServiceModule[] = [
@@ -97,6 +99,8 @@ export interface Emulator {
   readonly services: readonly ServiceEndpoint[];
   /** Endpoint of the first service with this protocol; throws if there is none. */
   endpoint(protocol: string): ServiceEndpoint;
+  /** TCP connections held at once so far, every TCP service together (not OPC UA, whose server node-opcua owns). */
+  connections(): ConnectionStats;
   close(): Promise<void>;
 }
 
@@ -127,6 +131,7 @@ export async function startEmulator(postureOrName: Posture | string, overrides: 
     workDir,
     posture,
     portFor: (configured) => (overrides.ephemeralPorts ? 0 : configured ?? 0),
+    connections: new ConnectionMeter(),
     log: (message) => {
       if (process.env.IACS_EMULATOR_DEBUG) process.stderr.write(`[emulator] ${message}\n`);
     },
@@ -161,6 +166,7 @@ export async function startEmulator(postureOrName: Posture | string, overrides: 
       if (!found) throw new Error(`the emulated device runs no ${protocol} service`);
       return found;
     },
+    connections: () => device.connections.stats(),
     close: () => (closed ??= closeAll()),
   };
 }

@@ -8,15 +8,17 @@ export interface Listener {
 
 /**
  * Listens on host:port and tracks connections so close() leaves no socket behind (a `server.close()`
- * alone waits for clients to hang up). Works for net, tls, http and https servers.
+ * alone waits for clients to hang up). Works for net, tls, http and https servers. `onConnection` sees
+ * every accepted TCP socket (the device's connection meter).
  */
-export async function listenTcp(server: net.Server, host: string, port: number): Promise<Listener> {
+export async function listenTcp(server: net.Server, host: string, port: number, onConnection?: (socket: net.Socket) => void): Promise<Listener> {
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   };
   server.on('connection', track);
+  if (onConnection) server.on('connection', onConnection);
   server.on('secureConnection', track);
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => reject(err);

@@ -1,4 +1,5 @@
 import type { AccountConfig, AccountStore, LockoutConfig } from './accounts';
+import type { ConnectionMeter } from './connections';
 
 /** What the emulated device says about itself (Modbus 43/14, OPC UA BuildInfo, SNMP sysDescr, banners). */
 export interface DeviceIdentity {
@@ -56,6 +57,8 @@ export interface DeviceContext {
   /** The port to bind for a configured port: 0 when the emulator runs with ephemeral ports. Use it for
    * every port a service opens (a service's secondary ports too, e.g. plain HTTP beside HTTPS). */
   portFor(configured: number | undefined): number;
+  /** Counts the device's TCP connections at once; services pass `connections.counter(key)` to listenTcp. */
+  readonly connections: ConnectionMeter;
   log(message: string): void;
 }
 

@@ -3,8 +3,11 @@
  * (`ip netns exec <ns> node device-entry --posture weak --host 198.18.7.2`). Prints the line
  * `{"services":[...]}` when every service listens (the format of `iacs-probe emulate`), and stops on
  * SIGTERM / SIGINT or when its stdin closes (the labnet that started it has gone, even by a crash).
- * LabnetOptions.deviceCommand can run `iacs-probe emulate` instead.
+ * LabnetOptions.deviceCommand can run `iacs-probe emulate` instead. With `--connection-log FILE` it writes,
+ * as it stops, how many TCP connections it held at once (ConnectionStats as JSON): the bench checks a
+ * run's per-host budget with it, measured at the target.
  */
+import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startEmulator } from '../emulator';
 
@@ -14,6 +17,7 @@ async function main(): Promise<void> {
       posture: { type: 'string', default: 'weak' },
       host: { type: 'string' },
       'ephemeral-ports': { type: 'boolean', default: false },
+      'connection-log': { type: 'string' },
     },
     strict: true,
   });
@@ -24,6 +28,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stdin.destroy();
+    // Written before the services close: closing them ends the connections still open.
+    if (values['connection-log']) fs.writeFileSync(values['connection-log'], `${JSON.stringify({ host: values.host, ...emulator.connections() })}\n`);
     emulator.close().then(() => process.off('SIGTERM', stop).off('SIGINT', stop), (err: Error) => {
       process.stderr.write(`device-entry: close failed: ${err.message}\n`);
       process.exitCode = 1;

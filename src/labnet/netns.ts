@@ -1,4 +1,5 @@
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILTIN_POSTURES, loadPosture, type ServiceEndpoint } from '../emulator';
@@ -473,8 +474,9 @@ function awaitServices(child: ChildProcess, label: string, timeoutMs: number, si
       }
     };
     const onAbort = () => finish(signal?.reason instanceof Error ? signal.reason : new Error(`${label}: start aborted`));
-    signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => finish(new DeviceStartError(`${label}: no services line within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}`)), timeoutMs);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout?.on('data', (d: Buffer) => {
       if (done) return;
       stdout += d.toString();
@@ -648,13 +650,24 @@ async function wire(
 async function startDevices(state: LabnetState, specs: readonly PlannedDevice[], options: LabnetOptions): Promise<LabnetDevice[]> {
   const startTimeoutMs = options.startTimeoutMs ?? 30_000;
   const command = options.deviceCommand ?? defaultDeviceCommand;
-  return Promise.all(specs.map(async (spec): Promise<LabnetDevice> => {
-    const argv = command({ posture: spec.posture, host: spec.address, ephemeralPorts: spec.ephemeralPorts ?? false });
-    const child = spawn(ipExecutable(), ['netns', 'exec', spec.namespace, ...argv], { cwd: packageRoot(), stdio: ['pipe', 'pipe', 'pipe'] });
-    state.children.add(child);
-    const services = await awaitServices(child, `device ${spec.name} (${spec.address})`, startTimeoutMs, options.signal);
-    return { name: spec.name, namespace: spec.namespace, address: spec.address, services, pid: child.pid ?? -1 };
-  }));
+  // One listener on the caller's signal however many devices start (Node warns past 10 on one signal);
+  // the devices wait on a signal of our own, which may carry one listener per device.
+  const starting = new AbortController();
+  setMaxListeners(specs.length + 1, starting.signal);
+  const onAbort = () => starting.abort(options.signal?.reason);
+  if (options.signal?.aborted) onAbort();
+  else options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await Promise.all(specs.map(async (spec): Promise<LabnetDevice> => {
+      const argv = command({ posture: spec.posture, host: spec.address, ephemeralPorts: spec.ephemeralPorts ?? false });
+      const child = spawn(ipExecutable(), ['netns', 'exec', spec.namespace, ...argv], { cwd: packageRoot(), stdio: ['pipe', 'pipe', 'pipe'] });
+      state.children.add(child);
+      const services = await awaitServices(child, `device ${spec.name} (${spec.address})`, startTimeoutMs, starting.signal);
+      return { name: spec.name, namespace: spec.namespace, address: spec.address, services, pid: child.pid ?? -1 };
+    }));
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 /** What the caller gets: the labnet's facts, the scanner side to run commands in, and close(). */

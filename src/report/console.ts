@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { Attempt, Report } from './model';
+import { SEVERITIES, hostSummaries } from './text';
 
 const FR_NAMES: Record<string, string> = { FR1: 'IAC', FR2: 'UC', FR3: 'SI', FR4: 'DC', FR5: 'RDF', FR6: 'TRE', FR7: 'RA' };
 
@@ -29,6 +30,7 @@ export function renderConsoleSummary(report: Report, folder: string): string {
       : [g.failing.length ? `${g.failing.length} failing` : '', g.undetermined.length ? `${g.undetermined.length} not determined` : ''].filter(Boolean).join(', ');
     lines.push(`${`${g.fr} ${FR_NAMES[g.fr]}`.padEnd(10)}${String(g.target).padStart(6)}${String(g.achieved).padStart(10)}  ${mark.padEnd(3)}${blocking}`);
   }
+  lines.push(...perHostLines(report));
   const failing = report.requirements.filter((r) => r.verdict === 'fail');
   if (failing.length > 0) {
     lines.push('');
@@ -66,6 +68,20 @@ export function renderConsoleSummary(report: Report, folder: string): string {
   lines.push(`Report: ${path.posix.join(folder.split(path.sep).join('/'), 'report.html')} (also report.json, junit.xml, trf.csv, trf.xlsx)`);
   lines.push(`Evidence: ${folder} (journal.ndjson, evidence/, manifest.json; check it with iacs-probe verify)`);
   return lines.join('\n') + '\n';
+}
+
+/** With more than one target host: one line per host, its attempts by outcome and its findings by severity. */
+function perHostLines(report: Report): string[] {
+  if (report.targets.length < 2) return [];
+  const hosts = hostSummaries(report);
+  const width = Math.max(...hosts.map((x) => x.host.length));
+  const lines = ['', `Per host (${plural(hosts.length, 'host')}):`];
+  for (const x of hosts) {
+    const s = x.byStatus;
+    const findings = SEVERITIES.filter((sev) => x.findings[sev] > 0).map((sev) => `${sev} ${x.findings[sev]}`).join(', ') || 'none';
+    lines.push(`  ${x.host.padEnd(width)} ${x.name}: ${plural(x.attempts, 'attempt')} (pass ${s.pass}, fail ${s.fail}, not applicable ${s.not_applicable}, not determined ${s.not_determined}, error ${s.error}, skipped ${s.skipped}); findings: ${findings}`);
+  }
+  return lines;
 }
 
 function firstLine(text: string | undefined): string {

@@ -7,7 +7,7 @@
 import type { Attempt, Report, RequirementVerdict } from './model';
 import type { Finding } from '../sdk';
 import {
-  FR_SHORT, FR_TITLES, SEVERITIES, VERDICT_WORDS, basisAttempts, escapeMarkup, evidenceFor, hostOf, levelsText,
+  ATTEMPT_STATUSES, FR_SHORT, FR_TITLES, SEVERITIES, VERDICT_WORDS, basisAttempts, escapeMarkup, evidenceFor, hostOf, hostSummaries, levelsText,
 } from './text';
 
 /** Markup that is already safe; everything else interpolated into `h` is escaped. */
@@ -242,6 +242,23 @@ ${g.items.map(({ attempt, finding }) => h`<tr class="finding"><td class="long"><
 </section>`;
 }
 
+/** One row per target host: its attempts by status, its findings by severity, and how long it was under test. */
+function hostsSection(report: Report): Raw {
+  const hosts = hostSummaries(report);
+  const span = (first: string | null, last: string | null) => (first && last ? seconds(Date.parse(last) - Date.parse(first)) : '–');
+  const count = (n: number, cls: string) => (n === 0 ? h`<span class="muted">0</span>` : h`<span class="${cls}">${n}</span>`);
+  return h`<section id="hosts"><h2>Per host</h2>
+<p>What each target host went through: attempts by outcome, findings by severity, and the time from its first attempt's start to its last attempt's end.</p>
+${hosts.length === 0 ? h`<p>No target.</p>` : h`<table><thead><tr><th>Host</th><th>Name</th><th>Attempts</th>${ATTEMPT_STATUSES.map((st) => h`<th>${st.replace('_', ' ')}</th>`)}
+<th>Findings</th><th>Under test</th></tr></thead><tbody>
+${hosts.map((x) => h`<tr id="${`host-${x.host}`}"><td>${x.host}</td><td>${x.name}</td><td>${x.attempts}</td>
+${ATTEMPT_STATUSES.map((st) => h`<td>${count(x.byStatus[st], `v ${st}`)}</td>`)}
+<td>${SEVERITIES.filter((sev) => x.findings[sev] > 0).map((sev) => h`<span class="${`sev ${sev}`}">${sev}</span> ${x.findings[sev]} `)}${SEVERITIES.every((sev) => x.findings[sev] === 0) ? h`<span class="muted">none</span>` : ''}</td>
+<td class="nw">${span(x.firstStart, x.lastEnd)}</td></tr>`)}
+</tbody></table>`}
+</section>`;
+}
+
 function scopeSection(report: Report): Raw {
   const v = report.run.scopeViolations;
   return h`<section id="scope"><h2>Scope</h2>
@@ -304,10 +321,11 @@ export function renderHtml(report: Report): string {
 <body>
 ${cover(report)}
 <nav><ol><li><a href="#sl">Security level per FR</a></li><li><a href="#requirements">Requirement matrix</a></li><li><a href="#findings">Findings by severity</a></li>
-<li><a href="#scope">Scope</a></li><li><a href="#not-tested">What was not tested</a></li><li><a href="#attempts">Attempts</a></li></ol></nav>
+<li><a href="#hosts">Per host</a></li><li><a href="#scope">Scope</a></li><li><a href="#not-tested">What was not tested</a></li><li><a href="#attempts">Attempts</a></li></ol></nav>
 ${slSection(report)}
 ${requirementsSection(report)}
 ${findingsSection(report)}
+${hostsSection(report)}
 ${scopeSection(report)}
 ${notTestedSection(report)}
 ${attemptsSection(report)}

@@ -2,7 +2,7 @@
  * Text hygiene shared by the reporters. Report strings come from devices (banners, certificate subjects,
  * device names) and may hold anything: markup, CDATA terminators, control characters, lone surrogates.
  */
-import type { Attempt, Report, RequirementVerdict, RequirementVerdictValue } from './model';
+import type { Attempt, AttemptStatus, Report, RequirementVerdict, RequirementVerdictValue } from './model';
 
 /**
  * Makes a string safe for XML 1.0 and HTML text while keeping what was there visible: C0 control
@@ -71,6 +71,39 @@ export function hostOf(report: Report, attempt: Attempt): string {
   if (bracket) return bracket[1];
   const colon = attempt.target.lastIndexOf(':');
   return colon > 0 && attempt.target.indexOf(':') === colon ? attempt.target.slice(0, colon) : attempt.target;
+}
+
+export const ATTEMPT_STATUSES: readonly AttemptStatus[] = ['pass', 'fail', 'not_applicable', 'not_determined', 'error', 'skipped'];
+
+/** What happened on one target host: attempts by status, findings by severity, when its first attempt started and its last ended. */
+export interface HostSummary {
+  host: string;
+  name: string;
+  attempts: number;
+  byStatus: Record<AttemptStatus, number>;
+  findings: Record<(typeof SEVERITIES)[number], number>;
+  /** ISO times of the host's first attempt start and last attempt end; null when it has no attempt. */
+  firstStart: string | null;
+  lastEnd: string | null;
+}
+
+/** One summary per target of the report, in the report's target order. */
+export function hostSummaries(report: Report): HostSummary[] {
+  const byHost = new Map<string, Attempt[]>(report.targets.map((t) => [t.host, []]));
+  for (const a of report.attempts) byHost.get(hostOf(report, a))?.push(a);
+  return report.targets.map((t) => {
+    const attempts = byHost.get(t.host) ?? [];
+    const byStatus = Object.fromEntries(ATTEMPT_STATUSES.map((s) => [s, attempts.filter((a) => a.status === s).length])) as Record<AttemptStatus, number>;
+    const severities = attempts.flatMap((a) => a.findings.map((f) => f.severity));
+    const findings = Object.fromEntries(SEVERITIES.map((s) => [s, severities.filter((x) => x === s).length])) as HostSummary['findings'];
+    const starts = attempts.map((a) => Date.parse(a.startedAt)).filter(Number.isFinite);
+    const ends = attempts.map((a) => Date.parse(a.startedAt) + a.durationMs).filter(Number.isFinite);
+    return {
+      host: t.host, name: t.name, attempts: attempts.length, byStatus, findings,
+      firstStart: starts.length ? new Date(Math.min(...starts)).toISOString() : null,
+      lastEnd: ends.length ? new Date(Math.max(...ends)).toISOString() : null,
+    };
+  });
 }
 
 /** The attempts a requirement's basis names ("probe@target"). */

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { PostureError } from '../../src/emulator';
 import {
-  DeviceStartError, LabnetRefused, labnetAvailability, checkRoute, createLabnet, findIp, ip, listNamespaces, listRootLinks, pidAlive,
+  DeviceStartError, LabnetRefused, labnetAvailability, checkRoute, createLabnet, defaultDeviceCommand, findIp, ip, listNamespaces, listRootLinks, pidAlive,
   sweepStaleLabnets, type Labnet,
 } from '../../src/labnet/netns';
 import { requirePeer } from '../helpers/peers';
@@ -265,6 +265,28 @@ describe('labnet: devices in network namespaces', function () {
     expect(await ours()).to.deep.equal(before);
   });
 
+  it('many devices starting under one signal add one listener to it, and its abort stops them all', async () => {
+    const before = await ours();
+    const controller = new AbortController();
+    // 12 silent devices: more than the 10 listeners Node accepts on one signal before it warns (a test failure here).
+    // The abort comes once every device waits for its services line.
+    let commands = 0;
+    const silentDevice = () => {
+      if (++commands === 12) setTimeout(() => controller.abort(new Error('stop the set-up')), 200);
+      return ['/bin/sh', '-c', 'exec cat >/dev/null'];
+    };
+    const devices = Array.from({ length: 12 }, () => ({ posture: 'weak' }));
+    const setup = createLabnet({ topology: 'root', devices, deviceCommand: silentDevice, signal: controller.signal });
+    let rejected: unknown;
+    try {
+      await setup;
+    } catch (err) {
+      rejected = err;
+    }
+    expect((rejected as Error).message).to.equal('stop the set-up');
+    expect(await ours()).to.deep.equal(before);
+  });
+
   it('close() stops the devices and removes every namespace and link', async () => {
     const labnet = await createLabnet({ topology: 'root', devices: [{ posture: postureFile }] });
     const { owned } = labnet;
@@ -277,6 +299,29 @@ describe('labnet: devices in network namespaces', function () {
     expect(await leftovers(owned)).to.deep.equal([]);
     expect(pidAlive(pid), 'device process').to.equal(false);
     await labnet.close(); // idempotent
+  });
+
+  it('a device started with --connection-log writes, as it stops, how many connections it held at once', async () => {
+    const log = path.join(tmp, 'connections.json');
+    const labnet = await createLabnet({
+      topology: 'root', devices: [{ posture: postureFile }],
+      deviceCommand: (input) => [...defaultDeviceCommand(input), '--connection-log', log],
+    });
+    const [device] = labnet.devices;
+    let held: net.Socket | undefined;
+    try {
+      // One connection held open (the device has answered on it), a second that logs in meanwhile: 2 at once.
+      held = net.connect({ host: device.address, port: PORT, timeout: 5000 });
+      await new Promise((resolve, reject) => held!.once('data', resolve).once('error', reject));
+      await telnetLogin(device.address, PORT);
+      expect(fs.existsSync(log), 'written only when the device stops').to.equal(false);
+    } finally {
+      held?.destroy();
+      await labnet.close();
+    }
+    const stats = JSON.parse(fs.readFileSync(log, 'utf8')) as { host: string; total: number; peak: number; services: Record<string, unknown> };
+    expect(stats).to.deep.include({ host: device.address, total: 2, peak: 2 });
+    expect(stats.services).to.deep.equal({ telnet: { total: 2, peak: 2 } });
   });
 
   /** Runs test/labnet/labnet-child.ts, which builds a one-device labnet, and returns what it owns once it is up. */

@@ -6,7 +6,8 @@ import { Readable } from 'node:stream';
 import { renderHtml } from '../../src/report/html';
 import { renderJunit } from '../../src/report/junit';
 import { renderTrfCsv, renderTrfXlsx, trfRows } from '../../src/report/trf';
-import { visible } from '../../src/report/text';
+import { renderConsoleSummary } from '../../src/report/console';
+import { hostSummaries, visible } from '../../src/report/text';
 import { REPORTERS } from '../../src/report';
 import type { Report } from '../../src/report/model';
 import { expectGolden } from '../helpers/golden';
@@ -147,6 +148,34 @@ describe('reporters: golden files and hostile strings', () => {
       expect(out.length, r.file).to.be.greaterThan(40);
     }
     expect(renderHtml(empty)).to.contain('Run INCOMPLETE: cancelled by SIGINT');
+  });
+
+  it('the per-host section: attempts by outcome and findings by severity for each target, in report.html and the console', () => {
+    const zero = { pass: 0, fail: 0, not_applicable: 0, not_determined: 0, error: 0, skipped: 0 };
+    const none = { critical: 0, high: 0, medium: 0, low: 0, info: 0 };
+    expect(hostSummaries(report)).to.deep.equal([
+      {
+        host: '127.0.0.1', name: report.targets[0].name, attempts: 3, byStatus: { ...zero, pass: 1, fail: 1, skipped: 1 },
+        findings: { ...none, high: 1, medium: 1, info: 1 }, firstStart: '2025-03-14T09:26:53.589Z', lastEnd: '2025-03-14T09:26:56.089Z',
+      },
+      {
+        host: '::1', name: 'plc-v6', attempts: 2, byStatus: { ...zero, error: 1, not_applicable: 1 },
+        findings: none, firstStart: '2025-03-14T09:26:53.589Z', lastEnd: '2025-03-14T09:27:03.589Z',
+      },
+    ]);
+    const html = renderHtml(plain);
+    const section = html.slice(html.indexOf('<section id="hosts">'), html.indexOf('</section>', html.indexOf('<section id="hosts">')));
+    expect(section).to.contain('<tr id="host-127.0.0.1"><td>127.0.0.1</td><td>plc-α plain text</td><td>3</td>');
+    expect(section).to.contain('<tr id="host-::1"><td>::1</td><td>plc-v6</td><td>2</td>');
+    expect(section).to.contain('<span class="sev high">high</span> 1');
+    expect(section).to.contain('<td class="nw">10.0 s</td>');
+
+    const text = renderConsoleSummary(plain, 'runs/x');
+    expect(text).to.contain('Per host (2 hosts):\n'
+      + '  127.0.0.1 plc-α plain text: 3 attempts (pass 1, fail 1, not applicable 0, not determined 0, error 0, skipped 1); findings: high 1, medium 1, info 1\n'
+      + '  ::1       plc-v6: 2 attempts (pass 0, fail 0, not applicable 1, not determined 0, error 1, skipped 0); findings: none\n');
+    const single = { ...plain, targets: plain.targets.slice(0, 1), attempts: plain.attempts.filter((a) => a.target.startsWith('127.')) };
+    expect(renderConsoleSummary(single, 'runs/x'), 'one host: the totals say it all').not.to.contain('Per host');
   });
 
   it('HOSTILE covers the characters the reporters must neutralise', () => {

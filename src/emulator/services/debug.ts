@@ -21,7 +21,7 @@ export const debugService: ServiceModule<DebugPosture> = {
       socket.write(`${banner}\r\n`);
       socket.on('data', () => socket.end('ERR\r\n'));
     });
-    const listener = await listenTcp(server, device.host, device.portFor(config.port));
+    const listener = await listenTcp(server, device.host, device.portFor(config.port), device.connections.counter('debug'));
     return { endpoints: [{ protocol: 'tcp', host: device.host, port: listener.port }], close: listener.close };
   },
 };

@@ -73,7 +73,7 @@ export const ftpService: ServiceModule<FtpPosture> = {
         }
       });
     });
-    const listener = await listenTcp(server, device.host, device.portFor(config.port));
+    const listener = await listenTcp(server, device.host, device.portFor(config.port), device.connections.counter('ftp'));
     return { endpoints: [{ protocol: 'ftp', host: device.host, port: listener.port }], close: listener.close };
   },
 };

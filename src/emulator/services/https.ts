@@ -247,7 +247,7 @@ export const httpsService: ServiceModule<HttpsPosture> = {
     const listeners: Listener[] = [];
     const endpoints: ServiceEndpoint[] = [];
     try {
-      const secure = await listenTcp(server, device.host, device.portFor(config.port));
+      const secure = await listenTcp(server, device.host, device.portFor(config.port), device.connections.counter('https'));
       listeners.push(secure);
       endpoints.push({ protocol: 'https', host: device.host, port: secure.port, tls: true });
       if (config.httpPort !== undefined && config.httpPort !== null) {
@@ -255,7 +255,7 @@ export const httpsService: ServiceModule<HttpsPosture> = {
           ? redirectToHttps(() => secure.port, web, device.identity)
           : webApp(accounts, device.identity, { ...auth, secure: false }));
         plainServer.on('clientError', onClientError(web, device.identity));
-        const plain = await listenTcp(plainServer, device.host, device.portFor(config.httpPort));
+        const plain = await listenTcp(plainServer, device.host, device.portFor(config.httpPort), device.connections.counter('https-plain'));
         listeners.push(plain);
         endpoints.push({ protocol: 'http', host: device.host, port: plain.port });
       }

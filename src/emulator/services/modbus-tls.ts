@@ -66,7 +66,7 @@ export const modbusTlsService: ServiceModule<ModbusTlsPosture> = {
       serve(socket);
     });
     server.on('tlsClientError', () => undefined);
-    const listener = await listenTcp(server, device.host, device.portFor(config.port));
+    const listener = await listenTcp(server, device.host, device.portFor(config.port), device.connections.counter('modbus-tls'));
     return { endpoints: [{ protocol: 'modbus-tls', host: device.host, port: listener.port, tls: config.tls !== false }], close: listener.close };
   },
 };

@@ -314,7 +314,7 @@ export const modbusService: ServiceModule<ModbusPosture> = {
       modbus.attach(socket);
     });
     try {
-      const listener = await listenTcp(server, device.host, device.portFor(config.port));
+      const listener = await listenTcp(server, device.host, device.portFor(config.port), device.connections.counter('modbus'));
       device.log(`modbus: listening on ${device.host}:${listener.port}, unit ${config.unitId ?? 1}, ${config.validation ?? 'strict'} validation`);
       return {
         endpoints: [{ protocol: 'modbus', host: device.host, port: listener.port }],

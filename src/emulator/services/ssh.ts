@@ -322,7 +322,7 @@ export const sshService: ServiceModule<SshPosture> = {
       });
     });
     const tcp = acceptWithGrace(server, timers, (config.loginGraceSeconds ?? 60) * 1000, device, pendingLogins);
-    const listener = await listenTcp(tcp, device.host, device.portFor(config.port));
+    const listener = await listenTcp(tcp, device.host, device.portFor(config.port), device.connections.counter('ssh'));
     return {
       endpoints: [{ protocol: 'ssh', host: device.host, port: listener.port }],
       close: async () => {

@@ -68,7 +68,7 @@ export const telnetService: ServiceModule<TelnetPosture> = {
       });
       socket.on('error', () => undefined);
     });
-    const listener = await listenTcp(server, device.host, device.portFor(config.port));
+    const listener = await listenTcp(server, device.host, device.portFor(config.port), device.connections.counter('telnet'));
     return { endpoints: [{ protocol: 'telnet', host: device.host, port: listener.port }], close: listener.close };
   },
 };

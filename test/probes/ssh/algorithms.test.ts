@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import probe from '../../../probes/ssh/algorithms';
 import { bannerServer, closedPort, garbageServer, resetServer, stallServer, type TestServer } from '../../../fixtures/servers';
+import { nmapSshTables, sshAuditLists } from '../../helpers/peer-output';
 import { findExecutable, requirePeer } from '../../helpers/peers';
 import { useBothPostures } from '../../helpers/postures';
 import { runProbe } from '../../helpers/probe-harness';
@@ -135,17 +136,17 @@ describe('probe ssh.algorithms', function () {
           run(nmap, ['-Pn', '-n', '-sT', '-p', String(port), '--script', '+ssh2-enum-algos', '-oX', '-', '127.0.0.1'], { timeout: 20_000 }),
         ]);
         const o = attempt.observations as unknown as Observations;
-        const a = JSON.parse(audit.stdout) as { banner: { raw: string }; kex: { algorithm: string }[]; key: { algorithm: string; keysize?: number }[]; enc: string[]; mac: string[]; compression: string[] };
-        expect(o.banner).to.equal(a.banner.raw);
-        expect(o.kex).to.deep.equal(a.kex.map((k) => k.algorithm));
-        expect(o.hostKey).to.deep.equal(a.key.map((k) => k.algorithm));
-        expect(o.ciphers).to.deep.equal(a.enc);
-        expect(o.macs).to.deep.equal(a.mac);
+        const a = sshAuditLists(audit.stdout);
+        expect(o.banner).to.equal(a.banner);
+        expect(o.kex).to.deep.equal(a.kex);
+        expect(o.hostKey).to.deep.equal(a.hostKey);
+        expect(o.ciphers).to.deep.equal(a.ciphers);
+        expect(o.macs).to.deep.equal(a.macs);
         expect(o.compression).to.deep.equal(a.compression);
-        const sized = a.key.filter((x) => x.keysize !== undefined);
+        const sized = Object.entries(a.keySizes);
         if (which === 'weak') expect(sized.length, 'ssh-audit sized the RSA key').to.be.greaterThan(0);
-        for (const k of sized) expect(o.hostKeys.find((h) => h.algorithm === k.algorithm)?.bits, k.algorithm).to.equal(k.keysize);
-        const tables = nmapTables(scan.stdout);
+        for (const [algorithm, bits] of sized) expect(o.hostKeys.find((h) => h.algorithm === algorithm)?.bits, algorithm).to.equal(bits);
+        const tables = nmapSshTables(scan.stdout);
         expect(o.kex).to.deep.equal(tables.kex_algorithms);
         expect(o.hostKey).to.deep.equal(tables.server_host_key_algorithms);
         expect(o.ciphers).to.deep.equal(tables.encryption_algorithms);
@@ -179,13 +180,3 @@ describe('probe ssh.algorithms', function () {
     }
   });
 });
-
-/** The ssh2-enum-algos tables from nmap's XML output: table key -> list of names in order. */
-function nmapTables(xml: string): Record<string, string[]> {
-  const script = /<script id="ssh2-enum-algos"[^]*?<\/script>/.exec(xml)?.[0] ?? '';
-  const out: Record<string, string[]> = {};
-  for (const m of script.matchAll(/<table key="([^"]+)">([^]*?)<\/table>/g)) {
-    out[m[1]] = [...m[2].matchAll(/<elem>([^<]*)<\/elem>/g)].map((e) => e[1]);
-  }
-  return out;
-}
