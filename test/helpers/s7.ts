@@ -1,10 +1,12 @@
-import { execFile } from 'node:child_process';
+import { execFile, fork } from 'node:child_process';
+import * as path from 'node:path';
 import * as net from 'node:net';
 import { XMLParser } from 'fast-xml-parser';
 import { loadPosture, type Posture } from '../../src/emulator';
 import { COTP, ROSCTR, encodeDataTpdu, encodeS7, encodeTpkt, parseCotp, parseS7, parseTpkt, type S7Pdu } from '../../src/protocols/s7';
 import { listenTestServer, type TestServer } from '../../fixtures/servers';
 import { requirePeer } from './peers';
+import { nodeChildArgs } from '../../src/protocols/child-env';
 
 /** A built-in posture with only its S7 service, with overrides for that service. */
 export function s7Posture(name: 'weak' | 'hardened', overrides: Record<string, unknown> = {}): Posture {
@@ -14,53 +16,71 @@ export function s7Posture(name: 'weak' | 'hardened', overrides: Record<string, u
 
 // ------------------------------------------------------------------------------------------- snap7 (not ours)
 
-interface Snap7Server {
-  SetParam(param: number, value: number): boolean;
-  RegisterArea(area: number, index: number, buffer: Buffer): boolean;
-  StartTo(host: string): boolean;
-  Stop(): boolean;
-  GetCpuStatus(): number;
-  LastError(): number;
-  readonly LocalPort: number;
-  readonly srvAreaDB: number;
-  readonly srvAreaMK: number;
-}
-type Snap7Module = { S7Server: new () => Snap7Server };
-
-/** node-snap7 (snap7's C++ S7Server, built by node-gyp at npm ci), or skip / fail under IACS_REQUIRE_PEERS=1. */
-export function requireSnap7(ctx: Mocha.Context): Snap7Module {
-  let mod: Snap7Module | undefined;
+/** node-snap7 (snap7's C++ S7Server, built by node-gyp at npm ci) is there, or skip / fail under IACS_REQUIRE_PEERS=1. */
+export function requireSnap7(ctx: Mocha.Context): string {
+  let entry: string | undefined;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require('node-snap7') as Snap7Module;
+    entry = require.resolve('node-snap7');
   } catch {
-    mod = undefined;
+    entry = undefined;
   }
-  requirePeer(ctx, 'node-snap7', mod ? 'node-snap7' : undefined, 'npm devDependency; its build needs g++, make and python3');
-  return mod!;
+  requirePeer(ctx, 'node-snap7', entry ? 'node-snap7' : undefined, 'npm devDependency; its build needs g++, make and python3');
+  return entry!;
+}
+
+/** What snap7 serves now: DB1 (32 bytes, read and written in place by the server) and its CPU status. */
+export interface Snap7State {
+  readonly db1: string;
+  /** 0x08 RUN, 0x04 STOP. */
+  readonly cpuStatus: number;
 }
 
 export interface Snap7Peer extends TestServer {
-  readonly server: Snap7Server;
-  /** The DB1 buffer snap7 serves (the server reads and writes it in place). */
-  readonly db1: Buffer;
-  /** snap7's CPU status: 0x08 RUN, 0x04 STOP. */
-  cpuStatus(): number;
+  state(): Promise<Snap7State>;
 }
 
-/** snap7's S7Server on 127.0.0.1 on a free port, DB1 (32 bytes) registered. */
-export async function startSnap7(snap7: Snap7Module): Promise<Snap7Peer> {
+const SNAP7_PEER = path.join(__dirname, '..', '..', 'fixtures', 'snap7-peer.ts');
+
+/** snap7's S7Server on 127.0.0.1 on a free port, DB1 (32 bytes) registered, in a child process of its own
+ * (node-snap7 allows one server per process: see fixtures/snap7-peer.cjs). */
+export async function startSnap7(): Promise<Snap7Peer> {
   const probe = await listenTestServer(net.createServer());
   await probe.close(); // a free port, released for snap7 (which cannot bind port 0 and report it)
-  const server = new snap7.S7Server();
-  const db1 = Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 7) & 0xff));
-  server.SetParam(server.LocalPort, probe.port);
-  server.RegisterArea(server.srvAreaDB, 1, db1);
-  if (!server.StartTo('127.0.0.1')) throw new Error(`snap7 S7Server did not start on ${probe.port} (error 0x${server.LastError().toString(16)})`);
+  const [loader, entry] = [nodeChildArgs(SNAP7_PEER).slice(0, -1), SNAP7_PEER];
+  const child = fork(entry, [String(probe.port)], { execArgv: loader, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const next = <T>(what: string): Promise<T> => new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error(`snap7 peer: no ${what} within 10 s`)), 10_000);
+    const onMessage = (m: T & { error?: string }) => (m.error ? fail(new Error(m.error)) : settle(() => resolve(m)));
+    const onExit = (code: number | null) => fail(new Error(`snap7 peer exited (${code}) before ${what}`));
+    const settle = (f: () => void) => {
+      clearTimeout(timer);
+      child.off('message', onMessage).off('exit', onExit);
+      f();
+    };
+    const fail = (err: Error) => settle(() => reject(err));
+    child.on('message', onMessage).on('exit', onExit);
+  });
+  try {
+    await next('start');
+  } catch (err) {
+    child.kill();
+    throw err;
+  }
   return {
-    host: '127.0.0.1', port: probe.port, server, db1,
-    cpuStatus: () => server.GetCpuStatus(),
-    close: async () => { server.Stop(); },
+    host: '127.0.0.1', port: probe.port,
+    state: async () => {
+      const answer = next<Snap7State>('state');
+      child.send('state');
+      return answer;
+    },
+    close: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.send('stop');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
   };
 }
 

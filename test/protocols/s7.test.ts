@@ -147,7 +147,8 @@ describe('protocols/s7: Wireshark\'s S7comm dissector decodes every frame we exc
   });
 
   it('against snap7 and with the S7comm-plus InitSsl and TLS step of the hardened CPU', async function () {
-    const snap7 = await startSnap7(requireSnap7(this));
+    requireSnap7(this);
+    const snap7 = await startSnap7();
     try {
       const { frames, plusStreams } = await check(this, snap7.port, async () => {
         await runProbe(securityProbe, { service: { port: snap7.port, protocol: 's7' } });

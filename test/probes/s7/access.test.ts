@@ -115,18 +115,20 @@ describe('probe s7.access', () => {
   describe('against snap7\'s S7Server (node-snap7, not ours)', () => {
     let snap7: Snap7Peer;
     before(async function () {
-      snap7 = await startSnap7(requireSnap7(this));
+      requireSnap7(this);
+      snap7 = await startSnap7();
     });
     after(async () => snap7?.close());
 
     it('level 1 and DB1 readable; the test write restores DB1 and STOP/START leaves snap7 in RUN', async () => {
-      const before = Buffer.from(snap7.db1).toString('hex');
+      const before = (await snap7.state()).db1;
       const { attempt } = await runProbe(probe, {
         service: service(snap7.port), allow: DESTRUCTIVE, inputs: { testArea: { db: 1, offset: 10, length: 4 }, cpuStopStart: true, restartWaitMs: 2000 },
       });
       expect(attempt.status, attempt.message).to.equal('fail');
-      expect(Buffer.from(snap7.db1).toString('hex')).to.equal(before);
-      expect(snap7.cpuStatus()).to.equal(0x08);
+      const after = await snap7.state();
+      expect(after.db1).to.equal(before);
+      expect(after.cpuStatus).to.equal(0x08);
       expect(codes(attempt)).to.deep.equal(['s7.access.cpu-stop-accepted', 's7.access.no-protection', 's7.access.unauthenticated-read', 's7.access.unauthenticated-write']);
       expect(attempt.observations.protection).to.deep.include({ level: 1, setBySelector: 1, setInParameters: 0, modeSelector: 'RUN-P' });
       expect(attempt.observations.write).to.deep.include({ original: '464d545b', readBack: 'b9b2aba4', restored: true });

@@ -70,7 +70,8 @@ describe('probe s7.security', () => {
   describe('against snap7\'s S7Server (node-snap7, not ours)', () => {
     let snap7: Snap7Peer;
     before(async function () {
-      snap7 = await startSnap7(requireSnap7(this));
+      requireSnap7(this);
+      snap7 = await startSnap7();
     });
     after(async () => snap7?.close());
 
