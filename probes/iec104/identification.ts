@@ -53,8 +53,11 @@ export default defineProbe<IdentificationInputs>({
     let control: SecureControl | undefined;
     let stopDt: string | undefined;
     if (transfer.started) {
-      gi = await interrogate(transfer.link, ctx.inputs.commonAddress);
-      stopDt = await endDataTransfer(transfer.link);
+      try {
+        gi = await interrogate(transfer.link, ctx.inputs.commonAddress);
+      } finally {
+        stopDt = await endDataTransfer(transfer.link);
+      }
     } else {
       const secure = declaredSecureService(ctx.host.services, service, ctx.inputs.securePort);
       const tlsConfig = secure && clientTlsOf(secure, (f) => ctx.resolvePath(f));

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { getEventListeners } from 'node:events';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -7,8 +8,8 @@ import identificationProbe from '../../probes/iec104/identification';
 import securityProbe from '../../probes/iec104/security';
 import { startEmulator } from '../../src/emulator';
 import {
-  BROADCAST_CA, COT, TYPE_IDS, clockSyncAsdu, decodeCp56, encodeAsdu, encodeCp56, encodeI, encodeS, encodeU, interrogationAsdu, parseApdu,
-  parseAsdu, singleCommandAsdu,
+  BROADCAST_CA, COT, TYPE_IDS, clockSyncAsdu, decodeCp56, encodeAsdu, encodeCp56, encodeI, encodeS, encodeU, endDataTransfer, interrogate,
+  interrogationAsdu, parseApdu, parseAsdu, singleCommandAsdu, startDataTransfer,
 } from '../../src/protocols/iec104';
 import { decodeCapture, fieldValues, startCapture } from '../helpers/enip';
 import { iec104Posture, iec104Services, nmapIecIdentify } from '../helpers/iec104';
@@ -56,6 +57,25 @@ describe('protocols/iec104: frames', () => {
     expect(decodeCp56(b)?.toISOString()).to.equal(t.toISOString());
     expect(decodeCp56(Buffer.from([0, 0, 0x80, 0, 1, 1, 0]))).to.equal(undefined);
     expect(hex(clockSyncAsdu(1, t))).to.equal('670106000100000000' + '8ba4250dc50c1a');
+  });
+});
+
+describe('protocols/iec104: links on one signal', () => {
+  it('leave no abort listener behind, whether data transfer started or the outstation hung up', async () => {
+    const [weak, hardened] = await Promise.all([startEmulator(iec104Posture('weak'), { ephemeralPorts: true }), startEmulator(iec104Posture('hardened'), { ephemeralPorts: true })]);
+    try {
+      const signal = AbortSignal.timeout(20_000);
+      for (let i = 0; i < 12; i++) {
+        const started = await startDataTransfer({ host: '127.0.0.1', port: weak.endpoint('iec104').port }, { signal, waitMs: 1000 });
+        if (!started.started) throw new Error('weak outstation refused');
+        await interrogate(started.link, BROADCAST_CA);
+        await endDataTransfer(started.link);
+        expect(await startDataTransfer({ host: '127.0.0.1', port: hardened.endpoint('iec104').port }, { signal, waitMs: 1000 })).to.deep.include({ started: false });
+      }
+      expect(getEventListeners(signal, 'abort')).to.have.length(0);
+    } finally {
+      await Promise.all([weak.close(), hardened.close()]);
+    }
   });
 });
 

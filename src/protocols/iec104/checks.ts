@@ -96,6 +96,12 @@ export async function secureControl(service: ServiceUnderTest, config: Iec104Tls
     return { status: 'failed', target, reason };
   }
   if (!transfer.started) return { status: 'refused', target, startDt: uOutcomeText(transfer.startDt) };
-  const gi = interrogation ? await interrogate(transfer.link, interrogation.commonAddress) : undefined;
-  return { status: 'started', target, ...(gi ? { interrogation: gi } : {}), stopDt: await endDataTransfer(transfer.link) };
+  let gi: InterrogationResult | undefined;
+  let stopDt: string;
+  try {
+    if (interrogation) gi = await interrogate(transfer.link, interrogation.commonAddress);
+  } finally {
+    stopDt = await endDataTransfer(transfer.link);
+  }
+  return { status: 'started', target, ...(gi ? { interrogation: gi } : {}), stopDt };
 }
