@@ -9,6 +9,7 @@ import { debugService } from './services/debug';
 import { enipService } from './services/enip';
 import { ftpService } from './services/ftp';
 import { httpsService } from './services/https';
+import { iec104Service } from './services/iec104';
 import { modbusService } from './services/modbus';
 import { modbusTlsService } from './services/modbus-tls';
 import { opcuaService } from './services/opcua';
@@ -39,6 +40,7 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
   tftpService as ServiceModule,
   s7Service as ServiceModule,
   enipService as ServiceModule,
+  iec104Service as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;
