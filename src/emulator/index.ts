@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
 import { ConnectionMeter, type ConnectionStats } from './connections';
+import { bacnetService } from './services/bacnet';
 import { debugService } from './services/debug';
 import { enipService } from './services/enip';
 import { ftpService } from './services/ftp';
@@ -39,6 +40,7 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
   tftpService as ServiceModule,
   s7Service as ServiceModule,
   enipService as ServiceModule,
+  bacnetService as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;
