@@ -4,3 +4,4 @@ export * from './encoding';
 export * from './frames';
 export * from './services';
 export * from './client';
+export * from './checks';
