@@ -293,7 +293,7 @@ function judgementsOf(r: Records, findings: readonly Finding[]): Judgement[] {
   const names = refusedWithout.map((c) => `${c.service} ${c.request}`).join(' and ');
   const out: Judgement[] = [];
   if (refusedWithout.length > 0 || failing('CR 1.1')) {
-    out.push({ requirement: 'CR 1.1', coverage: 'partial', passReason: `${names} without a password was refused with security/password-failure` });
+    out.push({ requirement: 'CR 1.1', coverage: 'partial', passReason: `${names} without a password ${refusedWithout.length > 1 ? 'were' : 'was'} refused with security/password-failure` });
   }
   if (refusedWithout.length > 0 || writeDenied || failing('CR 2.1')) {
     const parts = [names && `${names} were refused without the password`, writeDenied && `WriteProperty ${r.write.property} was refused (${r.write.writeAnswer})`];
