@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
 import { ConnectionMeter, type ConnectionStats } from './connections';
+import { bacnetService } from './services/bacnet';
 import { debugService } from './services/debug';
 import { enipService } from './services/enip';
 import { ftpService } from './services/ftp';
@@ -41,6 +42,7 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
   s7Service as ServiceModule,
   enipService as ServiceModule,
   iec104Service as ServiceModule,
+  bacnetService as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;

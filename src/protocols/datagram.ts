@@ -12,6 +12,11 @@ export interface DatagramOptions {
   transcript?: Transcript;
   /** What is sent, for the transcript ("ListIdentity", "DTLS ClientHello"). */
   what: string;
+  /**
+   * Which datagrams answer this request (default: the first one). Others from the peer (a late answer to an
+   * earlier request, a forwarded broadcast) are written to the transcript as ignored and the wait goes on.
+   */
+  accept?: (datagram: Buffer) => boolean;
 }
 
 export type DatagramAnswer =
@@ -43,7 +48,10 @@ export async function withDatagramChannel<T>(endpoint: { host: string; port: num
         for (let attempt = 1; attempt <= tries; attempt++) {
           options.transcript?.note(`${options.what} to ${host}:${endpoint.port}/udp (try ${attempt} of ${tries})`);
           options.transcript?.sent(datagram);
-          const answer = await sendAndWait(socket, datagram, timeoutMs, signal, `${host}:${endpoint.port}/udp`);
+          const answer = await sendAndWait(socket, datagram, timeoutMs, signal, `${host}:${endpoint.port}/udp`, options.accept, (ignored) => {
+            options.transcript?.received(ignored);
+            options.transcript?.note('not an answer to this request: ignored');
+          });
           if (answer === 'timeout') continue;
           options.transcript?.received(answer);
           return { kind: 'answer', bytes: answer, tries: attempt, elapsedMs: Date.now() - started };
@@ -74,8 +82,11 @@ function connect(socket: dgram.Socket, host: string, port: number, signal: Abort
   });
 }
 
-/** Sends one datagram; resolves with the first answer, or 'timeout'. ICMP unreachable and abort reject. */
-function sendAndWait(socket: dgram.Socket, datagram: Buffer, timeoutMs: number, signal: AbortSignal, where: string): Promise<Buffer | 'timeout'> {
+/** Sends one datagram; resolves with the first (accepted) answer, or 'timeout'. ICMP unreachable and abort reject. */
+function sendAndWait(
+  socket: dgram.Socket, datagram: Buffer, timeoutMs: number, signal: AbortSignal, where: string,
+  accept?: (datagram: Buffer) => boolean, onIgnored?: (datagram: Buffer) => void,
+): Promise<Buffer | 'timeout'> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
     const cleanup = () => {
@@ -85,6 +96,10 @@ function sendAndWait(socket: dgram.Socket, datagram: Buffer, timeoutMs: number, 
       socket.off('error', onError);
     };
     const onMessage = (msg: Buffer) => {
+      if (accept && !accept(msg)) {
+        onIgnored?.(msg);
+        return;
+      }
       cleanup();
       resolve(msg);
     };
