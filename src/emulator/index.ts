@@ -6,6 +6,7 @@ import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
 import { ConnectionMeter, type ConnectionStats } from './connections';
 import { debugService } from './services/debug';
+import { dnp3Service } from './services/dnp3';
 import { enipService } from './services/enip';
 import { ftpService } from './services/ftp';
 import { httpsService } from './services/https';
@@ -39,6 +40,7 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
   tftpService as ServiceModule,
   s7Service as ServiceModule,
   enipService as ServiceModule,
+  dnp3Service as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;
