@@ -5,3 +5,4 @@ export * from './application';
 export * from './sav5';
 export * from './connection';
 export * from './answers';
+export * from './tls';
