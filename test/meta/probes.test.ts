@@ -62,6 +62,7 @@ const CANNOT: Record<string, Partial<Record<'pass' | 'fail', string>>> = {
   'modbus.identification': { fail: 'identification is positive evidence for CR 7.8 only' },
   's7.identification': { fail: 'identification is positive evidence for CR 7.8 only' },
   'enip.identity': { fail: 'ListIdentity is positive evidence for CR 7.8 only' },
+  'dnp3.identification': { fail: 'device attributes are positive evidence for CR 7.8 only' },
   'cleartext.telnet': { pass: 'a Telnet service carries every credential in clear: it fails CR 1.5/4.1 or, with an unknown prompt, judges nothing' },
 };
 
