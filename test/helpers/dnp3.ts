@@ -35,7 +35,7 @@ export async function scriptedDnp3Server(answer: (request: AppRequestParsed, n: 
       for (let p = parseLinkFrame(buffer); p.kind === 'frame'; p = parseLinkFrame(buffer)) {
         buffer = buffer.subarray(p.bytes);
         const { frame } = p;
-        const reply = (control: number, userData = Buffer.alloc(0)) => socket.write(encodeLinkFrame({ control, destination: frame.source, source: 1024, userData }));
+        const reply = (control: number, userData: Buffer = Buffer.alloc(0)) => socket.write(encodeLinkFrame({ control, destination: frame.source, source: 1024, userData }));
         if (linkFunction(frame.control) === LINK.requestLinkStatus) reply(LINK.linkStatus);
         if (linkFunction(frame.control) !== LINK.unconfirmedUserData) continue;
         const fragment = reassembler.push(frame.userData);
