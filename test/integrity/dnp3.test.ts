@@ -5,7 +5,7 @@ import { FUNCTION, LINK, authErrorObject, encodeLinkFrame, encodeResponse, heade
 import { scriptedDnp3Server } from '../helpers/dnp3';
 import { runProbe } from '../helpers/probe-harness';
 
-const service = (port: number) => ({ port, protocol: 'dnp3' as const, unitId: 1024 });
+const service = (port: number) => ({ port, protocol: 'dnp3' as const, options: { outstationAddress: 1024 } });
 const DATA = Buffer.concat([header(1, 2, 0, [0, 1]), Buffer.from([0x81, 0x01])]);
 
 /** Answers a DNP3 master would misread if it trusted the shape of a reply rather than what it says. */

@@ -89,7 +89,7 @@ describe('protocols/dnp3: Wireshark\'s dnp3 dissector decodes every frame both w
       const emu = await startEmulator(dnp3Posture(name, { restartDelayMs: 200 }), { ephemeralPorts: true });
       try {
         const port = emu.endpoint('dnp3').port;
-        const svc = { port, protocol: 'dnp3' as const, unitId: 1024 };
+        const svc = { port, protocol: 'dnp3' as const, options: { outstationAddress: 1024 } };
         const packets = await capture(this, port, async () => {
           await runProbe(identificationProbe, { service: svc });
           await runProbe(securityProbe, { service: svc });

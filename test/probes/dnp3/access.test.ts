@@ -8,7 +8,7 @@ import { runProbe } from '../../helpers/probe-harness';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
 const verdicts = (a: { outcomes: { requirement: string; verdict: string }[] }) => Object.fromEntries(a.outcomes.map((o) => [o.requirement, o.verdict]));
-const service = (port: number) => ({ port, protocol: 'dnp3' as const, unitId: 1024 });
+const service = (port: number) => ({ port, protocol: 'dnp3' as const, options: { outstationAddress: 1024 } });
 const DESTRUCTIVE = ['passive', 'active', 'destructive'] as ('passive' | 'active' | 'destructive')[];
 
 /** Binary output states (g10v2 state bits) as our own client reads them with a class 0 poll. */

@@ -7,7 +7,7 @@ import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
-const service = (port: number) => ({ port, protocol: 'dnp3' as const, unitId: 1024 });
+const service = (port: number) => ({ port, protocol: 'dnp3' as const, options: { outstationAddress: 1024 } });
 
 describe('probe dnp3.identification', () => {
   let weak: Emulator;

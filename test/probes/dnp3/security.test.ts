@@ -10,7 +10,7 @@ import { runProbe } from '../../helpers/probe-harness';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
 const verdicts = (a: { outcomes: { requirement: string; verdict: string }[] }) => Object.fromEntries(a.outcomes.map((o) => [o.requirement, o.verdict]));
-const service = (port: number) => ({ port, protocol: 'dnp3' as const, unitId: 1024 });
+const service = (port: number) => ({ port, protocol: 'dnp3' as const, options: { outstationAddress: 1024 } });
 const tlsService = (port: number) => ({ port, protocol: 'tls' as const, tls: true, options: { dnp3: true } });
 
 describe('probe dnp3.security', () => {
