@@ -7,6 +7,7 @@ import { AccountStore, type LockoutConfig } from './accounts';
 import { ConnectionMeter, type ConnectionStats } from './connections';
 import { bacnetService } from './services/bacnet';
 import { debugService } from './services/debug';
+import { dnp3Service } from './services/dnp3';
 import { enipService } from './services/enip';
 import { ftpService } from './services/ftp';
 import { httpsService } from './services/https';
@@ -43,6 +44,7 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
   enipService as ServiceModule,
   iec104Service as ServiceModule,
   bacnetService as ServiceModule,
+  dnp3Service as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;

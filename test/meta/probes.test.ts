@@ -64,6 +64,7 @@ const CANNOT: Record<string, Partial<Record<'pass' | 'fail', string>>> = {
   'enip.identity': { fail: 'ListIdentity is positive evidence for CR 7.8 only' },
   'iec104.identification': { fail: 'a general interrogation is positive evidence for CR 7.8 only' },
   'bacnet.identification': { fail: 'reading the device object is positive evidence for CR 7.8 only' },
+  'dnp3.identification': { fail: 'device attributes are positive evidence for CR 7.8 only' },
   'cleartext.telnet': { pass: 'a Telnet service carries every credential in clear: it fails CR 1.5/4.1 or, with an unknown prompt, judges nothing' },
 };
 
