@@ -11,6 +11,7 @@ import { ftpService } from './services/ftp';
 import { httpsService } from './services/https';
 import { modbusService } from './services/modbus';
 import { modbusTlsService } from './services/modbus-tls';
+import { mqttService } from './services/mqtt';
 import { opcuaService } from './services/opcua';
 import { s7Service } from './services/s7';
 import { snmpService } from './services/snmp';
@@ -39,6 +40,7 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
   tftpService as ServiceModule,
   s7Service as ServiceModule,
   enipService as ServiceModule,
+  mqttService as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;
