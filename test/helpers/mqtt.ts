@@ -48,3 +48,11 @@ export async function scriptedBroker(answer: (level: 4 | 5, connect: Buffer) => 
 }
 
 export const connackAlways = (v4: number, v5: number) => (level: 4 | 5) => encodeConnack(level, false, level === 5 ? v5 : v4);
+
+export const MQTT_LOCKOUT_SECONDS = 1;
+
+/** The posture with only MQTT, the hardened lockout shortened to MQTT_LOCKOUT_SECONDS (lockout tests). */
+export function mqttAuthPosture(name: 'weak' | 'hardened'): Posture {
+  const base = mqttPosture(name);
+  return name === 'hardened' ? { ...base, lockout: { threshold: 3, durationSeconds: MQTT_LOCKOUT_SECONDS, scope: 'user' } } : base;
+}

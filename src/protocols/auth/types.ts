@@ -4,7 +4,7 @@
  * service and checks credentials through it, one check per call, without knowing the protocol.
  */
 
-export type ChannelKind = 'ssh' | 'opcua' | 'http-basic' | 'http-form';
+export type ChannelKind = 'ssh' | 'opcua' | 'http-basic' | 'http-form' | 'mqtt';
 
 /**
  * What the interface answered to one credential check, as features an attacker could compare (never the
