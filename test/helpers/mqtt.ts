@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import * as net from 'node:net';
 import type { Posture } from '../../src/emulator';
-import { encodeConnack, readPacket } from '../../src/protocols/mqtt';
+import { PACKET, encodeConnack, readPacket, type RawPacket } from '../../src/protocols/mqtt';
 import { listenTestServer, type TestServer } from '../../fixtures/servers';
 import { findMosquitto, startMosquitto, type RunningMosquitto } from './mosquitto';
 import { findExecutable, requirePeer } from './peers';
@@ -26,28 +26,33 @@ export function publishRetained(broker: { host: string; port: number }, topic: s
 }
 
 /**
- * A deceptive broker: answers every CONNECT with the CONNACK `code` (in the client's protocol level), then
- * behaves as `after` says. Used where a refusal for another reason could be misread as an access control.
+ * A deceptive broker: `answer` sees every packet (with the protocol level of the connection's CONNECT) and
+ * returns the bytes to send back, `undefined` to send nothing, or `null` to hang up. Used where a refusal
+ * for another reason, or a broker that says yes and does nothing, could be misread.
  */
-export async function scriptedBroker(answer: (level: 4 | 5, connect: Buffer) => Buffer | null): Promise<TestServer> {
+export async function scriptedBroker(answer: (packet: RawPacket, level: 4 | 5) => Buffer | null | undefined): Promise<TestServer> {
   return listenTestServer(net.createServer((socket) => {
     let buffer = Buffer.alloc(0);
+    let level: 4 | 5 = 4;
     socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => {
       buffer = Buffer.concat([buffer, chunk]);
-      const read = readPacket(buffer);
-      if (read.kind !== 'packet') return;
-      buffer = buffer.subarray(read.length);
-      const body = read.packet.body;
-      const level = body[6] === 5 ? 5 : 4; // protocol level after the 6-byte name "\0\4MQTT"
-      const reply = answer(level, body);
-      if (reply) socket.write(reply);
-      else socket.destroy();
+      for (let read = readPacket(buffer); read.kind === 'packet'; read = readPacket(buffer)) {
+        buffer = buffer.subarray(read.length);
+        if (read.packet.type === PACKET.connect) level = read.packet.body[6] === 5 ? 5 : 4; // the level follows the name "\0\4MQTT"
+        const reply = answer(read.packet, level);
+        if (reply === null) {
+          socket.destroy();
+          return;
+        }
+        if (reply) socket.write(reply);
+      }
     });
   }));
 }
 
-export const connackAlways = (v4: number, v5: number) => (level: 4 | 5) => encodeConnack(level, false, level === 5 ? v5 : v4);
+/** Every CONNECT answered with this refusal (3.1.1 code, 5.0 reason); nothing else answered. */
+export const connackAlways = (v4: number, v5: number) => (packet: RawPacket, level: 4 | 5) => (packet.type === PACKET.connect ? encodeConnack(level, false, level === 5 ? v5 : v4) : undefined);
 
 export const MQTT_LOCKOUT_SECONDS = 1;
 

@@ -109,7 +109,7 @@ describe('protocols/mqtt: Wireshark\'s mqtt dissector decodes every packet the p
   it('the check can fail: a CONNACK one byte short is flagged by the dissector (and refused by our client)', async function () {
     const tshark = requirePeer(this, 'tshark', undefined, 'Debian package tshark');
     if (process.getuid?.() !== 0) this.skip();
-    const peer = await scriptedBroker(() => Buffer.from('200100', 'hex'));
+    const peer = await scriptedBroker((packet) => (packet.type === PACKET.connect ? Buffer.from('200100', 'hex') : undefined));
     try {
       const capture = await startCapture(tshark, [peer.port]);
       const { attempt } = await runProbe(accessProbe, { service: { port: peer.port, protocol: 'mqtt' }, inputs: { requestTimeoutMs: 500 } });
