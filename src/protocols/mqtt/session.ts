@@ -33,6 +33,11 @@ export type ConnectAnswer =
 
 const AUTH_REFUSALS: Record<number, ReadonlySet<number>> = { 3: new Set([4, 5]), 4: new Set([4, 5]), 5: new Set([0x86, 0x87]) };
 
+/** Random hex for test topics and markers. */
+export function randomToken(bytes: number): string {
+  return randomBytes(bytes).toString('hex');
+}
+
 /** A client identifier no real client uses: "iacs-probe-" and 8 random hex digits (23 characters at most, §3.1.3.1). */
 export function probeClientId(): string {
   return `iacs-probe-${randomBytes(4).toString('hex')}`;
