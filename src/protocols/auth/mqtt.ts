@@ -17,6 +17,7 @@ function outcomeOf(answer: ConnectAnswer, durationMs: number): LoginResult {
  * MQTT CONNECT with a user name and password (over TLS when the service is TLS-wrapped), one connection per
  * check, closed with DISCONNECT when accepted. A broker that accepts a random user with a random password
  * checks no credentials at all: then there is no login to test (anonymous access is mqtt.access's business).
+ * With the profile's own account known, one login with it tells a port that takes no logins from one that does.
  */
 export async function mqttLoginChannel(service: ServiceUnderTest, env: ChannelEnvironment): Promise<LoginChannel | NoLoginInterface> {
   const endpoint = { host: service.host, port: service.port, tls: service.tls };
@@ -29,10 +30,19 @@ export async function mqttLoginChannel(service: ServiceUnderTest, env: ChannelEn
   if (control.outcome === 'accepted') {
     return { unsupported: `the broker accepts a random user name with a random password (${control.response.status}): it checks no credentials` };
   }
+  // A listener that refuses the profile's own account takes no logins at all (logins over TLS only, say):
+  // every pair would be "rejected" there, which proves nothing about the pairs and spends the lockout budget.
+  const known = env.knownAccount ? await attempt(env.knownAccount.username, env.knownAccount.password, env.signal) : undefined;
+  if (known?.outcome === 'rejected') {
+    return { unsupported: `the port refuses the profile's own account ${env.knownAccount!.username} (${known.response.status}): it takes no logins, so no credential can be judged here` };
+  }
   return {
     kind: 'mqtt',
     label: `MQTT CONNECT user name and password${service.tls ? ' over TLS' : ' in cleartext'}`,
-    details: { host: service.host, port: service.port, tls: service.tls, controlLogin: control.response.status ?? control.outcome },
+    details: {
+      host: service.host, port: service.port, tls: service.tls, controlLogin: control.response.status ?? control.outcome,
+      ...(known ? { profileAccountLogin: known.response.status ?? known.outcome } : {}),
+    },
     tryLogin: attempt,
   };
 }

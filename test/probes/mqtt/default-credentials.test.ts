@@ -45,6 +45,12 @@ describe('probe mqtt.default-credentials', function () {
     expect(o.tried).to.be.greaterThan(3);
   });
 
+  it('hardened plain port: it refuses the profile\'s own account, so it takes no logins and no pair is judged there (not determined, no budget spent)', async () => {
+    const { attempt } = await runProbe(probe, { service: { port: hardened.endpoint('mqtt').port, protocol: 'mqtt' }, policy: POLICY, credentials: { mqtt: OPERATOR } });
+    expect(attempt.status, attempt.message).to.equal('not_determined');
+    expect(attempt.observations.notDetermined).to.match(/refuses the profile's own account operator \(CONNACK 0x87 not authorized\)/);
+  });
+
   describe('Debian mosquitto (independent broker)', () => {
     let anonymous: RunningMosquitto | undefined;
     let locked: RunningMosquitto | undefined;

@@ -1,7 +1,7 @@
 import type {
   Credential, CredentialVault, HostUnderTest, LockRequest, ProbeContext, RequirementOutcome, ServiceProtocol, ServiceUnderTest,
 } from '../../../sdk';
-import { isUnsupported, openLoginChannel, type AuthProtocol, type LoginChannel } from '..';
+import { authProtocolOf, isUnsupported, openLoginChannel, type AuthProtocol, type LoginChannel } from '..';
 
 /** What the authentication probes share: which account they use, the locks they take, the channel. */
 
@@ -70,7 +70,9 @@ export function accountLocks(host: HostUnderTest, service: ServiceUnderTest | un
 
 /** The login channel of the attempt's service, or the reason there is none. */
 export async function channelOf(ctx: ProbeContext<unknown>): Promise<LoginChannel | { unsupported: string }> {
-  const channel = await openLoginChannel(ctx.service!, { signal: ctx.signal, deadline: ctx.deadline, resolvePath: ctx.resolvePath });
+  const protocol = authProtocolOf(ctx.service!);
+  const knownAccount = protocol ? accountFor(ctx.credentials, protocol) : undefined;
+  const channel = await openLoginChannel(ctx.service!, { signal: ctx.signal, deadline: ctx.deadline, resolvePath: ctx.resolvePath, ...(knownAccount ? { knownAccount } : {}) });
   if (!isUnsupported(channel)) ctx.log.info(`login interface: ${channel.label}`);
   return channel;
 }
