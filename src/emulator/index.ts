@@ -14,6 +14,7 @@ import { httpsService } from './services/https';
 import { iec104Service } from './services/iec104';
 import { modbusService } from './services/modbus';
 import { modbusTlsService } from './services/modbus-tls';
+import { mqttService } from './services/mqtt';
 import { opcuaService } from './services/opcua';
 import { s7Service } from './services/s7';
 import { snmpService } from './services/snmp';
@@ -45,6 +46,7 @@ export const SERVICE_MODULES: readonly ServiceModule[] = [
   iec104Service as ServiceModule,
   bacnetService as ServiceModule,
   dnp3Service as ServiceModule,
+  mqttService as ServiceModule,
 ];
 
 export const BUILTIN_POSTURES = ['weak', 'hardened'] as const;

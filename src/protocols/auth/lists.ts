@@ -10,7 +10,7 @@ import { packagePath } from '../../paths';
  * names). Each entry cites where the pair is documented, or says why it is listed without a citation.
  */
 
-export const CREDENTIAL_PROTOCOLS = ['ssh', 'opcua', 'http', 'any'] as const;
+export const CREDENTIAL_PROTOCOLS = ['ssh', 'opcua', 'http', 'mqtt', 'any'] as const;
 export type CredentialProtocol = (typeof CREDENTIAL_PROTOCOLS)[number];
 
 export interface DefaultCredentialEntry {

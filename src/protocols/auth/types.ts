@@ -4,7 +4,7 @@
  * service and checks credentials through it, one check per call, without knowing the protocol.
  */
 
-export type ChannelKind = 'ssh' | 'opcua' | 'http-basic' | 'http-form';
+export type ChannelKind = 'ssh' | 'opcua' | 'http-basic' | 'http-form' | 'mqtt';
 
 /**
  * What the interface answered to one credential check, as features an attacker could compare (never the
@@ -79,6 +79,8 @@ export interface ChannelEnvironment {
   readonly resolvePath: (file: string) => string;
   /** Upper bound for one login (default 10 s). */
   readonly stepTimeoutMs?: number;
+  /** The profile's own account for this interface, where a channel must tell "takes no logins" from a wrong password (MQTT). */
+  readonly knownAccount?: { readonly username: string; readonly password: string };
 }
 
 /** Time left for one step: at most `cap`, never past the deadline (minus a margin), at least 250 ms. */

@@ -1,7 +1,7 @@
 import type {
   Credential, CredentialVault, HostUnderTest, LockRequest, ProbeContext, RequirementOutcome, ServiceProtocol, ServiceUnderTest,
 } from '../../../sdk';
-import { isUnsupported, openLoginChannel, type AuthProtocol, type LoginChannel } from '..';
+import { authProtocolOf, isUnsupported, openLoginChannel, type AuthProtocol, type LoginChannel } from '..';
 
 /** What the authentication probes share: which account they use, the locks they take, the channel. */
 
@@ -9,7 +9,11 @@ const AUTH_APPLIES_TO: Record<AuthProtocol, readonly ServiceProtocol[]> = {
   ssh: ['ssh'],
   opcua: ['opcua'],
   http: ['http', 'https'],
+  mqtt: ['mqtt'],
 };
+
+/** The interface family's name in titles. */
+export const AUTH_LABELS: Record<AuthProtocol, string> = { ssh: 'SSH', opcua: 'OPC UA', http: 'HTTP', mqtt: 'MQTT' };
 
 /** What every authentication check runs against: each declared service of the protocol's family. */
 export function onEveryLoginService(protocol: AuthProtocol): { protocol: AuthProtocol; scope: 'service'; appliesTo: readonly ServiceProtocol[] } {
@@ -43,7 +47,7 @@ export function knownAccounts(vault: CredentialVault, protocol: AuthProtocol): M
   for (const key of vault.keys()) {
     const parts = key.split('.');
     if (parts[0] === 'defaults') continue;
-    const protocols = parts.filter((p) => p === 'ssh' || p === 'opcua' || p === 'http');
+    const protocols = parts.filter((p) => p === 'ssh' || p === 'opcua' || p === 'http' || p === 'mqtt');
     if (protocols.length > 0 && !protocols.includes(protocol)) continue;
     const c = vault.get(key)!;
     if (!out.has(c.username)) out.set(c.username, c.password);
@@ -66,7 +70,9 @@ export function accountLocks(host: HostUnderTest, service: ServiceUnderTest | un
 
 /** The login channel of the attempt's service, or the reason there is none. */
 export async function channelOf(ctx: ProbeContext<unknown>): Promise<LoginChannel | { unsupported: string }> {
-  const channel = await openLoginChannel(ctx.service!, { signal: ctx.signal, deadline: ctx.deadline, resolvePath: ctx.resolvePath });
+  const protocol = authProtocolOf(ctx.service!);
+  const knownAccount = protocol ? accountFor(ctx.credentials, protocol) : undefined;
+  const channel = await openLoginChannel(ctx.service!, { signal: ctx.signal, deadline: ctx.deadline, resolvePath: ctx.resolvePath, ...(knownAccount ? { knownAccount } : {}) });
   if (!isUnsupported(channel)) ctx.log.info(`login interface: ${channel.label}`);
   return channel;
 }

@@ -6,7 +6,7 @@ import {
   LoginBudget, clearMaybeLocked, entriesFor, loadCredentialList, markMaybeLocked, passwordDigest,
   type AuthProtocol, type DefaultCredentialEntry, type LoginOutcome,
 } from '..';
-import { onEveryLoginService, accountLocks, channelOf, knownAccounts, notDetermined } from './common';
+import { AUTH_LABELS, onEveryLoginService, accountLocks, channelOf, knownAccounts, notDetermined } from './common';
 
 export interface DefaultCredentialsInputs {
   /** Built-in list names (profiles/default-credentials/<name>.yaml) or files relative to the profile. */
@@ -71,7 +71,7 @@ export function defaultCredentialsProbe(protocol: AuthProtocol): ProbeDefinition
   return defineProbe<DefaultCredentialsInputs>({
     id,
     ...onEveryLoginService(protocol),
-    title: `${protocol === 'http' ? 'HTTP' : protocol === 'ssh' ? 'SSH' : 'OPC UA'} login with well-known default credentials`,
+    title: `${AUTH_LABELS[protocol]} login with well-known default credentials`,
     description:
       "Tries the profile's default-credential list (credentials.defaults.<protocol>...) and the built-in lists of "
       + 'well-known IACS and device defaults (profiles/default-credentials, each entry with its source) on the '

@@ -3,7 +3,7 @@ import {
   inputsSchema,
 } from '../../../sdk';
 import type { AuthProtocol, LoginResponse } from '..';
-import { onEveryLoginService, accountFor, accountLocks, channelOf, notDetermined } from './common';
+import { AUTH_LABELS, onEveryLoginService, accountFor, accountLocks, channelOf, notDetermined } from './common';
 import { FeedbackSampler, timingVerdict } from './feedback-sampler';
 
 export interface FeedbackInputs {
@@ -64,7 +64,7 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
   return defineProbe<FeedbackInputs>({
     id,
     ...onEveryLoginService(protocol),
-    title: `${protocol === 'http' ? 'HTTP' : protocol === 'ssh' ? 'SSH' : 'OPC UA'} login feedback: unknown user vs wrong password`,
+    title: `${AUTH_LABELS[protocol]} login feedback: unknown user vs wrong password`,
     description:
       'Makes failed logins as random unknown users and as an existing user (credentials.feedback.<protocol> or the '
       + "protocol's own, or input knownUser) with random wrong passwords, interleaved, and compares what comes back: "

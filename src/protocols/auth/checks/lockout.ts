@@ -5,7 +5,7 @@ import {
 import {
   LoginBudget, clearMaybeLocked, markMaybeLocked, maybeLockedSince, type AuthProtocol, type LoginChannel, type LoginResponse, type LoginResult,
 } from '..';
-import { onEveryLoginService, PHASE, accountFor, accountLocks, channelOf, notDetermined, secondAccountFor, wrongPassword } from './common';
+import { AUTH_LABELS, onEveryLoginService, PHASE, accountFor, accountLocks, channelOf, notDetermined, secondAccountFor, wrongPassword } from './common';
 
 export interface LockoutInputs {
   /** Give up after this many consecutive failures without a lock (default: documented threshold + 2, else 10). */
@@ -125,7 +125,7 @@ export function lockoutProbe(protocol: AuthProtocol): ProbeDefinition<LockoutInp
   return defineProbe<LockoutInputs>({
     id,
     ...onEveryLoginService(protocol),
-    title: `${protocol === 'http' ? 'HTTP' : protocol === 'ssh' ? 'SSH' : 'OPC UA'} account lockout after failed logins`,
+    title: `${AUTH_LABELS[protocol]} account lockout after failed logins`,
     description:
       'With the test account (credentials.lockout.<protocol>, credentials.lockout or the protocol\'s own) makes rounds of '
       + 'k = 1, 2, ... wrong passwords, each followed by the right one, until the right one is refused as an authentication '

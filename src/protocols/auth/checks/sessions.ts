@@ -3,7 +3,7 @@ import {
   inputsSchema,
 } from '../../../sdk';
 import { LoginBudget, type AuthProtocol, type HeldSession, type LoginResponse } from '..';
-import { onEveryLoginService, PHASE, accountFor, accountLocks, channelOf, notDetermined } from './common';
+import { AUTH_LABELS, onEveryLoginService, PHASE, accountFor, accountLocks, channelOf, notDetermined } from './common';
 
 export interface SessionsInputs {
   /** Extra time after the configured idle timeout before the session is checked (default max(2 s, 20 %): devices check idle sessions periodically, node-opcua once a second). */
@@ -21,7 +21,7 @@ export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsI
   return defineProbe<SessionsInputs>({
     id,
     ...onEveryLoginService(protocol),
-    title: `${protocol === 'http' ? 'HTTP' : protocol === 'ssh' ? 'SSH' : 'OPC UA'} concurrent-session limit and idle-session termination`,
+    title: `${AUTH_LABELS[protocol]} concurrent-session limit and idle-session termination`,
     description:
       'With credentials.sessions.<protocol> (or the protocol\'s own) opens policy.sessions.maxConcurrent + 1 sessions at '
       + 'once and checks that the device refuses the last or ends an earlier one (CR 2.7); then holds one session without '

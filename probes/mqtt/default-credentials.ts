@@ -1,0 +1,3 @@
+import { defaultCredentialsProbe } from '../../src/protocols/auth/checks/default-credentials';
+
+export default defaultCredentialsProbe('mqtt');

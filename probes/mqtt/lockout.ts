@@ -1,0 +1,3 @@
+import { lockoutProbe } from '../../src/protocols/auth/checks/lockout';
+
+export default lockoutProbe('mqtt');
