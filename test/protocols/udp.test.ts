@@ -92,7 +92,7 @@ describe('protocols/udp: payloads and the UDP scanner', function () {
         for (const payload of payloads[kind]) await udpScan('127.0.0.1', [{ port: PAYLOAD_PORTS[kind][0], payloads: [payload] }], scanOptions({ retries: 1 }));
       }
       await cap.stop();
-      const frames = JSON.parse(execFileSync(tshark, ['-r', file, '-T', 'json'], { encoding: 'utf8', maxBuffer: 64 << 20 })) as TsharkFrame[];
+      const frames = JSON.parse(execFileSync(tshark, ['-r', file, '-T', 'json'], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] })) as TsharkFrame[];
       for (const kind of kinds) {
         const port = String(PAYLOAD_PORTS[kind][0]);
         const sent = frames.filter((f) => (f._source.layers.udp as Record<string, string> | undefined)?.['udp.dstport'] === port);
