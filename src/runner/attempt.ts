@@ -8,6 +8,7 @@ import {
   type ProbeResult, type RequirementOutcome, type RunLedger, type Safety, type ServiceUnderTest,
 } from '../sdk';
 import type { RunStore } from '../evidence/store';
+import { RunActionLog } from './actions';
 import { packagePath } from '../paths';
 import { normalizeHost } from '../protocols/scope';
 
@@ -41,6 +42,8 @@ export interface AttemptEnvironment {
   profileDir?: string;
   /** Run-wide counters shared by the attempts (one per run). */
   ledger?: RunLedger;
+  /** The run's action log (actions.ndjson); without it an attempt's actions stay in memory. */
+  actions?: RunActionLog;
   /** How long a probe that ignores its signal may linger after its deadline before it is abandoned. */
   graceMs?: number;
 }
@@ -203,6 +206,9 @@ export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnviro
     log: { debug: log('debug'), info: log('info'), warn: log('warn') },
     evidence: recorder,
     ledger: env.ledger ?? new MapLedger(),
+    actions: (env.actions ?? new RunActionLog()).forAttempt({
+      probe: probe.id, host: planned.host.host, port: planned.service?.port, interface: planned.service?.protocol ?? 'host',
+    }),
     baseline: <T>(name: string) => {
       const loaded = loadBaseline(name, env);
       // The acceptance criteria applied are part of the evidence: which file, which level, which basis.

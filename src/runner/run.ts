@@ -14,6 +14,7 @@ import { lockNotices } from '../protocols/auth/ledger';
 import { REPORTERS } from '../report';
 import type { ProbeDefinition, Safety } from '../sdk';
 import { MapLedger, executeAttempt, type PlannedAttempt } from './attempt';
+import { RunActionLog } from './actions';
 import { Vault, registerSecrets } from './credentials';
 import { buildPlan, type Plan } from './plan';
 import type { ShardSpec } from './shard';
@@ -123,13 +124,15 @@ async function executePlan(profile: Profile, plan: Plan, store: RunStore, option
   if (options.signal?.aborted) onAbort();
   const vault = new Vault(profile.credentials);
   const ledger = new MapLedger();
+  const actions = RunActionLog.inFolder(store.dir, (v) => store.redactValues(v));
+  await actions.learnSources(plan.hosts);
   const scope = enterScope(plan.hosts.flatMap((h) => [h.host, ...h.addresses]));
   let attempts: Attempt[];
   try {
     const execute = (planned: PlannedAttempt) => executeAttempt(planned, {
       store, component: profile.component, policy: profile.policy, essentialFunction: profile.essentialFunction, credentials: vault, allowed: plan.allowed,
       runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: profile.baselineFiles,
-      profileDir: profile.dir, ledger,
+      profileDir: profile.dir, ledger, actions,
     });
     const lockInfo = (p: PlannedAttempt) => locksOf(p, { credentials: vault, policy: profile.policy });
     attempts = await schedule(plan.attempts, execute, {

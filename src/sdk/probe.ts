@@ -1,3 +1,4 @@
+import type { ActionLog } from './actions';
 import type {
   ComponentInfo, Coverage, CoveragePart, Credential, DevicePolicy, Finding, HostUnderTest, ProbeResult,
   RequirementOutcome, Safety, ServiceProtocol, ServiceUnderTest, Severity,
@@ -84,6 +85,8 @@ export interface ProbeContext<I> {
   readonly evidence: EvidenceRecorder;
   /** Run-wide counters (failed logins per account ...), shared by all attempts of the run. */
   readonly ledger: RunLedger;
+  /** Run-wide log of the security events probes cause (logins, lockouts, sessions, denied access); see actions.ts. */
+  readonly actions: ActionLog;
   /** The policy thresholds for this run (profiles/baselines/<name>.yaml, level = SL target), or the
    * profile's own file when it names one. */
   baseline<T = Record<string, unknown>>(name: string): T;

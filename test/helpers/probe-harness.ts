@@ -7,6 +7,7 @@ import {
 } from '../../src/sdk';
 import { RunStore } from '../../src/evidence/store';
 import { executeAttempt, type Attempt } from '../../src/runner/attempt';
+import type { RunActionLog } from '../../src/runner/actions';
 import { Vault, registerSecrets } from '../../src/runner/credentials';
 import { enterScope } from '../../src/protocols/scope';
 
@@ -29,6 +30,8 @@ export interface ProbeRunOptions<I> {
   baselineFiles?: Record<string, string>;
   /** Share counters between several runProbe calls (as attempts of one run do). */
   ledger?: RunLedger;
+  /** Share the action log between several runProbe calls (as attempts of one run do). */
+  actions?: RunActionLog;
 }
 
 export interface ProbeRun {
@@ -80,6 +83,7 @@ export async function runProbe<I>(probe: ProbeDefinition<I>, options: ProbeRunOp
       {
         store, component, policy: options.policy ?? {}, essentialFunction: options.essentialFunction, credentials: vault, allowed,
         runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: options.baselineFiles, ledger: options.ledger,
+        actions: options.actions,
       },
     );
     return { attempt, dir, read: (rel) => fs.readFileSync(path.join(dir, rel), 'utf8') };
