@@ -6,3 +6,4 @@ export * from './transcript';
 export * from './stats';
 export * from './time';
 export * from './actions';
+export * from './lab';

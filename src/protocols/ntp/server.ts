@@ -9,6 +9,9 @@ import * as fs from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { assertLabAddress, bindUdp } from '../lab/address';
 import { buildNtp, parseNtp } from './packet';
+import type { NtpRequestRecord } from '../../sdk';
+
+export type { NtpRequestRecord };
 
 export interface NtpServerOptions {
   readonly address: string;
@@ -19,18 +22,6 @@ export interface NtpServerOptions {
   /** NDJSON file: every datagram received (hex) and what was answered. */
   readonly journalFile: string;
   readonly signal?: AbortSignal;
-}
-
-export interface NtpRequestRecord {
-  readonly at: number;
-  readonly peer: string;
-  readonly peerPort: number;
-  readonly version?: number;
-  readonly mode?: string;
-  /** Bytes beyond the 48-byte header: a MAC (symmetric key) or NTS extension fields. */
-  readonly trailerBytes?: number;
-  /** The offset served in the answer (ms), or undefined when it was not answered. */
-  readonly servedOffsetMs?: number;
 }
 
 export interface NtpServer {

@@ -9,7 +9,10 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { StreamDeframer, type StreamFrame } from './framing';
-import { parseSyslog, type SyslogMessage } from './parse';
+import { parseSyslog } from './parse';
+import type { SyslogRecord } from '../../sdk';
+
+export type { SyslogRecord };
 import { assertLabAddress, bindUdp, listenTcp } from '../lab/address';
 
 export type SyslogTransport = 'udp' | 'tcp' | 'tls';
@@ -37,24 +40,6 @@ export interface SyslogCollectorOptions {
   readonly maxRecordBytes?: number;
   /** Closes the collector when it aborts. */
   readonly signal?: AbortSignal;
-}
-
-export interface SyslogRecord {
-  /** 1, 2, ... in the order received (the journal's `seq`). */
-  readonly seq: number;
-  /** Collector clock, epoch ms. */
-  readonly receivedAt: number;
-  readonly transport: SyslogTransport;
-  readonly peer: string;
-  readonly peerPort: number;
-  readonly framing: StreamFrame['framing'] | 'datagram';
-  readonly raw: Buffer;
-  readonly utf8Valid: boolean;
-  /** Why this record is not a well-formed frame (kept all the same). */
-  readonly problem?: string;
-  /** TLS: the sender's certificate subject CN, when it presented one. */
-  readonly clientCertificate?: string;
-  readonly message: SyslogMessage;
 }
 
 export interface SyslogCollector {

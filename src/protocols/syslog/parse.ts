@@ -5,43 +5,11 @@
  * because the raw record is the evidence and the parse is only our reading of it.
  */
 
-export const FACILITIES = [
-  'kern', 'user', 'mail', 'daemon', 'auth', 'syslog', 'lpr', 'news', 'uucp', 'cron', 'authpriv', 'ftp', 'ntp',
-  'security', 'console', 'solaris-cron', 'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
-] as const;
-export const SEVERITIES = ['emerg', 'alert', 'crit', 'err', 'warning', 'notice', 'info', 'debug'] as const;
+import { FACILITIES, SEVERITIES } from '../../sdk';
+import type { StructuredElement, SyslogMessage, SyslogTimestamp } from '../../sdk';
 
-export interface SyslogTimestamp {
-  /** The timestamp as the device wrote it. */
-  readonly text: string;
-  /** Epoch ms; undefined when the text is no date. Without a zone it is read as UTC (`zoneAssumed`). */
-  readonly epochMs?: number;
-  readonly hasYear: boolean;
-  /** The device named its offset to UTC (RFC 3339 `Z` or `±hh:mm`). */
-  readonly hasZone: boolean;
-  /** The year was not written and was taken from the receive time (the closest year). */
-  readonly yearAssumed: boolean;
-  /** Digits after the seconds (0: whole seconds). */
-  readonly fractionDigits: number;
-}
-
-export interface StructuredElement {
-  readonly id: string;
-  readonly params: Readonly<Record<string, string>>;
-}
-
-export interface SyslogMessage {
-  readonly format: '5424' | '3164' | 'unknown';
-  readonly facility?: (typeof FACILITIES)[number];
-  readonly severity?: (typeof SEVERITIES)[number];
-  readonly timestamp?: SyslogTimestamp;
-  readonly hostname?: string;
-  readonly appName?: string;
-  readonly procId?: string;
-  readonly msgId?: string;
-  readonly structuredData: readonly StructuredElement[];
-  readonly message: string;
-}
+export { FACILITIES, SEVERITIES };
+export type { StructuredElement, SyslogMessage, SyslogTimestamp };
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const NIL = '-';
