@@ -2,7 +2,8 @@
  * Event correlation for the audit probes: which of the security events the run caused (the action log)
  * arrived at the lab collector as device records, how late, with which fields. A record is matched to at
  * most one action: the earliest unused record from the device's address, received within the window after
- * the action, whose text names the event kind (the patterns below are data; docs/audit.md lists them).
+ * the action, whose text names the event kind (the patterns below are data; docs/audit.md lists them). A
+ * record that fits contradictory kinds (failed and succeeded) is no evidence of either.
  */
 import type { ActionKind, ActionRecord, SyslogRecord } from '../../sdk';
 
@@ -22,6 +23,21 @@ export const KIND_PATTERNS: Readonly<Record<ActionKind, RegExp>> = {
 
 /** Kinds the device must log (CR 2.8 access control); a refusal without verdict is not required. */
 export const REQUIRED_KINDS: ReadonlySet<ActionKind> = new Set(['login-failed', 'login-succeeded', 'lockout-expected', 'session-opened', 'session-closed', 'session-limit-hit', 'access-denied', 'config-read', 'config-changed']);
+
+/**
+ * Kinds no single record can report at once: a record whose text fits both (e.g. "login failed/succeeded",
+ * a catch-all "auth event") says nothing about which happened and is never taken as evidence.
+ */
+export const CONTRADICTORY_KINDS: readonly (readonly [ActionKind, ActionKind])[] = [
+  ['login-failed', 'login-succeeded'],
+  ['session-opened', 'session-closed'],
+];
+
+/** The record's text fits two kinds that exclude each other. */
+export function isAmbiguous(r: SyslogRecord): boolean {
+  const text = recordText(r);
+  return CONTRADICTORY_KINDS.some(([a, b]) => KIND_PATTERNS[a].test(text) && KIND_PATTERNS[b].test(text));
+}
 
 export interface EventMatch {
   readonly action: ActionRecord;
@@ -47,7 +63,7 @@ function mentions(text: string, account: string): boolean {
 
 /** Matches actions to the device's records (`deviceAddresses`: where the device's records come from). */
 export function correlate(actions: readonly ActionRecord[], records: readonly SyslogRecord[], options: { deviceAddresses: readonly string[]; windowMs: number; earlyMs?: number }): EventMatch[] {
-  const fromDevice = records.filter((r) => options.deviceAddresses.includes(r.peer));
+  const fromDevice = records.filter((r) => options.deviceAddresses.includes(r.peer) && !isAmbiguous(r));
   const used = new Set<number>();
   const early = options.earlyMs ?? 1000;
   return [...actions].sort((a, b) => a.atMs - b.atMs).map((action) => {

@@ -1,1 +1,2 @@
 export * from './correlate';
+export * from './evidence';
