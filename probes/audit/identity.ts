@@ -3,6 +3,9 @@ import { AUDIT_PHASE, AUDIT_TIMEOUT_MS, byKindAndInterface, commonObservations, 
 
 const CR = 'CR 2.12';
 
+/** At most five names, then how many more. */
+const listed = (names: readonly string[]) => (names.length <= 5 ? names.join(', ') : `${names.slice(0, 5).join(', ')} and ${names.length - 5} more`);
+
 export default defineProbe({
   id: 'audit.identity',
   protocol: 'audit',
@@ -33,7 +36,7 @@ export default defineProbe({
       const without = g.withAccount.filter((m) => !m.userPresent);
       return without.length === 0 ? [] : [finding({
         code: 'user-missing', severity: 'high', requirements: [CR], evidence: e.evidence,
-        message: `${g.kind} via ${g.interface}: ${without.length} of ${g.withAccount.length} record(s) do not name the account (${[...new Set(without.map((m) => m.action.account))].join(', ')})`,
+        message: `${g.kind} via ${g.interface}: ${without.length} of ${g.withAccount.length} record(s) do not name the account (${listed([...new Set(without.map((m) => m.action.account!))])})`,
       })];
     });
     const attributed = groups.reduce((n, g) => n + g.withAccount.length, 0);

@@ -3,7 +3,8 @@ import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { correlate, summarizeKinds } from '../../src/protocols/audit';
+import { correlate, fitsInterface, isAmbiguous, summarizeKinds } from '../../src/protocols/audit';
+import { parseSyslog } from '../../src/protocols/syslog';
 import { startSyslogCollector } from '../../src/protocols/syslog';
 import type { ActionRecord } from '../../src/sdk';
 
@@ -46,5 +47,18 @@ describe('audit correlation: actions matched to device records', function () {
       await collector.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('matches a record that names an interface only to actions on that interface, and takes no catch-all record', () => {
+    const record = (text: string) => ({ seq: 1, receivedAt: 0, transport: 'udp', peer: '127.0.0.1', peerPort: 1, framing: 'datagram', raw: Buffer.from(text), utf8Valid: true, message: parseSyslog(text, Date.now()) }) as const;
+    const sshd = record('<38>1 - plc1 sshd 7 - - Failed password for operator from 127.0.0.1 port 40000 ssh2');
+    expect(fitsInterface(sshd, 'ssh')).to.equal(true);
+    expect(fitsInterface(sshd, 'https')).to.equal(false);
+    const web = record('<38>1 - plc1 webui - - [audit@32473 service="https"] login failed for user operator');
+    expect(fitsInterface(web, 'http')).to.equal(true);
+    expect(fitsInterface(web, 'opcua')).to.equal(false);
+    expect(fitsInterface(record('<38>1 - plc1 auth - - - login failed for operator'), 'mqtt')).to.equal(true);
+    expect(isAmbiguous(record('<38>1 - plc1 auth - - - auth event: login failed/succeeded'))).to.equal(true);
+    expect(isAmbiguous(sshd)).to.equal(false);
   });
 });

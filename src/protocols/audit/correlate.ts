@@ -25,6 +25,32 @@ export const KIND_PATTERNS: Readonly<Record<ActionKind, RegExp>> = {
 export const REQUIRED_KINDS: ReadonlySet<ActionKind> = new Set(['login-failed', 'login-succeeded', 'lockout-expected', 'session-opened', 'session-closed', 'session-limit-hit', 'access-denied', 'config-read', 'config-changed']);
 
 /**
+ * How records name the interface an event came through (daemon names, protocol words). A record that names
+ * interfaces is matched only to actions on one of them, so that concurrent probes on several interfaces do not
+ * take each other's records; a record that names none may match any.
+ */
+export const INTERFACE_PATTERNS: Readonly<Record<string, RegExp>> = {
+  ssh: /\b(sshd?|ssh2|dropbear)\b/i,
+  http: /\b(https?|web ?(ui|server)?|httpd|lighttpd|nginx|apache2?)\b/i,
+  opcua: /\b(opc ?ua|opc\.tcp)\b/i,
+  mqtt: /\b(mqtt|mosquitto)\b/i,
+  telnet: /\b(telnetd?|console)\b/i,
+  ftp: /\b(v?s?ftpd?|proftpd)\b/i,
+};
+/** The interface family of a declared service protocol (https and http are one web interface). */
+const familyOf = (protocol: string) => (protocol === 'https' ? 'http' : protocol);
+
+function namedInterfaces(text: string): string[] {
+  return Object.entries(INTERFACE_PATTERNS).filter(([, re]) => re.test(text)).map(([family]) => family);
+}
+
+/** The record names no interface, or the action's. */
+export function fitsInterface(r: SyslogRecord, protocol: string): boolean {
+  const named = namedInterfaces(recordText(r));
+  return named.length === 0 || named.includes(familyOf(protocol));
+}
+
+/**
  * Kinds no single record can report at once: a record whose text fits both (e.g. "login failed/succeeded",
  * a catch-all "auth event") says nothing about which happened and is never taken as evidence.
  */
@@ -68,7 +94,7 @@ export function correlate(actions: readonly ActionRecord[], records: readonly Sy
   const early = options.earlyMs ?? 1000;
   return [...actions].sort((a, b) => a.atMs - b.atMs).map((action) => {
     const candidates = fromDevice.filter((r) => !used.has(r.seq) && r.receivedAt >= action.atMs - early && r.receivedAt <= action.atMs + options.windowMs
-      && KIND_PATTERNS[action.kind].test(recordText(r)));
+      && KIND_PATTERNS[action.kind].test(recordText(r)) && fitsInterface(r, action.interface));
     // Prefer a record that names the account: of two failures in a row, each finds its own.
     const record = candidates.find((r) => action.account !== undefined && mentions(recordText(r), action.account)) ?? candidates[0];
     if (!record) return { action };
