@@ -30,9 +30,9 @@ export default defineProbe({
     if (groups.length === 0) {
       return { observations: { ...commonObservations(e), notDetermined: 'only refusals without a verdict were provoked: no event the device must log' }, findings: [], outcomes: [] };
     }
-    const findings: Finding[] = groups.filter((g) => g.logged < g.provoked).map((g) => finding(g.logged === 0
-      ? { code: 'category-not-logged', severity: 'high', requirements: [CR], evidence: e.evidence, message: `${g.kind} via ${g.interface}: none of ${g.provoked} provoked event(s) was logged` }
-      : { code: 'events-not-logged', severity: 'medium', requirements: [CR], evidence: e.evidence, message: `${g.kind} via ${g.interface}: ${g.provoked - g.logged} of ${g.provoked} provoked event(s) not logged` }));
+    const findings: Finding[] = groups.filter((g) => g.logged < g.provoked).map((g) => (g.logged === 0
+      ? finding({ code: 'category-not-logged', severity: 'high', requirements: [CR], evidence: e.evidence, message: `${g.kind} via ${g.interface}: none of ${g.provoked} provoked event(s) was logged` })
+      : finding({ code: 'events-not-logged', severity: 'medium', requirements: [CR], evidence: e.evidence, message: `${g.kind} via ${g.interface}: ${g.provoked - g.logged} of ${g.provoked} provoked event(s) not logged` })));
     const logged = groups.filter((g) => g.logged > 0).map((g) => `${g.kind} via ${g.interface}`);
     const coverage = e.unexercised.length === 0 && findings.length === 0 ? 'full' : 'partial';
     const passReason = `every provoked kind was logged (${logged.join(', ')})${e.unexercised.length ? `; not exercised: ${e.unexercised.join(', ')}` : ''}`;

@@ -42,21 +42,21 @@ export default defineProbe({
     const { baseline } = e;
     const ntp = ntpView(ctx, e);
     const findings: Finding[] = [];
-    const add = (code: string, requirements: string[], message: string, severity: 'high' | 'medium' = 'medium') => findings.push(finding({ code, severity, requirements, message, evidence: ntp.evidence }));
+    const { evidence } = ntp;
     const stamps = matched.map((m) => m.record!.message.timestamp);
     const missing = stamps.filter((t) => t?.epochMs === undefined).length;
-    if (missing > 0) add('timestamp-missing', [CR], `${missing} of ${matched.length} matched record(s) carry no readable timestamp`, 'high');
+    if (missing > 0) findings.push(finding({ code: 'timestamp-missing', severity: 'high', requirements: [CR], evidence, message: `${missing} of ${matched.length} matched record(s) carry no readable timestamp` }));
     const noYear = stamps.filter((t) => t && !t.hasYear).length;
-    if (noYear > 0) add('timestamp-without-year', [CR], `${noYear} of ${matched.length} matched record(s) have a timestamp without a year (${stamps.find((t) => t && !t.hasYear)!.text})`);
+    if (noYear > 0) findings.push(finding({ code: 'timestamp-without-year', severity: 'medium', requirements: [CR], evidence, message: `${noYear} of ${matched.length} matched record(s) have a timestamp without a year (${stamps.find((t) => t && !t.hasYear)!.text})` }));
     const noZone = stamps.filter((t) => t && !t.hasZone).length;
-    if (noZone > 0) add('timestamp-without-zone', [CR], `${noZone} of ${matched.length} matched record(s) have a timestamp without a UTC offset`);
+    if (noZone > 0) findings.push(finding({ code: 'timestamp-without-zone', severity: 'medium', requirements: [CR], evidence, message: `${noZone} of ${matched.length} matched record(s) have a timestamp without a UTC offset` }));
 
     // Only timestamps that name their zone can be compared with lab time.
     const offsets = matched.filter((m) => m.record!.message.timestamp?.hasZone && m.clockOffsetMs !== undefined).map((m) => m.clockOffsetMs!);
     const offsetMs = offsets.length ? median(offsets) : undefined;
     const tolerance = baseline.clockToleranceSeconds * 1000;
     if (offsetMs !== undefined && Math.abs(offsetMs) > tolerance && Math.abs(offsetMs - ntp.servedMs) > tolerance) {
-      add('clock-off', [CR], `device timestamps are ${(offsetMs / 1000).toFixed(1)} s from lab time (tolerance ${baseline.clockToleranceSeconds} s)`);
+      findings.push(finding({ code: 'clock-off', severity: 'medium', requirements: [CR], evidence, message: `device timestamps are ${(offsetMs / 1000).toFixed(1)} s from lab time (tolerance ${baseline.clockToleranceSeconds} s)` }));
     }
     const judgements: Judgement[] = [{ requirement: CR, coverage: 'full', passReason: `all ${matched.length} matched record(s) carry a timestamp with year and UTC offset, ${((offsetMs ?? 0) / 1000).toFixed(2)} s from lab time` }];
     let re1: string;
@@ -67,7 +67,10 @@ export default defineProbe({
       re1 = '';
       const follows = ntp.asked > 0 && Math.abs(offsetMs - ntp.servedMs) <= baseline.syncToleranceSeconds * 1000;
       if (!follows) {
-        add('ntp-not-followed', [RE1], `the lab NTP server served ${(ntp.servedMs / 1000).toFixed(1)} s; the device ${ntp.asked === 0 ? 'never asked it and ' : ''}stamps records ${(offsetMs / 1000).toFixed(1)} s from lab time (tolerance ${baseline.syncToleranceSeconds} s)`);
+        findings.push(finding({
+          code: 'ntp-not-followed', severity: 'medium', requirements: [RE1], evidence,
+          message: `the lab NTP server served ${(ntp.servedMs / 1000).toFixed(1)} s; the device ${ntp.asked === 0 ? 'never asked it and ' : ''}stamps records ${(offsetMs / 1000).toFixed(1)} s from lab time (tolerance ${baseline.syncToleranceSeconds} s)`,
+        }));
       }
       judgements.push({ requirement: RE1, coverage: 'full', passReason: `the device asked the lab NTP server ${ntp.asked} time(s) and its timestamps follow the ${(ntp.servedMs / 1000).toFixed(1)} s served (${(offsetMs / 1000).toFixed(2)} s)` });
     }
