@@ -1,7 +1,11 @@
+import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { startEmulator } from '../emulator';
+import { startEmulator, type AuditSink } from '../emulator';
+import { makeLabPki } from '../protocols/lab';
 import { loadProfile, profileFromObject } from '../profile';
 import { formatPortSpec, parsePortSpec } from '../protocols/tcp';
 import { packagePath } from '../paths';
@@ -15,9 +19,49 @@ export const DEMO_USAGE = `usage: iacs-probe demo [--posture weak|hardened] [--o
   Exits 0 when the assessment completed (the weak posture is meant to fail requirements);
   --strict uses the exit codes of \`run\` (1 when a requirement failed at the target).`;
 
+interface ExampleLab {
+  address: string;
+  syslog?: { udp?: number; tcp?: number; tls?: number };
+  ntp?: { port: number; offsetSeconds?: number };
+  tls?: { ca: string; cert: string; key: string };
+}
+
 interface ExampleProfile {
   targets: { host: string; services: { port: number; protocol: string }[] }[];
   probes?: Record<string, Record<string, unknown>>;
+  lab?: ExampleLab;
+}
+
+/** A port free on 127.0.0.1 right now (the OS picks it; released at once for the lab service to bind). */
+async function freePort(kind: 'tcp' | 'udp'): Promise<number> {
+  if (kind === 'udp') {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    const { port } = socket.address();
+    socket.close();
+    return port;
+  }
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/**
+ * Points the example's lab block at free loopback ports and a lab PKI made in `pkiDir`, and returns where
+ * the emulated device sends its security log (as a lab engineer configures a real device's syslog and NTP).
+ */
+async function demoLab(lab: ExampleLab, pkiDir: string): Promise<AuditSink> {
+  lab.address = '127.0.0.1';
+  const pki = makeLabPki(pkiDir, { address: lab.address });
+  lab.tls = { ca: pki.files.caFile, cert: pki.files.collectorCert, key: pki.files.collectorKey };
+  const syslog = lab.syslog ?? {};
+  if (syslog.udp !== undefined) syslog.udp = await freePort('udp');
+  if (syslog.tcp !== undefined) syslog.tcp = await freePort('tcp');
+  if (syslog.tls !== undefined) syslog.tls = await freePort('tcp');
+  if (lab.ntp) lab.ntp.port = await freePort('udp');
+  return { address: lab.address, udpPort: syslog.udp, tcpPort: syslog.tcp, tlsPort: syslog.tls, caPem: pki.ca.pem, ntpPort: lab.ntp?.port };
 }
 
 export async function demoCommand(args: string[], io: Io): Promise<number> {
@@ -28,7 +72,12 @@ export async function demoCommand(args: string[], io: Io): Promise<number> {
   const exampleFile = packagePath('profiles', 'examples', `${posture}.yaml`);
   loadProfile(exampleFile); // an edited example with a mistake gets the located profile errors (exit 3)
   const example = parseYaml(fs.readFileSync(exampleFile, 'utf8')) as ExampleProfile;
-  const emulator = await startEmulator(posture, { ephemeralPorts: true });
+  const pkiDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-demo-lab-'));
+  const auditSink = example.lab ? await demoLab(example.lab, pkiDir) : undefined;
+  const emulator = await startEmulator(posture, { ephemeralPorts: true, ...(auditSink ? { auditSink } : {}) }).catch((err: unknown) => {
+    fs.rmSync(pkiDir, { recursive: true, force: true });
+    throw err;
+  });
   try {
     // The example profile declares the posture's fixed ports; point each declared service at the port the
     // OS gave the emulator's service of the same protocol.
@@ -68,5 +117,6 @@ export async function demoCommand(args: string[], io: Io): Promise<number> {
     return code;
   } finally {
     await emulator.close();
+    fs.rmSync(pkiDir, { recursive: true, force: true });
   }
 }

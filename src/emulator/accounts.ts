@@ -20,6 +20,15 @@ export interface LockoutConfig {
 
 export type LoginResult = 'ok' | 'denied' | 'locked';
 
+/** What a login did, for the device's security log (src/emulator/audit.ts). */
+export interface LoginEvent {
+  readonly category: 'login-succeeded' | 'login-failed' | 'account-locked' | 'login-while-locked';
+  readonly service: string;
+  readonly user: string;
+  readonly source: string;
+  readonly detail?: string;
+}
+
 interface Counter {
   failures: number;
   lockedUntil: number;
@@ -29,7 +38,10 @@ export class AccountStore {
   private readonly accounts: ReadonlyMap<string, AccountConfig>;
   private readonly counters = new Map<string, Counter>();
 
-  constructor(accounts: readonly AccountConfig[], readonly lockout: LockoutConfig | null = null, private readonly now: () => number = Date.now) {
+  constructor(
+    accounts: readonly AccountConfig[], readonly lockout: LockoutConfig | null = null, private readonly now: () => number = Date.now,
+    private readonly report: (e: LoginEvent) => void = () => undefined,
+  ) {
     this.accounts = new Map(accounts.map((a) => [a.username, a]));
   }
 
@@ -41,8 +53,23 @@ export class AccountStore {
     return this.accounts.get(username)?.role;
   }
 
-  /** Checks a login and updates the lockout state. While locked, even the right password is refused. */
-  login(username: string, password: string, source: string): LoginResult {
+  /**
+   * Checks a login and updates the lockout state. While locked, even the right password is refused. Every
+   * outcome is reported to the device's security log with the interface (`service`) it came through.
+   */
+  login(username: string, password: string, source: string, service = 'unknown'): LoginResult {
+    const result = this.check(username, password, source);
+    const event = { service, user: username, source };
+    if (result === 'ok') this.report({ ...event, category: 'login-succeeded' });
+    else if (result === 'locked') this.report({ ...event, category: 'login-while-locked' });
+    else {
+      this.report({ ...event, category: 'login-failed' });
+      if (this.isLocked(username, source)) this.report({ ...event, category: 'account-locked', detail: `threshold ${this.lockout!.threshold} reached, for ${this.lockout!.durationSeconds} s` });
+    }
+    return result;
+  }
+
+  private check(username: string, password: string, source: string): LoginResult {
     const key = this.lockout?.scope === 'source' ? `source:${source}` : `user:${username}`;
     const counter = this.counters.get(key) ?? { failures: 0, lockedUntil: 0 };
     const now = this.now();

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
+import { AUDIT_CATEGORIES, NO_AUDIT_LOG, startAuditLog, type AuditSink, type DeviceAuditLog } from './audit';
 import { ConnectionMeter, type ConnectionStats } from './connections';
 import { bacnetService } from './services/bacnet';
 import { debugService } from './services/debug';
@@ -28,6 +29,7 @@ import { PostureError } from './errors';
 
 export type { Posture, ServiceEndpoint } from './types';
 export type { ConnectionStats } from './connections';
+export type { AuditCategory, AuditPosture, AuditSink } from './audit';
 
 /** Every service the emulator knows, in start order. */
 export const SERVICE_MODULES: readonly ServiceModule[] = [
@@ -76,12 +78,26 @@ export function checkPosture(doc: unknown, origin = 'posture'): Posture {
   for (const key of Object.keys(p.services)) {
     if (!known.has(key)) throw new PostureError(`${origin}: services.${key}: unknown service (known: ${[...known].join(', ')})`);
   }
+  if (p.audit !== undefined) checkAuditPosture(p.audit, origin);
   for (const account of p.accounts ?? []) {
     if (typeof account.username !== 'string' || typeof account.password !== 'string') {
       throw new PostureError(`${origin}: accounts: each needs a username and a password`);
     }
   }
   return p as Posture;
+}
+
+function checkAuditPosture(audit: unknown, origin: string): void {
+  if (audit === null || typeof audit !== 'object') throw new PostureError(`${origin}: audit: must be a mapping`);
+  const a = audit as Record<string, unknown>;
+  if (typeof a.format === 'number') a.format = String(a.format); // YAML reads `format: 5424` as a number
+  const oneOf = (key: string, values: readonly unknown[]) => {
+    if (a[key] !== undefined && !values.includes(a[key])) throw new PostureError(`${origin}: audit.${key}: one of ${values.join(', ')}`);
+  };
+  oneOf('format', ['5424', '3164']);
+  oneOf('transport', ['tls', 'tcp', 'udp']);
+  const unknown = ((a.categories as unknown[] | undefined) ?? []).filter((c) => !(AUDIT_CATEGORIES as readonly unknown[]).includes(c));
+  if (unknown.length > 0) throw new PostureError(`${origin}: audit.categories: unknown ${unknown.join(', ')} (known: ${AUDIT_CATEGORIES.join(', ')})`);
 }
 
 const LISTEN_ERRORS: Record<string, string> = {
@@ -109,6 +125,8 @@ export interface Emulator {
   endpoint(protocol: string): ServiceEndpoint;
   /** TCP connections held at once so far, every TCP service together (not OPC UA, whose server node-opcua owns). */
   connections(): ConnectionStats;
+  /** The security log: `flush()` resolves when every event so far was handed to the transport. */
+  readonly audit: Pick<DeviceAuditLog, 'flush' | 'clockOffsetMs'>;
   close(): Promise<void>;
 }
 
@@ -121,6 +139,8 @@ export interface EmulatorOptions {
   host?: string;
   /** Ignore the posture's fixed ports and let the OS choose (tests, the demo). */
   ephemeralPorts?: boolean;
+  /** The lab collector (and NTP server) the device sends its security log to; without it nothing is sent. */
+  auditSink?: AuditSink;
 }
 
 export async function startEmulator(postureOrName: Posture | string, overrides: EmulatorOptions = {}): Promise<Emulator> {
@@ -131,22 +151,29 @@ export async function startEmulator(postureOrName: Posture | string, overrides: 
   fs.mkdirSync(workDir, { recursive: true });
   const identity = { ...DEFAULT_IDENTITY, ...posture.identity };
   const accountList = posture.accounts ?? [];
+  const debugLog = (message: string) => {
+    if (process.env.IACS_EMULATOR_DEBUG) process.stderr.write(`[emulator] ${message}\n`);
+  };
+  const audit: DeviceAuditLog = overrides.auditSink
+    ? startAuditLog(posture.audit ?? {}, overrides.auditSink, posture.audit?.hostname ?? identity.productCode.toLowerCase(), debugLog)
+    : NO_AUDIT_LOG;
+  const report = (e: Parameters<DeviceAuditLog['event']>[0]) => audit.event(e);
   const device: DeviceContext = {
     host,
     identity,
-    accounts: new AccountStore(accountList, posture.lockout ?? null),
-    accountsFor: (lockout: LockoutConfig | null | undefined) => (lockout === undefined ? device.accounts : new AccountStore(accountList, lockout)),
+    accounts: new AccountStore(accountList, posture.lockout ?? null, Date.now, report),
+    accountsFor: (lockout: LockoutConfig | null | undefined) => (lockout === undefined ? device.accounts : new AccountStore(accountList, lockout, Date.now, report)),
     workDir,
     posture,
     portFor: (configured) => (overrides.ephemeralPorts ? 0 : configured ?? 0),
     connections: new ConnectionMeter(),
-    log: (message) => {
-      if (process.env.IACS_EMULATOR_DEBUG) process.stderr.write(`[emulator] ${message}\n`);
-    },
+    audit,
+    log: debugLog,
   };
   const running: RunningService[] = [];
   const closeAll = async () => {
     await Promise.allSettled(running.reverse().map((s) => s.close()));
+    await audit.close();
     if (ownWorkDir) fs.rmSync(workDir, { recursive: true, force: true });
   };
   // The services start at once (the OPC UA server alone takes seconds: node-opcua, keys, a helper process);
@@ -175,6 +202,7 @@ export async function startEmulator(postureOrName: Posture | string, overrides: 
       return found;
     },
     connections: () => device.connections.stats(),
+    audit,
     close: () => (closed ??= closeAll()),
   };
 }

@@ -1,4 +1,5 @@
 import type { AccountConfig, AccountStore, LockoutConfig } from './accounts';
+import type { AuditPosture, DeviceAuditLog } from './audit';
 import type { ConnectionMeter } from './connections';
 
 /** What the emulated device says about itself (Modbus 43/14, OPC UA BuildInfo, SNMP sysDescr, banners). */
@@ -22,6 +23,8 @@ export interface Posture {
   lockout?: LockoutConfig | null;
   /** Folder for generated keys, certificates and the OPC UA PKI; a temporary folder by default. */
   workDir?: string;
+  /** How the device logs security events to a collector (src/emulator/audit.ts); absent: the secure defaults. */
+  audit?: AuditPosture;
   /** One section per service; a missing section or `enabled: false` switches it off. */
   services: Record<string, ServicePosture | undefined>;
 }
@@ -59,6 +62,8 @@ export interface DeviceContext {
   portFor(configured: number | undefined): number;
   /** Counts the device's TCP connections at once; services pass `connections.counter(key)` to listenTcp. */
   readonly connections: ConnectionMeter;
+  /** The device's security log: services report sessions here (logins come from the account store). */
+  readonly audit: DeviceAuditLog;
   log(message: string): void;
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import { LineCounter, isMap, isSeq, parseDocument, type Document } from 'yaml';
@@ -54,6 +55,16 @@ export interface ProbeSettings {
   [input: string]: unknown;
 }
 
+/** The profile's `lab` block: lab services started for the run (syslog collector, NTP server). */
+export interface LabConfig {
+  address: string;
+  syslog?: { udp?: number; tcp?: number; tls?: number; mutualTls?: boolean };
+  /** Absolute paths (resolved against the profile's folder). */
+  tls?: { ca: string; cert: string; key: string };
+  ntp?: { port: number; offsetSeconds?: number };
+  settleSeconds?: number;
+}
+
 export interface Limits {
   perHost: number;
   global: number;
@@ -78,6 +89,8 @@ export interface Profile {
   probes: Record<string, ProbeSettings>;
   limits: Limits;
   operator?: string;
+  /** Lab services for the audit probes (absent: none are started). */
+  lab?: LabConfig;
   /** Locates a field of the profile file, for messages about it found after loading. */
   issueAt(field: readonly (string | number)[], message: string): ProfileIssue;
 }
@@ -96,6 +109,7 @@ interface RawProfile {
   probes?: Record<string, ProbeSettings>;
   limits?: Partial<Limits>;
   operator?: string;
+  lab?: LabConfig;
 }
 
 type SecretRef = { env: string } | { file: string } | { secret: string };
@@ -307,6 +321,7 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
     baselineFiles[name] = resolved;
   }
   const allow = p.allow ?? ['passive', 'active'];
+  const lab = p.lab ? labOf(p.lab, baseDir, (field, message) => issues.push(loc.issue(['lab', ...field], message))) : undefined;
   if (issues.length > 0) throw new ProfileError(issues);
 
   const c = p.component;
@@ -327,6 +342,19 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
     probes: p.probes ?? {},
     limits: { perHost: p.limits?.perHost ?? 2, global: p.limits?.global ?? 4, unhealthyAfter: p.limits?.unhealthyAfter ?? 3 },
     operator: p.operator,
+    ...(lab ? { lab } : {}),
     issueAt: (field, message) => loc.issue(field, message),
   };
+}
+
+/** The lab block with files resolved; a wildcard address or a missing file is a profile issue. */
+function labOf(raw: LabConfig, baseDir: string, issue: (field: string[], message: string) => void): LabConfig {
+  if (net.isIP(raw.address) === 0) issue(['address'], `${raw.address} is not an IP address (the lab services bind one address)`);
+  else if (raw.address === '0.0.0.0' || /^[0:]+$/.test(raw.address)) issue(['address'], `${raw.address} would listen on every interface; give the lab interface's own address`);
+  let tls: LabConfig['tls'];
+  if (raw.tls) {
+    tls = { ca: path.resolve(baseDir, raw.tls.ca), cert: path.resolve(baseDir, raw.tls.cert), key: path.resolve(baseDir, raw.tls.key) };
+    for (const [field, file] of Object.entries(tls)) if (!fs.existsSync(file)) issue(['tls', field], `${file} does not exist`);
+  }
+  return { ...raw, ...(tls ? { tls } : {}) };
 }

@@ -5,9 +5,10 @@ import { parse as parseYaml } from 'yaml';
 import {
   FRS, OutOfScope, ProbeError, formatTarget, sleep, type ComponentInfo, type CredentialVault,
   type DevicePolicy, type HostUnderTest, type ProbeContext, type ProbeDefinition,
-  type ProbeResult, type RequirementOutcome, type RunLedger, type Safety, type ServiceUnderTest,
+  type LabServices, type ProbeResult, type RequirementOutcome, type RunLedger, type Safety, type ServiceUnderTest,
 } from '../sdk';
 import type { RunStore } from '../evidence/store';
+import { RunActionLog } from './actions';
 import { packagePath } from '../paths';
 import { normalizeHost } from '../protocols/scope';
 
@@ -41,6 +42,10 @@ export interface AttemptEnvironment {
   profileDir?: string;
   /** Run-wide counters shared by the attempts (one per run). */
   ledger?: RunLedger;
+  /** The run's action log (actions.ndjson); without it an attempt's actions stay in memory. */
+  actions?: RunActionLog;
+  /** The run's lab services (profile `lab:` block). */
+  lab?: LabServices;
   /** How long a probe that ignores its signal may linger after its deadline before it is abandoned. */
   graceMs?: number;
 }
@@ -203,6 +208,10 @@ export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnviro
     log: { debug: log('debug'), info: log('info'), warn: log('warn') },
     evidence: recorder,
     ledger: env.ledger ?? new MapLedger(),
+    actions: (env.actions ?? new RunActionLog()).forAttempt({
+      probe: probe.id, host: planned.host.host, port: planned.service?.port, interface: planned.service?.protocol ?? 'host',
+    }),
+    ...(env.lab ? { lab: env.lab } : {}),
     baseline: <T>(name: string) => {
       const loaded = loadBaseline(name, env);
       // The acceptance criteria applied are part of the evidence: which file, which level, which basis.

@@ -14,6 +14,8 @@ import { lockNotices } from '../protocols/auth/ledger';
 import { REPORTERS } from '../report';
 import type { ProbeDefinition, Safety } from '../sdk';
 import { MapLedger, executeAttempt, type PlannedAttempt } from './attempt';
+import { RunActionLog } from './actions';
+import { startLab, type RunningLab } from './lab';
 import { Vault, registerSecrets } from './credentials';
 import { buildPlan, type Plan } from './plan';
 import type { ShardSpec } from './shard';
@@ -116,20 +118,22 @@ interface Executed {
 }
 
 /** Runs the planned attempts inside the scope guard, journaling each as it ends; cancellable by options.signal. */
-async function executePlan(profile: Profile, plan: Plan, store: RunStore, options: RunOptions): Promise<Executed> {
+async function executePlan(profile: Profile, plan: Plan, store: RunStore, options: RunOptions, lab?: RunningLab): Promise<Executed> {
   const runController = new AbortController();
   const onAbort = () => runController.abort(new Error('cancelled'));
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
   const vault = new Vault(profile.credentials);
   const ledger = new MapLedger();
+  const actions = RunActionLog.inFolder(store.dir, (v) => store.redactValues(v));
+  await actions.learnSources(plan.hosts);
   const scope = enterScope(plan.hosts.flatMap((h) => [h.host, ...h.addresses]));
   let attempts: Attempt[];
   try {
     const execute = (planned: PlannedAttempt) => executeAttempt(planned, {
       store, component: profile.component, policy: profile.policy, essentialFunction: profile.essentialFunction, credentials: vault, allowed: plan.allowed,
       runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: profile.baselineFiles,
-      profileDir: profile.dir, ledger,
+      profileDir: profile.dir, ledger, actions, ...(lab ? { lab: lab.services } : {}),
     });
     const lockInfo = (p: PlannedAttempt) => locksOf(p, { credentials: vault, policy: profile.policy });
     attempts = await schedule(plan.attempts, execute, {
@@ -153,6 +157,25 @@ async function executePlan(profile: Profile, plan: Plan, store: RunStore, option
     message: `${n.account} on ${n.target} may still be locked: ${n.probe} made failed logins from ${new Date(n.since).toISOString()} and did not see the account work again`,
   }));
   return { attempts: [...attempts, ...plan.skipped], cancelled: runController.signal.aborted, scopeViolations: [...scope.violations], notices };
+}
+
+/**
+ * Starts the profile's lab services before any device is contacted. When they cannot start (a port in use),
+ * the folder this run created is removed again, so that a refused run leaves nothing behind.
+ */
+async function startRunLab(profile: Profile, plan: Plan, folder: RunFolder, existedBefore: boolean, signal?: AbortSignal): Promise<RunningLab> {
+  const controller = new AbortController();
+  signal?.addEventListener('abort', () => controller.abort(), { once: true });
+  try {
+    const lab = await startLab(profile.lab!, folder.dir, plan.allowed, controller.signal);
+    folder.store.journal({ type: 'lab-start', ...lab.summary });
+    return lab;
+  } catch (err) {
+    folder.store.close();
+    if (!existedBefore) fs.rmSync(folder.dir, { recursive: true, force: true });
+    else for (const f of fs.readdirSync(folder.dir)) fs.rmSync(path.join(folder.dir, f), { recursive: true, force: true });
+    throw err;
+  }
 }
 
 /** The report's summary: counts of attempt statuses, verdicts and finding severities, failures at the target. */
@@ -245,8 +268,15 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
   const catalog = loadCatalog();
   const probes = options.probes ?? loadProbes();
   const plan = await buildPlan(profile, probes, catalog, { only: options.only, allow: options.allow, hosts: options.hosts, shard: options.shard }, options.probeInputs);
+  const existedBefore = options.out !== undefined && fs.existsSync(options.out);
   const folder = openRunFolder(profile, plan, options);
-  const executed = await executePlan(profile, plan, folder.store, options);
+  const lab = profile.lab ? await startRunLab(profile, plan, folder, existedBefore, options.signal) : undefined;
+  let executed: Executed;
+  try {
+    executed = await executePlan(profile, plan, folder.store, options, lab);
+  } finally {
+    await lab?.close();
+  }
   const assessment = assess({
     catalog, component: profile.component, attempts: executed.attempts,
     probeRequirements: new Map(probes.map((p) => [p.id, p.requirements])), attestations: options.attestations,

@@ -5,3 +5,5 @@ export * from './probe';
 export * from './transcript';
 export * from './stats';
 export * from './time';
+export * from './actions';
+export * from './lab';

@@ -1,3 +1,5 @@
+import type { ActionLog } from './actions';
+import type { LabServices } from './lab';
 import type {
   ComponentInfo, Coverage, CoveragePart, Credential, DevicePolicy, Finding, HostUnderTest, ProbeResult,
   RequirementOutcome, Safety, ServiceProtocol, ServiceUnderTest, Severity,
@@ -84,6 +86,10 @@ export interface ProbeContext<I> {
   readonly evidence: EvidenceRecorder;
   /** Run-wide counters (failed logins per account ...), shared by all attempts of the run. */
   readonly ledger: RunLedger;
+  /** Run-wide log of the security events probes cause (logins, lockouts, sessions, denied access); see actions.ts. */
+  readonly actions: ActionLog;
+  /** The run's lab services (profile `lab:` block), when the profile has one. */
+  readonly lab?: LabServices;
   /** The policy thresholds for this run (profiles/baselines/<name>.yaml, level = SL target), or the
    * profile's own file when it names one. */
   baseline<T = Record<string, unknown>>(name: string): T;

@@ -2,11 +2,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  FRS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy,
+  FRS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy, type LabServices,
   type ProbeDefinition, type RunLedger, type Safety, type ServiceProtocol, type ServiceUnderTest, type SlVector,
 } from '../../src/sdk';
 import { RunStore } from '../../src/evidence/store';
 import { executeAttempt, type Attempt } from '../../src/runner/attempt';
+import type { RunActionLog } from '../../src/runner/actions';
 import { Vault, registerSecrets } from '../../src/runner/credentials';
 import { enterScope } from '../../src/protocols/scope';
 
@@ -29,6 +30,10 @@ export interface ProbeRunOptions<I> {
   baselineFiles?: Record<string, string>;
   /** Share counters between several runProbe calls (as attempts of one run do). */
   ledger?: RunLedger;
+  /** Share the action log between several runProbe calls (as attempts of one run do). */
+  actions?: RunActionLog;
+  /** The run's lab services (tests start them with startLab from src/runner/lab.ts). */
+  lab?: LabServices;
 }
 
 export interface ProbeRun {
@@ -80,6 +85,7 @@ export async function runProbe<I>(probe: ProbeDefinition<I>, options: ProbeRunOp
       {
         store, component, policy: options.policy ?? {}, essentialFunction: options.essentialFunction, credentials: vault, allowed,
         runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: options.baselineFiles, ledger: options.ledger,
+        actions: options.actions, lab: options.lab,
       },
     );
     return { attempt, dir, read: (rel) => fs.readFileSync(path.join(dir, rel), 'utf8') };

@@ -73,6 +73,8 @@ export interface SshdConfig {
   options: string[];
   /** Files written into the folder first (e.g. a banner). */
   files?: Record<string, string>;
+  /** `sshd -E <file>`: the log goes to this file (an auth log a forwarder reads) instead of stderr. */
+  logFile?: string;
 }
 
 /**
@@ -92,7 +94,7 @@ export async function startSshd(ctx: Mocha.Context, config: SshdConfig): Promise
 }
 
 /** Starts sshd (paths given) with the configuration, for tests and the bench. */
-export async function launchSshd(sshd: string, keygen: string, { keys, options, files = {} }: SshdConfig): Promise<Sshd> {
+export async function launchSshd(sshd: string, keygen: string, { keys, options, files = {}, logFile }: SshdConfig): Promise<Sshd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-sshd-'));
   for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
   ensureSshdRuntimeDir();
@@ -104,10 +106,10 @@ export async function launchSshd(sshd: string, keygen: string, { keys, options, 
   ];
   const cfg = path.join(dir, 'sshd_config');
   fs.writeFileSync(cfg, config.join('\n') + '\n');
-  const child = spawn(sshd, ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(sshd, ['-D', ...(logFile ? ['-E', logFile] : ['-e']), '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const log = () => stderr;
+  const log = () => (logFile && fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '') + stderr;
   try {
     await waitForPort(port, child, log);
   } catch (err) {

@@ -41,7 +41,7 @@ export const ftpService: ServiceModule<FtpPosture> = {
               break;
             case 'PASS':
               if (user === undefined) reply('503 Login with USER first');
-              else if (device.accounts.login(user, arg, source) === 'ok') {
+              else if (device.accounts.login(user, arg, source, 'ftp') === 'ok') {
                 loggedIn = true;
                 reply(`230 User ${user} logged in`);
               } else reply('530 Login incorrect');

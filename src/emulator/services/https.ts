@@ -93,7 +93,8 @@ const FAILURE_TEXT: Record<'unknown' | 'denied' | 'locked', string> = {
  * the lockout. Failed and locked logins look the same to the client (CR 1.10) unless `loginFeedback` is
  * distinct; `knownUserDelayMs` and `maxSessionsPerUser` are the other authentication knobs.
  */
-function webApp(accounts: AccountStore, identity: DeviceContext['identity'], options: WebAuthOptions) {
+function webApp(accounts: AccountStore, device: Pick<DeviceContext, 'identity' | 'audit'>, options: WebAuthOptions) {
+  const { identity } = device;
   const sessions = new Map<string, Session>();
   const newSessionId = sessionIdGenerator(options.web);
   const later = (username: string, fn: () => void) => {
@@ -148,13 +149,14 @@ function webApp(accounts: AccountStore, identity: DeviceContext['identity'], opt
         if (tooLong) return undefined;
         const form = new URLSearchParams(body);
         const username = form.get('username') ?? '';
-        const result = accounts.login(username, form.get('password') ?? '', source);
+        const result = accounts.login(username, form.get('password') ?? '', source, 'https');
         return later(username, () => {
           if (result !== 'ok') {
             const text = options.feedback === 'distinct' ? FAILURE_TEXT[result === 'locked' ? 'locked' : accounts.has(username) ? 'denied' : 'unknown'] : 'Wrong user name or password.';
             return send(res, 401, page('Login failed', `<p>${text}</p>${LOGIN_FORM}`));
           }
           if (options.maxSessionsPerUser !== undefined && liveSessions(username) >= options.maxSessionsPerUser) {
+            device.audit.event({ category: 'session-limit-hit', service: 'https', user: username, source, detail: `${options.maxSessionsPerUser} per user` });
             return send(res, 429, page('Login refused', '<p>The maximum number of sessions for this user is reached.</p>'));
           }
           const brought = cookie(req, 'session');
@@ -162,6 +164,7 @@ function webApp(accounts: AccountStore, identity: DeviceContext['identity'], opt
           if (brought && !keep) sessions.delete(brought);
           const id = keep && brought ? brought : newSessionId();
           sessions.set(id, { user: username, expires: Date.now() + options.sessionMs });
+          if (!keep) device.audit.event({ category: 'session-opened', service: 'https', user: username, source });
           res.writeHead(303, { location: '/admin', 'set-cookie': `session=${id}; ${sessionCookieFlags(options.web, options.secure)}` });
           return res.end();
         });
@@ -178,7 +181,7 @@ function webApp(accounts: AccountStore, identity: DeviceContext['identity'], opt
       const user = sessionUser(req);
       const basic = user ? undefined : basicCredentials(req);
       if (!basic) return admin(user);
-      const ok = accounts.login(basic.username, basic.password, source) === 'ok';
+      const ok = accounts.login(basic.username, basic.password, source, 'https') === 'ok';
       return later(basic.username, () => admin(ok ? basic.username : undefined));
     }
     if (req.method === 'GET' && url.pathname === '/config') {
@@ -190,7 +193,9 @@ function webApp(accounts: AccountStore, identity: DeviceContext['identity'], opt
     }
     if (req.method === 'GET' && url.pathname === '/logout') {
       const id = cookie(req, 'session');
+      const ended = id ? sessions.get(id) : undefined;
       if (id) sessions.delete(id);
+      if (ended?.user) device.audit.event({ category: 'session-closed', service: 'https', user: ended.user, source });
       res.writeHead(303, { location: '/', 'set-cookie': 'session=; Max-Age=0; Path=/' });
       return res.end();
     }
@@ -229,7 +234,7 @@ export const httpsService: ServiceModule<HttpsPosture> = {
       requestCert: mode !== 'off',
       rejectUnauthorized: mode === 'required' && verify,
       ...(mode !== 'off' ? { ca: [creds.caPem] } : {}),
-    }, webApp(accounts, device.identity, { ...auth, secure: true }));
+    }, webApp(accounts, device, { ...auth, secure: true }));
     server.on('clientError', onClientError(web, device.identity));
     if (mode === 'required' && !verify) {
       // Requires a certificate but checks nothing about it (what a careless device does).
@@ -253,7 +258,7 @@ export const httpsService: ServiceModule<HttpsPosture> = {
       if (config.httpPort !== undefined && config.httpPort !== null) {
         const plainServer = http.createServer(web.plainHttp === 'redirect'
           ? redirectToHttps(() => secure.port, web, device.identity)
-          : webApp(accounts, device.identity, { ...auth, secure: false }));
+          : webApp(accounts, device, { ...auth, secure: false }));
         plainServer.on('clientError', onClientError(web, device.identity));
         const plain = await listenTcp(plainServer, device.host, device.portFor(config.httpPort), device.connections.counter('https-plain'));
         listeners.push(plain);

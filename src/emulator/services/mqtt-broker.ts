@@ -134,7 +134,7 @@ export class EmulatedBroker {
   private authenticate(c: Connect, source: string, rules: ListenerRules): { role: string } | { refuse: string; v4: number; v5: number } {
     if (c.username === undefined) return this.config.anonymous ? { role: 'anonymous' } : { refuse: 'anonymous not allowed', v4: 5, v5: 0x87 };
     if (!rules.userLogins) return { refuse: 'user logins not allowed on this listener', v4: 5, v5: 0x87 };
-    const result = this.accounts.login(c.username, c.password?.toString('utf8') ?? '', source);
+    const result = this.accounts.login(c.username, c.password?.toString('utf8') ?? '', source, 'mqtt');
     if (result !== 'ok') return { refuse: result, v4: 4, v5: 0x86 };
     return { role: this.accounts.role(c.username) ?? 'user' };
   }

@@ -39,7 +39,7 @@ export function startOpcuaInHelper(config: OpcuaPosture, device: OpcuaDevice): P
     if (m.type !== 'account') return;
     void (async () => {
       const known = await device.accounts.has(m.username);
-      const result = m.password === undefined ? undefined : await device.accounts.login(m.username, m.password, m.source ?? '');
+      const result = m.password === undefined ? undefined : await device.accounts.login(m.username, m.password, m.source ?? '', 'opcua');
       send({ type: 'account', id: m.id, known, result });
     })();
   });

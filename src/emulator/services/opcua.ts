@@ -92,7 +92,7 @@ export interface OpcuaDevice {
   readonly port: number;
   readonly accounts: {
     has(username: string): boolean | Promise<boolean>;
-    login(username: string, password: string, source: string): LoginResult | Promise<LoginResult>;
+    login(username: string, password: string, source: string, service?: string): LoginResult | Promise<LoginResult>;
   };
   log(message: string): void;
 }
@@ -224,7 +224,7 @@ function userManager(config: OpcuaPosture, device: OpcuaDevice) {
   const checkUser = async (session: ServerSession, username: string, password: string): Promise<boolean> => {
     if (config.acceptAnyPassword) return accounts.has(username);
     const open = [...sessionUsers].filter(([s, u]) => u === username && s !== session).length;
-    const ok = (await accounts.login(username, password, session.channel?.remoteAddress ?? '')) === 'ok';
+    const ok = (await accounts.login(username, password, session.channel?.remoteAddress ?? '', 'opcua')) === 'ok';
     if (ok && config.maxSessionsPerUser !== undefined && open >= config.maxSessionsPerUser) {
       device.log(`opcua: ${username} already has ${open} session(s); refusing another`);
       return false;

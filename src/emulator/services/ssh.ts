@@ -188,15 +188,17 @@ function serveConnection(state: SshState, client: Connection, source: string, en
     const open = state.sessionsByUser.get(ctx.username) ?? 0;
     if (config.maxSessionsPerUser !== undefined && open >= config.maxSessionsPerUser) {
       device.log(`ssh: ${ctx.username} already has ${open} session(s); refusing another`);
+      device.audit.event({ category: 'session-limit-hit', service: 'ssh', user: ctx.username, source, detail: `${open} open` });
       return ctx.reject(state.methodsFor(ctx.username));
     }
     user = ctx.username;
     state.sessionsByUser.set(user, open + 1);
     ctx.accept();
+    device.audit.event({ category: 'session-opened', service: 'ssh', user, source });
   };
   const checkPassword = (ctx: AuthContext, password: string) => {
     if (ctx.username === 'root' && !config.rootLogin) return ctx.reject(state.methodsFor(ctx.username));
-    const result = accounts.login(ctx.username, password, source);
+    const result = accounts.login(ctx.username, password, source, 'ssh');
     device.log(`ssh: ${ctx.method} login for ${ctx.username} from ${source}: ${result}`);
     const answer = () => (result === 'ok' ? admit(ctx) : ctx.reject(state.methodsFor(ctx.username)));
     if (!config.knownUserDelayMs || !accounts.has(ctx.username)) return answer();
@@ -244,6 +246,7 @@ function serveConnection(state: SshState, client: Connection, source: string, en
     endGrace();
     timers.cancel(idle);
     if (user !== undefined) {
+      device.audit.event({ category: 'session-closed', service: 'ssh', user, source });
       const left = (state.sessionsByUser.get(user) ?? 1) - 1;
       if (left > 0) state.sessionsByUser.set(user, left);
       else state.sessionsByUser.delete(user);

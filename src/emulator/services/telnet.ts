@@ -49,9 +49,11 @@ export const telnetService: ServiceModule<TelnetPosture> = {
             state = 'password';
             socket.write('Password: ');
           } else if (state === 'password') {
-            const result = device.accounts.login(username, line, source);
+            const result = device.accounts.login(username, line, source, 'telnet');
             if (result === 'ok') {
               state = 'shell';
+              device.audit.event({ category: 'session-opened', service: 'telnet', user: username, source });
+              socket.once('close', () => device.audit.event({ category: 'session-closed', service: 'telnet', user: username, source }));
               socket.write(`\r\nWelcome ${username}\r\n> `);
             } else {
               state = 'user';

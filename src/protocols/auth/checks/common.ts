@@ -2,6 +2,7 @@ import type {
   Credential, CredentialVault, HostUnderTest, LockRequest, ProbeContext, RequirementOutcome, ServiceProtocol, ServiceUnderTest,
 } from '../../../sdk';
 import { authProtocolOf, isUnsupported, openLoginChannel, type AuthProtocol, type LoginChannel } from '..';
+import { recordingChannel } from '../actions';
 
 /** What the authentication probes share: which account they use, the locks they take, the channel. */
 
@@ -68,13 +69,17 @@ export function accountLocks(host: HostUnderTest, service: ServiceUnderTest | un
   return out;
 }
 
-/** The login channel of the attempt's service, or the reason there is none. */
+/**
+ * The login channel of the attempt's service, or the reason there is none. Its checks and sessions are
+ * recorded in the run's action log (what the device should log: CR 2.8).
+ */
 export async function channelOf(ctx: ProbeContext<unknown>): Promise<LoginChannel | { unsupported: string }> {
   const protocol = authProtocolOf(ctx.service!);
   const knownAccount = protocol ? accountFor(ctx.credentials, protocol) : undefined;
   const channel = await openLoginChannel(ctx.service!, { signal: ctx.signal, deadline: ctx.deadline, resolvePath: ctx.resolvePath, ...(knownAccount ? { knownAccount } : {}) });
-  if (!isUnsupported(channel)) ctx.log.info(`login interface: ${channel.label}`);
-  return channel;
+  if (isUnsupported(channel)) return channel;
+  ctx.log.info(`login interface: ${channel.label}`);
+  return recordingChannel(channel, ctx.actions);
 }
 
 /** A result with no outcome (the requirement stays not determined) and the reason as an observation. */

@@ -207,6 +207,9 @@ export function lockoutProbe(protocol: AuthProtocol): ProbeDefinition<LockoutInp
         return notDetermined(`${channel.label}: ${err.message}; a lock cannot be told from a refusing interface`, { interface: channel.label, account: account.username });
       }
       const { lockedAfter, validDenied, lockedAt, attempts } = rounds;
+      if (validDenied) {
+        ctx.actions.record({ kind: 'lockout-expected', account: account.username, at: lockedAt, detail: `${channel.label}: the right password was refused after ${attempts} failed logins` });
+      }
 
       let scope: 'user' | 'source' | null = null;
       let scopeNote = second ? '' : 'no second account in the profile (credentials.lockout.<protocol>.second)';

@@ -98,6 +98,7 @@ export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsI
             budget.record(account.username, retry.opened ? 'accepted' : 'rejected');
             note(`with one session closed, session ${k + 1} again: ${retry.opened ? 'opened' : `refused (${retry.response.status ?? ''})`}`);
             limitShown = retry.opened;
+            if (limitShown) ctx.actions.record({ kind: 'session-limit-hit', account: account.username, detail: `${channel.label}: session ${k + 1} refused with ${k} open` });
             if (retry.opened) held.push(retry.session);
           }
           await closeAll();

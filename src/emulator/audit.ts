@@ -1,0 +1,215 @@
+/**
+ * The emulated device's security log (issue 19, layer 4): the account store and the services that log users
+ * in report what happened (logins, lockouts, sessions); the device sends it to the lab syslog collector the
+ * way its posture says: weak devices send RFC 3164 over UDP without year or user and drop lockout events;
+ * hardened ones (the defaults) send RFC 5424 over TLS with every field and take their time from the lab NTP
+ * server. Nothing is sent until a sink is configured (`startEmulator(posture, { auditSink })`).
+ */
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { queryNtp } from '../protocols/ntp';
+
+/** What the device logs, in its own words (the CR 2.8 access-control events it can see). */
+export const AUDIT_CATEGORIES = [
+  'login-succeeded', 'login-failed', 'account-locked', 'login-while-locked', 'session-opened', 'session-closed', 'session-limit-hit',
+] as const;
+export type AuditCategory = (typeof AUDIT_CATEGORIES)[number];
+
+export interface AuditEvent {
+  readonly category: AuditCategory;
+  /** The posture key of the interface: ssh, https, opcua, mqtt, telnet, ftp. */
+  readonly service: string;
+  readonly user?: string;
+  /** The client's address as the service saw it. */
+  readonly source?: string;
+  /** Extra words for the message (a threshold, a limit). */
+  readonly detail?: string;
+}
+
+/** The posture's `audit:` section. Absent fields take the secure default. */
+export interface AuditPosture {
+  /** Message format: '5424' (default) or '3164' (BSD: `Mmm dd hh:mm:ss`, no year, no zone). */
+  format?: '5424' | '3164';
+  /** Transport to the collector: 'tls' (default, RFC 5425), 'tcp' (RFC 6587 octet counting) or 'udp'. */
+  transport?: 'tls' | 'tcp' | 'udp';
+  /** The user name in each record (default true). */
+  includeUser?: boolean;
+  /** The categories the device logs (default: all). */
+  categories?: AuditCategory[];
+  /** The interfaces (posture service keys) whose events are logged (default: all). */
+  services?: string[];
+  /** Set the clock from the sink's NTP server (default true). */
+  followNtp?: boolean;
+  /** HOSTNAME field (default: the product code in lower case). */
+  hostname?: string;
+}
+
+/** Where the lab collector is: told to the emulator by the demo or a test (a real device is configured by hand). */
+export interface AuditSink {
+  address: string;
+  udpPort?: number;
+  tcpPort?: number;
+  tlsPort?: number;
+  /** The lab CA the device trusts for the collector's certificate (PEM). */
+  caPem?: string;
+  /** A device certificate and key for mutual TLS (PEM). */
+  certPem?: string;
+  keyPem?: string;
+  /** The lab NTP server's port on `address`. */
+  ntpPort?: number;
+}
+
+export interface DeviceAuditLog {
+  event(e: AuditEvent): void;
+  /** Resolves when every event reported so far was handed to the transport. */
+  flush(): Promise<void>;
+  /** The device clock's offset to this host's clock (ms), as learned from NTP. */
+  clockOffsetMs(): number;
+  close(): Promise<void>;
+}
+
+const SEVERITY: Record<AuditCategory, number> = {
+  'login-succeeded': 6, 'login-failed': 4, 'account-locked': 4, 'login-while-locked': 4, 'session-opened': 6, 'session-closed': 6, 'session-limit-hit': 4,
+};
+const AUTHPRIV = 10;
+const MSGID: Record<AuditCategory, string> = {
+  'login-succeeded': 'AUTH_OK', 'login-failed': 'AUTH_FAIL', 'account-locked': 'ACCT_LOCK', 'login-while-locked': 'AUTH_LOCKED',
+  'session-opened': 'SESSION_OPEN', 'session-closed': 'SESSION_CLOSE', 'session-limit-hit': 'SESSION_LIMIT',
+};
+/** `result` field: only login events have one (a session record is neither). */
+const RESULT: Partial<Record<AuditCategory, string>> = {
+  'login-succeeded': 'success', 'login-failed': 'failure', 'login-while-locked': 'failure', 'session-limit-hit': 'refused',
+};
+
+/** The message text; `user` undefined leaves the user out (weak devices). */
+export function auditText(e: AuditEvent, user: string | undefined): string {
+  const who = user !== undefined ? ` for user ${user}` : '';
+  const from = e.source ? ` from ${e.source}` : '';
+  switch (e.category) {
+    case 'login-succeeded': return `login succeeded${who}${from} via ${e.service}`;
+    case 'login-failed': return `login failed${who}${from} via ${e.service}`;
+    case 'account-locked': return `account${user !== undefined ? ` ${user}` : ''} locked out${e.detail ? ` (${e.detail})` : ''}`;
+    case 'login-while-locked': return `login refused${who}${from} via ${e.service}: account locked`;
+    case 'session-opened': return `session opened${who}${from} via ${e.service}`;
+    case 'session-closed': return `session closed${who} via ${e.service}`;
+    case 'session-limit-hit': return `session refused${who}${from} via ${e.service}: session limit reached${e.detail ? ` (${e.detail})` : ''}`;
+  }
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+
+/** RFC 3339 with the local offset, e.g. 2026-03-05T10:00:00.123+01:00. */
+function rfc3339(ms: number): string {
+  const d = new Date(ms);
+  const off = -d.getTimezoneOffset();
+  const zone = off === 0 ? 'Z' : `${off > 0 ? '+' : '-'}${pad(Math.floor(Math.abs(off) / 60))}:${pad(Math.abs(off) % 60)}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}${zone}`;
+}
+
+const sdValue = (v: string) => v.replace(/["\\\]]/g, (c) => `\\${c}`);
+
+/** One record in the posture's format, stamped with the device clock `atMs`. */
+export function formatAuditRecord(e: AuditEvent, posture: AuditPosture, hostname: string, atMs: number): string {
+  const user = posture.includeUser === false ? undefined : e.user;
+  const pri = `<${AUTHPRIV * 8 + SEVERITY[e.category]}>`;
+  if (posture.format === '3164') {
+    const d = new Date(atMs);
+    const stamp = `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    return `${pri}${stamp} ${hostname} ${e.service}: ${auditText(e, user)}`;
+  }
+  const params: [string, string | undefined][] = [['category', 'access-control'], ['event', e.category], ['result', RESULT[e.category]], ['user', user], ['src', e.source], ['service', e.service]];
+  const sd = params.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}="${sdValue(v!)}"`).join(' ');
+  return `${pri}1 ${rfc3339(atMs)} ${hostname} ${e.service} - ${MSGID[e.category]} [audit@32473 ${sd}] ${auditText(e, user)}`;
+}
+
+/** A log that drops everything: the device has no collector configured. */
+export const NO_AUDIT_LOG: DeviceAuditLog = { event: () => undefined, flush: async () => undefined, clockOffsetMs: () => 0, close: async () => undefined };
+
+const MAX_QUEUE = 1000;
+const NTP_TIMEOUT_MS = 1000;
+const NTP_RETRY_MS = 5000;
+const NTP_REFRESH_MS = 60_000;
+
+/** Starts the device's log sender toward `sink` (connections are opened on the first event). */
+export function startAuditLog(posture: AuditPosture, sink: AuditSink, hostname: string, log: (m: string) => void): DeviceAuditLog {
+  const controller = new AbortController();
+  const transport = posture.transport ?? 'tls';
+  const categories = new Set(posture.categories ?? AUDIT_CATEGORIES);
+  let offsetMs = 0;
+  let lastNtpTry = -Infinity;
+  let lastNtpSync = -Infinity;
+  let chain: Promise<void> = Promise.resolve();
+  let queued = 0;
+  const stream = transport === 'udp' ? undefined : streamSender(transport, sink, log, controller.signal);
+  const udp = transport === 'udp' ? dgram.createSocket(net.isIPv6(sink.address) ? 'udp6' : 'udp4') : undefined;
+  udp?.on('error', (err) => log(`audit: udp: ${err.message}`));
+
+  // Before a record is stamped, the clock is (re)synchronised when it is due; an unreachable server keeps the last offset.
+  const syncClock = async () => {
+    if (posture.followNtp === false || sink.ntpPort === undefined) return;
+    const now = Date.now();
+    if (now - lastNtpSync < NTP_REFRESH_MS || now - lastNtpTry < NTP_RETRY_MS) return;
+    lastNtpTry = now;
+    try {
+      offsetMs = (await queryNtp(sink.address, sink.ntpPort, { timeoutMs: NTP_TIMEOUT_MS, signal: controller.signal })).offsetMs;
+      lastNtpSync = Date.now();
+    } catch (err) {
+      log(`audit: ntp: ${(err as Error).message}`);
+    }
+  };
+  const send = async (e: AuditEvent, atMs: number) => {
+    await syncClock();
+    const text = formatAuditRecord(e, posture, hostname, atMs + offsetMs);
+    if (udp && sink.udpPort !== undefined) udp.send(text, sink.udpPort, sink.address);
+    else await stream?.write(text);
+  };
+  return {
+    event(e) {
+      if (!categories.has(e.category) || (posture.services && !posture.services.includes(e.service)) || controller.signal.aborted || queued >= MAX_QUEUE) return;
+      const at = Date.now();
+      queued += 1;
+      chain = chain.then(() => send(e, at)).catch((err: Error) => log(`audit: ${err.message}`)).finally(() => { queued -= 1; });
+    },
+    flush: () => chain,
+    clockOffsetMs: () => offsetMs,
+    async close() {
+      await Promise.race([chain, new Promise((r) => setTimeout(r, 2000))]);
+      controller.abort();
+      stream?.close();
+      udp?.close();
+    },
+  };
+}
+
+/** A TCP or TLS connection with octet-counting framing (RFC 6587 / 5425), reopened on the next record after a loss. */
+function streamSender(transport: 'tcp' | 'tls', sink: AuditSink, log: (m: string) => void, signal: AbortSignal) {
+  let socket: net.Socket | undefined;
+  const port = transport === 'tls' ? sink.tlsPort : sink.tcpPort;
+  const connect = () => new Promise<net.Socket>((resolve, reject) => {
+    if (port === undefined) return reject(new Error(`no ${transport} port for the collector`));
+    const s = transport === 'tls'
+      ? tls.connect({ host: sink.address, port, ca: sink.caPem, servername: net.isIP(sink.address) ? undefined : sink.address, minVersion: 'TLSv1.2', ...(sink.certPem ? { cert: sink.certPem, key: sink.keyPem } : {}) })
+      : net.connect({ host: sink.address, port });
+    const onAbort = () => s.destroy();
+    signal.addEventListener('abort', onAbort, { once: true });
+    s.once('close', () => signal.removeEventListener('abort', onAbort));
+    const timer = setTimeout(() => s.destroy(new Error(`the collector ${sink.address}:${port} did not answer within 3 s`)), 3000);
+    s.once(transport === 'tls' ? 'secureConnect' : 'connect', () => { clearTimeout(timer); resolve(s); });
+    s.once('error', (err) => { clearTimeout(timer); reject(err); });
+    s.on('error', (err) => log(`audit: ${transport}: ${err.message}`));
+    s.on('close', () => { if (socket === s) socket = undefined; });
+  });
+  return {
+    async write(text: string) {
+      socket ??= await connect();
+      const frame = Buffer.from(text, 'utf8');
+      socket.write(Buffer.concat([Buffer.from(`${frame.length} `), frame]));
+    },
+    close() {
+      socket?.end();
+      socket = undefined;
+    },
+  };
+}

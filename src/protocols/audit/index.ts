@@ -1,0 +1,2 @@
+export * from './correlate';
+export * from './evidence';

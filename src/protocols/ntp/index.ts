@@ -1,0 +1,3 @@
+export * from './packet';
+export * from './server';
+export * from './client';

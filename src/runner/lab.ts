@@ -1,0 +1,86 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { LabConfig } from '../profile';
+import type { LabServices, Safety } from '../sdk';
+import { makeLabPki } from '../protocols/lab';
+import { startNtpServer, type NtpServer } from '../protocols/ntp';
+import { startSyslogCollector, type SyslogCollector } from '../protocols/syslog';
+
+/** Lab services of one run: what probes see as `ctx.lab`, and how the runner stops them. */
+export interface RunningLab {
+  readonly services: LabServices;
+  /** What was started, for the journal (ports, served offset, CA file in the folder). */
+  readonly summary: Record<string, unknown>;
+  close(): Promise<void>;
+}
+
+const DEFAULT_SETTLE_S = 5;
+
+/** The collector's certificate: the profile's files, or a lab PKI made for this run (only the CA certificate is kept in the folder). */
+function collectorTls(config: LabConfig, dir: string): { certPem: string; keyPem: string; caPem: string; generated: boolean } {
+  if (config.tls) {
+    return { certPem: fs.readFileSync(config.tls.cert, 'utf8'), keyPem: fs.readFileSync(config.tls.key, 'utf8'), caPem: fs.readFileSync(config.tls.ca, 'utf8'), generated: false };
+  }
+  // Keys stay out of the evidence folder (no secret reaches it); they live only while the run does.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-lab-pki-'));
+  try {
+    const pki = makeLabPki(tmp, { address: config.address });
+    fs.writeFileSync(path.join(dir, 'lab-ca.crt'), pki.ca.pem);
+    return { certPem: pki.collector.pem, keyPem: pki.collector.keyPem, caPem: pki.ca.pem, generated: true };
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Starts the profile's lab services with their raw journals under `<runDir>/lab/`. The NTP offset is served
+ * only when intrusive probes are allowed (shifting a device's clock changes its state); otherwise 0. A
+ * wildcard address or a port in use throws LabSetupError, with whatever had started closed again.
+ */
+export async function startLab(config: LabConfig, runDir: string, allowed: ReadonlySet<Safety>, signal: AbortSignal): Promise<RunningLab> {
+  const dir = path.join(runDir, 'lab');
+  fs.mkdirSync(dir, { recursive: true });
+  let syslog: SyslogCollector | undefined;
+  let ntp: NtpServer | undefined;
+  const close = async () => {
+    await syslog?.close();
+    await ntp?.close();
+  };
+  const summary: Record<string, unknown> = { address: config.address };
+  try {
+    if (config.syslog) {
+      const s = config.syslog;
+      const tls = s.tls !== undefined ? collectorTls(config, dir) : undefined;
+      syslog = await startSyslogCollector({
+        address: config.address, udpPort: s.udp, tcpPort: s.tcp, journalFile: path.join(dir, 'syslog.ndjson'), signal,
+        ...(tls ? { tls: { port: s.tls!, certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.caPem, requireClientCert: s.mutualTls ?? false } } : {}),
+      });
+      summary.syslog = { ports: syslog.ports, mutualTls: s.mutualTls ?? false, ...(tls?.generated ? { generatedCa: 'lab/lab-ca.crt' } : {}) };
+    }
+    if (config.ntp) {
+      const offsetMs = allowed.has('intrusive') ? (config.ntp.offsetSeconds ?? 0) * 1000 : 0;
+      ntp = await startNtpServer({ address: config.address, port: config.ntp.port, offsetMs, journalFile: path.join(dir, 'ntp.ndjson'), signal });
+      summary.ntp = { port: ntp.port, offsetMs, ...(offsetMs === 0 && config.ntp.offsetSeconds ? { offsetNotApplied: 'intrusive probes are not allowed' } : {}) };
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const collector = syslog;
+  const server = ntp;
+  const services: LabServices = {
+    address: config.address, settleMs: (config.settleSeconds ?? DEFAULT_SETTLE_S) * 1000,
+    ...(collector ? {
+      syslog: {
+        ports: collector.ports, journal: 'lab/syslog.ndjson',
+        get records() { return collector.records; },
+        waitFor: (match, timeoutMs, s) => collector.waitFor(match, timeoutMs, s),
+      },
+    } : {}),
+    ...(server ? {
+      ntp: { port: server.port, journal: 'lab/ntp.ndjson', get offsetMs() { return server.offsetMs; }, get requests() { return server.requests; } },
+    } : {}),
+  };
+  return { services, summary, close };
+}
