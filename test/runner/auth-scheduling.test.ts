@@ -85,9 +85,13 @@ describe('scheduling of the authentication probes: the whole plan against the ha
     }
     expect(report.run.notices).to.equal(undefined);
 
-    // Journal order: every lockout attempt finished after every other attempt on the host, one at a time.
-    const journal = fs.readFileSync(path.join(out, 'journal.ndjson'), 'utf8').trim().split('\n')
+    // Journal order: every lockout attempt finished after every other attempt on the host, one at a time; only
+    // the audit probes, which read what all the others caused, come after them.
+    const all = fs.readFileSync(path.join(out, 'journal.ndjson'), 'utf8').trim().split('\n')
       .map((l) => JSON.parse(l) as { type: string; attempt?: Attempt }).filter((j) => j.type === 'attempt' && j.attempt!.status !== 'skipped').map((j) => j.attempt!);
+    const firstAudit = all.findIndex((a) => a.probe.startsWith('audit.'));
+    expect(all.slice(firstAudit).map((a) => a.probe).sort(), all.map((a) => a.probe).join(' ')).to.deep.equal(['audit.events', 'audit.identity', 'audit.timestamps']);
+    const journal = all.slice(0, firstAudit);
     const firstLockout = journal.findIndex((a) => a.probe.endsWith('.lockout'));
     expect(journal.slice(firstLockout).every((a) => a.probe.endsWith('.lockout')), journal.map((a) => a.probe).join(' ')).to.equal(true);
     const lockoutStarts = journal.slice(firstLockout).map((a) => [Date.parse(a.startedAt), Date.parse(a.startedAt) + a.durationMs]);
