@@ -15,7 +15,8 @@ describe('audit correlation: actions matched to device records', function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-correlate-'));
     const collector = await startSyslogCollector({ address: '127.0.0.1', udpPort: 0, journalFile: path.join(dir, 'raw.ndjson') });
     try {
-      const t0 = Date.now();
+      // The actions happened before the records arrive (a few ms earlier would tie with a fast loopback).
+      const t0 = Date.now() - 50;
       const action = (seq: number, kind: ActionRecord['kind'], account: string): ActionRecord => ({
         seq, at: new Date(t0 + seq).toISOString(), atMs: t0 + seq, kind, probe: 'ssh.lockout', host: '127.0.0.1', port: 22, interface: 'ssh', source: '127.0.0.1', account,
       });
