@@ -41,3 +41,10 @@ export function requirePeer(ctx: Mocha.Context, name: string, found: string | un
   ctx.skip();
   throw new Error(why); // not reached: skip() throws
 }
+
+/** Root, for raw-socket scans (nmap -sU) and captures on loopback: skip with the reason, or fail where CI must run it. */
+export function requireRoot(ctx: Mocha.Context, why: string): void {
+  if (process.getuid?.() === 0) return;
+  if (process.env.IACS_REQUIRE_PEERS === '1') throw new Error(`this test must run as root here (${why}); .ci/run runs as root`);
+  ctx.skip();
+}

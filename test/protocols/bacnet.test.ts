@@ -11,7 +11,7 @@ import {
 } from '../../src/protocols/bacnet';
 import { bacnetPosture } from '../helpers/bacnet';
 import { decodeCapture, fieldValues, startCapture } from '../helpers/enip';
-import { requirePeer } from '../helpers/peers';
+import { requirePeer, requireRoot } from '../helpers/peers';
 import { runProbe } from '../helpers/probe-harness';
 
 const hex = (b: Buffer) => b.toString('hex');
@@ -62,7 +62,7 @@ describe('protocols/bacnet: Wireshark\'s bvlc/bacnet/bacapp dissectors decode ev
 
   async function captureRun(ctx: Mocha.Context, posture: 'weak' | 'hardened', extra?: (port: number) => Promise<void>) {
     const tshark = requirePeer(ctx, 'tshark', undefined, 'Debian package tshark');
-    if (process.getuid?.() !== 0) ctx.skip(); // capturing on lo needs CAP_NET_RAW
+    requireRoot(ctx, 'tshark captures on loopback');
     const emu = await startEmulator(bacnetPosture(posture), { ephemeralPorts: true });
     try {
       const port = emu.endpoint('bacnet').port;

@@ -9,7 +9,7 @@ import {
   CIP_SERVICES, COMMANDS, decodePath, encodeCipRequest, encodeEncap, encodePath, parseCipRequest, parseEncap, sendRRDataPayload,
 } from '../../src/protocols/enip';
 import { decodeCapture, enipPosture, fieldValues, scriptedEnipServer, startCapture, type DecodedPacket } from '../helpers/enip';
-import { requirePeer } from '../helpers/peers';
+import { requirePeer, requireRoot } from '../helpers/peers';
 import { runProbe } from '../helpers/probe-harness';
 
 const hex = (b: Buffer) => b.toString('hex');
@@ -46,7 +46,7 @@ describe('protocols/enip: Wireshark\'s enip, cip and dtls dissectors decode ever
 
   it('weak: identity over TCP and UDP, access with the write/restore and the Reset; no malformed frame, the identity and the CIP services as we sent them', async function () {
     const tshark = requirePeer(this, 'tshark', undefined, 'Debian package tshark');
-    if (process.getuid?.() !== 0) this.skip(); // capturing on loopback needs root
+    requireRoot(this, 'tshark captures on loopback');
     const emu = await startEmulator(enipPosture('weak', { resetDowntimeMs: 300 }), { ephemeralPorts: true });
     const port = emu.endpoint('enip').port;
     try {
@@ -81,7 +81,7 @@ describe('protocols/enip: Wireshark\'s enip, cip and dtls dissectors decode ever
 
   it('hardened: the plain port\'s 0x006A refusals and the CIP Security item decode; the DTLS ClientHellos and the HelloVerifyRequest too', async function () {
     const tshark = requirePeer(this, 'tshark', undefined, 'Debian package tshark');
-    if (process.getuid?.() !== 0) this.skip();
+    requireRoot(this, 'tshark captures on loopback');
     const emu = await startEmulator(enipPosture('hardened'), { ephemeralPorts: true });
     const port = emu.endpoint('enip').port;
     const dtls = secure(emu, 'udp').port;
@@ -108,7 +108,7 @@ describe('protocols/enip: Wireshark\'s enip, cip and dtls dissectors decode ever
 
   it('the check can fail: a ListIdentity reply whose item overruns the message is flagged', async function () {
     const tshark = requirePeer(this, 'tshark', undefined, 'Debian package tshark');
-    if (process.getuid?.() !== 0) this.skip();
+    requireRoot(this, 'tshark captures on loopback');
     const peer = await scriptedEnipServer((r) => (r.command === COMMANDS.listIdentity ? { data: Buffer.from('01000c00ff00', 'hex') } : null));
     try {
       const capture = await startCapture(tshark, [peer.port]);

@@ -10,7 +10,7 @@ import {
 } from '../../src/protocols/mqtt';
 import { decodeCapture, fieldValues, startCapture, type DecodedPacket } from '../helpers/enip';
 import { mqttPosture, scriptedBroker } from '../helpers/mqtt';
-import { requirePeer } from '../helpers/peers';
+import { requirePeer, requireRoot } from '../helpers/peers';
 import { runProbe } from '../helpers/probe-harness';
 
 const body = (bytes: Buffer) => {
@@ -71,7 +71,7 @@ describe('protocols/mqtt: Wireshark\'s mqtt dissector decodes every packet the p
 
   it('weak (5.0 and 3.1.1) and hardened plain port: no malformed packet; the packet types, refusals and topics as we sent and read them', async function () {
     const tshark = requirePeer(this, 'tshark', undefined, 'Debian package tshark');
-    if (process.getuid?.() !== 0) this.skip(); // capturing on loopback needs root
+    requireRoot(this, 'tshark captures on loopback');
     const [weak, hardened] = await Promise.all([startEmulator(mqttPosture('weak'), { ephemeralPorts: true }), startEmulator(mqttPosture('hardened'), { ephemeralPorts: true })]);
     const weakPort = weak.endpoint('mqtt').port;
     const hardPort = hardened.endpoint('mqtt').port;
@@ -108,7 +108,7 @@ describe('protocols/mqtt: Wireshark\'s mqtt dissector decodes every packet the p
 
   it('the check can fail: a CONNACK one byte short is flagged by the dissector (and refused by our client)', async function () {
     const tshark = requirePeer(this, 'tshark', undefined, 'Debian package tshark');
-    if (process.getuid?.() !== 0) this.skip();
+    requireRoot(this, 'tshark captures on loopback');
     const peer = await scriptedBroker((packet) => (packet.type === PACKET.connect ? Buffer.from('200100', 'hex') : undefined));
     try {
       const capture = await startCapture(tshark, [peer.port]);

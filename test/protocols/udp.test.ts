@@ -10,7 +10,7 @@ import type { TestServer } from '../../fixtures/servers';
 import {
   EMPTY_PAYLOAD, PAYLOAD_PORTS, buildPayloads, dnp3Crc, udpScan, type PayloadKind, type UdpScanOptions, type UdpTarget,
 } from '../../src/protocols/udp';
-import { requirePeer } from '../helpers/peers';
+import { requirePeer, requireRoot } from '../helpers/peers';
 
 const FAST: Omit<UdpScanOptions, 'signal'> = { parallel: 8, responseTimeoutMs: 300, retries: 2, retryIntervalMs: 50 };
 const scanOptions = (extra: Partial<UdpScanOptions> = {}): UdpScanOptions => ({ ...FAST, signal: AbortSignal.timeout(20_000), ...extra });
@@ -80,7 +80,7 @@ describe('protocols/udp: payloads and the UDP scanner', function () {
 
   it('tshark decodes every request as its protocol, without malformed or expert-error markers', async function () {
     const tshark = requirePeer(this, 'tshark');
-    if (process.getuid?.() !== 0) this.skip(); // capturing on lo needs root
+    requireRoot(this, 'tshark captures on loopback');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-udp-payloads-'));
     try {
       const payloads = buildPayloads({ host: '127.0.0.1', dnp3Address: 10 });

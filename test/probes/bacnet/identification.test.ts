@@ -4,7 +4,7 @@ import { startEmulator, type Emulator } from '../../../src/emulator';
 import { closedUdpPort, garbageUdpServer, silentUdpServer } from '../../../fixtures/udp-servers';
 import { ERROR_CLASS, ERROR_CODE, encodeError, unicastDatagram } from '../../../src/protocols/bacnet';
 import { bacnetPosture, nmapBacnetInfo, scriptedBacnetServer } from '../../helpers/bacnet';
-import { requirePeer } from '../../helpers/peers';
+import { requirePeer, requireRoot } from '../../helpers/peers';
 import { runProbe } from '../../helpers/probe-harness';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
@@ -67,7 +67,7 @@ describe('probe bacnet.identification', () => {
   it('nmap bacnet-info (not ours) reports the identity we observe', async function () {
     this.timeout(60_000);
     const nmap = requirePeer(this, 'nmap');
-    if (process.getuid?.() !== 0) this.skip(); // UDP scans need root (raw sockets)
+    requireRoot(this, 'nmap -sU needs raw sockets');
     const { attempt } = await runProbe(probe, { service: service(port(weak)) });
     const ours = attempt.observations.identity as Record<string, string | number>;
     const theirs = await nmapBacnetInfo(nmap, port(weak));

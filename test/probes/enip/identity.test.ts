@@ -8,7 +8,7 @@ import { closedUdpPort, garbageUdpServer, silentUdpServer } from '../../../fixtu
 import { COMMANDS, type CipIdentity } from '../../../src/protocols/enip';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { enipPosture, scriptedEnipServer } from '../../helpers/enip';
-import { requirePeer } from '../../helpers/peers';
+import { requirePeer, requireRoot } from '../../helpers/peers';
 import { runProbe } from '../../helpers/probe-harness';
 
 const run = promisify(execFile);
@@ -105,7 +105,7 @@ describe('probe enip.identity', () => {
     for (const scan of ['-sT', '-sU'] as const) {
       it(`nmap ${scan}`, async function () {
         const nmap = requirePeer(this, 'nmap');
-        if (scan === '-sU' && process.getuid?.() !== 0) this.skip(); // UDP scans need root (raw sockets)
+        if (scan === '-sU') requireRoot(this, 'nmap -sU needs raw sockets');
         const transport = scan === '-sT' ? 'tcp' : 'udp';
         const { attempt } = await runProbe(probe, { service: { port: port(weak), protocol: 'enip', transport } });
         const ours = attempt.observations.identity as Record<string, string | number>;

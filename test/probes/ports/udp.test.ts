@@ -7,7 +7,7 @@ import { namedPortStates, parseNmapXml } from '../../../src/protocols/nmap';
 import { formatPortSpec } from '../../../src/protocols/tcp';
 import type { TestServer } from '../../../fixtures/servers';
 import { closedUdpPort, garbageUdpServer, otherPortUdpServer, silentUdpServer } from '../../../fixtures/udp-servers';
-import { requirePeer } from '../../helpers/peers';
+import { requirePeer, requireRoot } from '../../helpers/peers';
 import { postureWith } from '../../helpers/postures';
 import { runProbe } from '../../helpers/probe-harness';
 
@@ -20,10 +20,7 @@ const QUICK = { responseTimeoutMs: 400, retryIntervalMs: 100 };
 function scannerInputs(ctx: Mocha.Context, scanner: Scanner, extra: Record<string, unknown>): Record<string, unknown> {
   if (scanner === 'nmap') {
     requirePeer(ctx, 'nmap');
-    if (process.getuid?.() !== 0) {
-      if (process.env.IACS_REQUIRE_PEERS === '1') throw new Error('nmap -sU needs root');
-      ctx.skip();
-    }
+    requireRoot(ctx, 'nmap -sU needs raw sockets');
   }
   return { scanner, ...QUICK, ...extra };
 }
@@ -176,7 +173,7 @@ describe('probe ports.udp', function () {
 
     it('agrees with nmap -sU on loopback: the same open, closed and open|filtered ports', async function () {
       const nmap = requirePeer(this, 'nmap');
-      if (process.getuid?.() !== 0) this.skip();
+      requireRoot(this, 'nmap -sU needs raw sockets');
       const open = keep(await garbageUdpServer());
       const silent = keep(await silentUdpServer());
       const closed = await closedPorts(3);
