@@ -62,7 +62,15 @@ function describeChange(c: LogChange): string {
   return parts.join(', ') || 'unchanged';
 }
 
-const FINDING: Record<'anonymous' | 'unprivileged', Record<Try['effect'], string>> = {
+const FINDINGS = {
+  'deletable-without-authentication': 'an unauthenticated DELETE removed audit records (CR 3.9)',
+  'alterable-without-authentication': 'an unauthenticated write put a forged record into the audit log or replaced records (CR 3.9)',
+  'deletable-by-unprivileged': 'the non-admin account deleted audit records (CR 3.9)',
+  'alterable-by-unprivileged': 'the non-admin account put a forged record into the audit log or replaced records (CR 3.9)',
+} as const;
+
+/** The finding for who did what; typed against FINDINGS (the names come from this table, not from literals). */
+const FINDING: Record<'anonymous' | 'unprivileged', Record<Try['effect'], keyof typeof FINDINGS>> = {
   anonymous: { delete: 'deletable-without-authentication', alter: 'alterable-without-authentication' },
   unprivileged: { delete: 'deletable-by-unprivileged', alter: 'alterable-by-unprivileged' },
 };
@@ -78,12 +86,8 @@ export default defineProbe({
     + '(rotation of the oldest excepted), the marker present or the log gone is a finding whatever status the device answered. '
     + 'CR 3.9 passes only together with audit.log-access (reading).',
   requirements: [CR],
-  findings: {
-    'deletable-without-authentication': 'an unauthenticated DELETE removed audit records (CR 3.9)',
-    'alterable-without-authentication': 'an unauthenticated write put a forged record into the audit log or replaced records (CR 3.9)',
-    'deletable-by-unprivileged': 'the non-admin account deleted audit records (CR 3.9)',
-    'alterable-by-unprivileged': 'the non-admin account put a forged record into the audit log or replaced records (CR 3.9)',
-  },
+  findings: FINDINGS,
+
   safety: 'destructive',
   scope: 'service',
   appliesTo: ['http', 'https'],
