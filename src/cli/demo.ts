@@ -28,6 +28,7 @@ interface ExampleLab {
 
 interface ExampleProfile {
   targets: { host: string; services: { port: number; protocol: string }[] }[];
+  allow?: string[];
   probes?: Record<string, Record<string, unknown>>;
   lab?: ExampleLab;
 }
@@ -72,6 +73,9 @@ export async function demoCommand(args: string[], io: Io): Promise<number> {
   const exampleFile = packagePath('profiles', 'examples', `${posture}.yaml`);
   loadProfile(exampleFile); // an edited example with a mistake gets the located profile errors (exit 3)
   const example = parseYaml(fs.readFileSync(exampleFile, 'utf8')) as ExampleProfile;
+  // The device is the demo's own throw-away emulator: `--allow destructive` is consent enough (a shipped profile
+  // never allows destructive probes, and `run` still needs both).
+  if (runValues.allow?.includes('destructive')) example.allow = [...new Set([...(example.allow ?? ['passive', 'active']), 'destructive'])];
   const pkiDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-demo-lab-'));
   const auditSink = example.lab ? await demoLab(example.lab, pkiDir) : undefined;
   const emulator = await startEmulator(posture, { ephemeralPorts: true, ...(auditSink ? { auditSink } : {}) }).catch((err: unknown) => {

@@ -13,6 +13,8 @@ import { queryNtp } from '../protocols/ntp';
 /** What the device logs, in its own words (the CR 2.8 access-control events it can see). */
 export const AUDIT_CATEGORIES = [
   'login-succeeded', 'login-failed', 'account-locked', 'login-while-locked', 'session-opened', 'session-closed', 'session-limit-hit',
+  // Audit log access (CR 2.8 "audit log events"; the log resource of the web UI, services/audit-log.ts).
+  'access-denied', 'audit-log-read', 'audit-log-changed',
 ] as const;
 export type AuditCategory = (typeof AUDIT_CATEGORIES)[number];
 
@@ -71,15 +73,18 @@ export interface DeviceAuditLog {
 
 const SEVERITY: Record<AuditCategory, number> = {
   'login-succeeded': 6, 'login-failed': 4, 'account-locked': 4, 'login-while-locked': 4, 'session-opened': 6, 'session-closed': 6, 'session-limit-hit': 4,
+  'access-denied': 4, 'audit-log-read': 6, 'audit-log-changed': 4,
 };
 const AUTHPRIV = 10;
 const MSGID: Record<AuditCategory, string> = {
   'login-succeeded': 'AUTH_OK', 'login-failed': 'AUTH_FAIL', 'account-locked': 'ACCT_LOCK', 'login-while-locked': 'AUTH_LOCKED',
   'session-opened': 'SESSION_OPEN', 'session-closed': 'SESSION_CLOSE', 'session-limit-hit': 'SESSION_LIMIT',
+  'access-denied': 'ACCESS_DENIED', 'audit-log-read': 'LOG_READ', 'audit-log-changed': 'LOG_CHANGE',
 };
 /** `result` field: only login events have one (a session record is neither). */
 const RESULT: Partial<Record<AuditCategory, string>> = {
   'login-succeeded': 'success', 'login-failed': 'failure', 'login-while-locked': 'failure', 'session-limit-hit': 'refused',
+  'access-denied': 'refused', 'audit-log-read': 'success', 'audit-log-changed': 'success',
 };
 
 /** The message text; `user` undefined leaves the user out (weak devices). */
@@ -94,6 +99,9 @@ export function auditText(e: AuditEvent, user: string | undefined): string {
     case 'session-opened': return `session opened${who}${from} via ${e.service}`;
     case 'session-closed': return `session closed${who} via ${e.service}`;
     case 'session-limit-hit': return `session refused${who}${from} via ${e.service}: session limit reached${e.detail ? ` (${e.detail})` : ''}`;
+    case 'access-denied': return `access denied${who}${from} via ${e.service}${e.detail ? `: ${e.detail}` : ''}`;
+    case 'audit-log-read': return `audit log read${who}${from} via ${e.service}`;
+    case 'audit-log-changed': return `audit log ${e.detail ?? 'changed'}${who}${from} via ${e.service}`;
   }
 }
 
@@ -119,9 +127,14 @@ export function formatAuditRecord(e: AuditEvent, posture: AuditPosture, hostname
     const stamp = `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
     return `${pri}${stamp} ${hostname} ${e.service}: ${auditText(e, user)}`;
   }
-  const params: [string, string | undefined][] = [['category', 'access-control'], ['event', e.category], ['result', RESULT[e.category]], ['user', user], ['src', e.source], ['service', e.service]];
+  const params: [string, string | undefined][] = [['category', e.category.startsWith('audit-log') ? 'audit-log' : 'access-control'], ['event', e.category], ['result', RESULT[e.category]], ['user', user], ['src', e.source], ['service', e.service]];
   const sd = params.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}="${sdValue(v!)}"`).join(' ');
   return `${pri}1 ${rfc3339(atMs)} ${hostname} ${e.service} - ${MSGID[e.category]} [audit@32473 ${sd}] ${auditText(e, user)}`;
+}
+
+/** Whether the posture logs this event at all (its categories and services); the device keeps and sends only these. */
+export function isLogged(posture: AuditPosture, e: AuditEvent): boolean {
+  return (posture.categories ?? AUDIT_CATEGORIES).includes(e.category) && (!posture.services || posture.services.includes(e.service));
 }
 
 /** A log that drops everything: the device has no collector configured. */

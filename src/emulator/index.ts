@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
 import { AUDIT_CATEGORIES, NO_AUDIT_LOG, startAuditLog, type AuditSink, type DeviceAuditLog } from './audit';
+import { AuditRecordStore } from './audit-store';
 import { ConnectionMeter, type ConnectionStats } from './connections';
 import { bacnetService } from './services/bacnet';
 import { debugService } from './services/debug';
@@ -154,9 +155,11 @@ export async function startEmulator(postureOrName: Posture | string, overrides: 
   const debugLog = (message: string) => {
     if (process.env.IACS_EMULATOR_DEBUG) process.stderr.write(`[emulator] ${message}\n`);
   };
-  const audit: DeviceAuditLog = overrides.auditSink
-    ? startAuditLog(posture.audit ?? {}, overrides.auditSink, posture.audit?.hostname ?? identity.productCode.toLowerCase(), debugLog)
-    : NO_AUDIT_LOG;
+  const hostname = posture.audit?.hostname ?? identity.productCode.toLowerCase();
+  const sender: DeviceAuditLog = overrides.auditSink ? startAuditLog(posture.audit ?? {}, overrides.auditSink, hostname, debugLog) : NO_AUDIT_LOG;
+  // The device keeps what it logs (the web UI's audit-log resource serves it), with or without a collector.
+  const auditRecords = new AuditRecordStore(posture.audit ?? {}, hostname);
+  const audit: DeviceAuditLog = { ...sender, event: (e) => { auditRecords.add(e, Date.now() + sender.clockOffsetMs()); sender.event(e); } };
   const report = (e: Parameters<DeviceAuditLog['event']>[0]) => audit.event(e);
   const device: DeviceContext = {
     host,
@@ -168,6 +171,7 @@ export async function startEmulator(postureOrName: Posture | string, overrides: 
     portFor: (configured) => (overrides.ephemeralPorts ? 0 : configured ?? 0),
     connections: new ConnectionMeter(),
     audit,
+    auditRecords,
     log: debugLog,
   };
   const running: RunningService[] = [];

@@ -1,5 +1,6 @@
 import type { AccountConfig, AccountStore, LockoutConfig } from './accounts';
 import type { AuditPosture, DeviceAuditLog } from './audit';
+import type { AuditRecordStore } from './audit-store';
 import type { ConnectionMeter } from './connections';
 
 /** What the emulated device says about itself (Modbus 43/14, OPC UA BuildInfo, SNMP sysDescr, banners). */
@@ -64,6 +65,8 @@ export interface DeviceContext {
   readonly connections: ConnectionMeter;
   /** The device's security log: services report sessions here (logins come from the account store). */
   readonly audit: DeviceAuditLog;
+  /** The device's own bounded copy of what it logs (served by the web UI's audit-log resource). */
+  readonly auditRecords: AuditRecordStore;
   log(message: string): void;
 }
 

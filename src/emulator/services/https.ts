@@ -5,6 +5,7 @@ import type { AccountStore, LockoutConfig } from '../accounts';
 import { listenTcp, type Listener } from '../net';
 import { needsSecurityLevel0, serverCredentials, type CertificatePosture } from '../pki';
 import type { DeviceContext, ServiceEndpoint, ServiceModule, ServicePosture } from '../types';
+import { auditLogRoute, type AuditLogPosture, type AuditLogRoute, type Caller } from './audit-log';
 import {
   applyPostureHeaders, notFoundBody, onClientError, redirectToHttps, sessionCookieFlags, sessionIdGenerator, type WebPosture,
 } from './web-posture';
@@ -35,6 +36,8 @@ export interface HttpsPosture extends ServicePosture {
   knownUserDelayMs?: number;
   /** Live web sessions per user; a form login beyond it is refused (429). Absent: unlimited. */
   maxSessionsPerUser?: number;
+  /** The security log as a web resource (audit-log.ts); absent: not served. */
+  auditLog?: AuditLogPosture;
 }
 
 interface Session {
@@ -79,6 +82,7 @@ interface WebAuthOptions {
   /** Pending delayed answers, cleared on close. */
   timers: Set<NodeJS.Timeout>;
   web: WebPosture;
+  auditLog?: AuditLogRoute;
 }
 
 const FAILURE_TEXT: Record<'unknown' | 'denied' | 'locked', string> = {
@@ -199,6 +203,16 @@ function webApp(accounts: AccountStore, device: Pick<DeviceContext, 'identity' |
       res.writeHead(303, { location: '/', 'set-cookie': 'session=; Max-Age=0; Path=/' });
       return res.end();
     }
+    if (options.auditLog && url.pathname === options.auditLog.path) {
+      // The session or HTTP basic authentication, as on /admin; no credentials at all is the `anonymous` role.
+      const user = sessionUser(req);
+      const basic = user ? undefined : basicCredentials(req);
+      let caller: Caller = { role: 'anonymous' };
+      if (user) caller = { user, role: accounts.role(user) ?? '' };
+      else if (basic) caller = accounts.login(basic.username, basic.password, source, 'https') === 'ok' ? { user: basic.username, role: accounts.role(basic.username) ?? '' } : undefined;
+      options.auditLog.handle(req, res, caller, options.realm);
+      return undefined;
+    }
     const notFound = notFoundBody(options.web, identity, url.pathname);
     return send(res, 404, page(notFound.title, notFound.html));
   };
@@ -219,6 +233,7 @@ export const httpsService: ServiceModule<HttpsPosture> = {
     const auth = {
       sessionMs: (config.sessionSeconds ?? 600) * 1000, realm, feedback: config.loginFeedback ?? 'uniform',
       knownUserDelayMs: config.knownUserDelayMs ?? 0, maxSessionsPerUser: config.maxSessionsPerUser, timers, web,
+      ...(config.auditLog ? { auditLog: auditLogRoute(config.auditLog, device) } : {}),
     } as const;
     const mode = config.clientCertificate?.mode ?? 'off';
     const verify = config.clientCertificate?.verify !== false;

@@ -17,8 +17,9 @@ export const KIND_PATTERNS: Readonly<Record<ActionKind, RegExp>> = {
   'session-closed': /\bsession (closed|ended|terminated)\b|\b(logout|logged out|disconnect(ed)?)\b/i,
   'session-limit-hit': /\b(session limit|too many sessions|max(imum)? (sessions|startups)|limit reached)\b/i,
   'access-denied': /\b(denied|forbidden|unauthori[sz]ed|not permitted)\b/i,
-  'config-read': /\b(config(uration)? (read|download|export)|read config)\b/i,
-  'config-changed': /\b(config(uration)? (change[ds]?|write|modif(y|ied)|upload)|settings? changed)\b/i,
+  // Reading and changing the audit log itself (audit.log-access, audit.log-protection) are records of these kinds too.
+  'config-read': /\b(config(uration)? (read|download|export)|read config|audit (log|trail) (read|viewed|accessed|export(ed)?|download(ed)?))\b/i,
+  'config-changed': /\b(config(uration)? (change[ds]?|write|modif(y|ied)|upload)|settings? changed|audit (log|trail) (cleared|deleted|erased|modified|changed|written))\b/i,
 };
 
 /** Kinds the device must log (CR 2.8 access control); a refusal without verdict is not required. */
