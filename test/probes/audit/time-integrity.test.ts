@@ -21,7 +21,7 @@ type Phase = { phase: string; followed: boolean; requestMacs: Record<string, num
  * asked without a key and never checked (it follows an attacker as readily as the lab).
  */
 async function credulousWebDevice(ntpPort: number): Promise<{ port: number; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
+  const server = http.createServer((_req, res) => {
     queryNtp('127.0.0.1', ntpPort, { timeoutMs: 1000 }).then((s) => s.offsetMs, () => 0).then((offsetMs) => {
       res.sendDate = false;
       res.writeHead(200, { date: new Date(Date.now() + offsetMs).toUTCString() });
@@ -93,7 +93,7 @@ describe('probe audit.time-integrity (CR 2.11 RE(2))', function () {
 
   it('a device that follows nothing (the control is not followed either) -> not determined, never pass', async () => {
     bench = await startAuditBench();
-    const still = http.createServer((req, res) => res.end());
+    const still = http.createServer((_req, res) => res.end());
     await new Promise<void>((resolve) => still.listen(0, '127.0.0.1', resolve));
     try {
       const port = (still.address() as AddressInfo).port;
@@ -106,6 +106,24 @@ describe('probe audit.time-integrity (CR 2.11 RE(2))', function () {
     } finally {
       still.closeAllConnections();
       await new Promise<void>((resolve) => still.close(() => resolve()));
+    }
+  });
+
+  it('a device that answers once and then stalls: the attempt runs out of time -> error, and offset 0 is still restored', async () => {
+    bench = await startAuditBench();
+    let answered = 0;
+    const stalling = http.createServer((_req, res) => {
+      if (answered++ === 0) res.end();
+    });
+    await new Promise<void>((resolve) => stalling.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (stalling.address() as AddressInfo).port;
+      const { attempt } = await bench.run(probe, { services: [{ port, protocol: 'http' }], inputs: { ...FAST, observeSeconds: 1 }, timeoutMs: 6000 });
+      expect(attempt.status).to.equal('error');
+      expect(bench.lab.services.ntp!.mode).to.deep.equal({ offsetMs: 0, mac: 'auto' });
+    } finally {
+      stalling.closeAllConnections();
+      await new Promise<void>((resolve) => stalling.close(() => resolve()));
     }
   });
 
