@@ -33,6 +33,8 @@ export default defineProbe({
   scope: 'host',
   appliesTo: [],
   phase: AUDIT_PHASE,
+  // RE(1) reads the served offset: audit.time-integrity (exclusive) must not switch the lab NTP server meanwhile.
+  locks: () => [{ key: 'lab:ntp', mode: 'shared' }],
   timeoutMs: AUDIT_TIMEOUT_MS,
   async run(ctx) {
     const e = await gatherAuditEvidence(ctx);

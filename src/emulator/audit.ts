@@ -4,11 +4,14 @@
  * way its posture says: weak devices send RFC 3164 over UDP without year or user and drop lockout events;
  * hardened ones (the defaults) send RFC 5424 over TLS with every field and take their time from the lab NTP
  * server. Nothing is sent until a sink is configured (`startEmulator(posture, { auditSink })`).
+ * The device clock (lab clock + the offset learned from NTP) is polled in the background; with an `ntpKey`
+ * the device signs its requests and follows only answers whose MAC verifies (CR 2.11 RE(2)), without one it
+ * follows any answer.
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { queryNtp } from '../protocols/ntp';
+import { ntpKeyMaterial, ntpKeyProblem, queryNtp, type NtpKey, type NtpKeyType } from '../protocols/ntp';
 
 /** What the device logs, in its own words (the CR 2.8 access-control events it can see). */
 export const AUDIT_CATEGORIES = [
@@ -43,6 +46,11 @@ export interface AuditPosture {
   services?: string[];
   /** Set the clock from the sink's NTP server (default true). */
   followNtp?: boolean;
+  /** The symmetric key shared with the lab NTP server (the example hardened profile's lab.ntp.keys): requests
+   * carry its MAC and only answers with a valid MAC set the clock. Absent: any answer sets it. */
+  ntpKey?: { id: number; type: NtpKeyType; secret: string };
+  /** How often the clock asks the NTP server (default 2 s; an emulator, not a real device's 64 s). */
+  ntpPollSeconds?: number;
   /** HOSTNAME field (default: the product code in lower case). */
   hostname?: string;
 }
@@ -68,6 +76,8 @@ export interface DeviceAuditLog {
   flush(): Promise<void>;
   /** The device clock's offset to this host's clock (ms), as learned from NTP. */
   clockOffsetMs(): number;
+  /** The device clock (epoch ms): what its services state as the time (HTTP Date). */
+  now(): number;
   close(): Promise<void>;
 }
 
@@ -138,12 +148,21 @@ export function isLogged(posture: AuditPosture, e: AuditEvent): boolean {
 }
 
 /** A log that drops everything: the device has no collector configured. */
-export const NO_AUDIT_LOG: DeviceAuditLog = { event: () => undefined, flush: async () => undefined, clockOffsetMs: () => 0, close: async () => undefined };
+export const NO_AUDIT_LOG: DeviceAuditLog = { event: () => undefined, flush: async () => undefined, clockOffsetMs: () => 0, now: () => Date.now(), close: async () => undefined };
+
+/** The posture's key as the NTP code takes it; a key that cannot work is a posture error (thrown). */
+export function postureNtpKey(posture: AuditPosture): NtpKey | undefined {
+  if (!posture.ntpKey) return undefined;
+  const key: NtpKey = { id: posture.ntpKey.id, type: posture.ntpKey.type, secret: ntpKeyMaterial(String(posture.ntpKey.secret)) };
+  const problem = ntpKeyProblem(key);
+  if (problem) throw new Error(`audit.ntpKey: ${problem}`);
+  return key;
+}
 
 const MAX_QUEUE = 1000;
 const NTP_TIMEOUT_MS = 1000;
 const NTP_RETRY_MS = 5000;
-const NTP_REFRESH_MS = 60_000;
+const DEFAULT_NTP_POLL_S = 2;
 
 /** Starts the device's log sender toward `sink` (connections are opened on the first event). */
 export function startAuditLog(posture: AuditPosture, sink: AuditSink, hostname: string, log: (m: string) => void): DeviceAuditLog {
@@ -152,28 +171,43 @@ export function startAuditLog(posture: AuditPosture, sink: AuditSink, hostname: 
   const categories = new Set(posture.categories ?? AUDIT_CATEGORIES);
   let offsetMs = 0;
   let lastNtpTry = -Infinity;
-  let lastNtpSync = -Infinity;
+  let synced = false;
+  const ntpKey = postureNtpKey(posture);
   let chain: Promise<void> = Promise.resolve();
   let queued = 0;
   const stream = transport === 'udp' ? undefined : streamSender(transport, sink, log, controller.signal);
   const udp = transport === 'udp' ? dgram.createSocket(net.isIPv6(sink.address) ? 'udp6' : 'udp4') : undefined;
   udp?.on('error', (err) => log(`audit: udp: ${err.message}`));
 
-  // Before a record is stamped, the clock is (re)synchronised when it is due; an unreachable server keeps the last offset.
-  const syncClock = async () => {
-    if (posture.followNtp === false || sink.ntpPort === undefined) return;
-    const now = Date.now();
-    if (now - lastNtpSync < NTP_REFRESH_MS || now - lastNtpTry < NTP_RETRY_MS) return;
-    lastNtpTry = now;
+  // The clock asks the lab NTP server every poll interval; an unreachable server or an answer that fails
+  // authentication keeps the last offset. The first record waits for a first answer (bounded by the timeout).
+  const following = posture.followNtp !== false && sink.ntpPort !== undefined;
+  let inflight: Promise<void> | undefined;
+  const askNtp = async () => {
+    lastNtpTry = Date.now();
     try {
-      offsetMs = (await queryNtp(sink.address, sink.ntpPort, { timeoutMs: NTP_TIMEOUT_MS, signal: controller.signal })).offsetMs;
-      lastNtpSync = Date.now();
+      const sample = await queryNtp(sink.address, sink.ntpPort!, { timeoutMs: NTP_TIMEOUT_MS, signal: controller.signal, ...(ntpKey ? { key: ntpKey } : {}) });
+      if (ntpKey && sample.mac !== 'valid') return log(`audit: ntp: answer ignored (MAC ${sample.mac})`);
+      offsetMs = sample.offsetMs;
+      synced = true;
     } catch (err) {
       log(`audit: ntp: ${(err as Error).message}`);
     }
   };
+  const syncClock = (): Promise<void> => {
+    if (!following || controller.signal.aborted) return Promise.resolve();
+    return (inflight ??= askNtp().finally(() => { inflight = undefined; }));
+  };
+  const poll = following ? setInterval(() => void syncClock(), (posture.ntpPollSeconds ?? DEFAULT_NTP_POLL_S) * 1000) : undefined;
+  poll?.unref();
+  void syncClock();
+  const firstSync = async () => {
+    if (synced) return;
+    if (inflight) await inflight;
+    else if (Date.now() - lastNtpTry >= NTP_RETRY_MS) await syncClock();
+  };
   const send = async (e: AuditEvent, atMs: number) => {
-    await syncClock();
+    await firstSync();
     const text = formatAuditRecord(e, posture, hostname, atMs + offsetMs);
     if (udp && sink.udpPort !== undefined) udp.send(text, sink.udpPort, sink.address);
     else await stream?.write(text);
@@ -187,7 +221,9 @@ export function startAuditLog(posture: AuditPosture, sink: AuditSink, hostname: 
     },
     flush: () => chain,
     clockOffsetMs: () => offsetMs,
+    now: () => Date.now() + offsetMs,
     async close() {
+      clearInterval(poll);
       await Promise.race([chain, new Promise((r) => setTimeout(r, 2000))]);
       controller.abort();
       stream?.close();

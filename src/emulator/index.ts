@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
-import { AUDIT_CATEGORIES, NO_AUDIT_LOG, startAuditLog, type AuditSink, type DeviceAuditLog } from './audit';
+import { AUDIT_CATEGORIES, NO_AUDIT_LOG, postureNtpKey, startAuditLog, type AuditPosture, type AuditSink, type DeviceAuditLog } from './audit';
 import { AuditRecordStore } from './audit-store';
 import { ConnectionMeter, type ConnectionStats } from './connections';
 import { bacnetService } from './services/bacnet';
@@ -31,6 +31,7 @@ import { PostureError } from './errors';
 export type { Posture, ServiceEndpoint } from './types';
 export type { ConnectionStats } from './connections';
 export type { AuditCategory, AuditPosture, AuditSink } from './audit';
+export { postureNtpKey } from './audit';
 
 /** Every service the emulator knows, in start order. */
 export const SERVICE_MODULES: readonly ServiceModule[] = [
@@ -99,6 +100,11 @@ function checkAuditPosture(audit: unknown, origin: string): void {
   oneOf('transport', ['tls', 'tcp', 'udp']);
   const unknown = ((a.categories as unknown[] | undefined) ?? []).filter((c) => !(AUDIT_CATEGORIES as readonly unknown[]).includes(c));
   if (unknown.length > 0) throw new PostureError(`${origin}: audit.categories: unknown ${unknown.join(', ')} (known: ${AUDIT_CATEGORIES.join(', ')})`);
+  try {
+    postureNtpKey(a as AuditPosture);
+  } catch (err) {
+    throw new PostureError(`${origin}: ${(err as Error).message}`);
+  }
 }
 
 const LISTEN_ERRORS: Record<string, string> = {
@@ -127,7 +133,7 @@ export interface Emulator {
   /** TCP connections held at once so far, every TCP service together (not OPC UA, whose server node-opcua owns). */
   connections(): ConnectionStats;
   /** The security log: `flush()` resolves when every event so far was handed to the transport. */
-  readonly audit: Pick<DeviceAuditLog, 'flush' | 'clockOffsetMs'>;
+  readonly audit: Pick<DeviceAuditLog, 'flush' | 'clockOffsetMs' | 'now'>;
   close(): Promise<void>;
 }
 

@@ -6,7 +6,7 @@ import Ajv, { type ErrorObject } from 'ajv';
 import { LineCounter, isMap, isSeq, parseDocument, type Document } from 'yaml';
 import {
   FRS, InputRejected, UDP_PROTOCOLS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy,
-  type Safety, type SecurityLevel, type ServiceProtocol, type SlVector,
+  type Safety, type SecurityLevel, type ServiceProtocol, type SlVector, type NtpKey, type NtpKeyType, ntpKeyMaterial, ntpKeyProblem,
 } from '../sdk';
 import { packagePath } from '../paths';
 
@@ -61,8 +61,16 @@ export interface LabConfig {
   syslog?: { udp?: number; tcp?: number; tls?: number; mutualTls?: boolean };
   /** Absolute paths (resolved against the profile's folder). */
   tls?: { ca: string; cert: string; key: string };
-  ntp?: { port: number; offsetSeconds?: number };
+  ntp?: { port: number; offsetSeconds?: number; keys?: LabNtpKeyConfig[] };
   settleSeconds?: number;
+}
+
+/** A symmetric NTP key of the lab server (CR 2.11 RE(2)): the secret is referenced like a password. */
+export interface LabNtpKeyConfig {
+  id: number;
+  type: NtpKeyType;
+  /** Key text as chrony's keyfile has it: ASCII, or `HEX:` followed by hexadecimal. */
+  secret: SecretRef;
 }
 
 export interface Limits {
@@ -91,6 +99,8 @@ export interface Profile {
   operator?: string;
   /** Lab services for the audit probes (absent: none are started). */
   lab?: LabConfig;
+  /** lab.ntp.keys with their secrets resolved (empty without keys); like credentials, never serialised. */
+  ntpKeys: NtpKey[];
   /** Locates a field of the profile file, for messages about it found after loading. */
   issueAt(field: readonly (string | number)[], message: string): ProfileIssue;
 }
@@ -174,6 +184,7 @@ export class Locator {
 
 const ONE_OF_HINTS: [RegExp, string][] = [
   [/\/password$/, 'passwords are never written inline: use { env: NAME }, { file: path } or { secret: key }'],
+  [/\/keys\/\d+\/secret$/, 'NTP keys are never written inline: use { env: NAME }, { file: path } or { secret: key }'],
   [/\/slTarget$/, 'must be a level 1..4, or per FR like { FR1: 2, FR2: 2 }'],
 ];
 
@@ -322,6 +333,15 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
   }
   const allow = p.allow ?? ['passive', 'active'];
   const lab = p.lab ? labOf(p.lab, baseDir, (field, message) => issues.push(loc.issue(['lab', ...field], message))) : undefined;
+  const ntpKeys = (p.lab?.ntp?.keys ?? []).flatMap((k, i): NtpKey[] => {
+    const where = ['lab', 'ntp', 'keys', i];
+    const text = resolveSecret(k.secret, [...where, 'secret'], loc, baseDir, secrets, issues);
+    if (text === undefined) return [];
+    const key: NtpKey = { id: k.id, type: k.type, secret: ntpKeyMaterial(text) };
+    const problem = ntpKeyProblem(key) ?? (p.lab!.ntp!.keys!.findIndex((o) => o.id === k.id) !== i ? `key id ${k.id} is listed twice` : undefined);
+    if (problem) issues.push(loc.issue(where, problem));
+    return [key];
+  });
   if (issues.length > 0) throw new ProfileError(issues);
 
   const c = p.component;
@@ -343,6 +363,7 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
     limits: { perHost: p.limits?.perHost ?? 2, global: p.limits?.global ?? 4, unhealthyAfter: p.limits?.unhealthyAfter ?? 3 },
     operator: p.operator,
     ...(lab ? { lab } : {}),
+    ntpKeys,
     issueAt: (field, message) => loc.issue(field, message),
   };
 }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LabConfig } from '../profile';
-import type { LabServices, Safety } from '../sdk';
+import type { LabServices, NtpKey, Safety } from '../sdk';
 import { makeLabPki } from '../protocols/lab';
 import { startNtpServer, type NtpServer } from '../protocols/ntp';
 import { startSyslogCollector, type SyslogCollector } from '../protocols/syslog';
@@ -35,10 +35,13 @@ function collectorTls(config: LabConfig, dir: string): { certPem: string; keyPem
 
 /**
  * Starts the profile's lab services with their raw journals under `<runDir>/lab/`. The NTP offset is served
- * only when intrusive probes are allowed (shifting a device's clock changes its state); otherwise 0. A
+ * only when intrusive probes are allowed (shifting a device's clock changes its state); otherwise 0. The NTP
+ * keys (lab.ntp.keys, resolved like credentials) are held by the server only; the journal names their ids. A
  * wildcard address or a port in use throws LabSetupError, with whatever had started closed again.
  */
-export async function startLab(config: LabConfig, runDir: string, allowed: ReadonlySet<Safety>, signal: AbortSignal): Promise<RunningLab> {
+export async function startLab(
+  config: LabConfig, runDir: string, allowed: ReadonlySet<Safety>, signal: AbortSignal, secrets: { ntpKeys?: readonly NtpKey[] } = {},
+): Promise<RunningLab> {
   const dir = path.join(runDir, 'lab');
   fs.mkdirSync(dir, { recursive: true });
   let syslog: SyslogCollector | undefined;
@@ -60,8 +63,8 @@ export async function startLab(config: LabConfig, runDir: string, allowed: Reado
     }
     if (config.ntp) {
       const offsetMs = allowed.has('intrusive') ? (config.ntp.offsetSeconds ?? 0) * 1000 : 0;
-      ntp = await startNtpServer({ address: config.address, port: config.ntp.port, offsetMs, journalFile: path.join(dir, 'ntp.ndjson'), signal });
-      summary.ntp = { port: ntp.port, offsetMs, ...(offsetMs === 0 && config.ntp.offsetSeconds ? { offsetNotApplied: 'intrusive probes are not allowed' } : {}) };
+      ntp = await startNtpServer({ address: config.address, port: config.ntp.port, offsetMs, keys: secrets.ntpKeys, journalFile: path.join(dir, 'ntp.ndjson'), signal });
+      summary.ntp = { port: ntp.port, offsetMs, keys: (secrets.ntpKeys ?? []).map((k) => ({ id: k.id, type: k.type })), ...(offsetMs === 0 && config.ntp.offsetSeconds ? { offsetNotApplied: 'intrusive probes are not allowed' } : {}) };
     }
   } catch (err) {
     await close();
@@ -79,7 +82,11 @@ export async function startLab(config: LabConfig, runDir: string, allowed: Reado
       },
     } : {}),
     ...(server ? {
-      ntp: { port: server.port, journal: 'lab/ntp.ndjson', get offsetMs() { return server.offsetMs; }, get requests() { return server.requests; } },
+      ntp: {
+        port: server.port, journal: 'lab/ntp.ndjson', keyIds: server.keyIds,
+        get offsetMs() { return server.offsetMs; }, get requests() { return server.requests; }, get mode() { return server.mode; },
+        setMode: (mode, why) => server.setMode(mode, why),
+      },
     } : {}),
   };
   return { services, summary, close };

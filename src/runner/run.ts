@@ -98,6 +98,11 @@ function openRunFolder(profile: Profile, plan: Plan, options: RunOptions): RunFo
   const dir = path.resolve(options.out ?? path.join('runs', runId));
   const store = RunStore.create(dir, { overwrite: options.overwrite });
   registerSecrets(store, profile.credentials.values());
+  // NTP keys are redacted wherever they would appear, as text (ASCII) and as hex (HEX: keys, packet dumps).
+  for (const k of profile.ntpKeys) {
+    store.addSecret(k.secret.toString('latin1'));
+    store.addSecret(k.secret.toString('hex'));
+  }
   if (options.attestationFile) store.writeFile(ATTESTATIONS_FILE, options.attestationFile);
   const startedAt = new Date().toISOString();
   store.journal({
@@ -167,7 +172,7 @@ async function startRunLab(profile: Profile, plan: Plan, folder: RunFolder, exis
   const controller = new AbortController();
   signal?.addEventListener('abort', () => controller.abort(), { once: true });
   try {
-    const lab = await startLab(profile.lab!, folder.dir, plan.allowed, controller.signal);
+    const lab = await startLab(profile.lab!, folder.dir, plan.allowed, controller.signal, { ntpKeys: profile.ntpKeys });
     folder.store.journal({ type: 'lab-start', ...lab.summary });
     return lab;
   } catch (err) {

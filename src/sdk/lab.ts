@@ -72,6 +72,26 @@ export interface NtpRequestRecord {
   readonly trailerBytes?: number;
   /** The offset served in the answer (ms), or undefined when it was not answered. */
   readonly servedOffsetMs?: number;
+  /** The request's authentication (RFC 5905 MAC): none, valid, invalid, unknown-key, crypto-nak, unsupported. */
+  readonly requestMac?: string;
+  /** The key id the request's MAC names. */
+  readonly keyId?: number;
+  /** The answer's MAC: `valid` (verifies with the key), `wrong` (does not), `none`; undefined when not answered. */
+  readonly answerMac?: 'valid' | 'wrong' | 'none';
+}
+
+/**
+ * How the lab NTP server answers (CR 2.11 RE(2) tests switch it). `auto`, the normal service: a request with
+ * a valid MAC is answered with a MAC of its key, one without a MAC without, one whose MAC does not verify not
+ * at all. `none`: never a MAC (an unauthenticated source); `wrong`: a MAC that does not verify (a forger
+ * without the key); `valid`: always a valid MAC (the authenticated control).
+ */
+export type NtpAnswerMac = 'auto' | 'none' | 'wrong' | 'valid';
+
+export interface NtpServeMode {
+  /** Served time = lab clock + offsetMs. */
+  readonly offsetMs: number;
+  readonly mac: NtpAnswerMac;
 }
 
 export interface LabSyslog {
@@ -88,6 +108,11 @@ export interface LabNtp {
   readonly offsetMs: number;
   readonly requests: readonly NtpRequestRecord[];
   readonly journal: string;
+  /** Ids of the symmetric keys the server holds (lab.ntp.keys); the secrets are not exposed. */
+  readonly keyIds: readonly number[];
+  readonly mode: NtpServeMode;
+  /** Switches how the server answers from now on; journaled in the NTP journal with `why`. */
+  setMode(mode: NtpServeMode, why: string): void;
 }
 
 export interface LabServices {
@@ -97,3 +122,29 @@ export interface LabServices {
   /** How long to wait after the last provoked event for records in flight (ms). */
   readonly settleMs: number;
 }
+
+/** Symmetric NTP key types (RFC 5905 MD5/SHA1 digests, RFC 8573 AES-128-CMAC), as chrony's keyfile names them. */
+export const NTP_KEY_TYPES = ['MD5', 'SHA1', 'AES128CMAC'] as const;
+export type NtpKeyType = (typeof NTP_KEY_TYPES)[number];
+
+/** One symmetric key, its secret already resolved (never journaled or written to evidence). */
+export interface NtpKey {
+  readonly id: number;
+  readonly type: NtpKeyType;
+  readonly secret: Buffer;
+}
+
+/** Key material as chrony's keyfile writes it: `HEX:0a1b...` is hexadecimal, anything else the ASCII bytes. */
+export function ntpKeyMaterial(text: string): Buffer {
+  const hex = /^HEX:([0-9a-fA-F]+)$/.exec(text);
+  return hex ? Buffer.from(hex[1], 'hex') : Buffer.from(text, 'latin1');
+}
+
+/** Why a key cannot be used (AES-128-CMAC needs exactly 16 bytes), or undefined. */
+export function ntpKeyProblem(key: Pick<NtpKey, 'id' | 'type' | 'secret'>): string | undefined {
+  if (!Number.isInteger(key.id) || key.id < 1 || key.id > 0xffffffff) return `key id ${key.id} is not 1..4294967295`;
+  if (key.secret.length === 0) return `key ${key.id} is empty`;
+  if (key.type === 'AES128CMAC' && key.secret.length !== 16) return `key ${key.id} (AES128CMAC) must be 16 bytes (32 hex digits after HEX:), not ${key.secret.length}`;
+  return undefined;
+}
+

@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startEmulator, type Emulator, type Posture } from '../../src/emulator';
+import { loadPosture, postureNtpKey, startEmulator, type Emulator, type Posture } from '../../src/emulator';
 import { makeLabPki, type LabPki } from '../../src/protocols/lab';
 import { RunActionLog } from '../../src/runner/actions';
 import { startLab, type RunningLab } from '../../src/runner/lab';
-import type { ProbeDefinition, Safety } from '../../src/sdk';
+import type { NtpKey, ProbeDefinition, Safety } from '../../src/sdk';
 import { runProbe, type ProbeRun, type ProbeRunOptions } from './probe-harness';
 
 /**
@@ -24,7 +24,16 @@ export interface AuditBench {
   close(): Promise<void>;
 }
 
-export async function startAuditBench(options: { posture?: Posture; ntpOffsetSeconds?: number; allow?: Safety[]; settleSeconds?: number } = {}): Promise<AuditBench> {
+/** The symmetric NTP key of the hardened posture (and of the example hardened profile's lab.ntp.keys). */
+export function hardenedNtpKey(): NtpKey {
+  return postureNtpKey(loadPosture('hardened').audit!)!;
+}
+
+export async function startAuditBench(options: {
+  posture?: Posture; ntpOffsetSeconds?: number; allow?: Safety[]; settleSeconds?: number;
+  /** The lab NTP server's keys (default: the hardened posture's, as a lab engineer would configure them). */
+  ntpKeys?: NtpKey[];
+} = {}): Promise<AuditBench> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-audit-bench-'));
   const pki = makeLabPki(path.join(dir, 'pki'), { address: '127.0.0.1' });
   const controller = new AbortController();
@@ -32,7 +41,7 @@ export async function startAuditBench(options: { posture?: Posture; ntpOffsetSec
   const lab = await startLab({
     address: '127.0.0.1', syslog: { udp: 0, tcp: 0, tls: 0 }, tls: { ca: pki.files.caFile, cert: pki.files.collectorCert, key: pki.files.collectorKey },
     ntp: { port: 0, offsetSeconds: options.ntpOffsetSeconds ?? 0 }, settleSeconds: options.settleSeconds ?? 0.5,
-  }, path.join(dir, 'run'), allowed, controller.signal);
+  }, path.join(dir, 'run'), allowed, controller.signal, { ntpKeys: options.ntpKeys ?? [hardenedNtpKey()] });
   const s = lab.services;
   let emulator: Emulator | undefined;
   try {

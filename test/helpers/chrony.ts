@@ -24,6 +24,8 @@ export interface ChronyMeasurement {
   /** Seconds; > 0: the source is ahead of the local clock (chrony's `Offset`, RFC 5905 theta). */
   readonly offsetS: number;
   readonly refId: string;
+  /** chrony's test bits `123 567 ABCD` ('1' passed): test 5 is the authentication of the answer. */
+  readonly tests: string;
 }
 
 /** Rows of chrony's measurements.log (the header and separator lines skipped). */
@@ -33,16 +35,29 @@ export function readMeasurements(file: string): ChronyMeasurement[] {
     const f = line.trim().split(/\s+/);
     if (!/^\d{4}-\d{2}-\d{2}$/.test(f[0] ?? '')) return [];
     // Date Time IP L St 123 567 ABCD LP RP Score Offset PeerDel PeerDisp RootDel RootDisp Refid MTxRx
-    return [{ source: f[2], stratum: Number(f[4]), offsetS: Number(f[11]), refId: f[16] }];
+    return [{ source: f[2], stratum: Number(f[4]), offsetS: Number(f[11]), refId: f[16], tests: f.slice(5, 8).join(' ') }];
   });
 }
 
-/** Runs chronyd against one NTP server until `until` returns true for its measurements or timeoutMs passes. */
-export async function measureWithChrony(binary: string, server: { host: string; port: number }, until: (m: ChronyMeasurement[]) => boolean, timeoutMs: number): Promise<{ measurements: ChronyMeasurement[]; output: string }> {
+/** A symmetric key for chrony's keyfile: `<id> <type> <text>` (type SHA1, MD5 or AES128; text ASCII or HEX:...). */
+export interface ChronyKey {
+  readonly id: number;
+  readonly type: 'SHA1' | 'MD5' | 'AES128';
+  readonly text: string;
+}
+
+/**
+ * Runs chronyd against one NTP server until `until` returns true for its measurements or timeoutMs passes.
+ * With `key`, chrony authenticates the server with it (`keyfile`, `server ... key <id>`).
+ */
+export async function measureWithChrony(
+  binary: string, server: { host: string; port: number }, until: (m: ChronyMeasurement[]) => boolean, timeoutMs: number, key?: ChronyKey,
+): Promise<{ measurements: ChronyMeasurement[]; output: string }> {
   const dir = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'iacs-chrony-'));
+  if (key) fs.writeFileSync(path.join(dir, 'chrony.keys'), `${key.id} ${key.type} ${key.text}\n`, { mode: 0o600 });
   const conf = [
-    `server ${server.host} port ${server.port} iburst minpoll -2 maxpoll -2`, 'port 0', 'cmdport 0',
-    `pidfile ${dir}/chronyd.pid`, `logdir ${dir}`, 'log measurements',
+    `server ${server.host} port ${server.port} iburst minpoll -2 maxpoll -2${key ? ` key ${key.id}` : ''}`, 'port 0', 'cmdport 0',
+    `pidfile ${dir}/chronyd.pid`, `logdir ${dir}`, 'log measurements', ...(key ? [`keyfile ${dir}/chrony.keys`] : []),
   ];
   fs.writeFileSync(path.join(dir, 'chrony.conf'), `${conf.join('\n')}\n`);
   // -u root: stay root rather than switch to _chrony, which could not write the temporary folder.

@@ -218,6 +218,15 @@ function webApp(accounts: AccountStore, device: Pick<DeviceContext, 'identity' |
   };
 }
 
+/** Every answer states the device clock in its Date header (RFC 9110 §6.6.1), not the host's. */
+function withDeviceDate(device: Pick<DeviceContext, 'audit'>, handler: http.RequestListener): http.RequestListener {
+  return (req, res) => {
+    res.sendDate = false;
+    res.setHeader('date', new Date(device.audit.now()).toUTCString());
+    return handler(req, res);
+  };
+}
+
 /**
  * HTTPS web UI with configurable TLS (versions, ciphers, groups, certificate, client-certificate request)
  * and an optional cleartext HTTP port that serves the same login page.
@@ -249,7 +258,7 @@ export const httpsService: ServiceModule<HttpsPosture> = {
       requestCert: mode !== 'off',
       rejectUnauthorized: mode === 'required' && verify,
       ...(mode !== 'off' ? { ca: [creds.caPem] } : {}),
-    }, webApp(accounts, device, { ...auth, secure: true }));
+    }, withDeviceDate(device, webApp(accounts, device, { ...auth, secure: true })));
     server.on('clientError', onClientError(web, device.identity));
     if (mode === 'required' && !verify) {
       // Requires a certificate but checks nothing about it (what a careless device does).
@@ -271,9 +280,9 @@ export const httpsService: ServiceModule<HttpsPosture> = {
       listeners.push(secure);
       endpoints.push({ protocol: 'https', host: device.host, port: secure.port, tls: true });
       if (config.httpPort !== undefined && config.httpPort !== null) {
-        const plainServer = http.createServer(web.plainHttp === 'redirect'
+        const plainServer = http.createServer(withDeviceDate(device, web.plainHttp === 'redirect'
           ? redirectToHttps(() => secure.port, web, device.identity)
-          : webApp(accounts, device, { ...auth, secure: false }));
+          : webApp(accounts, device, { ...auth, secure: false })));
         plainServer.on('clientError', onClientError(web, device.identity));
         const plain = await listenTcp(plainServer, device.host, device.portFor(config.httpPort), device.connections.counter('https-plain'));
         listeners.push(plain);
