@@ -63,6 +63,8 @@ export interface LabConfig {
   tls?: { ca: string; cert: string; key: string };
   ntp?: { port: number; offsetSeconds?: number };
   settleSeconds?: number;
+  /** Subscribe to the OPC UA audit events of every declared opcua service for the run. */
+  opcuaAudit?: boolean;
 }
 
 export interface Limits {
