@@ -183,8 +183,12 @@ export async function subscribeOpcuaAudit(options: OpcuaAuditOptions): Promise<O
   }
   let sub: ClientSubscription | undefined;
   try {
+    // The keep-alive must come well within the session timeout the server granted (a device may grant 1 s).
+    const publishing = Math.max(20, Math.min(200, Math.floor(session.timeout / 5)));
+    const keepAlive = Math.max(3, Math.min(10, Math.floor((session.timeout * 0.6) / publishing)));
     sub = await bounded(session.createSubscription2({
-      requestedPublishingInterval: 200, requestedLifetimeCount: 300, requestedMaxKeepAliveCount: 10, maxNotificationsPerPublish: 0, publishingEnabled: true, priority: 1,
+      requestedPublishingInterval: publishing, requestedLifetimeCount: keepAlive * 10, requestedMaxKeepAliveCount: keepAlive,
+      maxNotificationsPerPublish: 0, publishingEnabled: true, priority: 1,
     }), ms, 'CreateSubscription', signal);
     const names = auditTypeNames(lib);
     const item: ClientMonitoredItem = await bounded(sub.monitor(
