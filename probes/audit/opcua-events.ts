@@ -1,4 +1,4 @@
-import { defineProbe, judge, type ProbeContext } from '../../src/sdk';
+import { defineProbe, finding, judge, type ProbeContext } from '../../src/sdk';
 import { AUDIT_PHASE, AUDIT_TIMEOUT_MS, REQUIRED_KINDS, correlate, opcuaAuditRecords, type AuditBaseline } from '../../src/protocols/audit';
 
 const RE1 = 'CR 6.1 RE(1)';
@@ -26,7 +26,9 @@ export default defineProbe({
     + 'gives programmatic access to its audit records: CR 6.1 RE(1) passes. Otherwise (no subscription, Server_Auditing false, nothing '
     + 'arrived, nothing provoked) the requirement stays undetermined. Sends nothing to the device itself.',
   requirements: [RE1],
-  findings: {},
+  findings: {
+    'no-audit-access': 'the OPC UA server offers no audit events to the lab\'s subscription (Server_Auditing false, or the subscription was refused); information only, CR 6.1 RE(1) stays undetermined',
+  },
   safety: 'passive',
   scope: 'host',
   appliesTo: [],
@@ -61,7 +63,12 @@ export default defineProbe({
         event: m.record ? JSON.parse(m.record.raw.toString('utf8')) as unknown : null, latencyMs: m.latencyMs, userPresent: m.userPresent,
       })),
     }), opcua.journal];
-    if (obtained.length === 0) return { ...undetermined(whyNothing(subs, events.length - observations.ownSessionEvents), observations), evidence };
+    if (obtained.length === 0) {
+      const why = whyNothing(subs, events.length - observations.ownSessionEvents);
+      // Severity info: an observation for the report, never a verdict (no outcome is given).
+      const offered = !/^no audit subscription|Server_Auditing false/.test(why);
+      return { ...undetermined(why, observations), evidence, findings: offered ? [] : [finding({ code: 'no-audit-access', severity: 'info', requirements: [RE1], evidence, message: why })] };
+    }
     const kinds = [...new Set(obtained.map((m) => m.action.kind))].join(', ');
     return {
       observations, findings: [], evidence,

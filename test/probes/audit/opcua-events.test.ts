@@ -74,6 +74,7 @@ describe('probe audit.opcua-events (CR 6.1 RE(1)) and OPC UA audit events as evi
     expect(attempt.outcomes).to.deep.equal([]);
     expect(attempt.observations.notDetermined).to.match(/Server_Auditing false/);
     expect(attempt.observations.eventsReceived).to.equal(0);
+    expect(attempt.findings.map((f) => [f.code, f.severity])).to.deep.equal([['audit.opcua-events.no-audit-access', 'info']]);
     const events = (await bench.run(eventsProbe, { services: [opcua] })).attempt;
     expect(events.status).to.equal('fail');
     expect(codes(events)).to.include('audit.events.category-not-logged');
