@@ -63,6 +63,8 @@ export interface LabConfig {
   tls?: { ca: string; cert: string; key: string };
   ntp?: { port: number; offsetSeconds?: number; keys?: LabNtpKeyConfig[] };
   settleSeconds?: number;
+  /** Subscribe to the OPC UA audit events of every declared opcua service for the run. */
+  opcuaAudit?: boolean;
 }
 
 /** A symmetric NTP key of the lab server (CR 2.11 RE(2)): the secret is referenced like a password. */

@@ -16,6 +16,7 @@ import type { ProbeDefinition, Safety } from '../sdk';
 import { MapLedger, executeAttempt, type PlannedAttempt } from './attempt';
 import { RunActionLog } from './actions';
 import { startLab, type RunningLab } from './lab';
+import { startOpcuaAudit, type RunningOpcuaAudit } from './lab-opcua';
 import { Vault, registerSecrets } from './credentials';
 import { buildPlan, type Plan } from './plan';
 import type { ShardSpec } from './shard';
@@ -134,11 +135,18 @@ async function executePlan(profile: Profile, plan: Plan, store: RunStore, option
   await actions.learnSources(plan.hosts);
   const scope = enterScope(plan.hosts.flatMap((h) => [h.host, ...h.addresses]));
   let attempts: Attempt[];
+  let opcuaAudit: RunningOpcuaAudit | undefined;
   try {
+    // Subscribed before the first attempt (the login probes' events must find it listening), ended after the last.
+    if (lab && profile.lab?.opcuaAudit) {
+      if (plan.allowed.has('active')) opcuaAudit = await startOpcuaAudit(plan.hosts, vault, { runDir: store.dir, profileDir: profile.dir, signal: runController.signal });
+      store.journal({ type: 'opcua-audit-start', ...(opcuaAudit ? { subscriptions: opcuaAudit.services.subscriptions } : { notStarted: 'active probes are not allowed (the subscriber logs in)' }) });
+    }
+    const labServices = lab ? { ...lab.services, ...(opcuaAudit ? { opcuaAudit: opcuaAudit.services } : {}) } : undefined;
     const execute = (planned: PlannedAttempt) => executeAttempt(planned, {
       store, component: profile.component, policy: profile.policy, essentialFunction: profile.essentialFunction, credentials: vault, allowed: plan.allowed,
       runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: profile.baselineFiles,
-      profileDir: profile.dir, ledger, actions, ...(lab ? { lab: lab.services } : {}),
+      profileDir: profile.dir, ledger, actions, ...(labServices ? { lab: labServices } : {}),
     });
     const lockInfo = (p: PlannedAttempt) => locksOf(p, { credentials: vault, policy: profile.policy });
     attempts = await schedule(plan.attempts, execute, {
@@ -153,6 +161,7 @@ async function executePlan(profile: Profile, plan: Plan, store: RunStore, option
       },
     });
   } finally {
+    await opcuaAudit?.close();
     scope.release();
     options.signal?.removeEventListener('abort', onAbort);
   }

@@ -115,10 +115,70 @@ export interface LabNtp {
   setMode(mode: NtpServeMode, why: string): void;
 }
 
+/**
+ * One OPC UA audit event (Part 5 §6.4 AuditEventType and its subtypes) the lab's subscriber received from the
+ * Server object of a declared opcua service. Times are epoch ms (OPC UA DateTime is UTC); a field the server
+ * left out is null.
+ */
+export interface OpcuaAuditEvent {
+  /** 1, 2, ... over every subscription of the run (the journal's `seq`). */
+  readonly seq: number;
+  /** Lab clock when the notification arrived, epoch ms. */
+  readonly receivedAt: number;
+  /** The declared service the subscription is on (never an address the event names). */
+  readonly host: string;
+  readonly port: number;
+  /** Browse name of the event type ("AuditActivateSessionEventType") and its NodeId. */
+  readonly eventType: string;
+  readonly eventTypeId: string;
+  readonly time: number | null;
+  readonly receiveTime: number | null;
+  readonly actionTimeStamp: number | null;
+  readonly sourceName: string | null;
+  readonly message: string | null;
+  readonly severity: number | null;
+  /** The action succeeded (AuditEventType Status). */
+  readonly status: boolean | null;
+  readonly clientUserId: string | null;
+  readonly serverId: string | null;
+  readonly clientAuditEntryId: string | null;
+  /** AuditSessionEventType and subtypes: the session the event is about. */
+  readonly sessionId: string | null;
+  /** AuditActivateSessionEventType: the user name of a UserName token (the password is never in it). */
+  readonly tokenUserName: string | null;
+  /** The event is about the subscriber's own session: journaled, never evidence of a provoked event. */
+  readonly own: boolean;
+}
+
+/** The audit subscription on one declared opcua service, or why there is none. */
+export interface OpcuaAuditSubscription {
+  readonly host: string;
+  readonly port: number;
+  readonly state: 'subscribed' | 'unavailable';
+  /** Why there is no subscription (no usable endpoint, credentials refused, ...): an observation, not an error. */
+  readonly reason?: string;
+  /** The server's Server_Auditing variable (i=2994), null when it could not be read. */
+  readonly serverAuditing: boolean | null;
+  /** `${securityMode}/${securityPolicy}` and the account the subscriber logged in with. */
+  readonly endpoint?: string;
+  readonly account?: string;
+  /** The subscriber's session (its own events are marked `own`). */
+  readonly sessionId?: string;
+}
+
+export interface LabOpcuaAudit {
+  readonly subscriptions: readonly OpcuaAuditSubscription[];
+  readonly events: readonly OpcuaAuditEvent[];
+  /** The raw journal (every notification, own events too), relative to the run folder. */
+  readonly journal: string;
+}
+
 export interface LabServices {
   readonly address: string;
   readonly syslog?: LabSyslog;
   readonly ntp?: LabNtp;
+  /** OPC UA audit subscriptions (profile `lab.opcuaAudit`), subscribed before the first attempt. */
+  readonly opcuaAudit?: LabOpcuaAudit;
   /** How long to wait after the last provoked event for records in flight (ms). */
   readonly settleMs: number;
 }

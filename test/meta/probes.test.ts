@@ -65,6 +65,7 @@ const CANNOT: Record<string, Partial<Record<'pass' | 'fail', string>>> = {
   'iec104.identification': { fail: 'a general interrogation is positive evidence for CR 7.8 only' },
   'bacnet.identification': { fail: 'reading the device object is positive evidence for CR 7.8 only' },
   'dnp3.identification': { fail: 'device attributes are positive evidence for CR 7.8 only' },
+  'audit.opcua-events': { fail: 'CR 6.1 RE(1) is shown by audit events read through the subscription; events that do not arrive leave it undetermined (CR 2.8 judges missing records)' },
   'cleartext.telnet': { pass: 'a Telnet service carries every credential in clear: it fails CR 1.5/4.1 or, with an unknown prompt, judges nothing' },
 };
 

@@ -43,6 +43,11 @@ export interface OpcuaPosture extends ServicePosture {
   maxSessionsPerUser?: number;
   /** Upper bound of the session timeout granted in CreateSession (node-opcua's own is 50 min). */
   sessionTimeoutSeconds?: number;
+  /**
+   * Raise OPC UA audit events (Part 5 AuditEventType) on the Server object: node-opcua's own (CreateSession,
+   * ActivateSession, CloseSession) with the ClientUserId set right, plus failed activations. Default true.
+   */
+  auditing?: boolean;
 }
 
 /** The posture's names of policies and modes, as node-opcua's values. */
@@ -93,6 +98,8 @@ export interface OpcuaDevice {
   readonly accounts: {
     has(username: string): boolean | Promise<boolean>;
     login(username: string, password: string, source: string, service?: string): LoginResult | Promise<LoginResult>;
+    /** Absent in the Basic128Rsa15 helper process (whose weak posture does not audit). */
+    isLocked?(username: string, source: string): boolean;
   };
   log(message: string): void;
 }
@@ -134,7 +141,8 @@ export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice
   const applicationUri = `urn:${slug(id.vendor)}:${slug(id.model)}:${slug(id.serial)}`;
   const advertised = config.advertisedHostname ?? device.host;
   const pki = serverPki(lib, config, device, applicationUri, advertised);
-  const users = userManager(config, device);
+  let audit: SessionAudit = () => undefined;
+  const users = userManager(config, device, (...args) => audit(...args));
   const started = Date.now();
   const server = new lib.OPCUAServer({
     port: device.port,
@@ -155,7 +163,7 @@ export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice
       productName: id.model, productUri: `urn:${slug(id.vendor)}:${slug(id.model)}`, manufacturerName: id.vendor,
       softwareVersion: id.firmware, buildNumber: id.serial, buildDate: new Date(started),
     },
-    isAuditing: false,
+    isAuditing: config.auditing ?? true,
     userManager: users.manager,
   });
   try {
@@ -164,6 +172,7 @@ export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice
     await server.initialize();
     if (config.cleartextPasswordOnNone) allowCleartextPassword(lib, server);
     populateAddressSpace(lib, server, id, started, config.counterPeriodMs ?? 1000);
+    if (config.auditing ?? true) audit = auditActivations(server);
     server.on('session_closed', (session: ServerSession) => users.forget(session));
     if (config.sessionTimeoutSeconds !== undefined) capSessionTimeout(server, config.sessionTimeoutSeconds * 1000);
     await server.start();
@@ -216,17 +225,59 @@ function serverPki({ OPCUACertificateManager }: typeof NodeOpcua, config: OpcuaP
   };
 }
 
+/** Reports a refused activation to the device's OPC UA audit events. */
+type SessionAudit = (session: ServerSession, username: string, message: string) => void;
+
+/**
+ * node-opcua 2.182.2 with isAuditing raises AuditActivateSessionEventType only for a successful activation,
+ * and with ClientUserId "cc" whatever the user: the device sets the user from the token it accepted, and
+ * raises the refused activations itself (Status false, the user, the reason in Message).
+ */
+function auditActivations(server: OPCUAServer): SessionAudit {
+  type Fields = Record<string, { dataType?: string; value?: unknown } | undefined>;
+  const raise = server.raiseEvent.bind(server) as (type: string, fields: Fields) => void;
+  (server as unknown as { raiseEvent: typeof raise }).raiseEvent = (type, fields) => {
+    if (type === 'AuditActivateSessionEventType' && fields.status?.value === true) {
+      const token = fields.userIdentityToken?.value as { userName?: string } | null | undefined;
+      fields.clientUserId = { dataType: 'String', value: token?.userName ?? 'anonymous' };
+      fields.message = { dataType: 'LocalizedText', value: { text: `session activated for ${token?.userName ?? 'anonymous'}` } };
+    }
+    raise(type, fields);
+  };
+  return (session, username, message) => raise('AuditActivateSessionEventType', {
+    actionTimeStamp: { dataType: 'DateTime', value: new Date() },
+    status: { dataType: 'Boolean', value: false },
+    serverId: { dataType: 'String', value: '' },
+    clientAuditEntryId: { dataType: 'String', value: '' },
+    clientUserId: { dataType: 'String', value: username },
+    sourceName: { dataType: 'String', value: 'Session/ActivateSession' },
+    message: { dataType: 'LocalizedText', value: { text: message } },
+    sessionId: { dataType: 'NodeId', value: session.nodeId },
+    secureChannelId: { dataType: 'String', value: session.channel?.channelId?.toString() ?? '' },
+    severity: { dataType: 'UInt16', value: 500 },
+  });
+}
+
 /** UserName checks against the device accounts: lockout, sessions per user, the known-user timing knob. */
-function userManager(config: OpcuaPosture, device: OpcuaDevice) {
+function userManager(config: OpcuaPosture, device: OpcuaDevice, audit: SessionAudit) {
   const accounts = device.accounts;
   const sessionUsers = new Map<ServerSession, string>();
   const delays = new Set<NodeJS.Timeout>();
   const checkUser = async (session: ServerSession, username: string, password: string): Promise<boolean> => {
     if (config.acceptAnyPassword) return accounts.has(username);
     const open = [...sessionUsers].filter(([s, u]) => u === username && s !== session).length;
-    const ok = (await accounts.login(username, password, session.channel?.remoteAddress ?? '', 'opcua')) === 'ok';
+    const source = session.channel?.remoteAddress ?? '';
+    const result = await accounts.login(username, password, source, 'opcua');
+    const ok = result === 'ok';
+    if (result === 'locked') audit(session, username, `login refused for ${username}: account locked`);
+    else if (!ok) {
+      audit(session, username, `login failed for ${username}: wrong user name or password`);
+      // The failure that reached the threshold: the lock is an event of its own (as ACCT_LOCK in syslog).
+      if (accounts.isLocked?.(username, source)) audit(session, username, `account ${username} locked after repeated failed logins`);
+    }
     if (ok && config.maxSessionsPerUser !== undefined && open >= config.maxSessionsPerUser) {
       device.log(`opcua: ${username} already has ${open} session(s); refusing another`);
+      audit(session, username, `session limit: ${username} already has ${open} session(s)`);
       return false;
     }
     if (ok) sessionUsers.set(session, username);

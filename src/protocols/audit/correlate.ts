@@ -6,6 +6,12 @@
  * record that fits contradictory kinds (failed and succeeded) is no evidence of either.
  */
 import type { ActionKind, ActionRecord, SyslogRecord } from '../../sdk';
+import type { OpcuaAuditRecord } from './opcua-records';
+
+/** What the correlation matches: a syslog record, or an OPC UA audit event of the host's subscription. */
+export type AuditRecord = SyslogRecord | OpcuaAuditRecord;
+
+export const isOpcuaRecord = (r: AuditRecord): r is OpcuaAuditRecord => r.transport === 'opcua';
 
 /** How device logs word each kind (OpenSSH, PAM, web servers, PLC vendors' English messages). */
 export const KIND_PATTERNS: Readonly<Record<ActionKind, RegExp>> = {
@@ -68,7 +74,7 @@ export function isAmbiguous(r: SyslogRecord): boolean {
 
 export interface EventMatch {
   readonly action: ActionRecord;
-  readonly record?: SyslogRecord;
+  readonly record?: AuditRecord;
   /** Collector receive time minus action time (ms). */
   readonly latencyMs?: number;
   /** The record names the account (CR 2.12). */
@@ -88,22 +94,39 @@ function mentions(text: string, account: string): boolean {
   return new RegExp(`(^|[^\\w.-])${escaped}($|[^\\w.-])`).test(text);
 }
 
-/** Matches actions to the device's records (`deviceAddresses`: where the device's records come from). */
-export function correlate(actions: readonly ActionRecord[], records: readonly SyslogRecord[], options: { deviceAddresses: readonly string[]; windowMs: number; earlyMs?: number }): EventMatch[] {
-  const fromDevice = records.filter((r) => options.deviceAddresses.includes(r.peer) && !isAmbiguous(r));
-  const used = new Set<number>();
+/**
+ * The record reports this action: a syslog record by its wording and the interface it names; an OPC UA
+ * audit event by its kinds, and only for opcua actions on the host and port of its subscription.
+ */
+function reports(r: AuditRecord, action: ActionRecord): boolean {
+  if (isOpcuaRecord(r)) return action.interface === 'opcua' && r.host === action.host && r.port === action.port && r.kinds.includes(action.kind);
+  return KIND_PATTERNS[action.kind].test(recordText(r)) && fitsInterface(r, action.interface);
+}
+
+/** The record names the account: as a word of a syslog record; as the user an OPC UA event is attributed to. */
+function namesAccount(r: AuditRecord, account: string): boolean {
+  return isOpcuaRecord(r) ? r.attributedUser === account : mentions(recordText(r), account);
+}
+
+/**
+ * Matches actions to the device's records (`deviceAddresses`: where the device's syslog records come from;
+ * OPC UA audit records carry their subscription instead).
+ */
+export function correlate(actions: readonly ActionRecord[], records: readonly AuditRecord[], options: { deviceAddresses: readonly string[]; windowMs: number; earlyMs?: number }): EventMatch[] {
+  const fromDevice = records.filter((r) => isOpcuaRecord(r) || (options.deviceAddresses.includes(r.peer) && !isAmbiguous(r)));
+  // Keyed by the record itself: syslog and OPC UA records are numbered apart.
+  const used = new Set<AuditRecord>();
   const early = options.earlyMs ?? 1000;
   return [...actions].sort((a, b) => a.atMs - b.atMs).map((action) => {
-    const candidates = fromDevice.filter((r) => !used.has(r.seq) && r.receivedAt >= action.atMs - early && r.receivedAt <= action.atMs + options.windowMs
-      && KIND_PATTERNS[action.kind].test(recordText(r)) && fitsInterface(r, action.interface));
+    const candidates = fromDevice.filter((r) => !used.has(r) && r.receivedAt >= action.atMs - early && r.receivedAt <= action.atMs + options.windowMs && reports(r, action));
     // Prefer a record that names the account: of two failures in a row, each finds its own.
-    const record = candidates.find((r) => action.account !== undefined && mentions(recordText(r), action.account)) ?? candidates[0];
+    const record = candidates.find((r) => action.account !== undefined && namesAccount(r, action.account)) ?? candidates[0];
     if (!record) return { action };
-    used.add(record.seq);
+    used.add(record);
     const ts = record.message.timestamp?.epochMs;
     return {
       action, record, latencyMs: record.receivedAt - action.atMs,
-      ...(action.account !== undefined ? { userPresent: mentions(recordText(record), action.account) } : {}),
+      ...(action.account !== undefined ? { userPresent: namesAccount(record, action.account) } : {}),
       ...(ts !== undefined ? { clockOffsetMs: ts - record.receivedAt } : {}),
     };
   });

@@ -3,9 +3,10 @@
  * the correlation with the lab collector's records, and the evidence file that lists every match. Each probe
  * judges its requirement from the same `AuditEvidence`.
  */
-import type { ActionRecord, ProbeContext, ServiceProtocol, SyslogRecord } from '../../sdk';
+import type { ActionRecord, ProbeContext, ServiceProtocol } from '../../sdk';
 import { PHASE } from '../auth/checks/common';
-import { correlate, isAmbiguous, REQUIRED_KINDS, type EventMatch } from './correlate';
+import { correlate, isAmbiguous, isOpcuaRecord, REQUIRED_KINDS, type AuditRecord, type EventMatch } from './correlate';
+import { opcuaAuditRecords } from './opcua-records';
 
 /** The audit probes run last on a host: after every login, session (phase 1) and lockout (phase 2) probe. */
 export const AUDIT_PHASE = PHASE.lockout + 1;
@@ -31,8 +32,9 @@ export const LOGIN_INTERFACES: ReadonlySet<ServiceProtocol> = new Set<ServicePro
 export interface AuditEvidence {
   readonly actions: readonly ActionRecord[];
   readonly matches: readonly EventMatch[];
-  /** Records from the device's addresses (the others are not its records). */
-  readonly deviceRecords: readonly SyslogRecord[];
+  /** Syslog records from the device's addresses (the others are not its records) and the OPC UA audit
+   * events of the host's subscriptions (the subscriber's own session left out). */
+  readonly deviceRecords: readonly AuditRecord[];
   readonly otherSourceRecords: number;
   readonly ambiguousRecords: number;
   /** Declared login interfaces of the host that no probe exercised. */
@@ -44,7 +46,8 @@ export interface AuditEvidence {
 /** The reason there is nothing to judge, or the evidence. */
 export async function gatherAuditEvidence(ctx: ProbeContext<unknown>): Promise<AuditEvidence | { notDetermined: string }> {
   const syslog = ctx.lab?.syslog;
-  if (!syslog) return { notDetermined: 'the profile has no lab syslog collector (lab: block): the device\'s records cannot be read' };
+  const opcua = ctx.lab?.opcuaAudit;
+  if (!syslog && !opcua) return { notDetermined: 'the profile has no lab syslog collector nor OPC UA audit subscription (lab: block): the device\'s records cannot be read' };
   const actions = ctx.actions.list().filter((a) => a.host === ctx.host.host);
   if (actions.length === 0) return { notDetermined: 'no probe provoked a security event on this host (no login, lockout or session probe ran against it)' };
   const last = Math.max(...actions.map((a) => a.atMs));
@@ -53,23 +56,26 @@ export async function gatherAuditEvidence(ctx: ProbeContext<unknown>): Promise<A
 
   const baseline = ctx.baseline<AuditBaseline>('audit');
   const deviceAddresses = [ctx.host.host, ...ctx.host.addresses];
-  const records = syslog.records;
-  const deviceRecords = records.filter((r) => deviceAddresses.includes(r.peer));
+  const syslogRecords = syslog?.records ?? [];
+  const opcuaRecords = opcuaAuditRecords((opcua?.events ?? []).filter((e) => e.host === ctx.host.host));
+  const records: AuditRecord[] = [...syslogRecords, ...opcuaRecords];
+  const deviceRecords = records.filter((r) => isOpcuaRecord(r) || deviceAddresses.includes(r.peer));
   const matches = correlate(actions, records, { deviceAddresses, windowMs: baseline.windowSeconds * 1000 });
   const exercised = new Set(actions.map((a) => a.interface));
   const unexercised = ctx.host.services.filter((s) => LOGIN_INTERFACES.has(s.protocol) && !exercised.has(s.protocol)).map((s) => `${s.protocol}/${s.port}`);
+  const journals = [syslog?.journal, opcua?.journal].filter((j): j is string => j !== undefined);
   const evidence = [ctx.evidence.save('correlation.json', {
-    collectorJournal: syslog.journal, deviceAddresses, windowSeconds: baseline.windowSeconds,
+    collectorJournal: syslog?.journal ?? null, opcuaAuditJournal: opcua?.journal ?? null, deviceAddresses, windowSeconds: baseline.windowSeconds,
     matches: matches.map((m) => ({
       action: { seq: m.action.seq, at: m.action.at, kind: m.action.kind, interface: m.action.interface, port: m.action.port, account: m.action.account, probe: m.action.probe },
       record: m.record ? { seq: m.record.seq, transport: m.record.transport, text: m.record.raw.toString('utf8') } : null,
       latencyMs: m.latencyMs, userPresent: m.userPresent, clockOffsetMs: m.clockOffsetMs,
     })),
-  }), syslog.journal];
+  }), ...journals];
   return {
     actions, matches, deviceRecords, unexercised, evidence, baseline,
     otherSourceRecords: records.length - deviceRecords.length,
-    ambiguousRecords: deviceRecords.filter(isAmbiguous).length,
+    ambiguousRecords: deviceRecords.filter((r) => !isOpcuaRecord(r) && isAmbiguous(r)).length,
   };
 }
 

@@ -1,3 +1,4 @@
 export * from './correlate';
 export * from './evidence';
 export * from './clock';
+export * from './opcua-records';

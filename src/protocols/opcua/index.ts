@@ -6,3 +6,4 @@ export * from './identity';
 export * from './names';
 export * from './endpoints';
 export * from './baseline';
+export * from './audit';
