@@ -171,6 +171,12 @@ export default defineProbe<Inputs>({
       const why = asked === 0 ? 'the device never asked the lab NTP server' : `the device asked ${asked} time(s) but did not follow the authenticated control either (${control.lastOffsetMs === null ? 'no reading' : seconds(control.lastOffsetMs)} vs ${seconds(controlMs)} served)`;
       return { observations: { ...observations, notDetermined: `refusing the unauthenticated time shows nothing: ${why}; check its NTP server, key and step limits` }, findings: [], outcomes: [] };
     }
+    // A device that did not ask during an attack phase was never offered the unauthenticated time: ignoring it
+    // shows nothing (a device polling every 64 s would otherwise pass a short window by chance).
+    const unasked = phases.filter((p) => p.phase !== 'control' && p.requestsFromDevice === 0);
+    if (unasked.length > 0) {
+      return { observations: { ...observations, notDetermined: `the device did not ask the lab NTP server during ${unasked.map((p) => p.phase).join(', ')} (${ctx.inputs.observeSeconds} s each): it was never offered the unauthenticated time; raise observeSeconds above its poll interval` }, findings: [], outcomes: [] };
+    }
     const passReason = `the device ignored ${seconds(attackMs)} served without a MAC and with a wrong MAC for ${ctx.inputs.observeSeconds} s each, `
       + `and followed ${seconds(controlMs)} served with a valid MAC (${seconds(control.lastOffsetMs!)}, ${before.source})`;
     return { observations, findings: [], outcomes: judge([{ requirement: RE2, coverage: 'full', passReason }], []) };

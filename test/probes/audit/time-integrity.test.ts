@@ -109,6 +109,33 @@ describe('probe audit.time-integrity (CR 2.11 RE(2))', function () {
     }
   });
 
+  it('deceptive device: follows any answer but asks the NTP server only during the control -> not determined, never pass', async () => {
+    bench = await startAuditBench();
+    let offsetMs = 0;
+    const ntpPort = bench.lab.services.ntp!.port;
+    // Polls once, 7.5 s in: after both 3 s attack windows, inside the control window (as a device polling every 64 s may).
+    const poll = setTimeout(() => void queryNtp('127.0.0.1', ntpPort, { timeoutMs: 1000 }).then((s) => { offsetMs = s.offsetMs; }, () => undefined), 7500);
+    const slow = http.createServer((_req, res) => {
+      res.sendDate = false;
+      res.writeHead(200, { date: new Date(Date.now() + offsetMs).toUTCString() });
+      res.end();
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (slow.address() as AddressInfo).port;
+      const { attempt } = await bench.run(probe, { services: [{ port, protocol: 'http' }], inputs: { ...FAST, observeSeconds: 3 } });
+      const phases = attempt.observations.phases as Phase[];
+      expect(phases.find((p) => p.phase === 'control')?.followed, JSON.stringify(phases)).to.equal(true);
+      expect(attempt.status).to.equal('not_determined');
+      expect(attempt.outcomes).to.deep.equal([]);
+      expect(attempt.observations.notDetermined).to.match(/did not ask the lab NTP server during attack-no-mac, attack-wrong-mac/);
+    } finally {
+      clearTimeout(poll);
+      slow.closeAllConnections();
+      await new Promise<void>((resolve) => slow.close(() => resolve()));
+    }
+  });
+
   it('a device that answers once and then stalls: the attempt runs out of time -> error, and offset 0 is still restored', async () => {
     bench = await startAuditBench();
     let answered = 0;
