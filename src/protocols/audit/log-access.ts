@@ -220,3 +220,32 @@ export function commonRecords(a: LogSnapshot, b: LogSnapshot): number {
   const set = new Set(a.records);
   return b.records.filter((r) => set.has(r)).length;
 }
+
+const TIMESTAMP = /^\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d/;
+const MIN_DISTINCT_LENGTH = 16;
+
+/** Values of a record distinctive enough to recognise it in another rendering: its timestamp and long texts. */
+function fingerprints(record: string): string[] {
+  let leaves: string[];
+  try {
+    const leafStrings = (v: unknown): string[] => (typeof v === 'string' ? [v] : v !== null && typeof v === 'object' ? Object.values(v).flatMap(leafStrings) : []);
+    leaves = leafStrings(JSON.parse(record));
+  } catch {
+    const parsed = parseSyslog(record);
+    leaves = [record, ...(parsed.message ? [parsed.message] : [])];
+  }
+  return leaves.filter((v) => TIMESTAMP.test(v) || v.length >= MIN_DISTINCT_LENGTH);
+}
+
+const escapeHtml = (v: string) => v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
+/**
+ * How many records of the authorised read appear in another answer's raw body, in whatever form: the same record,
+ * or one of its timestamps or long texts (an HTML view of the log, JSON with fields added per viewer). Exact
+ * record comparison alone would take such an answer for "no record read".
+ */
+export function recognisedRecords(authorised: LogSnapshot, body: Buffer): number {
+  const text = body.toString('utf8');
+  if (text.length === 0) return 0;
+  return authorised.records.filter((r) => fingerprints(r).some((v) => text.includes(v) || text.includes(escapeHtml(v)))).length;
+}

@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import probe from '../../../probes/audit/log-access';
 import { startEmulator, type Emulator } from '../../../src/emulator';
 import { RunActionLog } from '../../../src/runner/actions';
@@ -61,6 +63,32 @@ describe('probe audit.log-access (CR 6.1, 6.1 RE(1), 3.9)', function () {
     expect(outcome(page.attempt, 'CR 6.1 RE(1)')).to.equal(undefined);
     expect(outcome(page.attempt, 'CR 6.1')).to.deep.include({ verdict: 'pass' });
     expect(page.attempt.observations.notDetermined).to.match(/RE\(1\).*html/);
+  });
+
+  it('deceptive peer: JSON for the reader, the same log as an HTML view for the operator (never the same record text) -> CR 3.9 fail', async () => {
+    const records = LOG_LINES.map((line, i) => ({ time: line.split(' ')[1], message: line.split(' - ').pop(), seq: i }));
+    const user = (req: http.IncomingMessage) => Buffer.from((req.headers.authorization ?? 'Basic ').slice(6), 'base64').toString().split(':')[0];
+    const server = http.createServer((req, res) => {
+      if (user(req) === 'engineer') return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(records));
+      if (user(req) === 'operator') {
+        const rows = records.map((r) => `<tr><td>${r.time}</td><td>${r.message!.replace(/</g, '&lt;')}</td></tr>`).join('');
+        return res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><html><body><h1>Event viewer</h1><table>${rows}</table></body></html>`);
+      }
+      return res.writeHead(401, { 'www-authenticate': 'Basic realm="plc"' }).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { attempt } = await runProbe(probe, {
+        service: { port: (server.address() as AddressInfo).port, protocol: 'http' }, policy: { auditLog: { http: { path: '/api/audit-log', format: 'json' } } },
+        credentials: { 'audit.reader': HARDENED_READER, 'audit.unprivileged': HARDENED_OPERATOR },
+      });
+      expect(attempt.status).to.equal('fail');
+      expect(codes(attempt)).to.deep.equal(['audit.log-access.readable-by-unprivileged']);
+      expect(outcome(attempt, 'CR 3.9')).to.deep.include({ verdict: 'fail' });
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('the authorised account is refused (403) -> CR 6.1 fail; a wrong reader password (401) is an auth error, not a verdict', async () => {
