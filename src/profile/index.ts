@@ -63,6 +63,8 @@ export interface LabConfig {
   tls?: { ca: string; cert: string; key: string };
   ntp?: { port: number; offsetSeconds?: number };
   settleSeconds?: number;
+  /** The collector outage of `audit.outage` (CR 2.10); absent: the defaults (docs/audit.md). */
+  outage?: { seconds?: number; alarm?: string; provoke?: boolean; reconnectSeconds?: number; transports?: ('udp' | 'tcp' | 'tls')[] };
 }
 
 export interface Limits {
@@ -355,6 +357,13 @@ function labOf(raw: LabConfig, baseDir: string, issue: (field: string[], message
   if (raw.tls) {
     tls = { ca: path.resolve(baseDir, raw.tls.ca), cert: path.resolve(baseDir, raw.tls.cert), key: path.resolve(baseDir, raw.tls.key) };
     for (const [field, file] of Object.entries(tls)) if (!fs.existsSync(file)) issue(['tls', field], `${file} does not exist`);
+  }
+  if (raw.outage?.alarm !== undefined) {
+    try {
+      new RegExp(raw.outage.alarm, 'i');
+    } catch (err) {
+      issue(['outage', 'alarm'], `not a regular expression: ${(err as Error).message}`);
+    }
   }
   return { ...raw, ...(tls ? { tls } : {}) };
 }

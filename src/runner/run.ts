@@ -167,7 +167,7 @@ async function startRunLab(profile: Profile, plan: Plan, folder: RunFolder, exis
   const controller = new AbortController();
   signal?.addEventListener('abort', () => controller.abort(), { once: true });
   try {
-    const lab = await startLab(profile.lab!, folder.dir, plan.allowed, controller.signal);
+    const lab = await startLab(profile.lab!, folder.dir, plan.allowed, controller.signal, (entry) => folder.store.journal(entry));
     folder.store.journal({ type: 'lab-start', ...lab.summary });
     return lab;
   } catch (err) {

@@ -74,12 +74,47 @@ export interface NtpRequestRecord {
   readonly servedOffsetMs?: number;
 }
 
+/** One period the lab syslog collector was made unreachable on purpose (CR 2.10, `audit.outage`). */
+export interface CollectorOutage {
+  /** Epoch ms (lab clock). */
+  readonly startedAt: number;
+  readonly endedAt?: number;
+  readonly transports: readonly ('udp' | 'tcp' | 'tls')[];
+  /** Stream connections (and TLS handshakes in progress) destroyed at the start. */
+  readonly connectionsDestroyed: number;
+  readonly reason?: string;
+  /** Why the collector resumed: the caller, its safety timer, or the collector closing. */
+  readonly endedBy?: 'resume' | 'timer' | 'close';
+}
+
 export interface LabSyslog {
   readonly ports: Readonly<Partial<Record<'udp' | 'tcp' | 'tls', number>>>;
   readonly records: readonly SyslogRecord[];
   waitFor(match: (r: SyslogRecord) => boolean, timeoutMs: number, signal?: AbortSignal): Promise<SyslogRecord | undefined>;
   /** The raw journal, relative to the run folder. */
   readonly journal: string;
+  /**
+   * Makes the collector unreachable: stops listening on `transports` (default all) and destroys the stream
+   * connections, so reconnects are refused, until `resume()` (or by itself after `maxMs`). Journaled in the
+   * collector's journal and the run journal. Only `audit.outage` uses it.
+   */
+  suspend(options: { transports?: readonly ('udp' | 'tcp' | 'tls')[]; maxMs: number; reason: string }): Promise<CollectorOutage>;
+  /** Listens again on the same ports; undefined when no outage was on. */
+  resume(): Promise<CollectorOutage | undefined>;
+}
+
+/** The profile's `lab.outage` block with defaults applied (docs/audit.md, CR 2.10). */
+export interface LabOutageSettings {
+  /** How long the collector stays unreachable (ms). */
+  readonly durationMs: number;
+  /** A record matching this (case-insensitive) is the device's alarm; undefined: the alarm is not judged. */
+  readonly alarm?: RegExp;
+  /** Provoke failed logins with unknown user names during the outage (default true). */
+  readonly provoke: boolean;
+  /** How long a sender may take to reconnect and deliver after the outage, before lab.settleSeconds (ms). */
+  readonly reconnectMs: number;
+  /** Collector transports taken down (default: every started one). */
+  readonly transports?: readonly ('udp' | 'tcp' | 'tls')[];
 }
 
 export interface LabNtp {
@@ -96,4 +131,6 @@ export interface LabServices {
   readonly ntp?: LabNtp;
   /** How long to wait after the last provoked event for records in flight (ms). */
   readonly settleMs: number;
+  /** The collector outage `audit.outage` makes (profile `lab.outage`, defaults applied). */
+  readonly outage?: LabOutageSettings;
 }
