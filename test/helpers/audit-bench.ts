@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startEmulator, type Emulator, type Posture } from '../../src/emulator';
+import type { LabConfig } from '../../src/profile';
 import { makeLabPki, type LabPki } from '../../src/protocols/lab';
 import { RunActionLog } from '../../src/runner/actions';
 import { startLab, type RunningLab } from '../../src/runner/lab';
@@ -24,7 +25,9 @@ export interface AuditBench {
   close(): Promise<void>;
 }
 
-export async function startAuditBench(options: { posture?: Posture; ntpOffsetSeconds?: number; allow?: Safety[]; settleSeconds?: number } = {}): Promise<AuditBench> {
+export async function startAuditBench(options: {
+  posture?: Posture; ntpOffsetSeconds?: number; allow?: Safety[]; settleSeconds?: number; outage?: LabConfig['outage'];
+} = {}): Promise<AuditBench> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-audit-bench-'));
   const pki = makeLabPki(path.join(dir, 'pki'), { address: '127.0.0.1' });
   const controller = new AbortController();
@@ -32,6 +35,7 @@ export async function startAuditBench(options: { posture?: Posture; ntpOffsetSec
   const lab = await startLab({
     address: '127.0.0.1', syslog: { udp: 0, tcp: 0, tls: 0 }, tls: { ca: pki.files.caFile, cert: pki.files.collectorCert, key: pki.files.collectorKey },
     ntp: { port: 0, offsetSeconds: options.ntpOffsetSeconds ?? 0 }, settleSeconds: options.settleSeconds ?? 0.5,
+    ...(options.outage ? { outage: options.outage } : {}),
   }, path.join(dir, 'run'), allowed, controller.signal);
   const s = lab.services;
   let emulator: Emulator | undefined;

@@ -90,7 +90,9 @@ describe('scheduling of the authentication probes: the whole plan against the ha
     const all = fs.readFileSync(path.join(out, 'journal.ndjson'), 'utf8').trim().split('\n')
       .map((l) => JSON.parse(l) as { type: string; attempt?: Attempt }).filter((j) => j.type === 'attempt' && j.attempt!.status !== 'skipped').map((j) => j.attempt!);
     const firstAudit = all.findIndex((a) => a.probe.startsWith('audit.'));
-    expect(all.slice(firstAudit).map((a) => a.probe).sort(), all.map((a) => a.probe).join(' ')).to.deep.equal(['audit.events', 'audit.identity', 'audit.timestamps']);
+    expect(all.slice(firstAudit).map((a) => a.probe).sort(), all.map((a) => a.probe).join(' ')).to.deep.equal(['audit.events', 'audit.identity', 'audit.outage', 'audit.timestamps']);
+    // The collector outage (intrusive) comes after the audit probes that read the run's records.
+    expect(all[all.length - 1].probe).to.equal('audit.outage');
     const journal = all.slice(0, firstAudit);
     const firstLockout = journal.findIndex((a) => a.probe.endsWith('.lockout'));
     expect(journal.slice(firstLockout).every((a) => a.probe.endsWith('.lockout')), journal.map((a) => a.probe).join(' ')).to.equal(true);

@@ -1,2 +1,3 @@
 export * from './correlate';
 export * from './evidence';
+export * from './outage';

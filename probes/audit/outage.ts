@@ -1,0 +1,262 @@
+import {
+  defineProbe, finding, judge, type ActionRecord, type CollectorOutage, type Finding, type LabOutageSettings, type LabSyslog,
+  type ProbeContext, type ServiceUnderTest, type SyslogRecord,
+} from '../../src/sdk';
+import {
+  OUTAGE_ACCOUNT_PREFIX, OUTAGE_PHASE, findAlarm, judgeDelivery, namesAccount, reportsFailedLogin, type Delivery,
+} from '../../src/protocols/audit';
+import { failLoginsWithUnknownUsers, loginServices, type UnknownUserLogin } from '../../src/protocols/auth/checks/unknown-users';
+import { EssentialFunctionMonitor, type EssentialFunction, type MonitorReport } from '../../src/protocols/modbus';
+
+const CR = 'CR 2.10';
+/** Failed logins per login interface during the outage. */
+const PER_SERVICE = 3;
+/** After the listeners close, give the device this long to see its connection gone before events come. */
+const NOTICE_MS = 1000;
+
+type Ctx = ProbeContext<unknown>;
+
+/** The profile's `essentialFunction.modbus` block in the monitor's terms (as modbus.input-validation reads it). */
+function essentialFunction(block: unknown, unitId: number): EssentialFunction {
+  const b = (block ?? {}) as { unitId?: number; register?: number; table?: 'holding' | 'input'; kind?: string; periodMs?: number };
+  return {
+    unitId: b.unitId ?? unitId, table: b.table === 'input' ? 'input-registers' : 'holding-registers', address: b.register ?? 0,
+    kind: b.kind === 'counter' ? 'counter' : 'value', ...(b.periodMs !== undefined ? { periodMs: b.periodMs } : {}),
+  };
+}
+
+/** The monitor of the profile's essential function, or why there is none. */
+function monitorOf(ctx: Ctx): EssentialFunctionMonitor | { reason: string } {
+  const block = ctx.essentialFunction.modbus;
+  if (block === undefined) return { reason: 'the profile declares no essential function (essentialFunction.modbus): whether it survives the outage is not determined' };
+  const modbus = ctx.host.services.find((s) => s.protocol === 'modbus');
+  if (!modbus) return { reason: 'essentialFunction.modbus is declared, but the host has no plain modbus service to poll it on: not determined' };
+  return new EssentialFunctionMonitor(modbus, essentialFunction(block, modbus.unitId ?? 1), { signal: ctx.signal });
+}
+
+/** The run's actions for these provoked logins. */
+function actionsOf(ctx: Ctx, logins: readonly UnknownUserLogin[]): ActionRecord[] {
+  const accounts = new Set(logins.map((l) => l.account));
+  return ctx.actions.list().filter((a) => a.host === ctx.host.host && a.account !== undefined && accounts.has(a.account) && a.kind === 'login-failed');
+}
+
+/** Failed logins on each login interface (`first` upward), within `budget`; the reasons of interfaces without a login. */
+async function provoke(ctx: Ctx, services: readonly ServiceUnderTest[], first: number, perService: number, budget: number) {
+  const logins: UnknownUserLogin[] = [];
+  const unsupported: string[] = [];
+  let next = first;
+  for (const service of services) {
+    const count = Math.min(perService, budget - logins.length);
+    if (count <= 0) break;
+    const done = await failLoginsWithUnknownUsers(ctx, service, { prefix: OUTAGE_ACCOUNT_PREFIX, first: next, count });
+    if ('unsupported' in done) unsupported.push(`${service.name}: ${done.unsupported}`);
+    else logins.push(...done);
+    next += count;
+  }
+  return { logins, unsupported };
+}
+
+/**
+ * Failed logins with unknown users never lock a real account; a device that locks per source address would
+ * lock us out, so stay below its documented threshold there (the control event counts too).
+ */
+function failureBudget(ctx: Ctx): number {
+  const lockout = ctx.policy.lockout;
+  return lockout?.scope === 'source' && lockout.threshold !== undefined ? Math.max(0, lockout.threshold - 2) : Number.POSITIVE_INFINITY;
+}
+
+interface Control {
+  readonly action: ActionRecord;
+  readonly record: SyslogRecord;
+  readonly namesUsers: boolean;
+}
+
+/** One failed login before the outage, and its record: the device logs such events, and over which transport. */
+async function controlEvent(ctx: Ctx, syslog: LabSyslog, services: readonly ServiceUnderTest[], deviceAddresses: readonly string[], waitMs: number): Promise<Control | { reason: string }> {
+  const { logins, unsupported } = await provoke(ctx, services, 0, 1, 1);
+  const action = actionsOf(ctx, logins)[0];
+  if (!action) return { reason: `no failed login could be made before the outage (${unsupported.join('; ') || 'no login interface answered with a verdict'})` };
+  const record = await syslog.waitFor((r) => reportsFailedLogin(r, action, deviceAddresses), waitMs, ctx.signal);
+  ctx.signal.throwIfAborted();
+  if (!record) return { reason: `the device did not log the failed login of ${action.account} via ${action.interface} within ${waitMs} ms before the outage (see audit.events): what the outage does to its log cannot be told` };
+  return { action, record, namesUsers: namesAccount(record, action.account!) };
+}
+
+interface OutageRun {
+  readonly outage: CollectorOutage;
+  readonly logins: readonly UnknownUserLogin[];
+  readonly unsupported: readonly string[];
+}
+
+/** Makes the collector unreachable, provokes failed logins, waits out the outage; the collector is back in every case. */
+async function makeOutage(ctx: Ctx, syslog: LabSyslog, settings: LabOutageSettings, services: readonly ServiceUnderTest[]): Promise<OutageRun> {
+  const started = await syslog.suspend({
+    maxMs: settings.durationMs + 60_000, reason: `audit.outage on ${ctx.host.host}`, ...(settings.transports ? { transports: settings.transports } : {}),
+  });
+  try {
+    await ctx.wait(Math.min(NOTICE_MS, settings.durationMs / 4), 'audit.outage: the device sees its collector connection gone');
+    const { logins, unsupported } = settings.provoke ? await provoke(ctx, services, 1, PER_SERVICE, failureBudget(ctx)) : { logins: [], unsupported: [] };
+    const left = started.startedAt + settings.durationMs - Date.now();
+    if (left > 0) await ctx.wait(left, 'audit.outage: the lab syslog collector stays unreachable (lab.outage.seconds)');
+    const ended = await syslog.resume();
+    return { outage: ended ?? started, logins, unsupported };
+  } finally {
+    await syslog.resume();
+  }
+}
+
+interface Parts {
+  delivery?: Delivery;
+  lossNotDetermined?: string;
+  alarm?: SyslogRecord;
+  alarmNotDetermined?: string;
+  monitor?: MonitorReport;
+  functionNotDetermined?: string;
+}
+
+function judgement(parts: Parts, settings: LabOutageSettings, outage: CollectorOutage, evidence: string[]) {
+  const findings: Finding[] = [];
+  const passed: string[] = [];
+  const { delivery, monitor } = parts;
+  if (delivery) {
+    if (delivery.lost.length > 0) {
+      const accounts = delivery.lost.map((a) => `${a.account} via ${a.interface}`).slice(0, 5).join(', ');
+      findings.push(finding({ code: 'events-lost', severity: 'high', requirements: [CR], evidence, message: `${delivery.lost.length} of ${delivery.matches.length} failed login(s) provoked while the collector was unreachable never arrived after it came back (${accounts})` }));
+    } else passed.push(`all ${delivery.matches.length} failed logins provoked during the ${Math.round((outage.endedAt! - outage.startedAt) / 1000)} s outage arrived afterwards`);
+  }
+  if (settings.alarm && !parts.alarmNotDetermined) {
+    if (!parts.alarm) findings.push(finding({ code: 'no-alarm', severity: 'medium', requirements: [CR], evidence, message: `no record matching /${settings.alarm.source}/ came from the device during or after the collector outage` }));
+    else passed.push(`the device raised the alarm (${parts.alarm.raw.toString('utf8').slice(0, 120)})`);
+  }
+  if (monitor) {
+    if (monitor.degraded) findings.push(finding({ code: 'function-lost', severity: 'high', requirements: [CR], evidence, message: `the essential function degraded while the collector was unreachable: ${monitor.reasons.join('; ')}` }));
+    else passed.push(`the essential function answered ${monitor.answered} of ${monitor.samples} reads`);
+  }
+  const determined = [delivery, settings.alarm && !parts.alarmNotDetermined, monitor].filter(Boolean).length;
+  if (determined === 0) return { findings, outcomes: [] };
+  const notDetermined = [parts.lossNotDetermined, parts.alarmNotDetermined, parts.functionNotDetermined].filter((x): x is string => x !== undefined);
+  const passReason = `${passed.join('; ')}${notDetermined.length ? `; not determined: ${notDetermined.join('; ')}` : ''}`;
+  return { findings, outcomes: judge([{ requirement: CR, coverage: determined === 3 ? 'full' : 'partial', passReason }], findings) };
+}
+
+const notDetermined = (reason: string, extra: Record<string, unknown> = {}) => ({ observations: { ...extra, notDetermined: reason }, findings: [], outcomes: [] });
+
+export default defineProbe({
+  id: 'audit.outage',
+  protocol: 'audit',
+  title: 'The device keeps its audit records, raises an alarm and keeps working while the log collector is unreachable (CR 2.10)',
+  description: 'Runs after the other audit probes on the host. Makes one failed login with an unknown user (iacs-outage-0) and waits '
+    + 'for its record (the device logs such events, and over which transport); then makes the lab syslog collector unreachable for '
+    + 'lab.outage.seconds (listeners closed, the device\'s connections destroyed, reconnects refused), provokes failed logins with '
+    + 'unknown users (iacs-outage-<n>) on each login interface and polls the essential function (essentialFunction.modbus); after '
+    + 'the collector listens again, waits up to lab.outage.reconnectSeconds + lab.settleSeconds. Stream senders (TCP/TLS) must '
+    + 'deliver every provoked event afterwards; the device must send a record matching lab.outage.alarm; the essential function must '
+    + 'keep working. Over UDP the loss is not judged (a sender cannot see it, RFC 5426). Parts without evidence stay undetermined.',
+  requirements: [CR],
+  findings: {
+    'events-lost': 'security events that occurred while the collector was unreachable never reached it afterwards (CR 2.10)',
+    'no-alarm': 'no record matching the profile\'s alarm pattern came from the device during or after the outage (CR 2.10)',
+    'function-lost': 'the essential function degraded while the collector was unreachable (CR 2.10)',
+  },
+  safety: 'intrusive',
+  scope: 'host',
+  appliesTo: [],
+  phase: OUTAGE_PHASE,
+  timeoutMs: 180_000,
+  // One outage at a time: the collector is the run's, shared by every host.
+  locks: () => [{ key: 'lab:syslog', mode: 'exclusive' }],
+  async run(ctx) {
+    const syslog = ctx.lab?.syslog;
+    const settings = ctx.lab?.outage;
+    if (!syslog || !settings) return notDetermined('the profile has no lab syslog collector (lab: block): the device\'s records cannot be read');
+    if (syslog.ports.tcp === undefined && syslog.ports.tls === undefined) return notDetermined('the lab collector has no stream transport (lab.syslog.tcp or tls): a device logging over UDP cannot see an outage');
+    const services = loginServices(ctx.host.services);
+    if (services.length === 0) return notDetermined('the host declares no login interface (ssh, http, https, opcua, mqtt) on which to provoke security events');
+    const deviceAddresses = [ctx.host.host, ...ctx.host.addresses];
+    const baselineWindowMs = ctx.baseline<{ windowSeconds: number }>('audit').windowSeconds * 1000;
+
+    const control = await controlEvent(ctx, syslog, services, deviceAddresses, ctx.lab!.settleMs + baselineWindowMs);
+    if ('reason' in control) return notDetermined(control.reason);
+    const transport = control.record.transport;
+    const downed = settings.transports ?? (['udp', 'tcp', 'tls'] as const).filter((t) => syslog.ports[t] !== undefined);
+    if (!downed.includes(transport)) return notDetermined(`the device logs over ${transport}, which lab.outage.transports does not take down`, { senderTransport: transport });
+
+    const monitor = monitorOf(ctx);
+    if ('start' in monitor) await monitor.start();
+    let run: OutageRun;
+    let report: MonitorReport | undefined;
+    try {
+      run = await makeOutage(ctx, syslog, settings, services);
+      await awaitRecords(ctx, syslog, settings, run, control, deviceAddresses);
+    } finally {
+      if ('start' in monitor) report = await monitor.stop();
+    }
+    const { outage } = run;
+    const parts: Parts = {};
+    const outageActions = actionsOf(ctx, run.logins);
+    const windowMs = outage.endedAt! - outage.startedAt + settings.reconnectMs + ctx.lab!.settleMs + baselineWindowMs;
+    const delivery = judgeDelivery(outageActions, syslog.records, { deviceAddresses, windowMs, namesUsers: control.namesUsers, control: control.record });
+    if (transport === 'udp') parts.lossNotDetermined = `the device logs over UDP (RFC 5426): a sender cannot see the collector fail, so it cannot keep what it sent meanwhile; ${delivery.delivered.length} of ${outageActions.length} event(s) from the outage arrived`;
+    else if (outageActions.length === 0) parts.lossNotDetermined = `no failed login was provoked during the outage (${settings.provoke ? run.unsupported.join('; ') || 'the failure budget of a per-source lockout is spent' : 'lab.outage.provoke is false'})`;
+    else parts.delivery = delivery;
+    if (settings.alarm) parts.alarm = findAlarm(syslog.records, settings.alarm, outage.startedAt, deviceAddresses);
+    else parts.alarmNotDetermined = 'the profile gives no alarm pattern (lab.outage.alarm): whether the device alerts is not determined';
+    if (report) parts.monitor = report;
+    else parts.functionNotDetermined = (monitor as { reason: string }).reason;
+
+    const evidence = [ctx.evidence.save('outage.json', outageEvidence(run, control, delivery, parts, settings)), syslog.journal];
+    const { findings, outcomes } = judgement(parts, settings, outage, evidence);
+    const observations = {
+      senderTransport: transport, namesUsers: control.namesUsers,
+      outage: { startedAt: new Date(outage.startedAt).toISOString(), endedAt: new Date(outage.endedAt!).toISOString(), transports: outage.transports, connectionsDestroyed: outage.connectionsDestroyed },
+      provoked: outageActions.length, delivered: delivery.delivered.length, interfacesWithoutLogin: run.unsupported,
+      alarm: parts.alarm ? { seq: parts.alarm.seq, text: parts.alarm.raw.toString('utf8') } : null,
+      essentialFunction: report ? { samples: report.samples, failed: report.failed, degraded: report.degraded, reasons: report.reasons } : null,
+      ...(parts.lossNotDetermined ? { lossNotDetermined: parts.lossNotDetermined } : {}),
+      ...(parts.alarmNotDetermined ? { alarmNotDetermined: parts.alarmNotDetermined } : {}),
+      ...(parts.functionNotDetermined ? { functionNotDetermined: parts.functionNotDetermined } : {}),
+      ...(outcomes.length === 0 ? { notDetermined: 'no part of CR 2.10 could be judged: ' + [parts.lossNotDetermined, parts.alarmNotDetermined, parts.functionNotDetermined].join('; ') } : {}),
+    };
+    return { observations, findings, outcomes };
+  },
+});
+
+/**
+ * After the collector is back: until every provoked event arrived (stream senders) and the alarm did (when
+ * a pattern is given), at most lab.outage.reconnectSeconds + lab.settleSeconds.
+ */
+async function awaitRecords(ctx: Ctx, syslog: LabSyslog, settings: LabOutageSettings, run: OutageRun, control: Control, deviceAddresses: readonly string[]): Promise<void> {
+  const actions = actionsOf(ctx, run.logins);
+  const stream = control.record.transport !== 'udp';
+  const windowMs = Number.POSITIVE_INFINITY;
+  const complete = () => (!stream || judgeDelivery(actions, syslog.records, { deviceAddresses, windowMs, namesUsers: control.namesUsers, control: control.record }).lost.length === 0)
+    && (!settings.alarm || findAlarm(syslog.records, settings.alarm, run.outage.startedAt, deviceAddresses) !== undefined);
+  const until = run.outage.endedAt! + settings.reconnectMs + ctx.lab!.settleMs;
+  if (!complete() && until > Date.now()) {
+    ctx.log.info(`audit.outage: waiting up to ${until - Date.now()} ms for the device to reconnect and deliver`);
+    await syslog.waitFor(() => complete(), until - Date.now(), ctx.signal);
+  }
+  ctx.signal.throwIfAborted();
+}
+
+/** The evidence file: the outage's timeline, every provoked event with the record that reported it, the alarm, the monitor. */
+function outageEvidence(run: OutageRun, control: Control, delivery: Delivery, parts: Parts, settings: LabOutageSettings) {
+  const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+  const record = (r: SyslogRecord | undefined) => (r ? { seq: r.seq, receivedAt: iso(r.receivedAt), transport: r.transport, text: r.raw.toString('utf8') } : null);
+  return {
+    settings: { seconds: settings.durationMs / 1000, reconnectSeconds: settings.reconnectMs / 1000, alarm: settings.alarm?.source ?? null, provoke: settings.provoke, transports: settings.transports ?? 'all' },
+    timeline: [
+      { at: iso(control.action.atMs), event: `control: failed login ${control.action.account} via ${control.action.interface}` },
+      { at: iso(control.record.receivedAt), event: `control record received over ${control.record.transport}` },
+      { at: iso(run.outage.startedAt), event: `collector unreachable (${run.outage.transports.join(', ')}; ${run.outage.connectionsDestroyed} connection(s) destroyed)` },
+      ...run.logins.map((l) => ({ at: iso(l.at), event: `failed login ${l.account} via ${l.service} (${l.outcome})` })),
+      { at: iso(run.outage.endedAt), event: 'collector listening again' },
+      ...(parts.alarm ? [{ at: iso(parts.alarm.receivedAt), event: 'alarm record received' }] : []),
+    ],
+    control: { action: control.action, record: record(control.record), namesUsers: control.namesUsers },
+    events: delivery.matches.map((m) => ({ action: { seq: m.action.seq, at: m.action.at, account: m.action.account, interface: m.action.interface, port: m.action.port }, record: record(m.record), latencyMs: m.latencyMs ?? null })),
+    alarm: record(parts.alarm),
+    notDetermined: { loss: parts.lossNotDetermined ?? null, alarm: parts.alarmNotDetermined ?? null, essentialFunction: parts.functionNotDetermined ?? null },
+    essentialFunction: parts.monitor ?? null,
+  };
+}
