@@ -58,28 +58,52 @@ async function provoke(ctx: Ctx, services: readonly ServiceUnderTest[], first: n
 
 /**
  * Failed logins with unknown users never lock a real account; a device that locks per source address would
- * lock us out, so stay below its documented threshold there (the control event counts too).
+ * lock us out, so stay below its documented threshold there (control events included).
  */
 function failureBudget(ctx: Ctx): number {
   const lockout = ctx.policy.lockout;
-  return lockout?.scope === 'source' && lockout.threshold !== undefined ? Math.max(0, lockout.threshold - 2) : Number.POSITIVE_INFINITY;
+  return lockout?.scope === 'source' && lockout.threshold !== undefined ? Math.max(0, lockout.threshold - 1) : Number.POSITIVE_INFINITY;
 }
 
-interface Control {
-  readonly action: ActionRecord;
-  readonly record: SyslogRecord;
+/** What the control events showed: which interfaces' failed logins the device logs, over which transport. */
+interface Controls {
+  readonly logged: readonly { readonly action: ActionRecord; readonly record: SyslogRecord }[];
+  /** Control events the device did not log even with its collector up (audit.events judges those). */
+  readonly notLogged: readonly ActionRecord[];
+  readonly unsupported: readonly string[];
+  /** The interfaces to provoke during the outage: those whose control event was logged. */
+  readonly services: readonly ServiceUnderTest[];
+  readonly transport: SyslogRecord['transport'];
+  /** Every control record names its user. */
   readonly namesUsers: boolean;
+  /** Failed logins made so far (for the per-source budget). */
+  readonly spent: number;
 }
 
-/** One failed login before the outage, and its record: the device logs such events, and over which transport. */
-async function controlEvent(ctx: Ctx, syslog: LabSyslog, services: readonly ServiceUnderTest[], deviceAddresses: readonly string[], waitMs: number): Promise<Control | { reason: string }> {
-  const { logins, unsupported } = await provoke(ctx, services, 0, 1, 1);
-  const action = actionsOf(ctx, logins)[0];
-  if (!action) return { reason: `no failed login could be made before the outage (${unsupported.join('; ') || 'no login interface answered with a verdict'})` };
-  const record = await syslog.waitFor((r) => reportsFailedLogin(r, action, deviceAddresses), waitMs, ctx.signal);
+/** One failed login per login interface before the outage, and their records. */
+async function controlEvents(ctx: Ctx, syslog: LabSyslog, services: readonly ServiceUnderTest[], deviceAddresses: readonly string[], waitMs: number): Promise<Controls | { reason: string }> {
+  const { logins, unsupported } = await provoke(ctx, services, 0, 1, failureBudget(ctx));
+  const actions = actionsOf(ctx, logins);
+  if (actions.length === 0) return { reason: `no failed login could be made before the outage (${unsupported.join('; ') || 'no login interface answered with a verdict'})` };
+  const recordOf = (a: ActionRecord) => syslog.records.find((r) => reportsFailedLogin(r, a, deviceAddresses) && namesAccount(r, a.account!))
+    ?? syslog.records.find((r) => reportsFailedLogin(r, a, deviceAddresses));
+  await syslog.waitFor(() => actions.every((a) => recordOf(a) !== undefined), waitMs, ctx.signal);
   ctx.signal.throwIfAborted();
-  if (!record) return { reason: `the device did not log the failed login of ${action.account} via ${action.interface} within ${waitMs} ms before the outage (see audit.events): what the outage does to its log cannot be told` };
-  return { action, record, namesUsers: namesAccount(record, action.account!) };
+  const logged = actions.flatMap((action) => {
+    const record = recordOf(action);
+    return record ? [{ action, record }] : [];
+  });
+  const notLogged = actions.filter((a) => !logged.some((l) => l.action === a));
+  if (logged.length === 0) {
+    return { reason: `the device did not log the failed logins of ${actions.map((a) => `${a.account} via ${a.interface}`).join(', ')} within ${waitMs} ms before the outage (see audit.events): what the outage does to its log cannot be told` };
+  }
+  const transports = logged.map((l) => l.record.transport);
+  return {
+    logged, notLogged, unsupported, spent: logins.length,
+    services: services.filter((s) => logged.some((l) => l.action.port === s.port && l.action.interface === s.protocol)),
+    transport: transports.find((t) => t !== 'udp') ?? 'udp',
+    namesUsers: logged.every((l) => namesAccount(l.record, l.action.account!)),
+  };
 }
 
 interface OutageRun {
@@ -89,13 +113,15 @@ interface OutageRun {
 }
 
 /** Makes the collector unreachable, provokes failed logins, waits out the outage; the collector is back in every case. */
-async function makeOutage(ctx: Ctx, syslog: LabSyslog, settings: LabOutageSettings, services: readonly ServiceUnderTest[]): Promise<OutageRun> {
+async function makeOutage(ctx: Ctx, syslog: LabSyslog, settings: LabOutageSettings, controls: Controls): Promise<OutageRun> {
   const started = await syslog.suspend({
     maxMs: settings.durationMs + 60_000, reason: `audit.outage on ${ctx.host.host}`, ...(settings.transports ? { transports: settings.transports } : {}),
   });
   try {
     await ctx.wait(Math.min(NOTICE_MS, settings.durationMs / 4), 'audit.outage: the device sees its collector connection gone');
-    const { logins, unsupported } = settings.provoke ? await provoke(ctx, services, 1, PER_SERVICE, failureBudget(ctx)) : { logins: [], unsupported: [] };
+    const { logins, unsupported } = settings.provoke
+      ? await provoke(ctx, controls.services, controls.logged.length + controls.notLogged.length, PER_SERVICE, failureBudget(ctx) - controls.spent)
+      : { logins: [], unsupported: [] };
     const left = started.startedAt + settings.durationMs - Date.now();
     if (left > 0) await ctx.wait(left, 'audit.outage: the lab syslog collector stays unreachable (lab.outage.seconds)');
     const ended = await syslog.resume();
@@ -145,10 +171,10 @@ export default defineProbe({
   id: 'audit.outage',
   protocol: 'audit',
   title: 'The device keeps its audit records, raises an alarm and keeps working while the log collector is unreachable (CR 2.10)',
-  description: 'Runs after the other audit probes on the host. Makes one failed login with an unknown user (iacs-outage-0) and waits '
-    + 'for its record (the device logs such events, and over which transport); then makes the lab syslog collector unreachable for '
+  description: 'Runs after the other audit probes on the host. Makes one failed login with an unknown user (iacs-outage-<n>) on each '
+    + 'login interface and waits for the records (which interfaces the device logs, over which transport); then makes the lab syslog collector unreachable for '
     + 'lab.outage.seconds (listeners closed, the device\'s connections destroyed, reconnects refused), provokes failed logins with '
-    + 'unknown users (iacs-outage-<n>) on each login interface and polls the essential function (essentialFunction.modbus); after '
+    + 'unknown users on each interface it logged and polls the essential function (essentialFunction.modbus); after '
     + 'the collector listens again, waits up to lab.outage.reconnectSeconds + lab.settleSeconds. Stream senders (TCP/TLS) must '
     + 'deliver every provoked event afterwards; the device must send a record matching lab.outage.alarm; the essential function must '
     + 'keep working. Over UDP the loss is not judged (a sender cannot see it, RFC 5426). Parts without evidence stay undetermined.',
@@ -175,9 +201,9 @@ export default defineProbe({
     const deviceAddresses = [ctx.host.host, ...ctx.host.addresses];
     const baselineWindowMs = ctx.baseline<{ windowSeconds: number }>('audit').windowSeconds * 1000;
 
-    const control = await controlEvent(ctx, syslog, services, deviceAddresses, ctx.lab!.settleMs + baselineWindowMs);
-    if ('reason' in control) return notDetermined(control.reason);
-    const transport = control.record.transport;
+    const controls = await controlEvents(ctx, syslog, services, deviceAddresses, ctx.lab!.settleMs + baselineWindowMs);
+    if ('reason' in controls) return notDetermined(controls.reason);
+    const { transport } = controls;
     const downed = settings.transports ?? (['udp', 'tcp', 'tls'] as const).filter((t) => syslog.ports[t] !== undefined);
     if (!downed.includes(transport)) return notDetermined(`the device logs over ${transport}, which lab.outage.transports does not take down`, { senderTransport: transport });
 
@@ -186,8 +212,8 @@ export default defineProbe({
     let run: OutageRun;
     let report: MonitorReport | undefined;
     try {
-      run = await makeOutage(ctx, syslog, settings, services);
-      await awaitRecords(ctx, syslog, settings, run, control, deviceAddresses);
+      run = await makeOutage(ctx, syslog, settings, controls);
+      await awaitRecords(ctx, syslog, settings, run, controls, deviceAddresses);
     } finally {
       if ('start' in monitor) report = await monitor.stop();
     }
@@ -195,7 +221,7 @@ export default defineProbe({
     const parts: Parts = {};
     const outageActions = actionsOf(ctx, run.logins);
     const windowMs = outage.endedAt! - outage.startedAt + settings.reconnectMs + ctx.lab!.settleMs + baselineWindowMs;
-    const delivery = judgeDelivery(outageActions, syslog.records, { deviceAddresses, windowMs, namesUsers: control.namesUsers, control: control.record });
+    const delivery = judgeDelivery(outageActions, syslog.records, { deviceAddresses, windowMs, namesUsers: controls.namesUsers, exclude: controls.logged.map((l) => l.record) });
     if (transport === 'udp') parts.lossNotDetermined = `the device logs over UDP (RFC 5426): a sender cannot see the collector fail, so it cannot keep what it sent meanwhile; ${delivery.delivered.length} of ${outageActions.length} event(s) from the outage arrived`;
     else if (outageActions.length === 0) parts.lossNotDetermined = `no failed login was provoked during the outage (${settings.provoke ? run.unsupported.join('; ') || 'the failure budget of a per-source lockout is spent' : 'lab.outage.provoke is false'})`;
     else parts.delivery = delivery;
@@ -204,12 +230,13 @@ export default defineProbe({
     if (report) parts.monitor = report;
     else parts.functionNotDetermined = (monitor as { reason: string }).reason;
 
-    const evidence = [ctx.evidence.save('outage.json', outageEvidence(run, control, delivery, parts, settings)), syslog.journal];
+    const evidence = [ctx.evidence.save('outage.json', outageEvidence(run, controls, delivery, parts, settings)), syslog.journal];
     const { findings, outcomes } = judgement(parts, settings, outage, evidence);
     const observations = {
-      senderTransport: transport, namesUsers: control.namesUsers,
+      senderTransport: transport, namesUsers: controls.namesUsers,
+      interfacesNotLogged: controls.notLogged.map((a) => `${a.interface}/${a.port}: the device did not log ${a.account}'s failed login with its collector up, so the outage is not judged there (see audit.events)`),
       outage: { startedAt: new Date(outage.startedAt).toISOString(), endedAt: new Date(outage.endedAt!).toISOString(), transports: outage.transports, connectionsDestroyed: outage.connectionsDestroyed },
-      provoked: outageActions.length, delivered: delivery.delivered.length, interfacesWithoutLogin: run.unsupported,
+      provoked: outageActions.length, delivered: delivery.delivered.length, interfacesWithoutLogin: [...controls.unsupported, ...run.unsupported],
       alarm: parts.alarm ? { seq: parts.alarm.seq, text: parts.alarm.raw.toString('utf8') } : null,
       essentialFunction: report ? { samples: report.samples, failed: report.failed, degraded: report.degraded, reasons: report.reasons } : null,
       ...(parts.lossNotDetermined ? { lossNotDetermined: parts.lossNotDetermined } : {}),
@@ -225,11 +252,11 @@ export default defineProbe({
  * After the collector is back: until every provoked event arrived (stream senders) and the alarm did (when
  * a pattern is given), at most lab.outage.reconnectSeconds + lab.settleSeconds.
  */
-async function awaitRecords(ctx: Ctx, syslog: LabSyslog, settings: LabOutageSettings, run: OutageRun, control: Control, deviceAddresses: readonly string[]): Promise<void> {
+async function awaitRecords(ctx: Ctx, syslog: LabSyslog, settings: LabOutageSettings, run: OutageRun, controls: Controls, deviceAddresses: readonly string[]): Promise<void> {
   const actions = actionsOf(ctx, run.logins);
-  const stream = control.record.transport !== 'udp';
-  const windowMs = Number.POSITIVE_INFINITY;
-  const complete = () => (!stream || judgeDelivery(actions, syslog.records, { deviceAddresses, windowMs, namesUsers: control.namesUsers, control: control.record }).lost.length === 0)
+  const stream = controls.transport !== 'udp';
+  const o = { deviceAddresses, windowMs: Number.POSITIVE_INFINITY, namesUsers: controls.namesUsers, exclude: controls.logged.map((l) => l.record) };
+  const complete = () => (!stream || judgeDelivery(actions, syslog.records, o).lost.length === 0)
     && (!settings.alarm || findAlarm(syslog.records, settings.alarm, run.outage.startedAt, deviceAddresses) !== undefined);
   const until = run.outage.endedAt! + settings.reconnectMs + ctx.lab!.settleMs;
   if (!complete() && until > Date.now()) {
@@ -240,20 +267,24 @@ async function awaitRecords(ctx: Ctx, syslog: LabSyslog, settings: LabOutageSett
 }
 
 /** The evidence file: the outage's timeline, every provoked event with the record that reported it, the alarm, the monitor. */
-function outageEvidence(run: OutageRun, control: Control, delivery: Delivery, parts: Parts, settings: LabOutageSettings) {
+function outageEvidence(run: OutageRun, controls: Controls, delivery: Delivery, parts: Parts, settings: LabOutageSettings) {
   const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
   const record = (r: SyslogRecord | undefined) => (r ? { seq: r.seq, receivedAt: iso(r.receivedAt), transport: r.transport, text: r.raw.toString('utf8') } : null);
   return {
     settings: { seconds: settings.durationMs / 1000, reconnectSeconds: settings.reconnectMs / 1000, alarm: settings.alarm?.source ?? null, provoke: settings.provoke, transports: settings.transports ?? 'all' },
     timeline: [
-      { at: iso(control.action.atMs), event: `control: failed login ${control.action.account} via ${control.action.interface}` },
-      { at: iso(control.record.receivedAt), event: `control record received over ${control.record.transport}` },
+      ...[...controls.logged.map((l) => l.action), ...controls.notLogged].map((a) => ({ at: iso(a.atMs), event: `control: failed login ${a.account} via ${a.interface}` })),
+      ...controls.logged.map((l) => ({ at: iso(l.record.receivedAt), event: `control record for ${l.action.account} received over ${l.record.transport}` })),
       { at: iso(run.outage.startedAt), event: `collector unreachable (${run.outage.transports.join(', ')}; ${run.outage.connectionsDestroyed} connection(s) destroyed)` },
       ...run.logins.map((l) => ({ at: iso(l.at), event: `failed login ${l.account} via ${l.service} (${l.outcome})` })),
       { at: iso(run.outage.endedAt), event: 'collector listening again' },
       ...(parts.alarm ? [{ at: iso(parts.alarm.receivedAt), event: 'alarm record received' }] : []),
     ],
-    control: { action: control.action, record: record(control.record), namesUsers: control.namesUsers },
+    controls: {
+      namesUsers: controls.namesUsers,
+      logged: controls.logged.map((l) => ({ action: l.action, record: record(l.record) })),
+      notLogged: controls.notLogged,
+    },
     events: delivery.matches.map((m) => ({ action: { seq: m.action.seq, at: m.action.at, account: m.action.account, interface: m.action.interface, port: m.action.port }, record: record(m.record), latencyMs: m.latencyMs ?? null })),
     alarm: record(parts.alarm),
     notDetermined: { loss: parts.lossNotDetermined ?? null, alarm: parts.alarmNotDetermined ?? null, essentialFunction: parts.functionNotDetermined ?? null },

@@ -10,7 +10,7 @@ import { AUDIT_PHASE } from './evidence';
 /** After the other audit probes on the host: they judge records the outage must not disturb. */
 export const OUTAGE_PHASE = AUDIT_PHASE + 1;
 
-/** User names of the provoked failed logins: `iacs-outage-0` is the control event before the outage. */
+/** User names of the provoked failed logins: `iacs-outage-<n>`, the control events before the outage first. */
 export const OUTAGE_ACCOUNT_PREFIX = 'iacs-outage-';
 
 /** The account as a whole word of the record (a user name is never part of a longer name). */
@@ -45,15 +45,15 @@ export interface Delivery {
 /**
  * Which outage actions arrived. When the device names users (its control record did), a record counts only
  * for the action whose account it names, so a resent copy of another record cannot stand in for a lost one;
- * otherwise distinct records are matched by kind, interface and time (correlate). The control record and its
- * copies are never evidence for an outage action.
+ * otherwise distinct records are matched by kind, interface and time (correlate). The control records and
+ * their copies (`exclude`) are never evidence for an outage action.
  */
 export function judgeDelivery(
   actions: readonly ActionRecord[], records: readonly SyslogRecord[],
-  o: { deviceAddresses: readonly string[]; windowMs: number; namesUsers: boolean; control: SyslogRecord },
+  o: { deviceAddresses: readonly string[]; windowMs: number; namesUsers: boolean; exclude: readonly SyslogRecord[] },
 ): Delivery {
-  const controlText = o.control.raw.toString('latin1');
-  const candidates = distinctRecords(records).filter((r) => r.seq !== o.control.seq && r.raw.toString('latin1') !== controlText);
+  const excluded = new Set(o.exclude.map((r) => r.raw.toString('latin1')));
+  const candidates = distinctRecords(records).filter((r) => !excluded.has(r.raw.toString('latin1')));
   const matches = o.namesUsers
     ? actions.map((action): EventMatch => {
       const record = candidates.find((r) => reportsFailedLogin(r, action, o.deviceAddresses) && r.receivedAt <= action.atMs + o.windowMs && namesAccount(r, action.account ?? ''));

@@ -87,6 +87,18 @@ describe('probe audit.outage (CR 2.10)', function () {
     expect(without.outcomes[0].reason).to.match(/not determined: the profile gives no alarm pattern/);
   });
 
+  it('an interface whose logins the device never logs is left out of the outage (audit.events judges it), the others are judged', async () => {
+    const posture = devicePosture('hardened', { services: ['ssh'] });
+    const https = loadPosture('hardened').services.https;
+    bench = await startAuditBench({ posture: { ...posture, services: { ...posture.services, https } }, outage: { ...OUTAGE, alarm: undefined } });
+    const e = bench.emulator!;
+    const { attempt } = await bench.run(probe, { services: [servicesOf(e)[0], { port: e.endpoint('https').port, protocol: 'https' as const }] });
+    expect(attempt.status, JSON.stringify(attempt.observations)).to.equal('pass');
+    expect(attempt.observations).to.deep.include({ provoked: 3, delivered: 3 });
+    expect(attempt.observations.interfacesNotLogged).to.have.length(1);
+    expect((attempt.observations.interfacesNotLogged as string[])[0]).to.match(/^https\/\d+: the device did not log iacs-outage-1's failed login/);
+  });
+
   describe('deceptive peer', () => {
     it('a sender that reconnects and raises the alarm but drops what it could not send -> fail events-lost', async () => {
       bench = await startAuditBench({ outage: OUTAGE });
@@ -133,7 +145,7 @@ describe('probe audit.outage (CR 2.10)', function () {
       try {
         const { attempt } = await bench.run(probe, { services: [servicesOf(device)[0]] });
         expect(attempt.outcomes).to.deep.equal([]);
-        expect(attempt.observations.notDetermined).to.match(/did not log the failed login of iacs-outage-0 via ssh/);
+        expect(attempt.observations.notDetermined).to.match(/did not log the failed logins of iacs-outage-0 via ssh/);
         expect(labJournal(bench!)).to.not.contain('outage-start');
       } finally {
         await device.close();
