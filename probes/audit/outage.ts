@@ -80,17 +80,36 @@ interface Controls {
   readonly spent: number;
 }
 
+/**
+ * The record of each control event: one that names its account; else (a device that names no users) one that
+ * names none of the control accounts and no other control event took, so that one interface's record (two
+ * MQTT ports) never stands for another's.
+ */
+function controlRecords(actions: readonly ActionRecord[], records: readonly SyslogRecord[], deviceAddresses: readonly string[]): Map<ActionRecord, SyslogRecord> {
+  const out = new Map<ActionRecord, SyslogRecord>();
+  const taken = new Set<number>();
+  for (const a of actions) {
+    const r = records.find((x) => reportsFailedLogin(x, a, deviceAddresses) && namesAccount(x, a.account!));
+    if (r) { out.set(a, r); taken.add(r.seq); }
+  }
+  for (const a of actions.filter((x) => !out.has(x))) {
+    const r = records.find((x) => !taken.has(x.seq) && reportsFailedLogin(x, a, deviceAddresses) && !actions.some((other) => namesAccount(x, other.account!)));
+    if (r) { out.set(a, r); taken.add(r.seq); }
+  }
+  return out;
+}
+
 /** One failed login per login interface before the outage, and their records. */
 async function controlEvents(ctx: Ctx, syslog: LabSyslog, services: readonly ServiceUnderTest[], deviceAddresses: readonly string[], waitMs: number): Promise<Controls | { reason: string }> {
   const { logins, unsupported } = await provoke(ctx, services, 0, 1, failureBudget(ctx));
   const actions = actionsOf(ctx, logins);
   if (actions.length === 0) return { reason: `no failed login could be made before the outage (${unsupported.join('; ') || 'no login interface answered with a verdict'})` };
-  const recordOf = (a: ActionRecord) => syslog.records.find((r) => reportsFailedLogin(r, a, deviceAddresses) && namesAccount(r, a.account!))
-    ?? syslog.records.find((r) => reportsFailedLogin(r, a, deviceAddresses));
-  await syslog.waitFor(() => actions.every((a) => recordOf(a) !== undefined), waitMs, ctx.signal);
+  const assigned = () => controlRecords(actions, syslog.records, deviceAddresses);
+  await syslog.waitFor(() => assigned().size === actions.length, waitMs, ctx.signal);
   ctx.signal.throwIfAborted();
+  const records = assigned();
   const logged = actions.flatMap((action) => {
-    const record = recordOf(action);
+    const record = records.get(action);
     return record ? [{ action, record }] : [];
   });
   const notLogged = actions.filter((a) => !logged.some((l) => l.action === a));
@@ -217,36 +236,53 @@ export default defineProbe({
     } finally {
       if ('start' in monitor) report = await monitor.stop();
     }
-    const { outage } = run;
-    const parts: Parts = {};
-    const outageActions = actionsOf(ctx, run.logins);
-    const windowMs = outage.endedAt! - outage.startedAt + settings.reconnectMs + ctx.lab!.settleMs + baselineWindowMs;
-    const delivery = judgeDelivery(outageActions, syslog.records, { deviceAddresses, windowMs, namesUsers: controls.namesUsers, exclude: controls.logged.map((l) => l.record) });
-    if (transport === 'udp') parts.lossNotDetermined = `the device logs over UDP (RFC 5426): a sender cannot see the collector fail, so it cannot keep what it sent meanwhile; ${delivery.delivered.length} of ${outageActions.length} event(s) from the outage arrived`;
-    else if (outageActions.length === 0) parts.lossNotDetermined = `no failed login was provoked during the outage (${settings.provoke ? run.unsupported.join('; ') || 'the failure budget of a per-source lockout is spent' : 'lab.outage.provoke is false'})`;
-    else parts.delivery = delivery;
-    if (settings.alarm) parts.alarm = findAlarm(syslog.records, settings.alarm, outage.startedAt, deviceAddresses);
-    else parts.alarmNotDetermined = 'the profile gives no alarm pattern (lab.outage.alarm): whether the device alerts is not determined';
-    if (report) parts.monitor = report;
-    else parts.functionNotDetermined = (monitor as { reason: string }).reason;
-
+    const { parts, delivery, outageActions } = assess(ctx, settings, run, controls, report, monitor, { deviceAddresses, baselineWindowMs });
     const evidence = [ctx.evidence.save('outage.json', outageEvidence(run, controls, delivery, parts, settings)), syslog.journal];
-    const { findings, outcomes } = judgement(parts, settings, outage, evidence);
-    const observations = {
-      senderTransport: transport, namesUsers: controls.namesUsers,
-      interfacesNotLogged: controls.notLogged.map((a) => `${a.interface}/${a.port}: the device did not log ${a.account}'s failed login with its collector up, so the outage is not judged there (see audit.events)`),
-      outage: { startedAt: new Date(outage.startedAt).toISOString(), endedAt: new Date(outage.endedAt!).toISOString(), transports: outage.transports, connectionsDestroyed: outage.connectionsDestroyed },
-      provoked: outageActions.length, delivered: delivery.delivered.length, interfacesWithoutLogin: [...controls.unsupported, ...run.unsupported],
-      alarm: parts.alarm ? { seq: parts.alarm.seq, text: parts.alarm.raw.toString('utf8') } : null,
-      essentialFunction: report ? { samples: report.samples, failed: report.failed, degraded: report.degraded, reasons: report.reasons } : null,
-      ...(parts.lossNotDetermined ? { lossNotDetermined: parts.lossNotDetermined } : {}),
-      ...(parts.alarmNotDetermined ? { alarmNotDetermined: parts.alarmNotDetermined } : {}),
-      ...(parts.functionNotDetermined ? { functionNotDetermined: parts.functionNotDetermined } : {}),
-      ...(outcomes.length === 0 ? { notDetermined: 'no part of CR 2.10 could be judged: ' + [parts.lossNotDetermined, parts.alarmNotDetermined, parts.functionNotDetermined].join('; ') } : {}),
-    };
+    const { findings, outcomes } = judgement(parts, settings, run.outage, evidence);
+    const observations = observationsOf({ controls, run, parts, delivery, provoked: outageActions.length, judged: outcomes.length > 0 });
     return { observations, findings, outcomes };
   },
 });
+
+/** The three parts of CR 2.10 from what the collector received: delivery (stream senders), alarm, essential function. */
+function assess(
+  ctx: Ctx, settings: LabOutageSettings, run: OutageRun, controls: Controls, report: MonitorReport | undefined, monitor: EssentialFunctionMonitor | { reason: string },
+  o: { deviceAddresses: readonly string[]; baselineWindowMs: number },
+) {
+  const syslog = ctx.lab!.syslog!;
+  const { outage } = run;
+  const parts: Parts = {};
+  const outageActions = actionsOf(ctx, run.logins);
+  // A record may arrive as late as the reconnect allowance after the outage, not only the usual window after its event.
+  const windowMs = outage.endedAt! - outage.startedAt + settings.reconnectMs + ctx.lab!.settleMs + o.baselineWindowMs;
+  const delivery = judgeDelivery(outageActions, syslog.records, { deviceAddresses: o.deviceAddresses, windowMs, namesUsers: controls.namesUsers, exclude: controls.logged.map((l) => l.record) });
+  if (controls.transport === 'udp') parts.lossNotDetermined = `the device logs over UDP (RFC 5426): a sender cannot see the collector fail, so it cannot keep what it sent meanwhile; ${delivery.delivered.length} of ${outageActions.length} event(s) from the outage arrived`;
+  else if (outageActions.length === 0) parts.lossNotDetermined = `no failed login was provoked during the outage (${settings.provoke ? run.unsupported.join('; ') || 'the failure budget of a per-source lockout is spent' : 'lab.outage.provoke is false'})`;
+  else parts.delivery = delivery;
+  if (settings.alarm) parts.alarm = findAlarm(syslog.records, settings.alarm, outage.startedAt, o.deviceAddresses);
+  else parts.alarmNotDetermined = 'the profile gives no alarm pattern (lab.outage.alarm): whether the device alerts is not determined';
+  if (report) parts.monitor = report;
+  else parts.functionNotDetermined = 'reason' in monitor ? monitor.reason : 'the essential-function monitor gave no report';
+  return { parts, delivery, outageActions };
+}
+
+function observationsOf(o: { controls: Controls; run: OutageRun; parts: Parts; delivery: Delivery; provoked: number; judged: boolean }): Record<string, unknown> {
+  const { controls, run, parts } = o;
+  const { outage } = run;
+  const report = parts.monitor;
+  return {
+    senderTransport: controls.transport, namesUsers: controls.namesUsers,
+    interfacesNotLogged: controls.notLogged.map((a) => `${a.interface}/${a.port}: the device did not log ${a.account}'s failed login with its collector up, so the outage is not judged there (see audit.events)`),
+    outage: { startedAt: new Date(outage.startedAt).toISOString(), endedAt: new Date(outage.endedAt!).toISOString(), transports: outage.transports, connectionsDestroyed: outage.connectionsDestroyed },
+    provoked: o.provoked, delivered: o.delivery.delivered.length, interfacesWithoutLogin: [...controls.unsupported, ...run.unsupported],
+    alarm: parts.alarm ? { seq: parts.alarm.seq, text: parts.alarm.raw.toString('utf8') } : null,
+    essentialFunction: report ? { samples: report.samples, failed: report.failed, degraded: report.degraded, reasons: report.reasons } : null,
+    ...(parts.lossNotDetermined ? { lossNotDetermined: parts.lossNotDetermined } : {}),
+    ...(parts.alarmNotDetermined ? { alarmNotDetermined: parts.alarmNotDetermined } : {}),
+    ...(parts.functionNotDetermined ? { functionNotDetermined: parts.functionNotDetermined } : {}),
+    ...(o.judged ? {} : { notDetermined: 'no part of CR 2.10 could be judged: ' + [parts.lossNotDetermined, parts.alarmNotDetermined, parts.functionNotDetermined].join('; ') }),
+  };
+}
 
 /**
  * After the collector is back: until every provoked event arrived (stream senders) and the alarm did (when
