@@ -81,9 +81,9 @@ interface Controls {
 }
 
 /**
- * The record of each control event: one that names its account; else (a device that names no users) one that
- * names none of the control accounts and no other control event took, so that one interface's record (two
- * MQTT ports) never stands for another's.
+ * The record of each control event: one that names its account; for a device that names no users at all, one
+ * that names none of the control accounts and no other control event took, so that one interface's record
+ * (two MQTT ports) never stands for another's.
  */
 function controlRecords(actions: readonly ActionRecord[], records: readonly SyslogRecord[], deviceAddresses: readonly string[]): Map<ActionRecord, SyslogRecord> {
   const out = new Map<ActionRecord, SyslogRecord>();
@@ -92,6 +92,9 @@ function controlRecords(actions: readonly ActionRecord[], records: readonly Sysl
     const r = records.find((x) => reportsFailedLogin(x, a, deviceAddresses) && namesAccount(x, a.account!));
     if (r) { out.set(a, r); taken.add(r.seq); }
   }
+  // A device that names users in some records names them in all: a record without the name is another event
+  // (the MQTT channel's own probe login with a random user, say), not this one's.
+  if (out.size > 0) return out;
   for (const a of actions.filter((x) => !out.has(x))) {
     const r = records.find((x) => !taken.has(x.seq) && reportsFailedLogin(x, a, deviceAddresses) && !actions.some((other) => namesAccount(x, other.account!)));
     if (r) { out.set(a, r); taken.add(r.seq); }
