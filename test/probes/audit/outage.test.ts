@@ -99,6 +99,13 @@ describe('probe audit.outage (CR 2.10)', function () {
     expect((attempt.observations.interfacesNotLogged as string[])[0]).to.match(/^https\/\d+: the device did not log iacs-outage-1's failed login/);
   });
 
+  it('a device that names no users: records are matched by kind, interface and time, copies removed -> pass', async () => {
+    bench = await startAuditBench({ posture: devicePosture('hardened', { transport: 'tcp', includeUser: false }), outage: OUTAGE });
+    const { attempt } = await bench.run(probe, { services: [servicesOf(bench.emulator!)[0]] });
+    expect(attempt.status, JSON.stringify(attempt.observations)).to.equal('pass');
+    expect(attempt.observations).to.deep.include({ senderTransport: 'tcp', namesUsers: false, provoked: 3, delivered: 3 });
+  });
+
   describe('deceptive peer', () => {
     it('a sender that reconnects and raises the alarm but drops what it could not send -> fail events-lost', async () => {
       bench = await startAuditBench({ outage: OUTAGE });
