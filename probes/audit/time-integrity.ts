@@ -177,6 +177,11 @@ export default defineProbe<Inputs>({
     if (unasked.length > 0) {
       return { observations: { ...observations, notDetermined: `the device did not ask the lab NTP server during ${unasked.map((p) => p.phase).join(', ')} (${ctx.inputs.observeSeconds} s each): it was never offered the unauthenticated time; raise observeSeconds above its poll interval` }, findings: [], outcomes: [] };
     }
+    // Likewise an attack phase without a single clock reading saw nothing (e.g. syslog records that did not arrive).
+    const unread = phases.filter((p) => p.phase !== 'control' && p.readings === 0);
+    if (unread.length > 0) {
+      return { observations: { ...observations, notDetermined: `the device clock could not be read during ${unread.map((p) => p.phase).join(', ')}: whether it followed is unknown` }, findings: [], outcomes: [] };
+    }
     const passReason = `the device ignored ${seconds(attackMs)} served without a MAC and with a wrong MAC for ${ctx.inputs.observeSeconds} s each, `
       + `and followed ${seconds(controlMs)} served with a valid MAC (${seconds(control.lastOffsetMs!)}, ${before.source})`;
     return { observations, findings: [], outcomes: judge([{ requirement: RE2, coverage: 'full', passReason }], []) };

@@ -53,6 +53,12 @@ export interface AuditPosture {
   ntpPollSeconds?: number;
   /** HOSTNAME field (default: the product code in lower case). */
   hostname?: string;
+  /**
+   * CR 2.10: when a stream transport (tcp/tls) reconnects after the collector was unreachable, send an alarm
+   * record first (MSGID `AUDIT_FAIL`, "audit collector unreachable since …") (default true). A UDP sender
+   * cannot see the collector fail (RFC 5426), so it never raises one.
+   */
+  alarmOnFailure?: boolean;
 }
 
 /** Where the lab collector is: told to the emulator by the demo or a test (a real device is configured by hand). */
@@ -164,6 +170,19 @@ const NTP_TIMEOUT_MS = 1000;
 const NTP_RETRY_MS = 5000;
 const DEFAULT_NTP_POLL_S = 2;
 
+/** The CR 2.10 alarm: the collector was unreachable from `sinceMs`; `held` records waited, `dropped` did not fit the queue. */
+export function formatAlarmRecord(posture: AuditPosture, hostname: string, atMs: number, outage: { sinceMs: number; held: number; dropped: number }): string {
+  const since = new Date(outage.sinceMs).toISOString();
+  const seconds = Math.max(0, Math.round((atMs - outage.sinceMs) / 1000));
+  const text = `audit collector unreachable since ${since} (${seconds} s): ${outage.held} record(s) held and sent now, ${outage.dropped} dropped`;
+  const pri = `<${AUTHPRIV * 8 + 2}>`; // crit: personnel must act
+  if (posture.format === '3164') {
+    const d = new Date(atMs);
+    return `${pri}${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${hostname} audit: AUDIT_FAIL ${text}`;
+  }
+  return `${pri}1 ${rfc3339(atMs)} ${hostname} audit - AUDIT_FAIL [audit@32473 category="audit-trail" event="collector-unreachable" since="${since}" held="${outage.held}" dropped="${outage.dropped}"] ${text}`;
+}
+
 /** Starts the device's log sender toward `sink` (connections are opened on the first event). */
 export function startAuditLog(posture: AuditPosture, sink: AuditSink, hostname: string, log: (m: string) => void): DeviceAuditLog {
   const controller = new AbortController();
@@ -175,7 +194,18 @@ export function startAuditLog(posture: AuditPosture, sink: AuditSink, hostname: 
   const ntpKey = postureNtpKey(posture);
   let chain: Promise<void> = Promise.resolve();
   let queued = 0;
-  const stream = transport === 'udp' ? undefined : streamSender(transport, sink, log, controller.signal);
+  let dropped = 0;
+  const alarm = (sinceMs: number, held: number) => {
+    if (posture.alarmOnFailure === false) return undefined;
+    const text = formatAlarmRecord(posture, hostname, Date.now() + offsetMs, { sinceMs: sinceMs + offsetMs, held: held + queued, dropped });
+    dropped = 0;
+    return text;
+  };
+  // A lost connection with records to send again reconnects at once (in turn with the records waiting).
+  const resendLater = () => {
+    chain = chain.then(() => stream?.resend()).catch((err: Error) => log(`audit: ${err.message}`));
+  };
+  const stream = transport === 'udp' ? undefined : streamSender(transport, sink, log, controller.signal, { alarm, resendLater });
   const udp = transport === 'udp' ? dgram.createSocket(net.isIPv6(sink.address) ? 'udp6' : 'udp4') : undefined;
   udp?.on('error', (err) => log(`audit: udp: ${err.message}`));
 
@@ -209,12 +239,17 @@ export function startAuditLog(posture: AuditPosture, sink: AuditSink, hostname: 
   const send = async (e: AuditEvent, atMs: number) => {
     await firstSync();
     const text = formatAuditRecord(e, posture, hostname, atMs + offsetMs);
+    // UDP: fire and forget; nothing tells the sender that the collector is gone (RFC 5426).
     if (udp && sink.udpPort !== undefined) udp.send(text, sink.udpPort, sink.address);
     else await stream?.write(text);
   };
   return {
     event(e) {
-      if (!categories.has(e.category) || (posture.services && !posture.services.includes(e.service)) || controller.signal.aborted || queued >= MAX_QUEUE) return;
+      if (!categories.has(e.category) || (posture.services && !posture.services.includes(e.service)) || controller.signal.aborted) return;
+      if (queued >= MAX_QUEUE) {
+        dropped += 1;
+        return;
+      }
       const at = Date.now();
       queued += 1;
       chain = chain.then(() => send(e, at)).catch((err: Error) => log(`audit: ${err.message}`)).finally(() => { queued -= 1; });
@@ -232,10 +267,40 @@ export function startAuditLog(posture: AuditPosture, sink: AuditSink, hostname: 
   };
 }
 
-/** A TCP or TLS connection with octet-counting framing (RFC 6587 / 5425), reopened on the next record after a loss. */
-function streamSender(transport: 'tcp' | 'tls', sink: AuditSink, log: (m: string) => void, signal: AbortSignal) {
+/**
+ * What "sent" means on a stream: syslog over TCP/TLS has no acknowledgement, and a write into a connection
+ * the collector has just destroyed succeeds locally and is lost. So a record counts as delivered only once it
+ * was written on a connection that was still open CONFIRM_MS later (the collector read it meanwhile), or that
+ * we closed ourselves. When the peer closes or breaks the connection, the records written on it within the
+ * last CONFIRM_MS are sent again, first, on the next connection: at least once (a record may arrive twice),
+ * never silently lost.
+ */
+const CONFIRM_MS = 1000;
+/** While the collector refuses connections, retry this often (records wait in order, up to MAX_QUEUE). */
+const RECONNECT_MS = 1000;
+
+interface Written { readonly frame: Buffer; readonly at: number }
+
+/**
+ * A TCP or TLS connection with octet-counting framing (RFC 6587 / 5425). A record waits until the collector
+ * can be reached again; on reconnecting after the collector was unreachable, `alarm` gives a record sent first.
+ */
+function streamSender(
+  transport: 'tcp' | 'tls', sink: AuditSink, log: (m: string) => void, signal: AbortSignal,
+  hooks: { alarm: (sinceMs: number, held: number) => string | undefined; resendLater: () => void },
+) {
   let socket: net.Socket | undefined;
+  /** Per connection: the records written on it that are not confirmed yet (see CONFIRM_MS). */
+  const written = new Map<net.Socket, Written[]>();
+  let resend: Buffer[] = [];
+  /** Connections we ended (the device closing its log), as opposed to lost ones. */
+  const endedByUs = new WeakSet<net.Socket>();
+  let unreachableSince: number | undefined;
   const port = transport === 'tls' ? sink.tlsPort : sink.tcpPort;
+  const frameOf = (text: string) => {
+    const frame = Buffer.from(text, 'utf8');
+    return Buffer.concat([Buffer.from(`${frame.length} `), frame]);
+  };
   const connect = () => new Promise<net.Socket>((resolve, reject) => {
     if (port === undefined) return reject(new Error(`no ${transport} port for the collector`));
     const s = transport === 'tls'
@@ -248,15 +313,66 @@ function streamSender(transport: 'tcp' | 'tls', sink: AuditSink, log: (m: string
     s.once(transport === 'tls' ? 'secureConnect' : 'connect', () => { clearTimeout(timer); resolve(s); });
     s.once('error', (err) => { clearTimeout(timer); reject(err); });
     s.on('error', (err) => log(`audit: ${transport}: ${err.message}`));
-    s.on('close', () => { if (socket === s) socket = undefined; });
+    s.on('close', () => {
+      if (socket === s) socket = undefined;
+      const mine = written.get(s) ?? [];
+      written.delete(s);
+      if (endedByUs.has(s)) return;
+      // Lost under us: what the collector may not have read goes again, ahead of what waits.
+      const now = Date.now();
+      const unconfirmed = mine.filter((w) => now - w.at < CONFIRM_MS).map((w) => w.frame);
+      if (unconfirmed.length === 0) return;
+      resend = [...unconfirmed, ...resend];
+      hooks.resendLater();
+    });
   });
+  const writeFrame = (s: net.Socket, frame: Buffer) => {
+    const now = Date.now();
+    written.set(s, [...(written.get(s) ?? []).filter((w) => now - w.at < CONFIRM_MS), { frame, at: now }]);
+    s.write(frame);
+  };
+  /** A usable connection, after as many refused attempts as the outage takes (each journaled once per outage). */
+  const connection = async (): Promise<net.Socket> => {
+    for (;;) {
+      if (signal.aborted) throw new Error('the audit log is closed');
+      if (socket && !socket.destroyed && socket.writable) return socket;
+      try {
+        const s = await connect();
+        socket = s;
+        if (unreachableSince !== undefined) {
+          const text = hooks.alarm(unreachableSince, resend.length);
+          if (text) writeFrame(s, frameOf(text));
+          unreachableSince = undefined;
+        }
+        const again = resend;
+        resend = [];
+        for (const frame of again) writeFrame(s, frame);
+        return s;
+      } catch (err) {
+        if (unreachableSince === undefined) log(`audit: the collector cannot be reached (${(err as Error).message}); records wait`);
+        unreachableSince ??= Date.now();
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, RECONNECT_MS);
+          function done() {
+            clearTimeout(timer);
+            signal.removeEventListener('abort', done);
+            resolve();
+          }
+          signal.addEventListener('abort', done, { once: true });
+        });
+      }
+    }
+  };
   return {
     async write(text: string) {
-      socket ??= await connect();
-      const frame = Buffer.from(text, 'utf8');
-      socket.write(Buffer.concat([Buffer.from(`${frame.length} `), frame]));
+      writeFrame(await connection(), frameOf(text));
+    },
+    /** Reconnects when records wait to be sent again (connection() sends them first). */
+    async resend() {
+      if (resend.length > 0) await connection();
     },
     close() {
+      if (socket) endedByUs.add(socket);
       socket?.end();
       socket = undefined;
     },

@@ -98,6 +98,7 @@ function checkAuditPosture(audit: unknown, origin: string): void {
   };
   oneOf('format', ['5424', '3164']);
   oneOf('transport', ['tls', 'tcp', 'udp']);
+  oneOf('alarmOnFailure', [true, false]);
   const unknown = ((a.categories as unknown[] | undefined) ?? []).filter((c) => !(AUDIT_CATEGORIES as readonly unknown[]).includes(c));
   if (unknown.length > 0) throw new PostureError(`${origin}: audit.categories: unknown ${unknown.join(', ')} (known: ${AUDIT_CATEGORIES.join(', ')})`);
   try {

@@ -65,6 +65,8 @@ export interface LabConfig {
   settleSeconds?: number;
   /** Subscribe to the OPC UA audit events of every declared opcua service for the run. */
   opcuaAudit?: boolean;
+  /** The collector outage of `audit.outage` (CR 2.10); absent: the defaults (docs/audit.md). */
+  outage?: { seconds?: number; alarm?: string; provoke?: boolean; reconnectSeconds?: number; transports?: ('udp' | 'tcp' | 'tls')[] };
 }
 
 /** A symmetric NTP key of the lab server (CR 2.11 RE(2)): the secret is referenced like a password. */
@@ -378,6 +380,13 @@ function labOf(raw: LabConfig, baseDir: string, issue: (field: string[], message
   if (raw.tls) {
     tls = { ca: path.resolve(baseDir, raw.tls.ca), cert: path.resolve(baseDir, raw.tls.cert), key: path.resolve(baseDir, raw.tls.key) };
     for (const [field, file] of Object.entries(tls)) if (!fs.existsSync(file)) issue(['tls', field], `${file} does not exist`);
+  }
+  if (raw.outage?.alarm !== undefined) {
+    try {
+      new RegExp(raw.outage.alarm, 'i');
+    } catch (err) {
+      issue(['outage', 'alarm'], `not a regular expression: ${(err as Error).message}`);
+    }
   }
   return { ...raw, ...(tls ? { tls } : {}) };
 }

@@ -57,7 +57,9 @@ export class RunActionLog {
     const source = this.sources.get(origin.host);
     const record: ActionRecord = this.redact({
       seq: this.records.length + 1, at: new Date(atMs).toISOString(), atMs, kind: action.kind, probe: origin.probe, host: origin.host,
-      ...(origin.port !== undefined ? { port: origin.port } : {}), interface: origin.interface, ...(source ? { source } : {}),
+      ...(action.via ? { port: action.via.port, interface: action.via.protocol } : {
+        ...(origin.port !== undefined ? { port: origin.port } : {}), interface: origin.interface,
+      }), ...(source ? { source } : {}),
       ...(action.account !== undefined ? { account: action.account } : {}), ...(action.detail ? { detail: action.detail } : {}),
     });
     this.records.push(record);

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LabConfig } from '../profile';
-import type { LabServices, NtpKey, Safety } from '../sdk';
+import type { LabOutageSettings, LabServices, NtpKey, Safety } from '../sdk';
 import { makeLabPki } from '../protocols/lab';
 import { startNtpServer, type NtpServer } from '../protocols/ntp';
 import { startSyslogCollector, type SyslogCollector } from '../protocols/syslog';
@@ -16,6 +16,20 @@ export interface RunningLab {
 }
 
 const DEFAULT_SETTLE_S = 5;
+/** lab.outage defaults (docs/audit.md): long enough for a device to notice and queue, short enough for a bench run. */
+export const OUTAGE_DEFAULTS = { seconds: 20, reconnectSeconds: 30, provoke: true } as const;
+
+/** The profile's lab.outage with its defaults (the alarm pattern only when given). */
+export function outageSettings(config: LabConfig): LabOutageSettings {
+  const o = config.outage ?? {};
+  return {
+    durationMs: (o.seconds ?? OUTAGE_DEFAULTS.seconds) * 1000,
+    reconnectMs: (o.reconnectSeconds ?? OUTAGE_DEFAULTS.reconnectSeconds) * 1000,
+    provoke: o.provoke ?? OUTAGE_DEFAULTS.provoke,
+    ...(o.alarm !== undefined ? { alarm: new RegExp(o.alarm, 'i') } : {}),
+    ...(o.transports ? { transports: o.transports } : {}),
+  };
+}
 
 /** The collector's certificate: the profile's files, or a lab PKI made for this run (only the CA certificate is kept in the folder). */
 function collectorTls(config: LabConfig, dir: string): { certPem: string; keyPem: string; caPem: string; generated: boolean } {
@@ -38,9 +52,11 @@ function collectorTls(config: LabConfig, dir: string): { certPem: string; keyPem
  * only when intrusive probes are allowed (shifting a device's clock changes its state); otherwise 0. The NTP
  * keys (lab.ntp.keys, resolved like credentials) are held by the server only; the journal names their ids. A
  * wildcard address or a port in use throws LabSetupError, with whatever had started closed again.
+ * `journal` receives the run-journal lines of lab events (a collector outage's start and end).
  */
 export async function startLab(
   config: LabConfig, runDir: string, allowed: ReadonlySet<Safety>, signal: AbortSignal, secrets: { ntpKeys?: readonly NtpKey[] } = {},
+  journal: (entry: Record<string, unknown>) => void = () => undefined,
 ): Promise<RunningLab> {
   const dir = path.join(runDir, 'lab');
   fs.mkdirSync(dir, { recursive: true });
@@ -73,12 +89,22 @@ export async function startLab(
   const collector = syslog;
   const server = ntp;
   const services: LabServices = {
-    address: config.address, settleMs: (config.settleSeconds ?? DEFAULT_SETTLE_S) * 1000,
+    address: config.address, settleMs: (config.settleSeconds ?? DEFAULT_SETTLE_S) * 1000, outage: outageSettings(config),
     ...(collector ? {
       syslog: {
         ports: collector.ports, journal: 'lab/syslog.ndjson',
         get records() { return collector.records; },
         waitFor: (match, timeoutMs, s) => collector.waitFor(match, timeoutMs, s),
+        suspend: async (options) => {
+          const outage = await collector.suspend(options);
+          journal({ type: 'lab-outage-start', at: new Date(outage.startedAt).toISOString(), transports: outage.transports, connectionsDestroyed: outage.connectionsDestroyed, reason: outage.reason });
+          return outage;
+        },
+        resume: async () => {
+          const outage = await collector.resume();
+          if (outage) journal({ type: 'lab-outage-end', at: new Date(outage.endedAt!).toISOString(), startedAt: new Date(outage.startedAt).toISOString(), transports: outage.transports, durationMs: outage.endedAt! - outage.startedAt });
+          return outage;
+        },
       },
     } : {}),
     ...(server ? {

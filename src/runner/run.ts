@@ -181,7 +181,7 @@ async function startRunLab(profile: Profile, plan: Plan, folder: RunFolder, exis
   const controller = new AbortController();
   signal?.addEventListener('abort', () => controller.abort(), { once: true });
   try {
-    const lab = await startLab(profile.lab!, folder.dir, plan.allowed, controller.signal, { ntpKeys: profile.ntpKeys });
+    const lab = await startLab(profile.lab!, folder.dir, plan.allowed, controller.signal, { ntpKeys: profile.ntpKeys }, (entry) => folder.store.journal(entry));
     folder.store.journal({ type: 'lab-start', ...lab.summary });
     return lab;
   } catch (err) {

@@ -22,6 +22,11 @@ export interface SecurityAction {
   readonly detail?: string;
   /** Epoch ms when it happened, when not now (e.g. the start of a login exchange). */
   readonly at?: number;
+  /**
+   * The declared service it went through, when not the attempt's own: a host-scope probe acting on several
+   * interfaces (audit.outage) names each, so the action's `interface` and `port` are the service's.
+   */
+  readonly via?: { readonly protocol: string; readonly port: number };
 }
 
 /** One line of actions.ndjson. */

@@ -94,12 +94,47 @@ export interface NtpServeMode {
   readonly mac: NtpAnswerMac;
 }
 
+/** One period the lab syslog collector was made unreachable on purpose (CR 2.10, `audit.outage`). */
+export interface CollectorOutage {
+  /** Epoch ms (lab clock). */
+  readonly startedAt: number;
+  readonly endedAt?: number;
+  readonly transports: readonly ('udp' | 'tcp' | 'tls')[];
+  /** Stream connections (and TLS handshakes in progress) destroyed at the start. */
+  readonly connectionsDestroyed: number;
+  readonly reason?: string;
+  /** Why the collector resumed: the caller, its safety timer, or the collector closing. */
+  readonly endedBy?: 'resume' | 'timer' | 'close';
+}
+
 export interface LabSyslog {
   readonly ports: Readonly<Partial<Record<'udp' | 'tcp' | 'tls', number>>>;
   readonly records: readonly SyslogRecord[];
   waitFor(match: (r: SyslogRecord) => boolean, timeoutMs: number, signal?: AbortSignal): Promise<SyslogRecord | undefined>;
   /** The raw journal, relative to the run folder. */
   readonly journal: string;
+  /**
+   * Makes the collector unreachable: stops listening on `transports` (default all) and destroys the stream
+   * connections, so reconnects are refused, until `resume()` (or by itself after `maxMs`). Journaled in the
+   * collector's journal and the run journal. Only `audit.outage` uses it.
+   */
+  suspend(options: { transports?: readonly ('udp' | 'tcp' | 'tls')[]; maxMs: number; reason: string }): Promise<CollectorOutage>;
+  /** Listens again on the same ports; undefined when no outage was on. */
+  resume(): Promise<CollectorOutage | undefined>;
+}
+
+/** The profile's `lab.outage` block with defaults applied (docs/audit.md, CR 2.10). */
+export interface LabOutageSettings {
+  /** How long the collector stays unreachable (ms). */
+  readonly durationMs: number;
+  /** A record matching this (case-insensitive) is the device's alarm; undefined: the alarm is not judged. */
+  readonly alarm?: RegExp;
+  /** Provoke failed logins with unknown user names during the outage (default true). */
+  readonly provoke: boolean;
+  /** How long a sender may take to reconnect and deliver after the outage, before lab.settleSeconds (ms). */
+  readonly reconnectMs: number;
+  /** Collector transports taken down (default: every started one). */
+  readonly transports?: readonly ('udp' | 'tcp' | 'tls')[];
 }
 
 export interface LabNtp {
@@ -181,6 +216,8 @@ export interface LabServices {
   readonly opcuaAudit?: LabOpcuaAudit;
   /** How long to wait after the last provoked event for records in flight (ms). */
   readonly settleMs: number;
+  /** The collector outage `audit.outage` makes (profile `lab.outage`, defaults applied). */
+  readonly outage?: LabOutageSettings;
 }
 
 /** Symmetric NTP key types (RFC 5905 MD5/SHA1 digests, RFC 8573 AES-128-CMAC), as chrony's keyfile names them. */

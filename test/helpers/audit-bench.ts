@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadPosture, postureNtpKey, startEmulator, type Emulator, type Posture } from '../../src/emulator';
+import type { LabConfig } from '../../src/profile';
 import { makeLabPki, type LabPki } from '../../src/protocols/lab';
 import { RunActionLog } from '../../src/runner/actions';
 import { startLab, type RunningLab } from '../../src/runner/lab';
@@ -34,7 +35,7 @@ export function hardenedNtpKey(): NtpKey {
 }
 
 export async function startAuditBench(options: {
-  posture?: Posture; ntpOffsetSeconds?: number; allow?: Safety[]; settleSeconds?: number;
+  posture?: Posture; ntpOffsetSeconds?: number; allow?: Safety[]; settleSeconds?: number; outage?: LabConfig['outage'];
   /** The lab NTP server's keys (default: the hardened posture's, as a lab engineer would configure them). */
   ntpKeys?: NtpKey[];
   /** Subscribe to the emulator's OPC UA audit events as the runner does (lab.opcuaAudit), with this account and service options. */
@@ -47,6 +48,7 @@ export async function startAuditBench(options: {
   const lab = await startLab({
     address: '127.0.0.1', syslog: { udp: 0, tcp: 0, tls: 0 }, tls: { ca: pki.files.caFile, cert: pki.files.collectorCert, key: pki.files.collectorKey },
     ntp: { port: 0, offsetSeconds: options.ntpOffsetSeconds ?? 0 }, settleSeconds: options.settleSeconds ?? 0.5,
+    ...(options.outage ? { outage: options.outage } : {}),
   }, path.join(dir, 'run'), allowed, controller.signal, { ntpKeys: options.ntpKeys ?? [hardenedNtpKey()] });
   let s: LabServices = lab.services;
   let emulator: Emulator | undefined;

@@ -38,6 +38,8 @@ export interface Forward {
   protocol: 'udp' | 'tcp' | 'tls';
   framing?: 'octet-counted' | 'traditional';
   template?: 'RSYSLOG_SyslogProtocol23Format' | 'RSYSLOG_ForwardFormat' | 'RSYSLOG_TraditionalForwardFormat';
+  /** false: rsyslog's defaults (no action queue, no retries: what arrives while the target is down is discarded). */
+  queued?: boolean;
 }
 
 function forwardAction(f: Forward): string {
@@ -45,16 +47,20 @@ function forwardAction(f: Forward): string {
   if (f.protocol === 'udp') return `action(${common} protocol="udp")`;
   const framing = `TCP_Framing="${f.framing ?? 'traditional'}"`;
   // Queued with retries, as a real forwarder is configured: nothing is lost while the connection is made.
-  const queue = 'queue.type="LinkedList" action.resumeRetryCount="-1" action.resumeInterval="1"';
+  const queue = f.queued === false ? 'action.resumeInterval="1"' : 'queue.type="LinkedList" action.resumeRetryCount="-1" action.resumeInterval="1"';
   if (f.protocol === 'tcp') return `action(${common} protocol="tcp" ${framing} ${queue})`;
   return `action(${common} protocol="tcp" ${framing} ${queue} StreamDriver="gtls" StreamDriverMode="1" StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="__PEER__")`;
 }
 
 /** Starts rsyslogd with an imudp input on `inputPort` (and/or an imfile input) forwarding to every `forwards`. */
-export async function startRsyslog(binary: string, o: { inputPort?: number; inputFile?: string; forwards: Forward[]; tls?: RsyslogTls }): Promise<RunningRsyslog> {
+export async function startRsyslog(
+  binary: string, o: { inputPort?: number; inputFile?: string; forwards: Forward[]; tls?: RsyslogTls; internalMessages?: boolean },
+): Promise<RunningRsyslog> {
   const dir = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'iacs-rsyslog-'));
   fs.mkdirSync(path.join(dir, 'work'));
   const global = [`workDirectory="${dir}/work"`];
+  // rsyslogd's own messages (an action suspended, resumed) go through our ruleset, i.e. are forwarded too.
+  if (o.internalMessages) global.push('processInternalMessages="on"');
   if (o.tls) {
     global.push(`defaultNetstreamDriverCAFile="${o.tls.caFile}"`);
     if (o.tls.certFile) global.push(`defaultNetstreamDriverCertFile="${o.tls.certFile}"`, `defaultNetstreamDriverKeyFile="${o.tls.keyFile}"`);

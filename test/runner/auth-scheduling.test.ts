@@ -92,7 +92,9 @@ describe('scheduling of the authentication probes: the whole plan against the ha
     // audit.log-access reads the device's log (an action it provokes) with the session probes, in phase 1.
     const readsTheRun = (probe: string) => probe.startsWith('audit.') && probe !== 'audit.log-access' && probe !== 'audit.log-protection';
     const firstAudit = all.findIndex((a) => readsTheRun(a.probe));
-    expect(all.slice(firstAudit).map((a) => a.probe).sort(), all.map((a) => a.probe).join(' ')).to.deep.equal(['audit.events', 'audit.identity', 'audit.monitoring', 'audit.timestamps']);
+    expect(all.slice(firstAudit).map((a) => a.probe).sort(), all.map((a) => a.probe).join(' ')).to.deep.equal(['audit.events', 'audit.identity', 'audit.monitoring', 'audit.outage', 'audit.timestamps']);
+    // The collector outage (intrusive) comes after the audit probes that read the run's records.
+    expect(all[all.length - 1].probe).to.equal('audit.outage');
     const journal = all.slice(0, firstAudit);
     const firstLockout = journal.findIndex((a) => a.probe.endsWith('.lockout'));
     expect(journal.slice(firstLockout).every((a) => a.probe.endsWith('.lockout')), journal.map((a) => a.probe).join(' ')).to.equal(true);

@@ -10,9 +10,9 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { StreamDeframer, type StreamFrame } from './framing';
 import { parseSyslog } from './parse';
-import type { SyslogRecord } from '../../sdk';
+import type { CollectorOutage, SyslogRecord } from '../../sdk';
 
-export type { SyslogRecord };
+export type { CollectorOutage, SyslogRecord };
 import { assertLabAddress, bindUdp, listenTcp } from '../lab/address';
 
 export type SyslogTransport = 'udp' | 'tcp' | 'tls';
@@ -50,9 +50,24 @@ export interface SyslogCollector {
   readonly records: readonly SyslogRecord[];
   /** Resolves with the first record (already received or arriving) that matches, or undefined after timeoutMs. */
   waitFor(match: (r: SyslogRecord) => boolean, timeoutMs: number, signal?: AbortSignal): Promise<SyslogRecord | undefined>;
+  /**
+   * Makes the collector unreachable (CR 2.10 audit outage): stops listening on `transports` (default: every
+   * started one) and destroys the stream connections on them, so that a sender's reconnects are refused.
+   * `resume()` listens again on the same ports; after `maxMs` the collector resumes by itself (a probe that
+   * dies mid-outage does not leave the run without its collector). Journaled (`outage-start`).
+   */
+  suspend(options?: { transports?: readonly SyslogTransport[]; maxMs?: number; reason?: string }): Promise<CollectorOutage>;
+  /** Listens again on the suspended ports; journaled (`outage-end`). Resolves with the outage, or undefined when none was on. */
+  resume(): Promise<CollectorOutage | undefined>;
+  /** The outage in progress, if any. */
+  readonly outage: CollectorOutage | undefined;
   /** Stops listening and destroys every connection; idempotent. */
   close(): Promise<void>;
 }
+
+/** A safety net only: no outage is meant to last this long. */
+const DEFAULT_MAX_OUTAGE_MS = 10 * 60_000;
+const REBIND_ATTEMPTS = 20;
 
 const DEFAULT_MAX_RECORD = 128 * 1024;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -85,10 +100,13 @@ class Collector implements SyslogCollector {
   readonly records: SyslogRecord[] = [];
   readonly ports: Partial<Record<SyslogTransport, number>> = {};
   private readonly listeners = new Set<(r: SyslogRecord) => void>();
-  private readonly sockets = new Set<net.Socket>();
-  private readonly servers: net.Server[] = [];
+  private readonly sockets = new Map<net.Socket, 'tcp' | 'tls'>();
+  /** Raw TCP connections per stream server, handshakes included (destroyed at an outage's start). */
+  private readonly raw = new Map<net.Socket, 'tcp' | 'tls'>();
+  private readonly servers = new Map<'tcp' | 'tls', net.Server>();
   private udp: dgram.Socket | undefined;
   private closed = false;
+  private current: (CollectorOutage & { timer: NodeJS.Timeout }) | undefined;
   private readonly journal: ReturnType<typeof openJournal>;
 
   constructor(readonly address: string, private readonly options: SyslogCollectorOptions) {
@@ -97,15 +115,10 @@ class Collector implements SyslogCollector {
 
   async start(): Promise<void> {
     const o = this.options;
-    if (o.udpPort !== undefined) {
-      this.udp = await bindUdp('the syslog collector (UDP)', this.address, o.udpPort);
-      this.ports.udp = this.udp.address().port;
-      this.udp.on('message', (msg, rinfo) => this.accept([{ bytes: msg, framing: 'none' }], 'udp', rinfo.address, rinfo.port));
-      this.udp.on('error', (err) => this.journal.write({ type: 'error', transport: 'udp', at: new Date().toISOString(), error: err.message }));
-    }
+    if (o.udpPort !== undefined) await this.listenUdp(o.udpPort);
     if (o.tcpPort !== undefined) {
       const server = net.createServer((socket) => this.stream(socket, 'tcp'));
-      this.servers.push(server);
+      this.track(server, 'tcp');
       this.ports.tcp = await listenTcp(server, 'the syslog collector (TCP)', this.address, o.tcpPort);
     }
     if (o.tls) {
@@ -116,10 +129,97 @@ class Collector implements SyslogCollector {
       server.on('tlsClientError', (err, socket) => this.journal.write({
         type: 'tls-refused', at: new Date().toISOString(), peer: socket.remoteAddress, peerPort: socket.remotePort, error: err.message,
       }));
-      this.servers.push(server);
+      this.track(server, 'tls');
       this.ports.tls = await listenTcp(server, 'the syslog collector (TLS)', this.address, o.tls.port);
     }
     o.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  private async listenUdp(port: number): Promise<void> {
+    const udp = await bindUdp('the syslog collector (UDP)', this.address, port);
+    this.udp = udp;
+    this.ports.udp = udp.address().port;
+    udp.on('message', (msg, rinfo) => this.accept([{ bytes: msg, framing: 'none' }], 'udp', rinfo.address, rinfo.port));
+    udp.on('error', (err) => this.journal.write({ type: 'error', transport: 'udp', at: new Date().toISOString(), error: err.message }));
+  }
+
+  private track(server: net.Server, transport: 'tcp' | 'tls'): void {
+    this.servers.set(transport, server);
+    server.on('connection', (socket: net.Socket) => {
+      this.raw.set(socket, transport);
+      socket.once('close', () => this.raw.delete(socket));
+    });
+  }
+
+  get outage(): CollectorOutage | undefined {
+    if (!this.current) return undefined;
+    const { timer: _t, ...outage } = this.current;
+    return outage;
+  }
+
+  async suspend(options: { transports?: readonly SyslogTransport[]; maxMs?: number; reason?: string } = {}): Promise<CollectorOutage> {
+    if (this.closed) throw new Error('the syslog collector is closed');
+    if (this.current) throw new Error('the syslog collector is already suspended');
+    const started = Object.keys(this.ports) as SyslogTransport[];
+    const transports = started.filter((t) => !options.transports || options.transports.includes(t));
+    const startedAt = Date.now();
+    const timer = setTimeout(() => void this.resumeBy('timer'), options.maxMs ?? DEFAULT_MAX_OUTAGE_MS);
+    this.current = { startedAt, transports, connectionsDestroyed: 0, timer, ...(options.reason ? { reason: options.reason } : {}) };
+    const doomed = [...this.raw].filter(([, t]) => transports.includes(t)).map(([socket]) => socket);
+    const closing: Promise<void>[] = [];
+    for (const t of transports) {
+      const server = t === 'udp' ? undefined : this.servers.get(t);
+      if (server) closing.push(new Promise<void>((resolve) => server.close(() => resolve())));
+    }
+    if (transports.includes('udp') && this.udp) {
+      const udp = this.udp;
+      this.udp = undefined;
+      closing.push(new Promise<void>((resolve) => udp.close(() => resolve())));
+    }
+    for (const [socket, t] of this.sockets) if (transports.includes(t)) socket.destroy();
+    for (const socket of doomed) socket.destroy();
+    await Promise.all(closing);
+    this.current = { ...this.current, connectionsDestroyed: doomed.length };
+    this.journal.write({ type: 'outage-start', at: new Date(startedAt).toISOString(), transports, ports: this.portsOf(transports), connectionsDestroyed: doomed.length, ...(options.reason ? { reason: options.reason } : {}) });
+    return this.outage!;
+  }
+
+  resume(): Promise<CollectorOutage | undefined> {
+    return this.resumeBy('resume');
+  }
+
+  private portsOf(transports: readonly SyslogTransport[]): Partial<Record<SyslogTransport, number>> {
+    return Object.fromEntries(transports.map((t) => [t, this.ports[t]]));
+  }
+
+  /** Listens again on the outage's ports (the same numbers: senders are configured with them). */
+  private async resumeBy(endedBy: 'resume' | 'timer' | 'close'): Promise<CollectorOutage | undefined> {
+    const current = this.current;
+    if (!current) return undefined;
+    this.current = undefined;
+    clearTimeout(current.timer);
+    if (endedBy !== 'close') {
+      for (const t of current.transports) await this.relisten(t);
+    }
+    const { timer: _t, ...outage } = current;
+    const ended: CollectorOutage = { ...outage, endedAt: Date.now(), endedBy };
+    this.journal.write({ type: 'outage-end', at: new Date(ended.endedAt!).toISOString(), startedAt: new Date(ended.startedAt).toISOString(), transports: ended.transports, endedBy, durationMs: ended.endedAt! - ended.startedAt });
+    return ended;
+  }
+
+  /** Binds a transport's port again; a port taken meanwhile is retried for a while, then a LabSetupError. */
+  private async relisten(t: SyslogTransport): Promise<void> {
+    const port = this.ports[t]!;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (t === 'udp') await this.listenUdp(port);
+        else await listenTcp(this.servers.get(t)!, `the syslog collector (${t.toUpperCase()})`, this.address, port);
+        return;
+      } catch (err) {
+        if (attempt >= REBIND_ATTEMPTS || this.closed) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   }
 
   private readonly onAbort = () => void this.close();
@@ -129,7 +229,11 @@ class Collector implements SyslogCollector {
       socket.destroy();
       return;
     }
-    this.sockets.add(socket);
+    if (this.current?.transports.includes(transport)) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.set(socket, transport);
     const peer = socket.remoteAddress ?? '';
     const peerPort = socket.remotePort ?? 0;
     const cert = transport === 'tls' ? (socket as tls.TLSSocket).getPeerCertificate() : undefined;
@@ -196,8 +300,10 @@ class Collector implements SyslogCollector {
     if (this.closed) return;
     this.closed = true;
     this.options.signal?.removeEventListener('abort', this.onAbort);
-    for (const socket of this.sockets) socket.destroy();
-    const closing = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    const suspended = new Set(this.current?.transports ?? []);
+    await this.resumeBy('close');
+    for (const socket of [...this.sockets.keys(), ...this.raw.keys()]) socket.destroy();
+    const closing = [...this.servers].filter(([t]) => !suspended.has(t)).map(([, s]) => new Promise<void>((resolve) => s.close(() => resolve())));
     if (this.udp) closing.push(new Promise<void>((resolve) => this.udp!.close(() => resolve())));
     await Promise.all(closing);
     this.journal.close();
