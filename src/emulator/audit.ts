@@ -59,6 +59,12 @@ export interface AuditPosture {
    * cannot see the collector fail (RFC 5426), so it never raises one.
    */
   alarmOnFailure?: boolean;
+  /**
+   * CR 2.9 RE(1): when the device's own log copy (audit-store.ts) reaches this percentage of its capacity, one
+   * warning record is logged and sent (MSGID `AUDIT_CAPACITY`, "audit storage 80% full (800 of 1000 records)").
+   * Absent: no warning.
+   */
+  capacityWarningPercent?: number;
 }
 
 /** Where the lab collector is: told to the emulator by the demo or a test (a real device is configured by hand). */
@@ -78,6 +84,8 @@ export interface AuditSink {
 
 export interface DeviceAuditLog {
   event(e: AuditEvent): void;
+  /** A record the device raises about its log itself (not an access event): sent whatever `categories` says. */
+  notice?(format: (deviceAtMs: number) => string): void;
   /** Resolves when every event reported so far was handed to the transport. */
   flush(): Promise<void>;
   /** The device clock's offset to this host's clock (ms), as learned from NTP. */
@@ -183,6 +191,19 @@ export function formatAlarmRecord(posture: AuditPosture, hostname: string, atMs:
   return `${pri}1 ${rfc3339(atMs)} ${hostname} audit - AUDIT_FAIL [audit@32473 category="audit-trail" event="collector-unreachable" since="${since}" held="${outage.held}" dropped="${outage.dropped}"] ${text}`;
 }
 
+export const capacityText = (fill: { percent: number; count: number; max: number }) => `audit storage ${fill.percent}% full (${fill.count} of ${fill.max} records)`;
+
+/** The CR 2.9 RE(1) warning: the device's log holds `count` of `max` records (`percent` of its capacity). */
+export function formatCapacityRecord(posture: AuditPosture, hostname: string, atMs: number, fill: { percent: number; count: number; max: number }): string {
+  const text = capacityText(fill);
+  const pri = `<${AUTHPRIV * 8 + 4}>`; // warning
+  if (posture.format === '3164') {
+    const d = new Date(atMs);
+    return `${pri}${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${hostname} audit: AUDIT_CAPACITY ${text}`;
+  }
+  return `${pri}1 ${rfc3339(atMs)} ${hostname} audit - AUDIT_CAPACITY [audit@32473 category="audit-trail" event="storage-threshold" percent="${fill.percent}" records="${fill.count}" capacity="${fill.max}"] ${text}`;
+}
+
 /** Starts the device's log sender toward `sink` (connections are opened on the first event). */
 export function startAuditLog(posture: AuditPosture, sink: AuditSink, hostname: string, log: (m: string) => void): DeviceAuditLog {
   const controller = new AbortController();
@@ -236,24 +257,29 @@ export function startAuditLog(posture: AuditPosture, sink: AuditSink, hostname: 
     if (inflight) await inflight;
     else if (Date.now() - lastNtpTry >= NTP_RETRY_MS) await syncClock();
   };
-  const send = async (e: AuditEvent, atMs: number) => {
+  const send = async (format: (deviceAtMs: number) => string, atMs: number) => {
     await firstSync();
-    const text = formatAuditRecord(e, posture, hostname, atMs + offsetMs);
+    const text = format(atMs + offsetMs);
     // UDP: fire and forget; nothing tells the sender that the collector is gone (RFC 5426).
     if (udp && sink.udpPort !== undefined) udp.send(text, sink.udpPort, sink.address);
     else await stream?.write(text);
   };
+  const enqueue = (format: (deviceAtMs: number) => string) => {
+    if (controller.signal.aborted) return;
+    if (queued >= MAX_QUEUE) {
+      dropped += 1;
+      return;
+    }
+    const at = Date.now();
+    queued += 1;
+    chain = chain.then(() => send(format, at)).catch((err: Error) => log(`audit: ${err.message}`)).finally(() => { queued -= 1; });
+  };
   return {
     event(e) {
-      if (!categories.has(e.category) || (posture.services && !posture.services.includes(e.service)) || controller.signal.aborted) return;
-      if (queued >= MAX_QUEUE) {
-        dropped += 1;
-        return;
-      }
-      const at = Date.now();
-      queued += 1;
-      chain = chain.then(() => send(e, at)).catch((err: Error) => log(`audit: ${err.message}`)).finally(() => { queued -= 1; });
+      if (!categories.has(e.category) || (posture.services && !posture.services.includes(e.service))) return;
+      enqueue((deviceAtMs) => formatAuditRecord(e, posture, hostname, deviceAtMs));
     },
+    notice: enqueue,
     flush: () => chain,
     clockOffsetMs: () => offsetMs,
     now: () => Date.now() + offsetMs,

@@ -99,6 +99,8 @@ function checkAuditPosture(audit: unknown, origin: string): void {
   oneOf('format', ['5424', '3164']);
   oneOf('transport', ['tls', 'tcp', 'udp']);
   oneOf('alarmOnFailure', [true, false]);
+  const percent = a.capacityWarningPercent;
+  if (percent !== undefined && (typeof percent !== 'number' || !(percent > 0 && percent <= 100))) throw new PostureError(`${origin}: audit.capacityWarningPercent: a number above 0 and at most 100`);
   const unknown = ((a.categories as unknown[] | undefined) ?? []).filter((c) => !(AUDIT_CATEGORIES as readonly unknown[]).includes(c));
   if (unknown.length > 0) throw new PostureError(`${origin}: audit.categories: unknown ${unknown.join(', ')} (known: ${AUDIT_CATEGORIES.join(', ')})`);
   try {
@@ -165,7 +167,7 @@ export async function startEmulator(postureOrName: Posture | string, overrides: 
   const hostname = posture.audit?.hostname ?? identity.productCode.toLowerCase();
   const sender: DeviceAuditLog = overrides.auditSink ? startAuditLog(posture.audit ?? {}, overrides.auditSink, hostname, debugLog) : NO_AUDIT_LOG;
   // The device keeps what it logs (the web UI's audit-log resource serves it), with or without a collector.
-  const auditRecords = new AuditRecordStore(posture.audit ?? {}, hostname);
+  const auditRecords = new AuditRecordStore(posture.audit ?? {}, hostname, undefined, (_fill, line) => sender.notice?.(line));
   const audit: DeviceAuditLog = { ...sender, event: (e) => { auditRecords.add(e, Date.now() + sender.clockOffsetMs()); sender.event(e); } };
   const report = (e: Parameters<DeviceAuditLog['event']>[0]) => audit.event(e);
   const device: DeviceContext = {
