@@ -335,6 +335,14 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
     if (!fs.existsSync(resolved)) issues.push(loc.issue(['policy', 'baselines', name], `${f} does not exist`));
     baselineFiles[name] = resolved;
   }
+  const capacityWarning = (policy.auditLog as { capacity?: { warning?: string } } | undefined)?.capacity?.warning;
+  if (capacityWarning !== undefined) {
+    try {
+      new RegExp(capacityWarning, 'i');
+    } catch (err) {
+      issues.push(loc.issue(['policy', 'auditLog', 'capacity', 'warning'], `not a regular expression: ${(err as Error).message}`));
+    }
+  }
   const allow = p.allow ?? ['passive', 'active'];
   const lab = p.lab ? labOf(p.lab, baseDir, (field, message) => issues.push(loc.issue(['lab', ...field], message))) : undefined;
   const ntpKeys = (p.lab?.ntp?.keys ?? []).flatMap((k, i): NtpKey[] => {

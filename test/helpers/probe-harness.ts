@@ -34,6 +34,8 @@ export interface ProbeRunOptions<I> {
   actions?: RunActionLog;
   /** The run's lab services (tests start them with startLab from src/runner/lab.ts). */
   lab?: LabServices;
+  /** Cancels the run (Ctrl-C) when it aborts. */
+  runSignal?: AbortSignal;
 }
 
 export interface ProbeRun {
@@ -84,7 +86,7 @@ export async function runProbe<I>(probe: ProbeDefinition<I>, options: ProbeRunOp
       },
       {
         store, component, policy: options.policy ?? {}, essentialFunction: options.essentialFunction, credentials: vault, allowed,
-        runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: options.baselineFiles, ledger: options.ledger,
+        runSignal: options.runSignal ? AbortSignal.any([runController.signal, options.runSignal]) : runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: options.baselineFiles, ledger: options.ledger,
         actions: options.actions, lab: options.lab,
       },
     );

@@ -29,16 +29,19 @@ function via(actions: ActionLog, service: ServiceUnderTest): ActionLog {
 /**
  * `count` failed logins on `service`, user names `<prefix><first>`, `<prefix><first+1>`, ... with random
  * wrong passwords. An interface without a usable login returns the reason instead. Transport problems throw
- * the SDK's typed errors (the device must answer: that is part of what is watched).
+ * the SDK's typed errors (the device must answer: that is part of what is watched). `beforeEach` (optional)
+ * runs before each login with the logins done so far, to pace them or stop early (false: stop).
  */
 export async function failLoginsWithUnknownUsers(
-  ctx: ProbeContext<unknown>, service: ServiceUnderTest, o: { prefix: string; first: number; count: number },
+  ctx: ProbeContext<unknown>, service: ServiceUnderTest,
+  o: { prefix: string; first: number; count: number; beforeEach?: (done: readonly UnknownUserLogin[]) => Promise<boolean> },
 ): Promise<UnknownUserLogin[] | { unsupported: string }> {
   const channel = await openLoginChannel(service, { signal: ctx.signal, deadline: ctx.deadline, resolvePath: ctx.resolvePath });
   if (isUnsupported(channel)) return channel;
   const recording = recordingChannel(channel, via(ctx.actions, service));
   const done: UnknownUserLogin[] = [];
   for (let n = o.first; n < o.first + o.count; n++) {
+    if (o.beforeEach && !(await o.beforeEach(done))) break;
     const account = `${o.prefix}${n}`;
     const at = Date.now();
     const result = await recording.tryLogin(account, wrongPassword(), ctx.signal);
