@@ -58,7 +58,11 @@ async function controlEvents(ctx: Ctx, syslog: LabSyslog, services: readonly Ser
   const accounts = new Set(logins.map((l) => l.account));
   const actions = ctx.actions.list().filter((a) => a.host === ctx.host.host && a.kind === 'login-failed' && accounts.has(a.account ?? ''));
   if (actions.length === 0) return { logins, reason: `no failed login could be made (${unsupported.join('; ') || 'no login interface answered with a verdict'})` };
-  await syslog.waitFor(() => controlRecords(actions, syslog.records, deviceAddresses).size === actions.length, waitMs, ctx.signal);
+  // Up to the usual wait for a first record; then the others get lab.settleSeconds (an interface that logs
+  // nothing, like a port that refuses every client, must not hold up the fill for the whole window).
+  const count = () => controlRecords(actions, syslog.records, deviceAddresses).size;
+  await syslog.waitFor(() => count() > 0, waitMs, ctx.signal);
+  if (count() > 0) await syslog.waitFor(() => count() === actions.length, Math.min(waitMs, ctx.lab!.settleMs), ctx.signal);
   ctx.signal.throwIfAborted();
   const matched = controlRecords(actions, syslog.records, deviceAddresses);
   const records = actions.flatMap((action) => (matched.has(action) ? [{ action, record: matched.get(action)! }] : []));
