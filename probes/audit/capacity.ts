@@ -2,7 +2,7 @@ import {
   defineProbe, finding, inputsSchema, judge, sleep, type ActionRecord, type LabSyslog, type ProbeContext, type ServiceUnderTest, type SyslogRecord,
 } from '../../src/sdk';
 import {
-  CAPACITY_ACCOUNT_PREFIX, CAPACITY_HARD_CAPS, CAPACITY_PHASE, WarningWatch, auditCapacityOf, clampCaps, eventLimit, loggedFailures,
+  CAPACITY_ACCOUNT_PREFIX, CAPACITY_HARD_CAPS, CAPACITY_PHASE, WarningWatch, auditCapacityOf, clampCaps, eventLimit, isWarning, loggedFailures,
   namesAccount, reportsFailedLogin, thresholdRecords, type AuditCapacity, type CapacityInputs,
 } from '../../src/protocols/audit';
 import { failLoginsWithUnknownUsers, loginServices, type UnknownUserLogin } from '../../src/protocols/auth/checks/unknown-users';
@@ -146,10 +146,16 @@ export default defineProbe<CapacityInputs>({
     const watch = new WarningWatch(syslog.records, capacity.warning, deviceAddresses);
     const probeStart = Date.now();
     const earlier = watch.check();
-    if (earlier) return warnedBefore(ctx, earlier, settings);
+    if (earlier) return notDetermined(warnedBefore(ctx, earlier), { ...settings, provoked: 0, warningBeforeProbe: { seq: earlier.seq, text: earlier.raw.toString('utf8') } });
 
     const controls = await controlEvents(ctx, syslog, services, deviceAddresses, reserveMs);
     if ('reason' in controls) return notDetermined(controls.reason, { ...settings, provoked: controls.logins.length });
+    // A pattern that also fits the records the fill produces would take the first of them for the warning.
+    const ordinary = controls.records.find((r) => isWarning(r.record, capacity.warning));
+    if (ordinary) {
+      return notDetermined(`the warning pattern /${capacity.warning.source}/ also matches the device's record of an ordinary failed login ("${ordinary.record.raw.toString('utf8').slice(0, 160)}"): `
+        + 'it cannot tell the warning from the records that fill the log; give a pattern of the warning alone (policy.auditLog.capacity.warning)', { ...settings, provoked: controls.logins.length });
+    }
     const toProvoke = Math.min(limit, caps.maxEvents);
     const fill = await fillLog(ctx, controls, { first: controls.logins.length, count: toProvoke - controls.logins.length, ratePerSecond: caps.maxRatePerSecond, reserveMs, watch });
     const logins = [...controls.logins, ...fill.logins];
@@ -184,16 +190,15 @@ function summary(c: AuditCapacity) {
 /** Provoked events before the warning was received (the login that made it counts). */
 const eventsBefore = (logins: readonly UnknownUserLogin[], warning: SyslogRecord) => logins.filter((l) => l.at <= warning.receivedAt).length;
 
-/** A warning the device sent before this probe provoked anything: the run's other probes filled the log. */
-function warnedBefore(ctx: Ctx, warning: SyslogRecord, settings: Record<string, unknown>) {
-  const runEvents = ctx.actions.list().filter((a) => a.host === ctx.host.host && a.atMs <= warning.receivedAt).length;
-  const passReason = `the device sent its warning before this probe provoked anything, after ${runEvents} event(s) the run caused on the host `
-    + `(its log also holds what it logged before the run, so when it reached the threshold is not known): ${warning.raw.toString('utf8').slice(0, 160)}`;
-  return {
-    observations: { ...settings, provoked: 0, warning: { seq: warning.seq, text: warning.raw.toString('utf8'), afterEvents: 0, runEventsBefore: runEvents } },
-    findings: [],
-    outcomes: judge([{ requirement: CR, coverage: 'partial', passReason }], []),
-  };
+/**
+ * A record matching the pattern before this probe provoked anything: the run's other probes may have filled the
+ * log past the threshold, or the pattern fits some other record; either way the fill level it speaks of is unknown.
+ */
+function warnedBefore(ctx: Ctx, record: SyslogRecord): string {
+  const runEvents = ctx.actions.list().filter((a) => a.host === ctx.host.host && a.atMs <= record.receivedAt).length;
+  return `a record matching the warning pattern came from the device before this probe provoked anything, after ${runEvents} event(s) the run caused on the host `
+    + `("${record.raw.toString('utf8').slice(0, 160)}"): whether it is the warning at the documented threshold cannot be told (the log's fill level then is unknown); `
+    + 'empty the device\'s log and run audit.capacity on its own (--only audit.capacity)';
 }
 
 interface Judged {

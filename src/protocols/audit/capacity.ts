@@ -60,8 +60,17 @@ export function clampCaps(inputs: CapacityInputs): CapacityInputs & { clamped: s
   return { maxEvents: cap('maxEvents'), maxRatePerSecond: cap('maxRatePerSecond'), clamped };
 }
 
+/** One of the probe's own user names as a whole word (`iacs-capacity-12`), and the name. */
+const OWN_ACCOUNT = new RegExp(`(^|[^\\w.-])(${CAPACITY_ACCOUNT_PREFIX}\\d+)($|[^\\w.-])`);
+
+/** The record matches the warning pattern and is not the device's record of one of our logins (which names it). */
+export function isWarning(r: SyslogRecord, pattern: RegExp): boolean {
+  const text = r.raw.toString('utf8');
+  return pattern.test(text) && !OWN_ACCOUNT.test(text);
+}
+
 /**
- * Finds the first record from the device that matches the warning pattern, reading each record once (the
+ * Finds the first record from the device that is the warning (isWarning), reading each record once (the
  * collector's list only grows), so checking after every provoked event stays linear in the records.
  */
 export class WarningWatch {
@@ -73,7 +82,7 @@ export class WarningWatch {
   check(): SyslogRecord | undefined {
     for (; !this.found && this.next < this.records.length; this.next++) {
       const r = this.records[this.next];
-      if (this.deviceAddresses.includes(r.peer) && this.pattern.test(r.raw.toString('utf8'))) this.found = r;
+      if (this.deviceAddresses.includes(r.peer) && isWarning(r, this.pattern)) this.found = r;
     }
     return this.found;
   }
@@ -88,7 +97,6 @@ export function loggedFailures(
   records: readonly SyslogRecord[],
   o: { deviceAddresses: readonly string[]; sinceMs: number; iface: ServiceProtocol; namesUsers: boolean },
 ): number {
-  const ours = new RegExp(`(^|[^\\w.-])(${CAPACITY_ACCOUNT_PREFIX}\\d+)($|[^\\w.-])`);
   const accounts = new Set<string>();
   let count = 0;
   for (const r of records) {
@@ -97,7 +105,7 @@ export function loggedFailures(
     if (!KIND_PATTERNS['login-failed'].test(text) || !fitsInterface(r, o.iface)) continue;
     if (!o.namesUsers) count++;
     else {
-      const account = ours.exec(text)?.[2];
+      const account = OWN_ACCOUNT.exec(text)?.[2];
       if (account) accounts.add(account);
     }
   }

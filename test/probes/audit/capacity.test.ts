@@ -110,18 +110,47 @@ describe('probe audit.capacity (CR 2.9 RE(1))', function () {
       }
     });
 
-    it('a warning the device sent before the probe (the run filled its log): pass, partial, nothing provoked', async () => {
+    it('a warning record received before the probe (the run filled the log, or the pattern fits another record): not determined, nothing provoked', async () => {
       bench = await startAuditBench();
       const device = await webDevice(bench, { records: 100, warnAtRecords: 100 });
       try {
         await device.send('<132>1 2026-01-01T00:00:00Z plc1 audit - AUDIT_CAPACITY - audit storage 80% full');
         await bench.lab.services.syslog!.waitFor((r) => r.raw.toString().includes('AUDIT_CAPACITY'), 2000);
         const { attempt } = await bench.run(probe, { services: [device.service], policy: SMALL_CAPACITY, inputs: FAST });
-        expect(attempt.status).to.equal('pass');
-        expect(attempt.outcomes[0]).to.deep.include({ verdict: 'pass', coverage: 'partial' });
-        expect(attempt.outcomes[0].reason).to.match(/before this probe provoked anything/);
+        expect(attempt.status).to.not.equal('pass');
+        expect(attempt.outcomes).to.deep.equal([]);
+        expect(attempt.observations.notDetermined).to.match(/before this probe provoked anything.*run audit.capacity on its own/);
         expect(attempt.observations).to.deep.include({ provoked: 0 });
         expect(device.answered()).to.equal(0);
+      } finally {
+        await device.close();
+      }
+    });
+
+    it('a pattern that also fits the device\'s ordinary failed-login records (no user named) is no warning: not determined after the control login, never pass', async () => {
+      bench = await startAuditBench();
+      const device = await webDevice(bench, { records: 100, warnAtRecords: 100, anonymous: true });
+      try {
+        const policy = { auditLog: { capacity: { records: 100, warnAtPercent: 80, warning: 'AUTH_FAIL|AUDIT_CAPACITY' } } };
+        const { attempt } = await bench.run(probe, { services: [device.service], policy, inputs: FAST, baselineFiles: shortWindow(bench.dir) });
+        expect(attempt.outcomes).to.deep.equal([]);
+        expect(attempt.observations.notDetermined).to.match(/also matches the device's record of an ordinary failed login/);
+        expect(device.answered()).to.equal(1);
+      } finally {
+        await device.close();
+      }
+    });
+
+    it('a pattern our own user names (iacs-capacity-<n>) also fit: a record of our login is never the warning -> pass only at the real one', async () => {
+      bench = await startAuditBench();
+      const device = await webDevice(bench, { records: 100, warnAtRecords: 80 });
+      try {
+        // /capacity/ fits "login failed for user iacs-capacity-0" as well as the device's AUDIT_CAPACITY record.
+        const policy = { auditLog: { capacity: { records: 100, warnAtPercent: 80, warning: 'capacity' } } };
+        const { attempt } = await bench.run(probe, { services: [device.service], policy, inputs: FAST, baselineFiles: shortWindow(bench.dir) });
+        expect(attempt.status, JSON.stringify(attempt.observations)).to.equal('pass');
+        expect((attempt.observations.warning as { afterEvents: number; text: string }).text).to.contain('AUDIT_CAPACITY');
+        expect((attempt.observations.warning as { afterEvents: number }).afterEvents).to.be.within(80, 85);
       } finally {
         await device.close();
       }
@@ -236,9 +265,9 @@ describe('probe audit.capacity (CR 2.9 RE(1))', function () {
 /**
  * A web UI with HTTP basic authentication that refuses every login, and a log of `records` slots it sends to
  * the lab collector over UDP (RFC 5424, the user named): one record per refused login, and `AUDIT_CAPACITY`
- * once it holds `warnAtRecords`. `silent`: it answers every login and logs nothing.
+ * once it holds `warnAtRecords`. `silent`: it answers every login and logs nothing; `anonymous`: its records name no user.
  */
-async function webDevice(bench: AuditBench, o: { records: number; warnAtRecords?: number; silent?: boolean }) {
+async function webDevice(bench: AuditBench, o: { records: number; warnAtRecords?: number; silent?: boolean; anonymous?: boolean }) {
   const udp = dgram.createSocket('udp4');
   const port = bench.lab.services.syslog!.ports.udp!;
   const send = (text: string) => new Promise<void>((resolve, reject) => udp.send(text, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
@@ -254,7 +283,7 @@ async function webDevice(bench: AuditBench, o: { records: number; warnAtRecords?
       const user = Buffer.from(auth.slice(6), 'base64').toString('utf8').split(':')[0];
       if (!o.silent) {
         stored = Math.min(o.records, stored + 1);
-        void send(`<84>1 ${new Date().toISOString()} plc1 webui - AUTH_FAIL - login failed for user ${user} via http`);
+        void send(`<84>1 ${new Date().toISOString()} plc1 webui - AUTH_FAIL - login failed${o.anonymous ? '' : ` for user ${user}`} via http`);
         if (!warned && o.warnAtRecords !== undefined && stored >= o.warnAtRecords) {
           warned = true;
           void send(`<132>1 ${new Date().toISOString()} plc1 audit - AUDIT_CAPACITY - audit storage ${Math.round((stored / o.records) * 100)}% full`);
