@@ -92,6 +92,7 @@ async function fillLog(ctx: Ctx, controls: Controls, o: { first: number; count: 
     if (o.watch.check()) { stoppedBy = 'warning'; return false; }
     if (Date.now() + o.reserveMs >= ctx.deadline) { stoppedBy = 'budget'; return false; }
     await sleep(startedAt + done.length * intervalMs - Date.now(), ctx.signal);
+    if (o.watch.check()) { stoppedBy = 'warning'; return false; }
     return true;
   };
   const logins = o.count > 0 ? await failLoginsWithUnknownUsers(ctx, controls.fill, { prefix: CAPACITY_ACCOUNT_PREFIX, first: o.first, count: o.count, beforeEach: pace }) : [];
