@@ -157,8 +157,8 @@ export class HostMonitor {
     this.noteState();
   }
 
-  private noteState(): void {
-    const state = this.state();
+  /** Journals a change of state; on a loss, tells the attempts (their loss signals abort). */
+  private noteState(state = this.computeState()): void {
     if (state === this.lastState) return;
     this.lastState = state;
     this.journal({ type: 'state', at: new Date().toISOString(), state });
@@ -168,7 +168,14 @@ export class HostMonitor {
     }
   }
 
+  /** The state now; asking also records a change (a loss can become due by time alone, between samples). */
   state(): MonitorState {
+    const state = this.computeState();
+    this.noteState(state);
+    return state;
+  }
+
+  private computeState(): MonitorState {
     return worstState(this.watches.map((w) => currentState(this.byWatch.get(w.spec.name)!, w.spec, this.config)));
   }
 
@@ -244,7 +251,7 @@ export class HostMonitor {
       if (this.config.stopOnLoss && !controller.signal.aborted) controller.abort(new EssentialFunctionLost(this.host, detail));
     };
     const unsubscribe = this.onLoss(lose);
-    if (this.state() === 'lost') lose('lost before the attempt began');
+    if (this.computeState() === 'lost') lose('lost before the attempt began');
     const phases: { end(): void }[] = [];
     const handle: EssentialFunctionMonitor = {
       phase: (label) => {

@@ -271,16 +271,18 @@ export function judgeMonitor(
   };
 }
 
-/** The live state of one watch from its latest samples: lost once the current run of bad samples reaches lossAfterMs. */
-export function currentState(samples: readonly MonitorSample[], spec: WatchJudgeSpec, params: JudgeParameters, now = Date.now()): MonitorState {
+/**
+ * The live state of one watch from its samples: lost once the current run of bad samples spans lossAfterMs
+ * (first bad request to the end of the last), so the live state and the judgement of the series always agree.
+ */
+export function currentState(samples: readonly MonitorSample[], spec: WatchJudgeSpec, params: JudgeParameters): MonitorState {
   if (samples.length === 0) return 'maintained';
   const health = classifySamples(samples, spec, params);
   const last = health.length - 1;
   if (!isBad(health[last])) return health[last] === 'slow' ? 'degraded' : 'maintained';
   let first = last;
   while (first > 0 && isBad(health[first - 1])) first--;
-  const lastSample = samples[last];
-  const badFor = Math.max(now, lastSample.t + lastSample.latencyMs) - samples[first].t;
+  const badFor = samples[last].t + samples[last].latencyMs - samples[first].t;
   return badFor >= params.lossAfterMs ? 'lost' : 'degraded';
 }
 
