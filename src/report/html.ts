@@ -270,8 +270,8 @@ export function monitorChart(host: string, m: HostMonitorSummary): Raw {
   const y = (ms: number) => top + plotH - (Math.min(ms, maxLatency) / maxLatency) * plotH;
   const r1 = (n: number) => Math.round(n * 10) / 10;
   const phases = m.phases.map((p, i) => {
-    const x0 = r1(x(p.from));
-    const w = Math.max(1, r1(x(p.to) - x(p.from)));
+    const x0 = r1(x(p.start));
+    const w = Math.max(1, r1(x(p.end) - x(p.start)));
     return h`<g class="phase"><title>${`${p.label}${p.attempt ? ` (${p.attempt})` : ''}: ${FUNCTION_WORDS[p.verdict]} – ${p.text}`}</title>
 <rect x="${x0}" y="${top}" width="${w}" height="${plotH}" fill="${p.verdict === 'maintained' ? '#ddf4ff' : '#ffebe9'}" fill-opacity="0.55" stroke="#9a6700" stroke-opacity="0.25"/>
 <text x="${x0 + 2}" y="${top + 11 + (i % 3) * 11}" font-size="10" fill="#57606a">${p.label.length > 28 ? `${p.label.slice(0, 27)}…` : p.label}</text></g>`;

@@ -223,7 +223,7 @@ export class HostMonitor {
 
   judgement(): MonitorJudgement {
     const phases: MonitorPhase[] = this.phases.map((p) => ({ ...p }));
-    return judgeMonitor(this.samples, phases, this.watches.map((w) => w.spec), this.config);
+    return judgeMonitor(this.samples, phases, this.watches.map((w) => w.spec), this.config, this.config.periodMs);
   }
 
   /** What report.json keeps of this host's monitor (targets[].monitor). */

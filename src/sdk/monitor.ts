@@ -97,6 +97,9 @@ export interface WindowJudgement {
 export interface PhaseJudgement extends WindowJudgement {
   readonly label: string;
   readonly attempt?: string;
+  /** The span the probe marked (from/to is the judged window: up to one sample period longer). */
+  readonly start: number;
+  readonly end: number;
 }
 
 /** The monitor's judgement of one host: the whole monitored span and each phase. */
@@ -255,9 +258,13 @@ export function judgeWindow(
   return { verdict, text: worst?.text ?? 'not determined: no watch', from, to, watches };
 }
 
-/** The judgement of a host's whole series and of each phase a probe marked. */
+/**
+ * The judgement of a host's whole series and of each phase a probe marked. A phase is judged on the samples
+ * from its start to `afterMs` past its end (the sampling period: the first sample after a short phase shows
+ * whether the function survived it).
+ */
 export function judgeMonitor(
-  samples: readonly MonitorSample[], phases: readonly MonitorPhase[], specs: readonly WatchJudgeSpec[], params: JudgeParameters,
+  samples: readonly MonitorSample[], phases: readonly MonitorPhase[], specs: readonly WatchJudgeSpec[], params: JudgeParameters, afterMs = 0,
 ): MonitorJudgement {
   const byWatch = new Map<string, MonitorSample[]>(specs.map((s) => [s.name, []]));
   for (const s of [...samples].sort((a, b) => a.t - b.t)) byWatch.get(s.watch)?.push(s);
@@ -267,7 +274,7 @@ export function judgeMonitor(
   const overall = judgeWindow(byWatch, specs, params, from, to);
   return {
     overall,
-    phases: phases.map((p) => ({ label: p.label, ...(p.attempt ? { attempt: p.attempt } : {}), ...judgeWindow(byWatch, specs, params, p.start, p.end ?? to) })),
+    phases: phases.map((p) => ({ label: p.label, ...(p.attempt ? { attempt: p.attempt } : {}), start: p.start, end: p.end ?? to, ...judgeWindow(byWatch, specs, params, p.start, (p.end ?? to) + afterMs) })),
   };
 }
 
