@@ -81,12 +81,10 @@ describe('essential-function monitor: the emulator, disturbed', function () {
     expect(monitor.judgement().overall.watches.every((w) => w.verdict === 'lost')).to.equal(true);
   });
 
-  it('OPC UA subscription to the Counter: maintained while it publishes, lost when the server stops', async () => {
-    const emulator = await startEmulator(device({
-      opcua: { port: 0, securityPolicies: ['None'], securityModes: ['None'], allowAnonymous: true, counterPeriodMs: 100, auditing: false },
-    }), { ephemeralPorts: true });
-    let closed = false;
-    cleanups.push(async () => { if (!closed) await emulator.close(); });
+  it('OPC UA subscription to the Counter: maintained while it publishes, lost when the server stops, recovered on a new session after it restarts', async () => {
+    const opcua = { securityPolicies: ['None'], securityModes: ['None'], allowAnonymous: true, counterPeriodMs: 100, auditing: false };
+    let emulator: Emulator | undefined = await startEmulator(device({ opcua: { ...opcua, port: 0 } }), { ephemeralPorts: true });
+    cleanups.push(async () => { await emulator?.close(); });
     const port = emulator.endpoint('opcua').port;
     const watch = opcuaWatch({
       target: { host: '127.0.0.1', port }, config: { nodeId: 'ns=1;s=Counter', kind: 'counter', publishingIntervalMs: 100 },
@@ -100,12 +98,17 @@ describe('essential-function monitor: the emulator, disturbed', function () {
     const values = monitor.samples.map((s) => Number(s.value));
     expect(values.at(-1)).to.be.greaterThan(values[0]); // the counter advanced through the subscription
     await emulator.close();
-    closed = true;
+    emulator = undefined;
     await waitForState(monitor, 'lost', 8000);
+    emulator = await startEmulator(device({ opcua: { ...opcua, port } }));
+    await waitForState(monitor, 'maintained', 20_000);
+    await pause(500);
     await monitor.stop();
     const j = monitor.judgement();
-    expect(j.overall.verdict).to.equal('lost');
-    expect(j.overall.watches[0].outages.at(-1)!.errors.join(' ')).to.match(/closed|lost|publication|terminated|ECONNREFUSED|answer/);
+    expect(j.overall.verdict, j.overall.text).to.equal('recovered');
+    const loss = j.overall.watches[0].outages.find((o) => o.loss)!;
+    expect(loss.errors.join(' ')).to.match(/closed|lost|publication|terminated|ECONNREFUSED|answer/);
+    expect(loss.recoveredAt).to.be.a('number');
   });
 });
 
