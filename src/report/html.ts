@@ -256,7 +256,7 @@ const FUNCTION_CLASS: Record<HostMonitorSummary['verdict'], string> = {
  */
 export function monitorChart(host: string, m: HostMonitorSummary): Raw {
   const left = 56;
-  const top = 22;
+  const top = 30;
   const plotW = 680;
   const plotH = 160;
   const width = left + plotW + 16;
@@ -304,7 +304,7 @@ ${phases}
 <line x1="${left}" x2="${left + plotW}" y1="${r1(y(tolerance))}" y2="${r1(y(tolerance))}" stroke="#9a6700" stroke-dasharray="5 4"><title>${`latency tolerance ${tolerance} ms`}</title></line>
 <text x="${left + plotW - 4}" y="${r1(y(tolerance)) - 3}" text-anchor="end" font-size="10" fill="#9a6700">${`tolerance ${tolerance} ms`}</text>
 ${lines}
-<text x="${left - 6}" y="${top - 4}" text-anchor="end" font-size="10" fill="#c62828">failed</text>
+<text x="${left - 6}" y="${top - 10}" text-anchor="end" font-size="10" fill="#c62828">failed</text>
 ${ticks}${yTicks}${legend}
 <g font-size="11"><path d="${`M${left + m.watches.length * 130},${height - 15} l6,6 m0,-6 l-6,6`}" stroke="#c62828" stroke-width="1.6"/><text x="${left + m.watches.length * 130 + 10}" y="${height - 9}">failed sample</text>
 <rect x="${left + m.watches.length * 130 + 110}" y="${height - 17}" width="14" height="10" fill="#ffebe9" stroke="#9a6700" stroke-opacity="0.25"/><text x="${left + m.watches.length * 130 + 128}" y="${height - 9}">phase</text></g>
