@@ -7,6 +7,7 @@ import { LineCounter, isMap, isSeq, parseDocument, type Document } from 'yaml';
 import {
   FRS, InputRejected, UDP_PROTOCOLS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy,
   type Safety, type SecurityLevel, type ServiceProtocol, type SlVector, type NtpKey, type NtpKeyType, ntpKeyMaterial, ntpKeyProblem,
+  MONITOR_DEFAULTS, WATCH_KINDS, type EssentialFunctionConfig, type WatchKind,
 } from '../sdk';
 import { packagePath } from '../paths';
 
@@ -97,6 +98,8 @@ export interface Profile {
   /** name -> absolute file, from policy.baselines. */
   baselineFiles: Record<string, string>;
   essentialFunction: Record<string, unknown>;
+  /** The `essentialFunction` block with defaults applied: what the runner's monitor watches (absent: no monitor). */
+  monitor?: EssentialFunctionConfig;
   allow: Safety[];
   probes: Record<string, ProbeSettings>;
   limits: Limits;
@@ -354,6 +357,7 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
     if (problem) issues.push(loc.issue(where, problem));
     return [key];
   });
+  const monitor = p.essentialFunction ? monitorOf(p.essentialFunction, p.targets, (field, message) => issues.push(loc.issue(['essentialFunction', ...field], message))) : undefined;
   if (issues.length > 0) throw new ProfileError(issues);
 
   const c = p.component;
@@ -370,6 +374,7 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
     policy,
     baselineFiles,
     essentialFunction: p.essentialFunction ?? {},
+    ...(monitor ? { monitor } : {}),
     allow,
     probes: p.probes ?? {},
     limits: { perHost: p.limits?.perHost ?? 2, global: p.limits?.global ?? 4, unhealthyAfter: p.limits?.unhealthyAfter ?? 3 },
@@ -397,4 +402,45 @@ function labOf(raw: LabConfig, baseDir: string, issue: (field: string[], message
     }
   }
   return { ...raw, ...(tls ? { tls } : {}) };
+}
+
+/** Which declared services a watch may use: the service protocols it speaks. */
+const WATCH_SERVICES: Record<WatchKind, (s: ServiceDecl) => boolean> = {
+  modbus: (s) => s.protocol === 'modbus',
+  opcua: (s) => s.protocol === 'opcua',
+  tcp: (s) => (s.transport ?? (UDP_PROTOCOLS.has(s.protocol) ? 'udp' : 'tcp')) === 'tcp',
+  tls: (s) => s.protocol === 'tls' || s.protocol === 'https' || s.protocol === 'modbus-tls' || s.tls === true,
+  https: (s) => s.protocol === 'https' || (s.protocol === 'http' && s.tls === true),
+  http: (s) => s.protocol === 'http' && s.tls !== true,
+};
+
+/** Whether a declared service can carry the watch (and is the one it names by port). */
+export function watchMatches(kind: WatchKind, service: ServiceDecl, port: number | undefined): boolean {
+  return WATCH_SERVICES[kind](service) && (port === undefined || service.port === port);
+}
+
+/**
+ * The essentialFunction block with our defaults (MONITOR_DEFAULTS), checked beyond the schema: at least one
+ * watch, a loss window of at least two samples, a tolerance below it, and each watch has a declared service.
+ */
+function monitorOf(raw: Record<string, unknown>, targets: readonly TargetDecl[], issue: (field: string[], message: string) => void): EssentialFunctionConfig {
+  const config = { ...MONITOR_DEFAULTS, ...raw } as EssentialFunctionConfig & typeof MONITOR_DEFAULTS;
+  const kinds = WATCH_KINDS.filter((k) => raw[k] !== undefined);
+  if (kinds.length === 0) issue([], `names no watch: give at least one of ${WATCH_KINDS.join(', ')}`);
+  if (config.lossAfterMs < 2 * config.periodMs) {
+    issue([raw.lossAfterMs !== undefined ? 'lossAfterMs' : 'periodMs'], `lossAfterMs (${config.lossAfterMs}) must be at least twice periodMs (${config.periodMs}): a loss must rest on more than one sample`);
+  }
+  if (config.latencyToleranceMs >= config.lossAfterMs) {
+    issue(['latencyToleranceMs'], `latencyToleranceMs (${config.latencyToleranceMs}) must be below lossAfterMs (${config.lossAfterMs}): a late answer is degraded, not lost`);
+  }
+  for (const kind of kinds) {
+    const port = (raw[kind] as { port?: number }).port;
+    if (!targets.some((t) => t.services.some((s) => watchMatches(kind, s, port)))) {
+      issue([kind, ...(port !== undefined ? ['port'] : [])], port !== undefined
+        ? `no target declares a ${kind === 'tcp' ? 'TCP' : kind} service on port ${port}`
+        : `no target declares a service the ${kind} watch can use`);
+    }
+  }
+  const { opcuaPublishingIntervalMs: _o, counterStallMs: _c, ...rest } = config;
+  return rest;
 }

@@ -4,7 +4,7 @@
  * forbids every fetch, so the page opens offline and cannot phone home. Every value from the report is
  * escaped by the `h` template tag; only markup built here is raw.
  */
-import type { Attempt, Report, RequirementVerdict } from './model';
+import type { Attempt, HostMonitorSummary, Report, RequirementVerdict } from './model';
 import type { Finding } from '../sdk';
 import {
   ATTEMPT_STATUSES, FR_SHORT, FR_TITLES, SEVERITIES, VERDICT_WORDS, basisAttempts, escapeMarkup, evidenceFor, hostOf, hostSummaries, levelsText,
@@ -242,6 +242,87 @@ ${g.items.map(({ attempt, finding }) => h`<tr class="finding"><td class="long"><
 </section>`;
 }
 
+const WATCH_COLOURS = ['#0969da', '#8250df', '#1a7f37', '#bc4c00', '#57606a', '#bf3989'];
+const FUNCTION_WORDS: Record<HostMonitorSummary['verdict'], string> = {
+  maintained: 'maintained', degraded: 'degraded within tolerance', lost: 'lost', recovered: 'recovered', not_determined: 'not determined',
+};
+const FUNCTION_CLASS: Record<HostMonitorSummary['verdict'], string> = {
+  maintained: 'pass', degraded: 'not_determined', lost: 'fail', recovered: 'fail', not_determined: 'not_determined',
+};
+
+/**
+ * Latency over time per watch (inline SVG): answered samples as lines, failed ones as red crosses on the top
+ * band, the latency tolerance dashed, and the phases probes marked shaded and labelled.
+ */
+export function monitorChart(host: string, m: HostMonitorSummary): Raw {
+  const left = 56;
+  const top = 30;
+  const plotW = 680;
+  const plotH = 160;
+  const width = left + plotW + 16;
+  const height = top + plotH + 56;
+  const times = m.series.map((s) => s.t);
+  const t0 = times.length ? Math.min(...times) : Date.parse(m.startedAt);
+  const t1 = Math.max(t0 + 1000, ...times, m.stoppedAt ? Date.parse(m.stoppedAt) : t0);
+  const tolerance = m.parameters.latencyToleranceMs;
+  const maxLatency = Math.max(tolerance * 1.25, ...m.series.filter((s) => s.ok).map((s) => s.latencyMs));
+  const x = (t: number) => left + ((t - t0) / (t1 - t0)) * plotW;
+  const y = (ms: number) => top + plotH - (Math.min(ms, maxLatency) / maxLatency) * plotH;
+  const r1 = (n: number) => Math.round(n * 10) / 10;
+  const phases = m.phases.map((p, i) => {
+    const x0 = r1(x(p.start));
+    const w = Math.max(1, r1(x(p.end) - x(p.start)));
+    return h`<g class="phase"><title>${`${p.label}${p.attempt ? ` (${p.attempt})` : ''}: ${FUNCTION_WORDS[p.verdict]} – ${p.text}`}</title>
+<rect x="${x0}" y="${top}" width="${w}" height="${plotH}" fill="${p.verdict === 'maintained' ? '#ddf4ff' : '#ffebe9'}" fill-opacity="0.55" stroke="#9a6700" stroke-opacity="0.25"/>
+<text x="${x0 + 2}" y="${top + 11 + (i % 3) * 11}" font-size="10" fill="#57606a">${p.label.length > 28 ? `${p.label.slice(0, 27)}…` : p.label}</text></g>`;
+  });
+  const lines = m.watches.map((w, i) => {
+    const colour = WATCH_COLOURS[i % WATCH_COLOURS.length];
+    const own = m.series.filter((s) => s.watch === w.name);
+    const segments: string[][] = [[]];
+    for (const s of own) {
+      if (s.ok) segments.at(-1)!.push(`${r1(x(s.t))},${r1(y(s.latencyMs))}`);
+      else if (segments.at(-1)!.length > 0) segments.push([]);
+    }
+    const failed = own.filter((s) => !s.ok);
+    return h`<g class="watch">${segments.filter((seg) => seg.length > 0).map((seg) => (seg.length === 1
+      ? h`<circle cx="${seg[0].split(',')[0]}" cy="${seg[0].split(',')[1]}" r="2" fill="${colour}"/>`
+      : h`<polyline points="${seg.join(' ')}" fill="none" stroke="${colour}" stroke-width="1.5"/>`))}
+${failed.map((s) => h`<g class="failed"><title>${`${w.name} ${new Date(s.t).toISOString()}: ${s.error ?? 'failed'}`}</title><path d="${`M${r1(x(s.t)) - 3},${top - 9} l6,6 m0,-6 l-6,6`}" stroke="#c62828" stroke-width="1.6"/></g>`)}</g>`;
+  });
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
+    const t = t0 + f * (t1 - t0);
+    return h`<line x1="${r1(x(t))}" x2="${r1(x(t))}" y1="${top + plotH}" y2="${top + plotH + 4}" stroke="#57606a"/><text x="${r1(x(t))}" y="${top + plotH + 16}" text-anchor="middle" font-size="11" fill="#57606a">${`${Math.round((t - t0) / 100) / 10} s`}</text>`;
+  });
+  const yTicks = [0, maxLatency / 2, maxLatency].map((ms) => h`<text x="${left - 6}" y="${r1(y(ms)) + 4}" text-anchor="end" font-size="11" fill="#57606a">${`${Math.round(ms)} ms`}</text>`);
+  const legend = m.watches.map((w, i) => h`<rect x="${left + i * 130}" y="${height - 14}" width="14" height="4" fill="${WATCH_COLOURS[i % WATCH_COLOURS.length]}"/><text x="${left + i * 130 + 18}" y="${height - 9}" font-size="11">${w.name}</text>`);
+  const failedCount = m.series.filter((s) => !s.ok).length;
+  return h`<svg class="chart monitor-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" role="img" aria-label="${`Essential function of ${host}: latency over time per watch, ${m.series.length} samples, ${failedCount} failed, ${m.phases.length} phases; ${FUNCTION_WORDS[m.verdict]}`}">
+<title>${`Essential function of ${host}: latency over time`}</title>
+<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="#fff" stroke="#d0d7de"/>
+${phases}
+<line x1="${left}" x2="${left + plotW}" y1="${r1(y(tolerance))}" y2="${r1(y(tolerance))}" stroke="#9a6700" stroke-dasharray="5 4"><title>${`latency tolerance ${tolerance} ms`}</title></line>
+<text x="${left + plotW - 4}" y="${r1(y(tolerance)) - 3}" text-anchor="end" font-size="10" fill="#9a6700">${`tolerance ${tolerance} ms`}</text>
+${lines}
+<text x="${left - 6}" y="${top - 10}" text-anchor="end" font-size="10" fill="#c62828">failed</text>
+${ticks}${yTicks}${legend}
+<g font-size="11"><path d="${`M${left + m.watches.length * 130},${height - 15} l6,6 m0,-6 l-6,6`}" stroke="#c62828" stroke-width="1.6"/><text x="${left + m.watches.length * 130 + 10}" y="${height - 9}">failed sample</text>
+<rect x="${left + m.watches.length * 130 + 110}" y="${height - 17}" width="14" height="10" fill="#ffebe9" stroke="#9a6700" stroke-opacity="0.25"/><text x="${left + m.watches.length * 130 + 128}" y="${height - 9}">phase</text></g>
+</svg>`;
+}
+
+/** A host's monitor: the verdict, the chart, and the judgement of each phase with the samples behind it. */
+function monitorBlock(host: string, m: HostMonitorSummary): Raw {
+  return h`<div class="monitor" id="${`monitor-${host}`}"><h3>Essential function of ${host}</h3>
+<p><span class="${`v ${FUNCTION_CLASS[m.verdict]}`}">${FUNCTION_WORDS[m.verdict]}</span> ${m.text}</p>
+<p class="muted">Watches: ${m.watches.map((w) => w.describe).join('; ')}. Every ${m.parameters.periodMs} ms; late after ${m.parameters.latencyToleranceMs} ms; lost after ${m.parameters.lossAfterMs} ms of failure; stop on loss ${m.parameters.stopOnLoss ? 'on' : 'off'}. Samples: ${evidenceLinks(m.files)}</p>
+${monitorChart(host, m)}
+${m.phases.length ? h`<table><thead><tr><th>Phase</th><th>Attempt</th><th>Function</th><th>Judgement</th></tr></thead><tbody>
+${m.phases.map((p) => h`<tr class="${FUNCTION_CLASS[p.verdict]}"><td>${p.label}</td><td>${p.attempt ?? ''}</td><td class="nw"><span class="${`v ${FUNCTION_CLASS[p.verdict]}`}">${FUNCTION_WORDS[p.verdict]}</span></td>
+<td>${p.text}${p.watches.some((w) => w.evidence.length > 0) ? h`<br><span class="muted">Samples: ${p.watches.flatMap((w) => w.evidence).slice(0, 8).map((s) => `${new Date(s.t).toISOString()} ${s.watch} ${s.ok ? `ok ${s.latencyMs} ms` : `failed (${s.error ?? ''})`}`).join('; ')}</span>` : ''}</td></tr>`)}
+</tbody></table>` : ''}</div>`;
+}
+
 /** One row per target host: its attempts by status, its findings by severity, and how long it was under test. */
 function hostsSection(report: Report): Raw {
   const hosts = hostSummaries(report);
@@ -256,7 +337,8 @@ ${ATTEMPT_STATUSES.map((st) => h`<td>${count(x.byStatus[st], `v ${st}`)}</td>`)}
 <td>${SEVERITIES.filter((sev) => x.findings[sev] > 0).map((sev) => h`<span class="${`sev ${sev}`}">${sev}</span> ${x.findings[sev]} `)}${SEVERITIES.every((sev) => x.findings[sev] === 0) ? h`<span class="muted">none</span>` : ''}</td>
 <td class="nw">${span(x.firstStart, x.lastEnd)}</td></tr>`)}
 </tbody></table>`}
-</section>`;
+${report.targets.filter((t) => t.monitor).map((t) => h`${monitorBlock(t.host, t.monitor!)}
+`)}</section>`;
 }
 
 function scopeSection(report: Report): Raw {

@@ -3,7 +3,7 @@
  * functions of it. The JSON Schema in schema/report.schema.json describes the same shape.
  */
 import type {
-  ComponentType, Coverage, Finding, FrId, RequirementOutcome, Safety, SecurityLevel, SlVector,
+  ComponentType, Coverage, Finding, FrId, FunctionVerdict, PhaseJudgement, RequirementOutcome, Safety, SecurityLevel, SlVector, WindowJudgement,
 } from '../sdk';
 
 /** not_determined: the attempt ended but judged no requirement (it could not tell; the message says why). */
@@ -163,7 +163,11 @@ export interface Report {
     serial?: string;
     types: ComponentType[];
   };
-  targets: { host: string; name: string; addresses: string[]; services: { port: number; protocol: string; transport: string; name: string }[] }[];
+  targets: {
+    host: string; name: string; addresses: string[]; services: { port: number; protocol: string; transport: string; name: string }[];
+    /** The essential-function monitor of this host (profile `essentialFunction`), when it ran. */
+    monitor?: HostMonitorSummary;
+  }[];
   attempts: Attempt[];
   requirements: RequirementVerdict[];
   slAchieved: SlVector;
@@ -177,4 +181,20 @@ export interface Report {
     failedAtTarget: number;
     errors: number;
   };
+}
+
+/** One host's essential-function monitor in report.json (targets[].monitor): the judgement and the series for the chart. */
+export interface HostMonitorSummary {
+  verdict: FunctionVerdict;
+  text: string;
+  startedAt: string;
+  stoppedAt?: string;
+  parameters: { periodMs: number; latencyToleranceMs: number; lossAfterMs: number; stopOnLoss: boolean; recoveryWindowMs: number };
+  watches: { name: string; describe: string; counter: boolean }[];
+  overall: WindowJudgement;
+  phases: PhaseJudgement[];
+  /** Every sample (t: epoch ms), without values: monitor/<host>.ndjson and .csv hold them in full. */
+  series: { t: number; watch: string; ok: boolean; latencyMs: number; error?: string }[];
+  /** monitor/<host>.ndjson and .csv, relative to the run folder. */
+  files: string[];
 }

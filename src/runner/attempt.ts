@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import {
   FRS, OutOfScope, ProbeError, formatTarget, sleep, type ComponentInfo, type CredentialVault,
   type DevicePolicy, type HostUnderTest, type ProbeContext, type ProbeDefinition,
-  type LabServices, type ProbeResult, type RequirementOutcome, type RunLedger, type Safety, type ServiceUnderTest,
+  type EssentialFunctionMonitor, type LabServices, type ProbeResult, type RequirementOutcome, type RunLedger, type Safety, type ServiceUnderTest,
 } from '../sdk';
 import type { RunStore } from '../evidence/store';
 import { RunActionLog } from './actions';
@@ -46,6 +46,8 @@ export interface AttemptEnvironment {
   actions?: RunActionLog;
   /** The run's lab services (profile `lab:` block). */
   lab?: LabServices;
+  /** This attempt's view of the host's essential-function monitor (intrusive and destructive attempts). */
+  monitor?: EssentialFunctionMonitor;
   /** How long a probe that ignores its signal may linger after its deadline before it is abandoned. */
   graceMs?: number;
 }
@@ -212,6 +214,7 @@ export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnviro
       probe: probe.id, host: planned.host.host, port: planned.service?.port, interface: planned.service?.protocol ?? 'host',
     }),
     ...(env.lab ? { lab: env.lab } : {}),
+    ...(env.monitor ? { monitor: env.monitor } : {}),
     baseline: <T>(name: string) => {
       const loaded = loadBaseline(name, env);
       // The acceptance criteria applied are part of the evidence: which file, which level, which basis.

@@ -13,10 +13,12 @@ import type { Attempt, AttemptStatus, Attestation, Report, RequirementVerdictVal
 import { lockNotices } from '../protocols/auth/ledger';
 import { REPORTERS } from '../report';
 import type { ProbeDefinition, Safety } from '../sdk';
-import { MapLedger, executeAttempt, type PlannedAttempt } from './attempt';
+import { MapLedger, attemptTarget, executeAttempt, type PlannedAttempt } from './attempt';
 import { RunActionLog } from './actions';
 import { startLab, type RunningLab } from './lab';
 import { startOpcuaAudit, type RunningOpcuaAudit } from './lab-opcua';
+import { RunMonitors } from './monitor';
+import type { HostMonitorSummary } from '../report/model';
 import { Vault, registerSecrets } from './credentials';
 import { buildPlan, type Plan } from './plan';
 import type { ShardSpec } from './shard';
@@ -121,6 +123,8 @@ interface Executed {
   cancelled: boolean;
   scopeViolations: ScopeViolation[];
   notices: RunNotice[];
+  /** The essential-function monitor of each host it ran on. */
+  monitors: Map<string, HostMonitorSummary>;
 }
 
 /** Runs the planned attempts inside the scope guard, journaling each as it ends; cancellable by options.signal. */
@@ -136,6 +140,9 @@ async function executePlan(profile: Profile, plan: Plan, store: RunStore, option
   const scope = enterScope(plan.hosts.flatMap((h) => [h.host, ...h.addresses]));
   let attempts: Attempt[];
   let opcuaAudit: RunningOpcuaAudit | undefined;
+  const monitors = profile.monitor ? new RunMonitors(profile.monitor, plan.attempts, {
+    runDir: store.dir, credentials: vault, resolvePath: (f) => path.resolve(profile.dir, f), redact: (text) => store.redact(text),
+  }, (record) => store.journal(record)) : undefined;
   try {
     // Subscribed before the first attempt (the login probes' events must find it listening), ended after the last.
     if (lab && profile.lab?.opcuaAudit) {
@@ -143,11 +150,24 @@ async function executePlan(profile: Profile, plan: Plan, store: RunStore, option
       store.journal({ type: 'opcua-audit-start', ...(opcuaAudit ? { subscriptions: opcuaAudit.services.subscriptions } : { notStarted: 'active probes are not allowed (the subscriber logs in)' }) });
     }
     const labServices = lab ? { ...lab.services, ...(opcuaAudit ? { opcuaAudit: opcuaAudit.services } : {}) } : undefined;
-    const execute = (planned: PlannedAttempt) => executeAttempt(planned, {
-      store, component: profile.component, policy: profile.policy, essentialFunction: profile.essentialFunction, credentials: vault, allowed: plan.allowed,
-      runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: profile.baselineFiles,
-      profileDir: profile.dir, ledger, actions, ...(labServices ? { lab: labServices } : {}),
-    });
+    const execute = async (planned: PlannedAttempt) => {
+      // The host's monitor starts before its first intrusive or destructive attempt; each such attempt is a phase.
+      const monitor = monitors ? await monitors.before(planned.host, planned.probe.safety) : undefined;
+      const key = `${planned.probe.id}@${attemptTarget(planned)}`;
+      const view = monitor?.forAttempt(key);
+      const phase = monitor?.phase(planned.probe.id, key);
+      try {
+        return await executeAttempt(planned, {
+          store, component: profile.component, policy: profile.policy, essentialFunction: profile.essentialFunction, credentials: vault, allowed: plan.allowed,
+          runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: profile.baselineFiles,
+          profileDir: profile.dir, ledger, actions, ...(labServices ? { lab: labServices } : {}), ...(view ? { monitor: view.handle } : {}),
+        });
+      } finally {
+        phase?.end();
+        view?.release();
+        monitors?.after(planned.host, planned.probe.safety);
+      }
+    };
     const lockInfo = (p: PlannedAttempt) => locksOf(p, { credentials: vault, policy: profile.policy });
     attempts = await schedule(plan.attempts, execute, {
       perHost: profile.limits.perHost,
@@ -161,6 +181,7 @@ async function executePlan(profile: Profile, plan: Plan, store: RunStore, option
       },
     });
   } finally {
+    await monitors?.finish(runController.signal.aborted);
     await opcuaAudit?.close();
     scope.release();
     options.signal?.removeEventListener('abort', onAbort);
@@ -170,7 +191,10 @@ async function executePlan(profile: Profile, plan: Plan, store: RunStore, option
     kind: 'account-may-be-locked', probe: n.probe, target: n.target, account: n.account, since: new Date(n.since).toISOString(),
     message: `${n.account} on ${n.target} may still be locked: ${n.probe} made failed logins from ${new Date(n.since).toISOString()} and did not see the account work again`,
   }));
-  return { attempts: [...attempts, ...plan.skipped], cancelled: runController.signal.aborted, scopeViolations: [...scope.violations], notices };
+  return {
+    attempts: [...attempts, ...plan.skipped], cancelled: runController.signal.aborted, scopeViolations: [...scope.violations], notices,
+    monitors: monitors?.summaries() ?? new Map(),
+  };
 }
 
 /**
@@ -222,10 +246,14 @@ function buildReport(profile: Profile, plan: Plan, folder: RunFolder, executed: 
       name: profile.component.name, vendor: profile.component.vendor, model: profile.component.model,
       firmware: profile.component.firmware, serial: profile.component.serial, types: [...profile.component.types],
     },
-    targets: plan.hosts.map((h) => ({
-      host: h.host, name: h.name, addresses: [...h.addresses],
-      services: h.services.map((s) => ({ port: s.port, protocol: s.protocol, transport: s.transport, name: s.name })),
-    })),
+    targets: plan.hosts.map((h) => {
+      const monitor = executed.monitors.get(h.host);
+      return {
+        host: h.host, name: h.name, addresses: [...h.addresses],
+        services: h.services.map((s) => ({ port: s.port, protocol: s.protocol, transport: s.transport, name: s.name })),
+        ...(monitor ? { monitor } : {}),
+      };
+    }),
     attempts: all,
     requirements: assessment.requirements,
     slAchieved: assessment.slAchieved,

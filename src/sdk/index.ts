@@ -7,3 +7,4 @@ export * from './stats';
 export * from './time';
 export * from './actions';
 export * from './lab';
+export * from './monitor';

@@ -1,5 +1,6 @@
 import type { ActionLog } from './actions';
 import type { LabServices } from './lab';
+import type { EssentialFunctionMonitor } from './monitor';
 import type {
   ComponentInfo, Coverage, CoveragePart, Credential, DevicePolicy, Finding, HostUnderTest, ProbeResult,
   RequirementOutcome, Safety, ServiceProtocol, ServiceUnderTest, Severity,
@@ -90,6 +91,12 @@ export interface ProbeContext<I> {
   readonly actions: ActionLog;
   /** The run's lab services (profile `lab:` block), when the profile has one. */
   readonly lab?: LabServices;
+  /**
+   * The essential-function monitor of this host (profile `essentialFunction`), for intrusive and destructive
+   * attempts when the profile has the block and the host declares a watched service. Absent: nothing watches
+   * the function, so a probe cannot claim it was maintained (not determined).
+   */
+  readonly monitor?: EssentialFunctionMonitor;
   /** The policy thresholds for this run (profiles/baselines/<name>.yaml, level = SL target), or the
    * profile's own file when it names one. */
   baseline<T = Record<string, unknown>>(name: string): T;

@@ -24,8 +24,10 @@ export function requirePymodbus(ctx: Mocha.Context): string {
   return requirePeer(ctx, 'pymodbus', checked, 'apt-get install python3-pymodbus');
 }
 
-export async function startPymodbus(python: string, unitId = 1): Promise<PymodbusServer> {
-  const child: ChildProcess = spawn(python, [SCRIPT, '127.0.0.1', '0', '--unit', String(unitId), '--model', 'fixture', '--product', 'pymodbus test server', '--exit-on-stdin-eof'], { stdio: ['pipe', 'pipe', 'pipe'] });
+/** `counter`: holding register 0 counts up once a second (the script's --counter). */
+export async function startPymodbus(python: string, unitId = 1, options: { counter?: boolean } = {}): Promise<PymodbusServer> {
+  const args = [SCRIPT, '127.0.0.1', '0', '--unit', String(unitId), '--model', 'fixture', '--product', 'pymodbus test server', '--exit-on-stdin-eof', ...(options.counter ? ['--counter'] : [])];
+  const child: ChildProcess = spawn(python, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (d: Buffer) => { err += d.toString(); });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -1,0 +1,97 @@
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadPosture, startEmulator, type Emulator } from '../../src/emulator';
+import { verifyFolder } from '../../src/evidence/manifest';
+import { profileFromObject } from '../../src/profile';
+import { runAssessment } from '../../src/runner/run';
+import { defineProbe, type ProbeDefinition } from '../../src/sdk';
+import { greetingProbe, intrusiveProbe } from '../../fixtures/probes';
+import { bannerServer, type TestServer } from '../../fixtures/servers';
+import { expectValidReport } from '../helpers/report-schema';
+
+/** An intrusive test probe that uses ctx.monitor as a load probe would: marks a phase and reads the state. */
+const loadLikeProbe = defineProbe({
+  id: 'fixture.load', protocol: 'fixture', title: 'load-like', description: 'test probe',
+  requirements: ['CR 7.1'], safety: 'intrusive', scope: 'service', appliesTo: ['tcp'], timeoutMs: 5000, findings: {},
+  async run(ctx) {
+    if (!ctx.monitor) return { observations: { monitored: false }, findings: [], outcomes: [] };
+    const phase = ctx.monitor.phase('step 100/s');
+    await ctx.wait(500, 'load step');
+    phase.end();
+    return { observations: { monitored: true, state: ctx.monitor.state(), watches: ctx.monitor.watches, aborted: ctx.monitor.signal.aborted }, findings: [], outcomes: [] };
+  },
+});
+
+describe('runner: the essential-function monitor around intrusive attempts', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let emulator: Emulator;
+  let tcp: TestServer;
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-monitor-run-'));
+    const hardened = loadPosture('hardened');
+    emulator = await startEmulator({ ...hardened, name: 'ef', services: { modbus: { ...hardened.services.modbus, enabled: true, counter: { address: 0, periodMs: 100 } } } }, { ephemeralPorts: true });
+    tcp = await bannerServer('hello\r\n');
+  });
+  after(async () => {
+    await emulator.close();
+    await tcp.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('starts the host monitor before the first intrusive attempt, journals the series, reports and charts it', async () => {
+    const modbus = emulator.endpoint('modbus').port;
+    const profile = profileFromObject({
+      apiVersion: 'iacs-probe/v1', component: { name: 'PLC', types: ['embedded'], slTarget: 1 },
+      targets: [{ host: '127.0.0.1', services: [{ port: modbus, protocol: 'modbus', unitId: 1 }, { port: tcp.port, protocol: 'tcp' }] }],
+      essentialFunction: {
+        periodMs: 100, latencyToleranceMs: 300, lossAfterMs: 1000, recoveryWindowMs: 3000,
+        modbus: { unitId: 1, register: 0, kind: 'counter', periodMs: 100 },
+      },
+      allow: ['passive', 'active', 'intrusive'],
+    }, 'inline');
+    const out = path.join(dir, 'run');
+    const { report } = await runAssessment(profile, { out, probes: [greetingProbe, intrusiveProbe, loadLikeProbe] as ProbeDefinition<unknown>[] });
+    const load = report.attempts.find((a) => a.probe === 'fixture.load')!;
+    expect(load.observations).to.deep.equal({ monitored: true, state: 'maintained', watches: ['modbus'], aborted: false });
+    const monitor = report.targets[0].monitor!;
+    expect(monitor.verdict, monitor.text).to.equal('maintained');
+    expect(monitor.files).to.deep.equal(['monitor/127.0.0.1.ndjson', 'monitor/127.0.0.1.csv']);
+    // One phase per intrusive attempt, plus the one the probe marked; the passive attempt is not a phase.
+    expect(monitor.phases.map((p) => p.label).sort()).to.deep.equal(['fixture.intrusive', 'fixture.load', 'step 100/s']);
+    expect(monitor.phases.every((p) => p.verdict === 'maintained')).to.equal(true);
+    // The monitor ran before the first intrusive attempt began and after the last ended.
+    const intrusive = report.attempts.filter((a) => a.safety === 'intrusive');
+    const firstStart = Math.min(...intrusive.map((a) => Date.parse(a.startedAt)));
+    const lastEnd = Math.max(...intrusive.map((a) => Date.parse(a.startedAt) + a.durationMs));
+    expect(monitor.series[0].t).to.be.at.most(firstStart);
+    expect(monitor.series.at(-1)!.t).to.be.at.least(lastEnd);
+    for (const f of monitor.files) expect(fs.statSync(path.join(out, f)).size).to.be.greaterThan(0);
+    const csv = fs.readFileSync(path.join(out, 'monitor/127.0.0.1.csv'), 'utf8').trim().split('\n');
+    expect(csv).to.have.length(monitor.series.length + 1);
+    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    expect(html).to.include('<svg class="chart monitor-chart"');
+    expect(html).to.include('Essential function of 127.0.0.1');
+    expect(html).to.include('step 100/s');
+    expect(html).not.to.match(/<script/i);
+    const journal = fs.readFileSync(path.join(out, 'journal.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(journal.map((j) => j.type)).to.include.members(['monitor-start', 'monitor-stop']);
+    expectValidReport(report);
+    expectValidReport(JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')));
+    expect(verifyFolder(out).ok).to.equal(true);
+  });
+
+  it('runs no monitor when only passive and active probes run', async () => {
+    const profile = profileFromObject({
+      apiVersion: 'iacs-probe/v1', component: { name: 'PLC', types: ['embedded'], slTarget: 1 },
+      targets: [{ host: '127.0.0.1', services: [{ port: emulator.endpoint('modbus').port, protocol: 'modbus' }, { port: tcp.port, protocol: 'tcp' }] }],
+      essentialFunction: { modbus: { register: 0 } },
+    }, 'inline');
+    const out = path.join(dir, 'passive');
+    const { report } = await runAssessment(profile, { out, probes: [greetingProbe, intrusiveProbe] as ProbeDefinition<unknown>[] });
+    expect(report.targets[0].monitor).to.equal(undefined);
+    expect(fs.existsSync(path.join(out, 'monitor'))).to.equal(false);
+  });
+});
