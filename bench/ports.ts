@@ -13,7 +13,7 @@ import { builtDeviceCommand, scannerSide } from './labnet';
 import { comparison, notMeasured, type Row } from './table';
 import { alternate, type Contender } from './timing';
 
-const UDP = new Set(['snmp', 'tftp']);
+const UDP = new Set(['snmp', 'tftp', 'bacnet']);
 
 /** How many ports a spec like "20-23,80" names. */
 function portCount(spec: string): number {
@@ -36,7 +36,8 @@ export async function portsRows(ctx: BenchContext): Promise<Row[]> {
   const labnet = await createLabnet({ devices: [{ posture: 'weak', name: 'plc' }], deviceCommand: builtDeviceCommand(), startTimeoutMs: 120_000, signal: benchCancel.signal });
   try {
     const [device] = labnet.devices;
-    const tcp = device.services.filter((s) => !UDP.has(s.protocol));
+    // One declared service per TCP port (a protocol may list a port twice, e.g. over TCP and as a UDP endpoint).
+    const tcp = [...new Map(device.services.filter((s) => !UDP.has(s.protocol) && s.transport !== 'udp').map((s) => [s.port, s])).values()];
     const profile = oneHostProfile(ctx.tmp, 'ports', device.address, tcp.map((s) => ({ port: s.port, protocol: 'tcp', name: s.protocol })), {
       probes: { 'ports.tcp': { serviceDetection: false } },
     });
@@ -44,7 +45,7 @@ export async function portsRows(ctx: BenchContext): Promise<Row[]> {
     const first = await timeRun(ctx, profile, ['--only', 'ports.tcp'], { spawner });
     const observed = attemptOf(first.report, 'ports.tcp').observations as { portsScanned: string; open: { port: number }[] };
     const reference = observed.open.map((p) => p.port).sort((a, b) => a - b);
-    if (reference.length < tcp.length) throw new ProcessFailed(`ports.tcp found ${reference.length} open ports, the device listens on ${tcp.length}`);
+    if (reference.length < tcp.length) throw new ProcessFailed(`ports.tcp found ${reference.length} open ports (${reference.join(", ")}), the device listens on ${tcp.length} (${tcp.map((s) => `${s.protocol}/${s.port}`).join(", ")})`);
     const same = (what: string, open: number[]) => {
       if (open.join(',') !== reference.join(',')) throw new ProcessFailed(`${what} found ${open.join(',')}, expected ${reference.join(',')}`);
     };

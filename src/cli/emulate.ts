@@ -11,7 +11,7 @@ export const EMULATE_USAGE = `usage: iacs-probe emulate [--posture weak|hardened
 
 /** The JSON line `emulate` prints (ARCHITECTURE.md). */
 export function servicesLine(emulator: Emulator): string {
-  return JSON.stringify({ services: emulator.services.map((s) => ({ protocol: s.protocol, host: s.host, port: s.port, ...(s.tls ? { tls: true } : {}) })) });
+  return JSON.stringify({ services: emulator.services.map((s) => ({ protocol: s.protocol, host: s.host, port: s.port, ...(s.tls ? { tls: true } : {}), ...(s.transport ? { transport: s.transport } : {}) })) });
 }
 
 export async function emulateCommand(args: string[], io: Io): Promise<number> {
