@@ -160,6 +160,7 @@ function fleetRow(run: FleetRun, baseline: FleetRun | undefined): Row {
   const notes = [
     `fleet N=${n}: ${report.attempts.length} attempts (${errors.length} errors${errors.length ? `: ${summariseErrors(errors)}` : ''}) on ${report.targets.length} host${report.targets.length === 1 ? '' : 's'};`,
     `devices up in ${seconds(run.startMs)} (not in the wall time);`,
+    `longest attempts: ${[...report.attempts].sort((a, b) => b.durationMs - a.durationMs).slice(0, 3).map((a) => `${a.probe} ${seconds(a.durationMs)}`).join(', ')};`,
     `most connections one device held at once: ${busiest.peak} (${busiest.host}, bound ${bound} = perHost ${PER_HOST} × ${CONNECTIONS_PER_ATTEMPT})${idle ? `, ${idle} device(s) saw no connection` : ''};`,
     `whole process tree incl. nmap children: ${mib(result.peakTreeRssKiB)} at most;`,
     `CPU during the run: iacs-probe and its nmap children ${seconds(result.cpuMs ?? NaN)}, the devices ${seconds(run.devicesCpuMs)}: on ${os.cpus().length} cores the run needs at least ${seconds(cpuFloorMs)} (load average ${os.loadavg()[0].toFixed(1)} at its end).`,
