@@ -4,3 +4,4 @@ export * from './modbus';
 export * from './http';
 export * from './request';
 export * from './connections';
+export * from './verdict';
