@@ -82,7 +82,7 @@ export default defineProbe<ConnectionExhaustionInputs>({
 
     let held: HeldConnections | undefined;
     const fill = monitor?.phase(`open up to ${max} connections`);
-    let heldCount = 0;
+    let heldCount: number;
     try {
       held = await fillConnections({ host: service.host, port: service.port, max, rate, connectTimeoutMs: inputs.connectTimeoutMs, stopAfterFailures: inputs.stopAfterFailures, signal: stop });
       fill?.end();
