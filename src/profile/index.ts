@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import { LineCounter, isMap, isSeq, parseDocument, type Document } from 'yaml';
 import {
+  resolveLoadLimits, type LoadLimits, type LoadLimitsRequest,
   FRS, InputRejected, UDP_PROTOCOLS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy,
   type Safety, type SecurityLevel, type ServiceProtocol, type SlVector, type NtpKey, type NtpKeyType, ntpKeyMaterial, ntpKeyProblem,
   MONITOR_DEFAULTS, WATCH_KINDS, type EssentialFunctionConfig, type WatchKind,
@@ -103,6 +104,8 @@ export interface Profile {
   allow: Safety[];
   probes: Record<string, ProbeSettings>;
   limits: Limits;
+  /** Load caps for destructive probes (`robustness`), clamped to LOAD_CEILINGS; `clamped` lists what was lowered. */
+  robustness: { limits: LoadLimits; clamped: string[] };
   operator?: string;
   /** Lab services for the audit probes (absent: none are started). */
   lab?: LabConfig;
@@ -125,6 +128,7 @@ interface RawProfile {
   allow?: Safety[];
   probes?: Record<string, ProbeSettings>;
   limits?: Partial<Limits>;
+  robustness?: LoadLimitsRequest;
   operator?: string;
   lab?: LabConfig;
 }
@@ -377,6 +381,7 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
     ...(monitor ? { monitor } : {}),
     allow,
     probes: p.probes ?? {},
+    robustness: resolveLoadLimits(p.robustness),
     limits: { perHost: p.limits?.perHost ?? 2, global: p.limits?.global ?? 4, unhealthyAfter: p.limits?.unhealthyAfter ?? 3 },
     operator: p.operator,
     ...(lab ? { lab } : {}),

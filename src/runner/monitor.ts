@@ -263,6 +263,8 @@ export class HostMonitor {
       signal: controller.signal,
       stopOnLoss: this.config.stopOnLoss,
       watches: this.watches.map((w) => w.spec.name),
+      periodMs: this.config.periodMs,
+      phases: () => this.judgement().phases.filter((p) => p.attempt === attempt),
     };
     return {
       handle,

@@ -8,3 +8,4 @@ export * from './time';
 export * from './actions';
 export * from './lab';
 export * from './monitor';
+export * from './load';

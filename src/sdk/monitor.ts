@@ -122,6 +122,10 @@ export interface EssentialFunctionMonitor {
   readonly stopOnLoss: boolean;
   /** The watch names, e.g. ["modbus", "https"]. */
   readonly watches: readonly string[];
+  /** The sampling period: a phase is judged up to one period after its end, so wait that long before judging it. */
+  readonly periodMs: number;
+  /** This attempt's phases, judged on the samples so far (the same judgement the report gives). */
+  phases(): readonly PhaseJudgement[];
 }
 
 /** Thrown as the monitor signal's reason when the function is lost (a probe stops its load on it). */

@@ -1,5 +1,6 @@
 import type { ActionLog } from './actions';
 import type { LabServices } from './lab';
+import type { LoadLimits } from './load';
 import type { EssentialFunctionMonitor } from './monitor';
 import type {
   ComponentInfo, Coverage, CoveragePart, Credential, DevicePolicy, Finding, HostUnderTest, ProbeResult,
@@ -97,6 +98,11 @@ export interface ProbeContext<I> {
    * the function, so a probe cannot claim it was maintained (not determined).
    */
   readonly monitor?: EssentialFunctionMonitor;
+  /**
+   * The caps on load this attempt may generate (profile `robustness`, clamped to LOAD_CEILINGS), and the notes
+   * on what was clamped. Load generators take their caps from here (src/protocols/load).
+   */
+  readonly load: { readonly limits: LoadLimits; readonly clamped: readonly string[] };
   /** The policy thresholds for this run (profiles/baselines/<name>.yaml, level = SL target), or the
    * profile's own file when it names one. */
   baseline<T = Record<string, unknown>>(name: string): T;

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   FRS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy, type LabServices,
+  resolveLoadLimits, type EssentialFunctionConfig, type LoadLimitsRequest,
   type ProbeDefinition, type RunLedger, type Safety, type ServiceProtocol, type ServiceUnderTest, type SlVector,
 } from '../../src/sdk';
 import { RunStore } from '../../src/evidence/store';
@@ -10,6 +11,8 @@ import { executeAttempt, type Attempt } from '../../src/runner/attempt';
 import type { RunActionLog } from '../../src/runner/actions';
 import { Vault, registerSecrets } from '../../src/runner/credentials';
 import { enterScope } from '../../src/protocols/scope';
+import { HostMonitor, watchesFor } from '../../src/runner/monitor';
+import type { HostMonitorSummary } from '../../src/report/model';
 
 export interface ProbeRunOptions<I> {
   host?: string;
@@ -36,10 +39,16 @@ export interface ProbeRunOptions<I> {
   lab?: LabServices;
   /** Cancels the run (Ctrl-C) when it aborts. */
   runSignal?: AbortSignal;
+  /** Runs the essential-function monitor around the attempt, as the runner does (profile essentialFunction, defaults applied). */
+  monitor?: EssentialFunctionConfig;
+  /** The profile's `robustness` block (load caps). */
+  robustness?: LoadLimitsRequest;
 }
 
 export interface ProbeRun {
   attempt: Attempt;
+  /** The monitor's summary (report.json targets[].monitor), when `monitor` was given. */
+  monitor?: HostMonitorSummary;
   /** The temporary run folder (evidence paths in the attempt are relative to it). */
   dir: string;
   read(rel: string): string;
@@ -74,12 +83,19 @@ export async function runProbe<I>(probe: ProbeDefinition<I>, options: ProbeRunOp
   const allowed = new Set<Safety>(options.allow ?? ['passive', 'active', probe.safety]);
   const scope = enterScope([host]);
   const runController = new AbortController();
+  const hostUnderTest = { host, name: host, addresses: [host], services: service && !services.some((s) => s.port === service.port) ? [service, ...services] : services };
+  let monitor: HostMonitor | undefined;
   try {
+    if (options.monitor) {
+      monitor = new HostMonitor(host, options.monitor, watchesFor(hostUnderTest, options.monitor, { credentials: vault, resolvePath: (f) => f }), { runDir: dir, redact: (t) => store.redact(t) });
+      await monitor.start();
+    }
+    const view = monitor?.forAttempt(`${probe.id}@test`);
     const defaults = (probe.inputs?.defaults ?? {}) as I;
     const attempt = await executeAttempt(
       {
         probe: probe as ProbeDefinition<unknown>,
-        host: { host, name: host, addresses: [host], services: service && !services.some((s) => s.port === service.port) ? [service, ...services] : services },
+        host: hostUnderTest,
         service,
         inputs: { ...defaults, ...(options.inputs ?? {}) },
         timeoutMs: options.timeoutMs ?? probe.timeoutMs,
@@ -87,11 +103,15 @@ export async function runProbe<I>(probe: ProbeDefinition<I>, options: ProbeRunOp
       {
         store, component, policy: options.policy ?? {}, essentialFunction: options.essentialFunction, credentials: vault, allowed,
         runSignal: options.runSignal ? AbortSignal.any([runController.signal, options.runSignal]) : runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: options.baselineFiles, ledger: options.ledger,
-        actions: options.actions, lab: options.lab,
+        actions: options.actions, lab: options.lab, ...(view ? { monitor: view.handle } : {}),
+        ...(options.robustness ? { load: resolveLoadLimits(options.robustness) } : {}),
       },
     );
-    return { attempt, dir, read: (rel) => fs.readFileSync(path.join(dir, rel), 'utf8') };
+    view?.release();
+    await monitor?.stop();
+    return { attempt, dir, read: (rel) => fs.readFileSync(path.join(dir, rel), 'utf8'), ...(monitor ? { monitor: monitor.summary() } : {}) };
   } finally {
+    await monitor?.stop();
     scope.release();
     store.close();
   }

@@ -36,6 +36,45 @@ export interface ModbusPosture extends ServicePosture {
   validation?: 'strict' | 'lax';
   /** Which holding registers and coils accept writes (default all); others answer exception 02. */
   writable?: { holdingRegisters?: number[] | 'all'; coils?: number[] | 'all' };
+  /** Behaviour under load (docs/robustness.md, Emulator fault mode); absent: serves whatever comes. */
+  load?: ModbusLoadPosture;
+}
+
+/**
+ * stall: careless firmware whose communication task starves the control task: above `maxRequestsPerSecond`
+ * (all clients together) or `maxConnections` open connections, the counter stops counting (reads are still
+ * answered, with the frozen value) until the load has been below both for `recoverAfterMs`.
+ * limit: a device that manages its load: each connection gets `maxRequestsPerSecond`, the excess is answered
+ * with exception 06 (server device busy); a connection beyond `maxConnections` is accepted and closed at once.
+ * The counter keeps counting.
+ */
+export interface ModbusLoadPosture {
+  reaction: 'stall' | 'limit';
+  maxRequestsPerSecond: number;
+  maxConnections: number;
+  /** stall: how long the counter stays stopped after the overload ends (default 2000 ms). */
+  recoverAfterMs?: number;
+}
+
+const SERVER_DEVICE_BUSY = 0x06;
+/** The request rate is measured over slots of this length (rate = requests in the last 4 slots). */
+const RATE_SLOT_MS = 250;
+
+/** Requests per second over the last second, from four 250 ms slots. */
+class RateMeter {
+  private slots = [0, 0, 0, 0];
+  private slotStart = Date.now();
+  private index = 0;
+  hit(now = Date.now()): number {
+    while (now - this.slotStart >= RATE_SLOT_MS) {
+      this.slotStart += RATE_SLOT_MS;
+      this.index = (this.index + 1) % this.slots.length;
+      this.slots[this.index] = 0;
+      if (now - this.slotStart > RATE_SLOT_MS * this.slots.length) { this.slots = [0, 0, 0, 0]; this.slotStart = now; }
+    }
+    this.slots[this.index]++;
+    return this.slots.reduce((a, b) => a + b, 0);
+  }
 }
 
 const EXC = { illegalFunction: 0x01, illegalAddress: 0x02, illegalValue: 0x03, gatewayTarget: 0x0b } as const;
@@ -68,6 +107,12 @@ export class EmulatedModbusDevice {
   private readonly canWriteCoil: (address: number) => boolean;
   private readonly objects: ReadonlyMap<number, Buffer> | undefined;
   private counterTimer: NodeJS.Timeout | undefined;
+  private readonly meter = new RateMeter();
+  private openConnections = 0;
+  /** stall posture: the counter stays stopped until then (epoch ms). */
+  private stalledUntil = 0;
+  /** How often the load posture reacted (stalls begun, requests refused busy, connections refused), for tests and logs. */
+  readonly loadEvents = { stalls: 0, busy: 0, connectionsRefused: 0 };
 
   constructor(private readonly config: ModbusPosture, identity: DeviceIdentity) {
     this.unitId = config.unitId ?? 1;
@@ -97,7 +142,11 @@ export class EmulatedModbusDevice {
       const address = counter.address ?? 0;
       if (address >= table.length) throw new PostureError(`modbus: counter address ${address} is outside the table`);
       table[address] = 0;
-      this.counterTimer = setInterval(() => { table[address] = (table[address] + 1) & 0xffff; }, counter.periodMs ?? 1000);
+      this.counterTimer = setInterval(() => {
+        if (this.config.load?.reaction === 'stall') this.noteLoad(0); // idle connections held open count too
+        if (Date.now() < this.stalledUntil) return; // the control task is starved (load posture "stall")
+        table[address] = (table[address] + 1) & 0xffff;
+      }, counter.periodMs ?? 1000);
     }
   }
 
@@ -105,6 +154,16 @@ export class EmulatedModbusDevice {
   attach(socket: Duplex): void {
     let buf = Buffer.alloc(0);
     socket.on('error', () => undefined);
+    const load = this.config.load;
+    if (load?.reaction === 'limit' && this.openConnections >= load.maxConnections) {
+      this.loadEvents.connectionsRefused++;
+      socket.destroy(); // accepted and closed at once: a clean refusal, the slot is not held
+      return;
+    }
+    this.openConnections++;
+    socket.once('close', () => { this.openConnections--; });
+    if (load?.reaction === 'stall') this.noteLoad(0);
+    const bucket = load?.reaction === 'limit' ? new TokenBucket(load.maxRequestsPerSecond) : undefined;
     socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
       while (buf.length >= 6) {
@@ -121,7 +180,10 @@ export class EmulatedModbusDevice {
         const pdu = buf.subarray(7, 6 + Math.max(length, 1));
         buf = buf.subarray(6 + Math.max(length, 1));
         if (this.strict && protocolId !== 0) continue; // not Modbus: discard
-        const response = this.handle(unitId, pdu);
+        if (load?.reaction === 'stall') this.noteLoad(this.meter.hit());
+        const busy = bucket !== undefined && !bucket.take();
+        if (busy) this.loadEvents.busy++;
+        const response = busy ? exception(pdu[0] ?? 0, SERVER_DEVICE_BUSY) : this.handle(unitId, pdu);
         if (!response) continue;
         const header = Buffer.alloc(7);
         header.writeUInt16BE(transactionId, 0);
@@ -131,6 +193,14 @@ export class EmulatedModbusDevice {
         socket.write(Buffer.concat([header, response]));
       }
     });
+  }
+
+  /** stall posture: an overload (rate or connections) stops the counter until recoverAfterMs after it ends. */
+  private noteLoad(rate: number): void {
+    const load = this.config.load!;
+    if (rate <= load.maxRequestsPerSecond && this.openConnections <= load.maxConnections) return;
+    if (Date.now() >= this.stalledUntil) this.loadEvents.stalls++;
+    this.stalledUntil = Date.now() + (load.recoverAfterMs ?? 2000);
   }
 
   close(): void {
@@ -298,6 +368,24 @@ export class EmulatedModbusDevice {
     }
     const more = index < ids.length;
     return Buffer.concat([header(more, more ? ids[index] : 0, parts.length), ...parts]);
+  }
+}
+
+/** `perSecond` requests a second with a burst of a tenth of that (at least 1). */
+class TokenBucket {
+  private tokens: number;
+  private last = Date.now();
+  private readonly burst: number;
+  constructor(private readonly perSecond: number) {
+    this.burst = Math.max(1, Math.round(perSecond / 10));
+    this.tokens = this.burst;
+  }
+  take(now = Date.now()): boolean {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perSecond) / 1000);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
   }
 }
 
