@@ -101,13 +101,13 @@ export function modbusReaction(request: Buffer, reply: RawReply): DeviceReaction
  * follows) and waits up to `waitMs` for the reaction. A connection the device refuses is a reaction too:
  * the previous case may have killed it. An abort of `signal` rejects with its reason.
  */
-export async function sendModbusCase(endpoint: ModbusEndpoint, bytes: Buffer, waitMs: number, signal: AbortSignal): Promise<DeviceReaction> {
+export async function sendModbusCase(endpoint: ModbusEndpoint, bytes: Buffer, waitMs: number, signal: AbortSignal, connectErrors: 'reaction' | 'throw' = 'reaction'): Promise<DeviceReaction> {
   let conn: RawModbusConnection;
   const started = Date.now();
   try {
     conn = await RawModbusConnection.open(endpoint, { signal, connectTimeoutMs: Math.max(waitMs, 1000) });
   } catch (err) {
-    if (signal.aborted || isAbort(err, signal)) throw err;
+    if (connectErrors === 'throw' || signal.aborted || isAbort(err, signal)) throw err;
     return { kind: 'connect-failed', hex: '', detail: err instanceof Error ? err.message : String(err), elapsedMs: Date.now() - started };
   }
   try {
@@ -119,8 +119,9 @@ export async function sendModbusCase(endpoint: ModbusEndpoint, bytes: Buffer, wa
   }
 }
 
-/** Whether the device answers `check` (a normal read) with a normal response, on a new connection. */
-export async function modbusAnswersNormally(endpoint: ModbusEndpoint, check: Buffer, waitMs: number, signal: AbortSignal): Promise<DeviceReaction & { ok: boolean }> {
-  const reaction = await sendModbusCase(endpoint, check, waitMs, signal);
+/** Whether the device answers `check` (a normal read) with a normal response, on a new connection. With
+ * connectErrors 'throw' a failed connect rejects with Node's error (for the runner to classify). */
+export async function modbusAnswersNormally(endpoint: ModbusEndpoint, check: Buffer, waitMs: number, signal: AbortSignal, connectErrors: 'reaction' | 'throw' = 'reaction'): Promise<DeviceReaction & { ok: boolean }> {
+  const reaction = await sendModbusCase(endpoint, check, waitMs, signal, connectErrors);
   return { ...reaction, ok: reaction.kind === 'reply' && reaction.detail === 'normal response' };
 }
