@@ -114,6 +114,21 @@ describe('probe modbus.fuzz', function () {
       expect(attempt.observations).to.deep.include({ sent: 53, end: 'stopped' });
     });
 
+    it('a device that comes back within recoveryMs after a case fails CR 3.5 as interrupted, and the campaign goes on', async () => {
+      weak = await startEmulator(modbusPosture('weak', { crashOn: { frame: 'fc16-zero-quantity', restartAfterMs: 300 } }), { ephemeralPorts: true });
+      const run = await runProbe(probe, { service: modbus(weak.endpoint('modbus').port), inputs: { cases: 60, ratePerSecond: 200, recoveryMs: 3000 } });
+      expect(run.attempt.status).to.equal('fail');
+      expect(run.attempt.findings.map((f) => f.code)).to.deep.equal(['modbus.fuzz.function-interrupted']);
+      const { cases } = caseLines(run);
+      expect(cases).to.have.length(60);
+      const killer = cases.find((c) => c.recoveredAfterMs !== undefined)!;
+      // Another budget is another sample of the shuffled cases: the crash frame is at another index.
+      expect(killer).to.include({ template: 'fc16-write-registers', field: 'pdu.quantity', stillAnswers: true });
+      expect(isKiller(killer.hex)).to.equal(true);
+      expect(cases.filter((c) => c.recoveredAfterMs !== undefined)).to.have.length(1);
+      expect(killer.recoveredAfterMs).to.be.within(200, 3000);
+    });
+
     it('hardened: every default case is rejected or answered and the device keeps answering (CR 3.5 pass)', async () => {
       hardened = await startEmulator(modbusPosture('hardened'), { ephemeralPorts: true });
       const run = await runProbe(probe, { service: modbus(hardened.endpoint('modbus').port), inputs: { ratePerSecond: 200, recoveryMs: 1000 } });
