@@ -29,6 +29,10 @@ const COMMANDS: Record<string, { summary: string; load: () => CommandModule }> =
     summary: 'join the evidence folders of run --shard into one run',
     load: () => { const m = command<typeof import('./merge.js')>('./merge'); return { run: m.mergeCommand, usage: m.MERGE_USAGE }; },
   },
+  replay: {
+    summary: 're-send one fuzz case of a run to its device (destructive)',
+    load: () => { const m = command<typeof import('./replay.js')>('./replay'); return { run: m.replayCommand, usage: m.REPLAY_USAGE }; },
+  },
   verify: { summary: 'check the integrity (and signature) of an evidence folder', load: () => { const m = command<typeof import('./verify.js')>('./verify'); return { run: m.verifyCommand, usage: m.VERIFY_USAGE }; } },
   diff: { summary: 'what changed between two runs (exit 1 when worse)', load: () => { const m = command<typeof import('./diff.js')>('./diff'); return { run: m.diffCommand, usage: m.DIFF_USAGE }; } },
   'attest-template': {

@@ -38,6 +38,20 @@ export interface ModbusPosture extends ServicePosture {
   writable?: { holdingRegisters?: number[] | 'all'; coils?: number[] | 'all' };
   /** Behaviour under load (docs/robustness.md, Emulator fault mode); absent: serves whatever comes. */
   load?: ModbusLoadPosture;
+  /** Fault mode (issue 20, CR 3.5): the stack crashes on one malformed frame, see ModbusCrash. */
+  crashOn?: ModbusCrash;
+}
+
+/**
+ * A firmware bug on purpose: FC16 (write multiple registers) with quantity 0 makes the stack divide by the
+ * quantity and crash. While crashed every Modbus connection is dropped at once and the counter stops; after
+ * `restartAfterMs` a watchdog restarts the stack (the counter starts again from 0, as after a reboot), with
+ * null it stays down until the emulator is restarted. Strict validation rejects the frame before it gets
+ * that far (exception 03), so a hardened posture with the same fault survives.
+ */
+export interface ModbusCrash {
+  frame: 'fc16-zero-quantity';
+  restartAfterMs?: number | null;
 }
 
 /**
@@ -113,6 +127,10 @@ export class EmulatedModbusDevice {
   private stalledUntil = 0;
   /** How often the load posture reacted (stalls begun, requests refused busy, connections refused), for tests and logs. */
   readonly loadEvents = { stalls: 0, busy: 0, connectionsRefused: 0 };
+  private restartTimer: NodeJS.Timeout | undefined;
+  /** Set while the crash fault holds the stack down. */
+  private crashed = false;
+  private readonly sockets = new Set<Duplex>();
 
   constructor(private readonly config: ModbusPosture, identity: DeviceIdentity) {
     this.unitId = config.unitId ?? 1;
@@ -136,7 +154,12 @@ export class EmulatedModbusDevice {
       };
       this.objects = new Map(Object.entries(text).map(([id, value]) => [Number(id), Buffer.from(value, 'latin1').subarray(0, MAX.pdu - 9)]));
     }
-    const counter = config.counter === undefined ? {} : config.counter;
+    if (config.crashOn && config.crashOn.frame !== 'fc16-zero-quantity') throw new PostureError(`modbus: crashOn.frame ${String(config.crashOn.frame)} is not known (fc16-zero-quantity)`);
+    this.startCounter();
+  }
+
+  private startCounter(): void {
+    const counter = this.config.counter === undefined ? {} : this.config.counter;
     if (counter) {
       const table = (counter.table ?? 'holding-registers') === 'holding-registers' ? this.holding : this.input;
       const address = counter.address ?? 0;
@@ -150,8 +173,29 @@ export class EmulatedModbusDevice {
     }
   }
 
+  /** The crash fault: drop every connection, stop the counter, and restart after restartAfterMs (or never). */
+  private crash(): void {
+    this.crashed = true;
+    if (this.counterTimer) clearInterval(this.counterTimer);
+    this.counterTimer = undefined;
+    for (const s of this.sockets) s.destroy();
+    const after = this.config.crashOn?.restartAfterMs;
+    if (after === null || after === undefined) return;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.crashed = false;
+      this.startCounter();
+    }, after);
+  }
+
   /** Serves one client connection (plain TCP or TLS). */
   attach(socket: Duplex): void {
+    if (this.crashed) {
+      socket.destroy();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
     let buf = Buffer.alloc(0);
     socket.on('error', () => undefined);
     const load = this.config.load;
@@ -166,7 +210,7 @@ export class EmulatedModbusDevice {
     const bucket = load?.reaction === 'limit' ? new TokenBucket(load.maxRequestsPerSecond) : undefined;
     socket.on('data', (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
-      while (buf.length >= 6) {
+      while (buf.length >= 6 && !this.crashed) {
         const transactionId = buf.readUInt16BE(0);
         const protocolId = buf.readUInt16BE(2);
         const length = buf.readUInt16BE(4);
@@ -206,6 +250,8 @@ export class EmulatedModbusDevice {
   close(): void {
     if (this.counterTimer) clearInterval(this.counterTimer);
     this.counterTimer = undefined;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
   }
 
   /** One request PDU to one response PDU, or null to drop it. */
@@ -325,7 +371,11 @@ export class EmulatedModbusDevice {
     return Buffer.from(request.subarray(0, 5));
   }
 
-  private writeRegisters(request: Buffer): Buffer {
+  private writeRegisters(request: Buffer): Buffer | null {
+    if (this.config.crashOn && !this.strict && request.length >= 5 && request.readUInt16BE(3) === 0) {
+      this.crash();
+      return null;
+    }
     const addresses = this.multipleWrite(request, MAX.writeRegisters, (q) => q * 2, this.holding.length, this.canWriteRegister);
     if (Buffer.isBuffer(addresses)) return addresses;
     addresses.forEach((a, i) => {

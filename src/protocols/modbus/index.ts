@@ -6,3 +6,4 @@ export * from './raw';
 export * from './client';
 export * from './identification';
 export * from './monitor';
+export * from './fuzz';

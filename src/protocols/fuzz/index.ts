@@ -1,0 +1,4 @@
+/** Grammar-based mutation of valid frames: seeded case generation, capped and paced campaigns. */
+export * from './random';
+export * from './grammar';
+export * from './campaign';

@@ -1,0 +1,128 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { InputRejected, sleep } from '../sdk';
+import { modbusAnswersNormally, sendModbusCase, type DeviceReaction } from '../protocols/modbus';
+import { enterScope, normalizeHost } from '../protocols/scope';
+
+/**
+ * `iacs-probe replay`: finds one fuzz case in a run's evidence (the fuzz-cases.ndjson files the fuzzing probes
+ * write) and re-sends exactly its bytes to the host and port of the run, inside the run's scope. Nothing is
+ * written to the run folder, so its manifest stays valid.
+ */
+export const CASES_FILE_NAME = 'fuzz-cases.ndjson';
+
+/** The first line of a cases file: where the campaign ran and with what. */
+export interface CampaignLine {
+  type: 'campaign';
+  probe: string;
+  protocol: string;
+  host: string;
+  port: number;
+  seed: number;
+  waitMs: number;
+  recoveryMs: number;
+  /** The normal request sent after each case (hex). */
+  check: string;
+}
+
+export interface CaseLine {
+  type: 'case';
+  id: string;
+  template: string;
+  field: string;
+  mutation: string;
+  hex: string;
+  reaction: { kind: string; detail: string; hex: string };
+  stillAnswers: boolean;
+}
+
+export interface FoundCase {
+  file: string;
+  campaign: CampaignLine;
+  record: CaseLine;
+}
+
+function casesFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return casesFiles(p);
+    return e.name === CASES_FILE_NAME ? [p] : [];
+  });
+}
+
+/** The case `caseId` of the run in `runDir`, with its campaign; InputRejected (exit 3) when it is not there. */
+export function findCase(runDir: string, caseId: string): FoundCase {
+  if (!fs.existsSync(runDir) || !fs.statSync(runDir).isDirectory()) throw new InputRejected(`${runDir} is not a folder`);
+  const found: FoundCase[] = [];
+  for (const file of casesFiles(path.join(runDir, 'evidence'))) {
+    const lines = fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as CampaignLine | CaseLine);
+    const campaign = lines.find((l): l is CampaignLine => l.type === 'campaign');
+    const record = lines.find((l): l is CaseLine => l.type === 'case' && l.id === caseId);
+    if (campaign && record) found.push({ file: path.relative(runDir, file), campaign, record });
+  }
+  if (found.length === 0) throw new InputRejected(`no fuzz case ${caseId} in ${runDir} (the ids are in evidence/**/${CASES_FILE_NAME})`);
+  if (found.length > 1) throw new InputRejected(`case ${caseId} is in several files: ${found.map((f) => f.file).join(', ')}`);
+  return found[0];
+}
+
+/** The hosts and addresses of the run's profile, from report.json (the only place the run folder keeps them). */
+export function runScope(runDir: string): string[] {
+  const file = path.join(runDir, 'report.json');
+  if (!fs.existsSync(file)) throw new InputRejected(`${runDir} has no report.json: the run's scope is unknown, so nothing is sent`);
+  const report = JSON.parse(fs.readFileSync(file, 'utf8')) as { targets?: { host: string; addresses?: string[] }[] };
+  return (report.targets ?? []).flatMap((t) => [t.host, ...(t.addresses ?? [])]);
+}
+
+export interface ReplayResult {
+  host: string;
+  port: number;
+  sent: string;
+  reaction: DeviceReaction;
+  /** A normal request was answered after the case (within recoveryMs). */
+  stillAnswers: boolean;
+  /** When it answered only after a pause. */
+  recoveredAfterMs?: number;
+}
+
+export interface ReplayOptions {
+  /** Another host of the run's scope (the same device at another address); default the campaign's. */
+  host?: string;
+  waitMs?: number;
+  recoveryMs?: number;
+  signal: AbortSignal;
+}
+
+/**
+ * Sends the case's bytes once, on a new connection, then the campaign's normal request until it is answered
+ * or recoveryMs has passed. A host outside the run's scope is refused before anything is sent.
+ */
+export async function replayCase(runDir: string, found: FoundCase, options: ReplayOptions): Promise<ReplayResult> {
+  const scope = runScope(runDir);
+  const host = options.host ?? found.campaign.host;
+  if (!scope.map(normalizeHost).includes(normalizeHost(host))) {
+    throw new InputRejected(`${host} is not a host of the run's profile (${scope.join(', ') || 'none'})`);
+  }
+  if (found.campaign.protocol !== 'modbus') throw new InputRejected(`replay of ${found.campaign.protocol} cases is not supported`);
+  const endpoint = { host, port: found.campaign.port };
+  const bytes = Buffer.from(found.record.hex.replace(/\s+/g, ''), 'hex');
+  const check = Buffer.from(found.campaign.check.replace(/\s+/g, ''), 'hex');
+  const waitMs = options.waitMs ?? found.campaign.waitMs;
+  const recoveryMs = options.recoveryMs ?? found.campaign.recoveryMs;
+  // The same guard as a run: nothing leaves this process for a host outside the profile.
+  const guard = enterScope(scope);
+  try {
+    const reaction = await sendModbusCase(endpoint, bytes, waitMs, options.signal, 'throw');
+    const started = Date.now();
+    const answerWait = Math.max(waitMs, 500);
+    for (let first = true; first || Date.now() - started < recoveryMs; first = false) {
+      if (!first) await sleep(250, options.signal);
+      if ((await modbusAnswersNormally(endpoint, check, answerWait, options.signal)).ok) {
+        return { host, port: endpoint.port, sent: found.record.hex, reaction, stillAnswers: true, ...(first ? {} : { recoveredAfterMs: Date.now() - started }) };
+      }
+    }
+    return { host, port: endpoint.port, sent: found.record.hex, reaction, stillAnswers: false };
+  } finally {
+    guard.release();
+  }
+}
