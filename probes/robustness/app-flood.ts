@@ -79,11 +79,13 @@ export default defineProbe<AppFloodInputs>({
     const { inputs } = ctx;
     const { generator, what } = generatorFor(service, inputs);
     const connections = Math.min(inputs.connections, ctx.load.limits.maxConnections);
+    // A step shorter than twice the monitor's loss window could not show a loss it causes.
+    const stepSeconds = Math.max(inputs.stepSeconds, (2 * monitor.lossAfterMs) / 1000);
     const result = await runSteppedLoad(generator, {
-      rates: inputs.rates, stepSeconds: inputs.stepSeconds, limits: ctx.load.limits, signal: ctx.signal, monitor,
+      rates: inputs.rates, stepSeconds, limits: ctx.load.limits, signal: ctx.signal, monitor,
       label: (rate) => `${service.protocol} flood ${rate}/s`, drainMs: inputs.requestTimeoutMs,
     });
-    const clamped = [...ctx.load.clamped, ...result.plan.clamped, ...(connections < inputs.connections ? [`connections ${inputs.connections} lowered to maxConnections ${connections}`] : [])];
+    const clamped = [...ctx.load.clamped, ...(stepSeconds > inputs.stepSeconds ? [`stepSeconds ${inputs.stepSeconds} raised to ${stepSeconds} (twice the monitor's lossAfterMs)`] : []), ...result.plan.clamped, ...(connections < inputs.connections ? [`connections ${inputs.connections} lowered to maxConnections ${connections}`] : [])];
     const steps = result.steps.map((s, i) => {
       const phase = result.phases[i];
       return { ...s, handling: loadHandling(s), monitor: phase ? { verdict: phase.verdict, text: phase.text } : { verdict: 'not_determined', text: 'no phase judgement' } };

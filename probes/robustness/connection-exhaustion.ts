@@ -76,8 +76,11 @@ export default defineProbe<ConnectionExhaustionInputs>({
     };
     const max = clamp('maxConnections', inputs.maxConnections, limits.maxConnections, 'robustness.maxConnections');
     const rate = clamp('connectRate', inputs.connectRate, limits.maxRate, 'robustness.maxRate');
-    const holdSeconds = clamp('holdSeconds', inputs.holdSeconds, limits.maxStepSeconds, 'robustness.maxStepSeconds');
     const monitor = ctx.monitor;
+    // A hold shorter than the monitor's loss window could not show a loss it causes: hold at least twice that.
+    const wanted = Math.max(inputs.holdSeconds, monitor ? (2 * monitor.lossAfterMs) / 1000 : 0);
+    if (wanted > inputs.holdSeconds) clamped.push(`holdSeconds ${inputs.holdSeconds} raised to ${wanted} (twice the monitor's lossAfterMs)`);
+    const holdSeconds = clamp('holdSeconds', wanted, limits.maxStepSeconds, 'robustness.maxStepSeconds');
     const stop = monitor ? AbortSignal.any([ctx.signal, monitor.signal]) : ctx.signal;
 
     let held: HeldConnections | undefined;

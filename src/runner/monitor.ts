@@ -39,6 +39,8 @@ export interface MonitorEnvironment {
   readonly resolvePath: (file: string) => string;
   /** Text written to the run folder passes through it (the store's secret redaction). */
   readonly redact: (text: string) => string;
+  /** The run's signal: a wait for recovery ends at once when the run is cancelled. */
+  readonly signal?: AbortSignal;
 }
 
 /** The declared service a watch uses on this host: by port, else the first that matches. */
@@ -264,6 +266,7 @@ export class HostMonitor {
       stopOnLoss: this.config.stopOnLoss,
       watches: this.watches.map((w) => w.spec.name),
       periodMs: this.config.periodMs,
+      lossAfterMs: this.config.lossAfterMs,
       phases: () => this.judgement().phases.filter((p) => p.attempt === attempt),
     };
     return {
@@ -285,6 +288,8 @@ export class RunMonitors {
   private readonly remaining = new Map<string, number>();
   private readonly stops: Promise<void>[] = [];
   private readonly stopping = new Set<string>();
+  /** When each host's last destructive attempt ended (they run one at a time: the scheduler's host lock). */
+  private readonly lastDestructiveEnd = new Map<string, number>();
   private finishing = false;
 
   constructor(
@@ -310,12 +315,33 @@ export class RunMonitors {
       this.journal({ type: 'monitor-start', host: host.host, watches: watches.map((w) => w.describe), files: [monitor.files.ndjson, monitor.files.csv] });
     }
     await entry.started;
+    await this.recoveredBefore(entry.monitor, safety === 'destructive' ? this.lastDestructiveEnd.get(host.host) : undefined);
     return entry.monitor;
+  }
+
+  /**
+   * A monitored attempt starts on a device whose function works: one left failing by the attempt before (a crash
+   * that restarts, a stall that heals; possibly not yet long enough to count as lost) is given up to the recovery
+   * window to settle first, so that the next attempt is not judged by the previous one's damage. Not settled after
+   * it: journaled, and the attempt starts anyway (a loss then aborts its monitor signal with stopOnLoss).
+   */
+  private async recoveredBefore(monitor: HostMonitor, previousDestructiveEnd?: number): Promise<void> {
+    // After a destructive attempt its damage may not show in a sample yet: the next one waits for good samples
+    // taken after it ended. Otherwise only a function that is not maintained now is waited for.
+    if (previousDestructiveEnd === undefined && monitor.state() === 'maintained') return;
+    if (previousDestructiveEnd !== undefined && monitor.settledSince(previousDestructiveEnd)) return;
+    const since = previousDestructiveEnd ?? Date.now();
+    const started = Date.now();
+    this.journal({ type: 'monitor-wait', host: monitor.host, at: new Date(started).toISOString(), why: previousDestructiveEnd === undefined ? 'the essential function is not maintained: waiting for it to settle before the next monitored attempt' : 'after a destructive attempt: waiting for good samples taken after it ended before the next one', maxMs: this.config.recoveryWindowMs });
+    while (Date.now() - started < this.config.recoveryWindowMs && !this.finishing && !this.env.signal?.aborted && !monitor.settledSince(since)) await new Promise((r) => setTimeout(r, Math.min(100, this.config.periodMs)));
+    const recovered = monitor.settledSince(since);
+    this.journal({ type: 'monitor-wait-end', host: monitor.host, at: new Date().toISOString(), recovered, waitedMs: Date.now() - started });
   }
 
   /** After a monitored attempt: once the host has none left, keep watching until it settles or the window ends. */
   after(host: HostUnderTest, safety: Safety): void {
     if (!MONITORED.has(safety)) return;
+    if (safety === 'destructive') this.lastDestructiveEnd.set(host.host, Date.now());
     const left = (this.remaining.get(host.host) ?? 1) - 1;
     this.remaining.set(host.host, left);
     const entry = this.monitors.get(host.host);

@@ -141,7 +141,7 @@ async function executePlan(profile: Profile, plan: Plan, store: RunStore, option
   let attempts: Attempt[];
   let opcuaAudit: RunningOpcuaAudit | undefined;
   const monitors = profile.monitor ? new RunMonitors(profile.monitor, plan.attempts, {
-    runDir: store.dir, credentials: vault, resolvePath: (f) => path.resolve(profile.dir, f), redact: (text) => store.redact(text),
+    runDir: store.dir, credentials: vault, resolvePath: (f) => path.resolve(profile.dir, f), redact: (text) => store.redact(text), signal: runController.signal,
   }, (record) => store.journal(record)) : undefined;
   try {
     // Subscribed before the first attempt (the login probes' events must find it listening), ended after the last.

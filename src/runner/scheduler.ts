@@ -122,8 +122,10 @@ export async function schedule(
 /** Default lock: none. Probes declare their own (accounts they log in with) via `locks`. */
 export function locksOf(p: PlannedAttempt, info: Omit<Parameters<NonNullable<ProbeDefinition<unknown>['locks']>>[0], 'host' | 'service' | 'inputs'>): readonly LockRequest[] {
   const probe = p.probe;
-  if (!probe.locks) return [];
-  return probe.locks({ ...info, host: p.host, service: p.service, inputs: p.inputs });
+  const own = probe.locks ? probe.locks({ ...info, host: p.host, service: p.service, inputs: p.inputs }) : [];
+  // Destructive attempts on one host run one at a time: a flood or a crashing case of one would be blamed on
+  // another, and the essential function each one is judged by is the host's.
+  return probe.safety === 'destructive' ? [...own, { key: `destructive:${p.host.host}`, mode: 'exclusive' }] : own;
 }
 
 export { attemptTarget };

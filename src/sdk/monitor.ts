@@ -124,6 +124,8 @@ export interface EssentialFunctionMonitor {
   readonly watches: readonly string[];
   /** The sampling period: a phase is judged up to one period after its end, so wait that long before judging it. */
   readonly periodMs: number;
+  /** Failing this long is a loss: a load held for less cannot show one. */
+  readonly lossAfterMs: number;
   /** This attempt's phases, judged on the samples so far (the same judgement the report gives). */
   phases(): readonly PhaseJudgement[];
 }

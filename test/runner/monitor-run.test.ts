@@ -10,6 +10,9 @@ import { defineProbe, type ProbeDefinition } from '../../src/sdk';
 import { greetingProbe, intrusiveProbe } from '../../fixtures/probes';
 import { bannerServer, type TestServer } from '../../fixtures/servers';
 import { expectValidReport } from '../helpers/report-schema';
+import { modbusPosture } from '../helpers/modbus';
+import * as net from 'node:net';
+import { encodeFrame } from '../../src/protocols/modbus';
 
 /** An intrusive test probe that uses ctx.monitor as a load probe would: marks a phase and reads the state. */
 const loadLikeProbe = defineProbe({
@@ -21,6 +24,31 @@ const loadLikeProbe = defineProbe({
     await ctx.wait(500, 'load step');
     phase.end();
     return { observations: { monitored: true, state: ctx.monitor.state(), watches: ctx.monitor.watches, aborted: ctx.monitor.signal.aborted }, findings: [], outcomes: [] };
+  },
+});
+
+/** FC16 with quantity 0: the frame the weak Modbus stack crashes on (it restarts after crashOn.restartAfterMs). */
+const CRASH_FRAME = encodeFrame({ transactionId: 1, unitId: 1, pdu: Buffer.from([0x10, 0x00, 0x64, 0x00, 0x00, 0x00]) });
+
+/** Destructive fixtures: one crashes the stack and returns at once; the other notes when it ran and what it found. */
+const crasher = defineProbe({
+  id: 'fixture.crash', protocol: 'fixture', title: 'crash', description: 'test probe', requirements: ['CR 3.5'],
+  safety: 'destructive', scope: 'service', appliesTo: ['modbus'], timeoutMs: 5000, findings: {},
+  async run(ctx) {
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(ctx.service!.port, ctx.service!.host, () => socket.end(CRASH_FRAME));
+      socket.on('close', () => resolve()).on('error', () => resolve());
+    });
+    return { observations: { at: Date.now() }, findings: [], outcomes: [] };
+  },
+});
+const follower = defineProbe({
+  id: 'fixture.after', protocol: 'fixture', title: 'after', description: 'test probe', requirements: ['CR 7.1'],
+  safety: 'destructive', scope: 'service', appliesTo: ['modbus'], timeoutMs: 5000, findings: {},
+  async run(ctx) {
+    const stateAtStart = ctx.monitor?.state() ?? 'no monitor';
+    await ctx.wait(300, 'look at the function');
+    return { observations: { stateAtStart }, findings: [], outcomes: [] };
   },
 });
 
@@ -93,5 +121,31 @@ describe('runner: the essential-function monitor around intrusive attempts', fun
     const { report } = await runAssessment(profile, { out, probes: [greetingProbe, intrusiveProbe] as ProbeDefinition<unknown>[] });
     expect(report.targets[0].monitor).to.equal(undefined);
     expect(fs.existsSync(path.join(out, 'monitor'))).to.equal(false);
+  });
+  it('destructive attempts on a host run one at a time, and the next waits until the function the previous broke has settled', async () => {
+    const device = await startEmulator(modbusPosture('weak', { crashOn: { frame: 'fc16-zero-quantity', restartAfterMs: 1500 }, counter: { periodMs: 50 } }), { ephemeralPorts: true });
+    try {
+      const profile = profileFromObject({
+        apiVersion: 'iacs-probe/v1', component: { name: 'PLC', types: ['embedded'], slTarget: 1 },
+        targets: [{ host: '127.0.0.1', services: [{ port: device.endpoint('modbus').port, protocol: 'modbus', unitId: 1 }] }],
+        essentialFunction: { periodMs: 100, latencyToleranceMs: 300, lossAfterMs: 600, recoveryWindowMs: 5000, modbus: { unitId: 1, register: 0, kind: 'counter' } },
+        allow: ['passive', 'active', 'intrusive', 'destructive'],
+      }, 'inline');
+      const out = path.join(dir, 'run-crash');
+      const { report } = await runAssessment(profile, { out, allow: ['destructive'], probes: [crasher, follower] as ProbeDefinition<unknown>[] });
+      const crash = report.attempts.find((a) => a.probe === 'fixture.crash')!;
+      const after = report.attempts.find((a) => a.probe === 'fixture.after')!;
+      expect(crash.status, JSON.stringify(crash)).to.not.equal('skipped');
+      // One at a time (the host's destructive lock), and the follower met a working device.
+      expect(Date.parse(after.startedAt)).to.be.at.least(Date.parse(crash.startedAt) + crash.durationMs);
+      expect(after.observations.stateAtStart).to.equal('maintained');
+      const journal = fs.readFileSync(path.join(out, 'journal.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; recovered?: boolean; waitedMs?: number });
+      const waited = journal.find((j) => j.type === 'monitor-wait-end');
+      expect(waited, 'the runner waited for the function before fixture.after').to.not.equal(undefined);
+      expect(waited!.recovered).to.equal(true);
+      expect(waited!.waitedMs).to.be.greaterThan(500);
+    } finally {
+      await device.close();
+    }
   });
 });
