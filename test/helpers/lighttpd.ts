@@ -40,6 +40,15 @@ export async function startLighttpd(ctx: Mocha.Context, users: { username: strin
     // lighttpd delays every refused login by a random 125 ms - 2 s (a brake, not a lockout); off for fast tests.
     `server.feature-flags = ("auth.delay-invalid-creds" => "disable")`,
   ].join('\n') + '\n');
+  const close = await runLighttpd(bin, dir, port);
+  return { port, close };
+}
+
+/**
+ * Runs lighttpd with `<dir>/lighttpd.conf` in the foreground until it accepts on `port` (5 s at most; its stderr
+ * and error log in the error otherwise); the returned close stops it and removes `dir`.
+ */
+export async function runLighttpd(bin: string, dir: string, port: number): Promise<() => Promise<void>> {
   const child = spawn(bin, ['-D', '-f', path.join(dir, 'lighttpd.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
@@ -56,12 +65,12 @@ export async function startLighttpd(ctx: Mocha.Context, users: { username: strin
       s.once('connect', () => { s.destroy(); resolve(true); });
       s.once('error', () => resolve(false));
     });
-    if (up) break;
+    if (up) return close;
     if (child.exitCode !== null || Date.now() > deadline) {
+      const log = fs.existsSync(path.join(dir, 'error.log')) ? fs.readFileSync(path.join(dir, 'error.log'), 'utf8') : '';
       await close();
-      throw new Error(`lighttpd did not start: ${stderr}`);
+      throw new Error(`lighttpd did not start: ${stderr}${log}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { port, close };
 }
