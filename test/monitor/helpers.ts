@@ -37,9 +37,11 @@ export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A deceptive Modbus/TCP device on 127.0.0.1: answers every Read Holding Registers (FC3) with `value()`
- * after `delayMs`, whatever else happens. Enough of the protocol for a monitor read, nothing more.
+ * after `delayMs`, whatever else happens, and counts the frames it got. Enough of the protocol for a monitor
+ * read, nothing more.
  */
-export async function fakeModbusDevice(value: () => number, delayMs = 0): Promise<{ port: number; close(): Promise<void> }> {
+export async function fakeModbusDevice(value: () => number, delayMs = 0): Promise<{ port: number; frames(): number; close(): Promise<void> }> {
+  let frames = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -51,6 +53,7 @@ export async function fakeModbusDevice(value: () => number, delayMs = 0): Promis
       while (buf.length >= 12) {
         const frame = buf.subarray(0, 6 + buf.readUInt16BE(4));
         buf = buf.subarray(frame.length);
+        frames++;
         const reply = Buffer.alloc(11);
         frame.copy(reply, 0, 0, 4); // transaction and protocol id
         reply.writeUInt16BE(5, 4);
@@ -65,6 +68,7 @@ export async function fakeModbusDevice(value: () => number, delayMs = 0): Promis
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
+    frames: () => frames,
     close: () => new Promise<void>((resolve) => {
       for (const s of sockets) s.destroy();
       server.close(() => resolve());

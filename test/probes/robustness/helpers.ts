@@ -1,4 +1,4 @@
-import * as net from 'node:net';
+import { fakeModbusDevice } from '../../monitor/helpers';
 import { startEmulator, type Emulator } from '../../../src/emulator';
 import type { EssentialFunctionConfig } from '../../../src/sdk';
 import { postureWith } from '../../helpers/postures';
@@ -18,30 +18,6 @@ export async function modbusDevice(name: 'weak' | 'hardened'): Promise<{ emulato
 }
 
 /** A deceptive Modbus device that answers every request with the same register and counts the frames it got. */
-export async function countingModbusDevice(): Promise<{ port: number; frames(): number; close(): Promise<void> }> {
-  let frames = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    let buf = Buffer.alloc(0);
-    socket.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      while (buf.length >= 12) {
-        const frame = buf.subarray(0, 6 + buf.readUInt16BE(4));
-        buf = buf.subarray(frame.length);
-        frames++;
-        const reply = Buffer.from([0, 0, 0, 0, 0, 5, frame[6], 0x03, 2, 0, 7]);
-        frame.copy(reply, 0, 0, 2);
-        socket.write(reply);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    frames: () => frames,
-    close: () => new Promise<void>((resolve) => { for (const s of sockets) s.destroy(); server.close(() => resolve()); }),
-  };
+export function countingModbusDevice(): Promise<{ port: number; frames(): number; close(): Promise<void> }> {
+  return fakeModbusDevice(() => 7);
 }
