@@ -1,12 +1,10 @@
-import * as crypto from 'node:crypto';
 import type * as NodeOpcua from 'node-opcua';
 import type { ClientSession, ClientSubscription, DataValue, OPCUAClient } from 'node-opcua';
 import { MONITOR_DEFAULTS, type OpcuaWatchConfig } from '../../sdk';
-import { discoverEndpoints, endpointPath, targetUrl, type DiscoveredEndpoint, type OpcuaTarget } from '../opcua/client';
+import { discoverEndpoints, endpointPath, harnessClientOptions, targetUrl, type DiscoveredEndpoint, type OpcuaTarget } from '../opcua/client';
 import { channelFor, usableSecureEndpoints } from '../opcua/endpoints';
-import { HARNESS_APPLICATION_NAME, type ClientIdentity } from '../opcua/identity';
+import type { ClientIdentity } from '../opcua/identity';
 import { loadOpcua } from '../opcua/logging';
-import { policyUri } from '../opcua/names';
 import { errorText, type Watch, type WatchResult } from './watch';
 
 export interface OpcuaWatchOptions {
@@ -146,23 +144,6 @@ async function waitFor(done: () => boolean, ms: number, signal: AbortSignal): Pr
 }
 
 function createClient(lib: typeof NodeOpcua, endpoint: DiscoveredEndpoint, identity: ClientIdentity, ms: number): OPCUAClient {
-  const secure = endpoint.securityMode !== 'None' ? channelFor(endpoint, identity) : undefined;
-  return lib.OPCUAClient.create({
-    applicationName: HARNESS_APPLICATION_NAME,
-    applicationUri: identity.applicationUri,
-    // Always an in-memory certificate: without one node-opcua creates a default PKI under ~/.config.
-    certificateKeyPairProvider: new lib.StaticCertificateChainProvider([identity.certificate], { hidden: crypto.createPrivateKey(identity.privateKeyPem) }),
-    connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 200, randomisationFactor: 0 },
-    endpointMustExist: false,
-    keepSessionAlive: false,
-    transportTimeout: ms,
-    defaultTransactionTimeout: ms,
-    requestedSessionTimeout: 60_000,
-    defaultSecureTokenLifetime: 600_000,
-    ...(secure ? {
-      securityMode: secure.mode === 'Sign' ? lib.MessageSecurityMode.Sign : lib.MessageSecurityMode.SignAndEncrypt,
-      securityPolicy: policyUri(secure.policy),
-      serverCertificate: secure.serverCertificate,
-    } : { securityMode: lib.MessageSecurityMode.None, securityPolicy: lib.SecurityPolicy.None }),
-  });
+  const security = endpoint.securityMode !== 'None' ? channelFor(endpoint, identity) : undefined;
+  return lib.OPCUAClient.create(harnessClientOptions(lib, { identity, ...(security ? { security } : {}), timeoutMs: ms, requestedSessionTimeoutMs: 60_000 }));
 }

@@ -6,16 +6,14 @@
  * What the server does not offer (no usable endpoint, account refused, auditing off) is a state with its
  * reason, never a thrown error: it is an observation about the device.
  */
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import type * as NodeOpcua from 'node-opcua';
 import type { ClientMonitoredItem, ClientSession, ClientSubscription, OPCUAClient, Variant } from 'node-opcua';
 import type { OpcuaAuditEvent, OpcuaAuditSubscription } from '../../sdk';
-import { discoverEndpoints, targetUrl, endpointPath, type DiscoveredEndpoint, type OpcuaTarget } from './client';
+import { discoverEndpoints, endpointPath, harnessClientOptions, targetUrl, type DiscoveredEndpoint, type OpcuaTarget } from './client';
 import { channelFor, usableSecureEndpoints } from './endpoints';
-import { HARNESS_APPLICATION_NAME, type ClientIdentity } from './identity';
+import type { ClientIdentity } from './identity';
 import { loadOpcua } from './logging';
-import { policyUri } from './names';
 
 /** The fields each audit event is asked for, in this order (BaseEventType, AuditEventType, subtypes). */
 export const AUDIT_EVENT_FIELDS = [
@@ -226,20 +224,5 @@ export async function subscribeOpcuaAudit(options: OpcuaAuditOptions): Promise<O
 
 function createClient(lib: typeof NodeOpcua, endpoint: DiscoveredEndpoint, identity: ClientIdentity, ms: number): OPCUAClient {
   const security = channelFor(endpoint, identity);
-  return lib.OPCUAClient.create({
-    applicationName: HARNESS_APPLICATION_NAME,
-    applicationUri: identity.applicationUri,
-    // Always an in-memory certificate: without one node-opcua creates a default PKI under ~/.config.
-    certificateKeyPairProvider: new lib.StaticCertificateChainProvider([identity.certificate], { hidden: crypto.createPrivateKey(identity.privateKeyPem) }),
-    connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 200, randomisationFactor: 0 },
-    endpointMustExist: false,
-    keepSessionAlive: false,
-    transportTimeout: ms,
-    defaultTransactionTimeout: ms,
-    requestedSessionTimeout: 120_000,
-    defaultSecureTokenLifetime: 600_000,
-    securityMode: security.mode === 'Sign' ? lib.MessageSecurityMode.Sign : lib.MessageSecurityMode.SignAndEncrypt,
-    securityPolicy: policyUri(security.policy),
-    serverCertificate: security.serverCertificate,
-  });
+  return lib.OPCUAClient.create(harnessClientOptions(lib, { identity, ...(security ? { security } : {}), timeoutMs: ms, requestedSessionTimeoutMs: 120_000 }));
 }

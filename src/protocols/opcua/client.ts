@@ -270,6 +270,34 @@ function makeSession(lib: typeof NodeOpcua, session: ClientSession, run: <T>(sta
 }
 
 /**
+ * The harness's client settings, one place for every OPC UA client it makes (probes, audit subscriber, monitor):
+ * no retries, every wait bounded by `timeoutMs`, no session kept alive, and always an in-memory certificate
+ * (without one node-opcua creates a default PKI under ~/.config).
+ */
+export function harnessClientOptions(
+  lib: typeof NodeOpcua,
+  o: { identity: ClientIdentity; security?: Pick<ChannelSecurity, 'mode' | 'policy' | 'serverCertificate'>; timeoutMs: number; requestedSessionTimeoutMs: number },
+): OPCUAClientOptions {
+  return {
+    applicationName: HARNESS_APPLICATION_NAME,
+    applicationUri: o.identity.applicationUri,
+    certificateKeyPairProvider: new lib.StaticCertificateChainProvider([o.identity.certificate], { hidden: crypto.createPrivateKey(o.identity.privateKeyPem) }),
+    connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 200, randomisationFactor: 0 },
+    endpointMustExist: false,
+    keepSessionAlive: false,
+    transportTimeout: o.timeoutMs,
+    defaultTransactionTimeout: o.timeoutMs,
+    requestedSessionTimeout: o.requestedSessionTimeoutMs,
+    defaultSecureTokenLifetime: 600_000,
+    ...(o.security ? {
+      securityMode: o.security.mode === 'Sign' ? lib.MessageSecurityMode.Sign : lib.MessageSecurityMode.SignAndEncrypt,
+      securityPolicy: policyUri(o.security.policy),
+      serverCertificate: o.security.serverCertificate,
+    } : {}),
+  };
+}
+
+/**
  * Opens one OPC UA client connection to the declared target, runs `work`, and always disconnects.
  * Retries are off (`maxRetry: 0`), every wait is bounded by the operation timeout and the attempt's
  * deadline, the signal breaks the connection at once, and the server's advertised host names are
@@ -281,34 +309,14 @@ export async function withOpcuaClient<T>(target: OpcuaTarget, options: OpcuaClie
   if (signal.aborted) throw new TargetTimeout(`${url}: aborted before connecting`);
   if (security && needsLegacyProcess(security.policy)) return withLegacyOpcuaClient(target, options, url, work);
   const lib = await loadOpcua();
-  const { MessageSecurityMode, OPCUAClient, StaticCertificateChainProvider, UserTokenPolicy, UserTokenType } = lib;
+  const { OPCUAClient, UserTokenPolicy, UserTokenType } = lib;
   const timeout = operationTimeout(options);
-  const clientOptions: OPCUAClientOptions = {
-    applicationName: HARNESS_APPLICATION_NAME,
-    connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 200, randomisationFactor: 0 },
-    endpointMustExist: false,
-    keepSessionAlive: false,
-    transportTimeout: timeout,
-    defaultTransactionTimeout: timeout,
+  const client = OPCUAClient.create(harnessClientOptions(lib, {
+    identity: security?.identity ?? harnessIdentity(), security, timeoutMs: timeout,
     // The server drops our session this long after we vanish (an aborted attempt cannot close it).
-    requestedSessionTimeout: options.requestedSessionTimeoutMs
+    requestedSessionTimeoutMs: options.requestedSessionTimeoutMs
       ?? Math.max(10_000, Math.min(60_000, (options.deadline ?? Date.now() + 30_000) - Date.now() + 10_000)),
-    defaultSecureTokenLifetime: 600_000,
-  };
-  // Always an in-memory certificate: without one node-opcua creates a default PKI under ~/.config.
-  const identity = security?.identity ?? harnessIdentity();
-  clientOptions.applicationUri = identity.applicationUri;
-  clientOptions.certificateKeyPairProvider = new StaticCertificateChainProvider(
-    [identity.certificate], { hidden: crypto.createPrivateKey(identity.privateKeyPem) },
-  );
-  if (security) {
-    Object.assign(clientOptions, {
-      securityMode: security.mode === 'Sign' ? MessageSecurityMode.Sign : MessageSecurityMode.SignAndEncrypt,
-      securityPolicy: policyUri(security.policy),
-      serverCertificate: security.serverCertificate,
-    });
-  }
-  const client = OPCUAClient.create(clientOptions);
+  }));
   const onAbort = () => {
     breakConnection(client);
     client.disconnect().catch(() => undefined);
