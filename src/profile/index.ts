@@ -8,7 +8,7 @@ import {
   resolveLoadLimits, type LoadLimits, type LoadLimitsRequest,
   FRS, InputRejected, UDP_PROTOCOLS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy,
   type Safety, type SecurityLevel, type ServiceProtocol, type SlVector, type NtpKey, type NtpKeyType, ntpKeyMaterial, ntpKeyProblem,
-  MONITOR_DEFAULTS, WATCH_KINDS, type EssentialFunctionConfig, type WatchKind,
+  MONITOR_DEFAULTS, WATCH_KINDS, type EssentialFunctionConfig, type WatchKind, type DeclaredOutput,
 } from '../sdk';
 import { packagePath } from '../paths';
 
@@ -361,7 +361,11 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
     if (problem) issues.push(loc.issue(where, problem));
     return [key];
   });
-  const monitor = p.essentialFunction ? monitorOf(p.essentialFunction, p.targets, (field, message) => issues.push(loc.issue(['essentialFunction', ...field], message))) : undefined;
+  const functionIssue = (field: (string | number)[], message: string) => issues.push(loc.issue(['essentialFunction', ...field], message));
+  // A block that only names outputs (CR 3.6) starts no monitor; one without either is an error in monitorOf.
+  const watched = p.essentialFunction !== undefined && (WATCH_KINDS.some((k) => p.essentialFunction?.[k] !== undefined) || p.essentialFunction.outputs === undefined);
+  const monitor = watched ? monitorOf(p.essentialFunction!, p.targets, functionIssue) : undefined;
+  if (p.essentialFunction?.outputs !== undefined) checkOutputs(p.essentialFunction.outputs as DeclaredOutput[], p.targets, functionIssue);
   if (issues.length > 0) throw new ProfileError(issues);
 
   const c = p.component;
@@ -446,6 +450,33 @@ function monitorOf(raw: Record<string, unknown>, targets: readonly TargetDecl[],
         : `no target declares a service the ${kind} watch can use`);
     }
   }
-  const { opcuaPublishingIntervalMs: _o, counterStallMs: _c, ...rest } = config;
+  // The outputs are CR 3.6's (modbus.fail-safe reads them from the raw block): the monitor does not watch them.
+  const { opcuaPublishingIntervalMs: _o, counterStallMs: _c, outputs: _out, ...rest } = config as typeof config & { outputs?: unknown };
   return rest;
+}
+
+/**
+ * essentialFunction.outputs beyond the schema: one address (coil or holding register), one heartbeat kind, a
+ * safe value the active value differs from, coil values 0/1, a heartbeat that comes more often than the
+ * timeout and is not the output itself, and a declared modbus service to reach it on.
+ */
+function checkOutputs(outputs: readonly DeclaredOutput[], targets: readonly TargetDecl[], issue: (field: (string | number)[], message: string) => void): void {
+  outputs.forEach((o, i) => {
+    const at = (...field: string[]) => ['outputs', i, ...field];
+    if ((o.coil === undefined) === (o.holdingRegister === undefined)) issue(at(), 'give exactly one of coil or holdingRegister: the output the device must set to its safe state');
+    const hb = o.heartbeat as { register?: number; anyTraffic?: boolean; periodMs: number };
+    if ((hb.register === undefined) === (hb.anyTraffic === undefined)) issue(at('heartbeat'), 'give exactly one of register (the master writes it every periodMs) or anyTraffic: true (any request keeps the watchdog alive)');
+    if (o.safeValue === o.activeValue) issue(at('activeValue'), `must differ from safeValue (${o.safeValue}): otherwise a change to the safe state cannot be seen`);
+    if (o.coil !== undefined) {
+      for (const field of ['safeValue', 'activeValue', 'restoreValue'] as const) {
+        const v = o[field];
+        if (v !== undefined && v !== 0 && v !== 1) issue(at(field), `a coil is 0 or 1, not ${v}`);
+      }
+    }
+    if (hb.periodMs >= o.timeoutMs) issue(at('heartbeat', 'periodMs'), `must be below timeoutMs (${o.timeoutMs}): a master this slow would trip the watchdog itself`);
+    if (hb.register !== undefined && hb.register === o.holdingRegister) issue(at('heartbeat', 'register'), 'is the output itself: the heartbeat needs a register of its own');
+    if (!targets.some((t) => t.services.some((s) => watchMatches('modbus', s, o.port)))) {
+      issue(o.port !== undefined ? at('port') : at(), o.port !== undefined ? `no target declares a modbus service on port ${o.port}` : 'no target declares a modbus service to reach the output on');
+    }
+  });
 }

@@ -9,3 +9,4 @@ export * from './actions';
 export * from './lab';
 export * from './monitor';
 export * from './load';
+export * from './outputs';

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { DeviceIdentity, ServiceModule, ServicePosture } from '../types';
 import { listenTcp } from '../net';
 import { PostureError } from '../errors';
+import { OutputWatchdog, type ModbusWatchdogPosture } from './modbus-watchdog';
 
 /**
  * Emulated Modbus/TCP server (Modbus Application Protocol V1.1b3, Messaging on TCP/IP Guide V1.0b).
@@ -40,6 +41,8 @@ export interface ModbusPosture extends ServicePosture {
   load?: ModbusLoadPosture;
   /** Fault mode (issue 20, CR 3.5): the stack crashes on one malformed frame, see ModbusCrash. */
   crashOn?: ModbusCrash;
+  /** Communication watchdog (issue 20, CR 3.6): outputs to a safe value when the master's heartbeat stops. */
+  watchdog?: ModbusWatchdogPosture | null;
 }
 
 /**
@@ -131,6 +134,8 @@ export class EmulatedModbusDevice {
   /** Set while the crash fault holds the stack down. */
   private crashed = false;
   private readonly sockets = new Set<Duplex>();
+  /** The communication watchdog, when the posture has one (docs/modbus.md). */
+  readonly watchdog: OutputWatchdog | undefined;
 
   constructor(private readonly config: ModbusPosture, identity: DeviceIdentity) {
     this.unitId = config.unitId ?? 1;
@@ -155,6 +160,7 @@ export class EmulatedModbusDevice {
       this.objects = new Map(Object.entries(text).map(([id, value]) => [Number(id), Buffer.from(value, 'latin1').subarray(0, MAX.pdu - 9)]));
     }
     if (config.crashOn && config.crashOn.frame !== 'fc16-zero-quantity') throw new PostureError(`modbus: crashOn.frame ${String(config.crashOn.frame)} is not known (fc16-zero-quantity)`);
+    this.watchdog = config.watchdog ? new OutputWatchdog(config.watchdog, { coils: this.coils, holding: this.holding }) : undefined;
     this.startCounter();
   }
 
@@ -229,6 +235,7 @@ export class EmulatedModbusDevice {
         if (busy) this.loadEvents.busy++;
         const response = busy ? exception(pdu[0] ?? 0, SERVER_DEVICE_BUSY) : this.handle(unitId, pdu);
         if (!response) continue;
+        if (!busy) this.watchdog?.seen(pdu, response);
         const header = Buffer.alloc(7);
         header.writeUInt16BE(transactionId, 0);
         header.writeUInt16BE(protocolId, 2); // lax firmware echoes whatever header it got
@@ -248,6 +255,7 @@ export class EmulatedModbusDevice {
   }
 
   close(): void {
+    this.watchdog?.close();
     if (this.counterTimer) clearInterval(this.counterTimer);
     this.counterTimer = undefined;
     if (this.restartTimer) clearTimeout(this.restartTimer);

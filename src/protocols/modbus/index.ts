@@ -7,3 +7,4 @@ export * from './client';
 export * from './identification';
 export * from './monitor';
 export * from './fuzz';
+export * from './outputs';
