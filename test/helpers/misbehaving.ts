@@ -25,6 +25,8 @@ export interface MisbehavingOptions<I> {
   stallTimeoutMs?: number;
   inputs?: Partial<I>;
   credentials?: ProbeRunOptions<I>['credentials'];
+  /** The profile's essentialFunction block, for probes that act only on what it declares (modbus.fail-safe). */
+  essentialFunction?: ProbeRunOptions<I>['essentialFunction'];
   /** Expected error reasons where they differ from the defaults (unreachable, timeout, protocol). */
   reasons?: Partial<Record<PeerKind, string | string[]>>;
   /** Peer kinds that do not apply to this probe. */
@@ -51,6 +53,7 @@ export function describeMisbehavingPeers<I>(probe: ProbeDefinition<I>, options: 
           const timeoutMs = kind === 'stall' ? options.stallTimeoutMs ?? options.timeoutMs : options.timeoutMs;
           const { attempt } = await runProbe(probe, {
             service: options.service(server.port), timeoutMs, inputs: options.inputs, credentials: options.credentials,
+            ...(options.essentialFunction ? { essentialFunction: options.essentialFunction } : {}),
           });
           expect(attempt.status, attempt.message).to.equal('error');
           const expected = options.reasons?.[kind] ?? peer.reason;

@@ -10,28 +10,37 @@ export interface MapSizes {
   discreteInputs: number;
 }
 
-/** Every value of every table, read with a plain modbus-serial client (to compare before and after a probe). */
-export async function readWholeMap(port: number, unitId: number, sizes: MapSizes): Promise<Record<keyof MapSizes, number[]>> {
+/** Runs `fn` with a plain modbus-serial client on 127.0.0.1:`port` (not the probes' adapter), and closes it. */
+export async function withPlainModbus<T>(port: number, unitId: number, fn: (c: ModbusRTU) => Promise<T>): Promise<T> {
   const c = new ModbusRTU();
   await c.connectTCP('127.0.0.1', { port });
   c.setTimeout(2000);
   c.setID(unitId);
+  try {
+    return await fn(c);
+  } finally {
+    await new Promise<void>((resolve) => c.destroy(() => resolve()));
+  }
+}
+
+/** Every value of every table, read with a plain modbus-serial client (to compare before and after a probe). */
+export function readWholeMap(port: number, unitId: number, sizes: MapSizes): Promise<Record<keyof MapSizes, number[]>> {
+  return withPlainModbus(port, unitId, (c) => readTables(c, sizes));
+}
+
+async function readTables(c: ModbusRTU, sizes: MapSizes): Promise<Record<keyof MapSizes, number[]>> {
   const chunks = async (size: number, step: number, read: (a: number, n: number) => Promise<number[]>) => {
     const out: number[] = [];
     for (let a = 0; a < size; a += step) out.push(...await read(a, Math.min(step, size - a)));
     return out;
   };
   const bits = (d: boolean[], n: number) => d.slice(0, n).map(Number);
-  try {
-    return {
-      holdingRegisters: await chunks(sizes.holdingRegisters, 125, async (a, n) => (await c.readHoldingRegisters(a, n)).data),
-      inputRegisters: await chunks(sizes.inputRegisters, 125, async (a, n) => (await c.readInputRegisters(a, n)).data),
-      coils: await chunks(sizes.coils, 2000, async (a, n) => bits((await c.readCoils(a, n)).data, n)),
-      discreteInputs: await chunks(sizes.discreteInputs, 2000, async (a, n) => bits((await c.readDiscreteInputs(a, n)).data, n)),
-    };
-  } finally {
-    await new Promise<void>((resolve) => c.destroy(() => resolve()));
-  }
+  return {
+    holdingRegisters: await chunks(sizes.holdingRegisters, 125, async (a, n) => (await c.readHoldingRegisters(a, n)).data),
+    inputRegisters: await chunks(sizes.inputRegisters, 125, async (a, n) => (await c.readInputRegisters(a, n)).data),
+    coils: await chunks(sizes.coils, 2000, async (a, n) => bits((await c.readCoils(a, n)).data, n)),
+    discreteInputs: await chunks(sizes.discreteInputs, 2000, async (a, n) => bits((await c.readDiscreteInputs(a, n)).data, n)),
+  };
 }
 
 /** A built-in posture with only its Modbus service, with overrides for that service (e.g. a slow counter). */
