@@ -102,10 +102,12 @@ async function testOutput(ctx: ProbeContext<FailSafeInputs>, service: ServiceUnd
   const result: OutputResult = { output, outcome: 'unreadable', detail: '', reads };
   const unitId = output.unitId ?? service.unitId ?? 1;
   const open = (signal: AbortSignal) => ModbusClientSession.open(service, { signal, unitId, requestTimeoutMs: ctx.inputs.requestTimeoutMs, transcript });
+  // Restore only what the probe may have changed: an output it never wrote is left alone.
+  const wrote = { active: false };
   try {
     const master = await open(ctx.signal);
     try {
-      const held = await holdActive(ctx, master, output, reads, () => open(ctx.signal));
+      const held = await holdActive(ctx, master, output, reads, () => open(ctx.signal), wrote);
       if (held) return Object.assign(result, held);
     } finally {
       await master.close(); // the cut: no heartbeat, no connection
@@ -113,7 +115,7 @@ async function testOutput(ctx: ProbeContext<FailSafeInputs>, service: ServiceUnd
     Object.assign(result, await afterCut(ctx, output, reads, () => open(ctx.signal)));
     return result;
   } finally {
-    result.restore = await restore(ctx, output, reads, open);
+    if (wrote.active) result.restore = await restore(ctx, output, reads, open);
   }
 }
 
@@ -127,9 +129,10 @@ function record(reads: OutputRead[], step: OutputRead['step'], connection: Outpu
  * (it must read active there too: else a fresh read after the cut would prove nothing). Returns an outcome only
  * when the test cannot go on; failures to talk to the device before the cut are errors (typed, for the runner).
  */
-async function holdActive(ctx: ProbeContext<FailSafeInputs>, master: ModbusClientSession, output: DeclaredOutput, reads: OutputRead[], fresh: () => Promise<ModbusClientSession>): Promise<Pick<OutputResult, 'outcome' | 'detail'> | undefined> {
+async function holdActive(ctx: ProbeContext<FailSafeInputs>, master: ModbusClientSession, output: DeclaredOutput, reads: OutputRead[], fresh: () => Promise<ModbusClientSession>, wrote: { active: boolean }): Promise<Pick<OutputResult, 'outcome' | 'detail'> | undefined> {
   const name = describeOutput(output);
   record(reads, 'before', 'master', expectOkReply(await readOutput(master, output), `read ${name}`));
+  wrote.active = true;
   const write = await writeOutput(master, output, output.activeValue);
   expectOk(write, `write ${output.activeValue} to ${name}`);
   record(reads, 'set-active', 'master', write);
