@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import probe from '../../../probes/host/audit';
-import { CommandRefused, commandLine, commandProblems, redactShadow } from '../../../src/protocols/host';
+import { parse as parseYaml } from 'yaml';
+import { CommandRefused, HOST_RULE_FINDINGS, commandLine, commandProblems, redactShadow, validateHostBaseline, type HostBaselineLevel } from '../../../src/protocols/host';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { startLinuxHost, type LinuxHost } from '../../helpers/linux-host';
 import { findExecutable, requirePeer } from '../../helpers/peers';
@@ -198,5 +199,16 @@ describe('probe host.audit', function () {
 
   describeMisbehavingPeers(probe, {
     service: (port) => ({ port, protocol: 'ssh' }), timeoutMs: 3000, credentials: { host: { username: 'admin', password: 'x' } },
+  });
+});
+
+describe('host baseline (profiles/baselines/host.yaml)', () => {
+  it('is valid, names only declared findings, cites only known bases, and every declared rule finding has a rule', () => {
+    const doc = parseYaml(fs.readFileSync('profiles/baselines/host.yaml', 'utf8')) as { basis: string[]; levels: Record<string, HostBaselineLevel> };
+    const level = doc.levels['1'];
+    expect(validateHostBaseline(level, probe.requirements)).to.deep.equal([]);
+    const keys = doc.basis.map((b) => /^\[([^\]]+)\]/.exec(b)?.[1]);
+    for (const rule of level.rules) for (const b of rule.basis) expect(keys, `${rule.id} cites ${b}`).to.include(b);
+    expect(level.rules.map((r) => r.id).sort()).to.deep.equal(Object.keys(HOST_RULE_FINDINGS).sort());
   });
 });
