@@ -40,7 +40,7 @@ interface Flood {
   readonly what: string;
   readonly rates: readonly number[];
   label(rate: number): string;
-  open(): Promise<LoadGenerator & { describe?: string }>;
+  open(): Promise<LoadGenerator & { describe?: string; closed?(): Promise<void> }>;
 }
 
 function floodsFor(ctx: ProbeContext<AppFloodInputs>, service: ServiceUnderTest): Flood[] | string {
@@ -120,6 +120,8 @@ async function runFloods(ctx: ProbeContext<AppFloodInputs>, floods: readonly Flo
       rates: flood.rates, stepSeconds, limits: ctx.load.limits, signal: ctx.signal, monitor, budget,
       label: (rate) => flood.label(rate), drainMs: ctx.inputs.requestTimeoutMs,
     });
+    // The next flood logs in again: the device must have the sessions of this one back.
+    await generator.closed?.();
     runs.push({ flood, result, ...(generator.describe ? { describe: generator.describe } : {}) });
     if (result.steps.some((s) => s.stoppedBy === 'total cap')) break;
   }

@@ -120,6 +120,8 @@ export interface OpcuaReadFloodOptions extends OpcuaFloodLogin {
 export interface OpcuaFlood extends LoadGenerator {
   /** Endpoint, token and sessions, for the evidence. */
   readonly describe: string;
+  /** Settles when close() has finished: sessions closed with CloseSession unless the attempt was aborted (then cut). */
+  closed(): Promise<void>;
 }
 
 /**
@@ -188,6 +190,15 @@ export async function opcuaReadFlood(o: OpcuaReadFloodOptions): Promise<OpcuaFlo
     }
   };
   let next = 0;
+  let closing: Promise<void> | undefined;
+  // A session left open would hold a slot of the device (a per-user limit) until it times out: close each one.
+  const closeSessions = async () => {
+    if (!o.signal.aborted) {
+      await Promise.all(sessions.map((s) => s.opened.then((x) => bounded(x.session.close(true), o.requestTimeoutMs)).catch(() => undefined)));
+    }
+    o.signal.removeEventListener('abort', onAbort);
+    channels.closeAll();
+  };
   return {
     describe: `${login.describe}; ${sessions.length} session(s)${refusedNote}`,
     maxInFlight: sessions.length * o.window,
@@ -198,10 +209,8 @@ export async function opcuaReadFlood(o: OpcuaReadFloodOptions): Promise<OpcuaFlo
       next = (next + 1) % sessions.length;
       return readOn(s.waiting < o.window ? s : (sessions.find((x) => x.waiting < o.window) ?? s));
     },
-    close: () => {
-      o.signal.removeEventListener('abort', onAbort);
-      channels.closeAll();
-    },
+    close: () => { closing ??= closeSessions(); },
+    closed: () => closing ?? Promise.resolve(),
     errorKinds: () => ({ ...kinds }),
   };
 }
@@ -274,6 +283,7 @@ export async function opcuaSessionFlood(o: OpcuaSessionFloodOptions): Promise<Op
       o.signal.removeEventListener('abort', onAbort);
       channels.closeAll();
     },
+    closed: () => Promise.resolve(),
     errorKinds: () => ({ ...kinds }),
   };
 }
