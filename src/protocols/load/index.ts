@@ -5,3 +5,5 @@ export * from './http';
 export * from './request';
 export * from './connections';
 export * from './verdict';
+export * from './snmp';
+export * from './opcua';

@@ -55,6 +55,8 @@ export interface SteppedLoadOptions {
   readonly label: (rate: number) => string;
   /** How long to wait for the answers still due when a step ends. */
   readonly drainMs: number;
+  /** Requests left of the attempt's maxTotal, shared by several stepped loads of one attempt (default: a fresh maxTotal). */
+  readonly budget?: { left: number };
 }
 
 export interface SteppedLoadResult {
@@ -152,7 +154,7 @@ export async function runSteppedLoad(generator: LoadGenerator, options: SteppedL
   const stop = options.monitor ? AbortSignal.any([options.signal, options.monitor.signal]) : options.signal;
   const onAbort = () => generator.close();
   stop.addEventListener('abort', onAbort, { once: true });
-  const budget = { left: plan.maxTotal };
+  const budget = options.budget ?? { left: plan.maxTotal };
   const steps: StepResult[] = [];
   try {
     for (const rate of plan.rates) {

@@ -1,8 +1,7 @@
-import type * as NodeOpcua from 'node-opcua';
 import type { ClientSession, ClientSubscription, DataValue, OPCUAClient } from 'node-opcua';
 import { MONITOR_DEFAULTS, type OpcuaWatchConfig } from '../../sdk';
-import { discoverEndpoints, endpointPath, harnessClientOptions, targetUrl, type DiscoveredEndpoint, type OpcuaTarget } from '../opcua/client';
-import { channelFor, usableSecureEndpoints } from '../opcua/endpoints';
+import { discoverEndpoints, endpointPath, targetUrl, type DiscoveredEndpoint, type OpcuaTarget } from '../opcua/client';
+import { clientForEndpoint, usableSecureEndpoints } from '../opcua/endpoints';
 import type { ClientIdentity } from '../opcua/identity';
 import { loadOpcua } from '../opcua/logging';
 import { errorText, type Watch, type WatchResult } from './watch';
@@ -66,7 +65,7 @@ export function opcuaWatch(options: OpcuaWatchOptions): Watch {
     const login = chooseLogin(endpoints, options.credential !== undefined);
     if (typeof login === 'string') throw new Error(login);
     const lib = await loadOpcua();
-    const client = createClient(lib, login.endpoint, options.identity, timeoutMs);
+    const client = clientForEndpoint(lib, login.endpoint, options.identity, timeoutMs, 60_000);
     const l: Live = { client, budgetMs: publishingIntervalMs, lastAt: Date.now() };
     live = l;
     const broke = (why: string) => () => { l.broken ??= why; };
@@ -131,7 +130,8 @@ export function opcuaWatch(options: OpcuaWatchOptions): Watch {
   };
 }
 
-function bounded<T>(work: Promise<T>, ms: number): Promise<T> {
+/** Settles with `work`, or rejects after `ms` (the work is left to settle on its own). */
+export function bounded<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_r, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms); });
   work.catch(() => undefined);
@@ -141,9 +141,4 @@ function bounded<T>(work: Promise<T>, ms: number): Promise<T> {
 async function waitFor(done: () => boolean, ms: number, signal: AbortSignal): Promise<void> {
   const until = Date.now() + ms;
   while (!done() && Date.now() < until && !signal.aborted) await new Promise((r) => setTimeout(r, 20));
-}
-
-function createClient(lib: typeof NodeOpcua, endpoint: DiscoveredEndpoint, identity: ClientIdentity, ms: number): OPCUAClient {
-  const security = endpoint.securityMode !== 'None' ? channelFor(endpoint, identity) : undefined;
-  return lib.OPCUAClient.create(harnessClientOptions(lib, { identity, ...(security ? { security } : {}), timeoutMs: ms, requestedSessionTimeoutMs: 60_000 }));
 }

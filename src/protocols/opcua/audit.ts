@@ -8,10 +8,10 @@
  */
 import * as fs from 'node:fs';
 import type * as NodeOpcua from 'node-opcua';
-import type { ClientMonitoredItem, ClientSession, ClientSubscription, OPCUAClient, Variant } from 'node-opcua';
+import type { ClientMonitoredItem, ClientSession, ClientSubscription, Variant } from 'node-opcua';
 import type { OpcuaAuditEvent, OpcuaAuditSubscription } from '../../sdk';
-import { discoverEndpoints, endpointPath, harnessClientOptions, targetUrl, type DiscoveredEndpoint, type OpcuaTarget } from './client';
-import { channelFor, usableSecureEndpoints } from './endpoints';
+import { discoverEndpoints, endpointPath, targetUrl, type DiscoveredEndpoint, type OpcuaTarget } from './client';
+import { clientForEndpoint, usableSecureEndpoints } from './endpoints';
 import type { ClientIdentity } from './identity';
 import { loadOpcua } from './logging';
 
@@ -153,7 +153,8 @@ export async function subscribeOpcuaAudit(options: OpcuaAuditOptions): Promise<O
   if (typeof endpoint === 'string') return unavailable(endpoint);
   const where = `${endpoint.securityMode}/${endpoint.securityPolicy}`;
   const lib = await loadOpcua();
-  const client = createClient(lib, endpoint, options.identity, ms);
+  // The audit endpoints are secure ones (usableSecureEndpoints): the client opens a secure channel.
+  const client = clientForEndpoint(lib, endpoint, options.identity, ms, 120_000);
   const onAbort = () => void client.disconnect().catch(() => undefined);
   signal.addEventListener('abort', onAbort, { once: true });
   const closeClient = async (session?: ClientSession, sub?: ClientSubscription) => {
@@ -220,9 +221,4 @@ export async function subscribeOpcuaAudit(options: OpcuaAuditOptions): Promise<O
       journal({ type: 'closed', events: events.length });
     })()),
   };
-}
-
-function createClient(lib: typeof NodeOpcua, endpoint: DiscoveredEndpoint, identity: ClientIdentity, ms: number): OPCUAClient {
-  const security = channelFor(endpoint, identity);
-  return lib.OPCUAClient.create(harnessClientOptions(lib, { identity, ...(security ? { security } : {}), timeoutMs: ms, requestedSessionTimeoutMs: 120_000 }));
 }

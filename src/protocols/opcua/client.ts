@@ -185,7 +185,7 @@ function summarize(e: EndpointDescription): DiscoveredEndpoint {
 }
 
 /** Breaks the TCP connection now, so pending requests fail at once instead of waiting for their timeout. */
-function breakConnection(client: OPCUAClient): void {
+export function breakConnection(client: OPCUAClient): void {
   // _secureChannel is public on node-opcua's implementation but not on its interface.
   const channel = (client as unknown as { _secureChannel?: { forceConnectionBreak?: () => void } | null })._secureChannel;
   try {

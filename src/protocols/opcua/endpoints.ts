@@ -1,5 +1,7 @@
+import type * as NodeOpcua from 'node-opcua';
+import type { OPCUAClient } from 'node-opcua';
 import type { ServiceUnderTest } from '../../sdk';
-import type { ChannelSecurity, DiscoveredEndpoint, EndpointSummary, OpcuaTarget, UserTokenPolicySummary } from './client';
+import { harnessClientOptions, type ChannelSecurity, type DiscoveredEndpoint, type EndpointSummary, type OpcuaTarget, type UserTokenPolicySummary } from './client';
 import { harnessIdentity, identityFromFiles, type ClientIdentity } from './identity';
 import { policyTestable } from './names';
 
@@ -78,3 +80,9 @@ export function usableSecureEndpoints(endpoints: readonly DiscoveredEndpoint[]):
   return { usable, untestable };
 }
 
+
+/** A client (not yet connected) for `endpoint`: a secure channel with `identity` unless the endpoint is None. */
+export function clientForEndpoint(lib: typeof NodeOpcua, endpoint: DiscoveredEndpoint, identity: ClientIdentity, timeoutMs: number, requestedSessionTimeoutMs: number): OPCUAClient {
+  const security = endpoint.securityMode !== 'None' ? channelFor(endpoint, identity) : undefined;
+  return lib.OPCUAClient.create(harnessClientOptions(lib, { identity, ...(security ? { security } : {}), timeoutMs, requestedSessionTimeoutMs }));
+}
