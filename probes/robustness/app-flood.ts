@@ -1,6 +1,6 @@
 import { MissingInput, defineProbe, finding, inputsSchema, judge, type Finding, type Judgement, type ServiceUnderTest } from '../../src/sdk';
 import {
-  citePhase, httpGetFlood, isKept, isLoss, loadHandling, modbusReadFlood, phaseEvidence, runSteppedLoad, type LoadGenerator,
+  citePhase, httpGetFlood, judgeSteps, loadHandling, modbusReadFlood, phaseEvidence, runSteppedLoad, type LoadGenerator,
 } from '../../src/protocols/load';
 
 export interface AppFloodInputs {
@@ -93,19 +93,17 @@ export default defineProbe<AppFloodInputs>({
     const evidence = [ctx.evidence.save('steps.json', { request: what, plan: result.plan, clamped, steps, phases: result.phases.map(phaseEvidence) })];
 
     const findings: Finding[] = [];
-    const lost = result.steps.flatMap((s, i) => (result.phases[i] && isLoss(result.phases[i]) ? [{ step: s, phase: result.phases[i] }] : []));
+    const { lost, unjudged, allKept } = judgeSteps(result);
     for (const { step, phase } of lost) {
       findings.push(finding({
         code: 'function-lost-under-load', severity: 'high', requirements: [CR71, RE1], evidence,
         message: `At ${step.targetRate} requests/s (${what}; achieved ${step.achievedRate}/s, answered ${step.answeredRate}/s, ${step.refused} refused, ${step.errors} errors) the essential function was ${phase.verdict}: ${citePhase(phase)}.`,
       }));
     }
-    const unjudged = result.steps.filter((_, i) => !result.phases[i] || result.phases[i].verdict === 'not_determined');
     if (unjudged.length > 0) {
       findings.push(finding({ code: 'function-not-judged', severity: 'info', requirements: [CR71], evidence, message: `No monitor sample judged the step(s) ${unjudged.map((s) => s.label).join(', ')}.` }));
     }
     const judgements: Judgement[] = [];
-    const allKept = result.phases.length === result.steps.length && result.steps.length > 0 && result.phases.every(isKept);
     const top = result.steps.at(-1);
     if (lost.length > 0 || allKept) {
       judgements.push({ requirement: CR71, coverage: 'partial', passReason: `the essential function was kept at every step up to ${top?.targetRate}/s (${what}): ${result.phases.map((p) => `${p.label} ${p.verdict}`).join(', ')}` });
