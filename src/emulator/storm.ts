@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
  *
  * The counters see every packet of the namespace. Outside a namespace of its own (a labnet device) they would
  * count the whole machine's traffic, so the fault would fire from traffic that has nothing to do with the
- * device: it is switched on only when the emulator's network namespace is not the one of pid 1.
+ * device: it is switched on only when the emulator runs in a named network namespace (a labnet device's).
  */
 export interface StormFault {
   /** Packets per second arriving in the namespace above which the counter stops (weak posture: 1500). */
@@ -33,17 +33,38 @@ export function packetsIn(snmp: string): number {
   return get('Tcp', 'InSegs') + get('Udp', 'InDatagrams') + get('Udp', 'NoPorts') + get('Udp', 'InErrors') + get('Icmp', 'InMsgs');
 }
 
-/** Why the fault cannot work here, or undefined when the emulator has a network namespace of its own. */
+const NAMED_NETNS_DIRS = ['/run/netns', '/var/run/netns'];
+
+/**
+ * Why the fault cannot work here, or undefined when the emulator runs in a network namespace of its own: a named
+ * one (`ip netns add`, as every labnet device has), found as `ip netns identify` finds it, by comparing the
+ * namespace file of this process with those under /run/netns. The root namespace and a container's are not named.
+ */
 export function stormFaultUnavailable(): string | undefined {
+  let own: fs.Stats;
   try {
-    if (fs.readlinkSync('/proc/self/ns/net') === fs.readlinkSync('/proc/1/ns/net')) {
-      return 'the emulator shares its network namespace with the machine (pid 1), whose counters count unrelated traffic; run it in a namespace of its own (a labnet device)';
-    }
+    own = fs.statSync('/proc/self/ns/net');
     fs.readFileSync('/proc/net/snmp', 'utf8');
-    return undefined;
   } catch (err) {
-    return `cannot compare network namespaces or read /proc/net/snmp (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+    return `cannot read this process's network namespace or /proc/net/snmp (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
   }
+  for (const dir of NAMED_NETNS_DIRS) {
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      try {
+        const st = fs.statSync(`${dir}/${name}`);
+        if (st.ino === own.ino && st.dev === own.dev) return undefined;
+      } catch {
+        // removed meanwhile
+      }
+    }
+  }
+  return 'the emulator does not run in a network namespace of its own (a named one, as a labnet device has), and the kernel counters of its namespace would count unrelated traffic';
 }
 
 const SAMPLE_MS = 250;
