@@ -49,7 +49,7 @@ export function stormFaultUnavailable(): string | undefined {
     return `cannot read this process's network namespace or /proc/net/snmp (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
   }
   for (const dir of NAMED_NETNS_DIRS) {
-    let names: string[] = [];
+    let names: string[];
     try {
       names = fs.readdirSync(dir);
     } catch {

@@ -143,9 +143,19 @@ async function captureIn(netns: string, filter: string, file: string): Promise<{
   };
 }
 
-async function countIn(file: string, display: string): Promise<number> {
-  const { stdout } = await run('tshark', ['-r', file, '-Y', display, '-T', 'fields', '-e', 'frame.number'], { maxBuffer: 64 * 1024 * 1024 });
-  return stdout.split('\n').filter(Boolean).length;
+/** One pass of tshark over the capture: how many hping3 SYNs, UDP datagrams to the closed port, echo requests and ARP requests it decoded. */
+async function countIn(file: string): Promise<Record<'syn' | 'udp-closed' | 'icmp' | 'arp', number>> {
+  const fields = ['tcp.flags.syn', 'tcp.flags.ack', 'tcp.window_size_value', 'udp.dstport', 'icmp.type', 'arp.opcode'];
+  const { stdout } = await run('tshark', ['-r', file, '-T', 'fields', ...fields.flatMap((f) => ['-e', f]), '-E', 'separator=,'], { maxBuffer: 64 * 1024 * 1024 });
+  const counts = { syn: 0, 'udp-closed': 0, icmp: 0, arp: 0 };
+  for (const line of stdout.split('\n').filter(Boolean)) {
+    const [syn, ack, win, udpPort, icmpType, arpOp] = line.split(',');
+    if (/^(1|True)$/.test(syn) && /^(0|False)$/.test(ack) && win === '512') counts.syn++;
+    else if (udpPort === '33434') counts['udp-closed']++;
+    else if (icmpType === '8') counts.icmp++;
+    else if (arpOp === '1') counts.arp++;
+  }
+  return counts;
 }
 
 const sentBy = (storm: Storm | undefined) => (storm?.steps ?? []).reduce((n, s) => n + s.sent, 0);
@@ -193,14 +203,15 @@ describe('robustness.network-storm in a labnet (root)', function () {
     expect(icmp).to.include({ status: 'not-run', reason: 'the function was lost at an earlier storm (stopOnLoss)' });
   });
 
-  it('hardened emulator: every storm at 100 and 5000/s, the counter keeps counting: pass; tshark in the namespace counts what we recorded as sent', async () => {
+  it('hardened emulator: every storm at 5000/s (ARP held at 1000/s), the counter keeps counting: pass; tshark in the namespace counts what we recorded as sent', async () => {
     const { address, namespace } = device('hardened');
     const pcap = path.join(dir, 'hardened.pcapng');
     // hping3's SYNs (window 512), the UDP storm's closed port, echo requests, ARP requests: not the monitor's own.
     const capture = await captureIn(namespace, `(tcp[tcpflags] == tcp-syn and tcp[14:2] == 512) or udp dst port 33434 or icmp[icmptype] == icmp-echo or (arp and arp[6:2] == 1)`, pcap);
     const { attempt } = await runProbe(probe, {
-      host: address, service: { port: 502, protocol: 'modbus', unitId: 1 }, monitor: monitorOf('counter'), inputs: { rates: [100, 5000], stepSeconds: 1 },
+      host: address, service: { port: 502, protocol: 'modbus', unitId: 1 }, monitor: monitorOf('counter'), inputs: { rates: [5000], stepSeconds: 1 },
     });
+    await new Promise((r) => setTimeout(r, 300)); // what is still in the capture buffer
     await capture.stop();
     expect(attempt.status, `${attempt.message} ${JSON.stringify(attempt.findings)}`).to.equal('pass');
     const storms = stormsOf(attempt.observations);
@@ -209,19 +220,16 @@ describe('robustness.network-storm in a labnet (root)', function () {
     expect((attempt.observations.clamped as string[]).join('; ')).to.match(/ARP steps above 1000\/s held at 1000\/s/);
     for (const s of storms.filter((x) => x.steps)) for (const step of s.steps!) expect(['maintained', 'degraded']).to.include(step.monitor);
     const syn = storms.find((s) => s.kind === 'syn')!;
-    expect(syn.steps![1].measuredBy).to.equal('hping3 statistics');
-    expect(syn.steps![1].achievedRate).to.be.within(2000, 5600);
-    expect(syn.steps![1].interfaceTx).to.be.at.least(syn.steps![1].sent);
-    const agree = async (storm: Storm | undefined, display: string) => {
+    expect(syn.steps![0].measuredBy).to.equal('hping3 statistics');
+    expect(syn.steps![0].achievedRate).to.be.within(2000, 5600);
+    expect(syn.steps![0].interfaceTx).to.be.at.least(syn.steps![0].sent);
+    const seen = await countIn(pcap);
+    for (const kind of ['syn', 'udp-closed', 'icmp', 'arp'] as const) {
+      const storm = storms.find((s) => s.kind === kind);
       const sent = sentBy(storm);
-      const seen = await countIn(pcap, display);
-      expect(sent, storm?.storm).to.be.greaterThan(0);
-      expect(Math.abs(seen - sent), `${storm?.storm}: sent ${sent}, tshark saw ${seen}`).to.be.at.most(Math.max(3, sent * 0.02));
-    };
-    await agree(syn, 'tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.window_size_value == 512');
-    await agree(storms.find((s) => s.kind === 'udp-closed'), 'udp.dstport == 33434');
-    await agree(storms.find((s) => s.kind === 'icmp'), 'icmp.type == 8');
-    await agree(storms.find((s) => s.kind === 'arp'), 'arp.opcode == 1');
+      expect(sent, kind).to.be.greaterThan(0);
+      expect(Math.abs(seen[kind] - sent), `${kind}: sent ${sent}, tshark saw ${seen[kind]}, steps ${JSON.stringify(storm?.steps)}`).to.be.at.most(Math.max(3, sent * 0.02));
+    }
   });
 
   it('pymodbus (independent server) keeps answering under the same SYN storm: pass', async () => {
