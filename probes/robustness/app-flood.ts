@@ -5,7 +5,6 @@ import {
 import {
   SERVER_CURRENT_TIME, citePhase, httpGetFlood, isKept, isLoss, loadHandling, modbusReadFlood, opcuaReadFlood, opcuaSessionFlood, phaseEvidence,
   runSteppedLoad, snmpGetFlood, type LoadGenerator, type StepResult,
-
 } from '../../src/protocols/load';
 import { clientIdentityFor } from '../../src/protocols/opcua';
 import type { SnmpAccess } from '../../src/protocols/snmp';

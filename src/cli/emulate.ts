@@ -21,6 +21,7 @@ export async function emulateCommand(args: string[], io: Io): Promise<number> {
   const posture = loadPosture(values.posture ?? 'weak');
   const emulator = await startEmulator(posture, { host: values.host, ephemeralPorts: values.ephemeral === true });
   io.out.write(`${servicesLine(emulator)}\n`);
+  for (const notice of emulator.notices) io.err.write(`iacs-probe emulate: ${notice}\n`);
   await new Promise<void>((resolve) => {
     // A posture may start no listening service at all; keep the process alive until told to stop.
     const keepAlive = setInterval(() => undefined, 60_000);

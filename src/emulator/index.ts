@@ -135,6 +135,8 @@ export interface Emulator {
   endpoint(protocol: string): ServiceEndpoint;
   /** TCP connections held at once so far, every TCP service together (not OPC UA, whose server node-opcua owns). */
   connections(): ConnectionStats;
+  /** Start-up notices of the services (e.g. a fault mode that is off here, and why); `emulate` prints them on stderr. */
+  readonly notices: readonly string[];
   /** The security log: `flush()` resolves when every event so far was handed to the transport. */
   readonly audit: Pick<DeviceAuditLog, 'flush' | 'clockOffsetMs' | 'now'>;
   close(): Promise<void>;
@@ -215,6 +217,7 @@ export async function startEmulator(postureOrName: Posture | string, overrides: 
       return found;
     },
     connections: () => device.connections.stats(),
+    notices: running.flatMap((s) => s.notices ?? []),
     audit,
     close: () => (closed ??= closeAll()),
   };

@@ -72,6 +72,8 @@ export interface DeviceContext {
 
 export interface RunningService {
   readonly endpoints: readonly ServiceEndpoint[];
+  /** What the operator should know at start-up (a fault mode that cannot work here, and why). */
+  readonly notices?: readonly string[];
   close(): Promise<void>;
 }
 

@@ -39,6 +39,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   process.stdin.on('end', stop).on('error', stop).resume();
   process.stdout.write(`${JSON.stringify({ services: emulator.services })}\n`);
+  for (const notice of emulator.notices) process.stderr.write(`device-entry: ${notice}\n`);
 }
 
 main().catch((err: Error) => {

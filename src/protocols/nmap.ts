@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { findTool } from './tools';
 import { XMLParser } from 'fast-xml-parser';
 import { ProtocolViolation, TargetUnreachable } from '../sdk';
 import { repairOpensslConf } from './child-env';
@@ -51,16 +50,7 @@ export interface NmapScan {
 
 /** The nmap binary on PATH, if installed. */
 export function findNmap(): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter).concat(['/usr/bin', '/usr/local/bin'])) {
-    const candidate = path.join(dir, 'nmap');
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return findTool('nmap', ['/usr/bin', '/usr/local/bin']);
 }
 
 const ARRAYS = new Set(['host', 'port', 'address', 'extraports', 'extrareasons', 'scaninfo']);

@@ -4,6 +4,7 @@ import type { DeviceIdentity, ServiceModule, ServicePosture } from '../types';
 import { listenTcp } from '../net';
 import { PostureError } from '../errors';
 import { OutputWatchdog, type ModbusWatchdogPosture } from './modbus-watchdog';
+import { stormFaultUnavailable, watchPacketRate, type StormFault } from '../storm';
 
 /**
  * Emulated Modbus/TCP server (Modbus Application Protocol V1.1b3, Messaging on TCP/IP Guide V1.0b).
@@ -43,6 +44,8 @@ export interface ModbusPosture extends ServicePosture {
   crashOn?: ModbusCrash;
   /** Communication watchdog (issue 20, CR 3.6): outputs to a safe value when the master's heartbeat stops. */
   watchdog?: ModbusWatchdogPosture | null;
+  /** Fault mode (issue 20, CR 7.1): the counter stops under a packet storm (src/emulator/storm.ts); only in a network namespace of its own. */
+  stormStall?: StormFault;
 }
 
 /**
@@ -136,6 +139,9 @@ export class EmulatedModbusDevice {
   private readonly sockets = new Set<Duplex>();
   /** The communication watchdog, when the posture has one (docs/modbus.md). */
   readonly watchdog: OutputWatchdog | undefined;
+  private stopStormWatch: (() => void) | undefined;
+  /** Why the storm fault is off although the posture asks for it (said at start-up), else undefined. */
+  readonly stormFaultOff: string | undefined;
 
   constructor(private readonly config: ModbusPosture, identity: DeviceIdentity) {
     this.unitId = config.unitId ?? 1;
@@ -161,7 +167,22 @@ export class EmulatedModbusDevice {
     }
     if (config.crashOn && config.crashOn.frame !== 'fc16-zero-quantity') throw new PostureError(`modbus: crashOn.frame ${String(config.crashOn.frame)} is not known (fc16-zero-quantity)`);
     this.watchdog = config.watchdog ? new OutputWatchdog(config.watchdog, { coils: this.coils, holding: this.holding }) : undefined;
+    this.stormFaultOff = this.watchStorms();
     this.startCounter();
+  }
+
+  /** The storm fault: sample the namespace's packet counters and stall the counter while they race (stall posture rules). */
+  private watchStorms(): string | undefined {
+    const fault = this.config.stormStall;
+    if (!fault) return undefined;
+    if (!(fault.maxPacketsPerSecond > 0)) throw new PostureError('modbus: stormStall.maxPacketsPerSecond must be a positive number');
+    const why = stormFaultUnavailable();
+    if (why) return why;
+    this.stopStormWatch = watchPacketRate(fault, () => {
+      if (Date.now() >= this.stalledUntil) this.loadEvents.stalls++;
+      this.stalledUntil = Date.now() + (fault.recoverAfterMs ?? 3000);
+    });
+    return undefined;
   }
 
   private startCounter(): void {
@@ -256,6 +277,7 @@ export class EmulatedModbusDevice {
 
   close(): void {
     this.watchdog?.close();
+    this.stopStormWatch?.();
     if (this.counterTimer) clearInterval(this.counterTimer);
     this.counterTimer = undefined;
     if (this.restartTimer) clearTimeout(this.restartTimer);
@@ -464,6 +486,7 @@ export const modbusService: ServiceModule<ModbusPosture> = {
       device.log(`modbus: listening on ${device.host}:${listener.port}, unit ${config.unitId ?? 1}, ${config.validation ?? 'strict'} validation`);
       return {
         endpoints: [{ protocol: 'modbus', host: device.host, port: listener.port }],
+        ...(modbus.stormFaultOff ? { notices: [`modbus: the storm fault (stormStall) is off: ${modbus.stormFaultOff}`] } : {}),
         close: async () => {
           modbus.close();
           await listener.close();

@@ -87,7 +87,7 @@ export function planSteps(rates: readonly number[], stepSeconds: number, limits:
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const t = setTimeout(done, ms);
@@ -144,17 +144,24 @@ async function runStep(generator: LoadGenerator, rate: number, durationMs: numbe
   };
 }
 
+/** Runs one step at `rate` for at most `durationMs` within `budget`, stopping at once when `stop` aborts. */
+export type StepRunner = (rate: number, durationMs: number, budget: { left: number }, stop: AbortSignal, label: string) => Promise<StepResult>;
+
+/** The options of runSteps: those of runSteppedLoad without the drain wait, which belongs to a request generator. */
+export type StepsOptions = Omit<SteppedLoadOptions, 'drainMs'>;
+
 /**
  * Runs the steps in order, one monitor phase each; stops after the step in which the run was cancelled or the
- * function was lost. The generator is closed at the end whatever happens. Waits one monitor period after the
- * last step so that its phase has the sample that shows whether the function survived it.
+ * function was lost. `close` runs at the end whatever happens (and at once when the stop signal aborts). Waits
+ * one monitor period after the last step so that its phase has the sample that shows whether the function
+ * survived it. Any generator fits: requests (runSteppedLoad) or packets (src/protocols/storm).
  */
-export async function runSteppedLoad(generator: LoadGenerator, options: SteppedLoadOptions): Promise<SteppedLoadResult> {
+export async function runSteps(options: StepsOptions, runOne: StepRunner, close: () => void = () => undefined, budget?: { left: number }): Promise<SteppedLoadResult> {
   const plan = planSteps(options.rates, options.stepSeconds, options.limits);
   const stop = options.monitor ? AbortSignal.any([options.signal, options.monitor.signal]) : options.signal;
-  const onAbort = () => generator.close();
-  stop.addEventListener('abort', onAbort, { once: true });
-  const budget = options.budget ?? { left: plan.maxTotal };
+  stop.addEventListener('abort', close, { once: true });
+  // One budget per attempt: given here, in the options (several stepped loads of one attempt), else a fresh maxTotal.
+  const shared = budget ?? options.budget ?? { left: plan.maxTotal };
   const steps: StepResult[] = [];
   try {
     for (const rate of plan.rates) {
@@ -162,7 +169,7 @@ export async function runSteppedLoad(generator: LoadGenerator, options: SteppedL
       const label = options.label(rate);
       const phase = options.monitor?.phase(label);
       try {
-        const step = await runStep(generator, rate, plan.stepSeconds * 1000, budget, stop, options.drainMs, label);
+        const step = await runOne(rate, plan.stepSeconds * 1000, shared, stop, label);
         steps.push(options.signal.aborted ? { ...step, stoppedBy: 'cancelled' } : stop.aborted ? { ...step, stoppedBy: 'function lost' } : step);
         if (step.stoppedBy === 'total cap') break;
       } finally {
@@ -170,8 +177,8 @@ export async function runSteppedLoad(generator: LoadGenerator, options: SteppedL
       }
     }
   } finally {
-    stop.removeEventListener('abort', onAbort);
-    generator.close();
+    stop.removeEventListener('abort', close);
+    close();
   }
   options.signal.throwIfAborted();
   if (options.monitor) await pause(options.monitor.periodMs + 50, options.signal);
@@ -180,4 +187,9 @@ export async function runSteppedLoad(generator: LoadGenerator, options: SteppedL
   const judged = options.monitor ? options.monitor.phases() : [];
   const phases = steps.flatMap((s) => judged.filter((p) => p.label === s.label).slice(-1));
   return { steps, plan, phases };
+}
+
+/** Stepped request load: runSteps with a request generator, closed at the end. */
+export function runSteppedLoad(generator: LoadGenerator, options: SteppedLoadOptions): Promise<SteppedLoadResult> {
+  return runSteps(options, (rate, durationMs, budget, stop, label) => runStep(generator, rate, durationMs, budget, stop, options.drainMs, label), () => generator.close());
 }

@@ -1,5 +1,5 @@
 import type { MonitorSample, PhaseJudgement } from '../../sdk';
-import type { StepResult } from './steps';
+import type { SteppedLoadResult, StepResult } from './steps';
 
 const iso = (t: number) => new Date(t).toISOString();
 
@@ -35,4 +35,22 @@ export function loadHandling(step: StepResult): 'refused-excess' | 'plateau' | '
   if (step.refused > 0) return 'refused-excess';
   if (step.sent > 0 && step.answered < 0.9 * step.sent) return 'plateau';
   return 'served-all';
+}
+
+/** What the monitor made of a stepped load: the steps where the function was lost, those no sample judged, and whether it was kept at all of them. */
+export interface StepsJudged {
+  readonly lost: readonly { step: StepResult; phase: PhaseJudgement }[];
+  readonly unjudged: readonly StepResult[];
+  /** Every step ran, and the function was kept (maintained or degraded within tolerance) at each. */
+  readonly allKept: boolean;
+}
+
+/** Pairs each step with its phase (same order, as runSteps returns them) and sorts them for a verdict. */
+export function judgeSteps(result: Pick<SteppedLoadResult, 'steps' | 'phases'>): StepsJudged {
+  const { steps, phases } = result;
+  return {
+    lost: steps.flatMap((step, i) => (phases[i] && isLoss(phases[i]) ? [{ step, phase: phases[i] }] : [])),
+    unjudged: steps.filter((_, i) => !phases[i] || phases[i].verdict === 'not_determined'),
+    allKept: phases.length === steps.length && steps.length > 0 && phases.every(isKept),
+  };
 }
