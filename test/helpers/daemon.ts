@@ -22,10 +22,10 @@ async function accepts(port: number): Promise<boolean> {
  * (`startMs` at most; its output and `logs` in the error otherwise). close() stops it and removes `dir`.
  */
 export async function runForegroundDaemon(
-  name: string, bin: string, args: readonly string[], options: { dir: string; port: number; logs?: readonly string[]; startMs?: number },
+  name: string, bin: string, args: readonly string[], options: { dir: string; port: number; logs?: readonly string[]; startMs?: number; env?: Readonly<Record<string, string>> },
 ): Promise<ForegroundDaemon> {
   // Its own process group: smbd --no-process-group signals its whole group when it stops, which must not be ours.
-  const child = spawn(bin, args, { cwd: options.dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(bin, args, { cwd: options.dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, ...options.env } });
   let output = '';
   child.stdout?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-20_000); });
   child.stderr?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-20_000); });
