@@ -11,7 +11,7 @@ export type Safety = (typeof SAFETY_CLASSES)[number];
 
 export const SERVICE_PROTOCOLS = [
   'ssh', 'tls', 'https', 'http', 'opcua', 'modbus', 'modbus-tls', 'snmp', 'telnet', 'ftp', 'tftp',
-  's7', 'enip', 'dnp3', 'iec104', 'bacnet', 'mqtt', 'tcp', 'udp',
+  's7', 'enip', 'dnp3', 'iec104', 'bacnet', 'mqtt', 'smb', 'rdp', 'winrm', 'tcp', 'udp',
 ] as const;
 export type ServiceProtocol = (typeof SERVICE_PROTOCOLS)[number];
 

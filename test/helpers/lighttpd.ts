@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { runForegroundDaemon } from './daemon';
 import { freePort } from './openssl-server';
 import { findExecutable, requirePeer } from './peers';
 
@@ -49,28 +48,6 @@ export async function startLighttpd(ctx: Mocha.Context, users: { username: strin
  * and error log in the error otherwise); the returned close stops it and removes `dir`.
  */
 export async function runLighttpd(bin: string, dir: string, port: number): Promise<() => Promise<void>> {
-  const child = spawn(bin, ['-D', '-f', path.join(dir, 'lighttpd.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const close = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (up) return close;
-    if (child.exitCode !== null || Date.now() > deadline) {
-      const log = fs.existsSync(path.join(dir, 'error.log')) ? fs.readFileSync(path.join(dir, 'error.log'), 'utf8') : '';
-      await close();
-      throw new Error(`lighttpd did not start: ${stderr}${log}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const daemon = await runForegroundDaemon('lighttpd', bin, ['-D', '-f', path.join(dir, 'lighttpd.conf')], { dir, port, logs: [path.join(dir, 'error.log')] });
+  return daemon.close;
 }

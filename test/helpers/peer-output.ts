@@ -33,12 +33,7 @@ export function sshAuditLists(json: string): SshLists {
 
 /** The ssh2-enum-algos tables from nmap's XML output: table key -> list of names in order. */
 export function nmapSshTables(xml: string): Record<string, string[]> {
-  const script = /<script id="ssh2-enum-algos"[^]*?<\/script>/.exec(xml)?.[0] ?? '';
-  const out: Record<string, string[]> = {};
-  for (const m of script.matchAll(/<table key="([^"]+)">([^]*?)<\/table>/g)) {
-    out[m[1]] = [...m[2].matchAll(/<elem>([^<]*)<\/elem>/g)].map((e) => e[1]);
-  }
-  return out;
+  return nseTables(xml, 'ssh2-enum-algos');
 }
 
 /** "TLSv1.2 TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" for every suite in a tls.protocols `ciphers` observation. */
@@ -89,4 +84,31 @@ export function testsslSuites(text: string): Set<string> {
     if (suite && current) out.add(`${current} ${suiteByCode(Number.parseInt(suite[1], 16))?.name ?? suite[1]}`);
   }
   return out;
+}
+
+/** The elements of one NSE script's table in nmap's XML, by table key (the whole script when no tables). */
+function nseTables(xml: string, script: string): Record<string, string[]> {
+  const body = new RegExp(`<script id="${script}"[^]*?</script>`).exec(xml)?.[0] ?? '';
+  const out: Record<string, string[]> = {};
+  for (const m of body.matchAll(/<table key="([^"]+)">([^]*?)<\/table>/g)) out[m[1]] = [...m[2].matchAll(/<elem>([^<]*)<\/elem>/g)].map((e) => e[1]);
+  return out;
+}
+
+/** nmap's SMB2 dialect keys -> our names. */
+const SMB_DIALECTS: Record<string, string> = { 202: '2.0.2', 210: '2.1', 300: '3.0', 302: '3.0.2', 311: '3.1.1' };
+
+/** smb-protocols: dialects in our names ("NT LM 0.12", "2.0.2" ... "3.1.1"). */
+export function nmapSmbDialects(xml: string): string[] {
+  return (nseTables(xml, 'smb-protocols').dialects ?? []).map((d) => (d.startsWith('NT LM 0.12') ? 'NT LM 0.12' : SMB_DIALECTS[d] ?? d));
+}
+
+/** smb2-security-mode: dialect (our name) -> whether nmap says signing is required. */
+export function nmapSmbSigningRequired(xml: string): Record<string, boolean> {
+  return Object.fromEntries(Object.entries(nseTables(xml, 'smb2-security-mode')).map(([k, v]) => [SMB_DIALECTS[k] ?? k, v.some((line) => /enabled and required/.test(line))]));
+}
+
+/** rdp-enum-encryption: the security-layer lines nmap marks SUCCESS ("Native RDP", "SSL", "CredSSP (NLA)", ...). */
+export function nmapRdpSuccesses(xml: string): string[] {
+  const output = /<script id="rdp-enum-encryption" output="([^"]*)"/.exec(xml)?.[1] ?? '';
+  return [...output.replace(/&#xa;/g, '\n').matchAll(/^\s*([^:\n]+): SUCCESS$/gm)].map((m) => m[1].trim()).filter((n) => !/bit RC4|FIPS/.test(n)).sort();
 }

@@ -5,6 +5,7 @@
  * rejected; an answer to a request (when one is sent), a session ticket (when none is), or a connection
  * that stays open means accepted.
  */
+import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { TargetTimeout } from '../../sdk';
 import type { TlsEndpoint } from './hello';
@@ -24,6 +25,8 @@ export interface FullHandshakeOptions {
   readonly ca?: readonly string[];
   /** After the handshake: an application request to send, and how long to wait for the server's verdict. */
   readonly settle?: { readonly payload?: Buffer; readonly ms: number };
+  /** A connected socket to run the handshake on (a protocol that starts TLS after its own exchange, e.g. RDP); destroyed at the end. */
+  readonly socket?: net.Socket;
 }
 
 export type ServerVerdict =
@@ -87,7 +90,7 @@ export async function fullHandshake(endpoint: TlsEndpoint, options: FullHandshak
     return await new Promise<FullHandshakeResult>((resolve, reject) => {
       let settled = false;
       let secure = false;
-      let connected = false;
+      let connected = options.socket !== undefined;
       const finish = (fn: () => void) => {
         if (settled) return;
         settled = true;
@@ -97,7 +100,7 @@ export async function fullHandshake(endpoint: TlsEndpoint, options: FullHandshak
       signal.addEventListener('abort', onAbort, { once: true });
       timer = setTimeout(() => finish(() => reject(new TargetTimeout(`TLS handshake with ${endpoint.host}:${endpoint.port} took longer than ${options.timeoutMs} ms`))), Math.max(1, options.timeoutMs));
       socket = tls.connect({
-        host: endpoint.host, port: endpoint.port, servername: endpoint.serverName,
+        ...(options.socket ? { socket: options.socket } : { host: endpoint.host, port: endpoint.port }), servername: endpoint.serverName,
         rejectUnauthorized: false,
         minVersion: options.minVersion ?? 'TLSv1', maxVersion: options.maxVersion,
         ciphers: options.ciphers ?? 'ALL:@SECLEVEL=0',
@@ -160,5 +163,6 @@ export async function fullHandshake(endpoint: TlsEndpoint, options: FullHandshak
     clearTimeout(settleTimer);
     if (onAbort) signal.removeEventListener('abort', onAbort);
     socket?.destroy();
+    options.socket?.destroy();
   }
 }

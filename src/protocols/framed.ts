@@ -1,0 +1,163 @@
+import type * as net from 'node:net';
+import type { Transcript } from '../sdk';
+import { connectTcp } from './modbus/connect';
+
+/** How a framing reads the start of a receive buffer: one whole frame, not enough bytes yet, or not this protocol. */
+export type FrameParse<F> =
+  | { kind: 'frame'; frame: F; bytes: number }
+  | { kind: 'incomplete' }
+  | { kind: 'invalid'; reason: string };
+
+/** What came back while waiting: one frame, bytes that are not the protocol, nothing in time, or a hang-up. */
+export type FramedReply<F> =
+  | { kind: 'frame'; frame: F; bytes: Buffer }
+  | { kind: 'invalid'; reason: string; bytes: Buffer }
+  | { kind: 'no-answer'; bytes: Buffer }
+  | { kind: 'closed'; reset: boolean; bytes: Buffer };
+
+export interface FramedOptions {
+  signal: AbortSignal;
+  /** How long one answer may take. */
+  waitMs: number;
+  connectTimeoutMs?: number;
+  /** Every byte sent and received is appended here in hex. */
+  transcript?: Transcript;
+}
+
+/**
+ * A TCP connection for request/answer protocols with length-prefixed frames (SMB over direct TCP, TPKT):
+ * sends the bytes it is given and reads whole frames with `parse`. Every wait is bounded by `waitMs` and the
+ * attempt's signal; close() always destroys the socket.
+ */
+export class FramedConnection<F> {
+  private buffer = Buffer.alloc(0);
+  private closed = false;
+  private reset = false;
+  private wake: (() => void) | undefined;
+  private readonly onAbort = () => this.socket.destroy();
+  private readonly onData = (chunk: Buffer) => {
+    this.options.transcript?.received(chunk);
+    this.buffer = Buffer.concat([this.buffer, chunk]);
+    this.wake?.();
+  };
+  private readonly onError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ECONNRESET') this.reset = true;
+  };
+  private readonly onClose = () => {
+    this.closed = true;
+    this.wake?.();
+  };
+
+  private constructor(private readonly socket: net.Socket, private readonly parse: (buf: Buffer) => FrameParse<F>, readonly options: FramedOptions) {
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    options.signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  static async open<F>(endpoint: { host: string; port: number }, parse: (buf: Buffer) => FrameParse<F>, options: FramedOptions): Promise<FramedConnection<F>> {
+    const socket = await connectTcp(endpoint, options.signal, options.connectTimeoutMs ?? 3000);
+    options.transcript?.note(`connected to ${endpoint.host}:${endpoint.port}/tcp`);
+    return new FramedConnection(socket, parse, options);
+  }
+
+  send(bytes: Buffer, note?: string): void {
+    if (note) this.options.transcript?.note(note);
+    this.options.transcript?.sent(bytes);
+    if (!this.closed) this.socket.write(bytes);
+  }
+
+  /** Sends `bytes` and waits for the next whole frame. */
+  async exchange(bytes: Buffer, note?: string, waitMs = this.options.waitMs): Promise<FramedReply<F>> {
+    this.send(bytes, note);
+    return this.receive(waitMs);
+  }
+
+  async receive(waitMs = this.options.waitMs): Promise<FramedReply<F>> {
+    const started = Date.now();
+    for (;;) {
+      const parsed = this.parse(this.buffer);
+      if (parsed.kind === 'frame') {
+        const bytes = Buffer.from(this.buffer.subarray(0, parsed.bytes));
+        this.buffer = this.buffer.subarray(parsed.bytes);
+        return { kind: 'frame', frame: parsed.frame, bytes };
+      }
+      if (parsed.kind === 'invalid') {
+        this.options.transcript?.note(`not the expected protocol: ${parsed.reason}`);
+        return { kind: 'invalid', reason: parsed.reason, bytes: this.take() };
+      }
+      if (this.closed) {
+        this.options.transcript?.note(`connection ${this.reset ? 'reset' : 'closed'} by the peer`);
+        return { kind: 'closed', reset: this.reset, bytes: this.take() };
+      }
+      const remaining = waitMs - (Date.now() - started);
+      if (remaining <= 0) {
+        this.options.transcript?.note(`no complete answer within ${waitMs} ms`);
+        return { kind: 'no-answer', bytes: Buffer.from(this.buffer) };
+      }
+      await this.nextEvent(remaining);
+    }
+  }
+
+  /**
+   * Hands the socket over (e.g. to node:tls after an RDP negotiation): this object stops reading it and no
+   * longer destroys it on abort. The caller owns and destroys it.
+   */
+  detach(): net.Socket {
+    this.options.signal.removeEventListener('abort', this.onAbort);
+    this.socket.off('data', this.onData);
+    this.socket.off('error', this.onError);
+    this.socket.off('close', this.onClose);
+    this.closed = true;
+    return this.socket;
+  }
+
+  close(): void {
+    this.options.signal.removeEventListener('abort', this.onAbort);
+    this.socket.destroy();
+  }
+
+  private take(): Buffer {
+    const bytes = Buffer.from(this.buffer);
+    this.buffer = Buffer.alloc(0);
+    return bytes;
+  }
+
+  /** Resolves on data, close or after `ms`; rejects with the abort reason when the signal aborts. */
+  private nextEvent(ms: number): Promise<void> {
+    const signal = this.options.signal;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.wake = undefined;
+      };
+      const onAbort = () => {
+        done();
+        reject(signal.reason);
+      };
+      const timer = setTimeout(() => {
+        done();
+        resolve();
+      }, ms);
+      this.wake = () => {
+        done();
+        resolve();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+/** Opens a connection, runs `fn`, and always closes it. */
+export async function withFramed<F, T>(
+  endpoint: { host: string; port: number }, parse: (buf: Buffer) => FrameParse<F>, options: FramedOptions, fn: (conn: FramedConnection<F>) => Promise<T>,
+): Promise<T> {
+  const conn = await FramedConnection.open(endpoint, parse, options);
+  try {
+    return await fn(conn);
+  } finally {
+    conn.close();
+  }
+}
