@@ -33,6 +33,8 @@ export function chooseLogin(endpoints: readonly DiscoveredEndpoint[], hasCredent
 interface Live {
   client: OPCUAClient;
   session?: ClientSession;
+  /** A CreateSession still under way when `open` gave up on it: teardown waits for it and closes what it made. */
+  creating?: Promise<ClientSession>;
   subscription?: ClientSubscription;
   /** The longest a healthy server stays silent: revised publishing interval × max keep-alive count. */
   budgetMs: number;
@@ -58,6 +60,12 @@ export function opcuaWatch(options: OpcuaWatchOptions): Watch {
     const quiet = (p: Promise<unknown> | undefined) => (p ? bounded(p, 2000).catch(() => undefined) : undefined);
     await quiet(l.subscription?.terminate());
     await quiet(l.session?.close());
+    // A session created after `open` timed out would stay on the device until its timeout and take one of its
+    // per-user slots (seen on the hardened emulator, 2 per user): wait for it a little and close it.
+    if (!l.session && l.creating) {
+      const late = await bounded(l.creating, 2000).catch(() => undefined);
+      await quiet(late?.close());
+    }
     await quiet(l.client.disconnect());
   };
   const open = async (timeoutMs: number, signal: AbortSignal): Promise<Live> => {
@@ -72,9 +80,10 @@ export function opcuaWatch(options: OpcuaWatchOptions): Watch {
     client.on('connection_lost', broke('connection lost'));
     client.on('close', broke('connection closed'));
     await bounded(client.connect(targetUrl(target, endpointPath(login.endpoint.endpointUrl))), timeoutMs);
-    l.session = await bounded(client.createSession(login.token === 'anonymous'
+    l.creating = client.createSession(login.token === 'anonymous'
       ? { type: lib.UserTokenType.Anonymous }
-      : { type: lib.UserTokenType.UserName, userName: options.credential!.username, password: options.credential!.password }), timeoutMs);
+      : { type: lib.UserTokenType.UserName, userName: options.credential!.username, password: options.credential!.password });
+    l.session = await bounded(l.creating, timeoutMs);
     l.session.on('session_closed', broke('session closed'));
     const sub = await bounded(l.session.createSubscription2({
       requestedPublishingInterval: publishingIntervalMs, requestedMaxKeepAliveCount: 2, requestedLifetimeCount: 60,
