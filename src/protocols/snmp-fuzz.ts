@@ -50,26 +50,27 @@ function base128(v: bigint): Buffer {
   return Buffer.from(out);
 }
 
+/** Encodes `node` at offset `at`, appending where each TLV lies to `out` (parents before children). */
 function encode(node: BerNode, at: number, out: Located[]): Buffer {
   const tag = Buffer.from([node.tag]);
-  const valueAt = (length: Buffer) => at + 1 + length.length;
   if ('value' in node) {
     const length = node.rawLength ?? berLength(node.value.length);
-    out.push({ name: node.name, tagAt: at, lengthAt: at + 1, lengthSize: length.length, valueAt: valueAt(length), valueLength: node.value.length });
+    out.push({ name: node.name, tagAt: at, lengthAt: at + 1, lengthSize: length.length, valueAt: at + 1 + length.length, valueLength: node.value.length });
     return Buffer.concat([tag, length, node.value]);
   }
-  // The children's size decides the length's size, which moves the children: encode once to measure.
-  const size = node.children.reduce((n, c) => n + encode(c, 0, []).length, 0);
-  const length = node.rawLength ?? berLength(size);
-  const slot = out.length;
+  // Children first at offset 0 (the length's size depends on their size), then shifted into place.
+  const inner: Located[] = [];
   const parts: Buffer[] = [];
-  let offset = valueAt(length);
+  let size = 0;
   for (const c of node.children) {
-    const b = encode(c, offset, out);
+    const b = encode(c, size, inner);
     parts.push(b);
-    offset += b.length;
+    size += b.length;
   }
-  out.splice(slot, 0, { name: node.name, tagAt: at, lengthAt: at + 1, lengthSize: length.length, valueAt: valueAt(length), valueLength: size });
+  const length = node.rawLength ?? berLength(size);
+  const valueAt = at + 1 + length.length;
+  out.push({ name: node.name, tagAt: at, lengthAt: at + 1, lengthSize: length.length, valueAt, valueLength: size });
+  for (const l of inner) out.push({ ...l, tagAt: l.tagAt + valueAt, lengthAt: l.lengthAt + valueAt, valueAt: l.valueAt + valueAt });
   return Buffer.concat([tag, length, ...parts]);
 }
 
@@ -178,17 +179,20 @@ const RESIZING: [field: string, mutation: string, change: Change][] = [
   ['varbind.value', 'value INTEGER 5 instead of NULL', (m) => { m.varbinds = [varbind('1.3.6.1.2.1.1.3.0', int('varbind.value', 5n))]; }],
   ['varbind.value', 'value OCTET STRING of 1000 bytes', (m) => { m.varbinds = [varbind('1.3.6.1.2.1.1.3.0', { name: 'varbind.value', tag: TAG.octetString, value: Buffer.alloc(1000, 0x41) })]; }],
   ['varbind.value', 'value Counter64 of 9 bytes', (m) => { m.varbinds = [varbind('1.3.6.1.2.1.1.3.0', { name: 'varbind.value', tag: 0x46, value: Buffer.alloc(9, 0xff) })]; }],
-  ['varbind.value', 'value with a multi-byte tag (0x9f 0x78)', (m) => { m.varbinds = [varbind('1.3.6.1.2.1.1.3.0', { name: 'varbind.value', tag: 0x9f, value: Buffer.from([0x78, 0x00]) })]; }],
+  ['varbind.value', 'value tag 0x9f (announces a multi-byte tag; a length byte follows)', (m) => { m.varbinds = [varbind('1.3.6.1.2.1.1.3.0', { name: 'varbind.value', tag: 0x9f, value: Buffer.from([0x78, 0x00]) })]; }],
   ['varbind.value', 'value nested 60 SEQUENCEs deep', (m) => { m.varbinds = [varbind('1.3.6.1.2.1.1.3.0', nested(60))]; }],
   ['varbinds', 'empty varbind list', (m) => { m.varbinds = []; }],
   ['varbinds', '100 varbinds', (m) => { m.varbinds = Array.from({ length: 100 }, () => varbind('1.3.6.1.2.1.1.3.0')); }],
   ['varbinds', 'varbind without a value', (m) => { m.varbinds = [{ name: 'varbind', tag: TAG.sequence, children: [{ name: 'varbind.oid', tag: TAG.oid, value: berOid('1.3.6.1.2.1.1.3.0') }] }]; }],
 ];
 
+const cloneNode = (n: BerNode): BerNode => ('value' in n ? { ...n, value: Buffer.from(n.value) } : { ...n, children: n.children.map(cloneNode) });
+
 function resizedCases(base: MessageSpec): TemplateCase[] {
   return RESIZING.map(([field, mutation, change]) => {
     const m: MessageSpec = { ...base, varbinds: [...base.varbinds] };
-    const tree = messageTree(m);
+    // The tree gets copies of the varbinds: tree edits must not reach the template's own nodes.
+    const tree = messageTree({ ...m, varbinds: m.varbinds.map(cloneNode) });
     change(m, tree);
     // A change edits either the spec (community, request-id, varbinds: re-encoded) or the tree (kept as edited).
     const specChanged = m.community !== base.community || m.requestId !== base.requestId

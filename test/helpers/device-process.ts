@@ -4,21 +4,23 @@ import * as path from 'node:path';
 import { loadPosture } from '../../src/emulator';
 import { startCli } from './cli';
 
-/** The emulator's web UI in a process of its own (`iacs-probe emulate`), for tests that may crash it. */
-export interface WebDeviceProcess {
-  port(protocol: 'http' | 'https'): number;
+/** Some services of an emulated device in a process of its own (`iacs-probe emulate`), for tests that may crash it. */
+export interface DeviceProcess {
+  port(protocol: string): number;
   /** Resolves true once the process has ended (within 3 s), false when it still runs. */
   exited(): Promise<boolean>;
   stderr(): string;
   close(): Promise<void>;
 }
 
-export async function startWebDeviceProcess(posture: 'weak' | 'hardened'): Promise<WebDeviceProcess> {
+/** With `port`, the service listens there (its other listeners off) instead of on an ephemeral port. */
+export async function startDeviceProcess(posture: 'weak' | 'hardened', service: 'https' | 'snmp', port?: number): Promise<DeviceProcess> {
   const base = loadPosture(posture);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-web-process-'));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-device-process-'));
   const file = path.join(dir, 'posture.json');
-  fs.writeFileSync(file, JSON.stringify({ ...base, name: `${posture}-web`, services: { https: base.services.https } }));
-  const { child, done } = startCli(['emulate', '--posture', file, '--ephemeral']);
+  const section = { ...(base.services[service] as object), ...(port !== undefined ? { port, ...(service === 'https' ? { httpPort: null } : {}) } : {}) };
+  fs.writeFileSync(file, JSON.stringify({ ...base, name: `${posture}-${service}`, services: { [service]: section } }));
+  const { child, done } = startCli(['emulate', '--posture', file, ...(port === undefined ? ['--ephemeral'] : [])]);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -40,7 +42,7 @@ export async function startWebDeviceProcess(posture: 'weak' | 'hardened'): Promi
   return {
     port(protocol) {
       const s = services.find((x) => x.protocol === protocol);
-      if (!s) throw new Error(`the ${posture} web UI has no ${protocol} endpoint`);
+      if (!s) throw new Error(`the ${posture} ${service} device has no ${protocol} endpoint`);
       return s.port;
     },
     async exited() {
