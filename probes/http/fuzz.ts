@@ -1,4 +1,4 @@
-import { defineFuzzProbe, type FuzzInputs } from '../../src/protocols/fuzz';
+import { defineFuzzProbe, type FuzzInputs } from '../../src/protocols/fuzz/probe';
 import { httpFuzzTarget } from '../../src/protocols/http/fuzz';
 import { httpEndpoint } from '../../src/protocols/http/request';
 

@@ -1,4 +1,4 @@
-import { defineFuzzProbe, type FuzzInputs } from '../../src/protocols/fuzz';
+import { defineFuzzProbe, type FuzzInputs } from '../../src/protocols/fuzz/probe';
 import { modbusFuzzTarget } from '../../src/protocols/modbus';
 
 export type { CaseRecord } from '../../src/protocols/fuzz';

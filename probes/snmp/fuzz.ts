@@ -1,5 +1,5 @@
 import { MissingInput } from '../../src/sdk';
-import { defineFuzzProbe, type FuzzInputs } from '../../src/protocols/fuzz';
+import { defineFuzzProbe, type FuzzInputs } from '../../src/protocols/fuzz/probe';
 import { snmpFuzzTarget } from '../../src/protocols/snmp-fuzz';
 import { profileCommunities } from '../../src/protocols/snmp-access';
 
