@@ -8,6 +8,7 @@ import { profileFromObject } from '../../src/profile';
 import { modbusAnswersNormally, modbusCheckRequest } from '../../src/protocols/modbus';
 import { runAssessment } from '../../src/runner/run';
 import { cli } from '../helpers/cli';
+import { startDeviceProcess, type DeviceProcess } from '../helpers/device-process';
 import { modbusPosture } from '../helpers/modbus';
 
 /** Does the device on `port` answer a normal read now? */
@@ -102,5 +103,68 @@ describe('cli: iacs-probe replay <run-dir> <case-id>', function () {
     expect(missing.code).to.equal(3);
     const help = await cli(['--help']);
     expect(help.stdout).to.match(/replay\s+re-send one fuzz case/);
+  });
+});
+
+describe('cli: iacs-probe replay of an SNMP (UDP) case, with the community redacted in the run', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let device: DeviceProcess | undefined;
+  let port: number;
+  let caseId: string;
+  const runDir = () => path.join(dir, 'run');
+  const env = { IACS_TEST_COMMUNITY: 'public' };
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-replay-snmp-'));
+    device = await startDeviceProcess('weak', 'snmp');
+    port = device.port('snmp');
+    process.env.IACS_TEST_COMMUNITY = 'public';
+    const profile = profileFromObject({
+      apiVersion: 'iacs-probe/v1', component: { name: 'weak agent', types: ['embedded'], slTarget: 1 },
+      targets: [{ host: '127.0.0.1', services: [{ port, protocol: 'snmp' }] }],
+      credentials: { 'snmp.community': { username: 'community', password: { env: 'IACS_TEST_COMMUNITY' } } },
+      allow: ['passive', 'active', 'intrusive', 'destructive'],
+    }, 'inline');
+    await runAssessment(profile, {
+      out: runDir(), only: ['snmp.fuzz'], allow: ['destructive'],
+      probeInputs: { 'snmp.fuzz': { ratePerSecond: 200, waitMs: 100, recoveryMs: 500 } },
+    });
+    await device.close();
+  });
+  after(async () => {
+    await device?.close();
+    delete process.env.IACS_TEST_COMMUNITY;
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the run fails CR 3.5 with the killing case recorded; the community is not in the evidence', () => {
+    const report = JSON.parse(fs.readFileSync(path.join(runDir(), 'report.json'), 'utf8')) as {
+      attempts: { probe: string; status: string; observations: { killingCase?: { id: string } } }[];
+    };
+    const attempt = report.attempts.find((a) => a.probe === 'snmp.fuzz')!;
+    expect(attempt.status).to.equal('fail');
+    caseId = attempt.observations.killingCase!.id;
+    expect(caseId).to.match(new RegExp(`^snmp-${port}-s62443-\\d{4}$`));
+    // Neither the text nor the hex of the community (70 75 62 6c 69 63) in any evidence file.
+    const evidence = path.join(runDir(), 'evidence');
+    const files = (fs.readdirSync(evidence, { recursive: true }) as string[]).map((f) => path.join(evidence, f)).filter((f) => fs.statSync(f).isFile());
+    expect(files.some((f) => f.endsWith('fuzz-cases.ndjson'))).to.equal(true);
+    for (const f of files) expect(fs.readFileSync(f, 'latin1'), f).to.not.match(/public|70 75 62 6c 69 63/);
+  });
+
+  it('replays it over UDP against a fresh weak agent on the same port: it kills it again (exit 1); without the community: exit 3', async () => {
+    device = await startDeviceProcess('weak', 'snmp', port);
+    const noSecret = await cli(['replay', runDir(), caseId, '--allow', 'destructive']);
+    expect(noSecret.code).to.equal(3);
+    expect(noSecret.stderr).to.contain('--secret community=ENV_VAR');
+    const wrong = await cli(['replay', runDir(), caseId, '--allow', 'destructive', '--secret', 'community=IACS_WRONG'], { IACS_WRONG: 'private' });
+    expect(wrong.code).to.equal(3);
+    expect(wrong.stderr).to.contain('not the one the run used');
+    const r = await cli(['replay', runDir(), caseId, '--allow', 'destructive', '--secret', 'community=IACS_TEST_COMMUNITY', '--recovery', '500'], env);
+    expect(r.code, r.stderr + r.stdout).to.equal(1);
+    expect(r.stdout).to.contain(`case ${caseId}`).and.contain('the case kills the function');
+    expect(await device.exited(), 'only the agent crashed, not the process').to.equal(false);
+    expect(verifyFolder(runDir()).ok).to.equal(true);
   });
 });

@@ -127,7 +127,13 @@ function webApp(accounts: AccountStore, device: Pick<DeviceContext, 'identity' |
   };
   return (req: http.IncomingMessage, res: http.ServerResponse) => {
     const source = req.socket.remoteAddress ?? '';
-    const url = new URL(req.url ?? '/', 'http://device');
+    // A request target WHATWG URL refuses (e.g. `http://[::1`, found by http.fuzz) is a bad request, not a crash.
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://device');
+    } catch {
+      return send(res, 400, page('Bad request', '<p>The request target is not a valid URL.</p>'));
+    }
     applyPostureHeaders(res, options.web, identity);
     if (req.method === 'GET' && url.pathname === '/') {
       const known = cookie(req, 'session');

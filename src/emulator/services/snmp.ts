@@ -31,6 +31,12 @@ export interface SnmpPosture extends ServicePosture {
   sysContact?: string;
   /** Serve ENTITY-MIB entPhysicalTable (inventory); default true. */
   entityMib?: boolean;
+  /**
+   * Fault mode (issue 20, CR 3.5): a PDU the agent's decoder chokes on (net-snmp throws from its message handler,
+   * e.g. a GetBulk without varbinds) "crashes" the agent: it answers nothing until it restarts after
+   * restartAfterMs. Without it such a datagram is dropped and the agent keeps answering.
+   */
+  crashOn?: { frame: 'malformed-pdu'; restartAfterMs: number };
 }
 
 /** IANA private enterprise number reserved for documentation (RFC 5612). */
@@ -134,6 +140,8 @@ export const snmpService: ServiceModule<SnmpPosture> = {
     const versions = new Set((config.versions ?? ['v1', 'v2c', 'v3']).map((v) => VERSION_NUMBERS[v]));
     const transport = net.isIPv6(device.host) ? 'udp6' : 'udp4';
     let socket: dgram.Socket | undefined;
+    let crashedUntil = 0;
+    if (config.crashOn && config.crashOn.frame !== 'malformed-pdu') throw new PostureError(`snmp: crashOn.frame ${String(config.crashOn.frame)} is not known (malformed-pdu)`);
     const port = device.portFor(config.port);
     const dgramModule: snmp.DgramModule = {
       createSocket(type) {
@@ -150,7 +158,18 @@ export const snmpService: ServiceModule<SnmpPosture> = {
               device.log(`snmp: dropped a version ${version} message`);
               return;
             }
-            listener(msg, rinfo);
+            if (Date.now() < crashedUntil) return;
+            // net-snmp's agent throws from its message handler on some malformed PDUs (a GetBulk without
+            // varbinds, an OID not starting with 0-2: found by snmp.fuzz). A robust agent drops the datagram;
+            // the crash fault stops answering until the agent restarts.
+            try {
+              listener(msg, rinfo);
+            } catch (err) {
+              const why = err instanceof Error ? err.message : String(err);
+              if (!config.crashOn) return device.log(`snmp: dropped a malformed message (${why})`);
+              crashedUntil = Date.now() + config.crashOn.restartAfterMs;
+              device.log(`snmp: the agent crashed on a malformed message (${why}); restart in ${config.crashOn.restartAfterMs} ms`);
+            }
           });
         };
         const bind = s.bind.bind(s) as (port: number, address: string) => dgram.Socket;
