@@ -1,0 +1,101 @@
+import { expect } from 'chai';
+import * as net from 'node:net';
+import { generateCases, runCampaign, systematicCases, type FrameTemplate, type FuzzCase } from '../../src/protocols/fuzz';
+import type { DeviceReaction, FuzzTarget, NormalCheck } from '../../src/protocols/fuzz/target';
+
+export interface TargetCampaign {
+  cases: { c: FuzzCase; reaction: DeviceReaction; after: NormalCheck }[];
+  /** The first case after which the normal check failed. */
+  killer?: { c: FuzzCase; reaction: DeviceReaction; after: NormalCheck };
+}
+
+/**
+ * A seeded campaign of one fuzz target's own cases against a live server: each case, then the target's
+ * normal check; it stops at the first case after which the check fails (what the fuzz probes call killed).
+ */
+export async function runTargetCampaign(
+  target: FuzzTarget, o: ({ seed: number; cases: number } | { list: FuzzCase[] }) & { waitMs: number; checkWaitMs?: number },
+): Promise<TargetCampaign> {
+  const signal = new AbortController().signal;
+  const out: TargetCampaign = { cases: [] };
+  const cases = 'list' in o ? o.list : generateCases(target.templates, o.seed, o.cases);
+  await runCampaign(cases, { cases: cases.length, ratePerSecond: 200, durationMs: 120_000 }, signal, async (c) => {
+    const reaction = await target.sendCase(c, o.waitMs, signal);
+    const after = await target.answersNormally(o.checkWaitMs ?? 3000, signal);
+    out.cases.push({ c, reaction, after });
+    if (after.ok) return 'continue';
+    out.killer = { c, reaction, after };
+    return 'stop';
+  });
+  return out;
+}
+
+/** The systematic cases of `t` from `before` cases ahead of `c` to as many after it (a short campaign that reaches it). */
+export function casesAround(t: FrameTemplate, c: { bytes: Buffer }, before: number): FuzzCase[] {
+  const all = systematicCases(t);
+  const at = all.findIndex((x) => x.bytes.equals(c.bytes));
+  return all.slice(Math.max(0, at - before), at + before).map((x, index) => ({ index, ...x }));
+}
+
+/**
+ * A deceptive device: a TCP proxy in front of a real server that dies — closes every connection and stops
+ * listening — as soon as a client sends `killer` (anywhere in a connection's stream). Until then it passes
+ * everything through, so the real server's answers make it look healthy.
+ */
+export async function dyingProxy(upstream: { host: string; port: number }, killer: Buffer): Promise<{ port: number; died(): boolean; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  let dead = false;
+  const server = net.createServer((client) => {
+    const upstreamSocket = net.connect(upstream);
+    sockets.add(client).add(upstreamSocket);
+    let seen = Buffer.alloc(0);
+    client.on('data', (chunk: Buffer) => {
+      seen = Buffer.concat([seen, chunk]);
+      if (seen.includes(killer)) {
+        dead = true;
+        server.close();
+        for (const s of sockets) s.destroy();
+        return;
+      }
+      upstreamSocket.write(chunk);
+    });
+    upstreamSocket.on('data', (chunk: Buffer) => client.write(chunk));
+    for (const [a, b] of [[client, upstreamSocket], [upstreamSocket, client]] as const) {
+      a.on('close', () => {
+        sockets.delete(a);
+        b.destroy();
+      });
+      a.on('error', () => b.destroy());
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    port,
+    died: () => dead,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+    },
+  };
+}
+
+/**
+ * Every field mutation of `t` writes the value its record names at the field's offset, in the field's byte
+ * order, and leaves every other byte of the valid template as it was.
+ */
+export function expectFieldsMutatedInPlace(t: FrameTemplate): void {
+  const cases = systematicCases(t);
+  for (const f of t.fields) {
+    const mine = cases.filter((c) => c.field === f.name);
+    expect(mine, `${t.name}: ${f.name} has no cases`).to.not.be.empty;
+    for (const c of mine) {
+      const value = Number(/^[^=]+= (\d+) /.exec(c.mutation)?.[1]);
+      const read = f.littleEndian ? c.bytes.readUIntLE(f.offset, f.size) : c.bytes.readUIntBE(f.offset, f.size);
+      expect(read, c.mutation).to.equal(value);
+      expect(c.bytes.length).to.equal(t.bytes.length);
+      const rest = (b: Buffer) => Buffer.concat([b.subarray(0, f.offset), b.subarray(f.offset + f.size)]);
+      expect(rest(c.bytes).equals(rest(t.bytes)), c.mutation).to.equal(true);
+    }
+  }
+}
