@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputRejected, sleep } from '../sdk';
-import { modbusAnswersNormally, sendModbusCase, type DeviceReaction } from '../protocols/modbus';
+import { InputRejected, TargetUnreachable, sleep } from '../sdk';
+import type { DeviceReaction, FuzzTarget } from '../protocols/fuzz';
 import { enterScope, normalizeHost } from '../protocols/scope';
+import { FUZZ_TARGETS } from './fuzz-targets';
 
 /**
  * `iacs-probe replay`: finds one fuzz case in a run's evidence (the fuzz-cases.ndjson files the fuzzing probes
@@ -16,12 +17,17 @@ export interface CampaignLine {
   type: 'campaign';
   probe: string;
   protocol: string;
+  transport?: 'tcp' | 'udp';
   host: string;
   port: number;
+  /** What the protocol's target factory needs to rebuild the target (absent in early Modbus records). */
+  params?: Record<string, unknown>;
+  /** Early Modbus records kept the unit id here. */
+  unitId?: number;
   seed: number;
   waitMs: number;
   recoveryMs: number;
-  /** The normal request sent after each case (hex). */
+  /** The normal request sent after each case (hex or words). */
   check: string;
 }
 
@@ -93,9 +99,18 @@ export interface ReplayOptions {
   signal: AbortSignal;
 }
 
+/** The campaign's target, rebuilt by its protocol's factory; InputRejected when no factory knows the protocol. */
+export function campaignTarget(campaign: CampaignLine, host: string): FuzzTarget {
+  const factory = Object.hasOwn(FUZZ_TARGETS, campaign.protocol) ? FUZZ_TARGETS[campaign.protocol] : undefined;
+  if (!factory) throw new InputRejected(`replay of ${campaign.protocol} cases is not supported (known: ${Object.keys(FUZZ_TARGETS).join(', ')})`);
+  const params = campaign.params ?? (campaign.unitId !== undefined ? { unitId: campaign.unitId } : {});
+  return factory({ host, port: campaign.port }, params);
+}
+
 /**
- * Sends the case's bytes once, on a new connection, then the campaign's normal request until it is answered
- * or recoveryMs has passed. A host outside the run's scope is refused before anything is sent.
+ * Sends the case's bytes once, on a new connection (socket), then the campaign's normal request until it is
+ * answered or recoveryMs has passed. A host outside the run's scope is refused before anything is sent; a
+ * device that refuses the case's connection is unreachable (exit 2), not a reaction.
  */
 export async function replayCase(runDir: string, found: FoundCase, options: ReplayOptions): Promise<ReplayResult> {
   const scope = runScope(runDir);
@@ -103,25 +118,25 @@ export async function replayCase(runDir: string, found: FoundCase, options: Repl
   if (!scope.map(normalizeHost).includes(normalizeHost(host))) {
     throw new InputRejected(`${host} is not a host of the run's profile (${scope.join(', ') || 'none'})`);
   }
-  if (found.campaign.protocol !== 'modbus') throw new InputRejected(`replay of ${found.campaign.protocol} cases is not supported`);
-  const endpoint = { host, port: found.campaign.port };
+  const target = campaignTarget(found.campaign, host);
+  const port = found.campaign.port;
   const bytes = Buffer.from(found.record.hex.replace(/\s+/g, ''), 'hex');
-  const check = Buffer.from(found.campaign.check.replace(/\s+/g, ''), 'hex');
   const waitMs = options.waitMs ?? found.campaign.waitMs;
   const recoveryMs = options.recoveryMs ?? found.campaign.recoveryMs;
   // The same guard as a run: nothing leaves this process for a host outside the profile.
   const guard = enterScope(scope);
   try {
-    const reaction = await sendModbusCase(endpoint, bytes, waitMs, options.signal, 'throw');
+    const reaction = await target.sendCase({ bytes, template: found.record.template }, waitMs, options.signal);
+    if (reaction.kind === 'connect-failed') throw new TargetUnreachable(reaction.detail);
     const started = Date.now();
     const answerWait = Math.max(waitMs, 500);
     for (let first = true; first || Date.now() - started < recoveryMs; first = false) {
       if (!first) await sleep(250, options.signal);
-      if ((await modbusAnswersNormally(endpoint, check, answerWait, options.signal)).ok) {
-        return { host, port: endpoint.port, sent: found.record.hex, reaction, stillAnswers: true, ...(first ? {} : { recoveredAfterMs: Date.now() - started }) };
+      if ((await target.answersNormally(answerWait, options.signal)).ok) {
+        return { host, port, sent: found.record.hex, reaction, stillAnswers: true, ...(first ? {} : { recoveredAfterMs: Date.now() - started }) };
       }
     }
-    return { host, port: endpoint.port, sent: found.record.hex, reaction, stillAnswers: false };
+    return { host, port, sent: found.record.hex, reaction, stillAnswers: false };
   } finally {
     guard.release();
   }

@@ -30,6 +30,18 @@ export interface FrameTemplate {
   fields: readonly FieldSpec[];
   /** Where the payload a length field counts starts (e.g. 6 for the MBAP unit id + PDU). */
   lengthCovers?: { field: string; from: number };
+  /**
+   * Mutations the grammar writes out itself, for fields that are not fixed-width integers (text lines,
+   * nested BER lengths): each is one systematic case, before the field-aware ones.
+   */
+  cases?: readonly TemplateCase[];
+}
+
+/** A hand-written mutation of a template: which field, what was done, the bytes. */
+export interface TemplateCase {
+  field: string;
+  mutation: string;
+  bytes: Buffer;
 }
 
 /** One generated case: the bytes and how they differ from the valid template. */
@@ -81,7 +93,7 @@ function fixLength(t: FrameTemplate, b: Buffer): void {
 
 /** Every field-aware mutation of one template, in a fixed order (the seed only shuffles them). */
 export function systematicCases(t: FrameTemplate): Draft[] {
-  const out: Draft[] = [];
+  const out: Draft[] = (t.cases ?? []).map((c) => ({ template: t.name, ...c }));
   for (const f of t.fields) {
     const original = read(t.bytes, f);
     for (const { value, why } of boundaryValues(f)) {
@@ -101,18 +113,23 @@ export function systematicCases(t: FrameTemplate): Draft[] {
   for (const n of [...cuts].filter((c) => c > 0 && c < t.bytes.length).sort((a, b) => a - b)) {
     out.push({ template: t.name, field: 'frame', mutation: `truncated to ${n} of ${t.bytes.length} bytes (length field unchanged)`, bytes: Buffer.from(t.bytes.subarray(0, n)) });
   }
-  // The payload cut or extended with the length field rewritten to match: well-framed, wrong content.
-  const payloadStart = t.lengthCovers ? t.lengthCovers.from + 2 : 0;
-  for (let n = payloadStart; n < t.bytes.length; n++) {
+  // The payload cut or extended with the length field rewritten to match: well-framed, wrong content. (Without
+  // a length field a cut is a truncation, already above.)
+  for (let n = t.lengthCovers ? t.lengthCovers.from + 2 : t.bytes.length; n < t.bytes.length; n++) {
     const b = Buffer.from(t.bytes.subarray(0, n));
     fixLength(t, b);
     out.push({ template: t.name, field: 'frame', mutation: `payload cut to ${n} of ${t.bytes.length} bytes (length field consistent)`, bytes: b });
   }
   for (const [extra, fill] of [[1, 0x00], [16, 0xff], [250, 0x41]] as const) {
+    const what = `extended by ${extra} bytes of 0x${fill.toString(16).padStart(2, '0')}`;
     const b = Buffer.concat([t.bytes, Buffer.alloc(extra, fill)]);
+    if (!t.lengthCovers) {
+      out.push({ template: t.name, field: 'frame', mutation: what, bytes: b });
+      continue;
+    }
     fixLength(t, b);
-    out.push({ template: t.name, field: 'frame', mutation: `extended by ${extra} bytes of 0x${fill.toString(16).padStart(2, '0')} (length field consistent)`, bytes: b });
-    out.push({ template: t.name, field: 'frame', mutation: `extended by ${extra} bytes of 0x${fill.toString(16).padStart(2, '0')} (length field unchanged)`, bytes: Buffer.concat([t.bytes, Buffer.alloc(extra, fill)]) });
+    out.push({ template: t.name, field: 'frame', mutation: `${what} (length field consistent)`, bytes: b });
+    out.push({ template: t.name, field: 'frame', mutation: `${what} (length field unchanged)`, bytes: Buffer.concat([t.bytes, Buffer.alloc(extra, fill)]) });
   }
   return out;
 }
@@ -138,7 +155,7 @@ export function randomCase(templates: readonly FrameTemplate[], rng: SeededRando
   const inserted = rng.bytes(1 + rng.below(8));
   const out = Buffer.concat([b.subarray(0, at), inserted, b.subarray(at)]);
   fixLength(t, out);
-  return { template: t.name, field: 'frame', mutation: `${inserted.length} random bytes inserted at ${at} (length field consistent)`, bytes: out };
+  return { template: t.name, field: 'frame', mutation: `${inserted.length} random bytes inserted at ${at}${t.lengthCovers ? ' (length field consistent)' : ''}`, bytes: out };
 }
 
 /**

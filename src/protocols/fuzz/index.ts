@@ -2,3 +2,6 @@
 export * from './random';
 export * from './grammar';
 export * from './campaign';
+export * from './target';
+export * from './transport';
+export * from './probe';

@@ -1,20 +1,59 @@
 import type { FrameTemplate } from './grammar';
 
 /**
- * What a protocol gives the fuzz core: its templates, how one case is sent and the device's reaction read,
- * and the normal request that shows the device still works. `params` is enough for the factory to rebuild
- * the target when a case is replayed.
+ * What a protocol gives the fuzz core: its grammar, how to send one case and read the device's reaction, and
+ * how to check that the device still does its normal job. The campaign (src/protocols/fuzz/probe.ts) and
+ * `iacs-probe replay` know nothing else about the protocol.
  */
+
+/** How a device reacted to one case (or to the normal request). */
 export type ReactionKind = 'reply' | 'exception' | 'invalid' | 'close' | 'reset' | 'timeout' | 'connect-failed';
-export interface DeviceReaction { kind: ReactionKind; hex: string; detail: string; elapsedMs: number }
-export interface NormalCheck { ok: boolean; kind: ReactionKind; detail: string }
+
+/** One reaction, as recorded in the case's NDJSON line. */
+export interface DeviceReaction {
+  kind: ReactionKind;
+  /** The bytes received (may be empty). */
+  hex: string;
+  detail: string;
+  elapsedMs: number;
+  /** For 'connect-failed': Node's error code (ECONNREFUSED, ECONNRESET...), when there was one. */
+  code?: string;
+}
+
+/** The answer to the protocol's normal request: `ok` when it was answered as a healthy device answers. */
+export interface NormalCheck {
+  ok: boolean;
+  kind: ReactionKind;
+  detail: string;
+  /** For 'connect-failed': Node's error code, which tells a refused port from a reset or a timeout. */
+  code?: string;
+}
+
 export interface FuzzTarget {
+  /** Recorded in the campaign line; replay finds the factory by it ("modbus", "http", "snmp", ...). */
   protocol: string;
   transport: 'tcp' | 'udp';
+  /** JSON the factory needs to rebuild this target for replay (unitId, tls, community...). */
   params: Record<string, unknown>;
   templates: FrameTemplate[];
+  /** The normal request, for records and findings (hex or words). */
   checkDescription: string;
+  /**
+   * Sends one case on a connection (or socket) of its own and waits up to `waitMs` for the reaction. A refused
+   * connection is a reaction ('connect-failed': the previous case may have killed the device); an abort of
+   * `signal` rejects with its reason.
+   */
   sendCase(c: { bytes: Buffer; template: string }, waitMs: number, signal: AbortSignal): Promise<DeviceReaction>;
+  /** The normal request, on a new connection; a refused connection is `{ok: false, kind: 'connect-failed'}`. */
   answersNormally(waitMs: number, signal: AbortSignal): Promise<NormalCheck>;
 }
+
 export type FuzzTargetFactory = (endpoint: { host: string; port: number }, params: Record<string, unknown>) => FuzzTarget;
+
+/** Reads one typed param of a campaign line (replay) with a default, refusing a wrong type. */
+export function param<T extends string | number | boolean>(params: Record<string, unknown>, name: string, fallback: T): T {
+  const v = params[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== typeof fallback) throw new TypeError(`fuzz target param ${name}: expected a ${typeof fallback}, got ${JSON.stringify(v)}`);
+  return v as T;
+}

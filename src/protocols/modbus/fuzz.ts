@@ -1,5 +1,6 @@
 import { hex, isAbort } from '../../sdk';
 import type { FieldSpec, FrameTemplate } from '../fuzz/grammar';
+import { param, type DeviceReaction, type FuzzTargetFactory } from '../fuzz/target';
 import type { ModbusEndpoint } from './connect';
 import { FUNCTION_CODES as FC, LIMITS, encodeFrame, interpretResponse, readRequestPdu } from './frames';
 import { RawModbusConnection, type RawReply } from './raw';
@@ -71,14 +72,7 @@ export function modbusCheckRequest(unitId: number, address: number): Buffer {
   return encodeFrame({ transactionId: 0x7fff, unitId, pdu: readRequestPdu(FC.readHoldingRegisters, address, 1) });
 }
 
-/** How the device reacted to one case, as recorded in the case's NDJSON line. */
-export interface DeviceReaction {
-  kind: 'reply' | 'exception' | 'invalid' | 'close' | 'reset' | 'timeout' | 'connect-failed';
-  /** The bytes received (may be empty). */
-  hex: string;
-  detail: string;
-  elapsedMs: number;
-}
+export type { DeviceReaction } from '../fuzz/target';
 
 /** The reaction to `request`, from what came back. */
 export function modbusReaction(request: Buffer, reply: RawReply): DeviceReaction {
@@ -108,7 +102,8 @@ export async function sendModbusCase(endpoint: ModbusEndpoint, bytes: Buffer, wa
     conn = await RawModbusConnection.open(endpoint, { signal, connectTimeoutMs: Math.max(waitMs, 1000) });
   } catch (err) {
     if (connectErrors === 'throw' || signal.aborted || isAbort(err, signal)) throw err;
-    return { kind: 'connect-failed', hex: '', detail: err instanceof Error ? err.message : String(err), elapsedMs: Date.now() - started };
+    const code = (err as NodeJS.ErrnoException).code;
+    return { kind: 'connect-failed', hex: '', detail: err instanceof Error ? err.message : String(err), elapsedMs: Date.now() - started, ...(code ? { code } : {}) };
   }
   try {
     // A device may echo a mutated protocol identifier: accept it so the answer is read as a frame.
@@ -125,3 +120,23 @@ export async function modbusAnswersNormally(endpoint: ModbusEndpoint, check: Buf
   const reaction = await sendModbusCase(endpoint, check, waitMs, signal, connectErrors);
   return { ...reaction, ok: reaction.kind === 'reply' && reaction.detail === 'normal response' };
 }
+
+/**
+ * The fuzz core's Modbus/TCP target (params: unitId, readAddress, writeAddress). The normal request is a
+ * read of one holding register at readAddress.
+ */
+export const modbusFuzzTarget: FuzzTargetFactory = (endpoint, params) => {
+  const options: ModbusGrammarOptions = {
+    unitId: param(params, 'unitId', 1), readAddress: param(params, 'readAddress', 0), writeAddress: param(params, 'writeAddress', 100),
+  };
+  const check = modbusCheckRequest(options.unitId, options.readAddress);
+  return {
+    protocol: 'modbus',
+    transport: 'tcp',
+    params: { ...options },
+    templates: modbusTemplates(options),
+    checkDescription: hex(check),
+    sendCase: (c, waitMs, signal) => sendModbusCase(endpoint, c.bytes, waitMs, signal),
+    answersNormally: (waitMs, signal) => modbusAnswersNormally(endpoint, check, waitMs, signal),
+  };
+};
