@@ -30,6 +30,9 @@ export async function runTargetCampaign(
   return out;
 }
 
+/** A valid template sent as a case (what the target does with an unmutated frame). */
+export const asCase = (t: FrameTemplate) => ({ bytes: t.bytes, template: t.name });
+
 /** The systematic cases of `t` from `before` cases ahead of `c` to as many after it (a short campaign that reaches it). */
 export function casesAround(t: FrameTemplate, c: { bytes: Buffer }, before: number): FuzzCase[] {
   const all = systematicCases(t);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { startEmulator, type Emulator } from '../../src/emulator';
 import { systematicCases, type FrameTemplate } from '../../src/protocols/fuzz';
 import { clientHelloFields, tlsFuzzTarget, tlsTemplates } from '../../src/protocols/tls/fuzz';
-import { casesAround, dyingProxy, expectFieldsMutatedInPlace, runTargetCampaign } from '../helpers/fuzz-targets';
+import { asCase, casesAround, dyingProxy, expectFieldsMutatedInPlace, runTargetCampaign } from '../helpers/fuzz-targets';
 import { hardenedOpensslServer, type OpensslServer } from '../helpers/openssl-server';
 import { findExecutable, requirePeer } from '../helpers/peers';
 import { postureWith } from '../helpers/postures';
@@ -62,8 +62,8 @@ describe('TLS fuzz grammar (ClientHello)', function () {
     it('answers both valid hellos with a ServerHello and survives a seeded campaign', async () => {
       const target = tlsFuzzTarget(server!, {});
       const signal = new AbortController().signal;
-      expect((await target.sendCase(TLS12, 1000, signal)).detail).to.match(/^ServerHello TLSv1\.2 suite 0xc02b/);
-      expect((await target.sendCase(TLS13, 1000, signal)).detail).to.match(/^ServerHello TLSv1\.3 suite 0x130/);
+      expect((await target.sendCase(asCase(TLS12), 1000, signal)).detail).to.match(/^ServerHello TLSv1\.2 suite 0xc02b/);
+      expect((await target.sendCase(asCase(TLS13), 1000, signal)).detail).to.match(/^ServerHello TLSv1\.3 suite 0x130/);
       const campaign = await runTargetCampaign(target, { seed: 20, cases: 50, waitMs: 100 });
       expect(campaign.killer, JSON.stringify(campaign.killer)).to.equal(undefined);
       expect(campaign.cases).to.have.length(50);

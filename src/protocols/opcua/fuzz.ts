@@ -1,6 +1,7 @@
 import type { FieldSpec, FrameTemplate } from '../fuzz/grammar';
-import { endReaction, failedCheck, reactionOf, withCaseSession, type RawTcpSession } from '../fuzz/raw-tcp';
-import type { DeviceReaction, FuzzTarget, FuzzTargetFactory, NormalCheck } from '../fuzz/target';
+import { failedCheck } from '../fuzz/normal-check';
+import { param, type FuzzTarget, type FuzzTargetFactory, type NormalCheck } from '../fuzz/target';
+import { sendStreamCase, type Classification } from '../fuzz/transport';
 import { discoverEndpoints, targetUrl } from './client';
 import { POLICY_URI_PREFIX } from './names';
 
@@ -131,14 +132,20 @@ export function opcuaTemplates(endpointUrl: string): FrameTemplate[] {
 
 const MESSAGE_TYPES = new Set(['HEL', 'ACK', 'ERR', 'OPN', 'MSG', 'CLO', 'RHE']);
 
-/** The first UA TCP message from `from` on, `invalid` when the bytes cannot be one, undefined while incomplete. */
-function firstMessage(buf: Buffer, from: number): { type: string; body: Buffer } | 'invalid' | undefined {
-  const b = buf.subarray(from);
-  if (b.length >= 3 && !MESSAGE_TYPES.has(b.subarray(0, 3).toString('latin1'))) return 'invalid';
-  if (b.length < 8) return undefined;
-  const size = b.readUInt32LE(4);
-  if (size < 8) return 'invalid';
-  return b.length >= size ? { type: b.subarray(0, 3).toString('latin1'), body: b.subarray(8, size) } : undefined;
+/** The UA TCP messages in `buf` (whole ones), and whether bytes that cannot be one follow. */
+function readMessages(buf: Buffer): { messages: { type: string; body: Buffer }[]; invalid: boolean } {
+  const messages: { type: string; body: Buffer }[] = [];
+  let pos = 0;
+  while (buf.length - pos >= 3) {
+    if (!MESSAGE_TYPES.has(buf.subarray(pos, pos + 3).toString('latin1'))) return { messages, invalid: true };
+    if (buf.length - pos < 8) break;
+    const size = buf.readUInt32LE(pos + 4);
+    if (size < 8) return { messages, invalid: true };
+    if (buf.length - pos < size) break;
+    messages.push({ type: buf.subarray(pos, pos + 3).toString('latin1'), body: buf.subarray(pos + 8, pos + size) });
+    pos += size;
+  }
+  return { messages, invalid: false };
 }
 
 function describeError(body: Buffer): string {
@@ -149,23 +156,30 @@ function describeError(body: Buffer): string {
   return `ERR ${status}${reason ? ` ${JSON.stringify(reason)}` : ''}`;
 }
 
-function opcuaReaction(session: RawTcpSession, started: number, from: number): DeviceReaction {
-  const first = firstMessage(session.received, from);
-  if (first === 'invalid') return reactionOf(session, 'invalid', 'not a UA TCP message', started, from);
-  if (first?.type === 'ERR') return reactionOf(session, 'exception', describeError(first.body), started, from);
-  if (first) return reactionOf(session, 'reply', `${first.type} (${first.body.length + 8} bytes)`, started, from);
-  if (session.closed) return endReaction(session, started, from, session.received.length > from ? 'a partial message' : '');
-  return reactionOf(session, 'timeout', 'no complete UA TCP message', started, from);
+/** What the server's messages mean: an ERR is its refusal; ACK or OPN answers are replies. */
+function classifyOpcua(received: Buffer): Classification {
+  const { messages, invalid } = readMessages(received);
+  const error = messages.find((m) => m.type === 'ERR');
+  if (error) return { kind: 'exception', detail: describeError(error.body) };
+  if (invalid) return { kind: 'invalid', detail: `not a UA TCP message${messages.length ? ` after ${messages.map((m) => m.type).join(', ')}` : ''}` };
+  if (messages.length === 0) return { kind: 'invalid', detail: `an incomplete UA TCP message (${received.length} bytes)` };
+  return { kind: 'reply', detail: messages.map((m) => `${m.type} (${m.body.length + 8} bytes)`).join(', ') };
 }
 
-export interface OpcuaFuzzParams {
-  /** Resource path of the endpoint URL in the Hello ("/UA/Server"); default none. */
-  path?: string;
-}
+/** The answer is complete at an ERR, at bytes that are not UA TCP, or at the `n`th message. */
+const answered = (n: number) => (received: Buffer) => {
+  const { messages, invalid } = readMessages(received);
+  return invalid || messages.length >= n || messages.some((m) => m.type === 'ERR');
+};
 
-/** The OPC UA fuzz target: Hello and OpenSecureChannel cases; the normal check is Hello/ACK, OPN and GetEndpoints (node-opcua). */
+const isAck = (received: Buffer) => readMessages(received).messages[0]?.type === 'ACK';
+
+/**
+ * The OPC UA fuzz target: Hello and OpenSecureChannel cases; the normal check is Hello/ACK, OPN and GetEndpoints
+ * (node-opcua). Params: `path`, the resource path of the endpoint URL ("/UA/Server"; default none).
+ */
 export const opcuaFuzzTarget: FuzzTargetFactory = (endpoint, params): FuzzTarget => {
-  const { path } = params as OpcuaFuzzParams;
+  const path = param(params, 'path', '') || undefined;
   const url = targetUrl(endpoint, path ?? '');
   return {
     protocol: 'opcua',
@@ -173,22 +187,14 @@ export const opcuaFuzzTarget: FuzzTargetFactory = (endpoint, params): FuzzTarget
     params: path ? { path } : {},
     templates: opcuaTemplates(url),
     checkDescription: `Hello/Acknowledge, OpenSecureChannel (None) and GetEndpoints on ${url} (node-opcua client)`,
-    sendCase: (c, waitMs, signal) => withCaseSession(endpoint, waitMs, signal, async (session, started) => {
-      let from = 0;
-      if (c.template.startsWith('opn')) {
-        session.send(helloMessage(url));
-        await session.until((r) => firstMessage(r, 0) !== undefined, waitMs);
-        const ack = firstMessage(session.received, 0);
-        if (ack === undefined || ack === 'invalid' || ack.type !== 'ACK') {
-          const what = opcuaReaction(session, started, 0);
-          return { ...what, detail: `the Hello before the case was not acknowledged, the case was not sent: ${what.detail}` };
-        }
-        from = session.received.length;
-      }
-      session.send(c.bytes);
-      await session.until((r) => firstMessage(r, from) !== undefined, waitMs);
-      return opcuaReaction(session, started, from);
-    }),
+    sendCase: (c, waitMs, signal) => {
+      // An OPN means something only on a connection whose Hello was acknowledged.
+      const opn = c.template.startsWith('opn');
+      return sendStreamCase(endpoint, c.bytes, {
+        waitMs, signal, classify: classifyOpcua, complete: answered(opn ? 2 : 1),
+        ...(opn ? { preamble: { bytes: helloMessage(url), answered: isAck, what: 'Hello' } } : {}),
+      });
+    },
     async answersNormally(waitMs, signal): Promise<NormalCheck> {
       try {
         const endpoints = await discoverEndpoints(endpoint, { signal, timeoutMs: waitMs, ...(path ? { path } : {}) });

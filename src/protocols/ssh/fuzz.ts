@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { FieldSpec, FrameTemplate } from '../fuzz/grammar';
-import { endReaction, failedCheck, reactionOf, withCaseSession, type RawTcpSession } from '../fuzz/raw-tcp';
-import type { DeviceReaction, FuzzTarget, FuzzTargetFactory, NormalCheck } from '../fuzz/target';
+import type { TemplateCase } from '../fuzz/grammar';
+import { failedCheck } from '../fuzz/normal-check';
+import type { FuzzTarget, FuzzTargetFactory, NormalCheck } from '../fuzz/target';
+import { sendStreamCase, type Classification } from '../fuzz/transport';
 import { CLIENT_OFFER, CLIENT_SOFTWARE, MSG, encodeKexInit, exchangeHello } from './kexinit';
 import { WireReader, packet } from './wire';
 
@@ -15,7 +17,7 @@ import { WireReader, packet } from './wire';
  */
 
 const IDENT = `SSH-2.0-${CLIENT_SOFTWARE}`;
-const KEXINIT_PREFIX = 'kexinit';
+const KEXINIT = 'kexinit';
 const LIST_NAMES = ['kex', 'host-key', 'ciphers-c2s', 'ciphers-s2c', 'macs-c2s', 'macs-s2c', 'compression-c2s', 'compression-s2c', 'languages-c2s', 'languages-s2c'];
 
 const ascii = (s: string) => s.charCodeAt(0);
@@ -34,7 +36,23 @@ function identFields(line: string): FieldSpec[] {
   return fields;
 }
 
-const identTemplate = (name: string, line: string): FrameTemplate => ({ name, bytes: Buffer.from(line, 'latin1'), fields: identFields(line) });
+/** Identification lines the field mutations cannot make: other lengths, line ends and versions (RFC 4253 §4.2, §5). */
+function identVariants(): TemplateCase[] {
+  const line = (field: string, mutation: string, text: string): TemplateCase => ({ field, mutation, bytes: Buffer.from(text, 'latin1') });
+  return [
+    line('ident.line-end', 'LF only (no CR)', `${IDENT}\n`),
+    line('ident.line-end', 'no line end', IDENT),
+    line('ident.length', 'overlong: 270 characters (at most 255 allowed)', `SSH-2.0-${'x'.repeat(260)}\r\n`),
+    line('ident.length', 'overlong: 8 KiB without a line end', `SSH-2.0-${'x'.repeat(8192)}`),
+    line('ident.software', 'empty software version', 'SSH-2.0-\r\n'),
+    line('ident.software', 'NUL and a space in the software version', `SSH-2.0-iacs\u0000probe x\r\n`),
+    line('ident.version', 'SSH-1.99 (SSH-1 and SSH-2)', `SSH-1.99-${CLIENT_SOFTWARE}\r\n`),
+    line('ident.version', 'SSH-1.5 (SSH-1 only)', `SSH-1.5-${CLIENT_SOFTWARE}\r\n`),
+    line('ident.version', 'SSH-3.0 (no such version)', `SSH-3.0-${CLIENT_SOFTWARE}\r\n`),
+    line('ident.version', 'SSH-2 without a minor version', `SSH-2-${CLIENT_SOFTWARE}\r\n`),
+    line('ident.pre-banner', 'text lines before the identification (only servers may send them)', `hello\r\nworld\r\n${IDENT}\r\n`),
+  ];
+}
 
 /** The fields of a KEXINIT packet, found by walking it: the packet header, the message, each name-list. */
 export function kexinitFields(b: Buffer): FieldSpec[] {
@@ -58,19 +76,14 @@ export function kexinitFields(b: Buffer): FieldSpec[] {
   return fields;
 }
 
-/** The identification variants and the KEXINIT the cases start from. */
+/** The identification (with its variants) and the KEXINIT the cases start from. */
 export function sshTemplates(): FrameTemplate[] {
   const cookie = createHash('sha256').update('iacs-probe ssh fuzz cookie').digest().subarray(0, 16);
   const kexinit = packet(encodeKexInit(CLIENT_OFFER, cookie));
+  const ident = `${IDENT}\r\n`;
   return [
-    identTemplate('ident', `${IDENT}\r\n`),
-    identTemplate('ident-lf-only', `${IDENT}\n`),
-    identTemplate('ident-no-line-end', IDENT),
-    identTemplate('ident-overlong', `SSH-2.0-${'x'.repeat(260)}\r\n`),
-    identTemplate('ident-1.99', `SSH-1.99-${CLIENT_SOFTWARE}\r\n`),
-    identTemplate('ident-1.5', `SSH-1.5-${CLIENT_SOFTWARE}\r\n`),
-    identTemplate('ident-3.0', `SSH-3.0-${CLIENT_SOFTWARE}\r\n`),
-    { name: KEXINIT_PREFIX, bytes: kexinit, fields: kexinitFields(kexinit), lengthCovers: { field: 'packet.length', from: 4 } },
+    { name: 'ident', bytes: Buffer.from(ident, 'latin1'), fields: identFields(ident), cases: identVariants() },
+    { name: KEXINIT, bytes: kexinit, fields: kexinitFields(kexinit), lengthCovers: { field: 'packet.length', from: 4 } },
   ];
 }
 
@@ -128,15 +141,13 @@ function summary(s: ServerStream): string {
   return parts.join(', ');
 }
 
-function sshReaction(session: RawTcpSession, started: number): DeviceReaction {
-  const stream = readServerStream(session.received);
-  if (stream.invalid) return reactionOf(session, 'invalid', `not an SSH binary packet: ${stream.invalid}`, started);
-  if (stream.disconnect) {
-    return reactionOf(session, 'exception', `SSH_MSG_DISCONNECT reason ${stream.disconnect.reason}: ${stream.disconnect.description}`, started);
-  }
-  if (session.closed) return endReaction(session, started, 0, summary(stream));
-  if (session.received.length === 0) return reactionOf(session, 'timeout', 'nothing received', started);
-  return reactionOf(session, 'reply', `the server sent ${summary(stream)} and waits`, started);
+/** What the server's bytes mean: a DISCONNECT is its refusal, anything else an SSH answer (or not SSH). */
+function classifySsh(received: Buffer): Classification {
+  const stream = readServerStream(received);
+  if (stream.invalid) return { kind: 'invalid', detail: `not an SSH binary packet: ${stream.invalid}` };
+  if (stream.disconnect) return { kind: 'exception', detail: `SSH_MSG_DISCONNECT reason ${stream.disconnect.reason}: ${stream.disconnect.description}` };
+  if (!stream.identification && stream.text.length === 0) return { kind: 'invalid', detail: `no identification line (${received.length} bytes)` };
+  return { kind: 'reply', detail: summary(stream) };
 }
 
 const settled = (r: Buffer) => {
@@ -151,18 +162,10 @@ export const sshFuzzTarget: FuzzTargetFactory = (endpoint): FuzzTarget => ({
   params: {},
   templates: sshTemplates(),
   checkDescription: `identification ${IDENT} and a KEXINIT answered with the server's identification and KEXINIT`,
-  sendCase: (c, waitMs, signal) => withCaseSession(endpoint, waitMs, signal, async (session, started) => {
-    if (c.template.startsWith(KEXINIT_PREFIX)) {
-      session.send(Buffer.from(`${IDENT}\r\n`));
-      const ready = await session.until((r) => Boolean(readServerStream(r).identification), waitMs);
-      if (ready !== 'done') {
-        const what = sshReaction(session, started);
-        return { ...what, detail: `no identification from the server, the case was not sent: ${what.detail}` };
-      }
-    }
-    session.send(c.bytes);
-    await session.until(settled, waitMs);
-    return sshReaction(session, started);
+  sendCase: (c, waitMs, signal) => sendStreamCase(endpoint, c.bytes, {
+    waitMs, signal, classify: classifySsh, complete: settled,
+    // A KEXINIT means something only after the identification exchange.
+    ...(c.template === KEXINIT ? { preamble: { bytes: Buffer.from(`${IDENT}\r\n`), answered: (r: Buffer) => Boolean(readServerStream(r).identification), what: 'identification' } } : {}),
   }),
   async answersNormally(waitMs, signal): Promise<NormalCheck> {
     const deadline = AbortSignal.timeout(waitMs);

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { FieldSpec, FrameTemplate } from '../fuzz/grammar';
-import { endReaction, failedCheck, reactionOf, withCaseSession, type RawTcpSession } from '../fuzz/raw-tcp';
-import type { DeviceReaction, FuzzTarget, FuzzTargetFactory, NormalCheck } from '../fuzz/target';
+import { failedCheck } from '../fuzz/normal-check';
+import { param, type FuzzTarget, type FuzzTargetFactory, type NormalCheck } from '../fuzz/target';
+import { sendStreamCase, type Classification } from '../fuzz/transport';
 import { fullHandshake } from './handshake';
 import { PROTOCOL_VERSION } from './suites';
 import {
@@ -126,36 +127,28 @@ function firstRecord(received: Buffer): { type: number; body: Buffer } | 'invali
   }
 }
 
-function tlsReaction(session: RawTcpSession, started: number): DeviceReaction {
-  const first = firstRecord(session.received);
-  if (first === 'invalid') return reactionOf(session, 'invalid', 'not a TLS record', started);
-  if (first) {
-    const { kind, detail } = describeRecord(first);
-    return reactionOf(session, kind, detail, started);
-  }
-  if (session.closed) return endReaction(session, started, 0, session.received.length > 0 ? 'a partial record' : '');
-  return reactionOf(session, 'timeout', 'no complete TLS record', started);
+/** What the server's bytes mean: its first record (a ServerHello, an alert), or bytes that are not TLS. */
+function classifyTls(received: Buffer): Classification {
+  const first = firstRecord(received);
+  if (first === 'invalid') return { kind: 'invalid', detail: 'not a TLS record' };
+  if (!first) return { kind: 'invalid', detail: `an incomplete TLS record (${received.length} bytes)` };
+  return describeRecord(first);
 }
 
-export interface TlsFuzzParams {
-  /** SNI host name in the hellos and in the normal handshake (default: none in the handshake, "localhost" in the hellos). */
-  serverName?: string;
-}
-
-/** The TLS fuzz target: ClientHello cases on a connection each; the normal check is a full handshake (node:tls). */
+/**
+ * The TLS fuzz target: ClientHello cases on a connection each; the normal check is a full handshake (node:tls).
+ * Params: `serverName`, the SNI host name of the hellos and the handshake (default: "localhost" in the hellos, none
+ * in the handshake).
+ */
 export const tlsFuzzTarget: FuzzTargetFactory = (endpoint, params): FuzzTarget => {
-  const { serverName } = params as TlsFuzzParams;
+  const serverName = param(params, 'serverName', '') || undefined;
   return {
     protocol: 'tls',
     transport: 'tcp',
     params: serverName ? { serverName } : {},
     templates: tlsTemplates(serverName ?? 'localhost'),
     checkDescription: 'a full TLS handshake (node:tls, TLS 1.0 to 1.3)',
-    sendCase: (c, waitMs, signal) => withCaseSession(endpoint, waitMs, signal, async (session, started) => {
-      session.send(c.bytes);
-      await session.until((r) => firstRecord(r) !== undefined, waitMs);
-      return tlsReaction(session, started);
-    }),
+    sendCase: (c, waitMs, signal) => sendStreamCase(endpoint, c.bytes, { waitMs, signal, classify: classifyTls, complete: (r) => firstRecord(r) !== undefined }),
     async answersNormally(waitMs, signal): Promise<NormalCheck> {
       try {
         const result = await fullHandshake({ ...endpoint, ...(serverName ? { serverName } : {}) }, { signal, timeoutMs: waitMs });
