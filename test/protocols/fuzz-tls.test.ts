@@ -104,6 +104,9 @@ describe('TLS fuzz grammar (ClientHello)', function () {
         const campaign = await runTargetCampaign(target, { seed: 21, cases: 40, waitMs: 100 });
         expect(campaign.killer, JSON.stringify(campaign.killer)).to.equal(undefined);
         expect(campaign.cases).to.have.length(40);
+        // Every case reached the service (none was refused at connect), and it reacted in more than one way.
+        expect(campaign.cases.filter((c) => c.reaction.kind === 'connect-failed')).to.deep.equal([]);
+        expect(new Set(campaign.cases.map((c) => c.reaction.kind)).size).to.be.above(1);
       });
     }
   });

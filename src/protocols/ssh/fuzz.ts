@@ -93,6 +93,8 @@ interface ServerStream {
   text: string[];
   messages: number[];
   disconnect?: { reason: number; description: string };
+  /** A text line where a binary packet belongs: the server's refusal in words. */
+  refusal?: string;
   invalid?: string;
 }
 
@@ -112,7 +114,10 @@ function readServerStream(buf: Buffer): ServerStream {
   while (buf.length - pos >= 5) {
     const length = buf.readUInt32BE(pos);
     if (length < 5 || length > MAX_PACKET) {
-      out.invalid = `packet length ${length}`;
+      // OpenSSH answers a bad identification with a text line instead of a packet ("Protocol major versions differ.").
+      const rest = buf.subarray(pos, Math.min(buf.length, pos + 200));
+      if (rest.every((b) => b === 0x09 || b === 0x0a || b === 0x0d || (b >= 0x20 && b < 0x7f))) out.refusal = rest.toString('latin1').trim();
+      else out.invalid = `packet length ${length}`;
       return out;
     }
     if (buf.length - pos < 4 + length) return out;
@@ -146,6 +151,7 @@ function classifySsh(received: Buffer): Classification {
   const stream = readServerStream(received);
   if (stream.invalid) return { kind: 'invalid', detail: `not an SSH binary packet: ${stream.invalid}` };
   if (stream.disconnect) return { kind: 'exception', detail: `SSH_MSG_DISCONNECT reason ${stream.disconnect.reason}: ${stream.disconnect.description}` };
+  if (stream.refusal) return { kind: 'exception', detail: `text after the identification: ${JSON.stringify(stream.refusal)}` };
   if (!stream.identification && stream.text.length === 0) return { kind: 'invalid', detail: `no identification line (${received.length} bytes)` };
   return { kind: 'reply', detail: summary(stream) };
 }
