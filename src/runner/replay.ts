@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputRejected, TargetUnreachable, sleep } from '../sdk';
@@ -22,6 +23,8 @@ export interface CampaignLine {
   port: number;
   /** What the protocol's target factory needs to rebuild the target (absent in early Modbus records). */
   params?: Record<string, unknown>;
+  /** Secrets the case bytes carried (redacted in the records): name, SHA-256 and length of each. */
+  secrets?: { name: string; sha256: string; length: number }[];
   /** Early Modbus records kept the unit id here. */
   unitId?: number;
   seed: number;
@@ -40,6 +43,8 @@ export interface CaseLine {
   hex: string;
   reaction: { kind: string; detail: string; hex: string };
   stillAnswers: boolean;
+  /** Where each secret was replaced by '*' bytes in `hex`. */
+  redacted?: Record<string, number[]>;
 }
 
 export interface FoundCase {
@@ -96,15 +101,41 @@ export interface ReplayOptions {
   host?: string;
   waitMs?: number;
   recoveryMs?: number;
+  /** Values of the secrets the campaign's bytes carried (redacted in the run), by name. */
+  secrets?: Record<string, string>;
   signal: AbortSignal;
 }
 
 /** The campaign's target, rebuilt by its protocol's factory; InputRejected when no factory knows the protocol. */
-export function campaignTarget(campaign: CampaignLine, host: string): FuzzTarget {
+export function campaignTarget(campaign: CampaignLine, host: string, secrets: Record<string, string> = {}): FuzzTarget {
   const factory = Object.hasOwn(FUZZ_TARGETS, campaign.protocol) ? FUZZ_TARGETS[campaign.protocol] : undefined;
   if (!factory) throw new InputRejected(`replay of ${campaign.protocol} cases is not supported (known: ${Object.keys(FUZZ_TARGETS).join(', ')})`);
   const params = campaign.params ?? (campaign.unitId !== undefined ? { unitId: campaign.unitId } : {});
-  return factory({ host, port: campaign.port }, params);
+  return factory({ host, port: campaign.port }, { ...params, ...secrets });
+}
+
+/**
+ * The secrets the campaign's bytes carried, from `given` (name -> value), each checked against the SHA-256 the
+ * run recorded; InputRejected (exit 3, nothing sent) when one is missing or different.
+ */
+export function campaignSecrets(campaign: CampaignLine, given: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of campaign.secrets ?? []) {
+    const value = given[s.name];
+    if (value === undefined) throw new InputRejected(`the case's bytes carry the profile's ${s.name} (redacted in the run): give it with --secret ${s.name}=ENV_VAR`);
+    if (createHash('sha256').update(Buffer.from(value, 'latin1')).digest('hex') !== s.sha256) throw new InputRejected(`the ${s.name} given is not the one the run used (SHA-256 differs)`);
+    out[s.name] = value;
+  }
+  return out;
+}
+
+/** The case's bytes with each redacted secret put back where the record says it was. */
+export function restoredBytes(record: CaseLine, secrets: Record<string, string>): Buffer {
+  const bytes = Buffer.from(record.hex.replace(/\s+/g, ''), 'hex');
+  for (const [name, offsets] of Object.entries(record.redacted ?? {})) {
+    for (const at of offsets) Buffer.from(secrets[name], 'latin1').copy(bytes, at);
+  }
+  return bytes;
 }
 
 /**
@@ -118,9 +149,10 @@ export async function replayCase(runDir: string, found: FoundCase, options: Repl
   if (!scope.map(normalizeHost).includes(normalizeHost(host))) {
     throw new InputRejected(`${host} is not a host of the run's profile (${scope.join(', ') || 'none'})`);
   }
-  const target = campaignTarget(found.campaign, host);
+  const secrets = campaignSecrets(found.campaign, options.secrets ?? {});
+  const target = campaignTarget(found.campaign, host, secrets);
   const port = found.campaign.port;
-  const bytes = Buffer.from(found.record.hex.replace(/\s+/g, ''), 'hex');
+  const bytes = restoredBytes(found.record, secrets);
   const waitMs = options.waitMs ?? found.campaign.waitMs;
   const recoveryMs = options.recoveryMs ?? found.campaign.recoveryMs;
   // The same guard as a run: nothing leaves this process for a host outside the profile.

@@ -2,6 +2,7 @@ import {
   EssentialFunctionLost, MissingInput, ProtocolViolation, TargetTimeout, TargetUnreachable, defineProbe, finding, hex, judge,
   type Finding, type Judgement, type ProbeContext, type ProbeDefinition, type ProbeResult, type ServiceProtocol, type ServiceUnderTest,
 } from '../../sdk';
+import { createHash } from 'node:crypto';
 import { FUZZ_CEILINGS, effectiveCaps, runCampaign, type CampaignResult } from './campaign';
 import { generateCases, type FuzzCase } from './grammar';
 import type { DeviceReaction, FuzzTarget } from './target';
@@ -59,6 +60,22 @@ export interface CaseRecord {
   /** The normal request after the case was answered (within recoveryMs). */
   stillAnswers: boolean;
   recoveredAfterMs?: number;
+  /** Where a secret of the target (by name) was replaced by '*' bytes in `hex`. */
+  redacted?: Record<string, number[]>;
+}
+
+/** Replaces every occurrence of each secret by '*' bytes; returns the bytes and where each was. */
+export function redactSecrets(bytes: Buffer, secrets: FuzzTarget['secrets']): { bytes: Buffer; redacted?: Record<string, number[]> } {
+  const out = Buffer.from(bytes);
+  const redacted: Record<string, number[]> = {};
+  for (const { name, value } of secrets ?? []) {
+    if (value.length === 0) continue;
+    for (let at = out.indexOf(value); at >= 0; at = out.indexOf(value, at + value.length)) {
+      out.fill(0x2a, at, at + value.length);
+      (redacted[name] ??= []).push(at);
+    }
+  }
+  return Object.keys(redacted).length > 0 ? { bytes: out, redacted } : { bytes: out };
 }
 
 /** How the probe names things in findings and reasons. */
@@ -90,14 +107,17 @@ export async function runFuzzCampaign<I extends FuzzInputs>(ctx: ProbeContext<I>
   const caseId = (c: FuzzCase) => `${target.protocol}-${service.port}-s${inputs.seed}-${String(c.index).padStart(4, '0')}`;
   const file = ctx.evidence.append(CASES_FILE, JSON.stringify({
     type: 'campaign', probe: wording.probe, protocol: target.protocol, transport: target.transport, host: service.host, port: service.port,
-    params: target.params, seed: inputs.seed, caps, ceilings: FUZZ_CEILINGS, waitMs: inputs.waitMs, recoveryMs: inputs.recoveryMs,
+    params: target.params, ...(target.secrets?.length ? { secrets: target.secrets.map((x) => ({ name: x.name, sha256: sha256Hex(x.value), length: x.value.length })) } : {}),
+    seed: inputs.seed, caps, ceilings: FUZZ_CEILINGS, waitMs: inputs.waitMs, recoveryMs: inputs.recoveryMs,
     check: target.checkDescription, planned: cases.length,
   }));
   const records: CaseRecord[] = [];
   const record = (c: FuzzCase, rest: Pick<CaseRecord, 'reaction' | 'monitor' | 'stillAnswers' | 'recoveredAfterMs'>) => {
+    const sent = redactSecrets(c.bytes, target.secrets);
+    const reaction: CaseRecord['reaction'] = rest.reaction.kind !== 'function-lost' && rest.reaction.hex ? { ...rest.reaction, hex: hex(redactSecrets(Buffer.from(rest.reaction.hex.replace(/\s+/g, ''), 'hex'), target.secrets).bytes) } : rest.reaction;
     const r: CaseRecord = {
       type: 'case', id: caseId(c), seed: inputs.seed, index: c.index, template: c.template, field: c.field, mutation: c.mutation,
-      hex: hex(c.bytes), at: new Date().toISOString(), ...rest,
+      hex: hex(sent.bytes), at: new Date().toISOString(), ...rest, reaction, ...(sent.redacted ? { redacted: sent.redacted } : {}),
     };
     if (r.recoveredAfterMs === undefined) delete r.recoveredAfterMs;
     records.push(r);
@@ -130,6 +150,8 @@ export async function runFuzzCampaign<I extends FuzzInputs>(ctx: ProbeContext<I>
   }
   return verdict(ctx, wording, { file, records, result, lostDuring, caps, planned: cases.length });
 }
+
+const sha256Hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** Connect errors that mean nothing listens there (a reset or a failed TLS handshake is a protocol problem). */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'EHOSTDOWN']);

@@ -46,6 +46,12 @@ export interface FuzzTarget {
   sendCase(c: { bytes: Buffer; template: string }, waitMs: number, signal: AbortSignal): Promise<DeviceReaction>;
   /** The normal request, on a new connection; a refused connection is `{ok: false, kind: 'connect-failed'}`. */
   answersNormally(waitMs: number, signal: AbortSignal): Promise<NormalCheck>;
+  /**
+   * Profile secrets the case bytes carry (an SNMP community): the records show each as '*' bytes with its
+   * offsets, the campaign line its SHA-256 only; replay asks for the value (and passes it as the param of
+   * that name to the factory).
+   */
+  secrets?: { name: string; value: Buffer }[];
 }
 
 export type FuzzTargetFactory = (endpoint: { host: string; port: number }, params: Record<string, unknown>) => FuzzTarget;
