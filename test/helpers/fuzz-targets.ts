@@ -1,6 +1,14 @@
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { generateCases, runCampaign, systematicCases, type FrameTemplate, type FuzzCase } from '../../src/protocols/fuzz';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Writable } from 'node:stream';
+import { replayCommand } from '../../src/cli/replay';
+import { profileFromObject } from '../../src/profile';
+import { CASES_FILE, generateCases, runCampaign, systematicCases, type CaseRecord, type FrameTemplate, type FuzzCase } from '../../src/protocols/fuzz';
+import { runAssessment } from '../../src/runner/run';
 import type { DeviceReaction, FuzzTarget, NormalCheck } from '../../src/protocols/fuzz/target';
 
 export interface TargetCampaign {
@@ -101,4 +109,50 @@ export function expectFieldsMutatedInPlace(t: FrameTemplate): void {
       expect(rest(c.bytes).equals(rest(t.bytes)), c.mutation).to.equal(true);
     }
   }
+}
+
+export interface AssessedFuzz {
+  runDir: string;
+  attempt: { probe: string; status: string; message?: string; observations: Record<string, unknown>; findings: { code: string }[]; outcomes: { requirement: string; verdict: string }[] };
+  /** The attempt's own CR 3.5 outcome (the run's row also needs other evidence at most SLs). */
+  requirement: string | undefined;
+  campaign: Record<string, unknown>;
+  cases: CaseRecord[];
+  /** `iacs-probe replay <run-dir> <case-id> --allow destructive`, in this process: exit code and output. */
+  replay(caseId: string): Promise<{ code: number; out: string }>;
+  remove(): void;
+}
+
+/**
+ * A whole run of one fuzz probe (the runner, the evidence folder, report.json) against one declared service,
+ * destructive allowed by the profile and the options, as a lab would run it.
+ */
+export async function assessFuzz(probeId: string, service: Record<string, unknown> & { port: number; protocol: string }, inputs: Record<string, unknown>): Promise<AssessedFuzz> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-fuzz-run-'));
+  const runDir = path.join(dir, 'run');
+  const profile = profileFromObject({
+    apiVersion: 'iacs-probe/v1', component: { name: 'fuzz peer', types: ['embedded'], slTarget: 1 },
+    targets: [{ host: '127.0.0.1', services: [service] }],
+    allow: ['passive', 'active', 'intrusive', 'destructive'],
+  }, 'inline');
+  await runAssessment(profile, { out: runDir, only: [probeId], allow: ['destructive'], probeInputs: { [probeId]: inputs } });
+  const report = JSON.parse(fs.readFileSync(path.join(runDir, 'report.json'), 'utf8')) as {
+    attempts: AssessedFuzz['attempt'][];
+  };
+  const attempt = report.attempts.find((a) => a.probe === probeId)!;
+  const file = execFileSync('find', [path.join(runDir, 'evidence'), '-name', CASES_FILE]).toString().trim();
+  const lines = file ? fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string }) : [];
+  return {
+    runDir, attempt,
+    requirement: attempt.outcomes.find((o) => o.requirement === 'CR 3.5')?.verdict,
+    campaign: (lines[0] ?? {}) as Record<string, unknown>,
+    cases: lines.filter((l) => l.type === 'case') as CaseRecord[],
+    async replay(caseId) {
+      let out = '';
+      const sink = new Writable({ write(chunk, _encoding, done) { out += String(chunk); done(); } });
+      const code = await replayCommand([runDir, caseId, '--allow', 'destructive'], { out: sink, err: sink });
+      return { code, out };
+    },
+    remove: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
 }

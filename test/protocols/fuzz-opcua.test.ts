@@ -4,7 +4,7 @@ import { opcuaFuzzTarget, opcuaTemplates } from '../../src/protocols/opcua/fuzz'
 import { asCase, casesAround, dyingProxy, expectFieldsMutatedInPlace, runTargetCampaign } from '../helpers/fuzz-targets';
 import { startOpcua, startSampleServer, type StartedOpcua } from '../helpers/opcua';
 import { requirePeer } from '../helpers/peers';
-import { tsharkFields } from '../helpers/tshark';
+import { tsharkFields } from '../helpers/fuzz';
 
 const URL = 'opc.tcp://127.0.0.1:4840';
 const [HEL, OPN] = opcuaTemplates(URL);
@@ -29,13 +29,13 @@ describe('OPC UA fuzz grammar (Hello and OpenSecureChannel)', function () {
     requirePeer(this, 'text2pcap');
     const hello = ['opcua.transport.type', 'opcua.transport.chunk', 'opcua.transport.size', 'opcua.transport.ver', 'opcua.transport.rbs', 'opcua.transport.sbs',
       'opcua.transport.mms', 'opcua.transport.mcc', 'opcua.transport.endpoint', '_ws.expert.message'];
-    const rows = tsharkFields([HEL.bytes, caseOf(HEL, 'hel.receive-buffer-size = 8191 ').bytes], 4840, hello);
+    const rows = tsharkFields([HEL.bytes, caseOf(HEL, 'hel.receive-buffer-size = 8191 ').bytes], '-T', 4840, hello);
     expect(rows[0]).to.deep.equal(['HEL', 'F', String(HEL.bytes.length), '0', '65535', '65535', '0', '0', URL, '']);
     expect(rows[1][4]).to.equal('8191');
     const open = ['opcua.transport.type', 'opcua.transport.size', 'opcua.transport.scid', 'opcua.security.spu', 'opcua.security.seq', 'opcua.security.rqid',
       'opcua.servicenodeid.numeric', 'opcua.ClientProtocolVersion', 'opcua.SecurityTokenRequestType', 'opcua.MessageSecurityMode', 'opcua.RequestedLifetime',
       '_ws.expert.message'];
-    const [opn, badMode] = tsharkFields([OPN.bytes, caseOf(OPN, 'opn.security-mode = 4 ').bytes], 4840, open);
+    const [opn, badMode] = tsharkFields([OPN.bytes, caseOf(OPN, 'opn.security-mode = 4 ').bytes], '-T', 4840, open);
     expect(opn).to.deep.equal(['OPN', String(OPN.bytes.length), '0', 'http://opcfoundation.org/UA/SecurityPolicy#None', '1', '1', '446', '0', '0x00000000', '0x00000001', '600000', '']);
     expect(badMode[9]).to.equal('0x00000004');
   });

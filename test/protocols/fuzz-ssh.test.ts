@@ -6,7 +6,7 @@ import { asCase, casesAround, dyingProxy, expectFieldsMutatedInPlace, runTargetC
 import { requirePeer } from '../helpers/peers';
 import { postureWith } from '../helpers/postures';
 import { HARDENED_SSHD, startSshd, type Sshd } from '../helpers/sshd';
-import { tsharkFields } from '../helpers/tshark';
+import { tsharkFields } from '../helpers/fuzz';
 
 const [IDENT, KEXINIT] = sshTemplates();
 const caseOf = (t: FrameTemplate, prefix: string) => systematicCases(t).find((c) => c.mutation.startsWith(prefix))!;
@@ -20,7 +20,7 @@ describe('SSH fuzz grammar (identification and KEXINIT)', function () {
     const fields = ['ssh.protocol', 'ssh.packet_length', 'ssh.padding_length', 'ssh.message_code', 'ssh.kex_algorithms_length', 'ssh.kex_algorithms',
       'ssh.server_host_key_algorithms_length', 'ssh.first_kex_packet_follows', '_ws.expert.message'];
     // The identification first: tshark's SSH dissector reads binary packets only after it.
-    const [ident, kexinit] = tsharkFields([IDENT.bytes, KEXINIT.bytes], 22, fields);
+    const [ident, kexinit] = tsharkFields([IDENT.bytes, KEXINIT.bytes], '-T', 22, fields);
     expect(ident[0]).to.equal('SSH-2.0-iacs_probe');
     const kexLength = KEXINIT.bytes.readUInt32BE(22);
     expect(kexinit.slice(1, 8)).to.deep.equal([
@@ -28,7 +28,7 @@ describe('SSH fuzz grammar (identification and KEXINIT)', function () {
       String(KEXINIT.bytes.readUInt32BE(26 + kexLength)), '0',
     ]);
     expect(kexinit[8]).to.equal('');
-    const mutated = tsharkFields([IDENT.bytes, caseOf(KEXINIT, 'first-kex-packet-follows = 1 ').bytes, caseOf(KEXINIT, 'message.code = 21 ').bytes], 22, fields);
+    const mutated = tsharkFields([IDENT.bytes, caseOf(KEXINIT, 'first-kex-packet-follows = 1 ').bytes, caseOf(KEXINIT, 'message.code = 21 ').bytes], '-T', 22, fields);
     expect(mutated[1][7]).to.equal('1');
     expect(mutated[2][3]).to.equal('21');
   });

@@ -6,7 +6,7 @@ import { asCase, casesAround, dyingProxy, expectFieldsMutatedInPlace, runTargetC
 import { hardenedOpensslServer, type OpensslServer } from '../helpers/openssl-server';
 import { findExecutable, requirePeer } from '../helpers/peers';
 import { postureWith } from '../helpers/postures';
-import { tsharkFields } from '../helpers/tshark';
+import { tsharkFields } from '../helpers/fuzz';
 
 const [TLS12, TLS13] = tlsTemplates('localhost');
 const caseOf = (t: FrameTemplate, prefix: string) => systematicCases(t).find((c) => c.mutation.startsWith(prefix))!;
@@ -24,7 +24,7 @@ describe('TLS fuzz grammar (ClientHello)', function () {
       '_ws.expert.message',
     ];
     // One TCP stream per ClientHello: tshark's TLS dissector keeps state per conversation.
-    const rows = [TLS12, TLS13, caseOf(TLS13, 'handshake.length = 0 '), caseOf(TLS13, 'supported-versions[0] = 32540')].map((f) => tsharkFields([f.bytes], 443, fields)[0]);
+    const rows = [TLS12, TLS13, caseOf(TLS13, 'handshake.length = 0 '), caseOf(TLS13, 'supported-versions[0] = 32540')].map((f) => tsharkFields([f.bytes], '-T', 443, fields)[0]);
     const recordLength = (t: FrameTemplate) => String(t.bytes.length - 5);
     const handshakeLength = (t: FrameTemplate) => String(t.bytes.length - 9);
     expect(rows[0].slice(0, 13)).to.deep.equal(['22', '0x0301', recordLength(TLS12), '1', handshakeLength(TLS12), '0x0303', '32', String(2 * 14), '1', 'localhost', '', '', '']);

@@ -36,6 +36,10 @@ export interface StreamCaseOptions {
   preamble?: { bytes: Buffer; answered: (received: Buffer) => boolean; what: string };
 }
 
+/** Host and port only: a declared service carries `tls: true` for https, and a ClientHello or an SSH line
+ * must not be sent inside a TLS connection of the harness's own. */
+export const plain = (endpoint: { host: string; port: number }): StreamEndpoint => ({ host: endpoint.host, port: endpoint.port });
+
 type Ending = 'complete' | 'closed' | 'reset' | 'quiet';
 
 /**

@@ -1,7 +1,7 @@
 import type { FieldSpec, FrameTemplate } from '../fuzz/grammar';
 import { failedCheck } from '../fuzz/normal-check';
 import { param, type FuzzTarget, type FuzzTargetFactory, type NormalCheck } from '../fuzz/target';
-import { sendStreamCase, type Classification } from '../fuzz/transport';
+import { plain, sendStreamCase, type Classification } from '../fuzz/transport';
 import { discoverEndpoints, targetUrl } from './client';
 import { POLICY_URI_PREFIX } from './names';
 
@@ -190,7 +190,7 @@ export const opcuaFuzzTarget: FuzzTargetFactory = (endpoint, params): FuzzTarget
     sendCase: (c, waitMs, signal) => {
       // An OPN means something only on a connection whose Hello was acknowledged.
       const opn = c.template.startsWith('opn');
-      return sendStreamCase(endpoint, c.bytes, {
+      return sendStreamCase(plain(endpoint), c.bytes, {
         waitMs, signal, classify: classifyOpcua, complete: answered(opn ? 2 : 1),
         ...(opn ? { preamble: { bytes: helloMessage(url), answered: isAck, what: 'Hello' } } : {}),
       });

@@ -3,7 +3,7 @@ import type { FieldSpec, FrameTemplate } from '../fuzz/grammar';
 import type { TemplateCase } from '../fuzz/grammar';
 import { failedCheck } from '../fuzz/normal-check';
 import type { FuzzTarget, FuzzTargetFactory, NormalCheck } from '../fuzz/target';
-import { sendStreamCase, type Classification } from '../fuzz/transport';
+import { plain, sendStreamCase, type Classification } from '../fuzz/transport';
 import { CLIENT_OFFER, CLIENT_SOFTWARE, MSG, encodeKexInit, exchangeHello } from './kexinit';
 import { WireReader, packet } from './wire';
 
@@ -168,7 +168,7 @@ export const sshFuzzTarget: FuzzTargetFactory = (endpoint): FuzzTarget => ({
   params: {},
   templates: sshTemplates(),
   checkDescription: `identification ${IDENT} and a KEXINIT answered with the server's identification and KEXINIT`,
-  sendCase: (c, waitMs, signal) => sendStreamCase(endpoint, c.bytes, {
+  sendCase: (c, waitMs, signal) => sendStreamCase(plain(endpoint), c.bytes, {
     waitMs, signal, classify: classifySsh, complete: settled,
     // A KEXINIT means something only after the identification exchange.
     ...(c.template === KEXINIT ? { preamble: { bytes: Buffer.from(`${IDENT}\r\n`), answered: (r: Buffer) => Boolean(readServerStream(r).identification), what: 'identification' } } : {}),

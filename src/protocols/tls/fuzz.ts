@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FieldSpec, FrameTemplate } from '../fuzz/grammar';
 import { failedCheck } from '../fuzz/normal-check';
 import { param, type FuzzTarget, type FuzzTargetFactory, type NormalCheck } from '../fuzz/target';
-import { sendStreamCase, type Classification } from '../fuzz/transport';
+import { plain, sendStreamCase, type Classification } from '../fuzz/transport';
 import { fullHandshake } from './handshake';
 import { PROTOCOL_VERSION } from './suites';
 import {
@@ -148,7 +148,7 @@ export const tlsFuzzTarget: FuzzTargetFactory = (endpoint, params): FuzzTarget =
     params: serverName ? { serverName } : {},
     templates: tlsTemplates(serverName ?? 'localhost'),
     checkDescription: 'a full TLS handshake (node:tls, TLS 1.0 to 1.3)',
-    sendCase: (c, waitMs, signal) => sendStreamCase(endpoint, c.bytes, { waitMs, signal, classify: classifyTls, complete: (r) => firstRecord(r) !== undefined }),
+    sendCase: (c, waitMs, signal) => sendStreamCase(plain(endpoint), c.bytes, { waitMs, signal, classify: classifyTls, complete: (r) => firstRecord(r) !== undefined }),
     async answersNormally(waitMs, signal): Promise<NormalCheck> {
       try {
         const result = await fullHandshake({ ...endpoint, ...(serverName ? { serverName } : {}) }, { signal, timeoutMs: waitMs });
