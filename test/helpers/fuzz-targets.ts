@@ -50,10 +50,11 @@ export function casesAround(t: FrameTemplate, c: { bytes: Buffer }, before: numb
 
 /**
  * A deceptive device: a TCP proxy in front of a real server that dies — closes every connection and stops
- * listening — as soon as a client sends `killer` (anywhere in a connection's stream). Until then it passes
+ * listening — as soon as a client sends `killer` (anywhere in a connection's stream; a function when the killing
+ * case depends on the proxy's own port). Until then it passes
  * everything through, so the real server's answers make it look healthy.
  */
-export async function dyingProxy(upstream: { host: string; port: number }, killer: Buffer): Promise<{ port: number; died(): boolean; close(): Promise<void> }> {
+export async function dyingProxy(upstream: { host: string; port: number }, killer: Buffer | (() => Buffer)): Promise<{ port: number; died(): boolean; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   let dead = false;
   const server = net.createServer((client) => {
@@ -62,7 +63,8 @@ export async function dyingProxy(upstream: { host: string; port: number }, kille
     let seen = Buffer.alloc(0);
     client.on('data', (chunk: Buffer) => {
       seen = Buffer.concat([seen, chunk]);
-      if (seen.includes(killer)) {
+      const bytes = typeof killer === 'function' ? killer() : killer;
+      if (bytes.length > 0 && seen.includes(bytes)) {
         dead = true;
         server.close();
         for (const s of sockets) s.destroy();

@@ -186,7 +186,7 @@ export const opcuaFuzzTarget: FuzzTargetFactory = (endpoint, params): FuzzTarget
     transport: 'tcp',
     params: path ? { path } : {},
     templates: opcuaTemplates(url),
-    checkDescription: `Hello/Acknowledge, OpenSecureChannel (None) and GetEndpoints on ${url} (node-opcua client)`,
+    checkDescription: `(Hello/Acknowledge, OpenSecureChannel with SecurityPolicy None, GetEndpoints on ${url}; node-opcua client)`,
     sendCase: (c, waitMs, signal) => {
       // An OPN means something only on a connection whose Hello was acknowledged.
       const opn = c.template.startsWith('opn');

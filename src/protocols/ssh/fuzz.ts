@@ -167,7 +167,7 @@ export const sshFuzzTarget: FuzzTargetFactory = (endpoint): FuzzTarget => ({
   transport: 'tcp',
   params: {},
   templates: sshTemplates(),
-  checkDescription: `identification ${IDENT} and a KEXINIT answered with the server's identification and KEXINIT`,
+  checkDescription: `(${IDENT} and a KEXINIT; the server's identification and KEXINIT expected)`,
   sendCase: (c, waitMs, signal) => sendStreamCase(plain(endpoint), c.bytes, {
     waitMs, signal, classify: classifySsh, complete: settled,
     // A KEXINIT means something only after the identification exchange.
@@ -176,7 +176,8 @@ export const sshFuzzTarget: FuzzTargetFactory = (endpoint): FuzzTarget => ({
   async answersNormally(waitMs, signal): Promise<NormalCheck> {
     const deadline = AbortSignal.timeout(waitMs);
     try {
-      const hello = await exchangeHello({ ...endpoint, signal: AbortSignal.any([signal, deadline]) });
+      // Text that is not an identification ends the check before the deadline: another protocol, not a slow server.
+      const hello = await exchangeHello({ host: endpoint.host, port: endpoint.port, signal: AbortSignal.any([signal, deadline]), preBannerGraceMs: Math.max(50, waitMs / 2) });
       if (hello.kexinit) return { ok: true, kind: 'reply', detail: `${hello.identification.raw} with KEXINIT (${hello.kexinit.kex.length} kex methods)` };
       return { ok: false, kind: 'reply', detail: `${hello.identification.raw} sent no KEXINIT (SSH-1 only)` };
     } catch (err) {

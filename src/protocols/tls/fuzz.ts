@@ -147,7 +147,7 @@ export const tlsFuzzTarget: FuzzTargetFactory = (endpoint, params): FuzzTarget =
     transport: 'tcp',
     params: serverName ? { serverName } : {},
     templates: tlsTemplates(serverName ?? 'localhost'),
-    checkDescription: 'a full TLS handshake (node:tls, TLS 1.0 to 1.3)',
+    checkDescription: '(node:tls, TLS 1.0 to 1.3, any certificate)',
     sendCase: (c, waitMs, signal) => sendStreamCase(plain(endpoint), c.bytes, { waitMs, signal, classify: classifyTls, complete: (r) => firstRecord(r) !== undefined }),
     async answersNormally(waitMs, signal): Promise<NormalCheck> {
       try {
