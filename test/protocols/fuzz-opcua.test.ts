@@ -13,12 +13,18 @@ const caseOf = (t: FrameTemplate, prefix: string) => systematicCases(t).find((c)
 /**
  * Cases with bytes beyond the message size they declare. node-opcua 2.182 reads those bytes as the next chunk's
  * header and, when it announces a chunk above its limit, its PacketAssembler throws outside any handler: the
- * server process dies. That is a finding (docs/robustness.md), shown once below; the campaigns that check
- * everything else leave these cases out, as the emulator's hardened posture runs node-opcua in this process.
+ * server process dies. That is a finding (docs/robustness.md), shown below with a second one (an opaque NodeId as
+ * the OPN's type id); the campaigns that check everything else leave the first class out, and their seeds
+ * happen to avoid the second (asserted), as the emulator's hardened posture runs node-opcua in this process.
  */
 const overrunsMessage = (b: Buffer) => b.length >= 8 && b.length > b.readUInt32LE(4);
-const campaignCases = (templates: FrameTemplate[], seed: number, n: number) =>
-  generateCases(templates, seed, 3 * n).filter((c) => !overrunsMessage(c.bytes)).slice(0, n).map((c, index) => ({ ...c, index }));
+const TYPE_ID_AT = OPN.fields.find((f) => f.name === 'opn.type-id.encoding')!.offset;
+const opaqueTypeId = (c: { template: string; bytes: Buffer }) => c.template === 'opn-none' && c.bytes[TYPE_ID_AT] === 0x05;
+function campaignCases(templates: FrameTemplate[], seed: number, n: number) {
+  const cases = generateCases(templates, seed, 3 * n).filter((c) => !overrunsMessage(c.bytes)).slice(0, n).map((c, index) => ({ ...c, index }));
+  expect(cases.filter(opaqueTypeId).map((c) => c.mutation), 'this seed reaches the opaque-NodeId crash').to.deep.equal([]);
+  return cases;
+}
 const KILLER = 'extended by 16 bytes of 0xff (length field unchanged)';
 
 describe('OPC UA fuzz grammar (Hello and OpenSecureChannel)', function () {
@@ -129,6 +135,22 @@ describe('OPC UA fuzz grammar (Hello and OpenSecureChannel)', function () {
       await target.sendCase(killer, 1000, signal);
       await new Promise((r) => setTimeout(r, 300));
       expect(await target.answersNormally(2000, signal)).to.include({ ok: false });
+    });
+
+    it('finding: a fresh weak emulator\'s OPC UA also dies on an OpenSecureChannel whose request type id is a ByteString NodeId', async () => {
+      const fresh = await startOpcua('weak');
+      try {
+        const target = opcuaFuzzTarget({ host: '127.0.0.1', port: fresh.port }, {});
+        const signal = new AbortController().signal;
+        expect((await target.answersNormally(3000, signal)).ok).to.equal(true);
+        const killer = caseOf(target.templates[1], 'opn.type-id.encoding = 5 ');
+        // The Hello is acknowledged; the OPN with NodeId encoding 5 (ByteString) ends the server process.
+        expect((await target.sendCase(killer, 1000, signal)).detail).to.match(/^ACK \(28 bytes\)/);
+        await new Promise((r) => setTimeout(r, 300));
+        expect(await target.answersNormally(2000, signal)).to.include({ ok: false, kind: 'connect-failed' });
+      } finally {
+        await fresh.emulator.close();
+      }
     });
   });
 });
