@@ -11,7 +11,10 @@ export interface FieldSpec {
   /** "mbap.length", "pdu.quantity", ... (recorded with each case). */
   name: string;
   offset: number;
-  size: 1 | 2;
+  /** Bytes: 3 is TLS's uint24, 4 SSH's uint32 and OPC UA's UInt32/Int32. */
+  size: 1 | 2 | 3 | 4;
+  /** Byte order of multi-byte fields: network order unless set (OPC UA's binary encoding is little-endian). */
+  littleEndian?: boolean;
   kind: FieldKind;
   /** The range the protocol allows (boundaries are tried on both sides). */
   min?: number;
@@ -55,15 +58,16 @@ export interface FuzzCase {
 
 type Draft = Omit<FuzzCase, 'index'>;
 
-const fieldMax = (f: FieldSpec) => (f.size === 1 ? 0xff : 0xffff);
+const fieldMax = (f: FieldSpec) => 2 ** (8 * f.size) - 1;
 
 function read(b: Buffer, f: FieldSpec): number {
-  return f.size === 1 ? b.readUInt8(f.offset) : b.readUInt16BE(f.offset);
+  return f.littleEndian ? b.readUIntLE(f.offset, f.size) : b.readUIntBE(f.offset, f.size);
 }
 
 function write(b: Buffer, f: FieldSpec, v: number): void {
-  if (f.size === 1) b.writeUInt8(v & 0xff, f.offset);
-  else b.writeUInt16BE(v & 0xffff, f.offset);
+  const value = v % (fieldMax(f) + 1);
+  if (f.littleEndian) b.writeUIntLE(value, f.offset, f.size);
+  else b.writeUIntBE(value, f.offset, f.size);
 }
 
 /** The values that break handling of a field of this kind, each with why it is there. */
@@ -71,7 +75,7 @@ export function boundaryValues(f: FieldSpec): { value: number; why: string }[] {
   const top = fieldMax(f);
   const out: { value: number; why: string }[] = [
     { value: 0, why: 'zero' }, { value: 1, why: 'one' }, { value: top, why: 'all ones' }, { value: top - 1, why: 'all ones - 1' },
-    { value: f.size === 1 ? 0x80 : 0x8000, why: 'sign bit' }, { value: f.size === 1 ? 0x7f : 0x7fff, why: 'largest signed' },
+    { value: (top + 1) / 2, why: 'sign bit' }, { value: (top + 1) / 2 - 1, why: 'largest signed' },
   ];
   if (f.min !== undefined) out.push({ value: f.min, why: 'min' }, { value: f.min - 1, why: 'min-1' });
   if (f.max !== undefined) out.push({ value: f.max, why: 'max' }, { value: f.max + 1, why: 'max+1' });

@@ -5,3 +5,4 @@ export * from './campaign';
 export * from './target';
 export * from './transport';
 export * from './probe';
+export * from './normal-check';

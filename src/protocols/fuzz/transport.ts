@@ -28,7 +28,17 @@ export interface StreamCaseOptions {
   complete?: (received: Buffer) => boolean;
   /** Stop reading after this many bytes (default 64 KiB). */
   maxBytes?: number;
+  /**
+   * Sent first, for cases that only mean something inside a started session (an SSH KEXINIT after the
+   * identification, an OPC UA OpenSecureChannel after Hello/Acknowledge): the case follows once `answered` holds
+   * for what came back. `classify` and `complete` still see everything received on the connection.
+   */
+  preamble?: { bytes: Buffer; answered: (received: Buffer) => boolean; what: string };
 }
+
+/** Host and port only: a declared service carries `tls: true` for https, and a ClientHello or an SSH line
+ * must not be sent inside a TLS connection of the harness's own. */
+export const plain = (endpoint: { host: string; port: number }): StreamEndpoint => ({ host: endpoint.host, port: endpoint.port });
 
 type Ending = 'complete' | 'closed' | 'reset' | 'quiet';
 
@@ -47,6 +57,8 @@ export function sendStreamCase(endpoint: StreamEndpoint, bytes: Buffer, options:
       ? tls.connect({ host: endpoint.host, port: endpoint.port, rejectUnauthorized: false, minVersion: 'TLSv1', ciphers: 'ALL:@SECLEVEL=0' })
       : net.connect({ host: endpoint.host, port: endpoint.port });
     const chunks: Buffer[] = [];
+    const { preamble } = options;
+    let caseSent = !preamble;
     let connected = false;
     let finished = false;
     let timer = setTimeout(() => done({ connectFailed: `no connection within ${Math.max(waitMs, 1000)} ms` }), Math.max(waitMs, 1000));
@@ -59,7 +71,8 @@ export function sendStreamCase(endpoint: StreamEndpoint, bytes: Buffer, options:
       if (typeof how === 'object' && 'error' in how) return reject(how.error);
       const elapsedMs = Date.now() - started;
       if (typeof how === 'object') return resolve({ kind: 'connect-failed', hex: '', detail: how.connectFailed, elapsedMs, ...(how.code ? { code: how.code } : {}) });
-      return resolve(reaction(Buffer.concat(chunks).subarray(0, maxBytes), how, waitMs, elapsedMs, options.classify));
+      const r = reaction(Buffer.concat(chunks).subarray(0, maxBytes), how, waitMs, elapsedMs, options.classify);
+      return resolve(caseSent ? r : { ...r, detail: `the case was not sent (no answer to the ${preamble?.what}): ${r.detail}` });
     };
     const onAbort = () => done({ error: signal.reason });
     signal.addEventListener('abort', onAbort, { once: true });
@@ -67,12 +80,18 @@ export function sendStreamCase(endpoint: StreamEndpoint, bytes: Buffer, options:
       connected = true;
       clearTimeout(timer);
       timer = setTimeout(() => done('quiet'), waitMs);
-      socket.write(bytes, () => undefined);
+      socket.write(preamble ? preamble.bytes : bytes, () => undefined);
     });
     socket.on('data', (d: Buffer) => {
       chunks.push(d);
       const received = Buffer.concat(chunks);
-      if (received.length >= maxBytes || options.complete?.(received)) done('complete');
+      if (!caseSent && preamble?.answered(received)) {
+        caseSent = true;
+        clearTimeout(timer);
+        timer = setTimeout(() => done('quiet'), waitMs);
+        socket.write(bytes, () => undefined);
+      }
+      if (received.length >= maxBytes || (caseSent && options.complete?.(received))) done('complete');
     });
     socket.once('end', () => done('closed'));
     socket.once('close', () => done('closed'));

@@ -102,8 +102,8 @@ export function encodeKexInit(lists: KexInitLists, cookie: Buffer = randomBytes(
   ]);
 }
 
-/** What we offer: broad, so a server that waits for the client's KEXINIT still answers. */
-const CLIENT_OFFER: KexInitLists = {
+/** What we offer: broad, so a server that waits for the client's KEXINIT still answers (also the fuzzer's KEXINIT template). */
+export const CLIENT_OFFER: KexInitLists = {
   kex: ['curve25519-sha256', 'ecdh-sha2-nistp256', 'diffie-hellman-group-exchange-sha256', 'diffie-hellman-group14-sha256',
     'diffie-hellman-group16-sha512', 'diffie-hellman-group14-sha1', 'diffie-hellman-group1-sha1', 'ext-info-c'],
   hostKey: ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ssh-dss'],

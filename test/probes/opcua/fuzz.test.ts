@@ -1,0 +1,74 @@
+import { expect } from 'chai';
+import probe from '../../../probes/opcua/fuzz';
+import { generateCases } from '../../../src/protocols/fuzz';
+import { opcuaTemplates } from '../../../src/protocols/opcua/fuzz';
+import { targetUrl } from '../../../src/protocols/opcua';
+import { fuzzCaseLines } from '../../helpers/fuzz';
+import { assessFuzz, dyingProxy, type AssessedFuzz } from '../../helpers/fuzz-targets';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
+import { startOpcua, type StartedOpcua } from '../../helpers/opcua';
+import { runProbe } from '../../helpers/probe-harness';
+
+const FAST = { cases: 20, ratePerSecond: 200, waitMs: 100, recoveryMs: 1000 };
+const opcua = (port: number) => ({ port, protocol: 'opcua' as const });
+/** Bytes beyond the declared message size kill node-opcua 2.182 (test/protocols/fuzz-opcua.test.ts, docs/robustness.md). */
+const overrunsMessage = (b: Buffer) => b.length >= 8 && b.length > b.readUInt32LE(4);
+
+describe('probe opcua.fuzz', function () {
+  this.timeout(90_000);
+  let device: StartedOpcua | undefined;
+  before(async function () {
+    this.timeout(60_000);
+    // The weak posture runs node-opcua in a helper process: a case that crashes it cannot take this test process along.
+    device = await startOpcua('weak');
+  });
+  after(async () => device?.emulator.close());
+
+  describe('a whole run against the emulator (node-opcua server)', () => {
+    let run: AssessedFuzz | undefined;
+    before(async () => {
+      // This seed's first cases stay within their declared message sizes (the crash is shown elsewhere).
+      const planned = generateCases(opcuaTemplates(targetUrl({ host: '127.0.0.1', port: device!.port })), 62443, FAST.cases);
+      expect(planned.filter((c) => overrunsMessage(c.bytes)).map((c) => c.mutation)).to.deep.equal([]);
+      run = await assessFuzz('opcua.fuzz', opcua(device!.port), FAST);
+    });
+    after(() => run?.remove());
+
+    it('records every case and passes CR 3.5', () => {
+      expect(run!.attempt.status, run!.attempt.message).to.equal('pass');
+      expect(run!.requirement).to.equal('pass');
+      expect(run!.campaign).to.include({ type: 'campaign', probe: 'opcua.fuzz', protocol: 'opcua', port: device!.port, planned: 20 });
+      expect(run!.cases).to.have.length(20);
+      expect(run!.cases.every((c) => c.stillAnswers)).to.equal(true);
+      expect(run!.cases.some((c) => c.reaction.kind === 'exception' && /^ERR 0x80/.test(c.reaction.detail))).to.equal(true);
+    });
+
+    it('`iacs-probe replay` re-sends one of its cases (an OPN after a Hello) and the server still answers (exit 0)', async () => {
+      const c = run!.cases.find((x) => x.template === 'opn-none') ?? run!.cases[0];
+      const r = await run!.replay(c.id);
+      expect(r.code, r.out).to.equal(0);
+      expect(r.out).to.contain(`case ${c.id}`).and.contain(`sent to 127.0.0.1:${device!.port}: ${c.hex}`).and.contain('afterwards: the device answers');
+    });
+  });
+
+  it('fails CR 3.5 naming the case after which a deceptive device stopped answering GetEndpoints', async () => {
+    // The Hello carries the endpoint URL, so the cases (and their order) depend on the proxy's port.
+    let killerBytes: Buffer = Buffer.alloc(0);
+    const proxy = await dyingProxy({ host: '127.0.0.1', port: device!.port }, () => killerBytes);
+    const cases = generateCases(opcuaTemplates(targetUrl({ host: '127.0.0.1', port: proxy.port })), 62443, FAST.cases);
+    const killer = cases.slice(3).find((c) => c.template === 'opn-none' && c.field !== 'frame')!;
+    killerBytes = killer.bytes;
+    try {
+      const run = await runProbe(probe, { service: opcua(proxy.port), inputs: FAST });
+      expect(run.attempt.status, run.attempt.message).to.equal('fail');
+      expect(run.attempt.findings.map((f) => f.code)).to.deep.equal(['opcua.fuzz.function-killed']);
+      const { cases: records } = fuzzCaseLines(run);
+      expect(records.at(-1)).to.include({ mutation: killer.mutation, stillAnswers: false });
+      expect(records.slice(0, -1).every((r) => r.stillAnswers)).to.equal(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  describeMisbehavingPeers(probe, { service: opcua, timeoutMs: 4000, inputs: { waitMs: 200, recoveryMs: 300, cases: 20 } });
+});
