@@ -12,7 +12,7 @@ export interface PasswordPolicy {
 }
 
 /** The rules a candidate breaks, named as in docs/accounts.md. */
-export type PolicyRule = 'too-short' | 'too-few-classes' | 'equals-username' | 'dictionary-word';
+export type PolicyRule = 'too-short' | 'too-few-classes' | 'contains-username' | 'dictionary-word';
 
 export interface Candidate {
   /** Why it was chosen: the rule it was made to break. */
@@ -61,7 +61,7 @@ export function violations(policy: PasswordPolicy, user: string, password: strin
   const out: PolicyRule[] = [];
   if (password.length < policy.minLength) out.push('too-short');
   if (classesOf(password) < (policy.minClasses ?? 1)) out.push('too-few-classes');
-  if (policy.rejectUsername && password.toLowerCase().includes(user.toLowerCase())) out.push('equals-username');
+  if (policy.rejectUsername && password.toLowerCase().includes(user.toLowerCase())) out.push('contains-username');
   if (policy.rejectDictionary && WORDS.some((w) => password.toLowerCase().includes(w))) out.push('dictionary-word');
   return out;
 }
@@ -75,10 +75,12 @@ export function weakCandidates(policy: PasswordPolicy, user: string): Candidate[
   const made: Omit<Candidate, 'violates'>[] = [];
   if (policy.minLength >= 2) made.push({ kind: 'too-short', password: randomPassword(policy.minLength - 1) });
   if ((policy.minClasses ?? 1) >= 2) made.push({ kind: 'only-digits', password: Array.from({ length: Math.max(policy.minLength, 12) }, () => pick('0123456789')).join('') });
-  if (policy.rejectUsername) made.push({ kind: 'user-name', password: user });
+  // The user name and the word get an upper-case letter, a digit and a sign where needed, so that the rule they
+  // were made for is the one they break (not the class count).
+  if (policy.rejectUsername) made.push({ kind: 'user-name', password: `${user}-X7`.slice(0, Math.max(user.length + 3, policy.minLength)) });
   if (policy.rejectDictionary) {
-    const word = WORDS.find((w) => w.length >= policy.minLength) ?? WORDS[0];
-    made.push({ kind: 'dictionary-word', password: `${word[0].toUpperCase()}${word.slice(1)}` });
+    const word = WORDS.find((w) => w.length + 2 >= policy.minLength) ?? WORDS[0];
+    made.push({ kind: 'dictionary-word', password: `${word[0].toUpperCase()}${word.slice(1)}1!` });
   }
   return made.map((c) => ({ ...c, violates: violations(policy, user, c.password) })).filter((c) => c.violates.length > 0);
 }

@@ -89,7 +89,7 @@ async function withSession<T>(
       const session = async () => {
         const id = await exec(client, commandLine(['id', '-u'], false), undefined);
         const root = id.stdout.trim() === '0';
-        return work((argv, stdin, privileged) => exec(client, commandLine(argv, privileged && sudo && !root), stdin), );
+        return work((argv, stdin, privileged) => exec(client, commandLine(argv, privileged && sudo && !root), stdin));
       };
       session().then((v) => ctl.finish(v), (e: unknown) => ctl.fail(e));
     });

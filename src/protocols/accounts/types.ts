@@ -46,8 +46,8 @@ export function scrub(text: string, secrets: Iterable<string>): string {
   return out;
 }
 
-/** A short single-line excerpt of device output for a step's detail. */
-export function excerpt(text: string, max = 160): string {
+/** A short single-line excerpt of device output for a step's detail: its end, where tools print their verdict. */
+export function excerpt(text: string, max = 200): string {
   const line = text.replace(/\s+/g, ' ').trim();
-  return line.length > max ? `${line.slice(0, max)}…` : line;
+  return line.length > max ? `…${line.slice(-max)}` : line;
 }

@@ -26,7 +26,7 @@ describe('probe accounts.password-policy (CR 1.7)', function () {
   it('makes one password per declared rule, each breaking it, and none for undeclared rules', () => {
     const all = weakCandidates(DOCUMENTED_PASSWORDS, 'iacs0123456789');
     expect(all.map((c) => c.kind)).to.deep.equal(['too-short', 'only-digits', 'user-name', 'dictionary-word']);
-    expect(all.find((c) => c.kind === 'too-short')!.violates).to.deep.equal(['too-short']);
+    for (const c of all) expect(c.violates, c.kind).to.have.length(1);
     expect(weakCandidates({ minLength: 8 }, 'iacs0123456789').map((c) => c.kind)).to.deep.equal(['too-short']);
   });
 
