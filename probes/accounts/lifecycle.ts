@@ -1,6 +1,6 @@
 import { defineProbe, finding, judge, type Finding, type Judgement, type ProbeContext } from '../../src/sdk';
 import {
-  compliantPassword, declaredInterface, replayLeftovers, testAccountName, withJournaledAccounts, type Declared, type Step,
+  compliantPassword, declaredInterface, managementLocks, replayLeftovers, testAccountName, withJournaledAccounts, type Declared, type Step,
 } from '../../src/protocols/accounts';
 
 const ACCOUNTS = 'CR 1.3';
@@ -102,6 +102,7 @@ export default defineProbe({
   scope: 'host',
   appliesTo: [],
   timeoutMs: 120_000,
+  locks: managementLocks,
   async run(ctx) {
     const declared = declaredInterface(ctx);
     if ('notDetermined' in declared) return { observations: { notDetermined: declared.notDetermined }, findings: [], outcomes: [] };

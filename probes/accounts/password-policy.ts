@@ -1,6 +1,6 @@
 import { defineProbe, finding, judge, type Finding, type ProbeContext } from '../../src/sdk';
 import {
-  compliantPassword, declaredInterface, replayLeftovers, testAccountName, weakCandidates, withJournaledAccounts,
+  compliantPassword, declaredInterface, managementLocks, replayLeftovers, testAccountName, weakCandidates, withJournaledAccounts,
   type Candidate, type Declared, type PasswordPolicy, type Step,
 } from '../../src/protocols/accounts';
 
@@ -76,6 +76,7 @@ export default defineProbe({
   scope: 'host',
   appliesTo: [],
   timeoutMs: 120_000,
+  locks: managementLocks,
   async run(ctx) {
     const declared = declaredInterface(ctx);
     if ('notDetermined' in declared) return { observations: { notDetermined: declared.notDetermined }, findings: [], outcomes: [] };

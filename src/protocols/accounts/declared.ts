@@ -1,4 +1,5 @@
-import type { Credential, ProbeContext, ServiceUnderTest } from '../../sdk';
+import type { Credential, LockRequest, PlanInfo, ProbeContext, ServiceUnderTest } from '../../sdk';
+import { accountLocks } from '../auth/checks/common';
 import { httpAccounts, type HttpAccountManagement } from './http';
 import type { PasswordPolicy } from './passwords';
 import { sshAccounts, type SshAccountManagement } from './ssh';
@@ -50,4 +51,9 @@ export function declaredInterface(ctx: ProbeContext<unknown>): Declared | { notD
   const service = serviceFor(ctx, ['http', 'https'], http.port);
   if (!service) return { notDetermined: `no declared http/https service${http.port ? ` on port ${http.port}` : ''} for the account-management interface` };
   return { ...base, service, api: httpAccounts(service, http, actors, ctx.signal, secrets) };
+}
+
+/** Shared locks on the admin and operator accounts: no lockout test may lock them out while accounts are managed. */
+export function managementLocks({ host, credentials }: PlanInfo<unknown>): LockRequest[] {
+  return accountLocks(host, undefined, Object.values(ACTOR_KEYS).flatMap((k) => credentials.get(k)?.username ?? []), 'shared');
 }
