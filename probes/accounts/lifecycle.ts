@@ -56,12 +56,14 @@ async function operatorCreate(ctx: ProbeContext<unknown>, declared: Declared, jo
 
 function findingsOf(l: Lifecycle, evidence: string[]): Finding[] {
   const out: Finding[] = [];
-  const add = (code: string, severity: 'high' | 'medium', requirement: string, message: string) => out.push(finding({ code, severity, requirements: [requirement], evidence, message }));
-  if (l.disabled && !l.disabled.accepted) add('cannot-disable', 'medium', ACCOUNTS, `the administrator could not disable the account: ${l.disabled.detail}`);
-  if (l.loginWhileDisabled?.accepted) add('disabled-account-logs-in', 'high', ACCOUNTS, `a disabled account still logs in: ${l.loginWhileDisabled.detail}`);
-  if (l.deleted && !l.deleted.accepted) add('cannot-delete', 'medium', ACCOUNTS, `the administrator could not delete the account: ${l.deleted.detail}`);
-  if (l.loginAfterDelete?.accepted) add('deleted-account-logs-in', 'high', ACCOUNTS, `a deleted account still logs in: ${l.loginAfterDelete.detail}`);
-  if (l.operatorCreate?.accepted) add('operator-creates-account', 'high', AUTHORIZATION, `the operator account created an account: ${l.operatorCreate.detail}`);
+  const lifecycle = { requirements: [ACCOUNTS], evidence };
+  if (l.disabled && !l.disabled.accepted) out.push(finding({ code: 'cannot-disable', severity: 'medium', ...lifecycle, message: `the administrator could not disable the account: ${l.disabled.detail}` }));
+  if (l.loginWhileDisabled?.accepted) out.push(finding({ code: 'disabled-account-logs-in', severity: 'high', ...lifecycle, message: `a disabled account still logs in: ${l.loginWhileDisabled.detail}` }));
+  if (l.deleted && !l.deleted.accepted) out.push(finding({ code: 'cannot-delete', severity: 'medium', ...lifecycle, message: `the administrator could not delete the account: ${l.deleted.detail}` }));
+  if (l.loginAfterDelete?.accepted) out.push(finding({ code: 'deleted-account-logs-in', severity: 'high', ...lifecycle, message: `a deleted account still logs in: ${l.loginAfterDelete.detail}` }));
+  if (l.operatorCreate?.accepted) {
+    out.push(finding({ code: 'operator-creates-account', severity: 'high', requirements: [AUTHORIZATION], evidence, message: `the operator account created an account: ${l.operatorCreate.detail}` }));
+  }
   return out;
 }
 
