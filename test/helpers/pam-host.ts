@@ -1,9 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { findExecutable, requirePeer, requireRoot } from './peers';
+import { freePort, hostKeyFile } from './sshd';
 
 /**
  * A real Linux host for the accounts.* probes without touching the machine's /etc: OpenSSH's sshd with PAM
@@ -50,14 +50,6 @@ export const PERMISSIVE_STACK = [
 
 const q = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 function prepareEtc(dir: string, spec: PamHostSpec, port: number, keygen: string): void {
   execFileSync('cp', ['-a', '/etc', path.join(dir, 'etc')]);
   const etc = (f: string) => path.join(dir, 'etc', f);
@@ -66,11 +58,8 @@ function prepareEtc(dir: string, spec: PamHostSpec, port: number, keygen: string
   fs.writeFileSync(etc('pam.d/sshd'), fs.readFileSync(etc('pam.d/sshd'), 'utf8').replace(/^session\s+required\s+pam_loginuid\.so/m, 'session optional pam_loginuid.so'));
   const sudoers = spec.accounts.filter((a) => a.sudo).map((a) => `${a.username} ALL=(ALL:ALL) NOPASSWD: ALL`);
   fs.writeFileSync(etc('sudoers.d/iacs-test'), `${sudoers.join('\n')}\n`, { mode: 0o440 });
-  const key = etc('ssh/iacs_test_host_ed25519_key');
-  fs.rmSync(key, { force: true });
-  execFileSync(keygen, ['-q', '-t', 'ed25519', '-N', '', '-C', 'test', '-f', key]);
   fs.writeFileSync(etc('ssh/sshd_config_iacs'), [
-    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey /etc/ssh/iacs_test_host_ed25519_key`, 'UsePAM yes', 'PasswordAuthentication yes',
+    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${hostKeyFile(keygen, { type: 'ed25519' })}`, 'UsePAM yes', 'PasswordAuthentication yes',
     'KbdInteractiveAuthentication no', 'PermitRootLogin no', 'PidFile none', 'LogLevel VERBOSE', 'MaxStartups 50',
   ].join('\n') + '\n');
 }

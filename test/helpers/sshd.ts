@@ -29,7 +29,7 @@ const keyCache = new Map<string, string>();
 let keyDir: string | undefined;
 
 /** Generates a host key once per test process (ssh-keygen; RSA 3072 takes a moment). */
-function hostKeyFile(keygen: string, key: SshdKey): string {
+export function hostKeyFile(keygen: string, key: SshdKey): string {
   const name = `${key.type}${key.bits ? `-${key.bits}` : ''}`;
   const cached = keyCache.get(name);
   if (cached) return cached;
@@ -44,7 +44,7 @@ function hostKeyFile(keygen: string, key: SshdKey): string {
   return file;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
