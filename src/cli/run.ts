@@ -13,7 +13,7 @@ import { EXIT, UsageError, cancelOnSignals, exitCodeFor, intOption, list, parse,
 
 export const RUN_USAGE = `usage: iacs-probe run <profile.yaml> [--out DIR] [--sl N] [--only PROBE...] [--allow CLASS...]
                       [--host HOST...] [--shard I/N] [--concurrency N] [--ports LIST|all] [--operator NAME]
-                      [--overwrite] [--attest FILE] [--sign KEY]
+                      [--overwrite] [--attest FILE] [--sign KEY] [--state DIR]
 
   --out DIR          evidence folder (default runs/<run-id>); an existing non-empty folder is refused
   --sl N             assess against SL N for every FR instead of the profile's slTarget
@@ -29,13 +29,15 @@ export const RUN_USAGE = `usage: iacs-probe run <profile.yaml> [--out DIR] [--sl
   --attest FILE      manual attestations (YAML; \`iacs-probe attest-template\` writes one): verdicts for
                      requirements probes cannot evidence; copied into the folder as attestations.yaml
   --sign KEY         sign manifest.json with this lab private key (PEM; \`iacs-probe keygen\` makes one)
-                     into manifest.sig; an encrypted key takes its passphrase from IACS_PROBE_KEY_PASSPHRASE`;
+                     into manifest.sig; an encrypted key takes its passphrase from IACS_PROBE_KEY_PASSPHRASE
+  --state DIR        the profile's state folder: the cleanup journal of what intrusive probes create on the
+                     device, replayed by the next run (default .iacs-state/<profile name>/ next to the profile)`;
 
 export const runOptions = {
   out: { type: 'string' }, sl: { type: 'string' }, only: { type: 'string', multiple: true },
   allow: { type: 'string', multiple: true }, host: { type: 'string', multiple: true }, shard: { type: 'string' },
   concurrency: { type: 'string' }, ports: { type: 'string' }, operator: { type: 'string' },
-  overwrite: { type: 'boolean' }, attest: { type: 'string' }, sign: { type: 'string' },
+  overwrite: { type: 'boolean' }, attest: { type: 'string' }, sign: { type: 'string' }, state: { type: 'string' },
 } as const;
 
 export type RunValues = Partial<Record<keyof typeof runOptions, string | string[] | boolean>>;
@@ -76,6 +78,7 @@ export function toRunOptions(values: RunValues): RunOptions {
   return {
     sign: signOption(values.sign),
     out: typeof values.out === 'string' ? values.out : undefined,
+    stateDir: typeof values.state === 'string' ? values.state : undefined,
     overwrite: values.overwrite === true,
     only: list(values.only),
     allow: safetyList(values.allow),

@@ -35,8 +35,10 @@ interface Counter {
 }
 
 export class AccountStore {
-  private readonly accounts: ReadonlyMap<string, AccountConfig>;
+  private readonly accounts: Map<string, AccountConfig>;
   private readonly counters = new Map<string, Counter>();
+  /** Accounts an administrator disabled: every login is refused (the account management API, account-api.ts). */
+  private readonly disabled = new Set<string>();
 
   constructor(
     accounts: readonly AccountConfig[], readonly lockout: LockoutConfig | null = null, private readonly now: () => number = Date.now,
@@ -51,6 +53,31 @@ export class AccountStore {
 
   role(username: string): string | undefined {
     return this.accounts.get(username)?.role;
+  }
+
+  /** Account management (account-api.ts): false when the name is taken. */
+  add(account: AccountConfig): boolean {
+    if (this.accounts.has(account.username)) return false;
+    this.accounts.set(account.username, { ...account });
+    return true;
+  }
+
+  remove(username: string): boolean {
+    this.disabled.delete(username);
+    return this.accounts.delete(username);
+  }
+
+  setPassword(username: string, password: string): boolean {
+    const account = this.accounts.get(username);
+    if (!account) return false;
+    this.accounts.set(username, { ...account, password });
+    return true;
+  }
+
+  disable(username: string): boolean {
+    if (!this.accounts.has(username)) return false;
+    this.disabled.add(username);
+    return true;
   }
 
   /**
@@ -79,7 +106,7 @@ export class AccountStore {
       counter.lockedUntil = 0;
     }
     const account = this.accounts.get(username);
-    if (account && account.password === password) {
+    if (account && account.password === password && !this.disabled.has(username)) {
       this.counters.delete(key);
       return 'ok';
     }

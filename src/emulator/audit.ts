@@ -18,6 +18,8 @@ export const AUDIT_CATEGORIES = [
   'login-succeeded', 'login-failed', 'account-locked', 'login-while-locked', 'session-opened', 'session-closed', 'session-limit-hit',
   // Audit log access (CR 2.8 "audit log events"; the log resource of the web UI, services/audit-log.ts).
   'access-denied', 'audit-log-read', 'audit-log-changed',
+  // Account management (services/account-api.ts): created, disabled, deleted, password changed.
+  'account-changed',
 ] as const;
 export type AuditCategory = (typeof AUDIT_CATEGORIES)[number];
 
@@ -97,18 +99,18 @@ export interface DeviceAuditLog {
 
 const SEVERITY: Record<AuditCategory, number> = {
   'login-succeeded': 6, 'login-failed': 4, 'account-locked': 4, 'login-while-locked': 4, 'session-opened': 6, 'session-closed': 6, 'session-limit-hit': 4,
-  'access-denied': 4, 'audit-log-read': 6, 'audit-log-changed': 4,
+  'access-denied': 4, 'audit-log-read': 6, 'audit-log-changed': 4, 'account-changed': 5,
 };
 const AUTHPRIV = 10;
 const MSGID: Record<AuditCategory, string> = {
   'login-succeeded': 'AUTH_OK', 'login-failed': 'AUTH_FAIL', 'account-locked': 'ACCT_LOCK', 'login-while-locked': 'AUTH_LOCKED',
   'session-opened': 'SESSION_OPEN', 'session-closed': 'SESSION_CLOSE', 'session-limit-hit': 'SESSION_LIMIT',
-  'access-denied': 'ACCESS_DENIED', 'audit-log-read': 'LOG_READ', 'audit-log-changed': 'LOG_CHANGE',
+  'access-denied': 'ACCESS_DENIED', 'audit-log-read': 'LOG_READ', 'audit-log-changed': 'LOG_CHANGE', 'account-changed': 'ACCT_CHANGE',
 };
 /** `result` field: only login events have one (a session record is neither). */
 const RESULT: Partial<Record<AuditCategory, string>> = {
   'login-succeeded': 'success', 'login-failed': 'failure', 'login-while-locked': 'failure', 'session-limit-hit': 'refused',
-  'access-denied': 'refused', 'audit-log-read': 'success', 'audit-log-changed': 'success',
+  'access-denied': 'refused', 'audit-log-read': 'success', 'audit-log-changed': 'success', 'account-changed': 'success',
 };
 
 /** The message text; `user` undefined leaves the user out (weak devices). */
@@ -126,6 +128,7 @@ export function auditText(e: AuditEvent, user: string | undefined): string {
     case 'access-denied': return `access denied${who}${from} via ${e.service}${e.detail ? `: ${e.detail}` : ''}`;
     case 'audit-log-read': return `audit log read${who}${from} via ${e.service}`;
     case 'audit-log-changed': return `audit log ${e.detail ?? 'changed'}${who}${from} via ${e.service}`;
+    case 'account-changed': return `${e.detail ?? 'account changed'}${who}${from} via ${e.service}`;
   }
 }
 

@@ -9,6 +9,7 @@ import {
 } from '../sdk';
 import type { RunStore } from '../evidence/store';
 import { RunActionLog } from './actions';
+import { FileCleanupJournal } from './cleanup';
 import { packagePath } from '../paths';
 import { normalizeHost } from '../protocols/scope';
 
@@ -52,6 +53,8 @@ export interface AttemptEnvironment {
   load?: { limits: LoadLimits; clamped: readonly string[] };
   /** How long a probe that ignores its signal may linger after its deadline before it is abandoned. */
   graceMs?: number;
+  /** The profile's cleanup journal (state folder); default: one in the run folder, which no later run replays. */
+  cleanup?: FileCleanupJournal;
 }
 
 /** The run ledger: a map of counters. */
@@ -216,6 +219,7 @@ export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnviro
       probe: probe.id, host: planned.host.host, port: planned.service?.port, interface: planned.service?.protocol ?? 'host',
     }),
     ...(env.lab ? { lab: env.lab } : {}),
+    cleanup: (env.cleanup ?? new FileCleanupJournal(path.join(env.store.dir, 'cleanup'), path.basename(env.store.dir))).forProbe(probe.id),
     ...(env.monitor ? { monitor: env.monitor } : {}),
     load: env.load ?? { limits: LOAD_DEFAULTS, clamped: [] },
     baseline: <T>(name: string) => {

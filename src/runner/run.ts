@@ -15,6 +15,7 @@ import { REPORTERS } from '../report';
 import type { ProbeDefinition, Safety } from '../sdk';
 import { MapLedger, attemptTarget, executeAttempt, type PlannedAttempt } from './attempt';
 import { RunActionLog } from './actions';
+import { FileCleanupJournal, defaultStateDir } from './cleanup';
 import { startLab, type RunningLab } from './lab';
 import { startOpcuaAudit, type RunningOpcuaAudit } from './lab-opcua';
 import { RunMonitors } from './monitor';
@@ -51,6 +52,8 @@ export interface RunOptions {
   hooks?: SchedulerHooks;
   /** Recorded in report.run.options. */
   commandLine?: Record<string, unknown>;
+  /** The profile's state folder (the cleanup journal, docs/accounts.md); default defaultStateDir(profile file). */
+  stateDir?: string;
   /** Probes to use instead of the discovered ones (tests). */
   probes?: readonly ProbeDefinition<unknown>[];
 }
@@ -128,13 +131,14 @@ interface Executed {
 }
 
 /** Runs the planned attempts inside the scope guard, journaling each as it ends; cancellable by options.signal. */
-async function executePlan(profile: Profile, plan: Plan, store: RunStore, options: RunOptions, lab?: RunningLab): Promise<Executed> {
+async function executePlan(profile: Profile, plan: Plan, { store, runId }: Pick<RunFolder, 'store' | 'runId'>, options: RunOptions, lab?: RunningLab): Promise<Executed> {
   const runController = new AbortController();
   const onAbort = () => runController.abort(new Error('cancelled'));
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
   const vault = new Vault(profile.credentials);
   const ledger = new MapLedger();
+  const cleanup = new FileCleanupJournal(options.stateDir ?? defaultStateDir(profile.file), runId);
   const actions = RunActionLog.inFolder(store.dir, (v) => store.redactValues(v));
   await actions.learnSources(plan.hosts);
   const scope = enterScope(plan.hosts.flatMap((h) => [h.host, ...h.addresses]));
@@ -160,7 +164,7 @@ async function executePlan(profile: Profile, plan: Plan, store: RunStore, option
         return await executeAttempt(planned, {
           store, component: profile.component, policy: profile.policy, essentialFunction: profile.essentialFunction, credentials: vault, allowed: plan.allowed,
           runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: profile.baselineFiles,
-          profileDir: profile.dir, ledger, actions, load: profile.robustness, ...(labServices ? { lab: labServices } : {}), ...(view ? { monitor: view.handle } : {}),
+          profileDir: profile.dir, ledger, cleanup, actions, load: profile.robustness, ...(labServices ? { lab: labServices } : {}), ...(view ? { monitor: view.handle } : {}),
         });
       } finally {
         phase?.end();
@@ -315,7 +319,7 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
   const lab = profile.lab ? await startRunLab(profile, plan, folder, existedBefore, options.signal) : undefined;
   let executed: Executed;
   try {
-    executed = await executePlan(profile, plan, folder.store, options, lab);
+    executed = await executePlan(profile, plan, folder, options, lab);
   } finally {
     await lab?.close();
   }

@@ -1,4 +1,5 @@
 import type { ActionLog } from './actions';
+import type { CleanupJournal } from './cleanup';
 import type { LabServices } from './lab';
 import type { LoadLimits } from './load';
 import type { EssentialFunctionMonitor } from './monitor';
@@ -92,6 +93,11 @@ export interface ProbeContext<I> {
   readonly actions: ActionLog;
   /** The run's lab services (profile `lab:` block), when the profile has one. */
   readonly lab?: LabServices;
+  /**
+   * The profile's cleanup journal (cleanup.ts): a probe that creates something on the device journals it here
+   * first, and removes what earlier runs left behind before it creates anything.
+   */
+  readonly cleanup: CleanupJournal;
   /**
    * The essential-function monitor of this host (profile `essentialFunction`), for intrusive and destructive
    * attempts when the profile has the block and the host declares a watched service. Absent: nothing watches

@@ -27,6 +27,8 @@ export interface MisbehavingOptions<I> {
   credentials?: ProbeRunOptions<I>['credentials'];
   /** The profile's essentialFunction block, for probes that act only on what it declares (modbus.fail-safe). */
   essentialFunction?: ProbeRunOptions<I>['essentialFunction'];
+  /** The profile's policy block, for probes that act only on an interface it declares (accounts.*). */
+  policy?: ProbeRunOptions<I>['policy'];
   /** Expected error reasons where they differ from the defaults (unreachable, timeout, protocol). */
   reasons?: Partial<Record<PeerKind, string | string[]>>;
   /** Peer kinds that do not apply to this probe. */
@@ -54,6 +56,7 @@ export function describeMisbehavingPeers<I>(probe: ProbeDefinition<I>, options: 
           const { attempt } = await runProbe(probe, {
             service: options.service(server.port), timeoutMs, inputs: options.inputs, credentials: options.credentials,
             ...(options.essentialFunction ? { essentialFunction: options.essentialFunction } : {}),
+            ...(options.policy ? { policy: options.policy } : {}),
           });
           expect(attempt.status, attempt.message).to.equal('error');
           const expected = options.reasons?.[kind] ?? peer.reason;

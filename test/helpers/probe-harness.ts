@@ -12,6 +12,7 @@ import type { RunActionLog } from '../../src/runner/actions';
 import { Vault, registerSecrets } from '../../src/runner/credentials';
 import { enterScope } from '../../src/protocols/scope';
 import { HostMonitor, watchesFor } from '../../src/runner/monitor';
+import { FileCleanupJournal } from '../../src/runner/cleanup';
 import type { HostMonitorSummary } from '../../src/report/model';
 
 export interface ProbeRunOptions<I> {
@@ -43,6 +44,8 @@ export interface ProbeRunOptions<I> {
   monitor?: EssentialFunctionConfig;
   /** The profile's `robustness` block (load caps). */
   robustness?: LoadLimitsRequest;
+  /** The profile's state folder (cleanup journal) shared between runs; default: one in the run folder. */
+  stateDir?: string;
 }
 
 export interface ProbeRun {
@@ -105,6 +108,7 @@ export async function runProbe<I>(probe: ProbeDefinition<I>, options: ProbeRunOp
         runSignal: options.runSignal ? AbortSignal.any([runController.signal, options.runSignal]) : runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: options.baselineFiles, ledger: options.ledger,
         actions: options.actions, lab: options.lab, ...(view ? { monitor: view.handle } : {}),
         ...(options.robustness ? { load: resolveLoadLimits(options.robustness) } : {}),
+        ...(options.stateDir ? { cleanup: new FileCleanupJournal(options.stateDir, path.basename(dir)) } : {}),
       },
     );
     view?.release();

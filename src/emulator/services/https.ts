@@ -5,6 +5,7 @@ import type { AccountStore, LockoutConfig } from '../accounts';
 import { listenTcp, type Listener } from '../net';
 import { needsSecurityLevel0, serverCredentials, type CertificatePosture } from '../pki';
 import type { DeviceContext, ServiceEndpoint, ServiceModule, ServicePosture } from '../types';
+import { accountApiRoute, type AccountApiPosture, type AccountApiRoute } from './account-api';
 import { auditLogRoute, type AuditLogPosture, type AuditLogRoute, type Caller } from './audit-log';
 import {
   applyPostureHeaders, notFoundBody, onClientError, redirectToHttps, sessionCookieFlags, sessionIdGenerator, type WebPosture,
@@ -38,6 +39,8 @@ export interface HttpsPosture extends ServicePosture {
   maxSessionsPerUser?: number;
   /** The security log as a web resource (audit-log.ts); absent: not served. */
   auditLog?: AuditLogPosture;
+  /** Account management as a REST API (account-api.ts); absent: not served. */
+  accountApi?: AccountApiPosture;
 }
 
 interface Session {
@@ -83,6 +86,7 @@ interface WebAuthOptions {
   timers: Set<NodeJS.Timeout>;
   web: WebPosture;
   auditLog?: AuditLogRoute;
+  accountApi?: AccountApiRoute;
 }
 
 const FAILURE_TEXT: Record<'unknown' | 'denied' | 'locked', string> = {
@@ -219,6 +223,15 @@ function webApp(accounts: AccountStore, device: Pick<DeviceContext, 'identity' |
       options.auditLog.handle(req, res, caller, options.realm);
       return undefined;
     }
+    if (options.accountApi?.matches(url.pathname)) {
+      // HTTP basic authentication (or the session) against the device accounts, with the lockout.
+      const user = sessionUser(req);
+      const basic = user ? undefined : basicCredentials(req);
+      const ok = basic && accounts.login(basic.username, basic.password, source, 'https') === 'ok';
+      const name = user ?? (ok ? basic.username : undefined);
+      options.accountApi.handle(req, res, name === undefined ? undefined : { user: name, role: accounts.role(name) ?? '' }, options.realm);
+      return undefined;
+    }
     const notFound = notFoundBody(options.web, identity, url.pathname);
     return send(res, 404, page(notFound.title, notFound.html));
   };
@@ -249,6 +262,7 @@ export const httpsService: ServiceModule<HttpsPosture> = {
       sessionMs: (config.sessionSeconds ?? 600) * 1000, realm, feedback: config.loginFeedback ?? 'uniform',
       knownUserDelayMs: config.knownUserDelayMs ?? 0, maxSessionsPerUser: config.maxSessionsPerUser, timers, web,
       ...(config.auditLog ? { auditLog: auditLogRoute(config.auditLog, device) } : {}),
+      ...(config.accountApi ? { accountApi: accountApiRoute(config.accountApi, accounts, device) } : {}),
     } as const;
     const mode = config.clientCertificate?.mode ?? 'off';
     const verify = config.clientCertificate?.verify !== false;
