@@ -1,4 +1,4 @@
-import { defineFuzzProbe, type FuzzInputs } from '../../src/protocols/fuzz';
+import { defineFuzzProbe, type FuzzInputs } from '../../src/protocols/fuzz/probe';
 import { opcuaFuzzTarget } from '../../src/protocols/opcua/fuzz';
 
 export interface OpcuaFuzzInputs extends FuzzInputs {

@@ -1,4 +1,4 @@
-import { defineFuzzProbe, type FuzzInputs } from '../../src/protocols/fuzz';
+import { defineFuzzProbe, type FuzzInputs } from '../../src/protocols/fuzz/probe';
 import { sshFuzzTarget } from '../../src/protocols/ssh/fuzz';
 
 export default defineFuzzProbe<FuzzInputs>({

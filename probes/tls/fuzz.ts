@@ -1,4 +1,4 @@
-import { defineFuzzProbe, type FuzzInputs } from '../../src/protocols/fuzz';
+import { defineFuzzProbe, type FuzzInputs } from '../../src/protocols/fuzz/probe';
 import { TLS_CAPABLE_PROTOCOLS, isTlsService, tlsEndpoint } from '../../src/protocols/tls';
 import { tlsFuzzTarget } from '../../src/protocols/tls/fuzz';
 
