@@ -10,3 +10,4 @@ export * from './lab';
 export * from './monitor';
 export * from './load';
 export * from './outputs';
+export * from './boundary';
