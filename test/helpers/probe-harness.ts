@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  FRS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy, type LabServices,
+  FRS, type BoundaryDecl, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy, type LabServices,
   resolveLoadLimits, type EssentialFunctionConfig, type LoadLimitsRequest,
   type ProbeDefinition, type RunLedger, type Safety, type ServiceProtocol, type ServiceUnderTest, type SlVector,
 } from '../../src/sdk';
@@ -43,6 +43,8 @@ export interface ProbeRunOptions<I> {
   monitor?: EssentialFunctionConfig;
   /** The profile's `robustness` block (load caps). */
   robustness?: LoadLimitsRequest;
+  /** The profile's zones and conduits (network components). */
+  boundary?: BoundaryDecl;
 }
 
 export interface ProbeRun {
@@ -105,6 +107,7 @@ export async function runProbe<I>(probe: ProbeDefinition<I>, options: ProbeRunOp
         runSignal: options.runSignal ? AbortSignal.any([runController.signal, options.runSignal]) : runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: options.baselineFiles, ledger: options.ledger,
         actions: options.actions, lab: options.lab, ...(view ? { monitor: view.handle } : {}),
         ...(options.robustness ? { load: resolveLoadLimits(options.robustness) } : {}),
+        ...(options.boundary ? { boundary: options.boundary } : {}),
       },
     );
     view?.release();
