@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -200,9 +201,15 @@ export async function sweep(decl: BoundaryDecl, near: Endpoint, far: Endpoint, p
     for (const run of portRuns(tcp)) {
       sent.tcp += (await hping3(near, ['-S', '-p', `++${run.first}`, '-c', String(run.length), '-i', `u${plan.intervalMicros}`, far.address], signal)).sent;
     }
-    const udpRuns = udp.map((port) => hping3(near, ['--udp', '-p', String(port), '-c', '2', '-i', 'u10000', far.address], signal));
-    const icmpRuns = icmp.map((type) => hping3(near, ['--icmp', '-C', String(type), '-c', '2', '-i', 'u10000', far.address], signal));
+    // The UDP and ICMP senders run at once (each hping3 lingers a second for replies), on one signal of their own.
+    const parallel = new AbortController();
+    setMaxListeners(udp.length + icmp.length + 1, parallel.signal);
+    const onAbort = () => parallel.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const udpRuns = udp.map((port) => hping3(near, ['--udp', '-p', String(port), '-c', '2', '-i', 'u10000', far.address], parallel.signal));
+    const icmpRuns = icmp.map((type) => hping3(near, ['--icmp', '-C', String(type), '-c', '2', '-i', 'u10000', far.address], parallel.signal));
     const [udpSent, icmpSent] = await Promise.all([Promise.all(udpRuns), Promise.all(icmpRuns)]);
+    signal.removeEventListener('abort', onAbort);
     sent = { ...sent, udp: udpSent.reduce((a, r) => a + r.sent, 0), icmp: icmpSent.reduce((a, r) => a + r.sent, 0) };
     await new Promise((r) => setTimeout(r, SETTLE_MS));
   } catch (err) {
