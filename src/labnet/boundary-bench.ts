@@ -110,6 +110,7 @@ function handleOf(owned: OwnedNetworks, routerNs: string, sides: Side[]): Bounda
         let stderr = '';
         child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
         child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.stdin.on('error', () => undefined); // a command that exits before reading its input (EPIPE)
         child.stdin.end(runOptions.input ?? '');
         const timer = setTimeout(() => child.kill('SIGKILL'), runOptions.timeoutMs ?? 30_000);
         child.once('error', (err) => {
