@@ -19,7 +19,7 @@ const LAYERS = {
   'src/evidence': { may: ['src/sdk', 'src/paths'], why: 'the evidence store does not talk to devices' },
   'src/assess': { may: ['src/sdk', 'src/catalog', 'src/report', 'src/profile'], why: 'the assessment judges a report; it does not talk to devices' },
   'src/emulator': { may: ['src/sdk', 'src/protocols', 'src/paths'], why: 'the emulator is a device, not part of the assessment' },
-  'src/labnet': { may: ['src/sdk', 'src/emulator', 'src/paths'], why: 'the labnet (network namespaces) wraps emulated devices; it does not assess anything' },
+  'src/labnet': { may: ['src/sdk', 'src/emulator', 'src/protocols', 'src/paths'], why: 'the labnet (network namespaces) wraps emulated devices; it does not assess anything' },
   'src/runner': {
     may: ['src/sdk', 'src/protocols', 'src/catalog', 'src/profile', 'src/report', 'src/evidence', 'src/assess', 'src/paths'],
     why: 'the runner does not depend on the command line, the labnet or the emulator',

@@ -4,7 +4,7 @@
  * work | iacs-probe | peer | ratio | goal | met?, with numbered notes (the same-work checks, and the measured
  * reason where a goal is not met). Not a test: performance is measured here, as ratios within one run.
  *
- *   npm run bench -- [--runs 5] [--only startup,ssh,tls,ports,modbus,demo,fleet,storm] [--no-testssl]
+ *   npm run bench -- [--runs 5] [--only startup,ssh,tls,ports,modbus,demo,fleet,storm,boundary] [--no-testssl]
  *                    [--fleet 1,10,50,100] [--fleet-max N]
  *
  * Rows with ports and the fleet need root and iproute2 (labnet). Exit 0 when every row was measured, 1
@@ -22,10 +22,11 @@ import { benchCancel } from './process';
 import { portsRows } from './ports';
 import { sshRows } from './ssh';
 import { stormRows } from './storm';
+import { boundaryRows } from './boundary';
 import { notMeasured, renderTable, type Row } from './table';
 import { tlsRows } from './tls';
 
-const SECTIONS = ['startup', 'ssh', 'tls', 'ports', 'modbus', 'demo', 'fleet', 'storm'] as const;
+const SECTIONS = ['startup', 'ssh', 'tls', 'ports', 'modbus', 'demo', 'fleet', 'storm', 'boundary'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Options {
@@ -80,6 +81,7 @@ async function section(name: Section, ctx: BenchContext, options: Options): Prom
     case 'demo': return demoRows(ctx);
     case 'fleet': return fleetRows(ctx, options.fleet);
     case 'storm': return stormRows(ctx);
+    case 'boundary': return boundaryRows(ctx);
   }
 }
 

@@ -1,15 +1,25 @@
-import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BUILTIN_POSTURES, loadPosture, type ServiceEndpoint } from '../emulator';
 import { packageRoot } from '../paths';
 import {
+  LabnetRefused, checkRoute, findIp, inNs, ip, ipExecutable, ipSync, jsonArray,
+} from '../protocols/netns';
+import {
   LABNET_POOL, contains, formatCidr, formatIpv4, host, overlaps, parseCidr, parseIpv4, subnetAt, subnetCount, type Cidr,
 } from './subnet';
 
 /** For callers that check addresses and subnets before asking for a labnet (the command line). */
 export { parseCidr, parseIpv4 } from './subnet';
+/** ip(8) and the route check live in src/protocols/netns (the boundary tester uses them too). */
+export { IpCommandError, LabnetRefused, checkRoute, findIp, ip, routeGet, type RouteInfo } from '../protocols/netns';
+
+/** An emulated device did not come up (it exited, printed something else, or said nothing in time). */
+export class DeviceStartError extends Error {
+  override name = 'DeviceStartError';
+}
 
 /**
  * Labnet, a lab network for rehearsals: emulated devices in network namespaces of their own, with their own
@@ -41,25 +51,6 @@ const LINK_RE = /^iacsp(\d+)-/;
 const SCANNER_IF = 'eth0';
 const DEVICE_IF = 'eth0';
 const BRIDGE = 'br0';
-const IP_TIMEOUT_MS = 10_000;
-
-/** The labnet cannot be set up safely; nothing was sent, and whatever was created is removed again. */
-export class LabnetRefused extends Error {
-  override name = 'LabnetRefused';
-}
-
-/** An emulated device did not come up (it exited, printed something else, or said nothing in time). */
-export class DeviceStartError extends Error {
-  override name = 'DeviceStartError';
-}
-
-/** An `ip` command failed. */
-export class IpCommandError extends Error {
-  override name = 'IpCommandError';
-  constructor(readonly args: readonly string[], readonly stderr: string) {
-    super(`ip ${args.join(' ')}: ${stderr.trim() || 'failed'}`);
-  }
-}
 
 export type Topology = 'namespace' | 'root';
 
@@ -133,120 +124,6 @@ export interface Labnet {
   run(command: string, args: readonly string[], options?: { timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<RunResult>;
   /** Stops the devices and scanner-side commands and removes every namespace and link. Idempotent. */
   close(): Promise<void>;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// ip(8)
-
-let ipPath: string | undefined;
-
-/** The `ip` executable (iproute2), or undefined where there is none. */
-export function findIp(): string | undefined {
-  if (ipPath) return ipPath;
-  for (const dir of [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/sbin', '/usr/bin', '/bin']) {
-    const candidate = path.join(dir, 'ip');
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      return (ipPath = candidate);
-    } catch {
-      // keep looking
-    }
-  }
-  return undefined;
-}
-
-function ipExecutable(): string {
-  const found = findIp();
-  if (!found) throw new LabnetRefused('the `ip` command (iproute2) is not installed');
-  return found;
-}
-
-/** Runs `ip <args>` and returns its stdout; throws IpCommandError with ip's message. */
-export function ip(args: readonly string[]): Promise<string> {
-  const exe = ipExecutable();
-  return new Promise((resolve, reject) => {
-    const child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: IP_TIMEOUT_MS });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (err) => reject(new IpCommandError(args, err.message)));
-    child.on('close', (code, signal) => {
-      if (code === 0) resolve(stdout);
-      else reject(new IpCommandError(args, stderr || `exit ${code ?? signal}`));
-    });
-  });
-}
-
-function ipSync(args: readonly string[]): void {
-  const exe = findIp();
-  if (!exe) return;
-  try {
-    execFileSync(exe, args, { stdio: 'ignore', timeout: IP_TIMEOUT_MS });
-  } catch {
-    // best effort: used only on the way out
-  }
-}
-
-function jsonArray(text: string): Record<string, unknown>[] {
-  const trimmed = text.trim();
-  if (trimmed === '') return [];
-  const parsed = JSON.parse(trimmed) as unknown;
-  return Array.isArray(parsed) ? (parsed as Record<string, unknown>[]) : [];
-}
-
-const inNs = (netns: string | null | undefined, args: string[]): string[] => (netns ? ['-n', netns, ...args] : args);
-
-// ---------------------------------------------------------------------------------------------------
-// Route checks
-
-/** What `ip -j route get <address>` answers (the fields the check uses). */
-export interface RouteInfo {
-  dst: string;
-  dev?: string;
-  gateway?: string;
-  prefsrc?: string;
-  /** Absent for ordinary unicast routes; "local", "blackhole", "unreachable", ... otherwise. */
-  type?: string;
-}
-
-/**
- * Asks the kernel which way `address` would go from `netns` (root namespace when absent). `ip route get`
- * only looks the route up; it sends nothing. A destination the kernel cannot reach is a LabnetRefused.
- */
-export async function routeGet(address: string, netns?: string | null): Promise<RouteInfo> {
-  parseIpv4(address);
-  let out: string;
-  try {
-    out = await ip(inNs(netns, ['-j', '-4', 'route', 'get', address]));
-  } catch (err) {
-    if (err instanceof IpCommandError) throw new LabnetRefused(`${address}: no route (${err.stderr.trim()}); refusing to use it`);
-    throw err;
-  }
-  const [route] = jsonArray(out);
-  if (!route) throw new LabnetRefused(`${address}: ip route get gave no answer; refusing to use it`);
-  return route as unknown as RouteInfo;
-}
-
-/**
- * Accepts `address` only if, seen from `netns`, it routes directly (no gateway, ordinary unicast) over
- * the interface `dev` — the labnet link. Anything else (the default route, another interface, a local
- * address, no route at all) throws LabnetRefused before a single packet is sent.
- */
-export async function checkRoute(address: string, expected: { dev: string; netns?: string | null }): Promise<RouteInfo> {
-  const route = await routeGet(address, expected.netns);
-  const where = expected.netns ? ` in namespace ${expected.netns}` : ' in the root namespace';
-  const via = `dev ${route.dev ?? '?'}${route.gateway ? ` via gateway ${route.gateway}` : ''}${route.type ? ` (type ${route.type})` : ''}`;
-  if (route.type !== undefined && route.type !== 'unicast') {
-    throw new LabnetRefused(`${address} is a ${route.type} destination${where} (${via}), not a device on labnet link ${expected.dev}; refusing`);
-  }
-  if (route.gateway !== undefined) {
-    throw new LabnetRefused(`${address} would leave through a gateway${where} (${via}), not labnet link ${expected.dev}; refusing to send anything to it`);
-  }
-  if (route.dev !== expected.dev) {
-    throw new LabnetRefused(`${address} routes over ${via}${where}, not over labnet link ${expected.dev}; refusing to send anything to it`);
-  }
-  return route;
 }
 
 /** IPv4 routes of the root namespace (all tables) other than default routes, as CIDRs with a label. */
@@ -746,4 +623,51 @@ export async function labnetAvailability(): Promise<{ ok: true } | { ok: false; 
   } finally {
     await ip(['netns', 'delete', probe]).catch(() => undefined);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Namespaces for other layouts (the two-sided boundary bench)
+
+/** Namespaces and processes a helper owns: named, swept and torn down exactly like a labnet's. */
+export interface OwnedNetworks {
+  /** "<pid>-<n>", unique in this process; part of every name, so the sweeper knows the owner. */
+  readonly id: string;
+  /** "iacsp-<id>-<suffix>" */
+  namespaceName(suffix: string): string;
+  /** Creates the namespace with its loopback up (recorded first: a half-made one is still removed). */
+  addNamespace(suffix: string): Promise<string>;
+  /** A process to stop (SIGTERM, then SIGKILL) before the namespaces go. */
+  track(child: ChildProcess): void;
+  readonly namespaces: readonly string[];
+  /** Stops the processes, deletes the namespaces, then sweeps stale ones. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts owning namespaces the labnet way (sweeping stale ones first); the exit hook covers them until close(). */
+export async function ownNetworks(): Promise<OwnedNetworks> {
+  await sweepStaleLabnets();
+  const seq = labnetCounter++;
+  const id = `${process.pid}-${seq.toString(36)}`;
+  const state: LabnetState = { namespaces: [], links: [], children: new Set() };
+  live.add(state);
+  armCleanup();
+  let closing: Promise<void> | undefined;
+  const namespaceName = (suffix: string) => `${NAME_PREFIX}-${id}-${suffix}`;
+  return {
+    id,
+    namespaceName,
+    namespaces: state.namespaces,
+    async addNamespace(suffix) {
+      const netns = namespaceName(suffix);
+      state.namespaces.push(netns);
+      await ip(['netns', 'add', netns]);
+      await ip(['-n', netns, 'link', 'set', 'lo', 'up']);
+      return netns;
+    },
+    track(child) {
+      state.children.add(child);
+      child.once('exit', () => state.children.delete(child));
+    },
+    close: () => (closing ??= teardown(state).then(() => sweepStaleLabnets()).then(() => undefined)),
+  };
 }

@@ -9,8 +9,10 @@ import {
   FRS, InputRejected, UDP_PROTOCOLS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy,
   type Safety, type SecurityLevel, type ServiceProtocol, type SlVector, type NtpKey, type NtpKeyType, ntpKeyMaterial, ntpKeyProblem,
   MONITOR_DEFAULTS, WATCH_KINDS, type EssentialFunctionConfig, type WatchKind, type DeclaredOutput,
+  type BoundaryDecl,
 } from '../sdk';
 import { packagePath } from '../paths';
+import { boundaryOf, type RawConduit, type RawZone } from './boundary';
 
 export const PROFILE_SCHEMA_FILE = packagePath('schema', 'profile.schema.json');
 
@@ -111,6 +113,8 @@ export interface Profile {
   lab?: LabConfig;
   /** lab.ntp.keys with their secrets resolved (empty without keys); like credentials, never serialised. */
   ntpKeys: NtpKey[];
+  /** The zones and conduits of a network component (docs/boundary.md); absent when the profile has none. */
+  boundary?: BoundaryDecl;
   /** Locates a field of the profile file, for messages about it found after loading. */
   issueAt(field: readonly (string | number)[], message: string): ProfileIssue;
 }
@@ -131,6 +135,8 @@ interface RawProfile {
   robustness?: LoadLimitsRequest;
   operator?: string;
   lab?: LabConfig;
+  zones?: RawZone[];
+  conduits?: RawConduit[];
 }
 
 type SecretRef = { env: string } | { file: string } | { secret: string };
@@ -366,6 +372,7 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
   const watched = p.essentialFunction !== undefined && (WATCH_KINDS.some((k) => p.essentialFunction?.[k] !== undefined) || p.essentialFunction.outputs === undefined);
   const monitor = watched ? monitorOf(p.essentialFunction!, p.targets, functionIssue) : undefined;
   if (p.essentialFunction?.outputs !== undefined) checkOutputs(p.essentialFunction.outputs as DeclaredOutput[], p.targets, functionIssue);
+  const boundary = boundaryOf(p.zones, p.conduits, p.component.types, (field, message) => issues.push(loc.issue(field, message)));
   if (issues.length > 0) throw new ProfileError(issues);
 
   const c = p.component;
@@ -390,6 +397,7 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
     operator: p.operator,
     ...(lab ? { lab } : {}),
     ntpKeys,
+    ...(boundary ? { boundary } : {}),
     issueAt: (field, message) => loc.issue(field, message),
   };
 }

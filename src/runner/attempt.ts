@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import {
   FRS, OutOfScope, ProbeError, formatTarget, sleep, type ComponentInfo, type CredentialVault,
   type DevicePolicy, type HostUnderTest, type ProbeContext, type ProbeDefinition,
-  type EssentialFunctionMonitor, type LabServices, type LoadLimits, LOAD_DEFAULTS, type ProbeResult, type RequirementOutcome, type RunLedger, type Safety, type ServiceUnderTest,
+  type BoundaryDecl, type EssentialFunctionMonitor, type LabServices, type LoadLimits, LOAD_DEFAULTS, type ProbeResult, type RequirementOutcome, type RunLedger, type Safety, type ServiceUnderTest,
 } from '../sdk';
 import type { RunStore } from '../evidence/store';
 import { RunActionLog } from './actions';
@@ -51,6 +51,8 @@ export interface AttemptEnvironment {
   monitor?: EssentialFunctionMonitor;
   /** Load caps from the profile's `robustness` block (default: LOAD_DEFAULTS). */
   load?: { limits: LoadLimits; clamped: readonly string[] };
+  /** The profile's zones and conduits (network components). */
+  boundary?: BoundaryDecl;
   /** How long a probe that ignores its signal may linger after its deadline before it is abandoned. */
   graceMs?: number;
   /** The profile's cleanup journal (state folder); default: one in the run folder, which no later run replays. */
@@ -222,6 +224,7 @@ export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnviro
     cleanup: (env.cleanup ?? new FileCleanupJournal(path.join(env.store.dir, 'cleanup'), path.basename(env.store.dir))).forProbe(probe.id),
     ...(env.monitor ? { monitor: env.monitor } : {}),
     load: env.load ?? { limits: LOAD_DEFAULTS, clamped: [] },
+    ...(env.boundary ? { boundary: env.boundary } : {}),
     baseline: <T>(name: string) => {
       const loaded = loadBaseline(name, env);
       // The acceptance criteria applied are part of the evidence: which file, which level, which basis.

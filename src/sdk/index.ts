@@ -11,3 +11,4 @@ export * from './monitor';
 export * from './load';
 export * from './outputs';
 export * from './cleanup';
+export * from './boundary';

@@ -1,5 +1,6 @@
 import type { ActionLog } from './actions';
 import type { CleanupJournal } from './cleanup';
+import type { BoundaryDecl } from './boundary';
 import type { LabServices } from './lab';
 import type { LoadLimits } from './load';
 import type { EssentialFunctionMonitor } from './monitor';
@@ -109,6 +110,8 @@ export interface ProbeContext<I> {
    * on what was clamped. Load generators take their caps from here (src/protocols/load).
    */
   readonly load: { readonly limits: LoadLimits; readonly clamped: readonly string[] };
+  /** The zones and conduits of a network component (profile `zones`/`conduits`), when the profile has them. */
+  readonly boundary?: BoundaryDecl;
   /** The policy thresholds for this run (profiles/baselines/<name>.yaml, level = SL target), or the
    * profile's own file when it names one. */
   baseline<T = Record<string, unknown>>(name: string): T;

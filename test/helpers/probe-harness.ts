@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  FRS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy, type LabServices,
+  FRS, type BoundaryDecl, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy, type LabServices,
   resolveLoadLimits, type EssentialFunctionConfig, type LoadLimitsRequest,
   type ProbeDefinition, type RunLedger, type Safety, type ServiceProtocol, type ServiceUnderTest, type SlVector,
 } from '../../src/sdk';
@@ -46,6 +46,8 @@ export interface ProbeRunOptions<I> {
   robustness?: LoadLimitsRequest;
   /** The profile's state folder (cleanup journal) shared between runs; default: one in the run folder. */
   stateDir?: string;
+  /** The profile's zones and conduits (network components). */
+  boundary?: BoundaryDecl;
 }
 
 export interface ProbeRun {
@@ -109,6 +111,7 @@ export async function runProbe<I>(probe: ProbeDefinition<I>, options: ProbeRunOp
         actions: options.actions, lab: options.lab, ...(view ? { monitor: view.handle } : {}),
         ...(options.robustness ? { load: resolveLoadLimits(options.robustness) } : {}),
         ...(options.stateDir ? { cleanup: new FileCleanupJournal(options.stateDir, path.basename(dir)) } : {}),
+        ...(options.boundary ? { boundary: options.boundary } : {}),
       },
     );
     view?.release();

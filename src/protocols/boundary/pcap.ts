@@ -1,0 +1,55 @@
+/** Reads the classic pcap files dumpcap writes with -P (Ethernet or Linux cooked captures), IPv4 only. */
+
+export interface CapturedPacket {
+  src: string;
+  dst: string;
+  protocol: 'tcp' | 'udp' | 'icmp' | 'other';
+  /** TCP/UDP destination port. */
+  dport?: number;
+  /** TCP flags byte (SYN = 0x02, ACK = 0x10). */
+  tcpFlags?: number;
+  icmpType?: number;
+}
+
+const IPV4 = 0x0800;
+const linkHeader: Record<number, { length: number; etherTypeAt: number }> = {
+  1: { length: 14, etherTypeAt: 12 }, // Ethernet
+  113: { length: 16, etherTypeAt: 14 }, // Linux cooked (SLL)
+};
+
+const ipv4 = (b: Buffer, at: number) => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+
+function decode(frame: Buffer, link: { length: number; etherTypeAt: number }): CapturedPacket | undefined {
+  if (frame.length < link.length + 20 || frame.readUInt16BE(link.etherTypeAt) !== IPV4) return undefined;
+  const ip = frame.subarray(link.length);
+  const headerLength = (ip[0] & 0x0f) * 4;
+  const fragmentOffset = ip.readUInt16BE(6) & 0x1fff;
+  const proto = ip[9];
+  const l4 = ip.subarray(headerLength);
+  const packet: CapturedPacket = { src: ipv4(ip, 12), dst: ipv4(ip, 16), protocol: 'other' };
+  if (fragmentOffset !== 0) return packet; // a later fragment carries no transport header
+  if (proto === 6 && l4.length >= 14) return { ...packet, protocol: 'tcp', dport: l4.readUInt16BE(2), tcpFlags: l4[13] };
+  if (proto === 17 && l4.length >= 4) return { ...packet, protocol: 'udp', dport: l4.readUInt16BE(2) };
+  if (proto === 1 && l4.length >= 1) return { ...packet, protocol: 'icmp', icmpType: l4[0] };
+  return packet;
+}
+
+/** The IPv4 packets of a pcap file (little- or big-endian, micro- or nanosecond), in capture order. */
+export function readPcap(file: Buffer): CapturedPacket[] {
+  if (file.length < 24) throw new Error('not a pcap file: shorter than its header');
+  const magic = file.readUInt32LE(0);
+  const little = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
+  if (!little && file.readUInt32BE(0) !== 0xa1b2c3d4 && file.readUInt32BE(0) !== 0xa1b23c4d) throw new Error('not a pcap file (pcapng? capture with dumpcap -P)');
+  const u32 = (at: number) => (little ? file.readUInt32LE(at) : file.readUInt32BE(at));
+  const link = linkHeader[u32(20)];
+  if (!link) throw new Error(`pcap link type ${u32(20)} is not Ethernet or Linux cooked`);
+  const packets: CapturedPacket[] = [];
+  for (let at = 24; at + 16 <= file.length;) {
+    const captured = u32(at + 8);
+    const frame = file.subarray(at + 16, at + 16 + captured);
+    at += 16 + captured;
+    const packet = decode(frame, link);
+    if (packet) packets.push(packet);
+  }
+  return packets;
+}

@@ -1,0 +1,68 @@
+import type { ChildProcess } from 'node:child_process';
+import type { BoundaryBench } from '../../src/labnet/boundary-bench';
+import type { Conduit } from '../../src/sdk';
+
+/**
+ * The device under test of the boundary tests: the bench's router namespace configured with Debian's nftables.
+ * - weak: forward policy accept, a TCP management service (port 22) reachable on every side;
+ * - hardened: forward policy drop, exactly the declared conduits allowed (new flows from the declared side,
+ *   replies as established/related), management only from the trusted side.
+ */
+export type RouterPosture = 'weak' | 'hardened';
+export const MANAGEMENT_PORT = 22;
+
+function conduitRules(bench: BoundaryBench, conduits: readonly Conduit[]): string[] {
+  const iface = (zone: string) => (zone === bench.zones[0].name ? bench.router.trustedInterface : bench.router.untrustedInterface);
+  const match = (c: Conduit) => (c.protocol === 'icmp' ? `icmp type ${c.icmpType}` : `${c.protocol} dport { ${c.ports.join(', ')} }`);
+  return conduits.flatMap((c) => {
+    const ways = c.direction === 'both' ? [[c.from, c.to], [c.to, c.from]] : [[c.from, c.to]];
+    return ways.map(([from, to]) => `iifname "${iface(from)}" oifname "${iface(to)}" ${match(c)} ct state new accept`);
+  });
+}
+
+export function ruleset(bench: BoundaryBench, posture: RouterPosture, conduits: readonly Conduit[]): string {
+  if (posture === 'weak') {
+    return `table inet iacs_boundary {
+  chain forward { type filter hook forward priority 0; policy accept; }
+  chain input { type filter hook input priority 0; policy accept; }
+}
+`;
+  }
+  return `table inet iacs_boundary {
+  chain forward {
+    type filter hook forward priority 0; policy drop;
+    ct state established,related accept
+${conduitRules(bench, conduits).map((r) => `    ${r}`).join('\n')}
+  }
+  chain input {
+    type filter hook input priority 0; policy drop;
+    iif "lo" accept
+    ct state established,related accept
+    iifname "${bench.router.trustedInterface}" tcp dport ${MANAGEMENT_PORT} accept
+    iifname "${bench.router.trustedInterface}" icmp type echo-request accept
+  }
+}
+`;
+}
+
+/** Loads the rule set into the router (replacing any earlier one) and starts the management listener once. */
+export async function configureRouter(bench: BoundaryBench, posture: RouterPosture, conduits: readonly Conduit[]): Promise<void> {
+  const flush = await bench.run(bench.router.namespace, ['nft', 'flush', 'ruleset']);
+  if (flush.code !== 0) throw new Error(`nft flush ruleset: ${flush.stderr}`);
+  const load = await bench.run(bench.router.namespace, ['nft', '-f', '-'], { input: ruleset(bench, posture, conduits) });
+  if (load.code !== 0) throw new Error(`nft -f: ${load.stderr}`);
+}
+
+const managementListeners = new WeakMap<BoundaryBench, ChildProcess>();
+
+/** A TCP management service on every address of the router (as sshd's default ListenAddress 0.0.0.0). */
+export async function startManagementService(bench: BoundaryBench): Promise<void> {
+  if (managementListeners.has(bench)) return;
+  const script = `require('net').createServer((s) => s.end('SSH-2.0-bench\\r\\n')).listen(${MANAGEMENT_PORT}, '0.0.0.0', () => console.log('up'))`;
+  const child = bench.spawn(bench.router.namespace, [process.execPath, '-e', script]);
+  managementListeners.set(bench, child);
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`management listener exited (${code})`)));
+  });
+}
