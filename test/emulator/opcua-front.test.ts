@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as net from 'node:net';
 import { startEmulator } from '../../src/emulator';
 import {
-  BAD_DECODING_ERROR, BAD_TCP_MESSAGE_TOO_LARGE, BAD_TCP_MESSAGE_TYPE_INVALID, ClientChunkReader, errorMessage,
+  BAD_DECODING_ERROR, BAD_TCP_MESSAGE_TOO_LARGE, BAD_TCP_MESSAGE_TYPE_INVALID, ClientChunkReader, errorMessage, startStrictFront,
 } from '../../src/emulator/services/opcua-front';
 import { systematicCases } from '../../src/protocols/fuzz';
 import { discoverEndpoints } from '../../src/protocols/opcua';
@@ -134,6 +134,25 @@ describe('emulator OPC UA strict framing (hardened posture, opcua.strictFraming)
       forwarded.push(...chunks);
     }
     expect(forwarded.map((c) => c.toString('hex'))).to.deep.equal([hello.toString('hex'), open.toString('hex')]);
+  });
+
+  it('tells the server behind it the client\'s address (the lockout source and audit records use it)', async () => {
+    const seen: string[] = [];
+    // Known before the first byte is forwarded (node-opcua asks at login, many messages later).
+    const behind = net.createServer((s) => s.once('data', () => {
+      seen.push(`${s.remoteAddress} -> ${front.sourceOf(s.remotePort!)}`);
+      s.destroy();
+    }));
+    await new Promise<void>((r) => behind.listen(0, '127.0.0.1', r));
+    const front = await startStrictFront({ host: '127.0.0.1', port: 0 }, { host: '127.0.0.1', port: (behind.address() as net.AddressInfo).port }, () => undefined);
+    try {
+      const client = net.connect({ host: '127.0.0.1', port: front.port, localAddress: '127.0.0.2' }, () => client.write(helloMessage(url)));
+      await new Promise((r) => client.once('close', r));
+      expect(seen).to.deep.equal(['127.0.0.1 -> 127.0.0.2']);
+    } finally {
+      await front.close();
+      await new Promise((r) => behind.close(r));
+    }
   });
 
   it('tshark reads the ERR message as one with the status code we meant', function () {
