@@ -14,8 +14,9 @@ const caseOf = (t: FrameTemplate, prefix: string) => systematicCases(t).find((c)
  * Cases with bytes beyond the message size they declare. node-opcua 2.182 reads those bytes as the next chunk's
  * header and, when it announces a chunk above its limit, its PacketAssembler throws outside any handler: the
  * server process dies. That is a finding (docs/robustness.md), shown below with a second one (an opaque NodeId as
- * the OPN's type id); the campaigns that check everything else leave the first class out, and their seeds
- * happen to avoid the second (asserted), as the emulator's hardened posture runs node-opcua in this process.
+ * the OPN's type id). The campaigns against bare node-opcua (the sample server, the weak emulator) leave the first
+ * class out and their seeds happen to avoid the second (asserted); the hardened emulator, whose strict framing
+ * front refuses both, gets every case.
  */
 const overrunsMessage = (b: Buffer) => b.length >= 8 && b.length > b.readUInt32LE(4);
 const TYPE_ID_AT = OPN.fields.find((f) => f.name === 'opn.type-id.encoding')!.offset;
@@ -118,15 +119,27 @@ describe('OPC UA fuzz grammar (Hello and OpenSecureChannel)', function () {
     });
     after(async () => Promise.all(Object.values(devices).map((d) => d.emulator.close())));
 
-    for (const posture of ['weak', 'hardened'] as const) {
-      it(`${posture}: the OPC UA service survives a seeded campaign of every case within its declared message size`, async () => {
-        const target = opcuaFuzzTarget({ host: '127.0.0.1', port: devices[posture]!.port }, {});
-        const campaign = await runTargetCampaign(target, { list: campaignCases(target.templates, 25, 30), waitMs: 100 });
-        expect(campaign.killer, JSON.stringify(campaign.killer)).to.equal(undefined);
-        expect(campaign.cases).to.have.length(30);
-        expect(campaign.cases.filter((c) => c.reaction.kind === 'connect-failed')).to.deep.equal([]);
-      });
-    }
+    it('weak: the OPC UA service survives a seeded campaign of every case within its declared message size', async () => {
+      const target = opcuaFuzzTarget({ host: '127.0.0.1', port: devices.weak!.port }, {});
+      const campaign = await runTargetCampaign(target, { list: campaignCases(target.templates, 25, 30), waitMs: 100 });
+      expect(campaign.killer, JSON.stringify(campaign.killer)).to.equal(undefined);
+      expect(campaign.cases).to.have.length(30);
+      expect(campaign.cases.filter((c) => c.reaction.kind === 'connect-failed')).to.deep.equal([]);
+    });
+
+    it('hardened: survives a seeded campaign of every case, the two that kill node-opcua included (refused with ERR)', async () => {
+      const target = opcuaFuzzTarget({ host: '127.0.0.1', port: devices.hardened!.port }, {});
+      const killers = [systematicCases(target.templates[0]).find((c) => c.mutation === KILLER)!, caseOf(target.templates[1], 'opn.type-id.encoding = 5 ')];
+      const list = [...generateCases(target.templates, 25, 30), ...killers].map((c, index) => ({ ...c, index }));
+      expect(list.filter((c) => overrunsMessage(c.bytes)).length, 'cases beyond their declared size').to.be.greaterThan(1);
+      const campaign = await runTargetCampaign(target, { list, waitMs: 100 });
+      expect(campaign.killer, JSON.stringify(campaign.killer)).to.equal(undefined);
+      expect(campaign.cases).to.have.length(32);
+      expect(campaign.cases.filter((c) => c.reaction.kind === 'connect-failed')).to.deep.equal([]);
+      const [overrun, opaque] = campaign.cases.slice(-2).map((c) => c.reaction);
+      expect(overrun).to.include({ kind: 'exception' }).and.have.property('detail').match(/^ERR 0x807e0000/);
+      expect(opaque).to.include({ kind: 'exception' }).and.have.property('detail').match(/^ERR 0x80070000/);
+    });
 
     it('finding: the weak posture\'s OPC UA (node-opcua in a helper process) dies on the oversized-chunk case too', async () => {
       const target = opcuaFuzzTarget({ host: '127.0.0.1', port: devices.weak!.port }, {});

@@ -7,14 +7,15 @@ import type { RunningService } from '../types';
 import type { OpcuaDevice, OpcuaPosture } from './opcua';
 
 /**
- * Runs the emulated OPC UA server in a helper process started with --security-revert=CVE-2023-46809 (only
- * postures that offer Basic128Rsa15 need it). The device's account store stays here: the helper asks for
- * every login over IPC, so a device-wide lockout still counts failures from every interface.
+ * Runs the emulated OPC UA server in a helper process (a node-opcua crash ends that process only), started
+ * with --security-revert=CVE-2023-46809 when the posture offers Basic128Rsa15. The device's account store
+ * stays here: the helper asks for every login over IPC, so a device-wide lockout still counts failures from
+ * every interface.
  */
 
 export type ToHelper =
   | { type: 'start'; config: OpcuaPosture; device: Omit<OpcuaDevice, 'accounts' | 'log'> }
-  | { type: 'account'; id: number; known: boolean; result?: LoginResult }
+  | { type: 'account'; id: number; known: boolean; result?: LoginResult; locked?: boolean }
   | { type: 'close' };
 
 export type FromHelper =
@@ -27,9 +28,13 @@ export type FromHelper =
 const ENTRY = path.join(__dirname, `opcua-process${path.extname(__filename)}`);
 const START_TIMEOUT_MS = 60_000;
 
-export function startOpcuaInHelper(config: OpcuaPosture, device: OpcuaDevice): Promise<RunningService> {
+const lastLine = (text: string) => text.trim().split('\n').filter((l) => /\S/.test(l)).slice(-3).join(' | ');
+
+/** `pkcs1v15`: start the helper with the flag that re-enables RSA PKCS#1 v1.5 decryption. */
+export function startOpcuaInHelper(config: OpcuaPosture, device: OpcuaDevice, pkcs1v15: boolean): Promise<RunningService> {
   repairOpensslConf();
-  const child = spawn(process.execPath, nodeChildArgs(ENTRY, [PKCS1V15_REVERT_FLAG]), { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const flags = pkcs1v15 ? [PKCS1V15_REVERT_FLAG] : [];
+  const child = spawn(process.execPath, nodeChildArgs(ENTRY, flags), { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
   const send = (m: ToHelper) => { if (child.connected) child.send(m); };
@@ -40,7 +45,8 @@ export function startOpcuaInHelper(config: OpcuaPosture, device: OpcuaDevice): P
     void (async () => {
       const known = await device.accounts.has(m.username);
       const result = m.password === undefined ? undefined : await device.accounts.login(m.username, m.password, m.source ?? '', 'opcua');
-      send({ type: 'account', id: m.id, known, result });
+      const locked = result === undefined ? undefined : device.accounts.isLocked?.(m.username, m.source ?? '');
+      send({ type: 'account', id: m.id, known, result, locked });
     })();
   });
   const kill = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); };
@@ -50,11 +56,11 @@ export function startOpcuaInHelper(config: OpcuaPosture, device: OpcuaDevice): P
   return new Promise<RunningService>((resolve, reject) => {
     const timer = setTimeout(() => {
       kill();
-      reject(new Error(`opcua: the Basic128Rsa15 server process did not start within ${START_TIMEOUT_MS / 1000} s${stderr ? `: ${stderr.trim()}` : ''}`));
+      reject(new Error(`opcua: the OPC UA server process did not start within ${START_TIMEOUT_MS / 1000} s${stderr ? `: ${stderr.trim()}` : ''}`));
     }, START_TIMEOUT_MS);
     const onExit = (code: number | null, signal: string | null) => {
       clearTimeout(timer);
-      reject(new Error(`opcua: the Basic128Rsa15 server process ended (${signal ?? `exit ${String(code)}`})${stderr ? `: ${stderr.trim()}` : ''}`));
+      reject(new Error(`opcua: the OPC UA server process ended (${signal ?? `exit ${String(code)}`})${stderr ? `: ${stderr.trim()}` : ''}`));
     };
     child.once('exit', onExit);
     child.on('message', (m: FromHelper) => {
@@ -69,6 +75,10 @@ export function startOpcuaInHelper(config: OpcuaPosture, device: OpcuaDevice): P
       clearTimeout(timer);
       child.off('exit', onExit);
       let closing: Promise<void> | undefined;
+      // A crash ends this service only: the port stops answering, and the device log says why.
+      child.once('exit', (code, signal) => {
+        if (!closing) device.log(`opcua: the OPC UA server process ended (${signal ?? `exit ${String(code)}`})${stderr ? `: ${lastLine(stderr)}` : ''}`);
+      });
       resolve({
         endpoints: [{ protocol: 'opcua', host: device.host, port: m.port }],
         close: () => (closing ??= (async () => {

@@ -1,7 +1,7 @@
 /**
  * The emulated OPC UA server in a helper process (see opcua-helper.ts): started with
  * --security-revert=CVE-2023-46809 for postures that offer Basic128Rsa15; accounts are checked by the
- * parent over IPC.
+ * parent over IPC (the lockout state of the last login is kept for the audit events).
  */
 import type { LoginResult } from '../accounts';
 import { PostureError } from '../errors';
@@ -14,10 +14,12 @@ function send(m: FromHelper, then?: () => void): void {
   else then?.();
 }
 let nextId = 1;
-const waiting = new Map<number, (answer: { known: boolean; result?: LoginResult }) => void>();
+type Answer = { known: boolean; result?: LoginResult; locked?: boolean };
+const waiting = new Map<number, (answer: Answer) => void>();
+const lockedAfterLogin = new Map<string, boolean>();
 let running: RunningService | undefined;
 
-function ask(username: string, password?: string, source?: string): Promise<{ known: boolean; result?: LoginResult }> {
+function ask(username: string, password?: string, source?: string): Promise<Answer> {
   const id = nextId++;
   return new Promise((resolve) => {
     waiting.set(id, resolve);
@@ -32,7 +34,7 @@ async function close(): Promise<void> {
 
 process.on('message', (m: ToHelper) => {
   if (m.type === 'account') {
-    waiting.get(m.id)?.({ known: m.known, result: m.result });
+    waiting.get(m.id)?.({ known: m.known, result: m.result, locked: m.locked });
     waiting.delete(m.id);
   } else if (m.type === 'close') {
     void close();
@@ -41,7 +43,12 @@ process.on('message', (m: ToHelper) => {
       ...m.device,
       accounts: {
         has: async (username) => (await ask(username)).known,
-        login: async (username, password, source) => (await ask(username, password, source)).result ?? 'denied',
+        login: async (username, password, source) => {
+          const answer = await ask(username, password, source);
+          lockedAfterLogin.set(`${username}\0${source}`, answer.locked ?? false);
+          return answer.result ?? 'denied';
+        },
+        isLocked: (username, source) => lockedAfterLogin.get(`${username}\0${source}`) ?? false,
       },
       log: (message) => send({ type: 'log', message }),
     }).then((service) => {

@@ -5,12 +5,13 @@ import type * as NodeOpcua from 'node-opcua';
 import type { OPCUAServer, ServerSession, Variant } from 'node-opcua';
 import { makeApplicationCertificate, type CertificateHash } from '../../protocols/opcua/certificate';
 import { loadOpcua } from '../../protocols/opcua/logging';
-import { PKCS1V15_POLICIES, pkcs1v15InProcess } from '../../protocols/opcua/names';
+import { PKCS1V15_POLICIES } from '../../protocols/opcua/names';
 import { packagePath } from '../../paths';
 import type { LockoutConfig, LoginResult } from '../accounts';
 import type { DeviceIdentity, RunningService, ServiceModule, ServicePosture } from '../types';
 import { PostureError } from '../errors';
 import { startOpcuaInHelper } from './opcua-helper';
+import { startStrictFront, type StrictFront } from './opcua-front';
 
 /** The `opcua` section of a posture. Every knob defaults to the secure choice. */
 export interface OpcuaPosture extends ServicePosture {
@@ -48,6 +49,11 @@ export interface OpcuaPosture extends ServicePosture {
    * ActivateSession, CloseSession) with the ClientUserId set right, plus failed activations. Default true.
    */
   auditing?: boolean;
+  /**
+   * Validate every UA TCP chunk before node-opcua reads it (opcua-front.ts): message and chunk types, sizes,
+   * the OpenSecureChannel's request type id; a violation is answered with ERR and a close. Default false.
+   */
+  strictFraming?: boolean;
 }
 
 /** The posture's names of policies and modes, as node-opcua's values. */
@@ -98,7 +104,7 @@ export interface OpcuaDevice {
   readonly accounts: {
     has(username: string): boolean | Promise<boolean>;
     login(username: string, password: string, source: string, service?: string): LoginResult | Promise<LoginResult>;
-    /** Absent in the Basic128Rsa15 helper process (whose weak posture does not audit). */
+    /** Whether the last login of this user from this source left the account locked. */
     isLocked?(username: string, source: string): boolean;
   };
   log(message: string): void;
@@ -110,10 +116,10 @@ export function offersPkcs1v15(config: OpcuaPosture): boolean {
 }
 
 /**
- * The emulated device's OPC UA server. A posture that offers Basic128Rsa15 needs RSA PKCS#1 v1.5
- * decryption, which Node refuses unless started with --security-revert=CVE-2023-46809: that server runs
- * in a helper process started with the flag, so the emulator itself (and the harness beside it in
- * `demo`) keeps the protection; every other posture runs in this process.
+ * The emulated device's OPC UA server, always in a helper process: node-opcua has inputs it throws on outside
+ * any handler (docs/robustness.md), and a crash must end that service only, never the emulator or the harness
+ * beside it in `demo`. A posture that offers Basic128Rsa15 needs RSA PKCS#1 v1.5 decryption, which Node refuses
+ * unless started with --security-revert=CVE-2023-46809: only that helper gets the flag.
  */
 export const opcuaService: ServiceModule<OpcuaPosture> = {
   key: 'opcua',
@@ -123,7 +129,7 @@ export const opcuaService: ServiceModule<OpcuaPosture> = {
       host: device.host, identity: device.identity, workDir: device.workDir, port: device.portFor(config.port), accounts,
       log: (m) => device.log(m),
     };
-    return offersPkcs1v15(config) && !pkcs1v15InProcess() ? startOpcuaInHelper(config, opcuaDevice) : startOpcuaServer(config, opcuaDevice);
+    return startOpcuaInHelper(config, opcuaDevice, offersPkcs1v15(config));
   },
 };
 
@@ -142,10 +148,13 @@ export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice
   const advertised = config.advertisedHostname ?? device.host;
   const pki = serverPki(lib, config, device, applicationUri, advertised);
   let audit: SessionAudit = () => undefined;
-  const users = userManager(config, device, (...args) => audit(...args));
+  let front: StrictFront | undefined;
+  // Behind the strict front node-opcua sees the front's connection: the client's address is the front's to tell.
+  const sourceOf = (session: ServerSession) => (session.channel && front?.sourceOf(session.channel.remotePort)) ?? session.channel?.remoteAddress ?? '';
+  const users = userManager(config, device, sourceOf, (...args) => audit(...args));
   const started = Date.now();
   const server = new lib.OPCUAServer({
-    port: device.port,
+    port: config.strictFraming ? 0 : device.port,
     host: device.host,
     hostname: advertised.includes(':') ? `[${advertised}]` : advertised,
     securityPolicies: pick(config.securityPolicies ?? ['Basic256Sha256'], policies, 'security policy'),
@@ -176,22 +185,43 @@ export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice
     server.on('session_closed', (session: ServerSession) => users.forget(session));
     if (config.sessionTimeoutSeconds !== undefined) capSessionTimeout(server, config.sessionTimeoutSeconds * 1000);
     await server.start();
+    if (config.strictFraming) front = await startFront(server, device);
   } catch (err) {
+    await front?.close();
     await server.shutdown(0).catch(() => undefined);
     await pki.dispose();
     throw err;
   }
-  const port = server.endpoints[0].port;
-  device.log(`opcua listening on ${device.host}:${port} (${config.securityModes?.join('/') ?? 'SignAndEncrypt'})`);
+  const port = front?.port ?? server.endpoints[0].port;
+  device.log(`opcua listening on ${device.host}:${port} (${config.securityModes?.join('/') ?? 'SignAndEncrypt'}${front ? ', strict framing' : ''})`);
   let closing: Promise<void> | undefined;
   return {
     endpoints: [{ protocol: 'opcua', host: device.host, port }],
     close: () => (closing ??= (async () => {
       users.cancelDelays();
+      await front?.close();
       await server.shutdown(0);
       await pki.dispose();
     })()),
   };
+}
+
+/**
+ * The strict framing front on the posture's port, node-opcua (listening on an OS-chosen port) behind it; the
+ * endpoints advertise the front's port, as clients must connect there (and CreateSession checks the URL).
+ */
+async function startFront(server: OPCUAServer, device: OpcuaDevice): Promise<StrictFront> {
+  const front = await startStrictFront({ host: device.host, port: device.port }, { host: device.host, port: server.endpoints[0].port }, (m) => device.log(m));
+  for (const endpoint of server.endpoints) {
+    for (const description of endpoint.endpointDescriptions()) {
+      const url = Object.getOwnPropertyDescriptor(description, 'endpointUrl')?.get?.bind(description);
+      if (!url) throw new Error('opcua: node-opcua no longer computes endpointUrl at run time; cannot advertise the front\'s port');
+      Object.defineProperty(description, 'endpointUrl', {
+        get: () => String(url()).replace(/^(opc\.tcp:\/\/(?:\[[^\]]*\]|[^/:]*)):\d+/, `$1:${front.port}`), configurable: true,
+      });
+    }
+  }
+  return front;
 }
 
 /** The server's application certificate (from the posture's knobs) and its certificate stores, under the work folder. */
@@ -259,14 +289,14 @@ function auditActivations(server: OPCUAServer): SessionAudit {
 }
 
 /** UserName checks against the device accounts: lockout, sessions per user, the known-user timing knob. */
-function userManager(config: OpcuaPosture, device: OpcuaDevice, audit: SessionAudit) {
+function userManager(config: OpcuaPosture, device: OpcuaDevice, sourceOf: (session: ServerSession) => string, audit: SessionAudit) {
   const accounts = device.accounts;
   const sessionUsers = new Map<ServerSession, string>();
   const delays = new Set<NodeJS.Timeout>();
   const checkUser = async (session: ServerSession, username: string, password: string): Promise<boolean> => {
     if (config.acceptAnyPassword) return accounts.has(username);
     const open = [...sessionUsers].filter(([s, u]) => u === username && s !== session).length;
-    const source = session.channel?.remoteAddress ?? '';
+    const source = sourceOf(session);
     const result = await accounts.login(username, password, source, 'opcua');
     const ok = result === 'ok';
     if (result === 'locked') audit(session, username, `login refused for ${username}: account locked`);

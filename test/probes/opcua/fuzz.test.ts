@@ -13,6 +13,25 @@ const FAST = { cases: 20, ratePerSecond: 200, waitMs: 100, recoveryMs: 1000 };
 const opcua = (port: number) => ({ port, protocol: 'opcua' as const });
 /** Bytes beyond the declared message size kill node-opcua 2.182 (test/protocols/fuzz-opcua.test.ts, docs/robustness.md). */
 const overrunsMessage = (b: Buffer) => b.length >= 8 && b.length > b.readUInt32LE(4);
+/** So does an OpenSecureChannel whose request type id is an opaque (ByteString) NodeId. */
+function opaqueTypeId(c: { template: string; bytes: Buffer }): boolean {
+  const at = opcuaTemplates('opc.tcp://x').find((t) => t.name === 'opn-none')!.fields.find((f) => f.name === 'opn.type-id.encoding')!.offset;
+  return c.template === 'opn-none' && c.bytes[at] === 0x05;
+}
+/** A recorded case reaches one of the two (its `hex` is spaced bytes). */
+function killsNodeOpcua(c: { template: string; hex: string }): boolean {
+  const bytes = Buffer.from(c.hex.replace(/\s+/g, ''), 'hex');
+  return overrunsMessage(bytes) || opaqueTypeId({ template: c.template, bytes });
+}
+/** The first seed whose first `n` cases against this port reach both inputs that kill node-opcua. */
+function seedReachingBothCrashes(port: number, n: number): number {
+  const templates = opcuaTemplates(targetUrl({ host: '127.0.0.1', port }));
+  for (let seed = 1; seed < 5000; seed++) {
+    const cases = generateCases(templates, seed, n);
+    if (cases.some((c) => overrunsMessage(c.bytes)) && cases.some(opaqueTypeId)) return seed;
+  }
+  throw new Error('no seed below 5000 reaches both crash classes');
+}
 
 describe('probe opcua.fuzz', function () {
   this.timeout(90_000);
@@ -68,6 +87,43 @@ describe('probe opcua.fuzz', function () {
     } finally {
       await proxy.close();
     }
+  });
+
+  describe('seeded runs that reach both inputs that kill node-opcua (a fresh device each)', () => {
+    const devices: Partial<Record<'weak' | 'hardened', StartedOpcua>> = {};
+    before(async function () {
+      this.timeout(60_000);
+      [devices.weak, devices.hardened] = await Promise.all([startOpcua('weak'), startOpcua('hardened')]);
+    });
+    after(async () => Promise.all(Object.values(devices).map((d) => d.emulator.close())));
+
+    it('the hardened emulator (strict framing in front of node-opcua) refuses them with ERR and passes CR 3.5', async () => {
+      const port = devices.hardened!.port;
+      const run = await assessFuzz('opcua.fuzz', opcua(port), { ...FAST, cases: 8, seed: seedReachingBothCrashes(port, 8) });
+      try {
+        expect(run.attempt.status, run.attempt.message).to.equal('pass');
+        expect(run.requirement).to.equal('pass');
+        const killers = run.cases.filter(killsNodeOpcua);
+        expect(killers.length).to.be.greaterThan(1);
+        for (const c of killers) expect(c, c.mutation).to.deep.include({ stillAnswers: true }).and.have.nested.property('reaction.detail').match(/ERR 0x80/);
+      } finally {
+        run.remove();
+      }
+    });
+
+    it('the weak emulator (bare node-opcua in a helper process) loses its OPC UA service and fails CR 3.5', async () => {
+      const port = devices.weak!.port;
+      const run = await assessFuzz('opcua.fuzz', opcua(port), { ...FAST, cases: 8, seed: seedReachingBothCrashes(port, 8) });
+      try {
+        expect(run.attempt.status, run.attempt.message).to.equal('fail');
+        expect(run.attempt.findings.map((f) => f.code)).to.deep.equal(['opcua.fuzz.function-killed']);
+        const last = run.cases.at(-1)!;
+        expect(last.stillAnswers).to.equal(false);
+        expect(killsNodeOpcua(last), last.mutation).to.equal(true);
+      } finally {
+        run.remove();
+      }
+    });
   });
 
   describeMisbehavingPeers(probe, { service: opcua, timeoutMs: 4000, inputs: { waitMs: 200, recoveryMs: 300, cases: 20 } });
