@@ -1,6 +1,6 @@
 import { defineProbe, finding, judge, type Finding, type Judgement, type ProbeContext } from '../../src/sdk';
 import {
-  compliantPassword, declaredInterface, managementLocks, replayLeftovers, testAccountName, withJournaledAccounts, type Declared, type Step,
+  compliantPassword, managementLocks, preparedInterface, testAccountName, withJournaledAccounts, type Declared, type Step,
 } from '../../src/protocols/accounts';
 
 const ACCOUNTS = 'CR 1.3';
@@ -106,9 +106,9 @@ export default defineProbe({
   timeoutMs: 120_000,
   locks: managementLocks,
   async run(ctx) {
-    const declared = declaredInterface(ctx);
-    if ('notDetermined' in declared) return { observations: { notDetermined: declared.notDetermined }, findings: [], outcomes: [] };
-    const replayed = await replayLeftovers(ctx, declared.api);
+    const prepared = await preparedInterface(ctx);
+    if ('notDetermined' in prepared) return { observations: { notDetermined: prepared.notDetermined }, findings: [], outcomes: [] };
+    const { declared, replayed } = prepared;
     const { result, removals } = await withJournaledAccounts(ctx, declared.api, async (journal) => {
       const lifecycle = await adminLifecycle(ctx, declared, journal);
       lifecycle.operatorCreate = await operatorCreate(ctx, declared, journal);

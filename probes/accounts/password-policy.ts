@@ -1,6 +1,6 @@
 import { defineProbe, finding, judge, type Finding, type ProbeContext } from '../../src/sdk';
 import {
-  compliantPassword, declaredInterface, managementLocks, replayLeftovers, testAccountName, weakCandidates, withJournaledAccounts,
+  compliantPassword, managementLocks, preparedInterface, testAccountName, weakCandidates, withJournaledAccounts,
   type Candidate, type Declared, type PasswordPolicy, type Step,
 } from '../../src/protocols/accounts';
 
@@ -78,10 +78,10 @@ export default defineProbe({
   timeoutMs: 120_000,
   locks: managementLocks,
   async run(ctx) {
-    const declared = declaredInterface(ctx);
-    if ('notDetermined' in declared) return { observations: { notDetermined: declared.notDetermined }, findings: [], outcomes: [] };
+    const prepared = await preparedInterface(ctx);
+    if ('notDetermined' in prepared) return { observations: { notDetermined: prepared.notDetermined }, findings: [], outcomes: [] };
+    const { declared, replayed } = prepared;
     const policy = declared.passwords;
-    const replayed = await replayLeftovers(ctx, declared.api);
     if (!policy) {
       return { observations: { replayed, notDetermined: 'the profile documents no password policy (policy.passwords): there is no rule to break' }, findings: [], outcomes: [] };
     }

@@ -1,6 +1,6 @@
-import { Transcript, defineProbe, finding, inputsSchema, judge, type Finding, type Judgement } from '../../src/sdk';
+import { defineProbe, finding, inputsSchema, judge, type Finding, type Judgement } from '../../src/sdk';
 import {
-  SMB2_CAPABILITIES, SMB2_DIALECT_NAMES, SMB_INPUT_DEFAULTS, SMB_INPUT_PROPERTIES, capabilityNames, offerSmb1, offerSmb2, requireSmbAnswer,
+  SMB2_CAPABILITIES, SMB2_DIALECT_NAMES, SMB_INPUT_DEFAULTS, SMB_INPUT_PROPERTIES, smbAttempt, capabilityNames, offerSmb1, offerSmb2, requireSmbAnswer,
   type SmbInputs,
 } from '../../src/protocols/smb';
 
@@ -24,9 +24,7 @@ export default defineProbe<SmbInputs>({
   timeoutMs: 60_000,
   inputs: { schema: inputsSchema(SMB_INPUT_PROPERTIES), defaults: SMB_INPUT_DEFAULTS },
   async run(ctx) {
-    const service = ctx.service!;
-    const transcript = new Transcript(ctx.evidence, 'smb-dialects.txt');
-    const options = { signal: ctx.signal, waitMs: ctx.inputs.waitMs, connectTimeoutMs: ctx.inputs.connectTimeoutMs, transcript };
+    const { service, transcript, options } = smbAttempt(ctx, 'smb-dialects.txt');
     const smb1 = await offerSmb1(service, options);
     const offers = [];
     for (const dialect of SMB2_DIALECT_NAMES) offers.push({ dialect, offer: await offerSmb2(service, [dialect], options) });

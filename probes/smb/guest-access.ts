@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Transcript, defineProbe, finding, inputsSchema, judge, type Finding, type Judgement } from '../../src/sdk';
-import { SMB_INPUT_DEFAULTS, SMB_INPUT_PROPERTIES, tryLogon, type LogonResult, type SmbInputs } from '../../src/protocols/smb';
+import { defineProbe, finding, inputsSchema, judge, type Finding, type Judgement } from '../../src/sdk';
+import { SMB_INPUT_DEFAULTS, SMB_INPUT_PROPERTIES, smbAttempt, tryLogon, type LogonResult, type SmbInputs } from '../../src/protocols/smb';
 
 const REQS = ['CR 1.1', 'CR 1.2'];
 
@@ -31,10 +31,9 @@ export default defineProbe<SmbInputs>({
   timeoutMs: 30_000,
   inputs: { schema: inputsSchema(SMB_INPUT_PROPERTIES), defaults: SMB_INPUT_DEFAULTS },
   async run(ctx) {
-    const service = ctx.service!;
-    const transcript = new Transcript(ctx.evidence, 'smb-guest-access.txt');
+    const { service, transcript, options: base } = smbAttempt(ctx, 'smb-guest-access.txt');
     const guestUser = `iacs-probe-${randomBytes(4).toString('hex')}`;
-    const options = { signal: ctx.signal, waitMs: ctx.inputs.waitMs, connectTimeoutMs: ctx.inputs.connectTimeoutMs, transcript, guestUser };
+    const options = { ...base, guestUser };
     const anonymous = await tryLogon(service, 'anonymous', options);
     const guest = await tryLogon(service, 'guest', options);
     for (const r of [anonymous, guest]) {

@@ -1,6 +1,6 @@
-import { Transcript, defineProbe, finding, inputsSchema, judge, type Finding } from '../../src/sdk';
+import { defineProbe, finding, inputsSchema, judge, type Finding } from '../../src/sdk';
 import {
-  SMB2_DIALECT_NAMES, SMB2_SIGNING_ENABLED, SMB2_SIGNING_REQUIRED, SMB_INPUT_DEFAULTS, SMB_INPUT_PROPERTIES, dialectName, offerSmb1, offerSmb2, requireSmbAnswer,
+  SMB2_DIALECT_NAMES, SMB2_SIGNING_ENABLED, SMB2_SIGNING_REQUIRED, SMB_INPUT_DEFAULTS, SMB_INPUT_PROPERTIES, smbAttempt, dialectName, offerSmb1, offerSmb2, requireSmbAnswer,
   type SmbInputs,
 } from '../../src/protocols/smb';
 
@@ -23,9 +23,7 @@ export default defineProbe<SmbInputs>({
   timeoutMs: 30_000,
   inputs: { schema: inputsSchema(SMB_INPUT_PROPERTIES), defaults: SMB_INPUT_DEFAULTS },
   async run(ctx) {
-    const service = ctx.service!;
-    const transcript = new Transcript(ctx.evidence, 'smb-signing.txt');
-    const options = { signal: ctx.signal, waitMs: ctx.inputs.waitMs, connectTimeoutMs: ctx.inputs.connectTimeoutMs, transcript };
+    const { service, transcript, options } = smbAttempt(ctx, 'smb-signing.txt');
     const smb2 = await offerSmb2(service, SMB2_DIALECT_NAMES, options);
     const smb1 = await offerSmb1(service, options);
     requireSmbAnswer([smb2, smb1], service.name);

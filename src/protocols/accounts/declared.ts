@@ -1,6 +1,7 @@
 import type { Credential, LockRequest, PlanInfo, ProbeContext, ServiceUnderTest } from '../../sdk';
 import { accountLocks } from '../auth/checks/common';
 import { httpAccounts, type HttpAccountManagement } from './http';
+import { replayLeftovers, type Replayed } from './journal';
 import type { PasswordPolicy } from './passwords';
 import { sshAccounts, type SshAccountManagement } from './ssh';
 import type { AccountInterface, Actor } from './types';
@@ -56,4 +57,14 @@ export function declaredInterface(ctx: ProbeContext<unknown>): Declared | { notD
 /** Shared locks on the admin and operator accounts: no lockout test may lock them out while accounts are managed. */
 export function managementLocks({ host, credentials }: PlanInfo<unknown>): LockRequest[] {
   return accountLocks(host, undefined, Object.values(ACTOR_KEYS).flatMap((k) => credentials.get(k)?.username ?? []), 'shared');
+}
+
+/**
+ * The declared interface, after removing the accounts runs that died left on it (before anything new is
+ * created), or why the probe has nothing to act on.
+ */
+export async function preparedInterface(ctx: ProbeContext<unknown>): Promise<{ declared: Declared; replayed: Replayed[] } | { notDetermined: string }> {
+  const declared = declaredInterface(ctx);
+  if ('notDetermined' in declared) return declared;
+  return { declared, replayed: await replayLeftovers(ctx, declared.api) };
 }

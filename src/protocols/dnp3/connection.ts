@@ -1,5 +1,6 @@
 import type * as net from 'node:net';
 import { ProtocolViolation, TargetTimeout, type Transcript } from '../../sdk';
+import { FramedConnection } from '../framed';
 import { connectTcp } from '../modbus/connect';
 import { FUNCTION, FUNCTION_NAMES, encodeRequest, iinNames, parseResponse, type AppResponse } from './application';
 import { LINK, Reassembler, encodeLinkFrame, isPrimary, linkFunction, parseLinkFrame, segment, type LinkFrame } from './link';
@@ -40,28 +41,17 @@ export type LinkReply =
  * `waitMs` and the signal; the abort listener is removed on close.
  */
 export class Dnp3Connection {
-  private buffer = Buffer.alloc(0);
+  private readonly conn: FramedConnection<LinkFrame>;
   private readonly secondaries: LinkFrame[] = [];
   private readonly fragments: Buffer[] = [];
   private readonly reassembler = new Reassembler();
   private invalid: string | undefined;
-  private closed = false;
-  private reset = false;
   private appSeq = 0;
   private transportSeq = 0;
-  private wake: (() => void) | undefined;
-  private readonly onAbort = () => this.socket.destroy();
 
-  private constructor(private readonly socket: net.Socket, readonly options: Dnp3Options) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNRESET') this.reset = true;
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake?.();
-    });
-    options.signal.addEventListener('abort', this.onAbort, { once: true });
+  /** Frames are handled as they arrive (not when a caller waits), so link frames are confirmed at once. */
+  private constructor(socket: net.Socket, readonly options: Dnp3Options) {
+    this.conn = FramedConnection.over(socket, parseLinkFrame, { ...options, onData: () => this.onData() });
   }
 
   static async open(endpoint: Dnp3Endpoint, options: Dnp3Options): Promise<Dnp3Connection> {
@@ -71,31 +61,21 @@ export class Dnp3Connection {
   }
 
   close(): void {
-    this.options.signal.removeEventListener('abort', this.onAbort);
-    this.socket.destroy();
+    this.conn.close();
   }
 
   private send(frame: Omit<LinkFrame, 'destination' | 'source'>): void {
-    const bytes = encodeLinkFrame({ ...frame, destination: this.options.outstation, source: this.options.master });
-    this.options.transcript?.sent(bytes);
-    if (!this.closed) this.socket.write(bytes);
+    this.conn.send(encodeLinkFrame({ ...frame, destination: this.options.outstation, source: this.options.master }));
   }
 
-  private onData(chunk: Buffer): void {
-    this.options.transcript?.received(chunk);
-    this.buffer = Buffer.concat([this.buffer, chunk]);
-    for (;;) {
-      const parsed = parseLinkFrame(this.buffer);
-      if (parsed.kind === 'incomplete') break;
-      if (parsed.kind === 'invalid') {
-        this.invalid = parsed.reason;
-        this.buffer = Buffer.alloc(0);
-        break;
+  private onData(): void {
+    for (let taken = this.conn.takeFrame(); taken; taken = this.conn.takeFrame()) {
+      if (taken.kind === 'invalid') {
+        this.invalid = taken.reason;
+        return;
       }
-      this.buffer = this.buffer.subarray(parsed.bytes);
-      this.onFrame(parsed.frame);
+      this.onFrame(taken.frame);
     }
-    this.wake?.();
   }
 
   private onFrame(frame: LinkFrame): void {
@@ -160,52 +140,18 @@ export class Dnp3Connection {
     return reply;
   }
 
-  private async waitFor<T>(take: () => T | undefined): Promise<T | Exclude<AppReply, { kind: 'response' }>> {
-    const started = Date.now();
-    for (;;) {
-      const got = take();
-      if (got !== undefined) return got;
-      if (this.invalid !== undefined) {
-        this.options.transcript?.note(`not DNP3: ${this.invalid}`);
-        return { kind: 'invalid', reason: this.invalid };
-      }
-      if (this.closed) {
-        this.options.transcript?.note(`connection ${this.reset ? 'reset' : 'closed'} by the peer`);
-        return { kind: 'closed', reset: this.reset };
-      }
-      const remaining = this.options.waitMs - (Date.now() - started);
-      if (remaining <= 0) {
-        this.options.transcript?.note(`no answer within ${this.options.waitMs} ms`);
-        return { kind: 'no-answer' };
-      }
-      await this.nextEvent(remaining);
-    }
+  private async waitFor<T extends { kind: string }>(take: () => T | undefined): Promise<T | Exclude<AppReply, { kind: 'response' }>> {
+    const reply = await this.conn.waitFor<T | Exclude<AppReply, { kind: 'response' }>>(() => take() ?? this.invalidReply(), this.options.waitMs, 'no answer');
+    // framed.ts's hang-up and silence carry the buffered bytes; DNP3 replies never did (they are dropped).
+    if (!('bytes' in reply)) return reply;
+    return reply.kind === 'closed' ? { kind: 'closed', reset: reply.reset } : { kind: 'no-answer' };
   }
 
-  /** Resolves on data, close or after `ms`; rejects with the abort reason when the signal aborts. */
-  private nextEvent(ms: number): Promise<void> {
-    const signal = this.options.signal;
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise<void>((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        this.wake = undefined;
-      };
-      const onAbort = () => {
-        done();
-        reject(signal.reason);
-      };
-      const timer = setTimeout(() => {
-        done();
-        resolve();
-      }, ms);
-      this.wake = () => {
-        done();
-        resolve();
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+  /** Bytes that were not DNP3 end every wait (the receive buffer was dropped). */
+  private invalidReply(): { kind: 'invalid'; reason: string } | undefined {
+    if (this.invalid === undefined) return undefined;
+    this.options.transcript?.note(`not DNP3: ${this.invalid}`);
+    return { kind: 'invalid', reason: this.invalid };
   }
 }
 

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { TargetTimeout, type Transcript } from '../../sdk';
+import { FramedConnection, type FrameParse } from '../framed';
 import { connectTcp } from '../modbus/connect';
 import { describeApdu, encodeI, encodeS, encodeU, parseApdu, type Apdu, type UFunction } from './frames';
 
@@ -43,29 +44,13 @@ const ACK_EVERY = 8;
  * `waitMs` and the signal; the abort listener is removed on close.
  */
 export class Iec104Link {
-  private buffer = Buffer.alloc(0);
-  private closed = false;
-  private reset = false;
-  private wake: (() => void) | undefined;
+  private readonly conn: FramedConnection<Apdu>;
   private sendSeq = 0;
   private recvSeq = 0;
   private unacked = 0;
-  private readonly onAbort = () => this.socket.destroy();
 
-  private constructor(private readonly socket: net.Socket, readonly options: LinkOptions) {
-    socket.on('data', (chunk: Buffer) => {
-      options.transcript?.received(chunk);
-      this.buffer = Buffer.concat([this.buffer, chunk]);
-      this.wake?.();
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNRESET') this.reset = true;
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake?.();
-    });
-    options.signal.addEventListener('abort', this.onAbort, { once: true });
+  private constructor(socket: net.Socket, readonly options: LinkOptions) {
+    this.conn = FramedConnection.over(socket, parseApduFrame, { ...options, protocolName: 'IEC 60870-5-104' });
   }
 
   static async open(endpoint: Iec104Endpoint, options: LinkOptions): Promise<Iec104Link> {
@@ -80,13 +65,11 @@ export class Iec104Link {
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.conn.isClosed;
   }
 
   private write(bytes: Buffer, what: string): void {
-    this.options.transcript?.note(what);
-    this.options.transcript?.sent(bytes);
-    if (!this.closed) this.socket.write(bytes);
+    this.conn.send(bytes, what);
   }
 
   sendU(fn: UFunction): void {
@@ -102,74 +85,34 @@ export class Iec104Link {
 
   /** Acknowledges the I-frames received so far (when any is unacknowledged). */
   acknowledge(): void {
-    if (this.unacked === 0 || this.closed) return;
+    if (this.unacked === 0 || this.conn.isClosed) return;
     this.unacked = 0;
     this.write(encodeS(this.recvSeq), `S N(R)=${this.recvSeq}`);
   }
 
   /** The next APDU within `waitMs`; received I-frames are counted and acknowledged every eight. */
   async receive(waitMs = this.options.waitMs): Promise<LinkReply> {
-    const started = Date.now();
-    for (;;) {
-      const parsed = parseApdu(this.buffer);
-      if (parsed.kind === 'apdu') {
-        this.buffer = this.buffer.subarray(parsed.bytes);
-        this.options.transcript?.note(`received ${describeApdu(parsed.apdu)}`);
-        if (parsed.apdu.format === 'I') {
-          this.recvSeq = (parsed.apdu.sendSeq + 1) & 0x7fff;
-          if (++this.unacked >= ACK_EVERY) this.acknowledge();
-        }
-        return { kind: 'apdu', apdu: parsed.apdu };
-      }
-      if (parsed.kind === 'invalid') {
-        const bytes = Buffer.from(this.buffer);
-        this.buffer = Buffer.alloc(0);
-        this.options.transcript?.note(`not IEC 60870-5-104: ${parsed.reason}`);
-        return { kind: 'invalid', reason: parsed.reason, bytes };
-      }
-      if (this.closed) {
-        this.options.transcript?.note(`connection ${this.reset ? 'reset' : 'closed'} by the peer`);
-        return { kind: 'closed', reset: this.reset };
-      }
-      const remaining = waitMs - (Date.now() - started);
-      if (remaining <= 0) {
-        this.options.transcript?.note(`no complete answer within ${waitMs} ms`);
-        return { kind: 'no-answer', bytes: Buffer.from(this.buffer) };
-      }
-      await this.nextEvent(remaining);
+    const reply = await this.conn.receive(waitMs);
+    if (reply.kind === 'closed') return { kind: 'closed', reset: reply.reset };
+    if (reply.kind !== 'frame') return reply;
+    const apdu = reply.frame;
+    this.options.transcript?.note(`received ${describeApdu(apdu)}`);
+    if (apdu.format === 'I') {
+      this.recvSeq = (apdu.sendSeq + 1) & 0x7fff;
+      if (++this.unacked >= ACK_EVERY) this.acknowledge();
     }
+    return { kind: 'apdu', apdu };
   }
 
   close(): void {
-    this.options.signal.removeEventListener('abort', this.onAbort);
-    this.socket.destroy();
+    this.conn.close();
   }
+}
 
-  /** Resolves on data, close or after `ms`; rejects with the abort reason when the signal aborts. */
-  private nextEvent(ms: number): Promise<void> {
-    const signal = this.options.signal;
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise<void>((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        this.wake = undefined;
-      };
-      const onAbort = () => {
-        done();
-        reject(signal.reason);
-      };
-      const timer = setTimeout(() => {
-        done();
-        resolve();
-      }, ms);
-      this.wake = () => {
-        done();
-        resolve();
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
+/** parseApdu in the shape framed.ts reads. */
+function parseApduFrame(buf: Buffer): FrameParse<Apdu> {
+  const parsed = parseApdu(buf);
+  return parsed.kind === 'apdu' ? { kind: 'frame', frame: parsed.apdu, bytes: parsed.bytes } : parsed;
 }
 
 /**

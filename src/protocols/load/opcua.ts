@@ -64,12 +64,15 @@ export function failureKind(err: unknown): string {
 /** Flood sessions ask for a short timeout: a session left behind by an aborted flood expires soon. */
 const FLOOD_SESSION_TIMEOUT_MS = 10_000;
 
-/** One channel (client) the flood owns; `closeAll` breaks every one at once. */
+/** One channel (client) the flood owns; `closeAll` (also on abort) breaks every one at once. */
 class Channels {
   private readonly clients = new Set<OPCUAClient>();
+  private readonly onAbort = () => this.closeAll();
   closed = false;
 
-  constructor(private readonly login: Login, private readonly o: OpcuaFloodLogin) {}
+  constructor(private readonly login: Login, private readonly o: OpcuaFloodLogin) {
+    o.signal.addEventListener('abort', this.onAbort, { once: true });
+  }
 
   async open(): Promise<OPCUAClient> {
     if (this.closed || this.o.signal.aborted) throw new TargetUnreachable('opcua flood: stopped');
@@ -91,6 +94,7 @@ class Channels {
   }
 
   closeAll(): void {
+    this.o.signal.removeEventListener('abort', this.onAbort);
     this.closed = true;
     for (const c of [...this.clients]) this.drop(c);
   }
@@ -104,6 +108,12 @@ interface Opened {
 interface ReadSession {
   opened: Promise<Opened>;
   waiting: number;
+}
+
+/** Failures counted by kind (status name, 'timeout', ...) for a flood's errorKinds. */
+function failureCounter(): { fail: (kind: string) => void; kinds: () => Record<string, number> } {
+  const counts: Record<string, number> = {};
+  return { fail: (kind) => { counts[kind] = (counts[kind] ?? 0) + 1; }, kinds: () => ({ ...counts }) };
 }
 
 /** Pause before reopening a dropped session: a device that is down must not get a connection per request. */
@@ -132,10 +142,7 @@ export interface OpcuaFlood extends LoadGenerator {
 export async function opcuaReadFlood(o: OpcuaReadFloodOptions): Promise<OpcuaFlood> {
   const login = await chooseFloodLogin(o);
   const channels = new Channels(login, o);
-  const kinds: Record<string, number> = {};
-  const fail = (kind: string) => { kinds[kind] = (kinds[kind] ?? 0) + 1; };
-  const onAbort = () => channels.closeAll();
-  o.signal.addEventListener('abort', onAbort, { once: true });
+  const { fail, kinds } = failureCounter();
   const openSession = async (): Promise<Opened> => {
     const client = await channels.open();
     try {
@@ -165,7 +172,6 @@ export async function opcuaReadFlood(o: OpcuaReadFloodOptions): Promise<OpcuaFlo
       }
     }
   } catch (err) {
-    o.signal.removeEventListener('abort', onAbort);
     channels.closeAll();
     throw err;
   }
@@ -196,7 +202,6 @@ export async function opcuaReadFlood(o: OpcuaReadFloodOptions): Promise<OpcuaFlo
     if (!o.signal.aborted) {
       await Promise.all(sessions.map((s) => s.opened.then((x) => bounded(x.session.close(true), o.requestTimeoutMs)).catch(() => undefined)));
     }
-    o.signal.removeEventListener('abort', onAbort);
     channels.closeAll();
   };
   return {
@@ -211,7 +216,7 @@ export async function opcuaReadFlood(o: OpcuaReadFloodOptions): Promise<OpcuaFlo
     },
     close: () => { closing ??= closeSessions(); },
     closed: () => closing ?? Promise.resolve(),
-    errorKinds: () => ({ ...kinds }),
+    errorKinds: kinds,
   };
 }
 
@@ -230,10 +235,7 @@ export interface OpcuaSessionFloodOptions extends OpcuaFloodLogin {
 export async function opcuaSessionFlood(o: OpcuaSessionFloodOptions): Promise<OpcuaFlood> {
   const login = await chooseFloodLogin(o);
   const channels = new Channels(login, o);
-  const kinds: Record<string, number> = {};
-  const fail = (kind: string) => { kinds[kind] = (kinds[kind] ?? 0) + 1; };
-  const onAbort = () => channels.closeAll();
-  o.signal.addEventListener('abort', onAbort, { once: true });
+  const { fail, kinds } = failureCounter();
   const clients: Promise<OPCUAClient>[] = [];
   try {
     for (let i = 0; i < o.channels; i++) clients.push(Promise.resolve(await channels.open()));
@@ -242,7 +244,6 @@ export async function opcuaSessionFlood(o: OpcuaSessionFloodOptions): Promise<Op
     const probe = await bounded(first.createSession(login.token), o.requestTimeoutMs);
     await bounded(probe.close(true), o.requestTimeoutMs);
   } catch (err) {
-    o.signal.removeEventListener('abort', onAbort);
     channels.closeAll();
     throw err;
   }
@@ -280,10 +281,9 @@ export async function opcuaSessionFlood(o: OpcuaSessionFloodOptions): Promise<Op
       return cycle(i);
     },
     close: () => {
-      o.signal.removeEventListener('abort', onAbort);
       channels.closeAll();
     },
     closed: () => Promise.resolve(),
-    errorKinds: () => ({ ...kinds }),
+    errorKinds: kinds,
   };
 }

@@ -1,5 +1,5 @@
-import type * as net from 'node:net';
 import type { Transcript } from '../../sdk';
+import { FramedConnection } from '../framed';
 import { connectTcp, type ModbusEndpoint } from './connect';
 import { parseFrame, type MbapFrame } from './frames';
 
@@ -25,33 +25,14 @@ export interface RawOptions {
  * requests, so the input-validation probe and Read Device Identification use this instead.
  */
 export class RawModbusConnection {
-  private buffer: Buffer = Buffer.alloc(0);
-  private closed = false;
-  private reset = false;
-  private wake: (() => void) | undefined;
   private transactionId = 0;
-  private readonly onAbort = () => this.socket.destroy();
 
-  private constructor(private readonly socket: net.Socket, private readonly signal: AbortSignal, private readonly transcript?: Transcript) {
-    socket.on('data', (chunk: Buffer) => {
-      this.transcript?.received(chunk);
-      this.buffer = Buffer.concat([this.buffer, chunk]);
-      this.wake?.();
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNRESET') this.reset = true;
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake?.();
-    });
-    signal.addEventListener('abort', this.onAbort, { once: true });
-  }
+  private constructor(private readonly conn: FramedConnection<MbapFrame>) {}
 
   static async open(endpoint: ModbusEndpoint, options: RawOptions): Promise<RawModbusConnection> {
     const socket = await connectTcp(endpoint, options.signal, options.connectTimeoutMs ?? 3000);
     options.transcript?.note(`connected to ${endpoint.host}:${endpoint.port}`);
-    return new RawModbusConnection(socket, options.signal, options.transcript);
+    return new RawModbusConnection(FramedConnection.over(socket, (buf) => parseFrame(buf), { ...options, protocolName: 'a Modbus/TCP frame' }));
   }
 
   /** A fresh transaction identifier (1, 2, ...), for callers that build their own frames. */
@@ -61,42 +42,19 @@ export class RawModbusConnection {
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.conn.isClosed;
   }
 
   send(bytes: Uint8Array): void {
-    this.transcript?.sent(bytes);
-    if (!this.closed) this.socket.write(bytes);
+    this.conn.send(bytes);
   }
 
   /** Waits up to `waitMs` for the next complete frame (rejects with the abort reason on abort).
    * `protocolIds`: protocol identifiers accepted in the answer (default only 0). */
   async receive(waitMs: number, protocolIds?: readonly number[]): Promise<RawReply> {
     const started = Date.now();
-    const elapsed = () => Date.now() - started;
-    for (;;) {
-      const parsed = parseFrame(this.buffer, protocolIds);
-      if (parsed.kind === 'frame') {
-        const bytes = Buffer.from(this.buffer.subarray(0, parsed.bytes));
-        this.buffer = this.buffer.subarray(parsed.bytes);
-        return { kind: 'frame', frame: parsed.frame, bytes, elapsedMs: elapsed() };
-      }
-      if (parsed.kind === 'invalid') {
-        const bytes = this.take();
-        this.transcript?.note(`not a Modbus/TCP frame: ${parsed.reason}`);
-        return { kind: 'invalid', reason: parsed.reason, bytes, elapsedMs: elapsed() };
-      }
-      if (this.closed) {
-        this.transcript?.note(`connection ${this.reset ? 'reset' : 'closed'} by the peer`);
-        return { kind: 'closed', reset: this.reset, bytes: this.take(), elapsedMs: elapsed() };
-      }
-      const remaining = waitMs - elapsed();
-      if (remaining <= 0) {
-        this.transcript?.note(`no complete answer within ${waitMs} ms`);
-        return { kind: 'no-answer', bytes: Buffer.from(this.buffer), elapsedMs: elapsed() };
-      }
-      await this.nextEvent(remaining);
-    }
+    const reply = await this.conn.receive(waitMs, (buf) => parseFrame(buf, protocolIds));
+    return { ...reply, elapsedMs: Date.now() - started };
   }
 
   async exchange(bytes: Uint8Array, waitMs: number, protocolIds?: readonly number[]): Promise<RawReply> {
@@ -105,40 +63,7 @@ export class RawModbusConnection {
   }
 
   close(): void {
-    this.signal.removeEventListener('abort', this.onAbort);
-    this.socket.destroy();
-  }
-
-  private take(): Buffer {
-    const bytes = Buffer.from(this.buffer);
-    this.buffer = Buffer.alloc(0);
-    return bytes;
-  }
-
-  /** Resolves on data, close or after `ms`; rejects with the abort reason when the signal aborts. */
-  private nextEvent(ms: number): Promise<void> {
-    const signal = this.signal;
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise<void>((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        this.wake = undefined;
-      };
-      const onAbort = () => {
-        done();
-        reject(signal.reason);
-      };
-      const timer = setTimeout(() => {
-        done();
-        resolve();
-      }, ms);
-      this.wake = () => {
-        done();
-        resolve();
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    this.conn.close();
   }
 }
 

@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { TargetTimeout, type Transcript } from '../../sdk';
+import { FramedConnection, type FrameParse } from '../framed';
 import { connectTcp } from '../modbus/connect';
 import { PACKET, PACKET_NAMES, readPacket, type RawPacket } from './frames';
 
@@ -66,86 +67,56 @@ function connectTls(endpoint: MqttEndpoint, signal: AbortSignal, timeoutMs: numb
  * abort listener.
  */
 export class MqttConnection {
-  private buffer: Buffer = Buffer.alloc(0);
-  private closed = false;
-  private reset = false;
-  private closedAtMs: number | undefined;
-  private wake: (() => void) | undefined;
-  private readonly onAbort = () => this.socket.destroy();
-
-  private constructor(private readonly socket: net.Socket, private readonly signal: AbortSignal, private readonly transcript?: Transcript, private readonly label = '') {
-    socket.on('data', (chunk: Buffer) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
-      this.wake?.();
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNRESET') this.reset = true;
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.closedAtMs = Date.now();
-      this.wake?.();
-    });
-    signal.addEventListener('abort', this.onAbort, { once: true });
-  }
+  /** The transcript is kept here, not in `conn`: received bytes are logged per packet, PUBLISH payloads cut short. */
+  private constructor(private readonly conn: FramedConnection<RawPacket>, private readonly transcript?: Transcript, private readonly label = '') {}
 
   static async open(endpoint: MqttEndpoint, options: MqttConnectionOptions): Promise<MqttConnection> {
     const timeout = options.connectTimeoutMs ?? 3000;
     const socket = endpoint.tls ? await connectTls(endpoint, options.signal, timeout) : await connectTcp(endpoint, options.signal, timeout);
     const label = options.label ? `[${options.label}] ` : '';
     options.transcript?.note(`${label}connected to ${endpoint.host}:${endpoint.port}/${endpoint.tls ? 'tls' : 'tcp'}`);
-    return new MqttConnection(socket, options.signal, options.transcript, label);
+    return new MqttConnection(FramedConnection.over(socket, packetFrame, { signal: options.signal }), options.transcript, label);
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.conn.isClosed;
   }
 
   /** When the peer (or close()) ended the connection, epoch ms. */
   get closedAt(): number | undefined {
-    return this.closedAtMs;
+    return this.conn.closedAt;
   }
 
   /** Sends one packet; the note says what it is, without secrets (a CONNECT's password is in the bytes only when the caller allows it). */
   send(bytes: Buffer, note: string, redactedBytes?: Buffer): void {
     this.transcript?.note(`${this.label}${note}`);
     this.transcript?.sent(redactedBytes ?? bytes);
-    if (!this.closed) this.socket.write(bytes);
+    this.conn.send(bytes);
   }
 
   /** The next packet from the broker, or why there is none within `waitMs`. */
   async next(waitMs: number): Promise<MqttEvent> {
-    const until = Date.now() + waitMs;
-    for (;;) {
-      const read = readPacket(this.buffer);
-      if (read.kind === 'packet') {
-        this.buffer = this.buffer.subarray(read.length);
-        this.logReceived(read.packet);
-        return { kind: 'packet', packet: read.packet };
-      }
-      if (read.kind === 'invalid') {
-        this.transcript?.note(`${this.label}not MQTT: ${read.reason}`);
-        this.transcript?.received(this.buffer.subarray(0, 256));
-        const bytes = this.buffer;
-        this.buffer = Buffer.alloc(0);
-        return { kind: 'invalid', reason: read.reason, bytes };
-      }
-      if (this.closed) {
-        if (this.buffer.length > 0) this.transcript?.received(this.buffer.subarray(0, 256));
-        this.transcript?.note(`${this.label}connection ${this.reset ? 'reset' : 'closed'} by the peer`);
-        return { kind: 'closed', reset: this.reset };
-      }
-      const remaining = until - Date.now();
-      if (remaining <= 0) return { kind: 'no-answer' };
-      await this.nextEvent(remaining);
+    const reply = await this.conn.receive(waitMs);
+    switch (reply.kind) {
+      case 'frame':
+        this.logReceived(reply.frame);
+        return { kind: 'packet', packet: reply.frame };
+      case 'invalid':
+        this.transcript?.note(`${this.label}not MQTT: ${reply.reason}`);
+        this.transcript?.received(reply.bytes.subarray(0, 256));
+        return { kind: 'invalid', reason: reply.reason, bytes: reply.bytes };
+      case 'closed':
+        if (reply.bytes.length > 0) this.transcript?.received(reply.bytes.subarray(0, 256));
+        this.transcript?.note(`${this.label}connection ${reply.reset ? 'reset' : 'closed'} by the peer`);
+        return { kind: 'closed', reset: reply.reset };
+      case 'no-answer':
+        return { kind: 'no-answer' };
     }
   }
 
   /** Waits up to `ms` for the peer to close the connection; true when it did. Packets that arrive meanwhile are kept. */
   async closedWithin(ms: number): Promise<boolean> {
-    const until = Date.now() + ms;
-    while (!this.closed && Date.now() < until) await this.nextEvent(until - Date.now());
-    return this.closed;
+    return this.conn.closedWithin(ms);
   }
 
   /**
@@ -167,33 +138,12 @@ export class MqttConnection {
   }
 
   close(): void {
-    this.signal.removeEventListener('abort', this.onAbort);
-    this.socket.destroy();
+    this.conn.close();
   }
+}
 
-  /** Resolves on data, close or after `ms`; rejects with the abort reason when the signal aborts. */
-  private nextEvent(ms: number): Promise<void> {
-    const signal = this.signal;
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise<void>((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        this.wake = undefined;
-      };
-      const onAbort = () => {
-        done();
-        reject(signal.reason);
-      };
-      const timer = setTimeout(() => {
-        done();
-        resolve();
-      }, ms);
-      this.wake = () => {
-        done();
-        resolve();
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-  }
+/** readPacket in the shape framed.ts reads. */
+function packetFrame(buf: Buffer): FrameParse<RawPacket> {
+  const read = readPacket(buf);
+  return read.kind === 'packet' ? { kind: 'frame', frame: read.packet, bytes: read.length } : read;
 }

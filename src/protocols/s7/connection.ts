@@ -1,5 +1,5 @@
-import type * as net from 'node:net';
 import { ProtocolViolation, TargetTimeout, type Transcript } from '../../sdk';
+import { FramedConnection, type FrameParse } from '../framed';
 import { connectTcp } from '../modbus/connect';
 import {
   ROSCTR, encodeConnectionRequest, encodeDataTpdu, encodeS7, parseCotp, parseS7, parseTpkt, setupCommunicationParam, tsapText,
@@ -27,70 +27,42 @@ export type TpduReply =
   | { kind: 'no-answer'; bytes: Buffer }
   | { kind: 'closed'; reset: boolean };
 
+/** TPKT frames whose payload is a COTP TPDU: a TPDU that does not parse makes the buffer not ISO-on-TCP. */
+function parseIsoFrame(buf: Buffer): FrameParse<CotpTpdu> {
+  const parsed = parseTpkt(buf);
+  if (parsed.kind !== 'frame') return parsed;
+  const tpdu = parseCotp(parsed.tpdu);
+  return typeof tpdu === 'string' ? { kind: 'invalid', reason: tpdu } : { kind: 'frame', frame: tpdu, bytes: parsed.bytes };
+}
+
 /**
  * An ISO-on-TCP (RFC 1006) connection that sends exactly the TPDUs it is given. Every wait is bounded by
- * `waitMs` and the attempt's signal; the abort listener is removed on close.
+ * `waitMs` and the attempt's signal (framed.ts); the abort listener is removed on close.
  */
 export class IsoConnection {
-  private buffer = Buffer.alloc(0);
-  private closed = false;
-  private reset = false;
-  private wake: (() => void) | undefined;
-  private readonly onAbort = () => this.socket.destroy();
-
-  private constructor(private readonly socket: net.Socket, readonly options: IsoOptions) {
-    socket.on('data', (chunk: Buffer) => {
-      options.transcript?.received(chunk);
-      this.buffer = Buffer.concat([this.buffer, chunk]);
-      this.wake?.();
-    });
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ECONNRESET') this.reset = true;
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.wake?.();
-    });
-    options.signal.addEventListener('abort', this.onAbort, { once: true });
-  }
+  private constructor(private readonly conn: FramedConnection<CotpTpdu>, readonly options: IsoOptions) {}
 
   static async open(endpoint: S7Endpoint, options: IsoOptions): Promise<IsoConnection> {
     const socket = await connectTcp(endpoint, options.signal, options.connectTimeoutMs ?? 3000);
     options.transcript?.note(`connected to ${endpoint.host}:${endpoint.port}`);
-    return new IsoConnection(socket, options);
+    return new IsoConnection(FramedConnection.over(socket, parseIsoFrame, { ...options, protocolName: 'ISO-on-TCP' }), options);
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.conn.isClosed;
   }
 
   send(bytes: Buffer): void {
-    this.options.transcript?.sent(bytes);
-    if (!this.closed) this.socket.write(bytes);
+    this.conn.send(bytes);
   }
 
   /** The next TPKT frame's TPDU, within `waitMs` (default the connection's). */
   async receive(waitMs = this.options.waitMs): Promise<TpduReply> {
-    const started = Date.now();
-    for (;;) {
-      const parsed = parseTpkt(this.buffer);
-      if (parsed.kind === 'frame') {
-        this.buffer = this.buffer.subarray(parsed.bytes);
-        const tpdu = parseCotp(parsed.tpdu);
-        if (typeof tpdu === 'string') return this.invalid(tpdu);
-        return { kind: 'tpdu', tpdu };
-      }
-      if (parsed.kind === 'invalid') return this.invalid(parsed.reason);
-      if (this.closed) {
-        this.options.transcript?.note(`connection ${this.reset ? 'reset' : 'closed'} by the peer`);
-        return { kind: 'closed', reset: this.reset };
-      }
-      const remaining = waitMs - (Date.now() - started);
-      if (remaining <= 0) {
-        this.options.transcript?.note(`no complete answer within ${waitMs} ms`);
-        return { kind: 'no-answer', bytes: Buffer.from(this.buffer) };
-      }
-      await this.nextEvent(remaining);
+    const reply = await this.conn.receive(waitMs);
+    switch (reply.kind) {
+      case 'frame': return { kind: 'tpdu', tpdu: reply.frame };
+      case 'closed': return { kind: 'closed', reset: reply.reset };
+      default: return reply;
     }
   }
 
@@ -104,45 +76,13 @@ export class IsoConnection {
       parts.push(reply.tpdu.payload);
       if (reply.tpdu.eot) return { kind: 'data', payload: Buffer.concat(parts) };
     }
-    return this.invalid(`no end of TSDU after ${maxFragments} DT fragments`);
+    const reason = `no end of TSDU after ${maxFragments} DT fragments`;
+    this.options.transcript?.note(`not ISO-on-TCP: ${reason}`);
+    return { kind: 'invalid', reason, bytes: this.conn.drain() };
   }
 
   close(): void {
-    this.options.signal.removeEventListener('abort', this.onAbort);
-    this.socket.destroy();
-  }
-
-  private invalid(reason: string): TpduReply {
-    const bytes = Buffer.from(this.buffer);
-    this.buffer = Buffer.alloc(0);
-    this.options.transcript?.note(`not ISO-on-TCP: ${reason}`);
-    return { kind: 'invalid', reason, bytes };
-  }
-
-  /** Resolves on data, close or after `ms`; rejects with the abort reason when the signal aborts. */
-  private nextEvent(ms: number): Promise<void> {
-    const signal = this.options.signal;
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return new Promise<void>((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        this.wake = undefined;
-      };
-      const onAbort = () => {
-        done();
-        reject(signal.reason);
-      };
-      const timer = setTimeout(() => {
-        done();
-        resolve();
-      }, ms);
-      this.wake = () => {
-        done();
-        resolve();
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    this.conn.close();
   }
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ProtocolViolation, TargetTimeout, type Transcript } from '../../sdk';
+import { ProtocolViolation, TargetTimeout, Transcript } from '../../sdk';
 import { withFramed, type FramedConnection, type FramedReply } from '../framed';
 import {
   SESSION_FLAGS, SMB1_SECURITY, SMB2_DIALECT_NAMES, STATUS, dialectName, parseNegotiate, parseSessionSetup,
@@ -163,6 +163,14 @@ export const SMB_INPUT_PROPERTIES = {
   connectTimeoutMs: { type: 'integer', minimum: 100 },
 } as const;
 export const SMB_INPUT_DEFAULTS: SmbInputs = { waitMs: 5000, connectTimeoutMs: 5000 };
+
+/** What one smb.* attempt talks to and with: its service, a transcript saved as `file`, the connection options. */
+export function smbAttempt<S extends SmbEndpoint>(
+  ctx: { service?: S; signal: AbortSignal; inputs: SmbInputs; evidence: ConstructorParameters<typeof Transcript>[0] }, file: string,
+): { service: S; transcript: Transcript; options: SmbOptions } {
+  const transcript = new Transcript(ctx.evidence, file);
+  return { service: ctx.service!, transcript, options: { signal: ctx.signal, waitMs: ctx.inputs.waitMs, connectTimeoutMs: ctx.inputs.connectTimeoutMs, transcript } };
+}
 
 /** Throws unless at least one offer got an SMB answer: a port that hangs up on everything is not SMB. */
 export function requireSmbAnswer(offers: readonly Offer<unknown>[], name: string): void {
