@@ -13,7 +13,8 @@
 #                         its expectation or a run has errors)
 #   --allow-improvements  a difference from a baseline that is not worse passes (default: any difference fails)
 #   --break TARGET        deliberately change a target's posture to see the gate close (exit 1):
-#                         eplc-hardened (runs the weak posture) or openssh-hardened (runs the weak sshd config)
+#                         eplc-hardened (runs the weak posture), openssh-hardened (runs the weak sshd config) or
+#                         samba-hardened (runs the weak smb.conf)
 #   --out DIR             where the evidence goes (default runs/docker-<UTC time>)
 #   --engine own          (default) start and stop a private dockerd; needs root; installs packages with apt-get
 #   --engine existing     use the engine DOCKER_HOST (or the default socket) names; nothing is installed,
@@ -32,7 +33,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 COMPOSE_FILE="$ROOT/docker/compose.yaml"
 PROJECT=iacs-regress
-BREAKABLE=(eplc-hardened openssh-hardened)
+BREAKABLE=(eplc-hardened openssh-hardened samba-hardened)
 
 update_baseline=0 allow_improvements=0 break_target="" out="" engine=own base_image="" dockerd_iptables=0 fresh=0
 overrides=()
@@ -164,6 +165,7 @@ export IACS_REGRESS_UPDATE_BASELINE=$update_baseline IACS_REGRESS_ALLOW_IMPROVEM
 case "$break_target" in
   eplc-hardened) export IACS_POSTURE_EPLC_HARDENED=weak; say "--break: eplc-hardened runs the weak posture" ;;
   openssh-hardened) export IACS_POSTURE_OPENSSH_HARDENED=weak; say "--break: openssh-hardened runs the weak sshd config" ;;
+  samba-hardened) export IACS_POSTURE_SAMBA_HARDENED=weak; say "--break: samba-hardened runs the weak smb.conf" ;;
 esac
 t=$(mark)
 say "docker-compose up (targets, then the harness once they are healthy)"

@@ -67,7 +67,12 @@ export function loadTargets(file) {
     const mustFail = list('mustFail');
     const mustFind = list('mustFind');
     if (expect === 'fail' && mustFail.length === 0) throw new Error(`${file}: targets.${name} expects fail and must name the requirements that fail (mustFail)`);
-    return { name, expect, mustFail, mustFind };
+    const mustPass = t?.mustPass ?? {};
+    if (mustPass === null || typeof mustPass !== 'object' || Array.isArray(mustPass)
+      || !Object.values(mustPass).every((v) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string'))) {
+      throw new Error(`${file}: targets.${name}.mustPass must map probe ids to lists of requirements`);
+    }
+    return { name, expect, mustFail, mustFind, mustPass };
   });
 }
 
@@ -79,6 +84,26 @@ export function weaknessesMissed(report, target) {
     ...(target.mustFail ?? []).filter((id) => !failing.has(id)).map((id) => `${id} does not fail`),
     ...(target.mustFind ?? []).filter((code) => !codes.has(code)).map((code) => `finding ${code} is missing`),
   ];
+}
+
+/**
+ * Requirements of `mustPass` ({probe: [requirement...]}) that a probe's own outcomes do not pass, on every
+ * interface it ran on: what a hardened target is built to show, checked whatever other probes conclude
+ * (a requirement's verdict in the report stays "not determined" while any basis is partial).
+ */
+export function strengthsMissed(report, target) {
+  const missed = [];
+  for (const [probe, requirements] of Object.entries(target.mustPass ?? {})) {
+    const attempts = report.attempts.filter((a) => a.probe === probe);
+    if (attempts.length === 0) missed.push(`${probe} did not run`);
+    for (const a of attempts) {
+      for (const id of requirements) {
+        const verdict = (a.outcomes ?? []).find((o) => o.requirement === id)?.verdict ?? 'not judged';
+        if (verdict !== 'pass') missed.push(`${id} is ${verdict} in ${probe} @ ${a.target}`);
+      }
+    }
+  }
+  return missed;
 }
 
 /** Assesses one target and judges the run. Returns { name, verdict: pass|fail|error, notes[], ... }. */
@@ -115,6 +140,7 @@ async function assess(target, opts) {
     fail('expected failing requirements (weak posture), but none failed: a probe no longer sees the weakness');
   }
   for (const id of weaknessesMissed(report, target)) fail(`the target's known weakness is not reported: ${id}`);
+  for (const id of strengthsMissed(report, target)) fail(`the target's hardening is not confirmed: ${id}`);
 
   if (opts.updateBaseline) {
     if (result.verdict === 'pass') {

@@ -34,12 +34,13 @@ interface HarnessReport {
   run: { profile: string; complete: boolean };
   summary: { failedAtTarget: number; errors: number };
   requirements: { id: string; verdict: string }[];
-  attempts: { findings: { code: string }[] }[];
+  attempts: { probe: string; findings: { code: string }[]; outcomes: { requirement: string; verdict: string }[] }[];
 }
-interface HarnessTarget { name: string; expect: string; mustFail: string[]; mustFind: string[] }
+interface HarnessTarget { name: string; expect: string; mustFail: string[]; mustFind: string[]; mustPass: Record<string, string[]> }
 interface Harness {
   loadTargets(file: string): HarnessTarget[];
   weaknessesMissed(report: HarnessReport, target: HarnessTarget): string[];
+  strengthsMissed(report: HarnessReport, target: HarnessTarget): string[];
 }
 /** docker/harness/regress.mjs: the kit's own gate, as the harness container runs it. */
 const harness = async (): Promise<Harness> => (await import(pathToFileURL(path.resolve('docker/harness/regress.mjs')).href)) as Harness;
@@ -89,7 +90,7 @@ describe('docker regression kit', () => {
     });
 
     it('every target has a stored baseline of its own profile, as expected for its posture, with its known weaknesses', async () => {
-      const { loadTargets, weaknessesMissed } = await harness();
+      const { loadTargets, weaknessesMissed, strengthsMissed } = await harness();
       const targets = loadTargets('docker/targets.yaml');
       for (const t of targets) if (t.expect === 'fail') expect(t.mustFail, `${t.name}: mustFail`).to.not.be.empty;
       for (const [name, t] of Object.entries(TARGETS)) {
@@ -103,6 +104,25 @@ describe('docker regression kit', () => {
         if (t.expect === 'fail') expect(report.summary.failedAtTarget, file).to.be.greaterThan(0);
         // The target's known weaknesses, by requirement and finding code, not "some requirement failed".
         expect(weaknessesMissed(report, targets.find((x) => x.name === name)!), file).to.deep.equal([]);
+        expect(strengthsMissed(report, targets.find((x) => x.name === name)!), file).to.deep.equal([]);
+      }
+    });
+
+    it('host components: host.audit\'s own verdicts on CR 1.3/1.4/1.7/2.9/3.4/7.7 fail on linux-weak and pass on linux-hardened; smb.* opposite on samba', () => {
+      const outcomes = (target: string, probes: string[]) => {
+        const report = JSON.parse(fs.readFileSync(`docker/baselines/${target}/report.json`, 'utf8')) as HarnessReport;
+        const attempts = report.attempts.filter((a) => probes.includes(a.probe));
+        expect(attempts.map((a) => a.probe).sort(), target).to.deep.equal([...probes].sort());
+        return Object.fromEntries(attempts.flatMap((a) => a.outcomes.map((o) => [`${a.probe} ${o.requirement}`, o.verdict])));
+      };
+      const rows = (probe: string, ids: string[], verdict: string) => Object.fromEntries(ids.map((id) => [`${probe} ${id}`, verdict]));
+      const HOST_ROWS = ['CR 1.3', 'CR 1.4', 'CR 1.7', 'CR 2.9', 'CR 3.4', 'CR 7.7'];
+      expect(outcomes('linux-weak', ['host.audit'])).to.include(rows('host.audit', HOST_ROWS, 'fail'));
+      expect(outcomes('linux-hardened', ['host.audit'])).to.include(rows('host.audit', HOST_ROWS, 'pass'));
+      const SMB = { 'smb.dialects': ['CR 4.3', 'CR 7.7'], 'smb.signing': ['CR 3.1'], 'smb.guest-access': ['CR 1.1', 'CR 1.2'] };
+      for (const [target, verdict] of [['samba-weak', 'fail'], ['samba-hardened', 'pass']]) {
+        const got = outcomes(target, Object.keys(SMB));
+        for (const [probe, ids] of Object.entries(SMB)) expect(got, target).to.include(rows(probe, ids, verdict));
       }
     });
 
@@ -110,9 +130,11 @@ describe('docker regression kit', () => {
       for (const script of ['docker/regress.sh', 'docker/base/make-base.sh']) {
         expect(spawnSync('bash', ['-n', script]).status, script).to.equal(0);
       }
-      for (const script of ['docker/bin/container-ip', 'docker/emulator/entrypoint.sh', 'docker/sims/openssh/entrypoint.sh', 'docker/sims/snmpd/entrypoint.sh', 'docker/sims/snmpd/healthcheck.sh']) {
+      for (const script of ['docker/bin/container-ip', 'docker/emulator/entrypoint.sh', 'docker/sims/openssh/entrypoint.sh', 'docker/sims/snmpd/entrypoint.sh', 'docker/sims/snmpd/healthcheck.sh',
+        'docker/sims/linux-host/setup.sh', 'docker/sims/linux-host/entrypoint.sh', 'docker/sims/samba/entrypoint.sh']) {
         expect(spawnSync('sh', ['-n', script]).status, script).to.equal(0);
       }
+      expect(spawnSync('bash', ['-n', 'docker/sims/samba/healthcheck.sh']).status).to.equal(0);
     });
   });
 
@@ -208,6 +230,27 @@ describe('docker regression kit', () => {
         expect(hard.permitrootlogin).to.equal('no');
         expect(hard.maxauthtries).to.equal('3');
         expect(hard.banner).to.match(/banner\.txt$/);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('Samba: testparm accepts both postures as the entrypoint assembles them, with the documented settings', function () {
+      const testparm = requirePeer(this, 'testparm', findExecutable('testparm'), 'Debian package samba-common-bin');
+      const dir = tmpDir();
+      try {
+        const effective = (posture: string) => {
+          const conf = path.join(dir, `${posture}.conf`);
+          fs.writeFileSync(conf, [fs.readFileSync('docker/sims/samba/smb.common.conf', 'utf8'), '  interfaces = 127.0.0.1\n', fs.readFileSync(`docker/sims/samba/smb.${posture}.conf`, 'utf8')].join(''));
+          return execFileSync(testparm, ['-s', conf], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+        };
+        const weak = effective('weak');
+        for (const line of ['server min protocol = NT1', 'server signing = No', 'map to guest = Bad User', 'guest ok = Yes', 'smb ports = 445', 'disable netbios = Yes']) expect(weak).to.contain(`\t${line}\n`);
+        expect(weak).to.not.match(/restrict anonymous/);
+        const hardened = effective('hardened');
+        for (const line of ['server signing = required', 'restrict anonymous = 2', 'smb ports = 445']) expect(hardened).to.contain(`\t${line}\n`);
+        // SMB2_02 and "never" are Samba 4.17's defaults, so testparm -s does not print them.
+        expect(hardened).to.not.match(/server min protocol|map to guest|guest ok/);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }
