@@ -39,7 +39,7 @@ export interface FlowRun {
   captures: { from: string; to: string; file: string; packets: number }[];
 }
 
-interface PlannedFlow {
+export interface PlannedFlow {
   conduit: Conduit;
   way: 'forward' | 'reverse';
   declared: 'allow' | 'deny';
@@ -79,7 +79,7 @@ const SETTLE_MS = 300;
  * datagrams to a socket it binds, ICMP packets of the declared type (hping3), all while the far endpoint
  * captures what arrives from the near endpoint's address.
  */
-async function tryFlows(near: Endpoint, far: Endpoint, flows: readonly PlannedFlow[], signal: AbortSignal, connectTimeoutMs: number): Promise<FlowRun> {
+export async function tryFlows(near: Endpoint, far: Endpoint, flows: readonly PlannedFlow[], signal: AbortSignal, connectTimeoutMs: number): Promise<FlowRun> {
   const file = tempCaptureFile(`${near.zone.name}-to-${far.zone.name}`);
   const capture = await startCapture(far, `src host ${near.address} and dst host ${far.address}`, file, signal);
   const [nearAgent, farAgent] = await Promise.all([startAgent(near, signal), startAgent(far, signal)]);
