@@ -31,7 +31,7 @@ describe('probe boundary.person-to-person (NDR 5.3, two-sided bench, nftables ro
     const matrix = attempt.observations.matrix as MatrixRow[];
     expect(matrix.length).to.equal(12 + 13); // untrusted->trusted: no web-mail; trusted->untrusted: all but the declared smtp
     expect(matrix.every((r) => r.observed === 'pass' && r.declared === 'deny')).to.equal(true);
-    expect(matrix.find((r) => r.conduit === 'voip/sip' && r.protocol === 'udp')).to.include({ from: 'untrusted', to: 'trusted', port: 5060 });
+    expect(matrix.filter((r) => r.conduit === 'voip/sip' && r.protocol === 'udp').map((r) => `${r.from}->${r.to}:${r.port}`)).to.deep.equal(['trusted->untrusted:5060', 'untrusted->trusted:5060']);
     expect(attempt.findings.map((f) => f.code)).to.deep.equal(['email', 'chat', 'voip', 'webmail'].map((k) => `boundary.person-to-person.${k}-crossed`));
     expect(attempt.observations.allowedByConduit).to.deep.equal(['trusted->untrusted tcp/25 (mail-relay)']);
   });
