@@ -1,5 +1,5 @@
 import { defineProbe, finding, judge, notApplicable, type BoundaryDecl, type Conduit, type Finding } from '../../src/sdk';
-import { checkEndpoints, keepCapture, tryFlows, type MatrixRow, type PlannedFlow } from '../../src/protocols/boundary';
+import { checkEndpoints, keepCapture, tryFlows, zonesObserved, type MatrixRow, type PlannedFlow } from '../../src/protocols/boundary';
 
 const REQUIREMENTS = ['NDR 5.3'];
 
@@ -85,7 +85,7 @@ export default defineProbe<{ connectTimeoutMs: number }>({
       }));
     }
     return {
-      observations: { matrix: rows, allowedByConduit },
+      observations: { matrix: rows, zones: zonesObserved(decl), allowedByConduit },
       findings,
       outcomes: judge([{ requirement: 'NDR 5.3', coverage: 'partial', passReason: `none of ${rows.length} email, chat, VoIP and web-mail flows between the zones arrived on the far endpoint${allowedByConduit.length ? ` (declared by conduits, not tested: ${allowedByConduit.join(', ')})` : ''}` }], findings),
     };

@@ -229,3 +229,8 @@ export async function sweep(decl: BoundaryDecl, near: Endpoint, far: Endpoint, p
     capture: { file, packets: packets.length },
   };
 }
+
+/** The zones as observations carry them (report.html draws its zone picture from them). */
+export function zonesObserved(decl: BoundaryDecl): { name: string; trusted: boolean; subnet: string; address: string; gateway: string }[] {
+  return decl.zones.map((z) => ({ name: z.name, trusted: z.trusted, subnet: z.subnet, address: z.endpoint.address, gateway: z.endpoint.gateway }));
+}
