@@ -63,7 +63,7 @@ export function tempCaptureFile(label: string): string {
 }
 
 /** Stops a capture and refuses its verdict if dumpcap dropped packets (a missed packet would read as blocked). */
-async function stopCapture(capture: Capture): Promise<{ packets: CapturedPacket[]; file: string }> {
+export async function stopCapture(capture: Capture): Promise<{ packets: CapturedPacket[]; file: string }> {
   const result = await capture.stop();
   if (result.dropped === undefined || result.dropped > 0) {
     throw new Error(`the far endpoint's capture ${result.dropped === undefined ? 'gave no drop count' : `dropped ${result.dropped} packets`}: the flows' receipt cannot be told`);

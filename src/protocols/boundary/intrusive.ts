@@ -1,7 +1,7 @@
 import { OutOfScope, type BoundaryDecl, type BoundaryZone } from '../../sdk';
 import { formatIpv4, host, parseCidr, parseIpv4 } from '../../sdk/ipv4';
 import { hping3, startCapture, type Endpoint } from './endpoint';
-import { tempCaptureFile } from './flows';
+import { stopCapture, tempCaptureFile } from './flows';
 import type { CapturedPacket } from './pcap';
 
 /**
@@ -86,8 +86,7 @@ export async function sendIntrusive(decl: BoundaryDecl, near: Endpoint, far: End
     await capture.stop().catch(() => undefined);
     throw err;
   }
-  const stopped = await capture.stop();
-  if (stopped.dropped === undefined || stopped.dropped > 0) throw new Error(`the far endpoint's capture dropped packets (${stopped.dropped ?? 'no count'}): receipt cannot be told`);
+  const stopped = await stopCapture(capture);
   const results = cases.map((c, i) => ({
     ...c, from: near.zone.name, to: far.zone.name, sent: sent[i],
     seen: stopped.packets.filter((p) => p.ipId !== undefined && p.ipId >= c.ipId && p.ipId < c.ipId + c.count + 8).length,
