@@ -6,12 +6,13 @@
  */
 import type { Attempt, HostMonitorSummary, Report, RequirementVerdict } from './model';
 import type { Finding } from '../sdk';
+import { boundarySection, hasBoundary } from './html-boundary';
 import {
   ATTEMPT_STATUSES, FR_SHORT, FR_TITLES, SEVERITIES, VERDICT_WORDS, basisAttempts, escapeMarkup, evidenceFor, hostOf, hostSummaries, levelsText,
 } from './text';
 
 /** Markup that is already safe; everything else interpolated into `h` is escaped. */
-class Raw {
+export class Raw {
   constructor(readonly text: string) {}
 }
 
@@ -24,7 +25,7 @@ function show(part: Part): string {
   return escapeMarkup(String(part));
 }
 
-function h(strings: TemplateStringsArray, ...values: Part[]): Raw {
+export function h(strings: TemplateStringsArray, ...values: Part[]): Raw {
   let out = strings[0];
   values.forEach((v, i) => {
     out += show(v) + strings[i + 1];
@@ -403,11 +404,11 @@ export function renderHtml(report: Report): string {
 <body>
 ${cover(report)}
 <nav><ol><li><a href="#sl">Security level per FR</a></li><li><a href="#requirements">Requirement matrix</a></li><li><a href="#findings">Findings by severity</a></li>
-<li><a href="#hosts">Per host</a></li><li><a href="#scope">Scope</a></li><li><a href="#not-tested">What was not tested</a></li><li><a href="#attempts">Attempts</a></li></ol></nav>
+${hasBoundary(report) ? h`<li><a href="#boundary">Zones and conduits</a></li>` : ''}<li><a href="#hosts">Per host</a></li><li><a href="#scope">Scope</a></li><li><a href="#not-tested">What was not tested</a></li><li><a href="#attempts">Attempts</a></li></ol></nav>
 ${slSection(report)}
 ${requirementsSection(report)}
 ${findingsSection(report)}
-${hostsSection(report)}
+${boundarySection(report)}${hostsSection(report)}
 ${scopeSection(report)}
 ${notTestedSection(report)}
 ${attemptsSection(report)}
