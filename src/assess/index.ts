@@ -216,7 +216,11 @@ export function readinessOf(frRows: readonly RequirementVerdict[], target: Secur
     level = n;
   }
   const upToTarget = at(target);
-  return { level, ...(blockedAt ? { blockedAt } : {}), needAttestation: ids(upToTarget, 'attest'), notEvidenced: ids(upToTarget, 'not-evidenced') };
+  return {
+    level, ...(blockedAt ? { blockedAt } : {}),
+    probeEvidenced: upToTarget.filter((c) => c.cls === 'ready' && c.row.source === 'probe').map((c) => c.row.id),
+    needAttestation: ids(upToTarget, 'attest'), notEvidenced: ids(upToTarget, 'not-evidenced'),
+  };
 }
 
 /** Attempts by probe, then target: the verdicts' reasons and bases list them in this order, not in the order they ended. */

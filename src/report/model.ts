@@ -93,6 +93,8 @@ export interface FrReadiness {
   level: SecurityLevel;
   /** The rows required at level + 1 that keep the FR below it (absent at level 4). */
   blockedAt?: { level: SecurityLevel; failing: string[]; notEvidenced: string[] };
+  /** Rows required at or below the target that probe evidence alone counts (pass or not applicable, source probe). */
+  probeEvidenced: string[];
   /** Rows required at or below the target, not determined, that an attestation lifts: no probe evidences them,
    * or the probes covered them only in part. */
   needAttestation: string[];

@@ -153,7 +153,7 @@ export function readinessBlockText(blocked: NonNullable<FrReadiness['blockedAt']
 }
 
 /**
- * One FR's readiness in a sentence: "no probe-testable row blocks SL 2; 14 rows need attestation for SL 2".
+ * One FR's readiness in a sentence: "no probe-testable row blocks SL 2; 5 rows evidenced by probes, 14 rows to attest for SL 2".
  * Undefined for a report written before readiness existed.
  */
 export function readinessText(gap: FrGap): string | undefined {
@@ -161,6 +161,7 @@ export function readinessText(gap: FrGap): string | undefined {
   if (!r) return undefined;
   const head = r.level > 0 ? `no probe-testable row blocks SL ${r.level}` : 'probe-testable rows block SL 1';
   const block = r.blockedAt && r.blockedAt.level <= Math.max(gap.target, 1) ? `; ${readinessBlockText(r.blockedAt)}` : '';
-  const attest = gap.target > 0 ? `; ${rowCount(r.needAttestation.length)} need${r.needAttestation.length === 1 ? 's' : ''} attestation for SL ${gap.target}` : '';
+  const attest = gap.target > 0
+    ? `; ${rowCount(r.probeEvidenced.length)} evidenced by probes, ${rowCount(r.needAttestation.length)} to attest for SL ${gap.target}` : '';
   return `${head}${block}${attest}`;
 }

@@ -50,6 +50,7 @@ describe('readiness next to SL-C', () => {
     expect(fr4.readiness).to.deep.equal({
       level: 2,
       blockedAt: { level: 3, failing: [], notEvidenced: ['CR 4.2 RE(1)'] }, // p.re could evidence it and did not run
+      probeEvidenced: ['CR 4.1', 'CR 4.3'],
       needAttestation: ['CR 4.2'],
       notEvidenced: [],
     });
@@ -77,12 +78,14 @@ describe('readiness next to SL-C', () => {
     expect(fr4.achieved).to.equal(0);
     expect(fr4.readiness!.level).to.equal(2);
     expect(fr4.readiness!.needAttestation).to.deep.equal(['CR 4.2', 'CR 4.3']);
+    expect(fr4.readiness!.probeEvidenced).to.deep.equal(['CR 4.1']); // the partial pass is not counted as evidenced
     const attested = assess({
       catalog, component, probeRequirements, attempts: [attempt('p.dc', 'pass', [pass('CR 4.1'), pass('CR 4.3', 'partial')])],
       attestations: ['CR 4.2', 'CR 4.3'].map((id) => ({ id, verdict: 'pass' as const, reviewer: 'A. Tester', date: '2026-12-01' })),
     }).gaps.find((g) => g.fr === 'FR4')!;
     expect(attested.achieved).to.equal(2);
     expect(attested.readiness!.needAttestation).to.deep.equal([]);
+    expect(attested.readiness!.probeEvidenced).to.deep.equal(['CR 4.1']); // attested rows count, but not as probe evidence
   });
 
   it('without any attempt nothing probe-testable is ready: every FR with a probe row stays at 0', () => {
@@ -104,7 +107,7 @@ describe('readiness next to SL-C', () => {
       const text = renderConsoleSummary(reportWithReadiness(), 'runs/x');
       const fr4 = mixedAssessment().gaps.find((g) => g.fr === 'FR4')!.readiness!;
       expect(text).to.contain('Readiness');
-      expect(text).to.match(new RegExp(`FR4 DC +no probe-testable row blocks SL 2; ${fr4.needAttestation.length} rows? needs? attestation for SL 2`));
+      expect(text).to.match(new RegExp(`FR4 DC +no probe-testable row blocks SL 2; 2 rows evidenced by probes, ${fr4.needAttestation.length} rows? to attest for SL 2`));
       expect(text).to.match(/FR3 SI +probe-testable rows block SL 1; SL 1 blocked by 1 failing \(CR 3\.1\)/);
       expect(text).to.match(/FR7 RA .*not evidenced by probes \(.*CR 7\.7/);
     });
