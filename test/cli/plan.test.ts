@@ -15,6 +15,7 @@ import type { Report } from '../../src/report/model';
 import { runAssessment } from '../../src/runner/run';
 import { describePlan, type TestPlan } from '../../src/runner/test-plan';
 import { makeReport } from '../helpers/report-factory';
+import { expectValidReport } from '../helpers/report-schema';
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const text = { out: '', err: '' };
@@ -154,6 +155,8 @@ ${policy}allow: [passive, active]
       const plan = await describePlan(profile, options);
       const { report } = await runAssessment(profile, { ...options, out: path.join(dir, 'weak-run') });
 
+      expectValidReport(JSON.parse(JSON.stringify(report))); // with gaps[].readiness, as every run writes it
+      expect(report.gaps.every((g) => g.readiness !== undefined)).to.equal(true);
       const plannedKeys = [...plan.attempts, ...plan.skipped].map(key).sort();
       expect(plannedKeys).to.deep.equal(report.attempts.map(key).sort());
       expect(plan.skipped.map(key).sort()).to.deep.equal(report.attempts.filter((a) => a.status === 'skipped').map(key).sort());
