@@ -33,8 +33,13 @@ function executable(file: string): boolean {
   }
 }
 
-/** IACS_PROBE_CHROMIUM names the browser; otherwise the first Chromium on PATH. */
+/** IACS_PROBE_CHROMIUM names the browser; otherwise the first Chromium on PATH. Needs playwright-core to drive it. */
 export function findChromium(env: NodeJS.ProcessEnv = process.env): PdfRenderer {
+  try {
+    require.resolve('playwright-core');
+  } catch {
+    return { ok: false, reason: 'playwright-core is not installed (an optional dependency: npm ci installs it unless optional dependencies are omitted)' };
+  }
   const given = env.IACS_PROBE_CHROMIUM;
   if (given) return executable(given) ? { ok: true, executablePath: given } : { ok: false, reason: `IACS_PROBE_CHROMIUM=${given} is not an executable file` };
   for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
