@@ -115,6 +115,7 @@ function summary(c: CertificateInfo) {
   return {
     subject: c.subject, issuer: c.issuer, selfSigned: c.selfSigned, keyType: c.keyType, keyBits: c.keyBits,
     signatureAlgorithm: c.signatureAlgorithm, notBefore: c.notBefore, notAfter: c.notAfter, sha256: c.sha256,
+    spkiSha256: c.spkiSha256,
   };
 }
 

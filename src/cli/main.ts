@@ -43,6 +43,10 @@ const COMMANDS: Record<string, { summary: string; load: () => CommandModule }> =
   },
   verify: { summary: 'check the integrity (and signature) of an evidence folder', load: () => { const m = command<typeof import('./verify.js')>('./verify'); return { run: m.verifyCommand, usage: m.VERIFY_USAGE }; } },
   diff: { summary: 'what changed between two runs (exit 1 when worse)', load: () => { const m = command<typeof import('./diff.js')>('./diff'); return { run: m.diffCommand, usage: m.DIFF_USAGE }; } },
+  'compare-units': {
+    summary: 'key material and default passwords that units of one model share (exit 1 when shared)',
+    load: () => { const m = command<typeof import('./compare-units.js')>('./compare-units'); return { run: m.compareUnitsCommand, usage: m.COMPARE_UNITS_USAGE }; },
+  },
   'attest-template': {
     summary: 'write a manual-attestation file to fill in',
     load: () => { const m = command<typeof import('./attest-template.js')>('./attest-template'); return { run: m.attestTemplateCommand, usage: m.ATTEST_TEMPLATE_USAGE }; },

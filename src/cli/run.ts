@@ -8,12 +8,13 @@ import { loadProfile } from '../profile';
 import { renderConsoleSummary, progressListener } from '../report/console';
 import { runAssessment, type RunOptions } from '../runner/run';
 import { parsePortSpec } from '../protocols/tcp';
+import { findChromium, type PdfRenderer } from '../runner/pdf';
 import { ShardSpecError, parseShardSpec, type ShardSpec } from '../runner/shard';
 import { EXIT, UsageError, cancelOnSignals, exitCodeFor, intOption, list, parse, safetyList, type Io } from './common';
 
 export const RUN_USAGE = `usage: iacs-probe run <profile.yaml> [--out DIR] [--sl N] [--only PROBE...] [--allow CLASS...]
                       [--host HOST...] [--shard I/N] [--concurrency N] [--ports LIST|all] [--operator NAME]
-                      [--overwrite] [--attest FILE] [--sign KEY] [--state DIR]
+                      [--overwrite] [--attest FILE] [--sign KEY] [--state DIR] [--pdf | --no-pdf]
 
   --out DIR          evidence folder (default runs/<run-id>); an existing non-empty folder is refused
   --sl N             assess against SL N for every FR instead of the profile's slTarget
@@ -31,13 +32,18 @@ export const RUN_USAGE = `usage: iacs-probe run <profile.yaml> [--out DIR] [--sl
   --sign KEY         sign manifest.json with this lab private key (PEM; \`iacs-probe keygen\` makes one)
                      into manifest.sig; an encrypted key takes its passphrase from IACS_PROBE_KEY_PASSPHRASE
   --state DIR        the profile's state folder: the cleanup journal of what intrusive probes create on the
-                     device, replayed by the next run (default .iacs-state/<profile name>/ next to the profile)`;
+                     device, replayed by the next run (default .iacs-state/<profile name>/ next to the profile)
+  --pdf, --no-pdf    report.pdf (report.html printed by a headless Chromium: A4, page numbers) is written by
+                     default when a Chromium is found (PATH or IACS_PROBE_CHROMIUM; it takes a few seconds),
+                     else the run says why there is none; --pdf makes a missing Chromium a usage error
+                     before the run starts, --no-pdf skips it`;
 
 export const runOptions = {
   out: { type: 'string' }, sl: { type: 'string' }, only: { type: 'string', multiple: true },
   allow: { type: 'string', multiple: true }, host: { type: 'string', multiple: true }, shard: { type: 'string' },
   concurrency: { type: 'string' }, ports: { type: 'string' }, operator: { type: 'string' },
   overwrite: { type: 'boolean' }, attest: { type: 'string' }, sign: { type: 'string' }, state: { type: 'string' },
+  pdf: { type: 'boolean' }, 'no-pdf': { type: 'boolean' },
 } as const;
 
 export type RunValues = Partial<Record<keyof typeof runOptions, string | string[] | boolean>>;
@@ -64,6 +70,15 @@ function shardOption(text: string | string[] | boolean | undefined): ShardSpec |
   }
 }
 
+/** --pdf / --no-pdf: the browser that prints report.pdf, or why there will be none (default: a PDF when a Chromium is found). */
+function pdfOption(values: RunValues): PdfRenderer | undefined {
+  if (values.pdf === true && values['no-pdf'] === true) throw new UsageError('--pdf and --no-pdf exclude each other');
+  if (values['no-pdf'] === true) return undefined;
+  const renderer = findChromium();
+  if (!renderer.ok && values.pdf === true) throw new UsageError(`--pdf: ${renderer.reason}`);
+  return renderer;
+}
+
 /** Turns parsed run options into RunOptions (shared by `run` and `demo`). */
 export function toRunOptions(values: RunValues): RunOptions {
   const probeInputs: Record<string, Record<string, unknown>> = {};
@@ -87,6 +102,7 @@ export function toRunOptions(values: RunValues): RunOptions {
     concurrency: intOption('concurrency', values.concurrency, 1, 256),
     operator: typeof values.operator === 'string' ? values.operator : undefined,
     probeInputs,
+    pdf: pdfOption(values),
     commandLine: Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)),
   };
 }
@@ -116,9 +132,10 @@ export async function runWithConsole(profile: Profile, options: RunOptions, io: 
   const cancel = cancelOnSignals(io);
   const progress = progressListener(io.err);
   try {
-    const { report, dir, reporterErrors } = await runAssessment(profile, { ...options, signal: cancel.signal, hooks: progress });
+    const { report, dir, reporterErrors, pdf } = await runAssessment(profile, { ...options, signal: cancel.signal, hooks: progress });
     progress.finish();
     io.out.write(renderConsoleSummary(report, path.relative(process.cwd(), dir) || '.'));
+    if (pdf) io.out.write(pdf.written ? `PDF: ${pdf.file} (${(pdf.ms / 1000).toFixed(1)} s)\n` : `No report.pdf: ${pdf.reason}\n`);
     if (options.sign) io.out.write(`Signed: manifest.sig (${options.sign.certificate ? 'certificate and ' : ''}key sha256 ${options.sign.fingerprint})\n`);
     for (const e of reporterErrors) io.err.write(`iacs-probe: could not write ${e.file} (the rest of the folder is complete; details in journal.ndjson): ${e.error.split('\n')[0]}\n`);
     return reporterErrors.length > 0 ? Math.max(exitCodeFor(report), 2) : exitCodeFor(report);

@@ -104,6 +104,7 @@ footer { margin-top: 40px; font-size: 12px; color: var(--na); border-top: 1px so
 @media print {
   body { max-width: none; padding: 0; font-size: 9pt; }
   nav { display: none; }
+  .cover { break-after: page; page-break-after: always; }
   h2 { break-after: avoid; page-break-after: avoid; }
   section { break-before: auto; }
   #requirements, #attempts { break-before: page; page-break-before: always; }

@@ -26,6 +26,7 @@ import type { ShardSpec } from './shard';
 import { loadProbes } from './registry';
 import { locksOf, schedule, type SchedulerHooks } from './scheduler';
 import { enterScope, type ScopeViolation } from '../protocols/scope';
+import { writePdf, type PdfOutcome, type PdfRenderer } from './pdf';
 
 export interface RunOptions {
   /** Evidence folder; default runs/<run-id>. */
@@ -54,6 +55,9 @@ export interface RunOptions {
   commandLine?: Record<string, unknown>;
   /** The profile's state folder (the cleanup journal, docs/accounts.md); default defaultStateDir(profile file). */
   stateDir?: string;
+  /** Print report.html into report.pdf with this browser (--pdf; the CLI's default when a Chromium is found);
+   * a renderer that is not ok is recorded as the reason there is no PDF. Undefined: no PDF, nothing said. */
+  pdf?: PdfRenderer;
   /** Probes to use instead of the discovered ones (tests). */
   probes?: readonly ProbeDefinition<unknown>[];
 }
@@ -64,6 +68,8 @@ export interface RunOutcome {
   plan: Plan;
   /** Report files that could not be rendered (the run folder is complete otherwise). */
   reporterErrors: { file: string; error: string }[];
+  /** report.pdf written, or why not (only when RunOptions.pdf was given). */
+  pdf?: PdfOutcome;
 }
 
 /** Where the attestation file given with --attest is kept in the run folder. */
@@ -330,6 +336,7 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
   // What is written and what callers print is the redacted report, as the folder holds it.
   const written = folder.store.redactValues(buildReport(profile, plan, folder, executed, assessment, options));
   const reporterErrors = await writeReports(folder.store, written);
+  const pdf = options.pdf && !reporterErrors.some((e) => e.file === 'report.html') ? await writePdf(folder.store, options.pdf, options.signal) : undefined;
   closeRunFolder(folder, written, options.sign);
-  return { report: written, dir: folder.dir, plan, reporterErrors };
+  return { report: written, dir: folder.dir, plan, reporterErrors, ...(pdf ? { pdf } : {}) };
 }

@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import { main } from '../../src/cli/main';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -77,4 +79,12 @@ export function startCli(
 
 export function cli(args: string[], env: Record<string, string> = {}, cwd?: string, options: CliOptions = {}): Promise<CliResult> {
   return startCli(args, env, cwd, options).done;
+}
+
+/** The CLI in this process (no tsx start-up): exit code and what it wrote. */
+export async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const text = { out: '', err: '' };
+  const sink = (key: 'out' | 'err') => new Writable({ write(chunk, _enc, done) { text[key] += String(chunk); done(); } });
+  const code = await main(args, { out: sink('out'), err: sink('err') });
+  return { code, stdout: text.out, stderr: text.err };
 }

@@ -87,6 +87,8 @@ export interface CertificateSummary {
   notBefore: string;
   notAfter: string;
   sha256: string;
+  /** SHA-256 of the SubjectPublicKeyInfo: the key, whatever certificate carries it. */
+  spkiSha256: string;
   sha1: string;
   applicationUri: string | null;
 }
@@ -108,6 +110,7 @@ export function describeCertificate(der: Buffer): CertificateSummary {
     notBefore: info.notBefore,
     notAfter: info.notAfter,
     sha256: info.sha256,
+    spkiSha256: info.spkiSha256,
     sha1: crypto.createHash('sha1').update(leaf).digest('hex'),
     applicationUri: uri,
   };

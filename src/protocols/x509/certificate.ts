@@ -39,6 +39,8 @@ export interface CertificateInfo {
   readonly serialNumber: string;
   /** SHA-256 of the DER, lowercase hex. */
   readonly sha256: string;
+  /** SHA-256 of the SubjectPublicKeyInfo (DER), lowercase hex: the same key in two certificates has the same value. */
+  readonly spkiSha256: string;
   readonly extendedKeyUsage: readonly string[];
   readonly ocsp: readonly string[];
   readonly crlDistributionPoints: readonly string[];
@@ -134,6 +136,7 @@ export function parseCertificate(input: Uint8Array): CertificateInfo {
   const tbs = (obj.value as forge.asn1.Asn1[])[0];
   const tbsFields = tbs.value as forge.asn1.Asn1[];
   const key = keyFacts(tbsFields[spkiIndex(tbs)]);
+  const spkiSha256 = crypto.createHash('sha256').update(asn1ToDer(tbsFields[spkiIndex(tbs)])).digest('hex');
   tbsFields[spkiIndex(tbs)] = pki.publicKeyToAsn1(placeholder());
   const cert = pki.certificateFromAsn1(obj, false);
 
@@ -171,6 +174,7 @@ export function parseCertificate(input: Uint8Array): CertificateInfo {
     lifetimeDays: Math.round((notAfter.getTime() - notBefore.getTime()) / 86_400_000),
     serialNumber: cert.serialNumber,
     sha256: crypto.createHash('sha256').update(der).digest('hex'),
+    spkiSha256,
     extendedKeyUsage,
     ocsp: uris('authorityInfoAccess'),
     crlDistributionPoints: uris('cRLDistributionPoints'),
