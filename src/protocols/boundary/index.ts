@@ -4,6 +4,8 @@ import type { EvidenceRecorder } from '../../sdk';
 
 export * from './endpoint';
 export * from './flows';
+export * from './hooks';
+export * from './stream';
 export { readPcap, type CapturedPacket } from './pcap';
 
 /** Moves a temporary capture into the evidence folder (the pcap of the far endpoint); returns its path. */
