@@ -148,8 +148,11 @@ export default defineProbe<Inputs>({
 async function judgeStreams(ctx: ProbeContext<Inputs>, streams: StreamOf[], timeline: OutageTimeline, hooks: FailCloseHooks) {
   const evidence: string[] = [];
   const results = [];
-  for (const { near, far, stream } of streams) {
-    const { packets, file, sent } = await stream.stop();
+  for (const [i, { near, far, stream }] of streams.entries()) {
+    const { packets, file, sent } = await stream.stop().catch(async (err: unknown) => {
+      await Promise.all(streams.slice(i + 1).map((s) => s.stream.abandon()));
+      throw err;
+    });
     evidence.push(keepCapture(ctx.evidence, `stream-far-${far.zone.name}-from-${near.zone.name}.pcap`, file));
     results.push({ from: near.zone.name, to: far.zone.name, sent, witness: stream.witness, crossings: crossingsOf(packets, stream.declared, timeline) });
   }

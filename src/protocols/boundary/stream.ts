@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import type { BoundaryDecl } from '../../sdk';
+import { InvalidInput, type BoundaryDecl } from '../../sdk';
 import { hping3, startAgent, startCapture, type Agent, type Endpoint } from './endpoint';
 import { allowed, isSyn, stopCapture, tempCaptureFile } from './flows';
 import type { CapturedPacket } from './pcap';
@@ -119,7 +119,12 @@ export async function startStream(near: Endpoint, far: Endpoint, declared: Decla
   }
   const argvs = senders(far, declared, plan);
   setMaxListeners(argvs.length + 2, halt.signal);
-  const running = argvs.map((argv) => hping3(near, argv, halt.signal));
+  // A sender that ends on its own leaves part of the outage unwatched: that must not read as "nothing crossed".
+  let endedEarly: string | undefined;
+  const running = argvs.map((argv) => hping3(near, argv, halt.signal).then((r) => {
+    if (!halt.signal.aborted) endedEarly ??= `hping3 ${argv.join(' ')} ended (exit ${r.code}) before the stream was stopped`;
+    return r;
+  }));
   return {
     declared, witness,
     probe: (timeoutMs) => witnessProbe(agents[0], agents[1], near, far, witness, timeoutMs),
@@ -127,6 +132,10 @@ export async function startStream(near: Endpoint, far: Endpoint, declared: Decla
       halt.abort();
       const sent = (await Promise.all(running)).reduce((a, r) => a + r.sent, 0);
       signal.removeEventListener('abort', onAbort);
+      if (endedEarly) {
+        await abandon();
+        throw new InvalidInput(`${endedEarly}: the stream did not cover the outage`);
+      }
       await new Promise((r) => setTimeout(r, 300)); // packets still crossing
       try {
         const { packets } = await stopCapture(capture);
