@@ -1,5 +1,5 @@
 import { defineProbe, finding, judge, notApplicable, type Finding } from '../../src/sdk';
-import { checkEndpoints, keepCapture, testConduits, type MatrixRow } from '../../src/protocols/boundary';
+import { checkEndpoints, keepCapture, testConduits, zonesObserved, type MatrixRow } from '../../src/protocols/boundary';
 
 const REQUIREMENTS = ['NDR 5.2', 'NDR 5.2 RE(1)'];
 
@@ -48,7 +48,7 @@ export default defineProbe<Inputs>({
         : finding({ code: 'reverse-opened', severity: 'high', requirements: REQUIREMENTS, evidence, message: `one-way conduit ${r.conduit}: ${describeRow(r)} was opened from the ${r.from} side (${r.seen} of ${r.sent} packets arrived${r.handshake ? ', handshake completed' : ''})` }));
     }
     return {
-      observations: { matrix: run.rows, endpoints: [...endpoints.values()].map((e) => ({ zone: e.zone.name, namespace: e.namespace, interface: e.interface, address: e.address })) },
+      observations: { matrix: run.rows, zones: zonesObserved(decl), endpoints: [...endpoints.values()].map((e) => ({ zone: e.zone.name, namespace: e.namespace, interface: e.interface, address: e.address })) },
       findings,
       outcomes: judge([
         { requirement: 'NDR 5.2', coverage: 'partial', passReason: `every declared conduit (${decl.conduits.length}) crossed as declared, seen on the far endpoint` },

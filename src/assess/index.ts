@@ -1,5 +1,5 @@
 import { rowsForTypes, type Catalog, type CatalogRow } from '../catalog';
-import type { Attempt, Attestation, FrGap, RequirementVerdict } from '../report/model';
+import type { Attempt, Attestation, FrGap, FrReadiness, RequirementVerdict } from '../report/model';
 import { FRS, type ComponentInfo, type RequirementOutcome, type SecurityLevel, type SlVector } from '../sdk';
 
 export interface AssessmentInput {
@@ -183,6 +183,46 @@ export function slAchieved(rows: readonly RequirementVerdict[]): SlVector {
   return out;
 }
 
+/** How a row stands for readiness: counted, failing, left to attest, or probe-testable yet without a probe verdict. */
+type ReadinessClass = 'ready' | 'failing' | 'attest' | 'not-evidenced';
+
+function readinessClass(row: RequirementVerdict, probeTestable: ReadonlySet<string>): ReadinessClass {
+  if (COUNTS_FOR_SL.has(row.verdict)) return 'ready';
+  if (row.verdict === 'fail') return 'failing';
+  if (!probeTestable.has(row.id)) return 'attest';
+  // A partial probe pass with every interface examined: the probes saw their part; the rest is the lab's to attest.
+  const partialPass = row.coverage === 'partial' && row.source === 'probe' && !row.notExamined?.length;
+  return partialPass ? 'attest' : 'not-evidenced';
+}
+
+/**
+ * Readiness of one FR (FrReadiness): the level no failing and no probe-testable unevidenced row blocks, and the
+ * rows left to attest (and left without probe evidence) up to the target.
+ */
+export function readinessOf(frRows: readonly RequirementVerdict[], target: SecurityLevel, probeTestable: ReadonlySet<string>): FrReadiness {
+  const classified = frRows.map((row) => ({ row, cls: readinessClass(row, probeTestable) }));
+  const at = (level: number) => classified.filter((c) => c.row.sl.some((l) => l <= level));
+  const ids = (list: typeof classified, cls: ReadinessClass) => list.filter((c) => c.cls === cls).map((c) => c.row.id);
+  let level: SecurityLevel = 0;
+  let blockedAt: FrReadiness['blockedAt'];
+  for (const n of [1, 2, 3, 4] as const) {
+    const required = at(n);
+    const failing = ids(required, 'failing');
+    const notEvidenced = ids(required, 'not-evidenced');
+    if (failing.length + notEvidenced.length > 0) {
+      blockedAt = { level: n, failing, notEvidenced };
+      break;
+    }
+    level = n;
+  }
+  const upToTarget = at(target);
+  return {
+    level, ...(blockedAt ? { blockedAt } : {}),
+    probeEvidenced: upToTarget.filter((c) => c.cls === 'ready' && c.row.source === 'probe').map((c) => c.row.id),
+    needAttestation: ids(upToTarget, 'attest'), notEvidenced: ids(upToTarget, 'not-evidenced'),
+  };
+}
+
 /** Attempts by probe, then target: the verdicts' reasons and bases list them in this order, not in the order they ended. */
 function byProbeAndTarget(a: Attempt, b: Attempt): number {
   const ka = `${a.probe}\u0000${a.target}`;
@@ -199,12 +239,15 @@ export function assess(input: AssessmentInput): Assessment {
   const ordered = { ...input, attempts: [...input.attempts].sort(byProbeAndTarget) };
   const requirements = rows.map((row) => verdictFor(row, ordered));
   const achieved = slAchieved(requirements);
+  const probeTestable = new Set([...input.probeRequirements.values()].flat());
   const gaps: FrGap[] = FRS.map((fr) => {
-    const blocking = requirements.filter((r) => r.fr === fr && r.requiredAtTarget && !COUNTS_FOR_SL.has(r.verdict));
+    const frRows = requirements.filter((r) => r.fr === fr);
+    const blocking = frRows.filter((r) => r.requiredAtTarget && !COUNTS_FOR_SL.has(r.verdict));
     return {
       fr, target: input.component.slTarget[fr], achieved: achieved[fr],
       failing: blocking.filter((r) => r.verdict === 'fail').map((r) => r.id),
       undetermined: blocking.filter((r) => r.verdict === 'not_determined').map((r) => r.id),
+      readiness: readinessOf(frRows, input.component.slTarget[fr], probeTestable),
     };
   });
   return { requirements, slAchieved: achieved, gaps };

@@ -4,7 +4,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { startEmulator, type AuditSink } from '../emulator';
+import { startEmulator, type AuditSink, type Emulator } from '../emulator';
 import { makeLabPki } from '../protocols/lab';
 import { loadProfile, profileFromObject } from '../profile';
 import { formatPortSpec, parsePortSpec } from '../protocols/tcp';
@@ -26,7 +26,7 @@ interface ExampleLab {
   tls?: { ca: string; cert: string; key: string };
 }
 
-interface ExampleProfile {
+export interface ExampleProfile {
   targets: { host: string; services: { port: number; protocol: string }[] }[];
   allow?: string[];
   probes?: Record<string, Record<string, unknown>>;
@@ -65,6 +65,23 @@ async function demoLab(lab: ExampleLab, pkiDir: string): Promise<AuditSink> {
   return { address: lab.address, udpPort: syslog.udp, tcpPort: syslog.tcp, tlsPort: syslog.tls, caPem: pki.ca.pem, ntpPort: lab.ntp?.port };
 }
 
+/**
+ * The example profile declares the posture's fixed ports; points each declared service at the port the OS gave
+ * the emulator's service of the same protocol (in order). `missing` is the error text, %s the protocol.
+ */
+export function pointExampleAt(example: ExampleProfile, emulator: Pick<Emulator, 'services'>, missing: string): void {
+  const byProtocol = new Map<string, number[]>();
+  for (const s of emulator.services) byProtocol.set(s.protocol, [...(byProtocol.get(s.protocol) ?? []), s.port]);
+  for (const t of example.targets) {
+    t.host = emulator.services[0]?.host ?? t.host;
+    for (const s of t.services) {
+      const port = byProtocol.get(s.protocol)?.shift();
+      if (port === undefined) throw new UsageError(missing.replace('%s', s.protocol));
+      s.port = port;
+    }
+  }
+}
+
 export async function demoCommand(args: string[], io: Io): Promise<number> {
   const { values } = parse(args, { ...runOptions, posture: { type: 'string' }, strict: { type: 'boolean' } }, { min: 0, max: 0, names: '' });
   const { strict, posture: _p, ...runValues } = values;
@@ -83,18 +100,7 @@ export async function demoCommand(args: string[], io: Io): Promise<number> {
     throw err;
   });
   try {
-    // The example profile declares the posture's fixed ports; point each declared service at the port the
-    // OS gave the emulator's service of the same protocol.
-    const byProtocol = new Map<string, number[]>();
-    for (const s of emulator.services) byProtocol.set(s.protocol, [...(byProtocol.get(s.protocol) ?? []), s.port]);
-    for (const t of example.targets) {
-      t.host = emulator.services[0]?.host ?? t.host;
-      for (const s of t.services) {
-        const port = byProtocol.get(s.protocol)?.shift();
-        if (port === undefined) throw new UsageError(`${exampleFile} declares a ${s.protocol} service, but the ${posture} emulator runs none`);
-        s.port = port;
-      }
-    }
+    pointExampleAt(example, emulator, `${exampleFile} declares a %s service, but the ${posture} emulator runs none`);
     // On loopback the services sit on OS-chosen ports outside any default scan list, so the scan covers
     // the emulator's own ports as well (an undeclared one among them is still judged undeclared).
     const options = toRunOptions(runValues);

@@ -19,8 +19,16 @@ const command = <T>(file: string): T => require(file) as T;
 
 const COMMANDS: Record<string, { summary: string; load: () => CommandModule }> = {
   run: { summary: 'assess the component a target profile describes', load: () => { const m = command<typeof import('./run.js')>('./run'); return { run: m.runCommand, usage: m.RUN_USAGE }; } },
+  plan: {
+    summary: 'what a run would do, before it touches the device (attempts, logins, duration)',
+    load: () => { const m = command<typeof import('./plan.js')>('./plan'); return { run: m.planCommand, usage: m.PLAN_USAGE }; },
+  },
   demo: { summary: 'start the embedded emulated PLC and assess it', load: () => { const m = command<typeof import('./demo.js')>('./demo'); return { run: m.demoCommand, usage: m.DEMO_USAGE }; } },
   emulate: { summary: 'run an emulated device until stopped', load: () => { const m = command<typeof import('./emulate.js')>('./emulate'); return { run: m.emulateCommand, usage: m.EMULATE_USAGE }; } },
+  discover: {
+    summary: 'scan a host, identify its services, write a draft target profile',
+    load: () => { const m = command<typeof import('./discover.js')>('./discover'); return { run: m.discoverCommand, usage: m.DISCOVER_USAGE }; },
+  },
   labnet: {
     summary: 'rehearse a bench: emulated devices on addresses of their own (root)',
     load: () => { const m = command<typeof import('./labnet.js')>('./labnet'); return { run: m.labnetCommand, usage: m.LABNET_USAGE }; },

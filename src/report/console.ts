@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { Attempt, Report } from './model';
-import { SEVERITIES, hostSummaries } from './text';
+import { SEVERITIES, hostSummaries, readinessText } from './text';
 
 const FR_NAMES: Record<string, string> = { FR1: 'IAC', FR2: 'UC', FR3: 'SI', FR4: 'DC', FR5: 'RDF', FR6: 'TRE', FR7: 'RA' };
 
@@ -30,6 +30,7 @@ export function renderConsoleSummary(report: Report, folder: string): string {
       : [g.failing.length ? `${g.failing.length} failing` : '', g.undetermined.length ? `${g.undetermined.length} not determined` : ''].filter(Boolean).join(', ');
     lines.push(`${`${g.fr} ${FR_NAMES[g.fr]}`.padEnd(10)}${String(g.target).padStart(6)}${String(g.achieved).padStart(10)}  ${mark.padEnd(3)}${blocking}`);
   }
+  lines.push(...readinessLines(report));
   lines.push(...perHostLines(report));
   const failing = report.requirements.filter((r) => r.verdict === 'fail');
   if (failing.length > 0) {
@@ -68,6 +69,16 @@ export function renderConsoleSummary(report: Report, folder: string): string {
   lines.push(`Report: ${path.posix.join(folder.split(path.sep).join('/'), 'report.html')} (also report.json, junit.xml, trf.csv, trf.xlsx)`);
   lines.push(`Evidence: ${folder} (journal.ndjson, evidence/, manifest.json; check it with iacs-probe verify)`);
   return lines.join('\n') + '\n';
+}
+
+/** Per FR, what the probe evidence alone supports and what is left to attest (reports with readiness only). */
+function readinessLines(report: Report): string[] {
+  const lines = report.gaps.flatMap((g) => {
+    const text = readinessText(g);
+    return text ? [`  ${`${g.fr} ${FR_NAMES[g.fr]}`.padEnd(10)}${text}`] : [];
+  });
+  if (lines.length === 0) return [];
+  return ['', 'Readiness (what the probe evidence alone supports; no verdict: the achieved SL above is):', ...lines];
 }
 
 /** With more than one target host: one line per host, its attempts by outcome and its findings by severity. */

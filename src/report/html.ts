@@ -6,12 +6,14 @@
  */
 import type { Attempt, HostMonitorSummary, Report, RequirementVerdict } from './model';
 import type { Finding } from '../sdk';
+import { boundarySection, hasBoundary } from './html-boundary';
 import {
   ATTEMPT_STATUSES, FR_SHORT, FR_TITLES, SEVERITIES, VERDICT_WORDS, basisAttempts, escapeMarkup, evidenceFor, hostOf, hostSummaries, levelsText,
+  readinessBlockText, readinessText,
 } from './text';
 
 /** Markup that is already safe; everything else interpolated into `h` is escaped. */
-class Raw {
+export class Raw {
   constructor(readonly text: string) {}
 }
 
@@ -24,7 +26,7 @@ function show(part: Part): string {
   return escapeMarkup(String(part));
 }
 
-function h(strings: TemplateStringsArray, ...values: Part[]): Raw {
+export function h(strings: TemplateStringsArray, ...values: Part[]): Raw {
   let out = strings[0];
   values.forEach((v, i) => {
     out += show(v) + strings[i + 1];
@@ -172,7 +174,7 @@ export function slChart(report: Report): Raw {
 <rect x="${x + 34}" y="${y(a)}" width="30" height="${base - y(a)}" fill="${colour}"/>
 <text x="${x + 15}" y="${y(t) - 4}" text-anchor="middle" font-size="11" fill="#0969da">${t}</text>
 <text x="${x + 49}" y="${y(a) - 4}" text-anchor="middle" font-size="11" fill="${colour}">${a}</text>
-<text x="${x + 32}" y="${base + 18}" text-anchor="middle" font-size="13" font-weight="600">${fr}</text>
+${readinessBar(report, fr, x + 68, y, base)}<text x="${x + 32}" y="${base + 18}" text-anchor="middle" font-size="13" font-weight="600">${fr}</text>
 <text x="${x + 32}" y="${base + 34}" text-anchor="middle" font-size="11" fill="#57606a">${FR_SHORT[fr]}</text></g>`;
   });
   const summary = frs.map((fr) => `${fr} target ${report.slTarget[fr]} achieved ${report.slAchieved[fr]}`).join('; ');
@@ -181,8 +183,19 @@ export function slChart(report: Report): Raw {
 ${grid}${bars}
 <g font-size="12"><rect x="${left}" y="${height + 4}" width="14" height="12" fill="#ddf4ff" stroke="#0969da" stroke-dasharray="4 3"/><text x="${left + 20}" y="${height + 14}">SL target</text>
 <rect x="${left + 110}" y="${height + 4}" width="14" height="12" fill="#1a7f37"/><text x="${left + 130}" y="${height + 14}">achieved (at or above target)</text>
-<rect x="${left + 330}" y="${height + 4}" width="14" height="12" fill="#c62828"/><text x="${left + 350}" y="${height + 14}">achieved (below target)</text></g>
+<rect x="${left + 330}" y="${height + 4}" width="14" height="12" fill="#c62828"/><text x="${left + 350}" y="${height + 14}">achieved (below target)</text>${report.gaps.some((g) => g.readiness) ? h`
+<rect x="${left + 500}" y="${height + 4}" width="8" height="12" fill="#9ca3af"/><text x="${left + 514}" y="${height + 14}">probe evidence supports</text>` : ''}</g>
 </svg>`;
+}
+
+/** The narrow grey bar: the level the probe evidence alone supports (reports with readiness only). */
+function readinessBar(report: Report, fr: string, x: number, y: (level: number) => number, base: number): Raw | string {
+  const gap = report.gaps.find((g) => g.fr === fr);
+  if (!gap?.readiness) return '';
+  const level = gap.readiness.level;
+  return h`<g><title>${`${fr}: ${readinessText(gap) ?? ''}`}</title><rect x="${x}" y="${y(level)}" width="12" height="${base - y(level)}" fill="#9ca3af"/>
+<text x="${x + 6}" y="${y(level) - 4}" text-anchor="middle" font-size="10" fill="#57606a">${level}</text></g>
+`;
 }
 
 function slSection(report: Report): Raw {
@@ -191,7 +204,24 @@ ${slChart(report)}
 <table><thead><tr><th>FR</th><th>Target</th><th>Achieved</th><th>Failing at target</th><th>Not determined at target</th></tr></thead><tbody>
 ${report.gaps.map((g) => h`<tr class="${g.target === 0 ? 'not_applicable' : g.achieved >= g.target ? 'pass' : 'fail'}"><td>${g.fr} ${FR_TITLES[g.fr]}</td><td>${g.target}</td><td>${g.achieved}</td>
 <td>${g.failing.length ? g.failing.join(', ') : '–'}</td><td>${g.undetermined.length ? `${g.undetermined.length}: ${g.undetermined.join(', ')}` : '–'}</td></tr>`)}
-</tbody></table></section>`;
+</tbody></table>${readinessTable(report)}</section>`;
+}
+
+/** Next to the chart: per FR, the level the probe evidence alone supports and the rows left to attest. */
+function readinessTable(report: Report): Raw | string {
+  if (!report.gaps.some((g) => g.readiness)) return '';
+  return h`
+<h3 id="readiness">Readiness: what the probe evidence supports</h3>
+<p>The level no failing row and no probe-testable row without a probe verdict blocks; the rows to attest lift the FR to its
+target once attested pass. This is no verdict: the achieved SL above is.</p>
+<table class="readiness"><thead><tr><th>FR</th><th>Achieved</th><th>Probe evidence supports</th><th>Blocked by</th><th>Rows to attest for the target</th><th>Not evidenced by probes (rerun or attest)</th></tr></thead><tbody>
+${report.gaps.filter((g) => g.readiness).map((g) => {
+    const r = g.readiness!;
+    return h`<tr><td>${g.fr} ${FR_TITLES[g.fr]}</td><td>${g.achieved}</td><td>${readinessText(g) ?? ''}</td>
+<td>${r.blockedAt ? readinessBlockText(r.blockedAt) : '–'}</td><td>${r.needAttestation.length ? `${r.needAttestation.length}: ${r.needAttestation.join(', ')}` : '–'}</td>
+<td>${r.notEvidenced.length ? `${r.notEvidenced.length}: ${r.notEvidenced.join(', ')}` : '–'}</td></tr>`;
+  })}
+</tbody></table>`;
 }
 
 function findingsOf(report: Report, row: RequirementVerdict): { finding: Finding; attempt: Attempt }[] {
@@ -403,11 +433,11 @@ export function renderHtml(report: Report): string {
 <body>
 ${cover(report)}
 <nav><ol><li><a href="#sl">Security level per FR</a></li><li><a href="#requirements">Requirement matrix</a></li><li><a href="#findings">Findings by severity</a></li>
-<li><a href="#hosts">Per host</a></li><li><a href="#scope">Scope</a></li><li><a href="#not-tested">What was not tested</a></li><li><a href="#attempts">Attempts</a></li></ol></nav>
+${hasBoundary(report) ? h`<li><a href="#boundary">Zones and conduits</a></li>` : ''}<li><a href="#hosts">Per host</a></li><li><a href="#scope">Scope</a></li><li><a href="#not-tested">What was not tested</a></li><li><a href="#attempts">Attempts</a></li></ol></nav>
 ${slSection(report)}
 ${requirementsSection(report)}
 ${findingsSection(report)}
-${hostsSection(report)}
+${boundarySection(report)}${hostsSection(report)}
 ${scopeSection(report)}
 ${notTestedSection(report)}
 ${attemptsSection(report)}

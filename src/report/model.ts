@@ -79,6 +79,28 @@ export interface FrGap {
   failing: string[];
   /** Rows required at or below the target with no verdict yet. */
   undetermined: string[];
+  /** What the probe evidence alone supports, and what is left to lift the FR to its target (absent in reports before it existed). */
+  readiness?: FrReadiness;
+}
+
+/**
+ * Readiness of one FR. A row is probe-testable when some probe evidences it. `level` is the highest n such that
+ * no row required at n or below fails and no probe-testable one lacks its probe verdict (not evidenced): the
+ * level the FR reaches once the rows left to attest are attested pass. It is no verdict: the strict SL-C is
+ * `achieved`.
+ */
+export interface FrReadiness {
+  level: SecurityLevel;
+  /** The rows required at level + 1 that keep the FR below it (absent at level 4). */
+  blockedAt?: { level: SecurityLevel; failing: string[]; notEvidenced: string[] };
+  /** Rows required at or below the target that probe evidence alone counts (pass or not applicable, source probe). */
+  probeEvidenced: string[];
+  /** Rows required at or below the target, not determined, that an attestation lifts: no probe evidences them,
+   * or the probes covered them only in part. */
+  needAttestation: string[];
+  /** Probe-testable rows required at or below the target without a probe verdict (errored, skipped, not run):
+   * never counted ready; a rerun (or an attestation) lifts them. */
+  notEvidenced: string[];
 }
 
 export interface ScopeViolationRecord {

@@ -2,7 +2,7 @@
  * Text hygiene shared by the reporters. Report strings come from devices (banners, certificate subjects,
  * device names) and may hold anything: markup, CDATA terminators, control characters, lone surrogates.
  */
-import type { Attempt, AttemptStatus, Report, RequirementVerdict, RequirementVerdictValue } from './model';
+import type { Attempt, AttemptStatus, FrGap, FrReadiness, Report, RequirementVerdict, RequirementVerdictValue } from './model';
 
 /**
  * Makes a string safe for XML 1.0 and HTML text while keeping what was there visible: C0 control
@@ -137,4 +137,31 @@ export function testPerformed(requirement: RequirementVerdict): string {
     parts.push(`manual attestation (documentation review / manual test) by ${a.reviewer} on ${a.date}${a.evidence ? `, evidence: ${a.evidence}` : ''}`);
   }
   return parts.length > 0 ? parts.join('; ') : 'none performed';
+}
+
+function rowCount(n: number): string {
+  return `${n} row${n === 1 ? '' : 's'}`;
+}
+
+/** What keeps an FR at its readiness level: "SL 3 blocked by 1 failing (CR 4.3), 2 not evidenced (CR 4.1, CR 4.2)". */
+export function readinessBlockText(blocked: NonNullable<FrReadiness['blockedAt']>): string {
+  const parts = [
+    blocked.failing.length ? `${blocked.failing.length} failing (${blocked.failing.join(', ')})` : '',
+    blocked.notEvidenced.length ? `${blocked.notEvidenced.length} not evidenced by probes (${blocked.notEvidenced.join(', ')})` : '',
+  ].filter(Boolean);
+  return `SL ${blocked.level} blocked by ${parts.join(', ')}`;
+}
+
+/**
+ * One FR's readiness in a sentence: "no probe-testable row blocks SL 2; 5 rows evidenced by probes, 14 rows to attest for SL 2".
+ * Undefined for a report written before readiness existed.
+ */
+export function readinessText(gap: FrGap): string | undefined {
+  const r = gap.readiness;
+  if (!r) return undefined;
+  const head = r.level > 0 ? `no probe-testable row blocks SL ${r.level}` : 'probe-testable rows block SL 1';
+  const block = r.blockedAt && r.blockedAt.level <= Math.max(gap.target, 1) ? `; ${readinessBlockText(r.blockedAt)}` : '';
+  const attest = gap.target > 0
+    ? `; ${rowCount(r.probeEvidenced.length)} evidenced by probes, ${rowCount(r.needAttestation.length)} to attest for SL ${gap.target}` : '';
+  return `${head}${block}${attest}`;
 }

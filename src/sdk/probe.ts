@@ -55,6 +55,22 @@ export interface LockRequest {
 }
 
 /**
+ * The logins one attempt would make against an account, declared for `iacs-probe plan` (before anything is sent):
+ * bounds from the probe's design, not a measurement.
+ */
+export interface PlannedLogins {
+  readonly account: string;
+  /** Most failed logins in a row (between successful ones): what a device's lockout counter sees. */
+  readonly consecutiveFailuresMax: number;
+  /** Most failed logins in total. */
+  readonly failuresMax: number;
+  /** The attempt drives the account to its lockout threshold on purpose (a lockout test). */
+  readonly locksOnPurpose: boolean;
+  /** How the bound follows from the probe's inputs and the threshold, in one sentence. */
+  readonly basis: string;
+}
+
+/**
  * Counters shared by every attempt of one run, e.g. failed logins per account, so that probes that guess
  * passwords on the same device never add up to a lockout between them.
  */
@@ -150,6 +166,8 @@ export interface ProbeDefinition<I = Record<string, never>> {
   /** Ordering: higher phases run after every lower-phase attempt on the same host (lockout last). */
   readonly phase?: number;
   readonly locks?: (plan: PlanInfo<I>) => readonly LockRequest[];
+  /** The logins an attempt would spend per account, for `iacs-probe plan` (probes that guess or fail logins). */
+  readonly logins?: (plan: PlanInfo<I> & { readonly allowed: ReadonlySet<Safety> }) => readonly PlannedLogins[];
   run(ctx: ProbeContext<I>): Promise<ProbeResult>;
 }
 

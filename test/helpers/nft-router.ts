@@ -8,7 +8,10 @@ import type { BoundaryHooks, Conduit } from '../../src/sdk';
  * The device under test of the boundary tests: the bench's router namespace configured with Debian's nftables.
  * - weak: forward policy accept, a TCP management service (port 22) reachable on every side;
  * - hardened: forward policy drop, exactly the declared conduits allowed (new flows from the declared side,
- *   replies as established/related), management only from the trusted side.
+ *   replies as established/related), management only from the trusted side; anti-spoofing as a real firewall
+ *   has it (strict reverse-path filter, rp_filter=1, and nftables' `fib saddr . iif oif missing drop`), IP
+ *   options dropped, and fragments reassembled by conntrack before the rules see them (so a fragmented SYN
+ *   meets the same port rules); the weak router has rp_filter=0 and no conntrack.
  */
 export type RouterPosture = 'weak' | 'hardened';
 export const MANAGEMENT_PORT = 22;
@@ -31,6 +34,13 @@ export function ruleset(bench: BoundaryBench, posture: RouterPosture, conduits: 
 `;
   }
   return `table inet iacs_boundary {
+  chain prerouting {
+    type filter hook prerouting priority -150; policy accept;
+    fib saddr . iif oif missing drop
+    ip option rr exists drop
+    ip option lsrr exists drop
+    ip option ssrr exists drop
+  }
   chain forward {
     type filter hook forward priority 0; policy drop;
     ct state established,related accept
@@ -53,6 +63,11 @@ export async function configureRouter(bench: BoundaryBench, posture: RouterPostu
   if (flush.code !== 0) throw new Error(`nft flush ruleset: ${flush.stderr}`);
   const load = await bench.run(bench.router.namespace, ['nft', '-f', '-'], { input: ruleset(bench, posture, conduits) });
   if (load.code !== 0) throw new Error(`nft -f: ${load.stderr}`);
+  // The effective reverse-path mode of an interface is the maximum of `all` and its own setting.
+  const rpFilter = posture === 'hardened' ? 1 : 0;
+  const keys = ['all', 'default', bench.router.trustedInterface, bench.router.untrustedInterface].map((k) => `net.ipv4.conf.${k}.rp_filter=${rpFilter}`);
+  const sysctl = await bench.run(bench.router.namespace, ['sysctl', '-q', '-w', ...keys]);
+  if (sysctl.code !== 0) throw new Error(`sysctl rp_filter: ${sysctl.stderr}`);
 }
 
 const managementListeners = new WeakMap<BoundaryBench, ChildProcess>();
@@ -60,7 +75,8 @@ const managementListeners = new WeakMap<BoundaryBench, ChildProcess>();
 /** A TCP management service on every address of the router (as sshd's default ListenAddress 0.0.0.0). */
 export async function startManagementService(bench: BoundaryBench): Promise<void> {
   if (managementListeners.has(bench)) return;
-  const script = `require('net').createServer((s) => s.end('SSH-2.0-bench\\r\\n')).listen(${MANAGEMENT_PORT}, '0.0.0.0', () => console.log('up'))`;
+  // A client that resets at once must not kill the listener (an unhandled socket error would).
+  const script = `require('net').createServer((s) => { s.on('error', () => {}); s.end('SSH-2.0-bench\\r\\n'); }).listen(${MANAGEMENT_PORT}, '0.0.0.0', () => console.log('up'))`;
   const child = bench.spawn(bench.router.namespace, [process.execPath, '-e', script]);
   managementListeners.set(bench, child);
   await new Promise<void>((resolve, reject) => {

@@ -155,7 +155,8 @@ export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice
   const started = Date.now();
   const server = new lib.OPCUAServer({
     port: config.strictFraming ? 0 : device.port,
-    host: device.host,
+    // Behind the front node-opcua listens on loopback only: its own port must not be one more open port of the device.
+    host: config.strictFraming ? INTERNAL_HOST : device.host,
     hostname: advertised.includes(':') ? `[${advertised}]` : advertised,
     securityPolicies: pick(config.securityPolicies ?? ['Basic256Sha256'], policies, 'security policy'),
     securityModes: pick(config.securityModes ?? ['SignAndEncrypt'], modes, 'security mode'),
@@ -210,8 +211,11 @@ export async function startOpcuaServer(config: OpcuaPosture, device: OpcuaDevice
  * The strict framing front on the posture's port, node-opcua (listening on an OS-chosen port) behind it; the
  * endpoints advertise the front's port, as clients must connect there (and CreateSession checks the URL).
  */
+/** Where node-opcua listens behind the strict front. */
+const INTERNAL_HOST = '127.0.0.1';
+
 async function startFront(server: OPCUAServer, device: OpcuaDevice): Promise<StrictFront> {
-  const front = await startStrictFront({ host: device.host, port: device.port }, { host: device.host, port: server.endpoints[0].port }, (m) => device.log(m));
+  const front = await startStrictFront({ host: device.host, port: device.port }, { host: INTERNAL_HOST, port: server.endpoints[0].port }, (m) => device.log(m));
   for (const endpoint of server.endpoints) {
     for (const description of endpoint.endpointDescriptions()) {
       const url = Object.getOwnPropertyDescriptor(description, 'endpointUrl')?.get?.bind(description);

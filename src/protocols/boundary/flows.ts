@@ -39,7 +39,7 @@ export interface FlowRun {
   captures: { from: string; to: string; file: string; packets: number }[];
 }
 
-interface PlannedFlow {
+export interface PlannedFlow {
   conduit: Conduit;
   way: 'forward' | 'reverse';
   declared: 'allow' | 'deny';
@@ -79,7 +79,7 @@ const SETTLE_MS = 300;
  * datagrams to a socket it binds, ICMP packets of the declared type (hping3), all while the far endpoint
  * captures what arrives from the near endpoint's address.
  */
-async function tryFlows(near: Endpoint, far: Endpoint, flows: readonly PlannedFlow[], signal: AbortSignal, connectTimeoutMs: number): Promise<FlowRun> {
+export async function tryFlows(near: Endpoint, far: Endpoint, flows: readonly PlannedFlow[], signal: AbortSignal, connectTimeoutMs: number): Promise<FlowRun> {
   const file = tempCaptureFile(`${near.zone.name}-to-${far.zone.name}`);
   const capture = await startCapture(far, `src host ${near.address} and dst host ${far.address}`, file, signal);
   const [nearAgent, farAgent] = await Promise.all([startAgent(near, signal), startAgent(far, signal)]);
@@ -228,4 +228,9 @@ export async function sweep(decl: BoundaryDecl, near: Endpoint, far: Endpoint, p
     icmp: { types: icmp, sent: sent.icmp, crossed: crossed((p) => (p.protocol === 'icmp' ? p.icmpType : undefined), icmp) },
     capture: { file, packets: packets.length },
   };
+}
+
+/** The zones as observations carry them (report.html draws its zone picture from them). */
+export function zonesObserved(decl: BoundaryDecl): { name: string; trusted: boolean; subnet: string; address: string; gateway: string }[] {
+  return decl.zones.map((z) => ({ name: z.name, trusted: z.trusted, subnet: z.subnet, address: z.endpoint.address, gateway: z.endpoint.gateway }));
 }

@@ -6,6 +6,8 @@ export * from './endpoint';
 export * from './flows';
 export * from './hooks';
 export * from './stream';
+export * from './management';
+export * from './intrusive';
 export { readPcap, type CapturedPacket } from './pcap';
 
 /** Moves a temporary capture into the evidence folder (the pcap of the far endpoint); returns its path. */

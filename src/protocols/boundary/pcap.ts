@@ -11,6 +11,11 @@ export interface CapturedPacket {
   icmpType?: number;
   /** When it was captured (epoch milliseconds, fractional). */
   time?: number;
+  /** The IP header's identification and whether this is a fragment (MF set or an offset). */
+  ipId?: number;
+  fragment?: boolean;
+  /** The IP header carries options (its length is above 20 bytes). */
+  ipOptions?: boolean;
 }
 
 const IPV4 = 0x0800;
@@ -26,9 +31,13 @@ function decode(frame: Buffer, link: { length: number; etherTypeAt: number }): C
   const ip = frame.subarray(link.length);
   const headerLength = (ip[0] & 0x0f) * 4;
   const fragmentOffset = ip.readUInt16BE(6) & 0x1fff;
+  const moreFragments = (ip[6] & 0x20) !== 0;
   const proto = ip[9];
   const l4 = ip.subarray(headerLength);
-  const packet: CapturedPacket = { src: ipv4(ip, 12), dst: ipv4(ip, 16), protocol: 'other' };
+  const packet: CapturedPacket = {
+    src: ipv4(ip, 12), dst: ipv4(ip, 16), protocol: 'other', ipId: ip.readUInt16BE(4),
+    ...(moreFragments || fragmentOffset !== 0 ? { fragment: true } : {}), ...(headerLength > 20 ? { ipOptions: true } : {}),
+  };
   if (fragmentOffset !== 0) return packet; // a later fragment carries no transport header
   if (proto === 6 && l4.length >= 14) return { ...packet, protocol: 'tcp', dport: l4.readUInt16BE(2), tcpFlags: l4[13] };
   if (proto === 17 && l4.length >= 4) return { ...packet, protocol: 'udp', dport: l4.readUInt16BE(2) };

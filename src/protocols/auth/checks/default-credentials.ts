@@ -1,9 +1,9 @@
 import {
-  defineProbe, finding, formatTarget, judge, type Finding, type ProbeContext, type ProbeDefinition,
+  defineProbe, finding, formatTarget, judge, type CredentialVault, type Finding, type ProbeContext, type ProbeDefinition,
   inputsSchema,
 } from '../../../sdk';
 import {
-  LoginBudget, clearMaybeLocked, entriesFor, loadCredentialList, markMaybeLocked, passwordDigest,
+  LoginBudget, clearMaybeLocked, entriesFor, thresholdOf, loadCredentialList, markMaybeLocked, passwordDigest,
   type AuthProtocol, type DefaultCredentialEntry, type LoginOutcome,
 } from '..';
 import { AUTH_LABELS, onEveryLoginService, accountLocks, channelOf, knownAccounts, notDetermined } from './common';
@@ -60,6 +60,21 @@ function listEntries(protocol: AuthProtocol, ctx: Pick<ProbeContext<DefaultCrede
   return { candidates: users.flatMap((u) => [...byPair.values()].filter((c) => c.username === u)), lists };
 }
 
+/** The user names the attempt would try, as known at plan time (what its locks hold and `plan` counts). */
+function plannedUsers(protocol: AuthProtocol, inputs: DefaultCredentialsInputs, credentials: CredentialVault): Set<string> {
+  const users = new Set<string>();
+  for (const name of inputs.lists) {
+    try {
+      for (const c of listEntries(protocol, { credentials, inputs: { ...inputs, lists: [name] }, resolvePath: (f) => f }).candidates) users.add(c.username);
+    } catch {
+      // A profile-relative file cannot be resolved at plan time (and a broken one fails the attempt):
+      // hold at least every account the other probes log in with.
+      for (const u of knownAccounts(credentials, protocol).keys()) users.add(u);
+    }
+  }
+  return users;
+}
+
 /**
  * `<protocol>.default-credentials`: logs in with the profile's own list (credentials.defaults.<protocol>*)
  * and the built-in lists of well-known defaults, never making more failed logins per account than the
@@ -95,18 +110,18 @@ export function defaultCredentialsProbe(protocol: AuthProtocol): ProbeDefinition
       }),
       defaults: { lists: ['generic', 'iacs'], maxAttempts: 60, exceedLockoutBudget: false },
     },
-    locks: ({ host, service, inputs, credentials }) => {
-      const users = new Set<string>();
-      for (const name of inputs.lists) {
-        try {
-          for (const c of listEntries(protocol, { credentials, inputs: { ...inputs, lists: [name] }, resolvePath: (f) => f }).candidates) users.add(c.username);
-        } catch {
-          // A profile-relative file cannot be resolved at plan time (and a broken one fails the attempt):
-          // hold at least every account the other probes log in with.
-          for (const u of knownAccounts(credentials, protocol).keys()) users.add(u);
-        }
-      }
-      return accountLocks(host, service, users, 'exclusive');
+    locks: ({ host, service, inputs, credentials }) => accountLocks(host, service, plannedUsers(protocol, inputs, credentials), 'exclusive'),
+    logins: ({ inputs, credentials, policy, allowed }) => {
+      const threshold = thresholdOf(policy).value;
+      const exceed = inputs.exceedLockoutBudget && allowed.has('intrusive');
+      const users = [...plannedUsers(protocol, inputs, credentials)];
+      const cap = exceed ? inputs.maxAttempts : Math.min(inputs.maxAttempts, threshold - 1);
+      return users.map((account) => ({
+        account, consecutiveFailuresMax: cap, failuresMax: cap, locksOnPurpose: false,
+        basis: exceed
+          ? `exceedLockoutBudget with intrusive allowed: up to maxAttempts (${inputs.maxAttempts}) pairs, past the threshold ${threshold}; accounts may lock`
+          : `one check per listed pair, held below the threshold ${threshold} by the run's login budget (at most ${threshold - 1} failed logins per account across the run's probes)`,
+      }));
     },
     async run(ctx) {
       const { candidates, lists } = listEntries(protocol, ctx);

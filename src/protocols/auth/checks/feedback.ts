@@ -2,7 +2,7 @@ import {
   MissingInput, defineProbe, finding, judge, type Finding, type Judgement, type ProbeDefinition,
   inputsSchema,
 } from '../../../sdk';
-import type { AuthProtocol, LoginResponse } from '..';
+import { thresholdOf, type AuthProtocol, type LoginResponse } from '..';
 import { AUTH_LABELS, onEveryLoginService, accountFor, accountLocks, channelOf, notDetermined } from './common';
 import { FeedbackSampler, timingVerdict } from './feedback-sampler';
 
@@ -95,6 +95,20 @@ export function feedbackProbe(protocol: AuthProtocol): ProbeDefinition<FeedbackI
     locks: ({ host, service, credentials, inputs }) => {
       const user = accountFor(credentials, protocol, 'feedback')?.username ?? inputs.knownUser;
       return user ? accountLocks(host, service, [user], 'exclusive') : [];
+    },
+    logins: ({ credentials, inputs, policy }) => {
+      const credential = accountFor(credentials, protocol, 'feedback');
+      const user = credential?.username ?? inputs.knownUser;
+      if (!user) return [];
+      const threshold = thresholdOf(policy).value;
+      // Discovery and confirmation batches of at most maxSamples pairs, then a top-up to `samples` pairs.
+      const total = 2 * inputs.maxSamples + inputs.samples;
+      return [{
+        account: user, consecutiveFailuresMax: threshold - 1, failuresMax: credential ? total : Math.min(total, threshold - 1), locksOnPurpose: false,
+        basis: credential
+          ? `wrong-password samples (at most ${total}), the right password in between keeps them below the threshold ${threshold} (the run's login budget)`
+          : `no password for ${user}: stops at ${threshold - 1} failed logins (the run's login budget, threshold ${threshold})`,
+      }];
     },
     async run(ctx) {
       const credential = accountFor(ctx.credentials, protocol, 'feedback');

@@ -3,7 +3,7 @@ import {
   inputsSchema,
 } from '../../../sdk';
 import {
-  LoginBudget, clearMaybeLocked, markMaybeLocked, maybeLockedSince, type AuthProtocol, type LoginChannel, type LoginResponse, type LoginResult,
+  LoginBudget, clearMaybeLocked, thresholdOf, markMaybeLocked, maybeLockedSince, type AuthProtocol, type LoginChannel, type LoginResponse, type LoginResult,
 } from '..';
 import { AUTH_LABELS, onEveryLoginService, PHASE, accountFor, accountLocks, channelOf, notDetermined, secondAccountFor, wrongPassword } from './common';
 
@@ -159,6 +159,20 @@ export function lockoutProbe(protocol: AuthProtocol): ProbeDefinition<LockoutInp
       const users = [accountFor(credentials, protocol, 'lockout'), secondAccountFor(credentials, protocol)].flatMap((c) => (c ? [c.username] : []));
       // A lock per source blocks this machine from the whole device: lockout tests of one host run one at a time.
       return [...accountLocks(host, service, users, 'exclusive'), { key: `lockout:${host.host}`, mode: 'exclusive' }];
+    },
+    logins: ({ credentials, policy, inputs }) => {
+      const account = accountFor(credentials, protocol, 'lockout');
+      const second = secondAccountFor(credentials, protocol);
+      const threshold = thresholdOf(policy).value;
+      const maxAttempts = inputs.maxAttempts ?? (policy.lockout ? policy.lockout.threshold + 2 : 10);
+      const rounds = (k: number) => (k * (k + 1)) / 2;
+      return [
+        ...(account ? [{
+          account: account.username, consecutiveFailuresMax: maxAttempts, failuresMax: rounds(maxAttempts), locksOnPurpose: true,
+          basis: `rounds of 1, 2, ... wrong passwords until the lock: ${rounds(threshold)} failed logins when it locks at ${threshold}, at most ${rounds(maxAttempts)} (maxAttempts ${maxAttempts}); then release checks with the right password`,
+        }] : []),
+        ...(second ? [{ account: second.username, consecutiveFailuresMax: 0, failuresMax: 0, locksOnPurpose: false, basis: 'right-password logins only (before and while the first account is locked)' }] : []),
+      ];
     },
     async run(ctx) {
       const account = accountFor(ctx.credentials, protocol, 'lockout');
