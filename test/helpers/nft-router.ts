@@ -109,3 +109,11 @@ export function routerHooks(bench: BoundaryBench, posture: RouterPosture, condui
     failClose: { stop, start: running, outageMs: timing.outageMs ?? 1000, recoverTimeoutMs: 10_000, settleMs: timing.settleMs ?? 200 },
   };
 }
+
+/** Waits until the router's ruleset satisfies `holds` (a hook has run); throws after timeoutMs. */
+export async function untilRuleset(bench: BoundaryBench, holds: (ruleset: string) => boolean, timeoutMs = 10_000): Promise<void> {
+  for (const until = Date.now() + timeoutMs; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+    if (holds((await bench.run(bench.router.namespace, ['nft', 'list', 'ruleset'])).stdout)) return;
+  }
+  throw new Error(`the router's ruleset did not change as expected within ${timeoutMs} ms`);
+}

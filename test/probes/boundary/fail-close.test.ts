@@ -8,7 +8,7 @@ import type { BoundaryBench } from '../../../src/labnet/boundary-bench';
 import { readPcap } from '../../../src/protocols/boundary';
 import type { BoundaryHooks } from '../../../src/sdk';
 import { TEST_CONDUITS, declOf, requireBoundaryBench, routerBench } from '../../helpers/boundary';
-import { configureRouter, routerHooks, type RouterPosture } from '../../helpers/nft-router';
+import { configureRouter, routerHooks, untilRuleset, type RouterPosture } from '../../helpers/nft-router';
 import { runProbe } from '../../helpers/probe-harness';
 
 interface Phases { [phase: string]: { declared: number; undeclared: number } }
@@ -81,11 +81,7 @@ describe('probe boundary.fail-close (two-sided bench, nftables router, stop/star
     const run = new AbortController();
     const pending = failClose(hooksOf('hardened', { outageMs: 20_000 }), { runSignal: run.signal });
     // Wait until the stop hook has replaced the rules (the drop-all table has no conduit rule).
-    for (let i = 0; i < 200; i++) {
-      const rules = await bench.run(bench.router.namespace, ['nft', 'list', 'ruleset']);
-      if (rules.stdout.includes('iacs_boundary') && !rules.stdout.includes('dport')) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilRuleset(bench, (rules) => rules.includes('iacs_boundary') && !rules.includes('dport'));
     const aborted = Date.now();
     run.abort(new Error('Ctrl-C'));
     const { attempt } = await pending;

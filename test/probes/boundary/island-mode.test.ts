@@ -7,7 +7,7 @@ import type { BoundaryBench } from '../../../src/labnet/boundary-bench';
 import type { MatrixRow } from '../../../src/protocols/boundary';
 import type { BoundaryHooks } from '../../../src/sdk';
 import { TEST_CONDUITS, declOf, requireBoundaryBench, routerBench } from '../../helpers/boundary';
-import { configureRouter, routerHooks, type RouterPosture } from '../../helpers/nft-router';
+import { configureRouter, routerHooks, untilRuleset, type RouterPosture } from '../../helpers/nft-router';
 import { runProbe } from '../../helpers/probe-harness';
 
 describe('probe boundary.island-mode (two-sided bench, nftables router, enter/leave hooks)', function () {
@@ -73,10 +73,7 @@ describe('probe boundary.island-mode (two-sided bench, nftables router, enter/le
     const run = new AbortController();
     const hooks = hooksOf('hardened');
     const pending = island({ ...hooks, islandMode: { ...hooks.islandMode!, settleMs: 20_000 } }, { runSignal: run.signal });
-    for (let i = 0; i < 200; i++) {
-      if (!(await bench.run(bench.router.namespace, ['nft', 'list', 'ruleset'])).stdout.includes('dport 8443')) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await untilRuleset(bench, (rules) => !rules.includes('dport 8443')); // in island mode: no conduit rule
     const aborted = Date.now();
     run.abort(new Error('Ctrl-C'));
     const { attempt } = await pending;
