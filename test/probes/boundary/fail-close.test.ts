@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -59,6 +60,21 @@ describe('probe boundary.fail-close (two-sided bench, nftables router, stop/star
     expect(phases.down.undeclared).to.be.greaterThan(100); // ~1 s at 500 packets/s per sender
     expect(phases.before.undeclared, 'the running filter is the hardened one').to.equal(0);
     expect(attempt.outcomes.find((o) => o.requirement === 'NDR 5.2 RE(3)')?.verdict).to.equal('fail');
+  });
+
+  it('nothing leaves the bench: every hook runs inside the router namespace, the host\'s own ruleset and forwarding are untouched', async () => {
+    // Other work on this machine may change the host's ruleset meanwhile: look for the router's table only.
+    const hostRules = () => execFileSync('nft', ['list', 'ruleset'], { encoding: 'utf8' });
+    const forwarding = () => fs.readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
+    const before = forwarding();
+    expect(hostRules()).to.not.contain('iacs_boundary');
+    for (const posture of ['weak', 'hardened'] as const) {
+      const { islandMode, failClose: fc } = hooksOf(posture);
+      for (const h of [islandMode!.enter, islandMode!.leave, fc!.stop, fc!.start]) expect(h.argv.slice(0, 4)).to.deep.equal(['ip', 'netns', 'exec', bench.router.namespace]);
+    }
+    await failClose(hooksOf('weak'));
+    expect(hostRules()).to.not.contain('iacs_boundary');
+    expect(forwarding()).to.equal(before);
   });
 
   it('no failClose hooks in the profile: not determined, nothing sent', async () => {
