@@ -14,6 +14,8 @@ export interface RawBoundaryHooks {
 type Issue = (field: (string | number)[], message: string) => void;
 
 const DEFAULT_HOOK_TIMEOUT_MS = 30_000;
+const DEFAULT_OUTAGE_MS = 5000;
+const DEFAULT_RECOVER_MS = 120_000;
 
 /**
  * One hook command, checked: the program is one word (a shell command line written as argv[0] would run a
@@ -40,8 +42,8 @@ export function boundaryHooksOf(raw: RawBoundaryHooks | undefined, decl: Boundar
   const at = (...field: (string | number)[]) => ['boundaryHooks', ...field];
   const island = raw.islandMode;
   const fail = raw.failClose;
-  if (fail && fail.outageMs !== undefined && fail.recoverTimeoutMs !== undefined && fail.outageMs + fail.recoverTimeoutMs > 900_000) {
-    issue(at('failClose', 'recoverTimeoutMs'), 'outage and recovery together exceed 15 minutes: the probe streams traffic all along');
+  if (fail && (fail.outageMs ?? DEFAULT_OUTAGE_MS) + (fail.recoverTimeoutMs ?? DEFAULT_RECOVER_MS) > 600_000) {
+    issue(at('failClose', 'recoverTimeoutMs'), 'outage and recovery together exceed 10 minutes (the probe budget is 15): the probe streams traffic all along');
   }
   return {
     ...(island ? {
@@ -55,8 +57,8 @@ export function boundaryHooksOf(raw: RawBoundaryHooks | undefined, decl: Boundar
       failClose: {
         stop: hookOf(fail.stop, at('failClose', 'stop'), issue),
         start: hookOf(fail.start, at('failClose', 'start'), issue),
-        outageMs: fail.outageMs ?? 5000,
-        recoverTimeoutMs: fail.recoverTimeoutMs ?? 120_000,
+        outageMs: fail.outageMs ?? DEFAULT_OUTAGE_MS,
+        recoverTimeoutMs: fail.recoverTimeoutMs ?? DEFAULT_RECOVER_MS,
         settleMs: fail.settleMs ?? 1000,
       },
     } : {}),

@@ -49,6 +49,9 @@ describe('profile boundaryHooks (island mode, fail close)', () => {
       'boundaryHooks: boundary hooks need zones: declare the zones the device separates',
     ]);
     expect(refusal(base({ failClose: { stop: hook('fw', 'stop') } })).join('\n')).to.contain('boundaryHooks.failClose').and.contain('start');
+    expect(refusal(base({ failClose: { stop: hook('fw', 'stop'), start: hook('fw', 'start'), recoverTimeoutMs: 600_000 } }))).to.deep.equal([
+      'boundaryHooks.failClose.recoverTimeoutMs: outage and recovery together exceed 10 minutes (the probe budget is 15): the probe streams traffic all along',
+    ]);
     expect(refusal(base({ failClose: { stop: { argv: 'fw stop' }, start: hook('fw', 'start') } })).join('\n')).to.contain('boundaryHooks.failClose.stop.argv');
   });
 
