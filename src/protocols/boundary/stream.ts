@@ -67,6 +67,8 @@ export const isStreamPacket = (p: CapturedPacket) => (p.protocol === 'tcp' ? isS
 
 /** Undeclared ICMP types to stream (timestamp, address mask, information request): the first one not declared. */
 const UNDECLARED_ICMP = [13, 17, 15];
+/** Senders per protocol for declared ports (the undeclared walk still reaches the others, classified as declared). */
+const MAX_DECLARED_SENDERS = 16;
 
 function senders(far: Endpoint, declared: DeclaredSet, plan: StreamPlan): string[][] {
   const gap = ['-i', `u${plan.intervalMicros}`, far.address];
@@ -75,9 +77,9 @@ function senders(far: Endpoint, declared: DeclaredSet, plan: StreamPlan): string
     ['-S', '-p', `++${plan.firstPort}`, ...gap],
     ['--udp', '-p', `++${plan.firstPort}`, ...gap],
     ...(icmp !== undefined ? [['--icmp', '-C', String(icmp), ...gap]] : []),
-    ...[...declared.tcp].map((port) => ['-S', '-p', String(port), ...gap]),
-    ...[...declared.udp].map((port) => ['--udp', '-p', String(port), ...gap]),
-    ...[...declared.icmp].map((type) => ['--icmp', '-C', String(type), ...gap]),
+    ...[...declared.tcp].slice(0, MAX_DECLARED_SENDERS).map((port) => ['-S', '-p', String(port), ...gap]),
+    ...[...declared.udp].slice(0, MAX_DECLARED_SENDERS).map((port) => ['--udp', '-p', String(port), ...gap]),
+    ...[...declared.icmp].slice(0, MAX_DECLARED_SENDERS).map((type) => ['--icmp', '-C', String(type), ...gap]),
   ];
 }
 
