@@ -27,6 +27,8 @@ export default defineProbe<Inputs>({
   safety: 'active',
   scope: 'host',
   appliesTo: [],
+  // island-mode and fail-close hold it exclusive: their outage would read as blocked conduits here.
+  locks: () => [{ key: 'boundary:zones', mode: 'shared' }],
   inputs: { schema: { type: 'object', additionalProperties: false, properties: { connectTimeoutMs: { type: 'integer', minimum: 100, maximum: 30000 } } }, defaults: { connectTimeoutMs: 1000 } },
   timeoutMs: 120_000,
   async run(ctx) {

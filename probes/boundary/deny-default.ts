@@ -50,6 +50,8 @@ export default defineProbe<Inputs>({
   safety: 'active',
   scope: 'host',
   appliesTo: [],
+  // island-mode and fail-close hold it exclusive: their outage would read as blocked conduits here.
+  locks: () => [{ key: 'boundary:zones', mode: 'shared' }],
   inputs: {
     schema: {
       type: 'object', additionalProperties: false,

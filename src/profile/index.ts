@@ -13,6 +13,7 @@ import {
 } from '../sdk';
 import { packagePath } from '../paths';
 import { boundaryOf, type RawConduit, type RawZone } from './boundary';
+import { boundaryHooksOf, type RawBoundaryHooks } from './boundary-hooks';
 
 export const PROFILE_SCHEMA_FILE = packagePath('schema', 'profile.schema.json');
 
@@ -137,6 +138,7 @@ interface RawProfile {
   lab?: LabConfig;
   zones?: RawZone[];
   conduits?: RawConduit[];
+  boundaryHooks?: RawBoundaryHooks;
 }
 
 type SecretRef = { env: string } | { file: string } | { secret: string };
@@ -372,7 +374,9 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
   const watched = p.essentialFunction !== undefined && (WATCH_KINDS.some((k) => p.essentialFunction?.[k] !== undefined) || p.essentialFunction.outputs === undefined);
   const monitor = watched ? monitorOf(p.essentialFunction!, p.targets, functionIssue) : undefined;
   if (p.essentialFunction?.outputs !== undefined) checkOutputs(p.essentialFunction.outputs as DeclaredOutput[], p.targets, functionIssue);
-  const boundary = boundaryOf(p.zones, p.conduits, p.component.types, (field, message) => issues.push(loc.issue(field, message)));
+  const zonesAndConduits = boundaryOf(p.zones, p.conduits, p.component.types, (field, message) => issues.push(loc.issue(field, message)));
+  const boundaryHooks = boundaryHooksOf(p.boundaryHooks, zonesAndConduits, (field, message) => issues.push(loc.issue(field, message)));
+  const boundary = zonesAndConduits && boundaryHooks ? { ...zonesAndConduits, hooks: boundaryHooks } : zonesAndConduits;
   if (issues.length > 0) throw new ProfileError(issues);
 
   const c = p.component;

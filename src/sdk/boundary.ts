@@ -44,10 +44,49 @@ export interface Conduit {
 export interface BoundaryDecl {
   readonly zones: readonly BoundaryZone[];
   readonly conduits: readonly Conduit[];
+  /** The profile's `boundaryHooks` (island mode, fail close), when it has them. */
+  readonly hooks?: BoundaryHooks;
 }
 
 /** The default display name of a conduit. */
 export function conduitLabel(c: Omit<Conduit, 'name'>): string {
   const what = c.protocol === 'icmp' ? `icmp/type ${c.icmpType ?? '?'}` : `${c.protocol}/${c.ports.join(',')}`;
   return `${c.from}${c.direction === 'both' ? '<->' : '->'}${c.to} ${what}`;
+}
+
+/**
+ * A command the lab machine runs to act on the device (profile `boundaryHooks`): an SSH command to the device,
+ * a script, a power switch. Always an argv array run without a shell; nothing from the device goes into it.
+ */
+export interface HookCommand {
+  readonly argv: readonly string[];
+  /** Killed (its process group) after this long; the run counts it as failed. */
+  readonly timeoutMs: number;
+}
+
+/** How to put the device into island mode and out of it again (NDR 5.2 RE(2)). */
+export interface IslandModeHooks {
+  readonly enter: HookCommand;
+  readonly leave: HookCommand;
+  /** Wait after a hook returns before testing (the device applies the mode). */
+  readonly settleMs: number;
+}
+
+/** How to stop the filtering function (or cut power) and bring it back (NDR 5.2 RE(3)). */
+export interface FailCloseHooks {
+  /** Stops the filtering function or cuts the power. */
+  readonly stop: HookCommand;
+  /** Restarts the filtering function or restores the power; always run, even after Ctrl-C. */
+  readonly start: HookCommand;
+  /** How long the filter stays down (between the end of stop and the start of start). */
+  readonly outageMs: number;
+  /** After start: how long the device may take until a declared conduit passes again. */
+  readonly recoverTimeoutMs: number;
+  /** After stop returns: the grace during which the still-running filter may pass declared flows. */
+  readonly settleMs: number;
+}
+
+export interface BoundaryHooks {
+  readonly islandMode?: IslandModeHooks;
+  readonly failClose?: FailCloseHooks;
 }

@@ -1,6 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { BoundaryBench } from '../../src/labnet/boundary-bench';
-import type { Conduit } from '../../src/sdk';
+import type { BoundaryHooks, Conduit } from '../../src/sdk';
 
 /**
  * The device under test of the boundary tests: the bench's router namespace configured with Debian's nftables.
@@ -81,4 +83,37 @@ export async function startManagementService(bench: BoundaryBench): Promise<void
     child.stdout!.once('data', () => resolve());
     child.once('exit', (code) => reject(new Error(`management listener exited (${code})`)));
   });
+}
+
+/**
+ * The router's island-mode and fail-close hooks (profile boundaryHooks), run on the lab machine inside the router
+ * namespace (`ip netns exec`), with their rule files in `dir`. The running rule set is the hardened one in both
+ * postures, so the verdicts tell only how the router behaves in island mode and when its filter stops:
+ * - hardened: island = forward policy drop, no conduit (management from the trusted side stays); stopping the
+ *   filter leaves a drop-all table (the nft file replaces the ruleset atomically);
+ * - weak: the island trigger does nothing; stopping the filter is `nft flush ruleset` with forwarding on (fail open).
+ */
+export function routerHooks(bench: BoundaryBench, posture: RouterPosture, conduits: readonly Conduit[], dir: string, timing: { outageMs?: number; settleMs?: number } = {}): BoundaryHooks {
+  const file = (name: string, text: string) => {
+    const at = path.join(dir, name);
+    fs.writeFileSync(at, `flush ruleset\n${text}`);
+    return at;
+  };
+  const inRouter = (...argv: string[]) => ({ argv: ['ip', 'netns', 'exec', bench.router.namespace, ...argv], timeoutMs: 10_000 });
+  const running = inRouter('nft', '-f', file('running.nft', ruleset(bench, 'hardened', conduits)));
+  const island = posture === 'hardened' ? inRouter('nft', '-f', file('island.nft', ruleset(bench, 'hardened', []))) : inRouter('true');
+  const dropAll = 'table inet iacs_boundary {\n  chain forward { type filter hook forward priority 0; policy drop; }\n}\n';
+  const stop = posture === 'hardened' ? inRouter('nft', '-f', file('stopped.nft', dropAll)) : inRouter('nft', 'flush', 'ruleset');
+  return {
+    islandMode: { enter: island, leave: running, settleMs: timing.settleMs ?? 200 },
+    failClose: { stop, start: running, outageMs: timing.outageMs ?? 1000, recoverTimeoutMs: 10_000, settleMs: timing.settleMs ?? 200 },
+  };
+}
+
+/** Waits until the router's ruleset satisfies `holds` (a hook has run); throws after timeoutMs. */
+export async function untilRuleset(bench: BoundaryBench, holds: (ruleset: string) => boolean, timeoutMs = 10_000): Promise<void> {
+  for (const until = Date.now() + timeoutMs; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+    if (holds((await bench.run(bench.router.namespace, ['nft', 'list', 'ruleset'])).stdout)) return;
+  }
+  throw new Error(`the router's ruleset did not change as expected within ${timeoutMs} ms`);
 }

@@ -108,7 +108,14 @@ export async function startAgent(endpoint: Endpoint, signal: AbortSignal): Promi
   });
   const gone = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`boundary agent in ${endpoint.namespace} exited (${code}): ${stderr}`))));
   gone.catch(() => undefined);
-  await Promise.race([up, gone, new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }))]);
+  let onAbort = () => undefined as void;
+  const aborted = new Promise((_, reject) => (onAbort = () => reject(signal.reason)));
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await Promise.race([up, gone, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort); // one attempt starts many agents on its signal
+  }
   let next = 0;
   const call = <T extends object>(command: AgentCommand): Promise<T> => {
     const id = next++;

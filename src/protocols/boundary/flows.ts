@@ -56,7 +56,7 @@ function flowsBetween(decl: BoundaryDecl, from: string, to: string): PlannedFlow
 
 const TCP_SYN = 0x02;
 const TCP_ACK = 0x10;
-const isSyn = (p: CapturedPacket) => p.protocol === 'tcp' && (p.tcpFlags! & (TCP_SYN | TCP_ACK)) === TCP_SYN;
+export const isSyn = (p: CapturedPacket) => p.protocol === 'tcp' && (p.tcpFlags! & (TCP_SYN | TCP_ACK)) === TCP_SYN;
 
 export function tempCaptureFile(label: string): string {
   return path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-boundary-')), `${label}.pcap`);
@@ -166,7 +166,7 @@ export interface SweepResult {
 }
 
 /** The ports/types of `protocol` a conduit allows to be opened from `from` to `to`. */
-function allowed(decl: BoundaryDecl, from: string, to: string, protocol: ConduitProtocol): Set<number> {
+export function allowed(decl: BoundaryDecl, from: string, to: string, protocol: ConduitProtocol): Set<number> {
   const opens = (c: Conduit) => (c.from === from && c.to === to) || (c.direction === 'both' && c.from === to && c.to === from);
   return new Set(decl.conduits.filter((c) => c.protocol === protocol && opens(c)).flatMap((c) => (protocol === 'icmp' ? [c.icmpType!] : c.ports)));
 }

@@ -4,6 +4,8 @@ import type { EvidenceRecorder } from '../../sdk';
 
 export * from './endpoint';
 export * from './flows';
+export * from './hooks';
+export * from './stream';
 export * from './management';
 export * from './intrusive';
 export { readPcap, type CapturedPacket } from './pcap';

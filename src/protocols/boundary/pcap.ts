@@ -9,6 +9,8 @@ export interface CapturedPacket {
   /** TCP flags byte (SYN = 0x02, ACK = 0x10). */
   tcpFlags?: number;
   icmpType?: number;
+  /** When it was captured (epoch milliseconds, fractional). */
+  time?: number;
   /** The IP header's identification and whether this is a fragment (MF set or an offset). */
   ipId?: number;
   fragment?: boolean;
@@ -50,15 +52,17 @@ export function readPcap(file: Buffer): CapturedPacket[] {
   const little = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
   if (!little && file.readUInt32BE(0) !== 0xa1b2c3d4 && file.readUInt32BE(0) !== 0xa1b23c4d) throw new Error('not a pcap file (pcapng? capture with dumpcap -P)');
   const u32 = (at: number) => (little ? file.readUInt32LE(at) : file.readUInt32BE(at));
+  const fractionPerMs = (little ? file.readUInt32LE(0) : file.readUInt32BE(0)) === 0xa1b23c4d ? 1e6 : 1e3;
   const link = linkHeader[u32(20)];
   if (!link) throw new Error(`pcap link type ${u32(20)} is not Ethernet or Linux cooked`);
   const packets: CapturedPacket[] = [];
   for (let at = 24; at + 16 <= file.length;) {
     const captured = u32(at + 8);
+    const time = u32(at) * 1000 + u32(at + 4) / fractionPerMs;
     const frame = file.subarray(at + 16, at + 16 + captured);
     at += 16 + captured;
     const packet = decode(frame, link);
-    if (packet) packets.push(packet);
+    if (packet) packets.push({ ...packet, time });
   }
   return packets;
 }
