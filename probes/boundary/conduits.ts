@@ -1,4 +1,4 @@
-import { defineProbe, finding, judge, notApplicable, type Finding } from '../../src/sdk';
+import { defineProbe, finding, judge, type Finding } from '../../src/sdk';
 import { checkEndpoints, keepCapture, testConduits, zonesObserved, type MatrixRow } from '../../src/protocols/boundary';
 
 const REQUIREMENTS = ['NDR 5.2', 'NDR 5.2 RE(1)'];
@@ -34,7 +34,8 @@ export default defineProbe<Inputs>({
   async run(ctx) {
     const decl = ctx.boundary;
     if (!decl || decl.conduits.length === 0) {
-      return { observations: {}, findings: [], outcomes: notApplicable(REQUIREMENTS, decl ? 'the profile declares no conduits' : 'the profile declares no zones (network components only)') };
+      // Without zones nothing was tested: the NDR rows stay not determined (a network component may still need them).
+      return { observations: { notDetermined: decl ? 'the profile declares no conduits' : 'the profile declares no zones (network components only)' }, findings: [], outcomes: [] };
     }
     const endpoints = await checkEndpoints(decl);
     const run = await testConduits(decl, endpoints, ctx.signal, ctx.inputs.connectTimeoutMs);

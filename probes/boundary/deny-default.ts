@@ -1,4 +1,4 @@
-import { InvalidInput, defineProbe, finding, judge, notApplicable, type Finding } from '../../src/sdk';
+import { InvalidInput, defineProbe, finding, judge, type Finding } from '../../src/sdk';
 import { checkEndpoints, keepCapture, sweep, type MatrixRow, type SweepResult } from '../../src/protocols/boundary';
 import { formatPortSpec, parsePortSpec } from '../../src/protocols/tcp';
 
@@ -69,7 +69,8 @@ export default defineProbe<Inputs>({
   timeoutMs: 300_000,
   async run(ctx) {
     const decl = ctx.boundary;
-    if (!decl) return { observations: {}, findings: [], outcomes: notApplicable(REQUIREMENTS, 'the profile declares no zones (network components only)') };
+    if (!decl) // Without zones nothing was tested: the NDR rows stay not determined (a network component may still need them).
+      return { observations: { notDetermined: 'the profile declares no zones (network components only)' }, findings: [], outcomes: [] };
     const full = ctx.inputs.tcpPorts === 'all';
     let tcpPorts: number[];
     let udpPorts: number[];

@@ -1,4 +1,4 @@
-import { defineProbe, finding, judge, notApplicable, type Finding } from '../../src/sdk';
+import { defineProbe, finding, judge, type Finding } from '../../src/sdk';
 import { checkEndpoints, tryManagement, type ManagementTry } from '../../src/protocols/boundary';
 
 const REQUIREMENTS = ['NDR 1.13'];
@@ -47,7 +47,8 @@ export default defineProbe<Inputs>({
   timeoutMs: 120_000,
   async run(ctx) {
     const decl = ctx.boundary;
-    if (!decl) return { observations: {}, findings: [], outcomes: notApplicable(REQUIREMENTS, 'the profile declares no zones (network components only)') };
+    if (!decl) // Without zones nothing was tested: the NDR rows stay not determined (a network component may still need them).
+      return { observations: { notDetermined: 'the profile declares no zones (network components only)' }, findings: [], outcomes: [] };
     const tcp = ctx.host.services.filter((s) => s.transport === 'tcp').map((s) => ({ port: s.port, name: s.name }));
     const notExamined = ctx.host.services.filter((s) => s.transport !== 'tcp').map((s) => s.name);
     if (tcp.length === 0) return { observations: { notExamined }, findings: [], outcomes: [] };

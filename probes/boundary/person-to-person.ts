@@ -1,4 +1,4 @@
-import { defineProbe, finding, judge, notApplicable, type BoundaryDecl, type Conduit, type Finding } from '../../src/sdk';
+import { defineProbe, finding, judge, type BoundaryDecl, type Conduit, type Finding } from '../../src/sdk';
 import { checkEndpoints, keepCapture, tryFlows, zonesObserved, type MatrixRow, type PlannedFlow } from '../../src/protocols/boundary';
 
 const REQUIREMENTS = ['NDR 5.3'];
@@ -59,7 +59,8 @@ export default defineProbe<{ connectTimeoutMs: number }>({
   timeoutMs: 300_000,
   async run(ctx) {
     const decl = ctx.boundary;
-    if (!decl) return { observations: {}, findings: [], outcomes: notApplicable(REQUIREMENTS, 'the profile declares no zones (network components only)') };
+    if (!decl) // Without zones nothing was tested: the NDR rows stay not determined (a network component may still need them).
+      return { observations: { notDetermined: 'the profile declares no zones (network components only)' }, findings: [], outcomes: [] };
     const endpoints = await checkEndpoints(decl);
     const rows: MatrixRow[] = [];
     const evidence: string[] = [];

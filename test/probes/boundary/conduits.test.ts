@@ -69,8 +69,10 @@ describe('probe boundary.conduits (two-sided bench, nftables router)', function 
     expect(attempt.evidence).to.deep.equal([]);
   });
 
-  it('no zones in the profile: not applicable', async () => {
+  it('no zones in the profile: not determined (nothing was tested), never not applicable', async () => {
     const { attempt } = await runProbe(probe, { types: ['network'] });
-    expect(attempt.status).to.equal('not_applicable');
+    expect(attempt.status).to.equal('not_determined');
+    expect(attempt.outcomes).to.deep.equal([]);
+    expect(JSON.stringify(attempt.observations)).to.contain('declares no zones');
   });
 });
