@@ -1,8 +1,10 @@
-// `npm test`'s mocha step: the suite in two mocha processes at once, because a third of its time is spent
-// waiting (paced UDP scans, nmap, namespaces coming up) rather than computing. The second group is the
-// tests that put every device in a network namespace of its own (test/integrity, test/bench, test/labnet,
-// test/docker): they share no loopback port with the first. Each group's output is kept whole: the first
-// streams, the second is printed when both are done. Exit status: the worst of the two.
+// `npm test`'s mocha step: the suite in three mocha processes at once, because most of its time is spent
+// waiting (paced UDP scans, nmap, namespaces coming up, servers starting) rather than computing. Every test
+// file uses OS-chosen loopback ports, or a network namespace of its own with a per-process name, so files of
+// different groups never share a port. The groups: the probe tests; the tests that put every device in a
+// network namespace (test/integrity, test/bench, test/labnet, test/docker); everything else. Each group's
+// output is kept whole: the first streams, the others are printed when all are done, each with its time.
+// Exit status: the worst of the groups.
 //
 // usage: tsx test/run.ts [--serial]     (--serial: one mocha process, as `npm run test:only`)
 import { spawn } from 'node:child_process';
@@ -12,30 +14,42 @@ import * as path from 'node:path';
 import process from 'node:process';
 
 const NAMESPACE_DIRS = ['integrity', 'bench', 'labnet', 'docker'];
+const GROUPS: { name: string; args: string[] }[] = [
+  { name: 'test/probes', args: ['test/probes/**/*.test.ts'] },
+  { name: NAMESPACE_DIRS.map((d) => `test/${d}`).join(', '), args: [`test/{${NAMESPACE_DIRS.join(',')}}/**/*.test.ts`] },
+  {
+    name: 'everything else',
+    args: ['test/**/*.test.ts', ...['probes', ...NAMESPACE_DIRS].flatMap((d) => ['--ignore', `test/${d}/**`])],
+  },
+];
 const mocha = path.join('node_modules', '.bin', 'mocha');
 
-function run(args: string[], { buffered }: { buffered: boolean }): Promise<{ code: number; logFile?: string }> {
+interface GroupResult { code: number; seconds: number; logFile?: string }
+
+function run(args: string[], { buffered }: { buffered: boolean }): Promise<GroupResult> {
+  const started = Date.now();
   return new Promise((resolve) => {
     const logFile = buffered ? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-test-')), 'mocha.log') : undefined;
     const out = logFile ? fs.openSync(logFile, 'w') : 'inherit';
     const child = spawn(mocha, args, { stdio: ['ignore', out, out] });
-    child.on('exit', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), logFile }));
+    child.on('exit', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), seconds: (Date.now() - started) / 1000, logFile }));
   });
 }
 
 async function main(): Promise<number> {
   const started = Date.now();
   if (process.argv.includes('--serial')) return (await run(['test/**/*.test.ts'], { buffered: false })).code;
-  const namespaces = `test/{${NAMESPACE_DIRS.join(',')}}/**/*.test.ts`;
-  const second = run([namespaces], { buffered: true });
-  const first = await run(['test/**/*.test.ts', ...NAMESPACE_DIRS.flatMap((d) => ['--ignore', `test/${d}/**`])], { buffered: false });
-  const other = await second;
-  process.stdout.write(`\n--- ${NAMESPACE_DIRS.map((d) => `test/${d}`).join(', ')} (run at the same time) ---\n`);
-  process.stdout.write(fs.readFileSync(other.logFile!, 'utf8'));
-  fs.rmSync(path.dirname(other.logFile!), { recursive: true, force: true });
+  const results = await Promise.all(GROUPS.map((group, i) => run(group.args, { buffered: i > 0 })));
+  results.forEach((result, i) => {
+    if (!result.logFile) return;
+    process.stdout.write(`\n--- ${GROUPS[i]!.name} (run at the same time) ---\n`);
+    process.stdout.write(fs.readFileSync(result.logFile, 'utf8'));
+    fs.rmSync(path.dirname(result.logFile), { recursive: true, force: true });
+  });
   const minutes = ((Date.now() - started) / 60_000).toFixed(1);
-  process.stdout.write(`\ntest/run.ts: both groups done in ${minutes} min; exit ${first.code}/${other.code}\n`);
-  return Math.max(first.code, other.code);
+  const perGroup = results.map((r, i) => `${GROUPS[i]!.name}: ${(r.seconds / 60).toFixed(1)} min, exit ${r.code}`).join('; ');
+  process.stdout.write(`\ntest/run.ts: all groups done in ${minutes} min (${perGroup})\n`);
+  return Math.max(...results.map((r) => r.code));
 }
 
 void main().then((code) => process.exit(code));
