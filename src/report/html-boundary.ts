@@ -5,7 +5,7 @@
  * resource; every value goes through the escaping `h` tag.
  */
 import type { Attempt, Report } from './model';
-import { h, type Raw } from './html';
+import { h, type Raw } from './markup';
 
 interface Row {
   probe: string;

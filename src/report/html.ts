@@ -7,32 +7,11 @@
 import type { Attempt, HostMonitorSummary, Report, RequirementVerdict } from './model';
 import type { Finding } from '../sdk';
 import { boundarySection, hasBoundary } from './html-boundary';
+import { Raw, h } from './markup';
 import {
-  ATTEMPT_STATUSES, FR_SHORT, FR_TITLES, SEVERITIES, VERDICT_WORDS, basisAttempts, escapeMarkup, evidenceFor, hostOf, hostSummaries, levelsText,
+  ATTEMPT_STATUSES, FR_SHORT, FR_TITLES, SEVERITIES, VERDICT_WORDS, basisAttempts, evidenceFor, hostOf, hostSummaries, levelsText,
   readinessBlockText, readinessText,
 } from './text';
-
-/** Markup that is already safe; everything else interpolated into `h` is escaped. */
-export class Raw {
-  constructor(readonly text: string) {}
-}
-
-type Part = Raw | string | number | boolean | null | undefined | readonly Part[];
-
-function show(part: Part): string {
-  if (part instanceof Raw) return part.text;
-  if (Array.isArray(part)) return part.map(show).join('');
-  if (part === null || part === undefined || part === false) return '';
-  return escapeMarkup(String(part));
-}
-
-export function h(strings: TemplateStringsArray, ...values: Part[]): Raw {
-  let out = strings[0];
-  values.forEach((v, i) => {
-    out += show(v) + strings[i + 1];
-  });
-  return new Raw(out);
-}
 
 /** An href for a run-folder-relative path: each segment percent-encoded, so no scheme or query can appear. */
 function relativeHref(rel: string): string {
