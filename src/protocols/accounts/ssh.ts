@@ -1,7 +1,6 @@
-import type * as Ssh2 from 'ssh2';
-import { AuthRejected, ProtocolViolation, type Credential, type ServiceUnderTest } from '../../sdk';
-import { passwordAuthHandler, passwordLogin } from '../ssh/auth';
-import { runSsh2Client } from '../ssh/client';
+import { ProtocolViolation, type Credential, type ServiceUnderTest } from '../../sdk';
+import { passwordLogin } from '../ssh/auth';
+import { withCommandSession, type ExecResult } from '../ssh/exec';
 import { excerpt, scrub, type AccountInterface, type Actor, type OperationOptions, type Step } from './types';
 
 /** A command of `policy.accountManagement.ssh.commands`: an argv (placeholders {user}) and what goes to its stdin. */
@@ -40,7 +39,6 @@ export const LINUX_COMMANDS: SshCommands = {
 /** userdel's exit status for "user does not exist" (shadow-utils). */
 const USERDEL_NO_SUCH_USER = 6;
 const COMMAND_TIMEOUT_MS = 15_000;
-const OUTPUT_CAP = 64 * 1024;
 
 const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
 
@@ -49,51 +47,16 @@ export function commandLine(argv: readonly string[], viaSudo: boolean): string {
   return [...(viaSudo ? ['sudo', '-n', '--'] : []), ...argv].map(quote).join(' ');
 }
 
-interface Exec { exitCode: number | null; stdout: string; stderr: string }
-
-function exec(client: Ssh2.Client, line: string, stdin: string | undefined): Promise<Exec> {
-  return new Promise((resolve, reject) => {
-    client.exec(line, (err, stream) => {
-      if (err) return reject(new ProtocolViolation(`the device refused to run a command: ${err.message}`, { cause: err }));
-      let stdout = '';
-      let stderr = '';
-      let exitCode: number | null = null;
-      const timer = setTimeout(() => stream.close(), COMMAND_TIMEOUT_MS);
-      stream.on('data', (d: Buffer) => { if (stdout.length < OUTPUT_CAP) stdout += d.toString('utf8'); });
-      stream.stderr.on('data', (d: Buffer) => { if (stderr.length < OUTPUT_CAP) stderr += d.toString('utf8'); });
-      stream.on('exit', (code: number | null) => { exitCode = code; });
-      stream.on('close', () => {
-        clearTimeout(timer);
-        resolve({ exitCode, stdout, stderr });
-      });
-      stream.end(stdin ?? '');
-      return undefined;
-    });
-  });
-}
+type Exec = Pick<ExecResult, 'exitCode' | 'stdout' | 'stderr'>;
 
 /** Logs in once with a password and runs `work` with a function that executes argv commands on that connection. */
-async function withSession<T>(
+function withSession<T>(
   target: { host: string; port: number; signal: AbortSignal }, who: { username: string; password: string },
   work: (run: (argv: readonly string[], stdin: string | undefined, privileged: boolean) => Promise<Exec>) => Promise<T>, sudo: boolean,
 ): Promise<T> {
-  let ctlRef: { fail(err: unknown): void } | undefined;
-  const { handler } = passwordAuthHandler(who.username, who.password, (r) => {
-    ctlRef?.fail(new AuthRejected(`the device refused the SSH login of ${who.username} (${r.outcome})`));
-  });
-  return runSsh2Client<T>({
-    ...target, timeoutMs: 15_000, config: { username: who.username, hostVerifier: () => true, authHandler: handler as never },
-  }, (client, ctl) => {
-    ctlRef = ctl;
-    client.on('ready', () => {
-      const session = async () => {
-        const id = await exec(client, commandLine(['id', '-u'], false), undefined);
-        const root = id.stdout.trim() === '0';
-        return work((argv, stdin, privileged) => exec(client, commandLine(argv, privileged && sudo && !root), stdin));
-      };
-      session().then((v) => ctl.finish(v), (e: unknown) => ctl.fail(e));
-    });
-  });
+  return withCommandSession({ ...target, timeoutMs: 15_000, ...who }, (session) => work((argv, stdin, privileged) => session.exec(
+    commandLine(argv, privileged && sudo && session.uid !== 0), { timeoutMs: COMMAND_TIMEOUT_MS, ...(stdin === undefined ? {} : { stdin }) },
+  )));
 }
 
 type Values = Readonly<Record<'user' | 'password' | 'oldPassword', string>>;
