@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { shellWord as q, startNamespacedSshd, stopChild as stop } from './namespaced-sshd';
 import { findExecutable, requirePeer, requireRoot } from './peers';
 import { freePort, hostKeyFile } from './sshd';
 
@@ -34,8 +35,6 @@ export interface LinuxHost {
   close(): Promise<void>;
 }
 
-const q = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
-
 function writeUpper(upper: string, etc: LinuxHostSpec['etc']): string[] {
   const whiteouts: string[] = [];
   for (const [file, value] of Object.entries(etc)) {
@@ -48,22 +47,6 @@ function writeUpper(upper: string, etc: LinuxHostSpec['etc']): string[] {
     fs.chmodSync(target, mode);
   }
   return whiteouts;
-}
-
-async function waitFor(child: ChildProcess, log: () => string, pattern: RegExp, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pattern.test(log())) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the namespaced sshd did not start: ${log()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
 }
 
 export async function startLinuxHost(ctx: Mocha.Context, spec: LinuxHostSpec): Promise<LinuxHost> {
@@ -88,15 +71,15 @@ export async function startLinuxHost(ctx: Mocha.Context, spec: LinuxHostSpec): P
     script.push(`mount --bind ${q(path.join(dir, 'dpkg'))} /var/lib/dpkg`);
   }
   script.push(`exec ${q(sshd)} -D -e -f /etc/ssh/sshd_config`);
-  fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  const holder = spawn(unshare, ['-m', '-n', '--propagation', 'private', 'sh', '-c', script.join('\n')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  holder.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const { child: holder, log } = await startNamespacedSshd(unshare, ['-m', '-n'], script, /Server listening on 0\.0\.0\.0 port/, {
+    dir, timeoutMs: 10_000, what: 'the namespaced sshd',
+  });
+  let bridgeLog = '';
+  const stderr = () => log() + bridgeLog;
   const children = new Set<ChildProcess>();
   const enter = (extra: string[], argv: string[], stdio: Parameters<typeof spawn>[2]) => spawn(nsenter, ['-t', String(holder.pid), ...extra, '--', ...argv], stdio);
   let bridge: net.Server | undefined;
   try {
-    await waitFor(holder, () => stderr, /Server listening on 0\.0\.0\.0 port/, 10_000);
     if (spec.extraListener) {
       const { port: p, title } = spec.extraListener;
       const listener = enter(['-n'], [process.execPath, '-e', `process.title=${JSON.stringify(title)};require('net').createServer((s)=>s.end('login: ')).listen(${p},'0.0.0.0',()=>console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -110,7 +93,7 @@ export async function startLinuxHost(ctx: Mocha.Context, spec: LinuxHostSpec): P
     bridge = net.createServer({ pauseOnConnect: true }, (socket) => {
       const child = enter(['-m', '-n'], [sshd, '-i', '-e', '-f', '/etc/ssh/sshd_config'], { stdio: [socket, socket, 'pipe'] });
       children.add(child);
-      child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.stderr!.on('data', (d: Buffer) => { bridgeLog += d.toString(); });
       child.once('exit', () => children.delete(child));
       socket.destroy();
     });
@@ -123,7 +106,7 @@ export async function startLinuxHost(ctx: Mocha.Context, spec: LinuxHostSpec): P
     throw err;
   }
   return {
-    host: '127.0.0.1', port, log: () => stderr,
+    host: '127.0.0.1', port, log: stderr,
     close: async () => {
       await new Promise<void>((resolve) => bridge!.close(() => resolve()));
       await Promise.all([...children].map(stop));

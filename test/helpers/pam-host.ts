@@ -1,7 +1,8 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { shellWord as q, startNamespacedSshd, stopChild } from './namespaced-sshd';
 import { findExecutable, requirePeer, requireRoot } from './peers';
 import { freePort, hostKeyFile } from './sshd';
 
@@ -11,8 +12,8 @@ import { freePort, hostKeyFile } from './sshd';
  * directory (useradd and passwd replace /etc/passwd and /etc/shadow by renaming, which a file bind mount would
  * refuse), with /home, /var/log and /var/mail on empty folders too. Inside, the test's PAM stack and accounts
  * are made with the real tools (useradd, chpasswd); sshd listens on 127.0.0.1 in the machine's network
- * namespace. Kept apart from the host-audit helper (linux-host.ts on that branch, an overlay /etc plus a
- * network namespace) on purpose for now: both can become one helper with a PAM option when the branches meet.
+ * namespace. The host-audit helper (linux-host.ts) gives sshd an overlay /etc and a network namespace instead;
+ * both start sshd through namespaced-sshd.ts.
  */
 
 export interface PamHostSpec {
@@ -48,8 +49,6 @@ export const PERMISSIVE_STACK = [
   'password required pam_permit.so',
 ];
 
-const q = (s: string) => `'${s.replaceAll("'", "'\\''")}'`;
-
 function prepareEtc(dir: string, spec: PamHostSpec, port: number, keygen: string): void {
   execFileSync('cp', ['-a', '/etc', path.join(dir, 'etc')]);
   const etc = (f: string) => path.join(dir, 'etc', f);
@@ -81,29 +80,14 @@ export async function startPamHost(ctx: Mocha.Context, spec: PamHostSpec): Promi
   const script = ['set -e', `mount --bind ${q(`${dir}/etc`)} /etc`, `mount --bind ${q(`${dir}/home`)} /home`,
     `mount --bind ${q(`${dir}/log`)} /var/log`, `mount --bind ${q(`${dir}/mail`)} /var/mail`, ...setup,
     `exec ${q(sshd)} -D -e -f /etc/ssh/sshd_config_iacs`];
-  fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  const child: ChildProcess = spawn(unshare, ['-m', '--propagation', 'private', 'sh', '-c', script.join('\n')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const stop = () => new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
+  const { child, log } = await startNamespacedSshd(unshare, ['-m'], script, /Server listening on 127\.0\.0\.1 port/, {
+    dir, timeoutMs: 15_000, what: 'the PAM test host',
   });
-  const deadline = Date.now() + 15_000;
-  while (!/Server listening on 127\.0\.0\.1 port/.test(stderr)) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      fs.rmSync(dir, { recursive: true, force: true });
-      throw new Error(`the PAM test host did not start: ${stderr}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
   return {
-    host: '127.0.0.1', port, log: () => stderr,
+    host: '127.0.0.1', port, log,
     exec: (argv) => execFileSync(nsenter, ['-t', String(child.pid), '-m', '--', ...argv], { encoding: 'utf8', timeout: 10_000 }),
     close: async () => {
-      await stop();
+      await stopChild(child);
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
