@@ -1,5 +1,6 @@
 import type { TcpIdentity } from './identify';
 import type { UdpIdentity } from './udp';
+import { componentIdentity, factComment, type ComponentFact, type ComponentField, type FactSource } from './component';
 
 /** Everything `discover` found on one host. */
 export interface DiscoveredHost {
@@ -16,17 +17,17 @@ const UDP_BY_DEFAULT = new Set(['snmp', 'tftp', 'bacnet', 'udp']);
 
 const quote = (s: string) => JSON.stringify(s);
 
-/** The component's vendor, model and firmware from the identification answers, most specific first. */
-function componentFacts(found: readonly DiscoveredHost[]): { vendor?: string; model?: string; firmware?: string; source: string[] } {
-  const facts: Record<string, string> = Object.assign({}, ...found.flatMap((h) => [...h.tcp, ...h.udp].map((s) => s.facts)));
-  const pick = (...keys: string[]) => keys.map((k) => [k, facts[k]] as const).find(([, v]) => v);
-  const vendor = pick('modbus.vendorName');
-  const model = pick('modbus.productCode', 'modbus.productName', 'enip.productName');
-  const firmware = pick('modbus.majorMinorRevision', 'enip.revision');
-  return {
-    ...(vendor ? { vendor: vendor[1] } : {}), ...(model ? { model: model[1] } : {}), ...(firmware ? { firmware: firmware[1] } : {}),
-    source: [vendor, model, firmware].filter((x) => x !== undefined).map(([k]) => k),
-  };
+/** Every service's facts with where they came from, for the component's vendor/model/firmware. */
+function factSources(found: readonly DiscoveredHost[]): FactSource[] {
+  return found.flatMap((h) => [
+    ...h.tcp.map((s) => ({ where: `${h.host} tcp/${s.port}`, facts: s.facts })),
+    ...h.udp.map((s) => ({ where: `${h.host} udp/${s.port}`, facts: s.facts })),
+  ]);
+}
+
+/** `  vendor: "..."  # from ...`, or a comment that nothing named it. */
+function componentLine(field: ComponentField, fact: ComponentFact | undefined): string {
+  return fact ? `  ${field}: ${quote(fact.value)}  # ${factComment(fact)}` : `  # ${field}: not identified (no identification answer named it)`;
 }
 
 function serviceLine(s: TcpIdentity | UdpIdentity, transport: 'tcp' | 'udp'): string {
@@ -50,17 +51,15 @@ export const passwordVariable = (protocol: string) => `IACS_${protocol.toUpperCa
  * comments where something was guessed, credentials as `{ env: ... }` placeholders, allow: [passive, active].
  */
 export function draftProfile(found: readonly DiscoveredHost[], now = new Date()): string {
-  const c = componentFacts(found);
+  const c = componentIdentity(factSources(found));
+  const named = [c.vendor?.value, c.model?.value].filter((v) => v !== undefined).join(' ');
   const lines = [
     `# Draft written by \`iacs-probe discover\` on ${now.toISOString()}: check every line against the device's`,
     '# documentation before a run. Comments say what each service answered, or that a protocol was guessed.',
     'apiVersion: iacs-probe/v1',
     'component:',
-    `  name: ${quote(c.model ? `${c.vendor ?? ''} ${c.model}`.trim() : `Device at ${found.map((h) => h.host).join(', ')}`)}`,
-    c.vendor ? `  vendor: ${quote(c.vendor)}` : '  # vendor: not identified (no identification answer named it)',
-    c.model ? `  model: ${quote(c.model)}` : '  # model: not identified',
-    c.firmware ? `  firmware: ${quote(c.firmware)}` : '  # firmware: not identified',
-    ...(c.source.length ? [`  # vendor/model/firmware from ${c.source.join(', ')}`] : []),
+    `  name: ${quote(c.model ? named : `Device at ${found.map((h) => h.host).join(', ')}`)}`,
+    componentLine('vendor', c.vendor), componentLine('model', c.model), componentLine('firmware', c.firmware),
     '  types: [embedded]  # guessed: set embedded | network | host | application',
     '  slTarget: 2  # guessed: the SL the vendor claims',
     'targets:',
