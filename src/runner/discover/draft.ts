@@ -36,10 +36,12 @@ function serviceLine(s: TcpIdentity | UdpIdentity, transport: 'tcp' | 'udp'): st
   if (transport === 'tcp' && UDP_BY_DEFAULT.has(s.protocol)) fields.push('transport: tcp');
   const tcp = transport === 'tcp' ? (s as TcpIdentity) : undefined;
   if (tcp?.tls && !['https', 'modbus-tls', 'tls'].includes(s.protocol)) fields.push('tls: true');
-  if (tcp?.protocol === 'modbus' && tcp.options?.unitId !== undefined) fields.push(`unitId: ${tcp.options.unitId}`);
-  if (tcp?.protocol === 'dnp3' && tcp.options?.outstationAddress !== undefined) fields.push(`options: { outstationAddress: ${tcp.options.outstationAddress} }`);
+  const { unitId, ...options } = s.options ?? {};
+  if (s.protocol === 'modbus' && unitId !== undefined) fields.push(`unitId: ${unitId}`);
+  const optionText = Object.entries(options).map(([k, v]) => `${k}: ${v}`).join(', ');
+  if (optionText) fields.push(`options: { ${optionText} }`);
   const seen = Object.entries(s.facts).map(([k, v]) => `${k}: ${v}`).join('; ');
-  const comment = tcp?.note ? `  # ${tcp.note}` : seen ? `  # ${seen}` : '';
+  const comment = s.note ? `  # ${s.note}${seen ? `; ${seen}` : ''}` : seen ? `  # ${seen}` : '';
   return `      - { ${fields.join(', ')} }${comment.replace(/\n/g, ' ')}`;
 }
 

@@ -19,7 +19,8 @@ export interface TcpIdentity {
   note?: string;
   /** Facts for the component (vendor, model, firmware, product) and the evidence. */
   facts: Record<string, string>;
-  options?: Record<string, number>;
+  /** Fields of the service line (`unitId`) or, where the key says so, its `options`. */
+  options?: Record<string, number | boolean>;
 }
 
 interface Endpoint { host: string; port: number; timeoutMs: number; signal: AbortSignal; tls?: boolean }
@@ -200,18 +201,31 @@ async function tlsHandshake(endpoint: Endpoint): Promise<'ok' | { alert: string 
   return alert ? { alert } : 'no';
 }
 
-/** Modbus/TCP Security's registered port (Modbus/TCP Security Protocol Specification, "mbap/tls"). */
-export const MODBUS_TLS_PORT = 802;
+/**
+ * Registered ports of TLS services that require a client certificate, so the protocol inside cannot be asked:
+ * Modbus/TCP Security (802), CIP Security (2221), IEC 60870-5-104 and DNP3 over TLS (IEC 62351-3: 19998, 19999).
+ * Declared as the example profiles declare them; the draft's comment says it is a guess from the port.
+ */
+export const MUTUAL_TLS_PORTS: Readonly<Record<number, { name: string; protocol: string; options?: Record<string, boolean> }>> = {
+  802: { name: 'Modbus/TCP Security', protocol: 'modbus-tls' },
+  2221: { name: 'CIP Security (EtherNet/IP over TLS)', protocol: 'tls', options: { cipSecurity: true } },
+  19998: { name: 'IEC 60870-5-104 over TLS (IEC 62351-3)', protocol: 'tls', options: { iec62351: true } },
+  19999: { name: 'DNP3 over TLS (IEC 62351-3)', protocol: 'tls', options: { dnp3: true } },
+};
 
 /**
  * A TLS service that ended a certificate-less handshake with an alert (it wants the lab's client certificate):
- * the protocol inside cannot be asked. On 802 it is declared `modbus-tls`, a guess from the port, which the
- * comment says; elsewhere it stays `tls`.
+ * the protocol inside cannot be asked. On a registered port of such a service it is declared as that service,
+ * a guess from the port, which the note says; elsewhere it stays `tls`.
  */
 function mutualTls(port: number, alert: string): Omit<TcpIdentity, 'port'> {
   const refused = `the handshake without a client certificate ended with the alert ${alert}`;
-  if (port === MODBUS_TLS_PORT) {
-    return { protocol: 'modbus-tls', tls: true, identified: false, facts: {}, note: `guessed Modbus/TCP Security: port ${MODBUS_TLS_PORT} is its port and ${refused} (a client certificate is required), so no Modbus request was sent inside` };
+  const known = MUTUAL_TLS_PORTS[port];
+  if (known) {
+    return {
+      protocol: known.protocol, tls: true, identified: false, facts: {}, ...(known.options ? { options: known.options } : {}),
+      note: `guessed ${known.name}: ${port} is its registered port and ${refused} (a client certificate is required), so nothing was asked inside`,
+    };
   }
   return { protocol: 'tls', tls: true, identified: true, facts: {}, note: `TLS; ${refused} (a client certificate required?), so the protocol inside was not identified` };
 }

@@ -10,6 +10,8 @@ export interface UdpIdentity {
   /** Only answering ports are listed; silence proves nothing on UDP, so a silent port is never declared. */
   identified: true;
   facts: Record<string, string>;
+  options?: Record<string, boolean>;
+  note?: string;
 }
 
 /** The industrial and management UDP ports checked by default (SNMP, BACnet/IP, EtherNet/IP, TFTP, NTP, DNP3). */
@@ -71,7 +73,9 @@ async function dtlsIdentity(read: UdpRead): Promise<UdpIdentity | undefined> {
     return undefined; // ICMP port unreachable: closed
   });
   if (answer?.kind !== 'dtls') return undefined;
-  return { port: read.port, protocol: 'tls', identified: true, facts: { dtls: `${answer.first} (${answer.version})${answer.alert ? `, alert ${answer.alert}` : ''}` } };
+  const facts = { dtls: `${answer.first} (${answer.version})${answer.alert ? `, alert ${answer.alert}` : ''}` };
+  // On 2221 a guess from the port: CIP Security's DTLS side.
+  return { port: read.port, protocol: 'tls', identified: true, facts, ...(read.port === DTLS_PORT ? { options: { cipSecurity: true }, note: 'guessed CIP Security (DTLS) from the port 2221' } : {}) };
 }
 
 interface UdpRead { host: string; port: number; timeoutMs: number; signal: AbortSignal }
