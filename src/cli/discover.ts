@@ -10,9 +10,11 @@ import { EXIT, UsageError, cancelOnSignals, intOption, parse, type Io } from './
 export const DISCOVER_USAGE = `usage: iacs-probe discover <host | CIDR --bench> [--out FILE] [--ports LIST|all] [--udp-ports LIST]
                            [--snmp-community] [--timeout MS]
 
-  Scans a host (TCP connect scan, UDP check of SNMP 161, BACnet 47808, EtherNet/IP 44818, TFTP 69, NTP 123,
-  DNP3 20000), identifies the protocol on every open port with identification requests only (banner, TLS
-  handshake, HTTP GET, OPC UA Hello, Modbus 43/14, COTP CR, ListIdentity, TESTFR, Link Status, MQTT CONNECT)
+  Scans a host (TCP connect scan; UDP check of SNMP 161, BACnet 47808, EtherNet/IP 44818, TFTP 69, NTP 123,
+  DNP3 20000; a DTLS ClientHello to 2221 and to --udp-ports that answered nothing else), identifies the
+  protocol on every open port with identification requests only (banner, TLS handshake, HTTP GET, OPC UA
+  Hello, Modbus 43/14, COTP CR, ListIdentity, TESTFR, Link Status, MQTT CONNECT; BACnet ReadProperty of the
+  Device object's vendor, model and firmware)
   and writes a draft target profile: check it, set the password variables it names, then \`iacs-probe run\` it.
   --out FILE          the draft profile (default: standard output)
   --bench             allow a CIDR (at most a /24) on the bench network; without it only one host is scanned

@@ -4,11 +4,12 @@ import { loadCatalog } from '../catalog';
 import { KeyError, loadSigningKey, type SigningKey } from '../evidence/signing';
 import { FRS, type SecurityLevel, type SlVector } from '../sdk';
 import type { Profile } from '../profile';
+import type { Report } from '../report/model';
 import { loadProfile } from '../profile';
 import { renderConsoleSummary, progressListener } from '../report/console';
 import { runAssessment, type RunOptions } from '../runner/run';
 import { parsePortSpec } from '../protocols/tcp';
-import { findChromium, type PdfRenderer } from '../runner/pdf';
+import { findChromium, type PdfOutcome, type PdfRenderer } from '../runner/pdf';
 import { ShardSpecError, parseShardSpec, type ShardSpec } from '../runner/shard';
 import { EXIT, UsageError, cancelOnSignals, exitCodeFor, intOption, list, parse, safetyList, type Io } from './common';
 
@@ -71,7 +72,7 @@ function shardOption(text: string | string[] | boolean | undefined): ShardSpec |
 }
 
 /** --pdf / --no-pdf: the browser that prints report.pdf, or why there will be none (default: a PDF when a Chromium is found). */
-function pdfOption(values: RunValues): PdfRenderer | undefined {
+export function pdfOption(values: Pick<RunValues, 'pdf' | 'no-pdf'>): PdfRenderer | undefined {
   if (values.pdf === true && values['no-pdf'] === true) throw new UsageError('--pdf and --no-pdf exclude each other');
   if (values['no-pdf'] === true) return undefined;
   const renderer = findChromium();
@@ -134,14 +135,26 @@ export async function runWithConsole(profile: Profile, options: RunOptions, io: 
   try {
     const { report, dir, reporterErrors, pdf } = await runAssessment(profile, { ...options, signal: cancel.signal, hooks: progress });
     progress.finish();
-    io.out.write(renderConsoleSummary(report, path.relative(process.cwd(), dir) || '.'));
-    if (pdf) io.out.write(pdf.written ? `PDF: ${pdf.file} (${(pdf.ms / 1000).toFixed(1)} s)\n` : `No report.pdf: ${pdf.reason}\n`);
-    if (options.sign) io.out.write(`Signed: manifest.sig (${options.sign.certificate ? 'certificate and ' : ''}key sha256 ${options.sign.fingerprint})\n`);
-    for (const e of reporterErrors) io.err.write(`iacs-probe: could not write ${e.file} (the rest of the folder is complete; details in journal.ndjson): ${e.error.split('\n')[0]}\n`);
-    return reporterErrors.length > 0 ? Math.max(exitCodeFor(report), 2) : exitCodeFor(report);
+    return finishFolder({ report, dir, reporterErrors, pdf }, options.sign, io);
   } finally {
     cancel.dispose();
   }
+}
+
+/**
+ * The console summary of a written evidence folder (run and merge): the summary, report.pdf or why there is
+ * none, the signature, the reports that could not be written; returns the exit code.
+ */
+export function finishFolder(
+  outcome: { report: Report; dir: string; reporterErrors: readonly { file: string; error: string }[]; pdf?: PdfOutcome },
+  sign: SigningKey | undefined, io: Io,
+): number {
+  const { report, dir, reporterErrors, pdf } = outcome;
+  io.out.write(renderConsoleSummary(report, path.relative(process.cwd(), dir) || '.'));
+  if (pdf) io.out.write(pdf.written ? `PDF: ${pdf.file} (${(pdf.ms / 1000).toFixed(1)} s)\n` : `No report.pdf: ${pdf.reason}\n`);
+  if (sign) io.out.write(`Signed: manifest.sig (${sign.certificate ? 'certificate and ' : ''}key sha256 ${sign.fingerprint})\n`);
+  for (const e of reporterErrors) io.err.write(`iacs-probe: could not write ${e.file} (the rest of the folder is complete; details in journal.ndjson): ${e.error.split('\n')[0]}\n`);
+  return reporterErrors.length > 0 ? Math.max(exitCodeFor(report), 2) : exitCodeFor(report);
 }
 
 export async function runCommand(args: string[], io: Io): Promise<number> {

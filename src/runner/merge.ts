@@ -13,6 +13,7 @@ import { InputRejected } from '../sdk';
 import { loadProbes } from './registry';
 import { ATTESTATIONS_FILE, closeRunFolder, newRunId, summarize, writeReports } from './run';
 import { shardKey, splitHosts } from './shard';
+import { pdfAfterReports, type PdfOutcome, type PdfRenderer } from './pdf';
 
 export interface MergeOptions {
   /** The merged evidence folder (refused when it holds files, unless `overwrite`). */
@@ -24,12 +25,17 @@ export interface MergeOptions {
   operator?: string;
   /** Recorded in report.run.options.merge. */
   commandLine?: Record<string, unknown>;
+  /** Print the merged report.html into report.pdf with this browser, as `run` does. */
+  pdf?: PdfRenderer;
+  signal?: AbortSignal;
 }
 
 export interface MergeOutcome {
   report: Report;
   dir: string;
   reporterErrors: { file: string; error: string }[];
+  /** report.pdf written, or why not (only when MergeOptions.pdf was given). */
+  pdf?: PdfOutcome;
 }
 
 /** Shards that cannot be joined into one run: nothing is written (exit 3). */
@@ -254,7 +260,8 @@ export async function mergeShards(dirs: readonly string[], options: MergeOptions
   copyShards(store, shards, evidence);
   const report = mergedReport(shards, runId, incompleteReason, options, operator);
   const reporterErrors = await writeReports(store, report);
+  const pdf = await pdfAfterReports(store, options.pdf, reporterErrors, options.signal);
   const externalTools = Object.assign({}, ...shards.map((s) => s.manifest.environment?.externalTools ?? {})) as Record<string, string>;
   closeRunFolder({ runId, dir, store, operator }, report, options.sign, externalTools);
-  return { report, dir, reporterErrors };
+  return { report, dir, reporterErrors, ...(pdf ? { pdf } : {}) };
 }

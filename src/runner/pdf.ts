@@ -130,3 +130,11 @@ export async function writePdf(
   store.journal({ type: 'pdf', ...outcome });
   return outcome;
 }
+
+/** report.pdf after the reports (run and merge): none without a renderer, or when report.html could not be written. */
+export async function pdfAfterReports(
+  store: Parameters<typeof writePdf>[0], renderer: PdfRenderer | undefined, reporterErrors: readonly { file: string }[], signal?: AbortSignal,
+): Promise<PdfOutcome | undefined> {
+  if (!renderer || reporterErrors.some((e) => e.file === 'report.html')) return undefined;
+  return writePdf(store, renderer, signal);
+}

@@ -26,7 +26,7 @@ import type { ShardSpec } from './shard';
 import { loadProbes } from './registry';
 import { locksOf, schedule, type SchedulerHooks } from './scheduler';
 import { enterScope, type ScopeViolation } from '../protocols/scope';
-import { writePdf, type PdfOutcome, type PdfRenderer } from './pdf';
+import { pdfAfterReports, type PdfOutcome, type PdfRenderer } from './pdf';
 
 export interface RunOptions {
   /** Evidence folder; default runs/<run-id>. */
@@ -336,7 +336,7 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
   // What is written and what callers print is the redacted report, as the folder holds it.
   const written = folder.store.redactValues(buildReport(profile, plan, folder, executed, assessment, options));
   const reporterErrors = await writeReports(folder.store, written);
-  const pdf = options.pdf && !reporterErrors.some((e) => e.file === 'report.html') ? await writePdf(folder.store, options.pdf, options.signal) : undefined;
+  const pdf = await pdfAfterReports(folder.store, options.pdf, reporterErrors, options.signal);
   closeRunFolder(folder, written, options.sign);
   return { report: written, dir: folder.dir, plan, reporterErrors, ...(pdf ? { pdf } : {}) };
 }

@@ -11,7 +11,7 @@ import { loadPosture, startEmulator, type Emulator } from '../../src/emulator';
 /**
  * `iacs-probe discover` against the emulator in both postures (ephemeral loopback ports): the draft validates,
  * `run` accepts it unchanged, and its services are the emulator's, port for port, with the two limits the
- * draft comments on (a TLS service that requires a client certificate stays `tls`; DTLS is not checked).
+ * draft comments on (a TLS service that requires a client certificate stays `tls` off its registered port).
  */
 
 async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -72,14 +72,17 @@ describe('cli discover', function () {
     expect(report.attempts.map((a) => [a.probe, a.status])).to.deep.include(['ssh.algorithms', 'fail']);
   });
 
-  it('hardened: every TCP service found; mutual TLS stays tls with a comment, DTLS is not checked', async () => {
+  it('hardened: every service found; mutual TLS off its registered port stays tls with a comment, DTLS found', async () => {
     const { out, emulator } = await discover('hardened');
     const found = new Set(loadProfile(out).targets[0].services.map(key));
-    const expected = emulator.services
-      .filter((s) => !(s.transport === 'udp' && s.protocol === 'tls'))
-      .map((s) => (s.protocol === 'modbus-tls' ? { ...s, protocol: 'tls' } : s)).map(key);
+    // Modbus/TLS is told from other mutual TLS only by its registered port 802 (test/cli/discover-verdicts.test.ts).
+    const expected = emulator.services.map((s) => (s.protocol === 'modbus-tls' ? { ...s, protocol: 'tls' } : s)).map(key);
     expect([...found].sort()).to.deep.equal(expected.sort());
-    expect(fs.readFileSync(out, 'utf8')).to.include('protocol: mqtt, tls: true');
+    const text = fs.readFileSync(out, 'utf8');
+    expect(text).to.include('protocol: mqtt, tls: true').and.match(/protocol: tls, transport: udp \}\s+# dtls: HelloVerifyRequest/);
+    expect(text).to.match(/protocol: tls \}\s+# TLS; the handshake without a client certificate ended with the alert certificate_required/);
+    // The BACnet Device object names the device; its comment says so.
+    expect(text).to.match(/vendor: "Example Automation"\s+# from BACnet Device object/).and.match(/firmware: "1\.0\.0"\s+# from BACnet/);
     // No SNMP community is sent by default; the v3-only agent answers the v3 discovery request.
     expect([...found].some((k) => / snmp$/.test(k))).to.equal(true);
   });

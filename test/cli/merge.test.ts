@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,6 +16,8 @@ import { loadProfile } from '../../src/profile';
 import type { Report } from '../../src/report/model';
 import { runAssessment } from '../../src/runner/run';
 import { expectValidReport } from '../helpers/report-schema';
+import { findExecutable, requirePeer } from '../helpers/peers';
+import { PDF_FILE, findChromium } from '../../src/runner/pdf';
 
 /*
  * A fleet of four emulated devices, each on an address of its own on loopback (127.0.0.2-5; Linux routes all
@@ -76,7 +79,8 @@ describe('shards and merge: four emulated devices on 127.0.0.2-5, whole and as t
         services: e.services.map((s) => ({ port: s.port, protocol: s.protocol })),
       })),
     }));
-    runArgs = ['--only', ONLY, '--ports', ports];
+    // No PDF per shard (the merge prints its own below).
+    runArgs = ['--only', ONLY, '--ports', ports, '--no-pdf'];
     const w = await inProcess(['run', profileFile, '--out', path.join(tmp, 'whole'), ...runArgs]);
     expect(w.stderr).to.not.match(/internal error/);
     whole = { code: w.code, report: readReport(path.join(tmp, 'whole')) };
@@ -114,8 +118,10 @@ describe('shards and merge: four emulated devices on 127.0.0.2-5, whole and as t
 
   it('merge: the merged report equals the whole run (verdicts, attempts, observations, findings), exit code as run', async () => {
     const out = path.join(tmp, 'merged');
-    const r = await inProcess(['merge', ...shardDirs, '--out', out]);
+    const r = await inProcess(['merge', ...shardDirs, '--out', out, '--no-pdf']);
     expect(r.stderr).to.equal('');
+    expect(fs.existsSync(path.join(out, PDF_FILE)), '--no-pdf').to.equal(false);
+    expect(r.stdout).to.not.match(/PDF/);
     expect(r.code).to.equal(whole.code);
     expect(r.stdout).to.contain('Merged from 3 shards');
     const merged = readReport(out);
@@ -129,6 +135,23 @@ describe('shards and merge: four emulated devices on 127.0.0.2-5, whole and as t
     const failedInFleet = merged.requirements.filter((x) => x.verdict === 'fail').map((x) => x.id);
     expect(failedInFleet).to.not.be.empty;
     expect(hardenedOnly.requirements.filter((x) => failedInFleet.includes(x.id)).map((x) => x.verdict)).to.not.include('fail');
+  });
+
+  it('merge writes report.pdf from the merged report.html, as run does (read back with pdftotext)', async function () {
+    requirePeer(this, 'chromium', findChromium().ok ? 'found' : undefined, 'Debian package chromium');
+    const pdftotext = requirePeer(this, 'pdftotext', findExecutable('pdftotext'), 'Debian package poppler-utils');
+    const out = path.join(tmp, 'merged-pdf');
+    const r = await inProcess(['merge', ...shardDirs, '--out', out, '--pdf']);
+    expect(r.code, r.stderr).to.equal(whole.code);
+    expect(r.stdout).to.match(/^PDF: report\.pdf \(/m);
+    const merged = readReport(out);
+    const text = execFileSync(pdftotext, ['-enc', 'UTF-8', path.join(out, PDF_FILE), '-'], { encoding: 'utf8', timeout: 30_000 }).replace(/\s+/g, ' ');
+    expect(text).to.include('IEC 62443-4-2 COMPONENT SECURITY ASSESSMENT').and.include(merged.run.id);
+    expect(merged.requirements.map((x) => x.id).filter((id) => !text.includes(id))).to.deep.equal([]);
+    // Written before the manifest: verify covers it.
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as { files: { path: string }[] };
+    expect(manifest.files.map((f) => f.path)).to.include(PDF_FILE);
+    expect(verifyFolder(out).ok).to.equal(true);
   });
 
   it('merge keeps every shard\'s evidence, report, journal and manifest, and lists the shards with their digests', () => {
@@ -253,7 +276,7 @@ describe('shards and merge: four emulated devices on 127.0.0.2-5, whole and as t
       expect(readReport(dir).run.complete).to.equal(false);
       await refused([shardDirs[0], shardDirs[1], dir], /incomplete shard \(run\.complete false[^]*shard 2\/3 .*cancelled[^]*--allow-incomplete/);
       const out = path.join(tmp, 'merged-incomplete');
-      const r = await inProcess(['merge', shardDirs[0], shardDirs[1], dir, '--out', out, '--allow-incomplete']);
+      const r = await inProcess(['merge', shardDirs[0], shardDirs[1], dir, '--out', out, '--allow-incomplete', '--no-pdf']);
       expect(r.code, r.stderr).to.equal(2);
       const merged = readReport(out);
       expect(merged.run.complete).to.equal(false);

@@ -1,5 +1,6 @@
 import type { TcpIdentity } from './identify';
 import type { UdpIdentity } from './udp';
+import { componentIdentity, factComment, type ComponentFact, type ComponentField, type FactSource } from './component';
 
 /** Everything `discover` found on one host. */
 export interface DiscoveredHost {
@@ -16,17 +17,17 @@ const UDP_BY_DEFAULT = new Set(['snmp', 'tftp', 'bacnet', 'udp']);
 
 const quote = (s: string) => JSON.stringify(s);
 
-/** The component's vendor, model and firmware from the identification answers, most specific first. */
-function componentFacts(found: readonly DiscoveredHost[]): { vendor?: string; model?: string; firmware?: string; source: string[] } {
-  const facts: Record<string, string> = Object.assign({}, ...found.flatMap((h) => [...h.tcp, ...h.udp].map((s) => s.facts)));
-  const pick = (...keys: string[]) => keys.map((k) => [k, facts[k]] as const).find(([, v]) => v);
-  const vendor = pick('modbus.vendorName');
-  const model = pick('modbus.productCode', 'modbus.productName', 'enip.productName');
-  const firmware = pick('modbus.majorMinorRevision', 'enip.revision');
-  return {
-    ...(vendor ? { vendor: vendor[1] } : {}), ...(model ? { model: model[1] } : {}), ...(firmware ? { firmware: firmware[1] } : {}),
-    source: [vendor, model, firmware].filter((x) => x !== undefined).map(([k]) => k),
-  };
+/** Every service's facts with where they came from, for the component's vendor/model/firmware. */
+function factSources(found: readonly DiscoveredHost[]): FactSource[] {
+  return found.flatMap((h) => [
+    ...h.tcp.map((s) => ({ where: `${h.host} tcp/${s.port}`, facts: s.facts })),
+    ...h.udp.map((s) => ({ where: `${h.host} udp/${s.port}`, facts: s.facts })),
+  ]);
+}
+
+/** `  vendor: "..."  # from ...`, or a comment that nothing named it. */
+function componentLine(field: ComponentField, fact: ComponentFact | undefined): string {
+  return fact ? `  ${field}: ${quote(fact.value)}  # ${factComment(fact)}` : `  # ${field}: not identified (no identification answer named it)`;
 }
 
 function serviceLine(s: TcpIdentity | UdpIdentity, transport: 'tcp' | 'udp'): string {
@@ -35,10 +36,12 @@ function serviceLine(s: TcpIdentity | UdpIdentity, transport: 'tcp' | 'udp'): st
   if (transport === 'tcp' && UDP_BY_DEFAULT.has(s.protocol)) fields.push('transport: tcp');
   const tcp = transport === 'tcp' ? (s as TcpIdentity) : undefined;
   if (tcp?.tls && !['https', 'modbus-tls', 'tls'].includes(s.protocol)) fields.push('tls: true');
-  if (tcp?.protocol === 'modbus' && tcp.options?.unitId !== undefined) fields.push(`unitId: ${tcp.options.unitId}`);
-  if (tcp?.protocol === 'dnp3' && tcp.options?.outstationAddress !== undefined) fields.push(`options: { outstationAddress: ${tcp.options.outstationAddress} }`);
+  const { unitId, ...options } = s.options ?? {};
+  if (s.protocol === 'modbus' && unitId !== undefined) fields.push(`unitId: ${unitId}`);
+  const optionText = Object.entries(options).map(([k, v]) => `${k}: ${v}`).join(', ');
+  if (optionText) fields.push(`options: { ${optionText} }`);
   const seen = Object.entries(s.facts).map(([k, v]) => `${k}: ${v}`).join('; ');
-  const comment = tcp?.note ? `  # ${tcp.note}` : seen ? `  # ${seen}` : '';
+  const comment = s.note ? `  # ${s.note}${seen ? `; ${seen}` : ''}` : seen ? `  # ${seen}` : '';
   return `      - { ${fields.join(', ')} }${comment.replace(/\n/g, ' ')}`;
 }
 
@@ -50,17 +53,15 @@ export const passwordVariable = (protocol: string) => `IACS_${protocol.toUpperCa
  * comments where something was guessed, credentials as `{ env: ... }` placeholders, allow: [passive, active].
  */
 export function draftProfile(found: readonly DiscoveredHost[], now = new Date()): string {
-  const c = componentFacts(found);
+  const c = componentIdentity(factSources(found));
+  const named = [c.vendor?.value, c.model?.value].filter((v) => v !== undefined).join(' ');
   const lines = [
     `# Draft written by \`iacs-probe discover\` on ${now.toISOString()}: check every line against the device's`,
     '# documentation before a run. Comments say what each service answered, or that a protocol was guessed.',
     'apiVersion: iacs-probe/v1',
     'component:',
-    `  name: ${quote(c.model ? `${c.vendor ?? ''} ${c.model}`.trim() : `Device at ${found.map((h) => h.host).join(', ')}`)}`,
-    c.vendor ? `  vendor: ${quote(c.vendor)}` : '  # vendor: not identified (no identification answer named it)',
-    c.model ? `  model: ${quote(c.model)}` : '  # model: not identified',
-    c.firmware ? `  firmware: ${quote(c.firmware)}` : '  # firmware: not identified',
-    ...(c.source.length ? [`  # vendor/model/firmware from ${c.source.join(', ')}`] : []),
+    `  name: ${quote(c.model ? named : `Device at ${found.map((h) => h.host).join(', ')}`)}`,
+    componentLine('vendor', c.vendor), componentLine('model', c.model), componentLine('firmware', c.firmware),
     '  types: [embedded]  # guessed: set embedded | network | host | application',
     '  slTarget: 2  # guessed: the SL the vendor claims',
     'targets:',

@@ -1,6 +1,6 @@
 import { alertFromError } from '../../protocols/tls/handshake';
 import { parseHtml } from '../../protocols/http/html';
-import { encodeFrame, parseFrame, parseDeviceIdPdu, DEVICE_ID_OBJECTS, FUNCTION_CODES, MEI_READ_DEVICE_ID } from '../../protocols/modbus';
+import { encodeFrame, parseFrame, parseDeviceIdPdu, DEVICE_ID_CATEGORIES, DEVICE_ID_OBJECTS, FUNCTION_CODES, MEI_READ_DEVICE_ID } from '../../protocols/modbus';
 import { encodeConnectionRequest, parseTpkt, parseCotp, COTP, DEFAULT_TSAPS } from '../../protocols/s7';
 import { COMMANDS, encodeEncap, parseEncap, parseCpf, parseIdentityItem, CPF } from '../../protocols/enip';
 import { encodeU, parseApdu } from '../../protocols/iec104';
@@ -19,7 +19,8 @@ export interface TcpIdentity {
   note?: string;
   /** Facts for the component (vendor, model, firmware, product) and the evidence. */
   facts: Record<string, string>;
-  options?: Record<string, number>;
+  /** Fields of the service line (`unitId`) or, where the key says so, its `options`. */
+  options?: Record<string, number | boolean>;
 }
 
 interface Endpoint { host: string; port: number; timeoutMs: number; signal: AbortSignal; tls?: boolean }
@@ -67,7 +68,7 @@ function opcuaHello(endpointUrl: string): Buffer {
 function modbusDeviceId(): Recogniser {
   return {
     protocol: 'modbus',
-    request: () => encodeFrame({ transactionId: 0x4d44, unitId: 1, pdu: Buffer.from([FUNCTION_CODES.encapsulatedInterface, MEI_READ_DEVICE_ID, 1, 0]) }),
+    request: () => encodeFrame({ transactionId: 0x4d44, unitId: 1, pdu: Buffer.from([FUNCTION_CODES.encapsulatedInterface, MEI_READ_DEVICE_ID, DEVICE_ID_CATEGORIES.regular, 0]) }),
     enough: (b) => parseFrame(b).kind !== 'incomplete',
     recognise: ({ bytes }) => {
       const parsed = parseFrame(bytes);
@@ -163,10 +164,15 @@ function fromBanner(banner: Buffer): Omit<TcpIdentity, 'port'> {
   return { protocol: 'tcp', identified: false, note: `unidentified; it greets with "${printable(s)}"`, facts: { banner: printable(s) } };
 }
 
-async function firstAnswer(endpoint: Endpoint, list: readonly Recogniser[]): Promise<Omit<TcpIdentity, 'port'> | undefined> {
+/** The first recogniser answered, or undefined; `alerts` collects the TLS alerts that ended an attempt. */
+async function firstAnswer(endpoint: Endpoint, list: readonly Recogniser[], alerts: string[] = []): Promise<Omit<TcpIdentity, 'port'> | undefined> {
   for (const r of list) {
     const answer = await exchange({ ...endpoint, request: r.request(), enough: r.enough });
-    if (answer.failed) continue;
+    if (answer.failed) {
+      const alert = alertFromError({ code: answer.failed });
+      if (alert) alerts.push(alert);
+      continue;
+    }
     const seen = r.recognise(answer);
     if (seen) return { protocol: r.protocol, identified: true, ...seen };
   }
@@ -176,10 +182,13 @@ async function firstAnswer(endpoint: Endpoint, list: readonly Recogniser[]): Pro
 /** What protocol a TLS port carries: HTTP, MQTT or Modbus inside; plain `tls` otherwise. */
 async function insideTls(endpoint: Endpoint): Promise<Omit<TcpIdentity, 'port'>> {
   const tlsEndpoint = { ...endpoint, tls: true };
-  const inner = await firstAnswer(tlsEndpoint, [http, mqtt, modbusDeviceId()]);
+  const alerts: string[] = [];
+  const inner = await firstAnswer(tlsEndpoint, [http, mqtt, modbusDeviceId()], alerts);
   if (inner?.protocol === 'http') return { ...inner, protocol: 'https', tls: true };
   if (inner?.protocol === 'modbus') return { ...inner, protocol: 'modbus-tls', tls: true };
   if (inner) return { ...inner, tls: true };
+  // TLS 1.3: the client's handshake completes before the server asks for the certificate it then refuses.
+  if (alerts.length > 0) return mutualTls(endpoint.port, alerts[0]);
   return { protocol: 'tls', tls: true, identified: true, note: 'TLS; the protocol inside did not answer an HTTP, MQTT or Modbus request', facts: {} };
 }
 
@@ -193,6 +202,35 @@ async function tlsHandshake(endpoint: Endpoint): Promise<'ok' | { alert: string 
 }
 
 /**
+ * Registered ports of TLS services that require a client certificate, so the protocol inside cannot be asked:
+ * Modbus/TCP Security (802), CIP Security (2221), IEC 60870-5-104 and DNP3 over TLS (IEC 62351-3: 19998, 19999).
+ * Declared as the example profiles declare them; the draft's comment says it is a guess from the port.
+ */
+export const MUTUAL_TLS_PORTS: Readonly<Record<number, { name: string; protocol: string; options?: Record<string, boolean> }>> = {
+  802: { name: 'Modbus/TCP Security', protocol: 'modbus-tls' },
+  2221: { name: 'CIP Security (EtherNet/IP over TLS)', protocol: 'tls', options: { cipSecurity: true } },
+  19998: { name: 'IEC 60870-5-104 over TLS (IEC 62351-3)', protocol: 'tls', options: { iec62351: true } },
+  19999: { name: 'DNP3 over TLS (IEC 62351-3)', protocol: 'tls', options: { dnp3: true } },
+};
+
+/**
+ * A TLS service that ended a certificate-less handshake with an alert (it wants the lab's client certificate):
+ * the protocol inside cannot be asked. On a registered port of such a service it is declared as that service,
+ * a guess from the port, which the note says; elsewhere it stays `tls`.
+ */
+function mutualTls(port: number, alert: string): Omit<TcpIdentity, 'port'> {
+  const refused = `the handshake without a client certificate ended with the alert ${alert}`;
+  const known = MUTUAL_TLS_PORTS[port];
+  if (known) {
+    return {
+      protocol: known.protocol, tls: true, identified: false, facts: {}, ...(known.options ? { options: known.options } : {}),
+      note: `guessed ${known.name}: ${port} is its registered port and ${refused} (a client certificate is required), so nothing was asked inside`,
+    };
+  }
+  return { protocol: 'tls', tls: true, identified: true, facts: {}, note: `TLS; ${refused} (a client certificate required?), so the protocol inside was not identified` };
+}
+
+/**
  * Identifies the protocol on one open TCP port with the requests a client of that protocol sends first
  * (passive banner read, TLS ClientHello, HTTP GET, OPC UA Hello, Modbus 43/14, COTP CR, ListIdentity,
  * TESTFR, Request Link Status, MQTT CONNECT): identification only, nothing written to the device.
@@ -203,9 +241,7 @@ export async function identifyTcpPort(host: string, port: number, timeoutMs: num
   if (greeting.bytes.length > 0) return { port, ...fromBanner(greeting.bytes) };
   const handshake = await tlsHandshake(endpoint);
   if (handshake === 'ok') return { port, ...(await insideTls(endpoint)) };
-  if (typeof handshake === 'object') {
-    return { port, protocol: 'tls', tls: true, identified: true, facts: {}, note: `TLS; the handshake ended with the alert ${handshake.alert} (a client certificate required?), so the protocol inside was not identified` };
-  }
+  if (typeof handshake === 'object') return { port, ...mutualTls(port, handshake.alert) };
   const plain = await firstAnswer(endpoint, recognisers(host, port));
   if (plain) return { port, ...plain };
   return { port, protocol: 'tcp', identified: false, note: 'unidentified: no banner and no answer to the identification requests', facts: {} };
