@@ -132,7 +132,9 @@ export async function runWithConsole(profile: Profile, options: RunOptions, io: 
   const cancel = cancelOnSignals(io);
   const progress = progressListener(io.err);
   try {
-    const { report, dir, reporterErrors, pdf } = await runAssessment(profile, { ...options, signal: cancel.signal, hooks: progress });
+    const { report, dir, reporterErrors, pdf } = await runAssessment(profile, {
+      ...options, signal: cancel.signal, hooks: progress, notify: (message) => io.err.write(`${message}\n`),
+    });
     progress.finish();
     io.out.write(renderConsoleSummary(report, path.relative(process.cwd(), dir) || '.'));
     if (pdf) io.out.write(pdf.written ? `PDF: ${pdf.file} (${(pdf.ms / 1000).toFixed(1)} s)\n` : `No report.pdf: ${pdf.reason}\n`);
