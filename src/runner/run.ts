@@ -175,7 +175,9 @@ async function executePlan(
   const scope = enterScope(plan.hosts.flatMap((h) => [h.host, ...h.addresses]));
   let attempts: Attempt[];
   let opcuaAudit: RunningOpcuaAudit | undefined;
-  const monitors = profile.monitor ? new RunMonitors(profile.monitor, plan.attempts, {
+  // The attempts this run makes (`resume` takes the others over from the interrupted run).
+  const toRun = plan.attempts.filter((_, i) => !reused.has(i));
+  const monitors = profile.monitor ? new RunMonitors(profile.monitor, toRun, {
     runDir: store.dir, credentials: vault, resolvePath: (f) => path.resolve(profile.dir, f), redact: (text) => store.redact(text), signal: runController.signal,
   }, (record) => store.journal(record)) : undefined;
   try {
@@ -205,7 +207,6 @@ async function executePlan(
         monitors?.after(planned.host, planned.probe.safety);
       }
     };
-    const toRun = plan.attempts.filter((_, i) => !reused.has(i));
     const ran = await schedule(toRun, execute, {
       perHost: profile.limits.perHost,
       global: options.concurrency ?? profile.limits.global,

@@ -60,7 +60,7 @@ allow: [passive, active, intrusive]
     expect(pending.map((p) => [p.probe, p.account])).to.deep.equal([['ssh.lockout', OPERATOR.username]]);
 
     // Without a wait the account is still locked: the right password is refused.
-    const service = { host: '127.0.0.1', port: emulator.endpoint('ssh').port, protocol: 'ssh' as const, transport: 'tcp' as const, name: 'ssh', tls: false };
+    const service = { host: '127.0.0.1', port: emulator.endpoint('ssh').port, protocol: 'ssh' as const, transport: 'tcp' as const, name: 'ssh', tls: false, options: {} };
     const channel = await openLoginChannel(service, { signal: AbortSignal.timeout(10_000), deadline: Date.now() + 10_000, resolvePath: (f) => f });
     if (!('tryLogin' in channel)) throw new Error('no ssh login channel');
     expect((await channel.tryLogin(OPERATOR.username, OPERATOR.password, AbortSignal.timeout(10_000))).outcome).to.equal('rejected');
