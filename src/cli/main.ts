@@ -33,6 +33,10 @@ const COMMANDS: Record<string, { summary: string; load: () => CommandModule }> =
     summary: 'rehearse a bench: emulated devices on addresses of their own (root)',
     load: () => { const m = command<typeof import('./labnet.js')>('./labnet'); return { run: m.labnetCommand, usage: m.LABNET_USAGE }; },
   },
+  resume: {
+    summary: 'continue an interrupted run in a new folder (only what did not finish runs again)',
+    load: () => { const m = command<typeof import('./resume.js')>('./resume'); return { run: m.resumeCommand, usage: m.RESUME_USAGE }; },
+  },
   merge: {
     summary: 'join the evidence folders of run --shard into one run',
     load: () => { const m = command<typeof import('./merge.js')>('./merge'); return { run: m.mergeCommand, usage: m.MERGE_USAGE }; },

@@ -133,7 +133,9 @@ export async function runWithConsole(profile: Profile, options: RunOptions, io: 
   const cancel = cancelOnSignals(io);
   const progress = progressListener(io.err);
   try {
-    const { report, dir, reporterErrors, pdf } = await runAssessment(profile, { ...options, signal: cancel.signal, hooks: progress });
+    const { report, dir, reporterErrors, pdf } = await runAssessment(profile, {
+      ...options, signal: cancel.signal, hooks: progress, notify: (message) => io.err.write(`${message}\n`),
+    });
     progress.finish();
     return finishFolder({ report, dir, reporterErrors, pdf }, options.sign, io);
   } finally {

@@ -202,6 +202,13 @@ export function sha256(data: string | Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** One folder is the other or lies inside it (writing one with --overwrite would destroy the other). */
+export function foldersOverlap(a: string, b: string): boolean {
+  const [x, y] = [path.resolve(a), path.resolve(b)];
+  const inside = (p: string, q: string) => p === q || p.startsWith(q + path.sep);
+  return inside(x, y) || inside(y, x);
+}
+
 /** Every regular file below `dir`, relative with forward slashes, sorted. */
 export function listFiles(dir: string): string[] {
   const out: string[] = [];

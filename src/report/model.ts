@@ -152,6 +152,26 @@ export interface MergeInfo {
   shards: MergedShard[];
 }
 
+/** `iacs-probe resume`: the interrupted run this one continues, and what it took from there. */
+export interface ResumedFrom {
+  /** The interrupted folder as given to `resume` (left as it was). */
+  dir: string;
+  runId: string;
+  startedAt: string;
+  /** The interrupted folder was closed (report and manifest written after SIGINT/SIGTERM); false after SIGKILL. */
+  closed: boolean;
+  /** Where this folder keeps the interrupted folder's journal, report, action log and manifest (interrupted). */
+  copy: string;
+  /** sha256 of the interrupted folder's journal.ndjson and manifest.json (when closed) as they were read. */
+  journalSha256: string;
+  manifestSha256?: string;
+  /** Attempts taken over from the interrupted run (with their evidence), and attempts run again. */
+  reused: number;
+  rerun: number;
+  /** The interrupted run's profile sha256, when it differs from this run's (resume --force). */
+  profileSha256?: string;
+}
+
 export interface Report {
   schemaVersion: 1;
   tool: { name: string; version: string };
@@ -176,6 +196,8 @@ export interface Report {
     shard?: ShardInfo;
     /** A run joined from shards by `iacs-probe merge`: its verdicts are re-assessed from every shard's attempts. */
     merged?: MergeInfo;
+    /** A run continued from an interrupted one by `iacs-probe resume`. */
+    resumedFrom?: ResumedFrom;
   };
   component: {
     name: string;

@@ -24,10 +24,14 @@ export class RunActionLog {
   private readonly records: ActionRecord[] = [];
   private readonly sources = new Map<string, string>();
 
-  constructor(private readonly file?: string, private readonly redact: <T>(value: T) => T = (v) => v) {}
+  constructor(
+    private readonly file?: string, private readonly redact: <T>(value: T) => T = (v) => v,
+    /** Told of every record as it is added (the runner's lockout records follow failed logins). */
+    private readonly onRecord?: (record: ActionRecord) => void,
+  ) {}
 
-  static inFolder(dir: string, redact?: <T>(value: T) => T): RunActionLog {
-    return new RunActionLog(path.join(dir, ACTIONS_FILE), redact);
+  static inFolder(dir: string, redact?: <T>(value: T) => T, onRecord?: (record: ActionRecord) => void): RunActionLog {
+    return new RunActionLog(path.join(dir, ACTIONS_FILE), redact, onRecord);
   }
 
   /**
@@ -64,6 +68,7 @@ export class RunActionLog {
     });
     this.records.push(record);
     if (this.file) fs.appendFileSync(this.file, JSON.stringify(record) + '\n');
+    this.onRecord?.(record);
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { appendDurably, readNdjson } from '../evidence/ndjson';
 import type { CleanupEntry, CleanupJournal, CleanupResolution } from '../sdk';
 
 /** The journal's file name inside a profile's state folder. */
@@ -17,35 +17,10 @@ export function defaultStateDir(profileFile: string): string {
   return path.join(path.dirname(path.resolve(profileFile)), '.iacs-state', base);
 }
 
-/** Appends one line and forces it to disk before returning: the entry must survive a SIGKILL right after. */
-function appendDurably(file: string, line: Line): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const fd = fs.openSync(file, 'a', 0o600);
-  try {
-    fs.writeSync(fd, `${JSON.stringify(line)}\n`);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** Unresolved entries of a journal file; a torn last line (the process died while writing it) is ignored. */
 export function readPending(file: string): CleanupEntry[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
   const open = new Map<string, CleanupEntry>();
-  for (const raw of text.split('\n')) {
-    let line: Line;
-    try {
-      line = JSON.parse(raw) as Line;
-    } catch {
-      continue;
-    }
+  for (const line of readNdjson<Line>(file).records) {
     if (line.op === 'add') {
       const { op: _op, ...entry } = line;
       open.set(entry.id, entry);

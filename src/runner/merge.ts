@@ -6,7 +6,7 @@ import { parseAttestations } from '../assess/attestations';
 import { loadCatalog } from '../catalog';
 import { verifyFolder, type Manifest } from '../evidence/manifest';
 import { signatureChecker, type SigningKey } from '../evidence/signing';
-import { JOURNAL, MANIFEST, MANIFEST_DIGEST, MANIFEST_SIGNATURE, RunStore, sha256 } from '../evidence/store';
+import { JOURNAL, MANIFEST, MANIFEST_DIGEST, MANIFEST_SIGNATURE, RunStore, foldersOverlap, sha256 } from '../evidence/store';
 import { toolVersion } from '../paths';
 import type { MergedShard, Report, ShardInfo } from '../report/model';
 import { InputRejected } from '../sdk';
@@ -153,11 +153,8 @@ function checkComplete(shards: readonly ShardFolder[], allowIncomplete: boolean)
 
 /** Refuses an output folder that is, holds or lies inside a shard folder (--overwrite would delete evidence). */
 function checkOut(out: string, shards: readonly ShardFolder[]): void {
-  const target = path.resolve(out);
   for (const s of shards) {
-    const dir = path.resolve(s.dir);
-    const inside = (a: string, b: string) => a === b || a.startsWith(b + path.sep);
-    if (inside(target, dir) || inside(dir, target)) throw new MergeRefused(`--out ${out} overlaps the shard folder ${s.dir}; choose a folder of its own`);
+    if (foldersOverlap(out, s.dir)) throw new MergeRefused(`--out ${out} overlaps the shard folder ${s.dir}; choose a folder of its own`);
   }
 }
 

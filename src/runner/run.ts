@@ -13,9 +13,11 @@ import type { Attempt, AttemptStatus, Attestation, Report, RequirementVerdictVal
 import { lockNotices } from '../protocols/auth/ledger';
 import { REPORTERS } from '../report';
 import type { ProbeDefinition, Safety } from '../sdk';
-import { MapLedger, attemptTarget, executeAttempt, type PlannedAttempt } from './attempt';
+import { attemptTarget, executeAttempt, type PlannedAttempt } from './attempt';
 import { RunActionLog } from './actions';
 import { FileCleanupJournal, defaultStateDir } from './cleanup';
+import { LockoutGate, LockoutState, PersistentLockLedger, type LockoutWaitRecord } from './lockouts';
+import { copyFromInterrupted, matchFinished, resumedFromInfo, type InterruptedRun } from './resume';
 import { startLab, type RunningLab } from './lab';
 import { startOpcuaAudit, type RunningOpcuaAudit } from './lab-opcua';
 import { RunMonitors } from './monitor';
@@ -60,6 +62,10 @@ export interface RunOptions {
   pdf?: PdfRenderer;
   /** Probes to use instead of the discovered ones (tests). */
   probes?: readonly ProbeDefinition<unknown>[];
+  /** `iacs-probe resume`: the interrupted run whose finished attempts are taken over instead of run again. */
+  resume?: InterruptedRun;
+  /** Messages for the operator while the run goes on (a wait for a lockout an earlier run left). */
+  notify?: (message: string) => void;
 }
 
 export interface RunOutcome {
@@ -102,10 +108,15 @@ interface RunFolder {
   readonly store: RunStore;
   readonly startedAt: string;
   readonly operator: string;
+  readonly stateDir: string;
 }
 
-/** Creates the folder (refusing a non-empty one), registers the secrets, journals the start and the skipped attempts. */
-function openRunFolder(profile: Profile, plan: Plan, options: RunOptions): RunFolder {
+/**
+ * Creates the folder (refusing a non-empty one), registers the secrets, journals the start (with what `resume`
+ * needs: the profile, the command line, the working directory, the state folder), the skipped attempts and the
+ * attempts taken over from an interrupted run (their evidence copied).
+ */
+function openRunFolder(profile: Profile, plan: Plan, options: RunOptions, reused: readonly Attempt[]): RunFolder {
   const runId = newRunId();
   const dir = path.resolve(options.out ?? path.join('runs', runId));
   const store = RunStore.create(dir, { overwrite: options.overwrite });
@@ -117,14 +128,20 @@ function openRunFolder(profile: Profile, plan: Plan, options: RunOptions): RunFo
   }
   if (options.attestationFile) store.writeFile(ATTESTATIONS_FILE, options.attestationFile);
   const startedAt = new Date().toISOString();
+  const stateDir = path.resolve(options.stateDir ?? defaultStateDir(profile.file));
   store.journal({
     type: 'run-start', runId, startedAt, tool: { name: 'iacs-probe', version: toolVersion() }, profile: profile.file,
     profileSha256: profile.sha256, component: profile.component, options: options.commandLine ?? {},
     planned: plan.attempts.length, skipped: plan.skipped.length, allowed: [...plan.allowed],
-    ...(plan.shard ? { shard: plan.shard } : {}),
+    ...(plan.shard ? { shard: plan.shard } : {}), cwd: process.cwd(), stateDir,
+    ...(options.resume ? { resumedFrom: { dir: path.resolve(options.resume.dir), runId: options.resume.start.runId, reused: reused.length } } : {}),
   });
   for (const a of plan.skipped) store.journal({ type: 'attempt', attempt: a });
-  return { runId, dir, store, startedAt, operator: options.operator ?? profile.operator ?? os.userInfo().username };
+  if (options.resume) {
+    copyFromInterrupted(store, options.resume, reused);
+    for (const a of reused) store.journal({ type: 'attempt', attempt: a, reused: true });
+  }
+  return { runId, dir, store, startedAt, operator: options.operator ?? profile.operator ?? os.userInfo().username, stateDir };
 }
 
 interface Executed {
@@ -137,20 +154,30 @@ interface Executed {
 }
 
 /** Runs the planned attempts inside the scope guard, journaling each as it ends; cancellable by options.signal. */
-async function executePlan(profile: Profile, plan: Plan, { store, runId }: Pick<RunFolder, 'store' | 'runId'>, options: RunOptions, lab?: RunningLab): Promise<Executed> {
+async function executePlan(
+  profile: Profile, plan: Plan, { store, runId, stateDir }: Pick<RunFolder, 'store' | 'runId' | 'stateDir'>, options: RunOptions, reused: ReadonlyMap<number, Attempt>, lab?: RunningLab,
+): Promise<Executed> {
   const runController = new AbortController();
   const onAbort = () => runController.abort(new Error('cancelled'));
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
   const vault = new Vault(profile.credentials);
-  const ledger = new MapLedger();
-  const cleanup = new FileCleanupJournal(options.stateDir ?? defaultStateDir(profile.file), runId);
-  const actions = RunActionLog.inFolder(store.dir, (v) => store.redactValues(v));
+  const lockouts = new LockoutState(stateDir, runId);
+  const gate = lockoutGate(profile, lockouts, store, options.notify);
+  const ledger = new PersistentLockLedger(lockouts);
+  // A resumed run counts the failed logins of the interrupted one (also of attempts cut short): the device did.
+  if (options.resume) ledger.restore(options.resume.ledger);
+  const cleanup = new FileCleanupJournal(stateDir, runId);
+  const actions = RunActionLog.inFolder(store.dir, (v) => store.redactValues(v), (r) => {
+    if ((r.kind === 'login-failed' || r.kind === 'login-refused') && r.account !== undefined) ledger.loginFailed(r.host, r.account, r.atMs);
+  });
   await actions.learnSources(plan.hosts);
   const scope = enterScope(plan.hosts.flatMap((h) => [h.host, ...h.addresses]));
   let attempts: Attempt[];
   let opcuaAudit: RunningOpcuaAudit | undefined;
-  const monitors = profile.monitor ? new RunMonitors(profile.monitor, plan.attempts, {
+  // The attempts this run makes (`resume` takes the others over from the interrupted run).
+  const toRun = plan.attempts.filter((_, i) => !reused.has(i));
+  const monitors = profile.monitor ? new RunMonitors(profile.monitor, toRun, {
     runDir: store.dir, credentials: vault, resolvePath: (f) => path.resolve(profile.dir, f), redact: (text) => store.redact(text), signal: runController.signal,
   }, (record) => store.journal(record)) : undefined;
   try {
@@ -160,7 +187,9 @@ async function executePlan(profile: Profile, plan: Plan, { store, runId }: Pick<
       store.journal({ type: 'opcua-audit-start', ...(opcuaAudit ? { subscriptions: opcuaAudit.services.subscriptions } : { notStarted: 'active probes are not allowed (the subscriber logs in)' }) });
     }
     const labServices = lab ? { ...lab.services, ...(opcuaAudit ? { opcuaAudit: opcuaAudit.services } : {}) } : undefined;
+    const lockInfo = (p: PlannedAttempt) => locksOf(p, { credentials: vault, policy: profile.policy });
     const execute = async (planned: PlannedAttempt) => {
+      await gate.before(planned.host.host, `${planned.probe.id}@${attemptTarget(planned)}`, lockInfo(planned), runController.signal).catch(() => undefined);
       // The host's monitor starts before its first intrusive or destructive attempt; each such attempt is a phase.
       const monitor = monitors ? await monitors.before(planned.host, planned.probe.safety) : undefined;
       const key = `${planned.probe.id}@${attemptTarget(planned)}`;
@@ -178,18 +207,22 @@ async function executePlan(profile: Profile, plan: Plan, { store, runId }: Pick<
         monitors?.after(planned.host, planned.probe.safety);
       }
     };
-    const lockInfo = (p: PlannedAttempt) => locksOf(p, { credentials: vault, policy: profile.policy });
-    attempts = await schedule(plan.attempts, execute, {
+    const ran = await schedule(toRun, execute, {
       perHost: profile.limits.perHost,
       global: options.concurrency ?? profile.limits.global,
       unhealthyAfter: profile.limits.unhealthyAfter,
     }, runController.signal, lockInfo, {
       onStart: options.hooks?.onStart,
       onEnd: (attempt, done, total, index) => {
-        store.journal({ type: 'attempt', attempt });
+        // With the run ledger as it stands, so that `resume` can go on counting failed logins from here.
+        const counters = ledger.toJSON();
+        store.journal({ type: 'attempt', attempt, ...(Object.keys(counters).length > 0 ? { ledger: counters } : {}) });
         options.hooks?.onEnd?.(attempt, done, total, index);
       },
     });
+    // In plan order, the attempts taken over from an interrupted run in their places.
+    let next = 0;
+    attempts = plan.attempts.map((_, i) => reused.get(i) ?? ran[next++]);
   } finally {
     await monitors?.finish(runController.signal.aborted);
     await opcuaAudit?.close();
@@ -205,6 +238,14 @@ async function executePlan(profile: Profile, plan: Plan, { store, runId }: Pick<
     attempts: [...attempts, ...plan.skipped], cancelled: runController.signal.aborted, scopeViolations: [...scope.violations], notices,
     monitors: monitors?.summaries() ?? new Map(),
   };
+}
+
+/** The wait for lockouts earlier runs may have left (state folder), journaled and told to the operator. */
+function lockoutGate(profile: Profile, lockouts: LockoutState, store: RunStore, notify?: (message: string) => void): LockoutGate {
+  return new LockoutGate(lockouts.pending(), profile.policy.lockout, lockouts, (record: LockoutWaitRecord) => {
+    store.journal({ ...record, at: new Date().toISOString() });
+    notify?.(record.message);
+  });
 }
 
 /**
@@ -239,18 +280,25 @@ export function summarize(attempts: readonly Attempt[], assessment: Assessment):
   };
 }
 
+/** Why the run was cancelled, as the canceller said it ("cancelled by SIGTERM"), else "cancelled by signal". */
+function cancelReason(signal: AbortSignal | undefined): string {
+  const reason: unknown = signal?.reason;
+  return reason instanceof Error && /^cancelled by /.test(reason.message) ? reason.message : 'cancelled by signal';
+}
+
 /** The report (contract: ARCHITECTURE.md, schema/report.schema.json) from the attempts and their assessment. */
-function buildReport(profile: Profile, plan: Plan, folder: RunFolder, executed: Executed, assessment: Assessment, options: RunOptions): Report {
+function buildReport(profile: Profile, plan: Plan, folder: RunFolder, executed: Executed, assessment: Assessment, options: RunOptions, reused: number): Report {
   const all = executed.attempts;
   return {
     schemaVersion: 1,
     tool: { name: 'iacs-probe', version: toolVersion() },
     run: {
       id: folder.runId, startedAt: folder.startedAt, finishedAt: new Date().toISOString(), complete: !executed.cancelled,
-      ...(executed.cancelled ? { incompleteReason: 'cancelled by signal' } : {}),
+      ...(executed.cancelled ? { incompleteReason: cancelReason(options.signal) } : {}),
       profile: profile.file, profileSha256: profile.sha256, options: options.commandLine ?? {}, operator: folder.operator,
       allowed: [...plan.allowed], scopeViolations: executed.scopeViolations, ...(executed.notices.length ? { notices: executed.notices } : {}),
       ...(plan.shard ? { shard: plan.shard } : {}),
+      ...(options.resume ? { resumedFrom: resumedFromInfo(options.resume, reused, plan.attempts.length - reused, profile.sha256) } : {}),
     },
     component: {
       name: profile.component.name, vendor: profile.component.vendor, model: profile.component.model,
@@ -321,11 +369,12 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
   const probes = options.probes ?? loadProbes();
   const plan = await buildPlan(profile, probes, catalog, { only: options.only, allow: options.allow, hosts: options.hosts, shard: options.shard }, options.probeInputs);
   const existedBefore = options.out !== undefined && fs.existsSync(options.out);
-  const folder = openRunFolder(profile, plan, options);
+  const reused = options.resume ? matchFinished(plan.attempts, options.resume.finished) : new Map<number, Attempt>();
+  const folder = openRunFolder(profile, plan, options, [...reused.values()]);
   const lab = profile.lab ? await startRunLab(profile, plan, folder, existedBefore, options.signal) : undefined;
   let executed: Executed;
   try {
-    executed = await executePlan(profile, plan, folder, options, lab);
+    executed = await executePlan(profile, plan, folder, options, reused, lab);
   } finally {
     await lab?.close();
   }
@@ -334,7 +383,7 @@ export async function runAssessment(profile: Profile, options: RunOptions = {}):
     probeRequirements: new Map(probes.map((p) => [p.id, p.requirements])), attestations: options.attestations,
   });
   // What is written and what callers print is the redacted report, as the folder holds it.
-  const written = folder.store.redactValues(buildReport(profile, plan, folder, executed, assessment, options));
+  const written = folder.store.redactValues(buildReport(profile, plan, folder, executed, assessment, options, reused.size));
   const reporterErrors = await writeReports(folder.store, written);
   const pdf = await pdfAfterReports(folder.store, options.pdf, reporterErrors, options.signal);
   closeRunFolder(folder, written, options.sign);

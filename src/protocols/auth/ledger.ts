@@ -103,22 +103,22 @@ function noticeKey(n: Omit<LockNotice, 'since'>): string {
 }
 
 /** The host part of an attempt target ("host:port", "[v6]:port"). */
-function hostOf(target: string): string {
+export function hostOfTarget(target: string): string {
   return target.startsWith('[') ? target.slice(1, target.indexOf(']')) : target.replace(/:\d+$/, '');
 }
 
 /** Marks an account as possibly locked by this probe (set before the first failure that could lock it). */
 export function markMaybeLocked(ledger: RunLedger, n: Omit<LockNotice, 'since'>, now = Date.now()): void {
   ledger.set(noticeKey(n), now);
-  ledger.set(`${LOCKED}${hostOf(n.target)}:${n.account}`, now);
-  ledger.set(`${LOCKED_HOST}${hostOf(n.target)}`, now);
+  ledger.set(`${LOCKED}${hostOfTarget(n.target)}:${n.account}`, now);
+  ledger.set(`${LOCKED_HOST}${hostOfTarget(n.target)}`, now);
 }
 
 /** The probe saw the account work again: no notice. */
 export function clearMaybeLocked(ledger: RunLedger, n: Omit<LockNotice, 'since'>): void {
   ledger.set(noticeKey(n), 0);
-  ledger.set(`${LOCKED}${hostOf(n.target)}:${n.account}`, 0);
-  ledger.set(`${LOCKED_HOST}${hostOf(n.target)}`, 0);
+  ledger.set(`${LOCKED}${hostOfTarget(n.target)}:${n.account}`, 0);
+  ledger.set(`${LOCKED_HOST}${hostOfTarget(n.target)}`, 0);
 }
 
 /**
@@ -129,13 +129,19 @@ export function maybeLockedSince(ledger: RunLedger, host: string, account: strin
   return ledger.get(`${LOCKED}${host}:${account}`) || (anyAccount ? ledger.get(`${LOCKED_HOST}${host}`) : 0);
 }
 
+/** The notice a ledger key of markMaybeLocked stands for, or undefined for any other key. */
+export function noticeOfKey(key: string): Omit<LockNotice, 'since'> | undefined {
+  if (!key.startsWith(NOTICE)) return undefined;
+  const [probe, target, account] = JSON.parse(key.slice(NOTICE.length)) as [string, string, string];
+  return { probe, target, account };
+}
+
 /** The notices a run's ledger holds (accounts not seen to work again after a probe may have locked them). */
 export function lockNotices(entries: Readonly<Record<string, number>>): LockNotice[] {
   const out: LockNotice[] = [];
   for (const [key, since] of Object.entries(entries)) {
-    if (!key.startsWith(NOTICE) || !since) continue;
-    const [probe, target, account] = JSON.parse(key.slice(NOTICE.length)) as [string, string, string];
-    out.push({ probe, target, account, since });
+    const notice = since ? noticeOfKey(key) : undefined;
+    if (notice) out.push({ ...notice, since });
   }
   return out.sort((a, b) => a.since - b.since);
 }
