@@ -90,6 +90,10 @@ export function checkPosture(doc: unknown, origin = 'posture'): Posture {
   const known = new Set(SERVICE_MODULES.map((m) => m.key));
   for (const key of Object.keys(p.services)) {
     if (!known.has(key)) throw new PostureError(`${origin}: services.${key}: unknown service (known: ${[...known].join(', ')})`);
+    const section = (p.services as Record<string, unknown>)[key];
+    if (section !== null && (typeof section !== 'object' || Array.isArray(section))) {
+      throw new PostureError(`${origin}: services.${key}: a service section is a mapping (or empty, to leave the service out)`);
+    }
   }
   if (p.audit !== undefined) checkAuditPosture(p.audit, origin);
   for (const account of p.accounts ?? []) {
