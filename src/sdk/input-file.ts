@@ -144,7 +144,12 @@ function validUtf8Prefix(bytes: Buffer, n: number): boolean {
 
 /** Dotted name of a path: targets[0].services[1].port */
 export function fieldName(pathParts: readonly (string | number)[]): string {
-  return pathParts.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+  return pathParts.reduce<string>((acc, p) => {
+    if (typeof p === 'number') return `${acc}[${p}]`;
+    // A key that is empty or holds spaces, colons or control characters would make the message ambiguous.
+    if (p === '' || /[\s:"\p{Cc}]/u.test(p)) return `${acc}[${JSON.stringify(p)}]`;
+    return acc ? `${acc}.${p}` : p;
+  }, '');
 }
 
 type Range = { range?: [number, number, number] } | null | undefined;
