@@ -5,19 +5,19 @@
  * validated against the catalog rows of the component's types; every problem is reported with file,
  * line and field, as profile errors are.
  */
-import * as fs from 'node:fs';
 import { isMap, isSeq } from 'yaml';
 import { rowsForTypes, type Catalog } from '../catalog';
-import { Locator, formatIssue, type ProfileIssue } from '../profile';
+import { Locator, type ProfileIssue } from '../profile';
 import type { Attestation } from '../report/model';
 import { InputRejected, type ComponentType } from '../sdk';
+import { decodeInputText, formatIssues, issuesAs, readInputFile } from '../sdk/input-file';
 
 export const ATTESTATION_VERDICTS = ['pass', 'fail', 'not_applicable'] as const;
 const FIELDS = ['id', 'verdict', 'reviewer', 'date', 'evidence', 'remark'];
 
 export class AttestationError extends InputRejected {
   constructor(readonly issues: readonly ProfileIssue[]) {
-    super(issues.map(formatIssue).join('\n'), 'invalid attestations (nothing was run or written)');
+    super(formatIssues(issues), 'invalid attestations (nothing was run or written)');
   }
 }
 
@@ -47,12 +47,8 @@ function validDate(s: string): boolean {
 
 /** Validates attestation YAML for a component of these types. Throws AttestationError listing every problem. */
 export function parseAttestations(bytes: Buffer, file: string, catalog: Catalog, types: readonly ComponentType[]): AttestationFile {
-  const loc = new Locator(file, bytes.toString('utf8'));
-  if (loc.doc.errors.length > 0) {
-    throw new AttestationError(loc.doc.errors.map((e) => ({
-      file, line: e.linePos?.[0]?.line, column: e.linePos?.[0]?.col, field: '', message: `YAML: ${e.message.split('\n')[0]}`,
-    })));
-  }
+  const loc = new Locator(file, issuesAs((issues) => new AttestationError(issues), () => decodeInputText(bytes, file)));
+  if (loc.problems.length > 0) throw new AttestationError(loc.problems);
   const issues: ProfileIssue[] = [];
   const root = loc.doc.contents;
   if (root !== null && !isSeq(root)) {
@@ -64,7 +60,7 @@ export function parseAttestations(bytes: Buffer, file: string, catalog: Catalog,
   const seen = new Map<string, number>();
   const attestations: Attestation[] = [];
   const untouched: string[] = [];
-  const items = (loc.doc.toJS() as unknown[] | null) ?? [];
+  const items = (loc.value as unknown[] | null) ?? [];
   items.forEach((raw, i) => {
     const node = isSeq(root) ? root.items[i] : undefined;
     if (!isMap(node) || raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -120,6 +116,6 @@ export function parseAttestations(bytes: Buffer, file: string, catalog: Catalog,
 }
 
 export function loadAttestations(file: string, catalog: Catalog, types: readonly ComponentType[]): AttestationFile {
-  if (!fs.existsSync(file)) throw new AttestationError([{ file, field: '', message: 'file not found' }]);
-  return parseAttestations(fs.readFileSync(file), file, catalog, types);
+  return parseAttestations(issuesAs((issues) => new AttestationError(issues), () => readInputFile(file)), file, catalog, types);
 }
+

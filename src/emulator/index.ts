@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { packagePath } from '../paths';
 import { AccountStore, type LockoutConfig } from './accounts';
 import { AUDIT_CATEGORIES, NO_AUDIT_LOG, postureNtpKey, startAuditLog, type AuditPosture, type AuditSink, type DeviceAuditLog } from './audit';
@@ -27,6 +26,7 @@ import type {
   DeviceContext, DeviceIdentity, Posture, RunningService, ServiceEndpoint, ServiceModule, ServicePosture,
 } from './types';
 import { PostureError } from './errors';
+import { formatIssues, issuesAs, loadInputYaml, locateIn, type InputIssue } from '../sdk/input-file';
 
 export type { Posture, ServiceEndpoint } from './types';
 export type { ConnectionStats } from './connections';
@@ -67,8 +67,19 @@ export function loadPosture(nameOrFile: string): Posture {
     ? packagePath('profiles', 'postures', `${nameOrFile}.yaml`)
     : path.resolve(nameOrFile);
   if (!fs.existsSync(file)) throw new PostureError(`posture ${nameOrFile}: no such built-in posture or file`);
-  const doc = parseYaml(fs.readFileSync(file, 'utf8')) as unknown;
-  return checkPosture(doc, file);
+  const shownAs = path.relative(process.cwd(), file) || file;
+  const invalid = (issues: readonly InputIssue[]) => new PostureError(formatIssues(issues), 'invalid posture (nothing was started)');
+  const parsed = issuesAs(invalid, () => loadInputYaml(file, shownAs));
+  try {
+    return checkPosture(parsed.value, shownAs);
+  } catch (err) {
+    if (!(err instanceof PostureError)) throw err;
+    // checkPosture says "<origin>: <field>: <message>": locate the field in the file.
+    const rest = err.message.slice(shownAs.length + 2);
+    const field = /^([\w.-]+): /.exec(rest)?.[1];
+    const where = field ? field.split('.') : [];
+    throw invalid([{ file: shownAs, ...locateIn(parsed.doc, parsed.lines, where), field: field ?? '', message: field ? rest.slice(field.length + 2) : rest }]);
+  }
 }
 
 export function checkPosture(doc: unknown, origin = 'posture'): Posture {
@@ -79,6 +90,10 @@ export function checkPosture(doc: unknown, origin = 'posture'): Posture {
   const known = new Set(SERVICE_MODULES.map((m) => m.key));
   for (const key of Object.keys(p.services)) {
     if (!known.has(key)) throw new PostureError(`${origin}: services.${key}: unknown service (known: ${[...known].join(', ')})`);
+    const section = (p.services as Record<string, unknown>)[key];
+    if (section !== null && (typeof section !== 'object' || Array.isArray(section))) {
+      throw new PostureError(`${origin}: services.${key}: a service section is a mapping (or empty, to leave the service out)`);
+    }
   }
   if (p.audit !== undefined) checkAuditPosture(p.audit, origin);
   for (const account of p.accounts ?? []) {

@@ -61,7 +61,7 @@ export function writeManifest(dir: string, header: ManifestHeader): Manifest {
   return manifest;
 }
 
-export type VerifyProblemKind = 'modified' | 'missing' | 'unexpected' | 'manifest' | 'signature';
+export type VerifyProblemKind = 'modified' | 'missing' | 'unexpected' | 'manifest' | 'signature' | 'not-a-file';
 
 export interface VerifyProblem {
   path: string;
@@ -82,20 +82,39 @@ export interface VerifyResult {
 /** Checks a signature over manifest.json's bytes; installed by the signing module when present. */
 export type SignatureChecker = (manifestBytes: Buffer, signature: Buffer) => { ok: boolean; detail: string };
 
+/**
+ * The bytes of one file of the folder, or undefined with a problem when it is not a regular file: a symlink
+ * could stand for a file with the same content kept elsewhere, and a FIFO would block the read.
+ */
+function readRegular(dir: string, rel: string, problems: VerifyProblem[]): Buffer | undefined {
+  const stat = fs.lstatSync(path.join(dir, rel));
+  if (stat.isFile()) return fs.readFileSync(path.join(dir, rel));
+  const what = stat.isSymbolicLink() ? `a symlink (to ${fs.readlinkSync(path.join(dir, rel))})` : stat.isDirectory() ? 'a folder' : 'not a regular file';
+  problems.push({ path: rel, kind: 'not-a-file', detail: `is ${what}; an evidence folder holds regular files only` });
+  return undefined;
+}
+
+const validEntry = (f: unknown): f is ManifestEntry => {
+  const e = f as Partial<ManifestEntry> | null;
+  return typeof e?.path === 'string' && typeof e.sha256 === 'string' && typeof e.bytes === 'number';
+};
+
 export function verifyFolder(dir: string, checkSignature?: SignatureChecker): VerifyResult {
   const problems: VerifyProblem[] = [];
-  const manifestPath = path.join(dir, MANIFEST);
-  if (!fs.existsSync(manifestPath)) {
+  const exists = (rel: string) => fs.lstatSync(path.join(dir, rel), { throwIfNoEntry: false }) !== undefined;
+  if (!exists(MANIFEST)) {
     return { ok: false, checkedFiles: 0, signed: false, problems: [{ path: MANIFEST, kind: 'missing', detail: 'no manifest.json: not an evidence folder, or the run never finished writing' }] };
   }
-  const manifestBytes = fs.readFileSync(manifestPath);
-  const digestPath = path.join(dir, MANIFEST_DIGEST);
-  if (!fs.existsSync(digestPath)) {
+  const manifestBytes = readRegular(dir, MANIFEST, problems);
+  if (!manifestBytes) return { ok: false, checkedFiles: 0, signed: false, problems };
+  if (!exists(MANIFEST_DIGEST)) {
     problems.push({ path: MANIFEST_DIGEST, kind: 'missing', detail: 'the digest of manifest.json is missing' });
   } else {
-    const expected = `${sha256(manifestBytes)}  ${MANIFEST}\n`;
-    if (fs.readFileSync(digestPath, 'utf8') !== expected) {
-      problems.push({ path: MANIFEST, kind: 'manifest', detail: 'manifest.json does not match manifest.sha256 (one of them was changed)' });
+    const digest = readRegular(dir, MANIFEST_DIGEST, problems)?.toString('utf8');
+    if (digest !== undefined && digest !== `${sha256(manifestBytes)}  ${MANIFEST}\n`) {
+      problems.push(/^[0-9a-f]{64} {2}manifest\.json\n$/.test(digest)
+        ? { path: MANIFEST, kind: 'manifest', detail: `manifest.json does not match the digest in ${MANIFEST_DIGEST} (one of them was changed)` }
+        : { path: MANIFEST_DIGEST, kind: 'manifest', detail: `not a sha256sum line for ${MANIFEST} ("<64 hex digits>  manifest.json")` });
     }
   }
   let manifest: Manifest | undefined;
@@ -106,18 +125,22 @@ export function verifyFolder(dir: string, checkSignature?: SignatureChecker): Ve
   }
   let signed = false;
   let signature: VerifyResult['signature'];
-  const sigPath = path.join(dir, MANIFEST_SIGNATURE);
-  if (fs.existsSync(sigPath)) {
+  if (exists(MANIFEST_SIGNATURE)) {
     signed = true;
+    const signatureBytes = readRegular(dir, MANIFEST_SIGNATURE, problems);
     if (!checkSignature) {
       problems.push({ path: MANIFEST_SIGNATURE, kind: 'signature', detail: 'signed folder, but no key was given to check the signature' });
-    } else {
-      const res = checkSignature(manifestBytes, fs.readFileSync(sigPath));
+    } else if (signatureBytes) {
+      const res = checkSignature(manifestBytes, signatureBytes);
       signature = res;
       if (!res.ok) problems.push({ path: MANIFEST_SIGNATURE, kind: 'signature', detail: res.detail });
     }
   }
-  if (!manifest || !Array.isArray(manifest.files)) {
+  if (!signed && manifest?.signer) {
+    problems.push({ path: MANIFEST_SIGNATURE, kind: 'missing', detail: 'manifest.json names a signer, but the signature is gone' });
+  }
+  if (!manifest || !Array.isArray(manifest.files) || !manifest.files.every(validEntry)) {
+    if (manifest) problems.push({ path: MANIFEST, kind: 'manifest', detail: 'its "files" list is not a list of { path, sha256, bytes }' });
     return { ok: false, manifest, checkedFiles: 0, signed, signature, problems };
   }
   const listed = new Map(manifest.files.map((f) => [f.path, f]));
@@ -127,13 +150,14 @@ export function verifyFolder(dir: string, checkSignature?: SignatureChecker): Ve
       problems.push({ path: rel, kind: 'missing', detail: 'listed in the manifest but not in the folder' });
       continue;
     }
-    const data = fs.readFileSync(path.join(dir, rel));
-    if (data.length !== entry.bytes || sha256(data) !== entry.sha256) {
+    const data = readRegular(dir, rel, problems);
+    if (data && (data.length !== entry.bytes || sha256(data) !== entry.sha256)) {
       problems.push({ path: rel, kind: 'modified', detail: `sha256 ${sha256(data)} (${data.length} bytes), manifest says ${entry.sha256} (${entry.bytes} bytes)` });
     }
   }
   for (const rel of present) {
-    if (!listed.has(rel)) problems.push({ path: rel, kind: 'unexpected', detail: 'in the folder but not in the manifest' });
+    if (listed.has(rel)) continue;
+    problems.push({ path: rel, kind: 'unexpected', detail: 'in the folder but not in the manifest' });
   }
   return { ok: problems.length === 0, manifest, checkedFiles: listed.size, signed, signature, problems };
 }

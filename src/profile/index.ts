@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
-import { LineCounter, isMap, isSeq, parseDocument, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import {
   resolveLoadLimits, type LoadLimits, type LoadLimitsRequest,
   FRS, InputRejected, UDP_PROTOCOLS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy,
@@ -11,6 +11,10 @@ import {
   MONITOR_DEFAULTS, WATCH_KINDS, type EssentialFunctionConfig, type WatchKind, type DeclaredOutput,
   type BoundaryDecl,
 } from '../sdk';
+import {
+  INPUT_LIMITS, InputFileError, confinedFile, decodeInputText, fieldName, formatIssue, formatIssues, issuesAs, loadInputYaml, locateIn,
+  parseInputYaml, readInputFile, type InputIssue,
+} from '../sdk/input-file';
 import { packagePath } from '../paths';
 import { boundaryOf, type RawConduit, type RawZone } from './boundary';
 import { boundaryHooksOf, type RawBoundaryHooks } from './boundary-hooks';
@@ -18,24 +22,13 @@ import { boundaryHooksOf, type RawBoundaryHooks } from './boundary-hooks';
 export const PROFILE_SCHEMA_FILE = packagePath('schema', 'profile.schema.json');
 
 /** One problem in a profile, located by file, line and field. */
-export interface ProfileIssue {
-  file: string;
-  line?: number;
-  column?: number;
-  /** Dotted field path, e.g. targets[0].services[1].port */
-  field: string;
-  message: string;
-}
+export type ProfileIssue = InputIssue;
+export { fieldName, formatIssue };
 
 export class ProfileError extends InputRejected {
   constructor(readonly issues: readonly ProfileIssue[]) {
-    super(issues.map(formatIssue).join('\n'), 'invalid profile (nothing was run or written)');
+    super(formatIssues(issues), 'invalid profile (nothing was run or written)');
   }
-}
-
-export function formatIssue(i: ProfileIssue): string {
-  const where = i.line !== undefined ? `${i.file}:${i.line}:${i.column ?? 1}` : i.file;
-  return `${where}: ${i.field || '(top level)'}: ${i.message}`;
 }
 
 export interface ServiceDecl {
@@ -159,41 +152,27 @@ function pointerToPath(pointer: string): (string | number)[] {
     .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
 }
 
-export function fieldName(pathParts: readonly (string | number)[]): string {
-  return pathParts.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
-}
-
-/** Parses YAML keeping positions, so issues found in the parsed data name the file, line and field. */
+/**
+ * Parses YAML within the input limits (src/sdk/input-file.ts) keeping positions, so issues found in the parsed
+ * data name the file, line and field. `problems` lists what kept the text from parsing (then `value` is undefined).
+ */
 export class Locator {
-  private readonly lines = new LineCounter();
+  private readonly lines: LineCounter;
   readonly doc: Document.Parsed;
+  readonly value: unknown;
+  readonly problems: readonly ProfileIssue[];
 
   constructor(readonly file: string, text: string) {
-    this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: true, uniqueKeys: true });
+    const parsed = parseInputYaml(text, file);
+    this.lines = parsed.lines;
+    this.doc = parsed.doc;
+    this.value = parsed.value;
+    this.problems = parsed.problems;
   }
 
   /** Position of the deepest existing node on the path (the key itself when the path ends at a key). */
   locate(pathParts: readonly (string | number)[]): { line?: number; column?: number } {
-    for (let n = pathParts.length; n >= 0; n--) {
-      const parentPath = pathParts.slice(0, n - 1);
-      const parent = n === 0 ? this.doc.contents : this.doc.getIn(parentPath, true);
-      let offset: number | undefined;
-      if (n > 0 && isMap(parent)) {
-        const pair = parent.items.find((it) => String((it.key as { value?: unknown } | null)?.value ?? it.key) === String(pathParts[n - 1]));
-        const key = pair?.key as { range?: [number, number, number] } | undefined;
-        offset = key?.range?.[0];
-      } else if (n > 0 && isSeq(parent)) {
-        const item = parent.items[pathParts[n - 1] as number] as { range?: [number, number, number] } | undefined;
-        offset = item?.range?.[0];
-      } else if (n === 0) {
-        offset = (this.doc.contents as { range?: [number, number, number] } | null)?.range?.[0];
-      }
-      if (offset !== undefined) {
-        const pos = this.lines.linePos(offset);
-        return { line: pos.line, column: pos.col };
-      }
-    }
-    return {};
+    return locateIn(this.doc, this.lines, pathParts);
   }
 
   issue(pathParts: readonly (string | number)[], message: string): ProfileIssue {
@@ -213,6 +192,7 @@ function schemaIssues(errors: ErrorObject[], loc: Locator): ProfileIssue[] {
   const out: ProfileIssue[] = [];
   const seen = new Set<string>();
   for (const e of errors) {
+    if (out.length >= INPUT_LIMITS.maxIssues) break; // locating each is a walk: bound the work, not only the message
     const underOneOf = [...oneOfPaths].some((p) => e.instancePath === p || e.instancePath.startsWith(`${p}/`));
     let parts = pointerToPath(e.instancePath);
     let message: string;
@@ -246,6 +226,26 @@ function schemaIssues(errors: ErrorObject[], loc: Locator): ProfileIssue[] {
   return out;
 }
 
+/**
+ * Reads a file the profile names (a secret, the secrets file, a baseline) with `read`: a symlink out of its
+ * folder, a missing file or one beyond the input limits is reported through `issue` (with the file's own
+ * located issues), and yields undefined.
+ */
+function readReferenced<T>(
+  baseDir: string, name: string, missing: string, read: (file: string, shownAs: string) => T,
+  issue: (message: string, more?: readonly ProfileIssue[]) => void,
+): T | undefined {
+  const { file, problem } = confinedFile(baseDir, name);
+  if (problem) return void issue(problem);
+  if (!fs.existsSync(file)) return void issue(missing);
+  try {
+    return read(file, path.relative(process.cwd(), file) || file);
+  } catch (err) {
+    if (!(err instanceof InputFileError)) throw err;
+    return void issue(`${name} cannot be used:`, err.issues);
+  }
+}
+
 function resolveSecret(
   ref: SecretRef, where: (string | number)[], loc: Locator, baseDir: string,
   secrets: () => Record<string, unknown>, issues: ProfileIssue[],
@@ -256,12 +256,9 @@ function resolveSecret(
     return value;
   }
   if ('file' in ref) {
-    const file = path.resolve(baseDir, ref.file);
-    if (!fs.existsSync(file)) {
-      issues.push(loc.issue(where, `secret file ${ref.file} does not exist`));
-      return undefined;
-    }
-    return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    const text = readReferenced(baseDir, ref.file, `secret file ${ref.file} does not exist`, (file, name) => decodeInputText(readInputFile(file, name), name),
+      (message, more = []) => issues.push(loc.issue(where, message), ...more));
+    return text?.replace(/\r?\n$/, '');
   }
   const value = secrets()[ref.secret];
   if (typeof value !== 'string' && typeof value !== 'number') {
@@ -271,6 +268,31 @@ function resolveSecret(
   return String(value);
 }
 
+/** A baseline's policy levels (profiles/baselines): a mapping from level 1..4 to that level's thresholds. */
+export interface BaselineLevels {
+  levels: Record<string, Record<string, unknown>>;
+  basis: unknown;
+}
+
+/**
+ * Checks the shape every baseline shares (`levels: { 1..4: mapping }`, optional `basis`); what the thresholds
+ * mean is the probe's business. Throws InputFileError located in the baseline file.
+ */
+export function baselineLevels(parsed: { doc: Document.Parsed; lines: LineCounter; value: unknown }, file: string): BaselineLevels {
+  const issue = (where: (string | number)[], message: string): never => {
+    throw new InputFileError([{ file, ...locateIn(parsed.doc, parsed.lines, where), field: fieldName(where), message }]);
+  };
+  const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const doc = parsed.value;
+  if (!isMapping(doc)) return issue([], 'a baseline is a mapping with `levels: { 1: ..., 2: ... }` (see profiles/baselines)');
+  if (!isMapping(doc.levels)) return issue(['levels'], 'must be a mapping from security level (1..4) to that level\'s thresholds');
+  for (const [level, thresholds] of Object.entries(doc.levels)) {
+    if (!/^[1-4]$/.test(level)) issue(['levels', level], 'unknown security level (1..4)');
+    if (!isMapping(thresholds)) issue(['levels', level], 'the thresholds of a level are a mapping');
+  }
+  return { levels: doc.levels as BaselineLevels['levels'], basis: doc.basis ?? [] };
+}
+
 function slVector(target: number | Partial<Record<string, number>>): SlVector {
   return Object.fromEntries(FRS.map((fr) => [fr, (typeof target === 'number' ? target : target[fr] ?? 0) as SecurityLevel])) as SlVector;
 }
@@ -278,8 +300,7 @@ function slVector(target: number | Partial<Record<string, number>>): SlVector {
 /** Reads, validates and resolves a profile. Throws ProfileError listing every problem found. */
 export function loadProfile(file: string): Profile {
   const abs = path.resolve(file);
-  if (!fs.existsSync(abs)) throw new ProfileError([{ file, field: '', message: 'file not found' }]);
-  return parseProfile(fs.readFileSync(abs), file, path.dirname(abs));
+  return parseProfile(issuesAs((issues) => new ProfileError(issues), () => readInputFile(abs, file)), file, path.dirname(abs));
 }
 
 /** Builds a profile from an in-memory object (the demo knows its ports only at run time). */
@@ -293,14 +314,9 @@ export function profileFromObject(object: unknown, name: string, baseDir = proce
  */
 export function parseProfile(bytes: Buffer, file: string, baseDir: string): Profile {
   const abs = path.resolve(baseDir, path.basename(file));
-  const loc = new Locator(file, bytes.toString('utf8'));
-  if (loc.doc.errors.length > 0) {
-    throw new ProfileError(loc.doc.errors.map((e) => {
-      const [line, column] = e.linePos?.[0] ? [e.linePos[0].line, e.linePos[0].col] : [undefined, undefined];
-      return { file, line, column, field: '', message: `YAML: ${e.message.split('\n')[0]}` };
-    }));
-  }
-  const raw = loc.doc.toJS() as unknown;
+  const loc = new Locator(file, issuesAs((issues) => new ProfileError(issues), () => decodeInputText(bytes, file)));
+  if (loc.problems.length > 0) throw new ProfileError(loc.problems);
+  const raw = loc.value;
   const errors = validate(raw);
   if (errors.length > 0) throw new ProfileError(schemaIssues(errors, loc));
   const p = raw as RawProfile;
@@ -327,13 +343,10 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
       issues.push(loc.issue(['secretsFile'], '{ secret: ... } is used but no secretsFile is set'));
       return secretsCache;
     }
-    const sf = path.resolve(baseDir, p.secretsFile);
-    if (!fs.existsSync(sf)) {
-      issues.push(loc.issue(['secretsFile'], `${p.secretsFile} does not exist`));
-      return secretsCache;
-    }
-    const parsed = parseDocument(fs.readFileSync(sf, 'utf8')).toJS() as unknown;
-    if (parsed === null || typeof parsed !== 'object') issues.push(loc.issue(['secretsFile'], `${p.secretsFile} is not a YAML mapping`));
+    const issue = (message: string, more: readonly ProfileIssue[] = []) => issues.push(loc.issue(['secretsFile'], message), ...more);
+    const parsed = readReferenced(baseDir, p.secretsFile, `${p.secretsFile} does not exist`, (file, name) => loadInputYaml(file, name).value, issue);
+    if (parsed === undefined) return secretsCache;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) issue(`${p.secretsFile} is not a YAML mapping`);
     else secretsCache = parsed as Record<string, unknown>;
     return secretsCache;
   };
@@ -346,9 +359,10 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
   const { baselines, ...policy } = p.policy ?? {};
   const baselineFiles: Record<string, string> = {};
   for (const [name, f] of Object.entries(baselines ?? {})) {
-    const resolved = path.resolve(baseDir, f);
-    if (!fs.existsSync(resolved)) issues.push(loc.issue(['policy', 'baselines', name], `${f} does not exist`));
-    baselineFiles[name] = resolved;
+    // Read now, not when a probe needs it: a broken baseline is a profile error (exit 3), not an error mid-run.
+    readReferenced(baseDir, f, `${f} does not exist`, (file, shownAs) => baselineLevels(loadInputYaml(file, shownAs), shownAs),
+      (message, more = []) => issues.push(loc.issue(['policy', 'baselines', name], message), ...more));
+    baselineFiles[name] = path.resolve(baseDir, f);
   }
   const capacityWarning = (policy.auditLog as { capacity?: { warning?: string } } | undefined)?.capacity?.warning;
   if (capacityWarning !== undefined) {
@@ -413,7 +427,11 @@ function labOf(raw: LabConfig, baseDir: string, issue: (field: string[], message
   let tls: LabConfig['tls'];
   if (raw.tls) {
     tls = { ca: path.resolve(baseDir, raw.tls.ca), cert: path.resolve(baseDir, raw.tls.cert), key: path.resolve(baseDir, raw.tls.key) };
-    for (const [field, file] of Object.entries(tls)) if (!fs.existsSync(file)) issue(['tls', field], `${file} does not exist`);
+    for (const [field, file] of Object.entries(tls)) {
+      const { problem } = confinedFile(baseDir, raw.tls[field as keyof typeof tls]);
+      if (problem) issue(['tls', field], problem);
+      else if (!fs.existsSync(file)) issue(['tls', field], `${file} does not exist`);
+    }
   }
   if (raw.outage?.alarm !== undefined) {
     try {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { baselineLevels } from '../profile';
+import { loadInputYaml } from '../sdk/input-file';
 import {
   FRS, OutOfScope, ProbeError, formatTarget, sleep, type ComponentInfo, type CredentialVault,
   type DevicePolicy, type HostUnderTest, type ProbeContext, type ProbeDefinition,
@@ -108,14 +109,14 @@ export interface LoadedBaseline {
 export function loadBaseline(name: string, env: Pick<AttemptEnvironment, 'baselineFiles' | 'component'>): LoadedBaseline {
   const file = env.baselineFiles?.[name] ?? packagePath('profiles', 'baselines', `${name}.yaml`);
   if (!fs.existsSync(file)) throw new Error(`baseline ${name}: ${file} does not exist`);
-  const text = fs.readFileSync(file, 'utf8');
-  const doc = parseYaml(text) as { levels?: Record<string, unknown>; basis?: unknown };
+  const parsed = loadInputYaml(file);
+  const doc = baselineLevels(parsed, file);
   const target = baselineLevel(env.component);
-  const levels = doc.levels ?? {};
+  const levels = doc.levels;
   // The highest level defined at or below the target: a file may define only some levels.
   for (let l = target; l >= 1; l--) {
     if (levels[String(l)] !== undefined) {
-      return { name, file, sha256: createHash('sha256').update(text).digest('hex'), level: l, basis: doc.basis ?? [], thresholds: levels[String(l)] };
+      return { name, file, sha256: createHash('sha256').update(parsed.bytes).digest('hex'), level: l, basis: doc.basis, thresholds: levels[String(l)] };
     }
   }
   throw new Error(`baseline ${name} (${path.basename(file)}) defines no level at or below ${target}`);
