@@ -5,6 +5,7 @@ import { bannerServer, closedPort, garbageServer, resetServer, stallServer } fro
 import { requirePeer } from '../../helpers/peers';
 import { runProbe } from '../../helpers/probe-harness';
 import { findPyftpdlib, startPyftpd, type RunningFtpd } from '../../helpers/pyftpd';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 const FAST = { connectTimeoutMs: 1000, quietMs: 400 };
 
@@ -81,4 +82,6 @@ describe('probe cleartext.ftp', () => {
       });
     }
   });
+
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'ftp' }), timeoutMs: 1500, inputs: FAST });
 });

@@ -6,6 +6,7 @@ import { closedPort, resetServer, stallServer } from '../../../fixtures/servers'
 import { handleSnapshot } from '../../helpers/leaks';
 import { runProbe } from '../../helpers/probe-harness';
 import { postureWith } from '../../helpers/postures';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 const FAST = { connectTimeoutMs: 1000, quietMs: 300, promptWaitMs: 800 };
 
@@ -95,4 +96,6 @@ describe('probe cleartext.telnet', () => {
       });
     }
   });
+
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'telnet' }), timeoutMs: 1500, inputs: FAST });
 });

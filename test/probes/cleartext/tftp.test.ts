@@ -5,6 +5,7 @@ import { garbageUdpServer, silentUdpServer } from '../../../fixtures/udp-servers
 import { handleSnapshot } from '../../helpers/leaks';
 import { runProbe } from '../../helpers/probe-harness';
 import { postureWith } from '../../helpers/postures';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 const FAST = { requestTimeoutMs: 200, retries: 1 };
 
@@ -56,4 +57,6 @@ describe('probe cleartext.tftp', () => {
       await peer.close();
     }
   });
+
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'tftp' }), timeoutMs: 1500, inputs: FAST });
 });
