@@ -11,10 +11,11 @@ import { handleSnapshot } from './leaks';
 import { runProbe, type ProbeRunOptions } from './probe-harness';
 
 /**
- * What a misbehaving peer may lead to: an error with one of these reasons, or `verdict` where the peer is a valid
- * server for this probe's layer (a TLS peer with a large chain, to a probe that only handshakes).
+ * What a misbehaving peer may lead to: an error with one of these reasons; `not_determined` where the probe judges
+ * nothing without an answer it understands (never pass); or `verdict` (pass, fail, not applicable) where the peer
+ * is a valid server for this probe's layer (a TLS peer with a large chain, to a probe that only handshakes).
  */
-export type PeerOutcome = 'unreachable' | 'timeout' | 'protocol' | 'auth' | 'verdict';
+export type PeerOutcome = 'unreachable' | 'timeout' | 'protocol' | 'auth' | 'not_determined' | 'verdict';
 
 interface PeerKindSpec {
   readonly name: string;
@@ -48,6 +49,9 @@ export const PEER_KINDS = {
 
 export type PeerKind = keyof typeof PEER_KINDS;
 
+/** The budget of the kinds that always cost their whole budget: short, so the matrix stays within the suite's time. */
+export const MATRIX_STALL_BUDGET_MS = 1000;
+
 /** Memory an attempt may add to the process while a peer misbehaves (the oversized peer streams 200 MB). */
 export const PEER_MEMORY_BOUND_BYTES = 64 * 1024 * 1024;
 
@@ -55,7 +59,7 @@ export interface MisbehavingOptions<I> {
   /** The declared service for a peer on `port`; its protocol decides the transport (TCP or UDP kinds). */
   service: (port: number) => NonNullable<ProbeRunOptions<I>['service']>;
   timeoutMs: number;
-  /** Budget for the peers that always cost their whole budget (stall, slow drip, half-open, silent UDP); default timeoutMs. */
+  /** Budget for the peers that always cost their whole budget (stall, slow drip, half-open, silent UDP); default and at most MATRIX_STALL_BUDGET_MS. */
   stallTimeoutMs?: number;
   inputs?: Partial<I>;
   credentials?: ProbeRunOptions<I>['credentials'];
@@ -109,7 +113,7 @@ export function describeMisbehavingPeers<I>(probe: ProbeDefinition<I>, options: 
       it(peer.name, async () => {
         const handles = await handleSnapshot();
         const server = await peer.make();
-        const timeoutMs = peer.costsBudget ? options.stallTimeoutMs ?? options.timeoutMs : options.timeoutMs;
+        const timeoutMs = peer.costsBudget ? Math.min(options.stallTimeoutMs ?? options.timeoutMs, MATRIX_STALL_BUDGET_MS) : options.timeoutMs;
         const memory = sampleMemory();
         let grew: { rss: number; heap: number };
         try {
@@ -122,6 +126,7 @@ export function describeMisbehavingPeers<I>(probe: ProbeDefinition<I>, options: 
           recordStats({ probe: probe.id, kind, status: attempt.status, reason: attempt.reason, durationMs: attempt.durationMs, rss: grew.rss, heap: grew.heap });
           const expected = [options.reasons?.[kind] ?? peer.expect].flat();
           if (attempt.status === 'error') expect(expected, attempt.message).to.include(attempt.reason);
+          else if (attempt.status === 'not_determined') expect(expected, attempt.message).to.include('not_determined');
           else expect(['pass', 'fail', 'not_applicable'].includes(attempt.status) ? expected : [], `${attempt.status}: ${attempt.message ?? ''}`).to.include('verdict');
           expect(attempt.durationMs).to.be.at.most(timeoutMs + 2500);
         } finally {
