@@ -1,5 +1,5 @@
-import { MissingInput, ProtocolViolation, TargetTimeout, TargetUnreachable, defineProbe, finding, inputsSchema, judge, type Finding, type Judgement, type PhaseJudgement, type ProbeContext } from '../../src/sdk';
-import { citePhase, fillConnections, isKept, isLoss, normalRequest, phaseEvidence, type ConnectionFate, type HeldConnections } from '../../src/protocols/load';
+import { MissingInput, defineProbe, finding, inputsSchema, judge, type Finding, type Judgement, type PhaseJudgement, type ProbeContext } from '../../src/sdk';
+import { citePhase, fillConnections, isKept, isLoss, normalRequest, phaseEvidence, requireNormalAnswer, type ConnectionFate, type HeldConnections } from '../../src/protocols/load';
 
 export interface ConnectionExhaustionInputs {
   /** Connections to open at most (clamped to the profile's robustness.maxConnections). */
@@ -18,20 +18,6 @@ export interface ConnectionExhaustionInputs {
 const CR = 'CR 7.2';
 
 const count = (records: readonly { fate: ConnectionFate }[], fate: ConnectionFate) => records.filter((r) => r.fate === fate).length;
-
-/**
- * One normal request before any load: exhausting a service that does not work is no evidence either way, and
- * a closed, hung or foreign service must end the attempt as the error it is rather than as a loss under load.
- */
-async function baseline(ctx: ProbeContext<ConnectionExhaustionInputs>): Promise<void> {
-  const r = await normalRequest(ctx.service!, Math.min(2000, ctx.inputs.connectTimeoutMs), ctx.signal);
-  ctx.signal.throwIfAborted();
-  if (r.ok) return;
-  const message = `before any load, ${r.detail}`;
-  if (/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH/.test(r.detail)) throw new TargetUnreachable(message);
-  if (/timeout|timed out|no answer/i.test(r.detail)) throw new TargetTimeout(message);
-  throw new ProtocolViolation(message);
-}
 
 /** Polls a normal request every 250 ms until one succeeds or `withinMs` has passed. */
 async function recovery(ctx: ProbeContext<ConnectionExhaustionInputs>, withinMs: number): Promise<{ ok: boolean; afterMs: number; detail: string }> {
@@ -97,7 +83,7 @@ export default defineProbe<ConnectionExhaustionInputs>({
     const holdSeconds = clamp('holdSeconds', wanted, limits.maxStepSeconds, 'robustness.maxStepSeconds');
     const stop = monitor ? AbortSignal.any([ctx.signal, monitor.signal]) : ctx.signal;
 
-    await baseline(ctx);
+    await requireNormalAnswer(service, Math.min(2000, inputs.connectTimeoutMs), ctx.signal);
     let held: HeldConnections | undefined;
     const fill = monitor?.phase(`open up to ${max} connections`);
     let heldCount: number;

@@ -67,6 +67,8 @@ export interface MisbehavingOptions<I> {
   essentialFunction?: ProbeRunOptions<I>['essentialFunction'];
   /** The profile's policy block, for probes that act only on an interface it declares (accounts.*). */
   policy?: ProbeRunOptions<I>['policy'];
+  /** Runs the essential-function monitor around the attempt (probes that load a service only while it is watched). */
+  monitor?: ProbeRunOptions<I>['monitor'];
   /** Expected outcomes where they differ from the kind's own. */
   reasons?: Partial<Record<PeerKind, PeerOutcome | PeerOutcome[]>>;
   /** Peer kinds that do not apply to this probe, each with the reason why (a reason is mandatory). */
@@ -121,6 +123,7 @@ export function describeMisbehavingPeers<I>(probe: ProbeDefinition<I>, options: 
             service: options.service(server.port), timeoutMs, inputs: options.inputs, credentials: options.credentials,
             ...(options.essentialFunction ? { essentialFunction: options.essentialFunction } : {}),
             ...(options.policy ? { policy: options.policy } : {}),
+            ...(options.monitor ? { monitor: options.monitor } : {}),
           });
           grew = memory.stop();
           recordStats({ probe: probe.id, kind, status: attempt.status, reason: attempt.reason, durationMs: attempt.durationMs, rss: grew.rss, heap: grew.heap });

@@ -141,5 +141,5 @@ describe('robustness.app-flood', function () {
     }
   });
 
-  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'modbus', unitId: 1 }), timeoutMs: 1500, inputs: { rates: [50], stepSeconds: 0.5 } });
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'modbus', unitId: 1 }), timeoutMs: 1500, monitor: FAST_MODBUS, inputs: { rates: [50], stepSeconds: 0.5 } });
 });
