@@ -97,5 +97,8 @@ describe('probe cleartext.telnet', () => {
     }
   });
 
-  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'telnet' }), timeoutMs: 1500, inputs: FAST });
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'telnet' }), timeoutMs: 1500, inputs: FAST,
+    // A telnet service that says nothing is a protocol error for this probe; text that is no prompt it knows is not determined.
+    reasons: { stall: 'protocol', halfOpen: 'protocol', banner: 'not_determined', garbage: 'not_determined', slowDrip: ['timeout', 'protocol', 'not_determined'], oversized: 'not_determined', rstMidHandshake: ['protocol', 'not_determined'] },
+  });
 });
