@@ -59,7 +59,7 @@ export interface MisbehavingOptions<I> {
   /** The declared service for a peer on `port`; its protocol decides the transport (TCP or UDP kinds). */
   service: (port: number) => NonNullable<ProbeRunOptions<I>['service']>;
   timeoutMs: number;
-  /** Budget for the peers that always cost their whole budget (stall, slow drip, half-open, silent UDP); default and at most MATRIX_STALL_BUDGET_MS. */
+  /** Budget for the peers that always cost their whole budget (stall, slow drip, half-open, silent UDP); default timeoutMs capped at MATRIX_STALL_BUDGET_MS (set it only where the probe needs more). */
   stallTimeoutMs?: number;
   inputs?: Partial<I>;
   credentials?: ProbeRunOptions<I>['credentials'];
@@ -115,7 +115,7 @@ export function describeMisbehavingPeers<I>(probe: ProbeDefinition<I>, options: 
       it(peer.name, async () => {
         const handles = await handleSnapshot();
         const server = await peer.make();
-        const timeoutMs = peer.costsBudget ? Math.min(options.stallTimeoutMs ?? options.timeoutMs, MATRIX_STALL_BUDGET_MS) : options.timeoutMs;
+        const timeoutMs = peer.costsBudget ? options.stallTimeoutMs ?? Math.min(options.timeoutMs, MATRIX_STALL_BUDGET_MS) : options.timeoutMs;
         const memory = sampleMemory();
         let grew: { rss: number; heap: number };
         try {
