@@ -4,7 +4,7 @@ import {
 } from '../../src/sdk';
 import {
   SERVER_CURRENT_TIME, citePhase, httpGetFlood, isKept, isLoss, loadHandling, modbusReadFlood, opcuaReadFlood, opcuaSessionFlood, phaseEvidence,
-  runSteppedLoad, snmpGetFlood, type LoadGenerator, type StepResult,
+  requireNormalAnswer, runSteppedLoad, snmpGetFlood, type LoadGenerator, type StepResult,
 } from '../../src/protocols/load';
 import { clientIdentityFor } from '../../src/protocols/opcua';
 import type { SnmpAccess } from '../../src/protocols/snmp';
@@ -186,6 +186,7 @@ export default defineProbe<AppFloodInputs>({
     const floods = floodsFor(ctx, service);
     if (typeof floods === 'string') return { observations: { notDetermined: floods }, findings: [], outcomes: [] };
     const { inputs } = ctx;
+    await requireNormalAnswer(service, Math.min(2000, inputs.requestTimeoutMs), ctx.signal);
     const connections = Math.min(inputs.connections, ctx.load.limits.maxConnections);
     // A step shorter than twice the monitor's loss window could not show a loss it causes.
     const stepSeconds = Math.max(inputs.stepSeconds, (2 * monitor.lossAfterMs) / 1000);

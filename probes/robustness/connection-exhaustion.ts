@@ -1,5 +1,5 @@
 import { MissingInput, defineProbe, finding, inputsSchema, judge, type Finding, type Judgement, type PhaseJudgement, type ProbeContext } from '../../src/sdk';
-import { citePhase, fillConnections, isKept, isLoss, normalRequest, phaseEvidence, type ConnectionFate, type HeldConnections } from '../../src/protocols/load';
+import { citePhase, fillConnections, isKept, isLoss, normalRequest, phaseEvidence, requireNormalAnswer, type ConnectionFate, type HeldConnections } from '../../src/protocols/load';
 
 export interface ConnectionExhaustionInputs {
   /** Connections to open at most (clamped to the profile's robustness.maxConnections). */
@@ -83,6 +83,7 @@ export default defineProbe<ConnectionExhaustionInputs>({
     const holdSeconds = clamp('holdSeconds', wanted, limits.maxStepSeconds, 'robustness.maxStepSeconds');
     const stop = monitor ? AbortSignal.any([ctx.signal, monitor.signal]) : ctx.signal;
 
+    await requireNormalAnswer(service, Math.min(2000, inputs.connectTimeoutMs), ctx.signal);
     let held: HeldConnections | undefined;
     const fill = monitor?.phase(`open up to ${max} connections`);
     let heldCount: number;

@@ -44,6 +44,9 @@ export interface HeldConnections {
   release(): void;
 }
 
+/** What a held connection reads of what the device sends before it stops reading (the kernel then holds the rest). */
+const HELD_READ_CAP = 64 * 1024;
+
 /** Opens connections one after the other at `rate`, each with its own timeout, and keeps the established ones. */
 export async function fillConnections(o: FillOptions): Promise<HeldConnections> {
   const sockets = new Set<net.Socket>();
@@ -76,7 +79,10 @@ export async function fillConnections(o: FillOptions): Promise<HeldConnections> 
       // A device that accepts and closes at once does so within a few ms: give it that long before counting the slot held.
       setTimeout(() => { if (!socket.destroyed) outcome('held'); }, 50);
     });
-    socket.on('data', () => undefined);
+    // Read what the device says (so its close is seen) but stop after HELD_READ_CAP: a device that streams must
+    // not make every held connection drink its stream (a 200 MB answer times the connections held).
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => { received += chunk.length; if (received > HELD_READ_CAP) socket.pause(); });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       if (record?.fate === 'held') return;

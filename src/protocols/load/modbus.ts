@@ -61,7 +61,11 @@ class FloodConnection {
       this.waiting.delete(parsed.frame.transactionId);
       clearTimeout(waiter.timer);
       const meaning = interpretResponse(parsed.frame.pdu, FUNCTION_CODES.readHoldingRegisters);
-      if (meaning.kind === 'normal') waiter.resolve('answered');
+      if (meaning.kind === 'normal' && isRegisterData(parsed.frame.pdu)) waiter.resolve('answered');
+      else if (meaning.kind === 'normal') {
+        this.fail('malformed read response');
+        waiter.resolve('refused');
+      }
       else {
         this.fail(meaning.kind === 'exception' ? `exception ${meaning.code.toString(16).padStart(2, '0')}` : 'unexpected function code');
         waiter.resolve('refused');
@@ -121,4 +125,9 @@ export function modbusReadFlood(options: ModbusFloodOptions): LoadGenerator {
     close: () => { for (const c of conns) c.close(); },
     errorKinds: () => ({ ...kinds }),
   };
+}
+
+/** A read-holding-registers answer carries a byte count equal to the register bytes that follow (an echoed request does not). */
+function isRegisterData(pdu: Buffer): boolean {
+  return pdu.length >= 4 && pdu[1] === pdu.length - 2 && pdu[1] % 2 === 0;
 }

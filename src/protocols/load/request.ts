@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import type { ServiceUnderTest } from '../../sdk';
+import { ProtocolViolation, TargetTimeout, TargetUnreachable, type ServiceUnderTest } from '../../sdk';
 import { httpGetFlood } from './http';
 import { modbusReadFlood } from './modbus';
 
@@ -19,6 +19,22 @@ export async function normalRequest(service: ServiceUnderTest, timeoutMs: number
     return oneOf(gen, 'HTTP GET /');
   }
   return connectOnce(service, timeoutMs, signal);
+}
+
+/**
+ * One normal request before any load, for load probes: loading a service that does not work is no evidence either
+ * way, so a closed, hung or foreign service ends the attempt as the error it is (never as a loss under load).
+ * UDP services are left to the probe (a normal request here is TCP).
+ */
+export async function requireNormalAnswer(service: ServiceUnderTest, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  if (service.transport === 'udp') return;
+  const r = await normalRequest(service, timeoutMs, signal);
+  signal.throwIfAborted();
+  if (r.ok) return;
+  const message = `before any load, ${r.detail}`;
+  if (/ECONNREFUSED|EHOSTUNREACH|ENETUNREACH/.test(r.detail)) throw new TargetUnreachable(message);
+  if (/timeout|timed out|no answer/i.test(r.detail)) throw new TargetTimeout(message);
+  throw new ProtocolViolation(message);
 }
 
 async function oneOf(gen: ReturnType<typeof modbusReadFlood>, what: string): Promise<{ ok: boolean; detail: string }> {

@@ -8,6 +8,7 @@ import { closedPort } from '../../../fixtures/servers';
 import { startWebdavLogServer, type WebdavLogServer } from '../../helpers/lighttpd-webdav';
 import { HARDENED_OPERATOR, HARDENED_READER, LOG_LINES, WEAK_ADMIN, WEAK_OPERATOR, webOnly } from '../../helpers/audit-log';
 import { runProbe } from '../../helpers/probe-harness';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code);
 const outcome = (a: { outcomes: { requirement: string }[] }, id: string) => a.outcomes.find((o) => o.requirement === id);
@@ -158,5 +159,10 @@ describe('probe audit.log-access (CR 6.1, 6.1 RE(1), 3.9)', function () {
       expect(codes(attempt)).to.deep.equal(['audit.log-access.readable-by-unprivileged']);
       expect(outcome(attempt, 'CR 3.9')).to.deep.include({ verdict: 'fail' });
     });
+  });
+
+  describeMisbehavingPeers(probe, {
+    service: (port) => ({ port, protocol: 'http' }), timeoutMs: 1500, policy: { auditLog: { http: { path: '/api/audit-log', format: 'json' } } },
+    credentials: { 'audit.reader': HARDENED_READER, 'audit.unprivileged': HARDENED_OPERATOR },
   });
 });

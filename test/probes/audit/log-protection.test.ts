@@ -12,6 +12,7 @@ import { closedPort, listenTestServer, type TestServer } from '../../../fixtures
 import { startWebdavLogServer, type WebdavLogServer } from '../../helpers/lighttpd-webdav';
 import { runProbe } from '../../helpers/probe-harness';
 import { HARDENED_OPERATOR, HARDENED_READER, LOG_LINES, WEAK_ADMIN, WEAK_OPERATOR, webOnly } from '../../helpers/audit-log';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code);
 const HARDENED = { 'audit.reader': HARDENED_READER, 'audit.unprivileged': HARDENED_OPERATOR };
@@ -157,4 +158,6 @@ describe('probe audit.log-protection (CR 3.9, destructive)', function () {
       await port.close();
     }
   });
+
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'http' }), timeoutMs: 1500, policy: POLICY, credentials: HARDENED });
 });

@@ -5,6 +5,7 @@ import { closedUdpPort, garbageUdpServer, silentUdpServer } from '../../../fixtu
 import { OBJECT_TYPE } from '../../../src/protocols/bacnet';
 import { bacnetPosture } from '../../helpers/bacnet';
 import { runProbe } from '../../helpers/probe-harness';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
 const verdicts = (a: { outcomes: { requirement: string; verdict: string }[] }) => Object.fromEntries(a.outcomes.map((o) => [o.requirement, o.verdict]));
@@ -129,4 +130,6 @@ describe('probe bacnet.access', function () {
       });
     }
   });
+
+  describeMisbehavingPeers(probe, { service, timeoutMs: 1500, inputs: { requestTimeoutMs: 200, udpRetries: 0 } });
 });

@@ -5,6 +5,7 @@ import { closedUdpPort, garbageUdpServer, silentUdpServer } from '../../../fixtu
 import { BVLC, encodeBvlc } from '../../../src/protocols/bacnet';
 import { bacnetPosture, scriptedBacnetServer } from '../../helpers/bacnet';
 import { runProbe } from '../../helpers/probe-harness';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
 const verdicts = (a: { outcomes: { requirement: string; verdict: string }[] }) => Object.fromEntries(a.outcomes.map((o) => [o.requirement, o.verdict]));
@@ -80,4 +81,6 @@ describe('probe bacnet.bbmd', () => {
       });
     }
   });
+
+  describeMisbehavingPeers(probe, { service, timeoutMs: 1500, inputs: { requestTimeoutMs: 200, udpRetries: 0 } });
 });

@@ -6,6 +6,7 @@ import { ERROR_CLASS, ERROR_CODE, encodeError, unicastDatagram } from '../../../
 import { bacnetPosture, nmapBacnetInfo, scriptedBacnetServer } from '../../helpers/bacnet';
 import { requirePeer, requireRoot } from '../../helpers/peers';
 import { runProbe } from '../../helpers/probe-harness';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
 const service = (port: number) => ({ port, protocol: 'bacnet' as const });
@@ -98,4 +99,6 @@ describe('probe bacnet.identification', () => {
       });
     }
   });
+
+  describeMisbehavingPeers(probe, { service, timeoutMs: 1500, inputs: { requestTimeoutMs: 200, udpRetries: 0 } });
 });

@@ -5,6 +5,7 @@ import { bannerServer, closedPort, garbageServer, resetServer, stallServer } fro
 import { requirePeer } from '../../helpers/peers';
 import { runProbe } from '../../helpers/probe-harness';
 import { findPyftpdlib, startPyftpd, type RunningFtpd } from '../../helpers/pyftpd';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 const FAST = { connectTimeoutMs: 1000, quietMs: 400 };
 
@@ -80,5 +81,11 @@ describe('probe cleartext.ftp', () => {
         }
       });
     }
+  });
+
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'ftp' }), timeoutMs: 1500, inputs: FAST,
+    // FTP's server speaks first: a peer that waits for our first message never sends the greeting (timeout); an SMTP
+    // greeting is an FTP '220' greeting in clear that refuses AUTH TLS, so judging it is right.
+    reasons: { dropAfterHello: 'timeout', banner: ['protocol', 'verdict'] },
   });
 });

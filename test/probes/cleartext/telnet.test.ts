@@ -6,6 +6,7 @@ import { closedPort, resetServer, stallServer } from '../../../fixtures/servers'
 import { handleSnapshot } from '../../helpers/leaks';
 import { runProbe } from '../../helpers/probe-harness';
 import { postureWith } from '../../helpers/postures';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 const FAST = { connectTimeoutMs: 1000, quietMs: 300, promptWaitMs: 800 };
 
@@ -94,5 +95,10 @@ describe('probe cleartext.telnet', () => {
         }
       });
     }
+  });
+
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'telnet' }), timeoutMs: 1500, inputs: FAST,
+    // A telnet service that says nothing is a protocol error for this probe; text that is no prompt it knows is not determined.
+    reasons: { stall: 'protocol', halfOpen: 'protocol', banner: 'not_determined', garbage: 'not_determined', slowDrip: ['timeout', 'protocol', 'not_determined'], oversized: 'not_determined', rstMidHandshake: ['protocol', 'not_determined'] },
   });
 });

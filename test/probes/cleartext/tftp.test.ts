@@ -5,6 +5,7 @@ import { garbageUdpServer, silentUdpServer } from '../../../fixtures/udp-servers
 import { handleSnapshot } from '../../helpers/leaks';
 import { runProbe } from '../../helpers/probe-harness';
 import { postureWith } from '../../helpers/postures';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 const FAST = { requestTimeoutMs: 200, retries: 1 };
 
@@ -55,5 +56,10 @@ describe('probe cleartext.tftp', () => {
     } finally {
       await peer.close();
     }
+  });
+
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'tftp' }), timeoutMs: 1500, inputs: FAST,
+    // RFC 1350 §4: a TFTP server answers from a new port (its transfer id), so the client takes it and finds no TFTP.
+    reasons: { udpOtherPort: 'protocol' },
   });
 });

@@ -121,7 +121,9 @@ describe('probe enip.identity', () => {
     }
   });
 
-  describeMisbehavingPeers(probe, { service: (p) => ({ port: p, protocol: 'enip' }), timeoutMs: 3000, inputs: { requestTimeoutMs: 300 } });
+  describeMisbehavingPeers(probe, { service: (p) => ({ port: p, protocol: 'enip' }), timeoutMs: 3000, inputs: { requestTimeoutMs: 300 },
+    reasons: { duplicate: ['protocol', 'timeout', 'not_determined'] }, // an echoed ListIdentity request carries no identity item
+  });
 
   describe('misbehaving UDP peers end as errors', () => {
     const cases = [

@@ -91,5 +91,7 @@ describe('probe modbus.identification', () => {
     });
   });
 
-  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'modbus', unitId: 1 }), timeoutMs: 3000, inputs: { requestTimeoutMs: 200 } });
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'modbus', unitId: 1 }), timeoutMs: 3000, inputs: { requestTimeoutMs: 200 },
+    reasons: { duplicate: ['protocol', 'timeout', 'not_determined'] }, // an echoed Read Device Identification request carries no objects
+  });
 });

@@ -5,6 +5,7 @@ import { closedPort, stallServer } from '../../../fixtures/servers';
 import { handleSnapshot } from '../../helpers/leaks';
 import { BENCH_CLIENT, weakAndHardened } from '../../helpers/opcua';
 import { runProbe } from '../../helpers/probe-harness';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 describe('probe opcua.anonymous', function () {
   this.timeout(60_000);
@@ -70,4 +71,6 @@ describe('probe opcua.anonymous', function () {
     }
     await handles.check();
   });
+
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'opcua' }), timeoutMs: 1500, stallTimeoutMs: 600 });
 });

@@ -64,6 +64,6 @@ describe('probe opcua.client-certificate', function () {
   });
 
   describeMisbehavingPeers(probe, {
-    service: (port) => ({ port, protocol: 'opcua' }), timeoutMs: 1500, also: ['dropAfterHello'], checkHandles: true,
+    service: (port) => ({ port, protocol: 'opcua' }), timeoutMs: 1500,
   });
 });

@@ -52,5 +52,5 @@ describe('probe opcua.default-credentials', function () {
     });
   });
 
-  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'opcua' }), timeoutMs: 1500, stallTimeoutMs: 600, checkHandles: true });
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'opcua' }), timeoutMs: 1500, stallTimeoutMs: 600 });
 });

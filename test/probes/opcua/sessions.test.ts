@@ -39,6 +39,6 @@ describe('probe opcua.sessions', function () {
   });
 
   describeMisbehavingPeers(probe, {
-    service: (port) => ({ port, protocol: 'opcua' }), timeoutMs: 1500, stallTimeoutMs: 600, checkHandles: true, credentials: { opcua: OPERATOR },
+    service: (port) => ({ port, protocol: 'opcua' }), timeoutMs: 1500, stallTimeoutMs: 600, credentials: { opcua: OPERATOR },
   });
 });

@@ -58,6 +58,6 @@ describe('probe opcua.user-login', function () {
   });
 
   describeMisbehavingPeers(probe, {
-    service: (port) => ({ port, protocol: 'opcua' }), timeoutMs: 1500, also: ['dropAfterHello'], checkHandles: true, credentials: { opcua: { username: 'operator', password: 'not-used-here' } },
+    service: (port) => ({ port, protocol: 'opcua' }), timeoutMs: 1500, credentials: { opcua: { username: 'operator', password: 'not-used-here' } },
   });
 });

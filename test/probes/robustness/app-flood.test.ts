@@ -4,6 +4,7 @@ import { runProbe } from '../../helpers/probe-harness';
 import { requirePymodbus, startPymodbus } from '../../helpers/pymodbus';
 import { startLighttpd } from '../../helpers/lighttpd';
 import { FAST_MODBUS, countingModbusDevice, modbusDevice } from './helpers';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 type Steps = { label: string; targetRate: number; achievedRate: number; answeredRate: number; refused: number; handling: string; monitor: string; stoppedBy?: string }[];
 const stepsOf = (o: Record<string, unknown>) => o.steps as Steps;
@@ -139,4 +140,6 @@ describe('robustness.app-flood', function () {
       await device.close();
     }
   });
+
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'modbus', unitId: 1 }), timeoutMs: 1500, monitor: FAST_MODBUS, inputs: { rates: [50], stepSeconds: 0.5 } });
 });

@@ -4,6 +4,7 @@ import probe from '../../../probes/robustness/connection-exhaustion';
 import { runProbe } from '../../helpers/probe-harness';
 import { debianPython, requirePeer } from '../../helpers/peers';
 import { FAST_MODBUS, modbusDevice } from './helpers';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 const fast = { connectRate: 200, connectTimeoutMs: 1000, holdSeconds: 1, recoverySeconds: 3 };
 
@@ -92,4 +93,6 @@ describe('robustness.connection-exhaustion', function () {
       await emulator.close();
     }
   });
+
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'modbus', unitId: 1 }), timeoutMs: 1500, inputs: { ...fast, connectTimeoutMs: 300, maxConnections: 5, recoverySeconds: 0.5 } });
 });

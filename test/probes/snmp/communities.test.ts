@@ -12,6 +12,7 @@ import { requirePeer } from '../../helpers/peers';
 import { runProbe } from '../../helpers/probe-harness';
 import { findSnmpd, startSnmpd, type RunningSnmpd } from '../../helpers/snmpd';
 import { postureWith } from '../../helpers/postures';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 const FAST = { requestTimeoutMs: 250, retries: 0, parallel: 8 };
 
@@ -239,4 +240,6 @@ describe('probe snmp.communities', () => {
       }
     });
   });
+
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'snmp' }), timeoutMs: 1500, inputs: FAST });
 });

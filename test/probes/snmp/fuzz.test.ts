@@ -8,6 +8,7 @@ import { requirePeer } from '../../helpers/peers';
 import { startDeviceProcess, type DeviceProcess } from '../../helpers/device-process';
 import { runProbe } from '../../helpers/probe-harness';
 import { findSnmpd, startSnmpd, type RunningSnmpd } from '../../helpers/snmpd';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 const TEMPLATES = snmpTemplates({ version: 'v2c', community: 'public' });
 const FAST = { cases: 120, ratePerSecond: 200, waitMs: 100, recoveryMs: 1500 };
@@ -181,4 +182,6 @@ describe('probe snmp.fuzz', function () {
       expect(run.attempt.reason).to.equal('unreachable');
     });
   });
+
+  describeMisbehavingPeers(probe, { service: snmp, timeoutMs: 1500, inputs: { cases: 20, waitMs: 100, recoveryMs: 300 }, credentials: community('public') });
 });

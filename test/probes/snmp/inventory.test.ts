@@ -10,6 +10,7 @@ import { requirePeer } from '../../helpers/peers';
 import { runProbe } from '../../helpers/probe-harness';
 import { findSnmpd, startSnmpd, type RunningSnmpd } from '../../helpers/snmpd';
 import { postureWith } from '../../helpers/postures';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 const FAST = { requestTimeoutMs: 250, retries: 0 };
 const OPERATOR = { snmp: { username: 'operator', password: 'Op3rator!Bench-2026' } };
@@ -158,4 +159,6 @@ describe('probe snmp.inventory', () => {
       }
     });
   });
+
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'snmp' }), timeoutMs: 1500, inputs: FAST, credentials: OPERATOR });
 });

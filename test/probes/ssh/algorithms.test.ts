@@ -11,6 +11,7 @@ import { findExecutable, requirePeer } from '../../helpers/peers';
 import { useBothPostures } from '../../helpers/postures';
 import { runProbe } from '../../helpers/probe-harness';
 import { useSshdPair } from '../../helpers/sshd';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 const run = promisify(execFile);
 
@@ -179,4 +180,6 @@ describe('probe ssh.algorithms', function () {
       });
     }
   });
+
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'ssh' }), timeoutMs: 1500, stallTimeoutMs: 400 });
 });

@@ -9,6 +9,7 @@ import { bannerServer, closedPort, garbageServer, resetServer, stallServer, type
 import { useBothPostures } from '../../helpers/postures';
 import { runProbe } from '../../helpers/probe-harness';
 import { HARDENED_BANNER, useSshdPair } from '../../helpers/sshd';
+import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 
 interface Observations {
   users: { role: string; username: string; noneAccepted: boolean; methods: string[] }[];
@@ -174,4 +175,6 @@ describe('probe ssh.auth', function () {
       });
     }
   });
+
+  describeMisbehavingPeers(probe, { service: (port) => ({ port, protocol: 'ssh' }), timeoutMs: 1500, stallTimeoutMs: 400 });
 });
