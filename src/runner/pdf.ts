@@ -11,10 +11,15 @@ import { pathToFileURL } from 'node:url';
 /** Browsers looked for on PATH, in this order (Debian's chromium first). */
 const BROWSER_NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
 
-/** A quiet, offline browser: the page is a local file with a CSP that forbids every fetch. */
+/**
+ * A quiet, offline browser: the page is a local file with a CSP that forbids every fetch. Chromium still looks
+ * up accounts.google.com and update.googleapis.com on its own despite --disable-background-networking (seen in
+ * the scope capture, test/integrity/scope-capture.test.ts): its resolver is told every name does not exist, so
+ * no DNS query leaves and no connection can follow.
+ */
 const FLAGS = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync',
+  '--disable-component-update', '--disable-sync', '--host-resolver-rules=MAP * ~NOTFOUND', '--no-pings',
 ];
 
 /** "Page n of m" in the PDF footer; Chromium fills the pageNumber/totalPages spans. */
