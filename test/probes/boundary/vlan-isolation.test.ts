@@ -7,7 +7,7 @@ import type { VlanCaseResult } from '../../../src/protocols/boundary';
 import { runProbe, type ProbeRun } from '../../helpers/probe-harness';
 import { createSwitchBench, requireSwitchBench, type SwitchBench, type SwitchPosture } from '../../helpers/vlan-switch';
 
-type Case = Pick<VlanCaseResult, 'kind' | 'from' | 'to' | 'vlan' | 'tags' | 'port' | 'sent' | 'arrivals'>;
+type Case = Pick<VlanCaseResult, 'kind' | 'round' | 'from' | 'to' | 'vlan' | 'tags' | 'port' | 'sent' | 'arrivals'>;
 
 const casesOf = (run: ProbeRun) => run.attempt.observations.cases as Case[];
 const find = (cases: Case[], kind: string, from: string, to: string, tags: number[]) =>
@@ -15,7 +15,8 @@ const find = (cases: Case[], kind: string, from: string, to: string, tags: numbe
 
 /** tshark's reading of a capture (an independent decoder): the VLAN ids of each frame to `udpPort`. */
 function tsharkVlans(run: ProbeRun, at: string, udpPort: number): string[] {
-  const file = path.join(run.dir, run.attempt.evidence.find((e) => e.endsWith(`vlan-at-${at}.pcap`))!);
+  const judged = `vlan-at-${at}${run.attempt.observations.retried ? '-retry' : ''}.pcap`; // the capture of the judged try
+  const file = path.join(run.dir, run.attempt.evidence.find((e) => e.endsWith(judged))!);
   const out = execFileSync('tshark', ['-r', file, '-Y', `udp.dstport == ${udpPort}`, '-T', 'fields', '-e', 'frame.number', '-e', 'vlan.id'], { encoding: 'utf8', timeout: 20_000 });
   return out.split('\n').filter((l) => l.trim() !== '').map((l) => l.split('\t')[1] ?? '');
 }
@@ -54,9 +55,10 @@ describe('probe boundary.vlan-isolation (CR 5.1, switch bench: access ports and 
 
   it('hardened switch (access ports untagged only, trunk tags every VLAN, no native VLAN): nothing leaves its VLAN (pass)', async () => {
     const run = await isolate('hardened');
-    expect(run.attempt.status, run.attempt.message).to.equal('pass');
+    expect(run.attempt.status, JSON.stringify(run.attempt.observations.undetermined)).to.equal('pass');
     const cases = casesOf(run);
-    expect(cases.filter((c) => c.kind === 'control').every((c) => c.arrivals.some((a) => a.at === c.to && a.vlan === c.vlan)), JSON.stringify(cases)).to.equal(true);
+    const judgedControls = cases.filter((c) => c.kind === 'control' && c.round !== 'warm-up');
+    expect(judgedControls.every((c) => c.arrivals.some((a) => a.at === c.to && a.vlan === c.vlan)), JSON.stringify(judgedControls)).to.equal(true);
     // The double-tagged frame stays in VLAN 10: it leaves the trunk with both tags, as tshark reads it too.
     const double = find(cases, 'double-tag', 'office', 'control', [10, 20]);
     expect(double.arrivals).to.deep.equal([{ at: 'uplink', vlan: 10, tags: [10, 20], packets: 3 }]);
