@@ -87,13 +87,6 @@ function handleOf(owned: OwnedNetworks, routerNs: string, sides: Side[]): Bounda
     name: s.name, trusted: s.trusted, subnet: s.cidr,
     endpoint: { namespace: s.ns, interface: ENDPOINT_IF, address: s.address, gateway: s.gateway },
   });
-  const spawnIn = (namespace: string, argv: readonly string[]) => {
-    if (!owned.namespaces.includes(namespace)) throw new Error(`${namespace} is not a namespace of bench ${owned.id}`);
-    const [exe, args] = netnsArgv(namespace, argv);
-    const child = spawn(exe, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    owned.track(child);
-    return child;
-  };
   return {
     id: owned.id,
     router: {
@@ -102,6 +95,21 @@ function handleOf(owned: OwnedNetworks, routerNs: string, sides: Side[]): Bounda
     },
     zones: [zoneOf(sides[0]), zoneOf(sides[1])],
     namespaces: owned.namespaces,
+    ...benchProcesses(owned),
+    close: () => owned.close(),
+  };
+}
+
+/** Running commands inside a bench's own namespaces (never another's): tracked, so close() stops them. */
+export function benchProcesses(owned: OwnedNetworks): Pick<BoundaryBench, 'run' | 'spawn'> {
+  const spawnIn = (namespace: string, argv: readonly string[]) => {
+    if (!owned.namespaces.includes(namespace)) throw new Error(`${namespace} is not a namespace of bench ${owned.id}`);
+    const [exe, args] = netnsArgv(namespace, argv);
+    const child = spawn(exe, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    owned.track(child);
+    return child;
+  };
+  return {
     spawn: spawnIn,
     run(namespace, argv, runOptions = {}) {
       const child = spawnIn(namespace, argv);
@@ -123,6 +131,5 @@ function handleOf(owned: OwnedNetworks, routerNs: string, sides: Side[]): Bounda
         });
       });
     },
-    close: () => owned.close(),
   };
 }

@@ -24,7 +24,7 @@ export interface RawConduit {
 type Issue = (field: (string | number)[], message: string) => void;
 
 /** A host address of `subnet` (not its network or broadcast address), else the reason it is not. */
-function hostProblem(address: string, subnet: Cidr | undefined): string | undefined {
+export function hostProblem(address: string, subnet: Cidr | undefined): string | undefined {
   let value: number;
   try {
     value = parseIpv4(address);

@@ -9,7 +9,7 @@ import {
   FRS, InputRejected, UDP_PROTOCOLS, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy,
   type Safety, type SecurityLevel, type ServiceProtocol, type SlVector, type NtpKey, type NtpKeyType, ntpKeyMaterial, ntpKeyProblem,
   MONITOR_DEFAULTS, WATCH_KINDS, type EssentialFunctionConfig, type WatchKind, type DeclaredOutput,
-  type BoundaryDecl,
+  type BoundaryDecl, type VlanDecl,
 } from '../sdk';
 import {
   INPUT_LIMITS, InputFileError, confinedFile, decodeInputText, fieldName, formatIssue, formatIssues, issuesAs, loadInputYaml, locateIn,
@@ -18,6 +18,7 @@ import {
 import { packagePath } from '../paths';
 import { boundaryOf, type RawConduit, type RawZone } from './boundary';
 import { boundaryHooksOf, type RawBoundaryHooks } from './boundary-hooks';
+import { vlansOf, type RawVlans } from './vlans';
 
 export const PROFILE_SCHEMA_FILE = packagePath('schema', 'profile.schema.json');
 
@@ -109,6 +110,8 @@ export interface Profile {
   ntpKeys: NtpKey[];
   /** The zones and conduits of a network component (docs/boundary.md); absent when the profile has none. */
   boundary?: BoundaryDecl;
+  /** The VLANs of a switch and the bench endpoints on its ports (docs/boundary.md); absent when the profile has none. */
+  vlans?: VlanDecl;
   /** Locates a field of the profile file, for messages about it found after loading. */
   issueAt(field: readonly (string | number)[], message: string): ProfileIssue;
 }
@@ -132,6 +135,7 @@ interface RawProfile {
   zones?: RawZone[];
   conduits?: RawConduit[];
   boundaryHooks?: RawBoundaryHooks;
+  vlans?: RawVlans;
 }
 
 type SecretRef = { env: string } | { file: string } | { secret: string };
@@ -391,6 +395,7 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
   const zonesAndConduits = boundaryOf(p.zones, p.conduits, p.component.types, (field, message) => issues.push(loc.issue(field, message)));
   const boundaryHooks = boundaryHooksOf(p.boundaryHooks, zonesAndConduits, (field, message) => issues.push(loc.issue(field, message)));
   const boundary = zonesAndConduits && boundaryHooks ? { ...zonesAndConduits, hooks: boundaryHooks } : zonesAndConduits;
+  const vlans = vlansOf(p.vlans, p.component.types, (field, message) => issues.push(loc.issue(field, message)));
   if (issues.length > 0) throw new ProfileError(issues);
 
   const c = p.component;
@@ -416,6 +421,7 @@ export function parseProfile(bytes: Buffer, file: string, baseDir: string): Prof
     ...(lab ? { lab } : {}),
     ntpKeys,
     ...(boundary ? { boundary } : {}),
+    ...(vlans ? { vlans } : {}),
     issueAt: (field, message) => loc.issue(field, message),
   };
 }

@@ -6,7 +6,7 @@ import { loadInputYaml } from '../sdk/input-file';
 import {
   FRS, OutOfScope, ProbeError, formatTarget, sleep, type ComponentInfo, type CredentialVault,
   type DevicePolicy, type HostUnderTest, type ProbeContext, type ProbeDefinition,
-  type BoundaryDecl, type EssentialFunctionMonitor, type LabServices, type LoadLimits, LOAD_DEFAULTS, type ProbeResult, type RequirementOutcome, type RunLedger, type Safety, type ServiceUnderTest,
+  type BoundaryDecl, type VlanDecl, type EssentialFunctionMonitor, type LabServices, type LoadLimits, LOAD_DEFAULTS, type ProbeResult, type RequirementOutcome, type RunLedger, type Safety, type ServiceUnderTest,
 } from '../sdk';
 import type { RunStore } from '../evidence/store';
 import { RunActionLog } from './actions';
@@ -54,6 +54,8 @@ export interface AttemptEnvironment {
   load?: { limits: LoadLimits; clamped: readonly string[] };
   /** The profile's zones and conduits (network components). */
   boundary?: BoundaryDecl;
+  /** The profile's VLANs (switches). */
+  vlans?: VlanDecl;
   /** How long a probe that ignores its signal may linger after its deadline before it is abandoned. */
   graceMs?: number;
   /** The profile's cleanup journal (state folder); default: one in the run folder, which no later run replays. */
@@ -226,6 +228,7 @@ export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnviro
     ...(env.monitor ? { monitor: env.monitor } : {}),
     load: env.load ?? { limits: LOAD_DEFAULTS, clamped: [] },
     ...(env.boundary ? { boundary: env.boundary } : {}),
+    ...(env.vlans ? { vlans: env.vlans } : {}),
     baseline: <T>(name: string) => {
       const loaded = loadBaseline(name, env);
       // The acceptance criteria applied are part of the evidence: which file, which level, which basis.

@@ -199,7 +199,7 @@ async function executePlan(
         return await executeAttempt(planned, {
           store, component: profile.component, policy: profile.policy, essentialFunction: profile.essentialFunction, credentials: vault, allowed: plan.allowed,
           runSignal: runController.signal, isInScope: (h) => scope.isAllowed(h), baselineFiles: profile.baselineFiles,
-          profileDir: profile.dir, ledger, cleanup, actions, load: profile.robustness, ...(profile.boundary ? { boundary: profile.boundary } : {}), ...(labServices ? { lab: labServices } : {}), ...(view ? { monitor: view.handle } : {}),
+          profileDir: profile.dir, ledger, cleanup, actions, load: profile.robustness, ...(profile.boundary ? { boundary: profile.boundary } : {}), ...(profile.vlans ? { vlans: profile.vlans } : {}), ...(labServices ? { lab: labServices } : {}), ...(view ? { monitor: view.handle } : {}),
         });
       } finally {
         phase?.end();

@@ -12,3 +12,4 @@ export * from './load';
 export * from './outputs';
 export * from './cleanup';
 export * from './boundary';
+export * from './vlan';

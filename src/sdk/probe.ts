@@ -1,6 +1,7 @@
 import type { ActionLog } from './actions';
 import type { CleanupJournal } from './cleanup';
 import type { BoundaryDecl } from './boundary';
+import type { VlanDecl } from './vlan';
 import type { LabServices } from './lab';
 import type { LoadLimits } from './load';
 import type { EssentialFunctionMonitor } from './monitor';
@@ -128,6 +129,8 @@ export interface ProbeContext<I> {
   readonly load: { readonly limits: LoadLimits; readonly clamped: readonly string[] };
   /** The zones and conduits of a network component (profile `zones`/`conduits`), when the profile has them. */
   readonly boundary?: BoundaryDecl;
+  /** The VLANs of a switch and where the bench's endpoints sit on it (profile `vlans`), when the profile has them. */
+  readonly vlans?: VlanDecl;
   /** The policy thresholds for this run (profiles/baselines/<name>.yaml, level = SL target), or the
    * profile's own file when it names one. */
   baseline<T = Record<string, unknown>>(name: string): T;

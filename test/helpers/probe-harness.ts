@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  FRS, type BoundaryDecl, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy, type LabServices,
+  FRS, type BoundaryDecl, type VlanDecl, type ComponentInfo, type ComponentType, type Credential, type DevicePolicy, type LabServices,
   resolveLoadLimits, type EssentialFunctionConfig, type LoadLimitsRequest,
   type ProbeDefinition, type RunLedger, type Safety, type ServiceProtocol, type ServiceUnderTest, type SlVector,
 } from '../../src/sdk';
@@ -48,6 +48,8 @@ export interface ProbeRunOptions<I> {
   stateDir?: string;
   /** The profile's zones and conduits (network components). */
   boundary?: BoundaryDecl;
+  /** The profile's VLANs (switches). */
+  vlans?: VlanDecl;
 }
 
 export interface ProbeRun {
@@ -112,6 +114,7 @@ export async function runProbe<I>(probe: ProbeDefinition<I>, options: ProbeRunOp
         ...(options.robustness ? { load: resolveLoadLimits(options.robustness) } : {}),
         ...(options.stateDir ? { cleanup: new FileCleanupJournal(options.stateDir, path.basename(dir)) } : {}),
         ...(options.boundary ? { boundary: options.boundary } : {}),
+        ...(options.vlans ? { vlans: options.vlans } : {}),
       },
     );
     view?.release();

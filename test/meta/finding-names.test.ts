@@ -80,7 +80,7 @@ describe('meta: finding names in probe sources', () => {
     const fromData = withFindings.filter((p) => literalNames.get(p.id)!.length === 0);
     for (const p of fromData) expect(Object.keys(p.findings!), p.id).to.not.be.empty;
     expect(fromData.map((p) => p.id).sort()).to.deep.equal([
-      'audit.log-protection', 'boundary.person-to-person', 'boundary.spoof-fragment', 'http.headers', 'http.lockout', 'mqtt.lockout', 'opcua.lockout', 'ssh.algorithms', 'ssh.lockout', 'tls.certificate', 'tls.client-certificate', 'tls.protocols',
+      'audit.log-protection', 'boundary.person-to-person', 'boundary.spoof-fragment', 'boundary.vlan-isolation', 'http.headers', 'http.lockout', 'mqtt.lockout', 'opcua.lockout', 'ssh.algorithms', 'ssh.lockout', 'tls.certificate', 'tls.client-certificate', 'tls.protocols',
     ]);
   });
 });

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { InvalidInput, OutOfScope, type BoundaryDecl, type BoundaryZone } from '../../sdk';
 import { contains, parseCidr, parseIpv4 } from '../../sdk/ipv4';
-import { LabnetRefused, checkRoute, ip, jsonArray, netnsArgv } from '../netns';
+import { LabnetRefused, checkRoute, ip, jsonArray, netnsArgv, type ExpectedRoute } from '../netns';
 import { findTool } from '../tools';
 import type { AgentCommand, Received } from './agent-entry';
 import { readPcap, type CapturedPacket } from './pcap';
@@ -33,29 +33,41 @@ export function zoneOfAddress(decl: BoundaryDecl, address: string): BoundaryZone
  */
 export async function checkEndpoint(decl: BoundaryDecl, zone: BoundaryZone): Promise<Endpoint> {
   const { namespace, address, gateway } = zone.endpoint;
+  const iface = await interfaceHolding(`zone ${zone.name}`, namespace, address, zone.endpoint.interface);
+  const others = decl.zones.filter((z) => z !== zone).map((z) => z.endpoint.address);
+  await checkRoutesFrom(`zone ${zone.name} endpoint`, { netns: namespace, dev: iface, gateway, what: `zone ${zone.name}'s link` }, address, others);
+  return { zone, namespace, interface: iface, address };
+}
+
+/** The interface of `namespace` that holds `address` (it must be `expected` when given); OutOfScope otherwise. */
+export async function interfaceHolding(who: string, namespace: string, address: string, expected?: string): Promise<string> {
   let links: Record<string, unknown>[];
   try {
     links = jsonArray(await ip(['-n', namespace, '-j', '-4', 'addr', 'show']));
   } catch (err) {
-    throw new OutOfScope(`zone ${zone.name}: namespace ${namespace} cannot be read (${(err as Error).message}); refusing`);
+    throw new OutOfScope(`${who}: namespace ${namespace} cannot be read (${(err as Error).message}); refusing`);
   }
   const holder = links.find((l) => (l.addr_info as { local?: string }[] | undefined)?.some((a) => a.local === address));
-  const iface = zone.endpoint.interface ?? String(holder?.ifname ?? '');
+  const iface = expected ?? String(holder?.ifname ?? '');
   if (!holder || holder.ifname !== iface) {
-    throw new OutOfScope(`zone ${zone.name}: ${address} is not an address of ${zone.endpoint.interface ?? 'any interface'} in namespace ${namespace}; refusing`);
+    throw new OutOfScope(`${who}: ${address} is not an address of ${expected ?? 'any interface'} in namespace ${namespace}; refusing`);
   }
-  for (const other of decl.zones.filter((z) => z !== zone)) {
+  return iface;
+}
+
+/** Each of `destinations` routes from the namespace as `expected` says, sent from `address`; OutOfScope otherwise (nothing sent). */
+export async function checkRoutesFrom(who: string, expected: ExpectedRoute, address: string, destinations: readonly string[]): Promise<void> {
+  for (const destination of destinations) {
     try {
-      const route = await checkRoute(other.endpoint.address, { netns: namespace, dev: iface, gateway, what: `zone ${zone.name}'s link` });
+      const route = await checkRoute(destination, expected);
       if (route.prefsrc !== undefined && route.prefsrc !== address) {
-        throw new LabnetRefused(`${other.endpoint.address} would be sent from ${route.prefsrc}, not the endpoint address ${address}`);
+        throw new LabnetRefused(`${destination} would be sent from ${route.prefsrc}, not the endpoint address ${address}`);
       }
     } catch (err) {
-      if (err instanceof LabnetRefused) throw new OutOfScope(`zone ${zone.name} endpoint: ${err.message}`, { cause: err });
+      if (err instanceof LabnetRefused) throw new OutOfScope(`${who}: ${err.message}`, { cause: err });
       throw err;
     }
   }
-  return { zone, namespace, interface: iface, address };
 }
 
 /** Every zone's endpoint, checked (the run refuses to send anything if one fails). */
@@ -65,14 +77,14 @@ export async function checkEndpoints(decl: BoundaryDecl): Promise<Map<string, En
   return out;
 }
 
-function requireTool(name: string): string {
+export function requireTool(name: string): string {
   const found = findTool(name);
   if (!found) throw new InvalidInput(`${name} is not installed (the boundary probes need it; docs/boundary.md)`);
   return found;
 }
 
 /** Kills a child on abort and when `stop()` is called; resolves when it has exited. */
-function exitOf(child: ChildProcess): Promise<void> {
+export function exitOf(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
 }
 
@@ -147,7 +159,7 @@ export interface Capture {
  * Captures on the endpoint's interface, inside its namespace, into `file` (classic pcap), with a BPF filter;
  * resolves once dumpcap says it is capturing. The evidence that a flow crossed is what arrives here.
  */
-export async function startCapture(endpoint: Endpoint, filter: string, file: string, signal: AbortSignal): Promise<Capture> {
+export async function startCapture(endpoint: Pick<Endpoint, 'namespace' | 'interface'>, filter: string, file: string, signal: AbortSignal): Promise<Capture> {
   const [exe, args] = netnsArgv(endpoint.namespace, [requireTool('dumpcap'), '-i', endpoint.interface, '-f', filter, '-P', '-B', '64', '-w', file]);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const child = spawn(exe, args, { stdio: ['ignore', 'ignore', 'pipe'] });

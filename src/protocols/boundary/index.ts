@@ -8,6 +8,7 @@ export * from './hooks';
 export * from './stream';
 export * from './management';
 export * from './intrusive';
+export * from './vlan';
 export { readPcap, type CapturedPacket } from './pcap';
 
 /** Moves a temporary capture into the evidence folder (the pcap of the far endpoint); returns its path. */

@@ -1,4 +1,4 @@
-/** Reads the classic pcap files dumpcap writes with -P (Ethernet or Linux cooked captures), IPv4 only. */
+/** Reads the classic pcap files dumpcap writes with -P (Ethernet or Linux cooked captures), IPv4 only (behind 802.1Q/802.1ad tags too). */
 
 export interface CapturedPacket {
   src: string;
@@ -16,9 +16,12 @@ export interface CapturedPacket {
   fragment?: boolean;
   /** The IP header carries options (its length is above 20 bytes). */
   ipOptions?: boolean;
+  /** The frame's 802.1Q / 802.1ad VLAN ids, outermost first (absent: untagged). */
+  vlans?: number[];
 }
 
 const IPV4 = 0x0800;
+const VLAN_TPIDS = new Set([0x8100, 0x88a8]);
 const linkHeader: Record<number, { length: number; etherTypeAt: number }> = {
   1: { length: 14, etherTypeAt: 12 }, // Ethernet
   113: { length: 16, etherTypeAt: 14 }, // Linux cooked (SLL)
@@ -26,9 +29,23 @@ const linkHeader: Record<number, { length: number; etherTypeAt: number }> = {
 
 const ipv4 = (b: Buffer, at: number) => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
 
+/** Steps over the VLAN tags after the link header: their ids and where the IPv4 header starts, if it is one. */
+function unwrapTags(frame: Buffer, link: { length: number; etherTypeAt: number }): { ipAt: number; vlans: number[] } | undefined {
+  const vlans: number[] = [];
+  let typeAt = link.etherTypeAt;
+  while (frame.length >= typeAt + 6 && VLAN_TPIDS.has(frame.readUInt16BE(typeAt))) {
+    vlans.push(frame.readUInt16BE(typeAt + 2) & 0x0fff);
+    typeAt += 4;
+  }
+  const ipAt = link.length + vlans.length * 4;
+  if (frame.length < ipAt + 20 || frame.readUInt16BE(typeAt) !== IPV4) return undefined;
+  return { ipAt, vlans };
+}
+
 function decode(frame: Buffer, link: { length: number; etherTypeAt: number }): CapturedPacket | undefined {
-  if (frame.length < link.length + 20 || frame.readUInt16BE(link.etherTypeAt) !== IPV4) return undefined;
-  const ip = frame.subarray(link.length);
+  const tagged = unwrapTags(frame, link);
+  if (!tagged) return undefined;
+  const ip = frame.subarray(tagged.ipAt);
   const headerLength = (ip[0] & 0x0f) * 4;
   const fragmentOffset = ip.readUInt16BE(6) & 0x1fff;
   const moreFragments = (ip[6] & 0x20) !== 0;
@@ -37,6 +54,7 @@ function decode(frame: Buffer, link: { length: number; etherTypeAt: number }): C
   const packet: CapturedPacket = {
     src: ipv4(ip, 12), dst: ipv4(ip, 16), protocol: 'other', ipId: ip.readUInt16BE(4),
     ...(moreFragments || fragmentOffset !== 0 ? { fragment: true } : {}), ...(headerLength > 20 ? { ipOptions: true } : {}),
+    ...(tagged.vlans.length > 0 ? { vlans: tagged.vlans } : {}),
   };
   if (fragmentOffset !== 0) return packet; // a later fragment carries no transport header
   if (proto === 6 && l4.length >= 14) return { ...packet, protocol: 'tcp', dport: l4.readUInt16BE(2), tcpFlags: l4[13] };
