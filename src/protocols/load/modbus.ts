@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { FUNCTION_CODES, encodeFrame, interpretResponse, parseFrame, readRequestPdu } from '../modbus';
+import { FUNCTION_CODES, encodeFrame, hasReadResponseShape, interpretResponse, parseFrame, readRequestPdu } from '../modbus';
 import type { LoadGenerator, RequestOutcome } from './steps';
 
 export interface ModbusFloodOptions {
@@ -61,7 +61,7 @@ class FloodConnection {
       this.waiting.delete(parsed.frame.transactionId);
       clearTimeout(waiter.timer);
       const meaning = interpretResponse(parsed.frame.pdu, FUNCTION_CODES.readHoldingRegisters);
-      if (meaning.kind === 'normal' && isRegisterData(parsed.frame.pdu)) waiter.resolve('answered');
+      if (meaning.kind === 'normal' && hasReadResponseShape(parsed.frame.pdu)) waiter.resolve('answered');
       else if (meaning.kind === 'normal') {
         this.fail('malformed read response');
         waiter.resolve('refused');
@@ -127,7 +127,3 @@ export function modbusReadFlood(options: ModbusFloodOptions): LoadGenerator {
   };
 }
 
-/** A read-holding-registers answer carries a byte count equal to the register bytes that follow (an echoed request does not). */
-function isRegisterData(pdu: Buffer): boolean {
-  return pdu.length >= 4 && pdu[1] === pdu.length - 2 && pdu[1] % 2 === 0;
-}

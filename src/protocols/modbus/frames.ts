@@ -125,6 +125,18 @@ export type PduMeaning =
   | { kind: 'exception'; functionCode: number; code: number; name: string }
   | { kind: 'other'; functionCode: number };
 
+/**
+ * Whether a normal answer to a read (FC 01-04) has the read response's shape: a byte count equal to the data
+ * bytes that follow (even for register reads). An echoed request has the right function code but not this shape.
+ * Other function codes are not checked here.
+ */
+export function hasReadResponseShape(pdu: Buffer): boolean {
+  const fc = pdu.length > 0 ? pdu.readUInt8(0) : -1;
+  if (fc < 1 || fc > 4) return true;
+  const registers = fc === FUNCTION_CODES.readHoldingRegisters || fc === FUNCTION_CODES.readInputRegisters;
+  return pdu.length >= 3 && pdu[1] === pdu.length - 2 && (!registers || pdu[1] % 2 === 0);
+}
+
 export function interpretResponse(pdu: Buffer, requestFunction: number): PduMeaning {
   const fc = pdu.length > 0 ? pdu.readUInt8(0) : -1;
   if (fc === (requestFunction | 0x80) && pdu.length >= 2) {

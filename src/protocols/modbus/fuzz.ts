@@ -2,7 +2,7 @@ import { hex, isAbort } from '../../sdk';
 import type { FieldSpec, FrameTemplate } from '../fuzz/grammar';
 import { param, type DeviceReaction, type FuzzTargetFactory } from '../fuzz/target';
 import type { ModbusEndpoint } from './connect';
-import { FUNCTION_CODES as FC, LIMITS, encodeFrame, interpretResponse, readRequestPdu } from './frames';
+import { FUNCTION_CODES as FC, LIMITS, encodeFrame, hasReadResponseShape, interpretResponse, readRequestPdu } from './frames';
 import { RawModbusConnection, type RawReply } from './raw';
 
 /**
@@ -85,6 +85,9 @@ export function modbusReaction(request: Buffer, reply: RawReply): DeviceReaction
       const fc = request.length > 7 ? request[7] : -1;
       const meaning = interpretResponse(reply.frame.pdu, fc);
       if (meaning.kind === 'exception') return { kind: 'exception', ...base, detail: `exception ${meaning.code} (${meaning.name})` };
+      if (meaning.kind === 'normal' && !hasReadResponseShape(reply.frame.pdu)) {
+        return { kind: 'invalid', ...base, detail: 'a read answer whose byte count does not match its data (an echoed request?)' };
+      }
       return { kind: 'reply', ...base, detail: meaning.kind === 'normal' ? 'normal response' : `response with function code 0x${meaning.functionCode.toString(16)}` };
     }
   }

@@ -218,8 +218,5 @@ describe('probe modbus.fuzz', function () {
     });
   });
 
-  describeMisbehavingPeers(probe, { service: (port) => modbus(port), timeoutMs: 3000, inputs: { waitMs: 200, recoveryMs: 300, cases: 20 },
-    // KNOWN: the fuzz liveness check takes an echoed request as an answer, so an echoing peer passes (see #23 report).
-    reasons: { duplicate: ['protocol', 'timeout', 'verdict'] },
-  });
+  describeMisbehavingPeers(probe, { service: (port) => modbus(port), timeoutMs: 3000, inputs: { waitMs: 200, recoveryMs: 300, cases: 20 } });
 });
