@@ -1,10 +1,12 @@
-// `npm test`'s mocha step: the suite in three mocha processes at once, because most of its time is spent
-// waiting (paced UDP scans, nmap, namespaces coming up, servers starting) rather than computing. Every test
-// file uses OS-chosen loopback ports, or a network namespace of its own with a per-process name, so files of
-// different groups never share a port. The groups: the probe tests; the tests that put every device in a
-// network namespace (test/integrity, test/bench, test/labnet, test/docker); everything else. Each group's
-// output is kept whole: the first streams, the others are printed when all are done, each with its time.
-// Exit status: the worst of the groups.
+// `npm test`'s mocha step: the suite in four mocha processes at once, because most of its time is spent
+// waiting (paced UDP scans, nmap, namespaces coming up, servers starting, misbehaving peers that stall by
+// design) rather than computing. Every test file uses OS-chosen loopback ports, or a network namespace of its
+// own with a per-process name, so groups never share a port. The groups: the probe tests without their
+// misbehaving-peer matrix; that matrix alone (mocha --grep on its describe title, PEER_MATRIX_TITLE; hooks of a
+// suite with no selected test do not run, so the matrix group skips the servers only the other tests use); the tests that put every
+// device in a network namespace (test/integrity, test/bench, test/labnet, test/docker); everything else.
+// Each group's output is kept whole: the first streams, the others are printed when all are done, each with
+// its time. Exit status: the worst of the groups.
 //
 // usage: tsx test/run.ts [--serial]     (--serial: one mocha process, as `npm run test:only`)
 import { spawn } from 'node:child_process';
@@ -12,10 +14,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import process from 'node:process';
+import { PEER_MATRIX_TITLE } from './helpers/peer-matrix-title';
 
 const NAMESPACE_DIRS = ['integrity', 'bench', 'labnet', 'docker'];
 const GROUPS: { name: string; args: string[] }[] = [
-  { name: 'test/probes', args: ['test/probes/**/*.test.ts'] },
+  { name: 'test/probes', args: ['test/probes/**/*.test.ts', '--grep', PEER_MATRIX_TITLE, '--invert'] },
+  { name: 'test/probes, misbehaving-peer matrix', args: ['test/probes/**/*.test.ts', '--grep', PEER_MATRIX_TITLE] },
   { name: NAMESPACE_DIRS.map((d) => `test/${d}`).join(', '), args: [`test/{${NAMESPACE_DIRS.join(',')}}/**/*.test.ts`] },
   {
     name: 'everything else',

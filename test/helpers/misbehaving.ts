@@ -8,6 +8,7 @@ import {
 import { largeChainTlsServer } from '../../fixtures/large-chain';
 import { closedUdpPort, duplicateUdpServer, garbageUdpServer, otherPortUdpServer, silentUdpServer } from '../../fixtures/udp-servers';
 import { handleSnapshot } from './leaks';
+import { PEER_MATRIX_TITLE } from './peer-matrix-title';
 import { runProbe, type ProbeRunOptions } from './probe-harness';
 
 /**
@@ -104,7 +105,7 @@ function recordStats(line: Record<string, unknown>): void {
 export function describeMisbehavingPeers<I>(probe: ProbeDefinition<I>, options: MisbehavingOptions<I>): void {
   const protocol = options.service(1).protocol;
   const transport = options.service(1).transport ?? (UDP_PROTOCOLS.has(protocol) ? 'udp' : 'tcp');
-  describe('misbehaving peers end as errors within the budget', () => {
+  describe(PEER_MATRIX_TITLE, () => {
     // One unjudged attempt against a closed port first: it loads what the probe loads lazily once per process
     // (node-opcua takes seconds on a busy machine, and tens of MB), which is not what a peer kind measures and
     // would otherwise be charged to whichever kind runs first (when the matrix runs alone, e.g. with --grep).

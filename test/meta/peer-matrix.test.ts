@@ -41,6 +41,8 @@ const NO_PEER_MATRIX: Record<string, string> = {
     'host scope on the bench: sends through the zones and conduits of a network component (network namespaces), no service to put a peer behind',
   'boundary.spoof-fragment':
     'host scope on the bench: crafted packets through the zones of a network component (network namespaces), no service to put a peer behind',
+  'boundary.vlan-isolation':
+    'layer 2 on the bench: raw Ethernet frames between the declared VLAN endpoints (network namespaces), no IP service to put a peer behind',
   'ports.tcp':
     'host scope: scans every port of the host; a misbehaving listener is one more open port, whose banner nmap reads under its own timeouts',
   'ports.udp':
