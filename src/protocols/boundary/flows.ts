@@ -71,6 +71,38 @@ export async function stopCapture(capture: Capture): Promise<{ packets: Captured
   return result;
 }
 
+/** The discard port (RFC 863) of the marker datagram every far capture must hold. */
+const MARKER_PORT = 9;
+
+/**
+ * Starts the far endpoint's capture (`filter`: what it counts) and proves it is live before anything is sent:
+ * dumpcap prints "Capturing on" a little before it captures (about 250 ms measured, more under load), and a flow
+ * that crossed in those instants would read as blocked: a false pass. So the far endpoint sends one marker
+ * datagram out of its interface (to its gateway's discard port), which the capture also takes; every flow is
+ * sent after it, and stopFarCapture refuses a capture without it.
+ */
+export async function startFarCapture(far: Endpoint, filter: string, file: string, signal: AbortSignal): Promise<Capture> {
+  const capture = await startCapture(far, `(${filter}) or (src host ${far.address} and udp dst port ${MARKER_PORT})`, file, signal);
+  try {
+    await new Promise((r) => setTimeout(r, 250));
+    await hping3(far, ['--udp', '-p', String(MARKER_PORT), '-c', '1', far.zone.endpoint.gateway], signal);
+  } catch (err) {
+    await capture.stop().catch(() => undefined);
+    throw err;
+  }
+  return capture;
+}
+
+/** stopCapture for a startFarCapture capture: refuses one without its marker, and leaves the marker out of the packets. */
+export async function stopFarCapture(capture: Capture, far: Endpoint): Promise<{ packets: CapturedPacket[]; file: string }> {
+  const result = await stopCapture(capture);
+  const isMarker = (p: CapturedPacket) => p.src === far.address && p.protocol === 'udp' && p.dport === MARKER_PORT;
+  if (!result.packets.some(isMarker)) {
+    throw new Error(`the far endpoint's capture (${far.zone.name}) does not hold its own marker datagram: it may have missed the first flows, so their receipt cannot be told`);
+  }
+  return { ...result, packets: result.packets.filter((p) => !isMarker(p)) };
+}
+
 /** How long the far side keeps capturing after the last flow was sent (packets still crossing). */
 const SETTLE_MS = 300;
 
@@ -81,7 +113,7 @@ const SETTLE_MS = 300;
  */
 export async function tryFlows(near: Endpoint, far: Endpoint, flows: readonly PlannedFlow[], signal: AbortSignal, connectTimeoutMs: number): Promise<FlowRun> {
   const file = tempCaptureFile(`${near.zone.name}-to-${far.zone.name}`);
-  const capture = await startCapture(far, `src host ${near.address} and dst host ${far.address}`, file, signal);
+  const capture = await startFarCapture(far, `src host ${near.address} and dst host ${far.address}`, file, signal);
   const [nearAgent, farAgent] = await Promise.all([startAgent(near, signal), startAgent(far, signal)]);
   const rows: MatrixRow[] = [];
   try {
@@ -109,7 +141,7 @@ export async function tryFlows(near: Endpoint, far: Endpoint, flows: readonly Pl
     }
     await new Promise((r) => setTimeout(r, SETTLE_MS));
     const received = await farAgent.received();
-    const { packets } = await stopCapture(capture);
+    const { packets } = await stopFarCapture(capture, far);
     for (const t of tries) {
       const c = t.flow.conduit;
       const seen = packets.filter((p) => p.protocol === c.protocol && (c.protocol === 'icmp' ? p.icmpType === c.icmpType : p.dport === t.port && (c.protocol !== 'tcp' || isSyn(p)))).length;
@@ -195,7 +227,7 @@ export async function sweep(decl: BoundaryDecl, near: Endpoint, far: Endpoint, p
   const udp = notAllowed('udp', plan.udpPorts);
   const icmp = notAllowed('icmp', plan.icmpTypes);
   const file = tempCaptureFile(`sweep-${near.zone.name}-to-${far.zone.name}`);
-  const capture = await startCapture(far, `src host ${near.address} and dst host ${far.address}`, file, signal);
+  const capture = await startFarCapture(far, `src host ${near.address} and dst host ${far.address}`, file, signal);
   let sent = { tcp: 0, udp: 0, icmp: 0 };
   try {
     await resolveNeighbours([near, far], signal);
@@ -217,7 +249,7 @@ export async function sweep(decl: BoundaryDecl, near: Endpoint, far: Endpoint, p
     await capture.stop().catch(() => undefined);
     throw err;
   }
-  const { packets } = await stopCapture(capture);
+  const { packets } = await stopFarCapture(capture, far);
   const crossed = (pick: (p: CapturedPacket) => number | undefined, wanted: readonly number[]) => {
     const want = new Set(wanted);
     return [...new Set(packets.map(pick).filter((v): v is number => v !== undefined && want.has(v)))].sort((a, b) => a - b);

@@ -1,7 +1,7 @@
 import { OutOfScope, type BoundaryDecl, type BoundaryZone } from '../../sdk';
 import { formatIpv4, host, parseCidr, parseIpv4 } from '../../sdk/ipv4';
-import { hping3, startCapture, type Endpoint } from './endpoint';
-import { stopCapture, tempCaptureFile } from './flows';
+import { hping3, type Endpoint } from './endpoint';
+import { startFarCapture, stopFarCapture, tempCaptureFile } from './flows';
 import type { CapturedPacket } from './pcap';
 
 /**
@@ -77,7 +77,7 @@ export interface IntrusiveResult extends IntrusiveCase {
 export async function sendIntrusive(decl: BoundaryDecl, near: Endpoint, far: Endpoint, cases: readonly IntrusiveCase[], signal: AbortSignal): Promise<{ results: IntrusiveResult[]; file: string; packets: CapturedPacket[] }> {
   const argv = cases.map((c) => intrusiveArgs(decl, c)); // all refused before anything is sent
   const file = tempCaptureFile(`intrusive-${near.zone.name}-to-${far.zone.name}`);
-  const capture = await startCapture(far, `dst host ${far.address}`, file, signal);
+  const capture = await startFarCapture(far, `dst host ${far.address}`, file, signal);
   const sent: number[] = [];
   try {
     for (const args of argv) sent.push((await hping3(near, args, signal)).sent);
@@ -86,7 +86,7 @@ export async function sendIntrusive(decl: BoundaryDecl, near: Endpoint, far: End
     await capture.stop().catch(() => undefined);
     throw err;
   }
-  const stopped = await stopCapture(capture);
+  const stopped = await stopFarCapture(capture, far);
   const results = cases.map((c, i) => ({
     ...c, from: near.zone.name, to: far.zone.name, sent: sent[i],
     seen: stopped.packets.filter((p) => p.ipId !== undefined && p.ipId >= c.ipId && p.ipId < c.ipId + c.count + 8).length,

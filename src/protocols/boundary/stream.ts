@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { InvalidInput, type BoundaryDecl } from '../../sdk';
-import { hping3, startAgent, startCapture, type Agent, type Endpoint } from './endpoint';
-import { allowed, isSyn, stopCapture, tempCaptureFile } from './flows';
+import { hping3, startAgent, type Agent, type Endpoint } from './endpoint';
+import { allowed, isSyn, startFarCapture, stopFarCapture, tempCaptureFile } from './flows';
 import type { CapturedPacket } from './pcap';
 
 /**
@@ -102,7 +102,7 @@ async function witnessProbe(nearAgent: Agent, farAgent: Agent, near: Endpoint, f
 /** Starts the capture on `far`, the agents and the senders on `near`; the stream runs until stop(). */
 export async function startStream(near: Endpoint, far: Endpoint, declared: DeclaredSet, witness: Witness, plan: StreamPlan, signal: AbortSignal): Promise<RunningStream> {
   const file = tempCaptureFile(`stream-${near.zone.name}-to-${far.zone.name}`);
-  const capture = await startCapture(far, `src host ${near.address} and dst host ${far.address}`, file, signal);
+  const capture = await startFarCapture(far, `src host ${near.address} and dst host ${far.address}`, file, signal);
   const halt = new AbortController();
   const onAbort = () => halt.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
@@ -140,7 +140,7 @@ export async function startStream(near: Endpoint, far: Endpoint, declared: Decla
       }
       await new Promise((r) => setTimeout(r, 300)); // packets still crossing
       try {
-        const { packets } = await stopCapture(capture);
+        const { packets } = await stopFarCapture(capture, far);
         return { packets, file, sent };
       } finally {
         await Promise.all(agents.map((a) => a.close()));
