@@ -98,7 +98,9 @@ describe('probe http.feedback', function () {
     expect(w.timing!.samples[0]).to.be.below(12);
     const hardened = await runProbe(probe, { service: serviceOf(devices.hardened(), 'http-basic'), credentials: { http: OPERATOR }, policy: POLICY });
     const h = hardened.attempt.observations as unknown as Observations;
-    expect(h.samples).to.deep.equal({ unknownUser: 8, wrongPassword: 8 });
+    // 8 per class on a quiet machine; under load a batch may take more looks before the difference is excluded (up to its cap).
+    expect(h.samples.unknownUser).to.equal(h.samples.wrongPassword);
+    expect(h.samples.unknownUser).to.be.within(8, 12);
     expect(h.timing?.distinguishable).to.equal(false);
     // On a quiet loopback the difference is excluded early; under load the batch may run to its cap instead, and says so.
     if (h.timing?.stoppedBy === 'no-difference') expect(h.timingNotDetermined).to.equal(undefined);
