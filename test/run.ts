@@ -1,10 +1,11 @@
-// `npm test`'s mocha step: the suite in four mocha processes at once, because most of its time is spent
+// `npm test`'s mocha step: the suite in six mocha processes at once, because most of its time is spent
 // waiting (paced UDP scans, nmap, namespaces coming up, servers starting, misbehaving peers that stall by
 // design) rather than computing. Every test file uses OS-chosen loopback ports, or a network namespace of its
 // own with a per-process name, so groups never share a port. The groups: the probe tests without their
-// misbehaving-peer matrix; that matrix alone (mocha --grep on its describe title, PEER_MATRIX_TITLE; hooks of a
-// suite with no selected test do not run, so the matrix group skips the servers only the other tests use); the tests that put every
-// device in a network namespace (test/integrity, test/bench, test/labnet, test/docker); everything else.
+// misbehaving-peer matrix, in two halves by protocol family; that matrix alone (mocha --grep on its describe
+// title, PEER_MATRIX_TITLE; hooks of a suite with no selected test do not run, so the matrix group skips the
+// servers only the other tests use); the tests that put every device in a network namespace (test/integrity,
+// test/bench, test/labnet, test/docker); test/cli and test/runner (whole runs of the CLI); everything else.
 // Each group's output is kept whole: the first streams, the others are printed when all are done, each with
 // its time. Exit status: the worst of the groups.
 //
@@ -17,13 +18,21 @@ import process from 'node:process';
 import { PEER_MATRIX_TITLE } from './helpers/peer-matrix-title';
 
 const NAMESPACE_DIRS = ['integrity', 'bench', 'labnet', 'docker'];
+/** test/probes in two halves by protocol family (about equal time on this machine). */
+const PROBES_FIRST_HALF = ['accounts', 'audit', 'bacnet', 'boundary', 'cleartext', 'dnp3', 'enip', 'host', 'http'];
+const probeFiles = (families: 'first' | 'second') => families === 'first'
+  ? [`test/probes/{${PROBES_FIRST_HALF.join(',')}}/**/*.test.ts`]
+  : ['test/probes/**/*.test.ts', ...PROBES_FIRST_HALF.flatMap((d) => ['--ignore', `test/probes/${d}/**`])];
+const WITHOUT_MATRIX = ['--grep', PEER_MATRIX_TITLE, '--invert'];
 const GROUPS: { name: string; args: string[] }[] = [
-  { name: 'test/probes', args: ['test/probes/**/*.test.ts', '--grep', PEER_MATRIX_TITLE, '--invert'] },
+  { name: `test/probes/{${PROBES_FIRST_HALF.join(',')}}`, args: [...probeFiles('first'), ...WITHOUT_MATRIX] },
+  { name: 'test/probes, the other families', args: [...probeFiles('second'), ...WITHOUT_MATRIX] },
   { name: 'test/probes, misbehaving-peer matrix', args: ['test/probes/**/*.test.ts', '--grep', PEER_MATRIX_TITLE] },
   { name: NAMESPACE_DIRS.map((d) => `test/${d}`).join(', '), args: [`test/{${NAMESPACE_DIRS.join(',')}}/**/*.test.ts`] },
+  { name: 'test/cli, test/runner', args: ['test/{cli,runner}/**/*.test.ts'] },
   {
     name: 'everything else',
-    args: ['test/**/*.test.ts', ...['probes', ...NAMESPACE_DIRS].flatMap((d) => ['--ignore', `test/${d}/**`])],
+    args: ['test/**/*.test.ts', ...['probes', 'cli', 'runner', ...NAMESPACE_DIRS].flatMap((d) => ['--ignore', `test/${d}/**`])],
   },
 ];
 const mocha = path.join('node_modules', '.bin', 'mocha');
