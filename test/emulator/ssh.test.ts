@@ -6,7 +6,7 @@ import {
 import { startEmulator, type Posture } from '../../src/emulator';
 import { describeHostKey, passwordLogin, tryNoneAuth } from '../../src/protocols/ssh';
 import { handleSnapshot } from '../helpers/leaks';
-import { useBothPostures } from '../helpers/postures';
+import { postureWith, useBothPostures } from '../helpers/postures';
 
 /** Connects a real ssh2 client; resolves with what it saw once authenticated (or rejects with the error). */
 function connect(port: number, config: Partial<ConnectConfig>): Promise<{ client: Client; hostKey?: Buffer; banner?: string }> {
@@ -126,7 +126,7 @@ describe('emulator: SSH service', function () {
   });
 
   it('lockout threshold 3 (device-wide, per user): the 4th login is refused even with the right password', async () => {
-    const emu = await startEmulator('hardened', { ephemeralPorts: true });
+    const emu = await startEmulator(postureWith('hardened', ['ssh']), { ephemeralPorts: true });
     try {
       const port = emu.endpoint('ssh').port;
       for (let i = 0; i < 3; i++) expect((await passwordLogin('operator', `wrong-${i}`, target(port))).outcome).to.equal('rejected');
@@ -224,7 +224,7 @@ describe('emulator: SSH service', function () {
 
   it('close() with a client still connected leaves no socket or timer', async () => {
     const handles = await handleSnapshot();
-    const emu = await startEmulator('hardened', { ephemeralPorts: true });
+    const emu = await startEmulator(postureWith('hardened', ['ssh']), { ephemeralPorts: true });
     const { client } = await connect(emu.endpoint('ssh').port, { username: 'operator', password: 'Op3rator!Bench-2026' });
     const closed = within(client, 'close', 'closed');
     await emu.close();
