@@ -8,6 +8,7 @@ import { runProbe } from '../../helpers/probe-harness';
 interface Observations {
   features: { feature: string; distinguishes: boolean; unknownUser: string[] }[];
   timing: { distinguishable: boolean } | null;
+  timingNotDetermined?: string;
 }
 
 describe('probe opcua.feedback', function () {
@@ -16,9 +17,17 @@ describe('probe opcua.feedback', function () {
 
   it('weak posture: the same BadUserAccessDenied, but existing users are refused later -> opcua.feedback.timing', async () => {
     const { attempt } = await runProbe(probe, { service: { port: devices.weak().endpoint('opcua').port, protocol: 'opcua' }, credentials: { opcua: WEAK_ADMIN }, policy: POLICY });
-    expect(attempt.status, attempt.message).to.equal('fail');
     const o = attempt.observations as unknown as Observations;
     expect(o.features.find((f) => f.feature === 'status')).to.deep.include({ distinguishes: false, unknownUser: ['BadUserAccessDenied'] });
+    // Seen once with npm test's six mocha groups saturating both cores: the second batch neither confirmed nor
+    // excluded the difference. Then the probe must say the timing is not determined (its CR 1.10 pass is partial,
+    // so the row stays not determined) and must not claim the same time to refusal.
+    if (attempt.status === 'pass') {
+      expect(o.timingNotDetermined, JSON.stringify(o.timing)).to.be.a('string');
+      expect(attempt.outcomes.find((x) => x.requirement === 'CR 1.10')).to.deep.include({ verdict: 'pass', coverage: 'partial' });
+      return;
+    }
+    expect(attempt.status, attempt.message).to.equal('fail');
     expect(attempt.findings.map((f) => f.code)).to.deep.equal(['opcua.feedback.timing']);
   });
 
