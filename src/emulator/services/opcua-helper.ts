@@ -37,7 +37,10 @@ export function startOpcuaInHelper(config: OpcuaPosture, device: OpcuaDevice, pk
   const child = spawn(process.execPath, nodeChildArgs(ENTRY, flags), { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
-  const send = (m: ToHelper) => { if (child.connected) child.send(m); };
+  // A helper that just crashed may still look connected: the write then fails (EPIPE), and without a callback
+  // Node would raise it as an uncaught 'error' of the child. Its exit is handled below; the failed send is not news.
+  const send = (m: ToHelper) => { if (child.connected) child.send(m, () => undefined); };
+  child.on('error', (err) => device.log(`opcua: the OPC UA server process: ${err.message}`));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.on('message', (m: FromHelper) => {
     if (m.type === 'log') device.log(m.message);
