@@ -77,15 +77,16 @@ const MARKER_PORT = 9;
 /**
  * Starts the far endpoint's capture (`filter`: what it counts) and proves it is live before anything is sent:
  * dumpcap prints "Capturing on" a little before it captures (about 250 ms measured, more under load), and a flow
- * that crossed in those instants would read as blocked: a false pass. So the far endpoint sends one marker
- * datagram out of its interface (to its gateway's discard port), which the capture also takes; every flow is
- * sent after it, and stopFarCapture refuses a capture without it.
+ * that crossed in those instants would read as blocked: a false pass. So the far endpoint sends marker
+ * datagrams out of its interface (to its gateway's discard port), which the capture also takes; every flow is
+ * sent after them, and stopFarCapture refuses a capture without any.
  */
 export async function startFarCapture(far: Endpoint, filter: string, file: string, signal: AbortSignal): Promise<Capture> {
   const capture = await startCapture(far, `(${filter}) or (src host ${far.address} and udp dst port ${MARKER_PORT})`, file, signal);
   try {
+    // Three markers 300 ms apart: any one captured proves the capture was live before the first flow (all come after).
     await new Promise((r) => setTimeout(r, 250));
-    await hping3(far, ['--udp', '-p', String(MARKER_PORT), '-c', '1', far.zone.endpoint.gateway], signal);
+    await hping3(far, ['--udp', '-p', String(MARKER_PORT), '-c', '3', '-i', 'u300000', far.zone.endpoint.gateway], signal);
   } catch (err) {
     await capture.stop().catch(() => undefined);
     throw err;

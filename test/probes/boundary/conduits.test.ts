@@ -54,7 +54,7 @@ describe('probe boundary.conduits (two-sided bench, nftables router)', function 
   it('a router that drops a declared conduit: conduit-blocked', async () => {
     await configureRouter(bench, 'hardened', TEST_CONDUITS.filter((c) => c.name !== 'syslog'));
     const { attempt } = await runProbe(probe, { boundary: declOf(bench), types: ['network'] });
-    expect(attempt.status).to.equal('fail');
+    expect(attempt.status, attempt.message).to.equal('fail');
     expect(attempt.findings.map((f) => f.code)).to.deep.equal(['boundary.conduits.conduit-blocked']);
     expect(attempt.findings[0].message).to.contain('udp/514');
   });
