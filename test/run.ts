@@ -36,6 +36,8 @@ const GROUPS: { name: string; args: string[] }[] = [
   },
 ];
 const mocha = path.join('node_modules', '.bin', 'mocha');
+/** A group that has not ended after this long is ended and fails (about three times the longest group's time). */
+const GROUP_LIMIT_MS = 40 * 60_000;
 
 interface GroupResult { code: number; seconds: number; logFile?: string }
 
@@ -45,7 +47,16 @@ function run(args: string[], { buffered }: { buffered: boolean }): Promise<Group
     const logFile = buffered ? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-test-')), 'mocha.log') : undefined;
     const out = logFile ? fs.openSync(logFile, 'w') : 'inherit';
     const child = spawn(mocha, args, { stdio: ['ignore', out, out] });
-    child.on('exit', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), seconds: (Date.now() - started) / 1000, logFile }));
+    // mocha runs with exit: false (a leaked socket or timer must show), so a group whose tests are done but whose
+    // process is kept alive by a leaked handle would never end: after GROUP_LIMIT_MS it is ended and fails.
+    const watchdog = setTimeout(() => {
+      process.stderr.write(`test/run.ts: mocha ${args.join(' ')} still running after ${GROUP_LIMIT_MS / 60_000} min: ended (a leaked handle keeps it alive, or a test hangs)\n`);
+      child.kill('SIGTERM');
+    }, GROUP_LIMIT_MS);
+    child.on('exit', (code, signal) => {
+      clearTimeout(watchdog);
+      resolve({ code: code ?? (signal ? 1 : 0), seconds: (Date.now() - started) / 1000, logFile });
+    });
   });
 }
 

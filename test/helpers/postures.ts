@@ -7,11 +7,17 @@ import { loadPosture, startEmulator, type Emulator, type Posture } from '../../s
 export function useBothPostures(): { weak(): Emulator; hardened(): Emulator } {
   let weak: Emulator | undefined;
   let hardened: Emulator | undefined;
-  before(async () => {
-    [weak, hardened] = await Promise.all([startEmulator('weak', { ephemeralPorts: true }), startEmulator('hardened', { ephemeralPorts: true })]);
+  let starting: Promise<Emulator[]> | undefined;
+  before(async function () {
+    this.timeout(60_000); // both full postures, each with an OPC UA helper process: slow on a busy machine
+    starting = Promise.all([startEmulator('weak', { ephemeralPorts: true }), startEmulator('hardened', { ephemeralPorts: true })]);
+    [weak, hardened] = await starting;
   });
-  after(async () => {
-    await Promise.all([weak?.close(), hardened?.close()]);
+  after(async function () {
+    this.timeout(60_000);
+    // Also when before() timed out: the emulators it was still starting must not keep mocha's process alive.
+    const started = await starting?.catch(() => [] as Emulator[]);
+    await Promise.all((started ?? []).map((e) => e.close()));
   });
   const get = (e: Emulator | undefined, name: string) => {
     if (!e) throw new Error(`the ${name} emulator did not start`);

@@ -97,7 +97,7 @@ export async function captureNamespace(tshark: string, python: string): Promise<
 
 export interface ScopeFacts {
   packets: number;
-  /** Kernel link housekeeping of the test's veth (MLD/ND between link-local addresses), not the run's. */
+  /** Kernel link housekeeping of the test's veth (MLD/ND from link-local or, during address setup, unspecified `::`), not the run's. */
   linkHousekeeping: number;
   /** Packets with an address outside the scope (or not IP at all), as `src > dst proto` lines. */
   outside: string[];
@@ -137,7 +137,7 @@ export function judgeCapture(tshark: string, file: string, scope: ReadonlySet<st
   const facts: ScopeFacts = { packets: rows.length, linkHousekeeping: 0, outside: [], nameLookups: [], dnsProbesAtTarget: 0, peakConnections: 0, peakAt: 0, peakByPort: {} };
   const open = new Map<string, { port: number; fins: Set<string> }>();
   for (const r of rows) {
-    if (r.icmpv6 && HOUSEKEEPING_ICMPV6.has(r.icmpv6) && r.src.startsWith('fe80:') && /^(ff02:|fe80:)/.test(r.dst)) {
+    if (r.icmpv6 && HOUSEKEEPING_ICMPV6.has(r.icmpv6) && (r.src === '::' || r.src.startsWith('fe80:')) && /^(ff02:|fe80:)/.test(r.dst)) {
       facts.linkHousekeeping += 1;
       continue;
     }
