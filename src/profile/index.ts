@@ -437,6 +437,14 @@ function labOf(raw: LabConfig, baseDir: string, issue: (field: string[], message
       const { problem } = confinedFile(baseDir, raw.tls[field as keyof typeof tls]);
       if (problem) issue(['tls', field], problem);
       else if (!fs.existsSync(file)) issue(['tls', field], `${file} does not exist`);
+      else {
+        try {
+          readInputFile(file);
+        } catch (err) {
+          if (!(err instanceof InputFileError)) throw err;
+          issue(['tls', field], `${raw.tls[field as keyof typeof tls]} cannot be used: ${err.issues.map((i) => i.message).join('; ')}`);
+        }
+      }
     }
   }
   if (raw.outage?.alarm !== undefined) {

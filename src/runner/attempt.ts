@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { baselineLevels } from '../profile';
-import { loadInputYaml } from '../sdk/input-file';
+import { loadInputYaml, resolveNamedFile } from '../sdk/input-file';
 import {
   FRS, OutOfScope, ProbeError, formatTarget, sleep, type ComponentInfo, type CredentialVault,
   type DevicePolicy, type HostUnderTest, type ProbeContext, type ProbeDefinition,
@@ -12,6 +12,7 @@ import type { RunStore } from '../evidence/store';
 import { RunActionLog } from './actions';
 import { FileCleanupJournal } from './cleanup';
 import { packagePath } from '../paths';
+import { warmUpProtocol } from '../protocols/warm-up';
 import { normalizeHost } from '../protocols/scope';
 
 import type { Attempt, ErrorReason, SkipReason } from '../report/model';
@@ -189,6 +190,7 @@ function checkResult(probe: ProbeDefinition<unknown>, result: ProbeResult): stri
 export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnvironment): Promise<Attempt> {
   const { probe } = planned;
   const target = attemptTarget(planned);
+  await warmUpProtocol(planned.service?.protocol);
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
   const recorder = env.store.recorder(probe.id, target);
@@ -236,7 +238,7 @@ export async function executeAttempt(planned: PlannedAttempt, env: AttemptEnviro
       recorder.save(`baseline-${name}.json`, { ...about, file: path.relative(packagePath(), loaded.file).startsWith('..') ? loaded.file : path.relative(packagePath(), loaded.file) });
       return loaded.thresholds as T;
     },
-    resolvePath: (file: string) => path.resolve(env.profileDir ?? process.cwd(), file),
+    resolvePath: (file: string) => resolveNamedFile(env.profileDir ?? process.cwd(), file),
     assertInScope: (host: string) => {
       if (!env.isInScope(normalizeHost(host))) throw new OutOfScope(`${host} is not a host of the profile`);
     },

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { LabConfig } from '../profile';
 import type { LabOutageSettings, LabServices, NtpKey, Safety } from '../sdk';
+import { readInputText } from '../sdk/input-file';
 import { makeLabPki } from '../protocols/lab';
 import { startNtpServer, type NtpServer } from '../protocols/ntp';
 import { startSyslogCollector, type SyslogCollector } from '../protocols/syslog';
@@ -34,7 +35,7 @@ export function outageSettings(config: LabConfig): LabOutageSettings {
 /** The collector's certificate: the profile's files, or a lab PKI made for this run (only the CA certificate is kept in the folder). */
 function collectorTls(config: LabConfig, dir: string): { certPem: string; keyPem: string; caPem: string; generated: boolean } {
   if (config.tls) {
-    return { certPem: fs.readFileSync(config.tls.cert, 'utf8'), keyPem: fs.readFileSync(config.tls.key, 'utf8'), caPem: fs.readFileSync(config.tls.ca, 'utf8'), generated: false };
+    return { certPem: readInputText(config.tls.cert), keyPem: readInputText(config.tls.key), caPem: readInputText(config.tls.ca), generated: false };
   }
   // Keys stay out of the evidence folder (no secret reaches it); they live only while the run does.
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-lab-pki-'));

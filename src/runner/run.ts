@@ -13,6 +13,7 @@ import type { Attempt, AttemptStatus, Attestation, Report, RequirementVerdictVal
 import { lockNotices } from '../protocols/auth/ledger';
 import { REPORTERS } from '../report';
 import type { ProbeDefinition, Safety } from '../sdk';
+import { resolveNamedFile } from '../sdk/input-file';
 import { attemptTarget, executeAttempt, type PlannedAttempt } from './attempt';
 import { RunActionLog } from './actions';
 import { FileCleanupJournal, defaultStateDir } from './cleanup';
@@ -178,7 +179,7 @@ async function executePlan(
   // The attempts this run makes (`resume` takes the others over from the interrupted run).
   const toRun = plan.attempts.filter((_, i) => !reused.has(i));
   const monitors = profile.monitor ? new RunMonitors(profile.monitor, toRun, {
-    runDir: store.dir, credentials: vault, resolvePath: (f) => path.resolve(profile.dir, f), redact: (text) => store.redact(text), signal: runController.signal,
+    runDir: store.dir, credentials: vault, resolvePath: (f) => resolveNamedFile(profile.dir, f), redact: (text) => store.redact(text), signal: runController.signal,
   }, (record) => store.journal(record)) : undefined;
   try {
     // Subscribed before the first attempt (the login probes' events must find it listening), ended after the last.
@@ -187,7 +188,7 @@ async function executePlan(
       store.journal({ type: 'opcua-audit-start', ...(opcuaAudit ? { subscriptions: opcuaAudit.services.subscriptions } : { notStarted: 'active probes are not allowed (the subscriber logs in)' }) });
     }
     const labServices = lab ? { ...lab.services, ...(opcuaAudit ? { opcuaAudit: opcuaAudit.services } : {}) } : undefined;
-    const lockInfo = (p: PlannedAttempt) => locksOf(p, { credentials: vault, policy: profile.policy });
+    const lockInfo = (p: PlannedAttempt) => locksOf(p, { credentials: vault, policy: profile.policy, resolvePath: (f) => resolveNamedFile(profile.dir, f) });
     const execute = async (planned: PlannedAttempt) => {
       await gate.before(planned.host.host, `${planned.probe.id}@${attemptTarget(planned)}`, lockInfo(planned), runController.signal).catch(() => undefined);
       // The host's monitor starts before its first intrusive or destructive attempt; each such attempt is a phase.

@@ -8,6 +8,7 @@ import type { Profile } from '../profile';
 import { thresholdOf, type ThresholdInfo } from '../protocols/auth/ledger';
 import type { Report } from '../report/model';
 import type { PlannedLogins, ProbeDefinition, Safety } from '../sdk';
+import { resolveNamedFile } from '../sdk/input-file';
 import { attemptTarget, type PlannedAttempt } from './attempt';
 import { Vault } from './credentials';
 import { buildPlan, type PlanOptions } from './plan';
@@ -102,7 +103,7 @@ function loginsOf(profile: Profile, attempts: readonly PlannedAttempt[], allowed
   const threshold = thresholdOf(profile.policy);
   const byAccount = new Map<string, AccountLogins>();
   for (const a of attempts) {
-    const declared = a.probe.logins?.({ host: a.host, service: a.service, inputs: a.inputs, credentials, policy: profile.policy, allowed }) ?? [];
+    const declared = a.probe.logins?.({ host: a.host, service: a.service, inputs: a.inputs, credentials, policy: profile.policy, resolvePath: (f) => resolveNamedFile(profile.dir, f), allowed }) ?? [];
     for (const d of declared) {
       const key = JSON.stringify([a.host.host, d.account]);
       const entry = byAccount.get(key) ?? { host: a.host.host, account: d.account, threshold, attempts: [], consecutiveFailuresMax: 0, failuresMax: 0, expectation: 'below' as const };

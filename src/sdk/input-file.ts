@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LineCounter, isAlias, isCollection, isMap, isPair, isScalar, isSeq, parseDocument, visit, type Document } from 'yaml';
-import { InputRejected } from './errors';
+import { InputRejected, InvalidInput } from './errors';
 
 export const INPUT_LIMITS = {
   /** Bytes of one file; the largest shipped profile or baseline is below 20 KiB. */
@@ -100,6 +100,35 @@ export function readInputFile(file: string, name = file): Buffer {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** UTF-8 text of a file the user names, read as readInputFile reads it (bounded, regular files only). */
+export function readInputText(file: string, name = file): string {
+  return decodeInputText(readInputFile(file, name), name);
+}
+
+/**
+ * A file a probe input or service option names (a client certificate, a CA, a password list), read for a probe:
+ * its text, or InvalidInput saying what the file is for and what is wrong with it (the attempt ends as an `input`
+ * error instead of hanging on a FIFO or filling memory from /dev/zero).
+ */
+export function readNamedFile(file: string, what: string): string {
+  try {
+    return readInputText(file);
+  } catch (err) {
+    if (err instanceof InputFileError) throw new InvalidInput(`${what}: ${formatIssues(err.issues)}`);
+    throw err;
+  }
+}
+
+/**
+ * The absolute path of a file a probe input or service option names, relative to the profile's folder; a symlink
+ * that leads out of the folder the name points into is refused, as for the files the profile itself names.
+ */
+export function resolveNamedFile(baseDir: string, name: string): string {
+  const { file, problem } = confinedFile(baseDir, name);
+  if (problem) throw new InvalidInput(problem);
+  return file;
 }
 
 const TOO_LARGE = `larger than the limit of ${INPUT_LIMITS.maxBytes} bytes for an input file (docs/profiles.md)`;

@@ -47,6 +47,8 @@ export interface PlanInfo<I> {
   readonly inputs: I;
   readonly credentials: CredentialVault;
   readonly policy: DevicePolicy;
+  /** A file name of the profile or an input, as a path (relative names are relative to the profile's folder). */
+  readonly resolvePath: (file: string) => string;
 }
 
 /** A resource a probe holds while it runs, e.g. an account: `ssh:127.0.0.1:22:operator`. */

@@ -107,8 +107,9 @@ export function describeMisbehavingPeers<I>(probe: ProbeDefinition<I>, options: 
   const transport = options.service(1).transport ?? (UDP_PROTOCOLS.has(protocol) ? 'udp' : 'tcp');
   describe(PEER_MATRIX_TITLE, () => {
     // One unjudged attempt against a closed port first: it loads what the probe loads lazily once per process
-    // (node-opcua takes seconds on a busy machine, and tens of MB), which is not what a peer kind measures and
-    // would otherwise be charged to whichever kind runs first (when the matrix runs alone, e.g. with --grep).
+    // (node-opcua: tens of MB), which is not what a peer kind measures and would otherwise be charged to the memory
+    // bound of whichever kind runs first (when the matrix runs alone, e.g. with --grep). The runner keeps the load's
+    // time out of the attempt's budget itself (src/protocols/warm-up.ts).
     before(async function () {
       this.timeout(60_000);
       const closed = await closedPort();

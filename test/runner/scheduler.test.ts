@@ -44,7 +44,7 @@ function recorder(result: (p: PlannedAttempt) => Attempt = (p) => attemptOf(p), 
   return { execute, log, stats };
 }
 
-const lockInfo = (p: PlannedAttempt) => p.probe.locks?.({ host: p.host, inputs: {}, credentials: { get: () => undefined, keys: () => [] }, policy: {} }) ?? [];
+const lockInfo = (p: PlannedAttempt) => p.probe.locks?.({ host: p.host, inputs: {}, credentials: { get: () => undefined, keys: () => [] }, policy: {}, resolvePath: (f) => f }) ?? [];
 const limits = { perHost: 2, global: 3, unhealthyAfter: 2 };
 
 describe('runner: scheduler', () => {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { InvalidInput } from '../../sdk';
+import { InputFileError, formatIssues, loadInputYaml } from '../../sdk/input-file';
 import { packagePath } from '../../paths';
 
 /**
@@ -92,14 +92,15 @@ export function loadCredentialList(nameOrFile: string, resolve: (file: string) =
   const builtin = /^[a-z0-9-]+$/.test(nameOrFile) ? path.join(BUILTIN_LIST_DIR(), `${nameOrFile}.yaml`) : undefined;
   const file = builtin && fs.existsSync(builtin) ? builtin : resolve(nameOrFile);
   if (!fs.existsSync(file)) fail(nameOrFile, `no built-in list of that name (${builtinLists().join(', ')}) and no such file`);
-  const text = fs.readFileSync(file, 'utf8');
-  let doc: unknown;
+  // The bounded reader: a user's list may be a FIFO, huge, or an alias bomb.
+  let read: ReturnType<typeof loadInputYaml>;
   try {
-    doc = parseYaml(text);
+    read = loadInputYaml(file, nameOrFile);
   } catch (err) {
-    fail(nameOrFile, `not valid YAML: ${(err as Error).message}`);
+    if (err instanceof InputFileError) fail(nameOrFile, formatIssues(err.issues));
+    throw err;
   }
-  return checkList(doc, builtin && file === builtin ? nameOrFile : file, createHash('sha256').update(text).digest('hex'));
+  return checkList(read.value, builtin && file === builtin ? nameOrFile : file, createHash('sha256').update(read.bytes).digest('hex'));
 }
 
 /** Entries meant for this interface (or for any). */

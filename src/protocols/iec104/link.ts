@@ -1,7 +1,7 @@
-import * as fs from 'node:fs';
 import type * as net from 'node:net';
 import * as tls from 'node:tls';
 import { TargetTimeout, type Transcript } from '../../sdk';
+import { readNamedFile } from '../../sdk/input-file';
 import { FramedConnection, type FrameParse } from '../framed';
 import { connectTcp } from '../modbus/connect';
 import { describeApdu, encodeI, encodeS, encodeU, parseApdu, type Apdu, type UFunction } from './frames';
@@ -123,7 +123,7 @@ function handshake(tcp: net.Socket, config: Iec104Tls, options: LinkOptions): Pr
   const { signal } = options;
   return new Promise<tls.TLSSocket>((resolve, reject) => {
     const secure = tls.connect({
-      socket: tcp, cert: fs.readFileSync(config.certFile), key: fs.readFileSync(config.keyFile), rejectUnauthorized: false,
+      socket: tcp, cert: readNamedFile(config.certFile, 'IEC 62351-3 client certificate'), key: readNamedFile(config.keyFile, 'IEC 62351-3 client private key'), rejectUnauthorized: false,
       minVersion: 'TLSv1.2', ...(config.serverName ? { servername: config.serverName } : {}),
     });
     const timeoutMs = options.connectTimeoutMs ?? 3000;

@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MissingInput } from '../../sdk';
+import { readNamedFile } from '../../sdk/input-file';
 import { describeCertificate, makeApplicationCertificate, toPem, type CertificateSummary } from './certificate';
 
 /** The application instance certificate and key the harness presents as an OPC UA client. */
@@ -60,14 +61,8 @@ export function throwawayIdentity(kind: 'fresh' | 'expired'): ClientIdentity {
 
 /** A client certificate and key from PEM files (what the profile names). */
 export function identityFromFiles(certificateFile: string, privateKeyFile: string): ClientIdentity {
-  let certificatePem: string;
-  let privateKeyPem: string;
-  try {
-    certificatePem = fs.readFileSync(certificateFile, 'utf8');
-    privateKeyPem = fs.readFileSync(privateKeyFile, 'utf8');
-  } catch (err) {
-    throw new MissingInput(`OPC UA client certificate: ${(err as Error).message}`);
-  }
+  const certificatePem = readNamedFile(certificateFile, 'OPC UA client certificate (clientCertificate)');
+  const privateKeyPem = readNamedFile(privateKeyFile, 'OPC UA client private key (clientPrivateKey)');
   const b64 = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(certificatePem)?.[1];
   if (!b64) throw new MissingInput(`OPC UA client certificate ${certificateFile}: no PEM certificate in it`);
   const certificate = Buffer.from(b64.replace(/\s+/g, ''), 'base64');

@@ -9,8 +9,8 @@
  * parses the certificate and read by node:crypto. No openssl CLI is used.
  */
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import forge from 'node-forge';
+import { readNamedFile } from '../../sdk/input-file';
 import { HASH_OIDS, KEY_TYPES, CURVE_BITS, signatureAlgorithmByOid, type KeyFamily } from './algorithms';
 import { asn1, asn1ToDer, derToAsn1, pki, placeholder, spkiIndex } from './asn1';
 
@@ -242,7 +242,7 @@ export function verifyChain(chain: readonly Uint8Array[], anchors: readonly Uint
 
 /** Reads a PEM file with one or more certificates (trust anchors given in a profile). */
 export function readCertificates(file: string): Buffer[] {
-  const found = pemToDer(fs.readFileSync(file, 'utf8'));
+  const found = pemToDer(readNamedFile(file, 'trust anchors'));
   if (found.length === 0) throw new Error(`${file}: no PEM certificate`);
   return found;
 }

@@ -4,8 +4,8 @@
  * real SubjectPublicKeyInfo (any key type) is swapped in, and node:crypto signs the DER of it.
  */
 import * as crypto from 'node:crypto';
-import * as fs from 'node:fs';
 import forge from 'node-forge';
+import { readNamedFile } from '../../sdk/input-file';
 import { signatureOidFor } from './algorithms';
 import { asn1, asn1ToDer, derToAsn1, pki, placeholder, spkiIndex } from './asn1';
 import { pemToDer, toPem } from './certificate';
@@ -187,5 +187,5 @@ export function loadIssuer(certPem: string, keyPem: string): IssuedCertificate {
 
 /** Reads a CA certificate and its private key from PEM files (a test CA the device trusts). */
 export function readIssuer(certFile: string, keyFile: string): IssuedCertificate {
-  return loadIssuer(fs.readFileSync(certFile, 'utf8'), fs.readFileSync(keyFile, 'utf8'));
+  return loadIssuer(readNamedFile(certFile, 'CA certificate'), readNamedFile(keyFile, 'CA private key'));
 }

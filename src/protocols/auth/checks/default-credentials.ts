@@ -61,14 +61,14 @@ function listEntries(protocol: AuthProtocol, ctx: Pick<ProbeContext<DefaultCrede
 }
 
 /** The user names the attempt would try, as known at plan time (what its locks hold and `plan` counts). */
-function plannedUsers(protocol: AuthProtocol, inputs: DefaultCredentialsInputs, credentials: CredentialVault): Set<string> {
+function plannedUsers(protocol: AuthProtocol, inputs: DefaultCredentialsInputs, credentials: CredentialVault, resolvePath: (file: string) => string): Set<string> {
   const users = new Set<string>();
   for (const name of inputs.lists) {
     try {
-      for (const c of listEntries(protocol, { credentials, inputs: { ...inputs, lists: [name] }, resolvePath: (f) => f }).candidates) users.add(c.username);
+      for (const c of listEntries(protocol, { credentials, inputs: { ...inputs, lists: [name] }, resolvePath }).candidates) users.add(c.username);
     } catch {
-      // A profile-relative file cannot be resolved at plan time (and a broken one fails the attempt):
-      // hold at least every account the other probes log in with.
+      // A broken list fails the attempt (an `input` error, before any login): hold at least every account the
+      // other probes log in with.
       for (const u of knownAccounts(credentials, protocol).keys()) users.add(u);
     }
   }
@@ -110,11 +110,11 @@ export function defaultCredentialsProbe(protocol: AuthProtocol): ProbeDefinition
       }),
       defaults: { lists: ['generic', 'iacs'], maxAttempts: 60, exceedLockoutBudget: false },
     },
-    locks: ({ host, service, inputs, credentials }) => accountLocks(host, service, plannedUsers(protocol, inputs, credentials), 'exclusive'),
-    logins: ({ inputs, credentials, policy, allowed }) => {
+    locks: ({ host, service, inputs, credentials, resolvePath }) => accountLocks(host, service, plannedUsers(protocol, inputs, credentials, resolvePath), 'exclusive'),
+    logins: ({ inputs, credentials, policy, resolvePath, allowed }) => {
       const threshold = thresholdOf(policy).value;
       const exceed = inputs.exceedLockoutBudget && allowed.has('intrusive');
-      const users = [...plannedUsers(protocol, inputs, credentials)];
+      const users = [...plannedUsers(protocol, inputs, credentials, resolvePath)];
       const cap = exceed ? inputs.maxAttempts : Math.min(inputs.maxAttempts, threshold - 1);
       return users.map((account) => ({
         account, consecutiveFailuresMax: cap, failuresMax: cap, locksOnPurpose: false,
