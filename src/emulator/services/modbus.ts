@@ -33,7 +33,12 @@ export interface ModbusPosture extends ServicePosture {
    * null switches it off. */
   counter?: { table?: RegisterTable; address?: number; periodMs?: number } | null;
   /** Read Device Identification (43/14) from the device identity; off: exception 01 like any unknown function. */
-  identification?: boolean | { vendorUrl?: string; productName?: string; userApplicationName?: string };
+  identification?: boolean | {
+    vendorUrl?: string; productName?: string; userApplicationName?: string;
+    /** basic: only the basic objects (0x00-0x02); a regular or extended request gets the basic objects (strict, as
+     * the spec asks) or exception 03 (lax, as some firmware does). Default regular. */
+    conformity?: 'basic' | 'regular';
+  };
   /** strict: the exception codes the spec requires; lax: what careless firmware does (see docs/modbus.md). */
   validation?: 'strict' | 'lax';
   /** Which holding registers and coils accept writes (default all); others answer exception 02. */
@@ -105,6 +110,8 @@ const BASIC_OBJECTS = [0x00, 0x01, 0x02];
 const REGULAR_OBJECTS = [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06];
 /** Regular identification, stream and individual access. */
 const CONFORMITY_LEVEL = 0x82;
+/** Basic identification, stream and individual access. */
+const BASIC_CONFORMITY_LEVEL = 0x81;
 
 function writableSet(list: number[] | 'all' | undefined): (address: number) => boolean {
   if (list === undefined || list === 'all') return () => true;
@@ -126,6 +133,7 @@ export class EmulatedModbusDevice {
   private readonly canWriteRegister: (address: number) => boolean;
   private readonly canWriteCoil: (address: number) => boolean;
   private readonly objects: ReadonlyMap<number, Buffer> | undefined;
+  private readonly basicOnly: boolean = false;
   private counterTimer: NodeJS.Timeout | undefined;
   private readonly meter = new RateMeter();
   private openConnections = 0;
@@ -154,6 +162,10 @@ export class EmulatedModbusDevice {
     this.canWriteCoil = writableSet(config.writable?.coils);
     if (config.identification) {
       const extra = typeof config.identification === 'object' ? config.identification : {};
+      if (extra.conformity !== undefined && extra.conformity !== 'basic' && extra.conformity !== 'regular') {
+        throw new PostureError(`modbus: identification.conformity ${String(extra.conformity)} is not known (basic, regular)`);
+      }
+      this.basicOnly = extra.conformity === 'basic';
       const text: Record<number, string> = {
         0x00: identity.vendor,
         0x01: identity.productCode,
@@ -426,7 +438,13 @@ export class EmulatedModbusDevice {
       if (this.strict) return exception(0x2b, EXC.illegalValue);
       code = 1;
     }
-    const header = (more: boolean, next: number, count: number) => Buffer.from([0x2b, 0x0e, code, CONFORMITY_LEVEL, more ? 0xff : 0x00, next, count]);
+    if (this.basicOnly && code === 4 && !BASIC_OBJECTS.includes(objectId)) return exception(0x2b, EXC.illegalAddress);
+    if (this.basicOnly && (code === 2 || code === 3)) {
+      // The spec: a request above the device's conformity level is answered at that level; careless firmware refuses it.
+      if (!this.strict) return exception(0x2b, EXC.illegalValue);
+      code = 1;
+    }
+    const header = (more: boolean, next: number, count: number) => Buffer.from([0x2b, 0x0e, code, this.basicOnly ? BASIC_CONFORMITY_LEVEL : CONFORMITY_LEVEL, more ? 0xff : 0x00, next, count]);
     const object = (id: number) => {
       const value = this.objects?.get(id) ?? Buffer.alloc(0);
       return Buffer.concat([Buffer.from([id, value.length]), value]);

@@ -31,6 +31,8 @@ interface Recogniser {
   request: () => Buffer;
   enough?: (bytes: Buffer) => boolean;
   recognise: (answer: ExchangeResult) => Omit<TcpIdentity, 'port' | 'protocol' | 'identified'> | undefined;
+  /** A second request (on a new connection) when the first answer named the protocol but not its facts. */
+  retry?: (answer: ExchangeResult) => Recogniser | undefined;
 }
 
 const text = (b: Buffer) => b.toString('latin1');
@@ -65,10 +67,15 @@ function opcuaHello(endpointUrl: string): Buffer {
   return Buffer.concat([header, body]);
 }
 
-function modbusDeviceId(): Recogniser {
+/**
+ * Modbus 43/14 for the regular objects (the model name is one), and when that gets an exception, once more for the
+ * basic ones (vendor, product code, revision): the spec has a basic-only device answer a regular request at its
+ * own level, but some firmware refuses it instead.
+ */
+function modbusDeviceId(category: 'regular' | 'basic' = 'regular'): Recogniser {
   return {
     protocol: 'modbus',
-    request: () => encodeFrame({ transactionId: 0x4d44, unitId: 1, pdu: Buffer.from([FUNCTION_CODES.encapsulatedInterface, MEI_READ_DEVICE_ID, DEVICE_ID_CATEGORIES.regular, 0]) }),
+    request: () => encodeFrame({ transactionId: 0x4d44, unitId: 1, pdu: Buffer.from([FUNCTION_CODES.encapsulatedInterface, MEI_READ_DEVICE_ID, DEVICE_ID_CATEGORIES[category], 0]) }),
     enough: (b) => parseFrame(b).kind !== 'incomplete',
     recognise: ({ bytes }) => {
       const parsed = parseFrame(bytes);
@@ -80,6 +87,12 @@ function modbusDeviceId(): Recogniser {
         if (typeof id !== 'string') for (const o of id.objects) facts[`modbus.${DEVICE_ID_OBJECTS[o.id] ?? o.name}`] = printable(o.text);
       }
       return { facts, options: { unitId: 1 } };
+    },
+    retry: ({ bytes }) => {
+      const parsed = parseFrame(bytes);
+      // Exception 01 (illegal function): no 43/14 at all, so no basic objects either.
+      const refused = parsed.kind === 'frame' && parsed.frame.pdu[0] === (FUNCTION_CODES.encapsulatedInterface | 0x80) && parsed.frame.pdu[1] !== 0x01;
+      return category === 'regular' && refused ? modbusDeviceId('basic') : undefined;
     },
   };
 }
@@ -174,7 +187,11 @@ async function firstAnswer(endpoint: Endpoint, list: readonly Recogniser[], aler
       continue;
     }
     const seen = r.recognise(answer);
-    if (seen) return { protocol: r.protocol, identified: true, ...seen };
+    if (!seen) continue;
+    const again = r.retry?.(answer);
+    const second = again ? await exchange({ ...endpoint, request: again.request(), enough: again.enough }) : undefined;
+    const more = again && second && !second.failed ? again.recognise(second) : undefined;
+    return { protocol: r.protocol, identified: true, ...seen, ...(more ? { facts: { ...seen.facts, ...more.facts } } : {}) };
   }
   return undefined;
 }
