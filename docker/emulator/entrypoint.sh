@@ -5,8 +5,15 @@
 set -eu
 host=${IACS_HOST:-$(/opt/iacs-probe/docker/bin/container-ip)}
 line=/run/iacs-emulator.json
-echo "iacs-probe emulate --posture ${IACS_POSTURE} --host ${host}" >&2
-/opt/iacs-probe/bin/iacs-probe emulate --posture "${IACS_POSTURE}" --host "${host}" >"$line" &
+# The device's log and time settings (docker/compose.yaml): the lab services' address and ports, and the kit's
+# lab CA for the collector's certificate. IACS_LAB_PORTS is split into words on purpose.
+set --
+if [ -n "${IACS_LAB_ADDRESS:-}" ]; then
+  # shellcheck disable=SC2086
+  set -- --log-host "$IACS_LAB_ADDRESS" --syslog-ca /opt/iacs-probe/docker/lab/lab-ca.crt ${IACS_LAB_PORTS:-}
+fi
+echo "iacs-probe emulate --posture ${IACS_POSTURE} --host ${host} $*" >&2
+/opt/iacs-probe/bin/iacs-probe emulate --posture "${IACS_POSTURE}" --host "${host}" "$@" >"$line" &
 pid=$!
 trap 'kill -TERM "$pid" 2>/dev/null || true; wait "$pid" || true; exit 0' TERM INT
 status=0

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import * as crypto from 'node:crypto';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
@@ -21,8 +22,11 @@ import s7Identification from '../../probes/s7/identification';
 // postures against the same Debian packages the images install.
 
 const COMPOSE = parseYaml(fs.readFileSync('docker/compose.yaml', 'utf8'), { merge: true }) as {
-  services: Record<string, { depends_on?: Record<string, { condition: string }>; ports?: unknown; network_mode?: string; networks?: string[]; volumes?: string[] }>;
-  networks: Record<string, { internal?: boolean }>;
+  services: Record<string, {
+    depends_on?: Record<string, { condition: string }>; ports?: unknown; network_mode?: string; volumes?: string[];
+    networks?: string[] | Record<string, { ipv4_address?: string } | null>; environment?: Record<string, string>;
+  }>;
+  networks: Record<string, { internal?: boolean; ipam?: { config?: { subnet: string }[] } }>;
 };
 const TARGETS = (parseYaml(fs.readFileSync('docker/targets.yaml', 'utf8')) as { targets: Record<string, { expect: string }> }).targets;
 
@@ -82,11 +86,37 @@ describe('docker regression kit', () => {
       for (const [name, s] of Object.entries(COMPOSE.services)) {
         expect(s.ports, `${name} publishes ports`).to.equal(undefined);
         expect(s.network_mode, name).to.equal(undefined);
-        expect(s.networks, name).to.deep.equal(['bench']);
+        expect(Array.isArray(s.networks) ? s.networks : Object.keys(s.networks ?? {}), name).to.deep.equal(['bench']);
         // Only the harness's evidence volume (a named volume unless IACS_EVIDENCE names a host folder).
         expect(s.volumes ?? [], name).to.deep.equal(name === 'harness' ? ['${IACS_EVIDENCE:-evidence}:/evidence'] : []);
       }
       expect(COMPOSE.networks.bench.internal).to.equal(true);
+    });
+
+    it('the emulated PLCs log to the lab services of their profiles: the harness\'s fixed address, the same ports, the kit\'s lab CA', () => {
+      const harnessAddress = (COMPOSE.services.harness.networks as Record<string, { ipv4_address?: string }>).bench.ipv4_address;
+      expect(harnessAddress).to.be.a('string');
+      const [net24] = COMPOSE.networks.bench.ipam?.config?.map((c) => c.subnet) ?? [];
+      expect(net24, 'the bench subnet').to.equal(`${harnessAddress!.split('.').slice(0, 3).join('.')}.0/24`);
+      for (const name of ['eplc-weak', 'eplc-hardened']) {
+        const env = COMPOSE.services[name].environment ?? {};
+        const lab = loadProfile(`profiles/docker/${name}.yaml`).lab!;
+        expect(env.IACS_LAB_ADDRESS, name).to.equal(harnessAddress);
+        expect(lab.address, name).to.equal(harnessAddress);
+        const ports = Object.fromEntries([...(env.IACS_LAB_PORTS ?? '').matchAll(/--(\S+) (\d+)/g)].map((m) => [m[1], Number(m[2])]));
+        expect(ports, name).to.deep.equal({ 'syslog-udp': lab.syslog?.udp, 'syslog-tcp': lab.syslog?.tcp, 'syslog-tls': lab.syslog?.tls, ntp: lab.ntp?.port });
+        expect(lab.tls?.ca, name).to.equal(path.resolve('docker/lab/lab-ca.crt'));
+      }
+      // The kit's collector certificate: issued by the lab CA for the harness's address, and not about to expire
+      // (renew it with `npx tsx docker/lab/make-pki.ts` when this fails).
+      const ca = new crypto.X509Certificate(fs.readFileSync('docker/lab/lab-ca.crt'));
+      const collector = new crypto.X509Certificate(fs.readFileSync('docker/lab/collector.crt'));
+      expect(collector.verify(ca.publicKey), 'signed by the lab CA').to.equal(true);
+      expect(collector.checkIP(harnessAddress!), 'names the harness address').to.equal(harnessAddress);
+      expect(collector.checkPrivateKey(crypto.createPrivateKey(fs.readFileSync('docker/lab/collector.key')))).to.equal(true);
+      const yearAhead = Date.now() + 365 * 86_400_000;
+      for (const cert of [ca, collector]) expect(Date.parse(cert.validTo), `${cert.subject} valid to ${cert.validTo}`).to.be.greaterThan(yearAhead);
+      expect(fs.existsSync('docker/lab/lab-ca.key'), 'the CA key is not kept').to.equal(false);
     });
 
     it('every target has a stored baseline of its own profile, as expected for its posture, with its known weaknesses', async () => {

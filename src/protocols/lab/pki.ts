@@ -18,10 +18,10 @@ export interface LabPki {
   readonly files: Readonly<Record<'caFile' | 'collectorCert' | 'collectorKey' | 'senderCert' | 'senderKey', string>>;
 }
 
-/** Makes the lab PKI (P-256, valid from yesterday for 30 days) and writes it under `dir` (keys 0600). */
-export function makeLabPki(dir: string, options: { address: string; collectorName?: string; senderName?: string }): LabPki {
+/** Makes the lab PKI (P-256, valid from yesterday for `validDays`, default 30) and writes it under `dir` (keys 0600). */
+export function makeLabPki(dir: string, options: { address: string; collectorName?: string; senderName?: string; validDays?: number }): LabPki {
   const now = Date.now();
-  const validity = { notBefore: new Date(now - DAY), notAfter: new Date(now + 30 * DAY) };
+  const validity = { notBefore: new Date(now - DAY), notAfter: new Date(now + (options.validDays ?? 30) * DAY) };
   const ca = issueCertificate({ commonName: 'iacs-probe lab CA', key: generateKey({ type: 'ec', curve: 'P-256' }), isCa: true, ...validity });
   const collectorName = options.collectorName ?? 'collector.lab';
   const collector = issueCertificate({
