@@ -3,7 +3,7 @@ import {
   type PhaseJudgement, type ServiceUnderTest,
 } from '../../src/sdk';
 import {
-  SERVER_CURRENT_TIME, citePhase, httpGetFlood, isKept, isLoss, loadHandling, modbusReadFlood, opcuaReadFlood, opcuaSessionFlood, phaseEvidence,
+  SERVER_CURRENT_TIME, citePhase, httpGetFlood, isKept, isLoss, loadHandling, modbusReadFlood, opcuaReadFlood, opcuaSessionFlood, phaseEvidence, plannedStepTotal,
   requireNormalAnswer, runSteppedLoad, snmpGetFlood, type LoadGenerator, type StepResult,
 } from '../../src/protocols/load';
 import { clientIdentityFor } from '../../src/protocols/opcua';
@@ -159,6 +159,18 @@ export default defineProbe<AppFloodInputs>({
   when: (s) => s.protocol !== 'modbus' || !s.tls,
   timeoutMs: 300_000,
   locks: (plan) => (plan.service ? [{ key: `load:${plan.service.host}`, mode: 'exclusive' }] : []),
+  load: ({ service, inputs, limits, lossAfterMs }) => {
+    if (!service) return undefined;
+    // OPC UA: a Read flood at `rates` and a session flood at `sessionRates` (opcuaFloods); every other protocol one flood.
+    const floods = service.protocol === 'opcua'
+      ? inputs.opcuaFloods.map((k) => ({ what: `${k} flood`, rates: k === 'read' ? inputs.rates : inputs.sessionRates }))
+      : [{ what: 'flood', rates: inputs.rates }];
+    const steps = floods.map((f) => ({ ...f, ...plannedStepTotal(f.rates, inputs.stepSeconds, limits, lossAfterMs) }));
+    return {
+      unit: 'requests', total: steps.reduce((sum, f) => sum + f.total, 0),
+      basis: steps.map((f) => `${f.what} ${f.rates.join(' + ')} requests/s for ${f.stepSeconds} s per step`).join('; '),
+    };
+  },
   inputs: {
     schema: inputsSchema({
       rates: { type: 'array', minItems: 1, items: { type: 'integer', minimum: 1 } },

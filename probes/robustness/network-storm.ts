@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { defineProbe, finding, inputsSchema, judge, type Finding, type HostUnderTest, type Judgement, type ProbeContext } from '../../src/sdk';
-import { citePhase, judgeSteps, phaseEvidence, runSteps, type SteppedLoadResult } from '../../src/protocols/load';
+import { citePhase, judgeSteps, phaseEvidence, plannedStepTotal, runSteps, type SteppedLoadResult } from '../../src/protocols/load';
 import {
   NPING_MAX_RATE, linkTo, rawSocketsAllowed, stormStepRunner, stormTools, type LinkToTarget, type StormGenerator, type StormKind, type StormSpec,
 } from '../../src/protocols/storm';
@@ -161,6 +161,20 @@ export default defineProbe<NetworkStormInputs>({
   appliesTo: [],
   timeoutMs: 900_000,
   locks: (plan) => [{ key: `load:${plan.host.host}`, mode: 'exclusive' }],
+  load: ({ host, inputs, limits, lossAfterMs }) => {
+    // One stepped load per destination; ARP counted although it goes only to a directly connected host.
+    const destinations = inputs.storms.map((kind) => ({
+      kind,
+      count: kind === 'udp' ? host.services.filter((s) => s.transport === 'udp').length
+        : kind === 'syn' ? (inputs.tcpPort !== undefined || host.services.some((s) => s.transport === 'tcp') ? 1 : 0) : 1,
+    })).filter((d) => d.count > 0);
+    const step = plannedStepTotal(inputs.rates, inputs.stepSeconds, limits, lossAfterMs);
+    const n = destinations.reduce((sum, d) => sum + d.count, 0);
+    return {
+      unit: 'packets', total: n * step.total,
+      basis: `${n} stepped storm(s) (${destinations.map((d) => (d.count > 1 ? `${d.kind} ×${d.count}` : d.kind)).join(', ')}), each ${step.rates.join(' + ')} packets/s for ${step.stepSeconds} s per step`,
+    };
+  },
   inputs: {
     schema: inputsSchema({
       storms: { type: 'array', minItems: 1, uniqueItems: true, items: { type: 'string', enum: [...KINDS] } },

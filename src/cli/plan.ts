@@ -1,4 +1,5 @@
 import { loadProfile } from '../profile';
+import { LOAD_CEILINGS } from '../sdk';
 import { describePlan, type AccountLogins, type TestPlan } from '../runner/test-plan';
 import { EXIT, parse, type Io } from './common';
 import { readReport } from './diff';
@@ -61,6 +62,19 @@ function loginLines(plan: TestPlan): string[] {
     ...[...bases].map(([basis, probes]) => `  ${[...probes].join(', ')}: ${basis}`)];
 }
 
+const count = (n: number) => n.toLocaleString('en');
+
+/** The load probes' bounds against robustness.maxTotal; a load cut off by it is said plainly (its last steps are not sent). */
+function loadLines(plan: TestPlan): string[] {
+  if (plan.loads.length === 0) return [];
+  return ['Load per attempt (every step at its full rate and length; robustness.maxTotal is each attempt\'s budget):',
+    ...plan.loads.flatMap((l) => [
+      `  ${l.probe}@${l.target}: at most ${count(l.total)} ${l.unit}; budget ${count(l.budget)}: ${l.fits ? 'fits'
+        : `EXCEEDS IT: the load stops when the budget is spent, what comes after is not sent and CR 7.1 cannot pass (raise robustness.maxTotal, at most ${count(LOAD_CEILINGS.maxTotal)}, or lower the rates or the storms)`}`,
+      `      ${l.basis}`,
+    ])];
+}
+
 function durationLine(plan: TestPlan): string {
   const d = plan.duration;
   const basis = d.basis.earlierRuns > 0
@@ -90,6 +104,8 @@ export function renderPlanText(plan: TestPlan): string {
     }
   }
   lines.push('', ...loginLines(plan));
+  const loads = loadLines(plan);
+  if (loads.length > 0) lines.push('', ...loads);
   if (plan.skipped.length > 0) {
     lines.push('', 'Not made:');
     for (const s of plan.skipped) lines.push(`  ${s.probe} @ ${s.target} (${s.safety}): ${s.reason}: ${s.message}`);

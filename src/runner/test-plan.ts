@@ -7,7 +7,7 @@ import { loadCatalog } from '../catalog';
 import type { Profile } from '../profile';
 import { thresholdOf, type ThresholdInfo } from '../protocols/auth/ledger';
 import type { Report } from '../report/model';
-import type { PlannedLogins, ProbeDefinition, Safety } from '../sdk';
+import type { PlannedLoad, PlannedLogins, ProbeDefinition, Safety } from '../sdk';
 import { resolveNamedFile } from '../sdk/input-file';
 import { attemptTarget, type PlannedAttempt } from './attempt';
 import { Vault } from './credentials';
@@ -39,6 +39,20 @@ export interface AccountLogins {
   expectation: 'below' | 'locks-on-purpose' | 'may-lock';
 }
 
+/** The load one destructive attempt would send at most, set against robustness.maxTotal (the attempt's budget). */
+export interface AttemptLoad {
+  probe: string;
+  target: string;
+  unit: PlannedLoad['unit'];
+  /** At most this many by the inputs: every step at its full rate and length, after the profile's caps. */
+  total: number;
+  /** robustness.maxTotal: what one attempt may send in all. */
+  budget: number;
+  /** false: the load is cut off when the budget is spent, so what comes after is not sent. */
+  fits: boolean;
+  basis: string;
+}
+
 export interface TestPlan {
   profile: string;
   profileSha256: string;
@@ -51,6 +65,8 @@ export interface TestPlan {
   /** Attempts the run decides not to make, with the reason (as they appear in report.json, status skipped). */
   skipped: { probe: string; target: string; safety: Safety; reason: string; message: string }[];
   logins: AccountLogins[];
+  /** The attempts that declare their load (robustness probes), with their bound and the budget. */
+  loads: AttemptLoad[];
   duration: {
     /** Every attempt run to its time budget one after another: the run ends sooner (attempts overlap, most end early). */
     serialUpperBoundMs: number;
@@ -95,6 +111,19 @@ function servicesOf(attempts: readonly PlannedAttempt[], hosts: Awaited<ReturnTy
     { host: h.host, target: h.host, protocol: 'host', name: h.name, attempts: attempts.filter((a) => a.host === h && !a.service) },
     ...h.services.map((s) => ({ host: h.host, target: attemptTarget({ host: h, service: s }), protocol: s.protocol, name: s.name, attempts: attempts.filter((a) => a.service === s) })),
   ]).map((s) => ({ ...s, attempts: s.attempts.map((a) => ({ probe: a.probe.id, safety: a.probe.safety })) }));
+}
+
+/** The load each attempt declares, against the profile's robustness.maxTotal. */
+function loadsOf(profile: Profile, attempts: readonly PlannedAttempt[]): AttemptLoad[] {
+  const credentials = new Vault(profile.credentials);
+  const { limits } = profile.robustness;
+  return attempts.flatMap((a) => {
+    const declared = a.probe.load?.({
+      host: a.host, service: a.service, inputs: a.inputs, credentials, policy: profile.policy, resolvePath: (f) => resolveNamedFile(profile.dir, f),
+      limits, ...(profile.monitor ? { lossAfterMs: profile.monitor.lossAfterMs } : {}),
+    });
+    return declared ? [{ probe: a.probe.id, target: attemptTarget(a), ...declared, budget: limits.maxTotal, fits: declared.total <= limits.maxTotal }] : [];
+  });
 }
 
 /** The logins each attempt declares, grouped per host and account and set against the threshold. */
@@ -145,6 +174,7 @@ export async function describePlan(profile: Profile, options: TestPlanOptions = 
     attempts,
     skipped: plan.skipped.map((s) => ({ probe: s.probe, target: s.target, safety: s.safety, reason: s.reason ?? '', message: s.message ?? '' })),
     logins: loginsOf(profile, plan.attempts, plan.allowed),
+    loads: loadsOf(profile, plan.attempts),
     duration: {
       serialUpperBoundMs: attempts.reduce((sum, a) => sum + a.timeoutMs, 0),
       serialExpectedMs: attempts.reduce((sum, a) => sum + (a.typicalMs ?? a.timeoutMs), 0),

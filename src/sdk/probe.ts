@@ -74,6 +74,18 @@ export interface PlannedLogins {
 }
 
 /**
+ * The load one attempt would send at most, declared for `iacs-probe plan` (the destructive load probes): every step
+ * at its full rate for its full length, after the profile's caps. A bound from the inputs, not a measurement.
+ */
+export interface PlannedLoad {
+  /** What is counted, as robustness.maxTotal counts it. */
+  readonly unit: 'packets' | 'requests';
+  readonly total: number;
+  /** How the bound follows from the inputs, in one sentence. */
+  readonly basis: string;
+}
+
+/**
  * Counters shared by every attempt of one run, e.g. failed logins per account, so that probes that guess
  * passwords on the same device never add up to a lockout between them.
  */
@@ -173,6 +185,11 @@ export interface ProbeDefinition<I = Record<string, never>> {
   readonly locks?: (plan: PlanInfo<I>) => readonly LockRequest[];
   /** The logins an attempt would spend per account, for `iacs-probe plan` (probes that guess or fail logins). */
   readonly logins?: (plan: PlanInfo<I> & { readonly allowed: ReadonlySet<Safety> }) => readonly PlannedLogins[];
+  /**
+   * The load an attempt would send at most, for `iacs-probe plan`, which sets it against robustness.maxTotal
+   * (`limits`: the profile's caps; `lossAfterMs`: the essential-function monitor's, which lengthens short steps).
+   */
+  readonly load?: (plan: PlanInfo<I> & { readonly limits: LoadLimits; readonly lossAfterMs?: number }) => PlannedLoad | undefined;
   run(ctx: ProbeContext<I>): Promise<ProbeResult>;
 }
 

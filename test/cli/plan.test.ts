@@ -140,6 +140,40 @@ ${policy}allow: [passive, active]
     }
   });
 
+  it('sets each load probe\'s bound against robustness.maxTotal and says plainly when the load would be cut off', async () => {
+    const write = (name: string, robustness: string) => {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, `apiVersion: iacs-probe/v1
+component: { name: Load bench, types: [embedded], slTarget: 2 }
+targets:
+  - host: 127.0.0.1
+    services:
+      - { port: 1502, protocol: modbus }
+      - { port: 1161, protocol: snmp }
+      - { port: 1069, protocol: tftp }
+${robustness}allow: [passive, active, destructive]
+`);
+      return file;
+    };
+    const only = ['--only', 'robustness.network-storm', '--only', 'robustness.app-flood', '--allow', 'destructive'];
+    // Defaults: steps 100 + 1000 + 10 000 /s for 5 s = 55 500 per stepped load. Storms: syn, udp ×2, udp-closed, icmp, arp.
+    const fits = await cli(['plan', write('load-fits.yaml', ''), ...only, '--json']);
+    expect(fits.code, fits.err).to.equal(0);
+    const loads = (JSON.parse(fits.out) as TestPlan).loads;
+    expect(loads.map((l) => [l.probe, l.target, l.unit, l.total, l.budget, l.fits])).to.deep.equal([
+      ['robustness.app-flood', '127.0.0.1:1502', 'requests', 55_500, 500_000, true],
+      ['robustness.app-flood', '127.0.0.1:1161', 'requests', 55_500, 500_000, true],
+      ['robustness.network-storm', '127.0.0.1', 'packets', 6 * 55_500, 500_000, true],
+    ]);
+    const cut = await cli(['plan', write('load-cut.yaml', 'robustness: { maxTotal: 300000, maxRate: 5000 }\n'), ...only]);
+    expect(cut.code, cut.err).to.equal(0);
+    // maxRate 5000 lowers the top step: 100 + 1000 + 5000 /s for 5 s = 30 500 per stepped load.
+    expect(cut.out).to.include('robustness.network-storm@127.0.0.1: at most 183,000 packets; budget 300,000: fits');
+    const over = await cli(['plan', write('load-over.yaml', 'robustness: { maxTotal: 100000 }\n'), ...only]);
+    expect(over.out).to.match(/robustness\.network-storm@127\.0\.0\.1: at most 333,000 packets; budget 100,000: EXCEEDS IT: .*CR 7\.1 cannot pass/);
+    expect(over.out).to.include('6 stepped storm(s) (syn, udp ×2, udp-closed, icmp, arp), each 100 + 1000 + 10000 packets/s for 5 s per step');
+  });
+
   it('agrees with what the run then did: the weak emulator with the example profile', async () => {
     const emulator = await startEmulator('weak', { ephemeralPorts: true });
     try {

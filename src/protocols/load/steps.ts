@@ -86,6 +86,16 @@ export function planSteps(rates: readonly number[], stepSeconds: number, limits:
   return { rates: unique, stepSeconds: seconds, maxTotal: limits.maxTotal, clamped };
 }
 
+/**
+ * The most one stepped load sends, for `iacs-probe plan`: every step at its full rate for its full length, the step
+ * raised to twice the monitor's loss window as the load probes raise it, then clamped by the caps as planSteps does.
+ */
+export function plannedStepTotal(rates: readonly number[], stepSeconds: number, limits: LoadLimits, lossAfterMs?: number): { total: number; rates: number[]; stepSeconds: number } {
+  const raised = lossAfterMs === undefined ? stepSeconds : Math.max(stepSeconds, (2 * lossAfterMs) / 1000);
+  const plan = planSteps(rates, raised, limits);
+  return { total: Math.ceil(plan.rates.reduce((sum, r) => sum + r * plan.stepSeconds, 0)), rates: plan.rates, stepSeconds: plan.stepSeconds };
+}
+
 /** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
 export function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
