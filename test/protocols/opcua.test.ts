@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { MissingInput, TargetTimeout } from '../../src/sdk';
+import { InvalidInput, MissingInput, TargetTimeout } from '../../src/sdk';
 import {
   describeCertificate, endpointPath, firstCertificate, harnessIdentity, identityFromFiles, isOpcuaStatusError, makeApplicationCertificate,
   policyShortName, targetUrl, toProbeError, withOpcuaClient, type OpcuaStage, channelFor, discoverEndpoints, throwawayIdentity,
@@ -74,7 +74,8 @@ describe('protocols/opcua adapter', function () {
       fs.writeFileSync(path.join(dir, 'b.key'), b.privateKeyPem);
       expect(identityFromFiles(path.join(dir, 'a.pem'), path.join(dir, 'a.key'))).to.deep.include({ applicationUri: 'urn:test:a' });
       expect(() => identityFromFiles(path.join(dir, 'a.pem'), path.join(dir, 'b.key'))).to.throw(MissingInput, /does not belong/);
-      expect(() => identityFromFiles(path.join(dir, 'a.pem'), path.join(dir, 'missing.key'))).to.throw(MissingInput);
+      // Read with the bounded reader of named files (test/integrity/named-files.test.ts): an input error naming the key.
+      expect(() => identityFromFiles(path.join(dir, 'a.pem'), path.join(dir, 'missing.key'))).to.throw(InvalidInput, /OPC UA client private key \(clientPrivateKey\): .*file not found/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -32,7 +32,10 @@ describe('probe ssh.feedback', function () {
     const { attempt } = await runProbe(probe, { service: { port: devices.hardened().endpoint('ssh').port, protocol: 'ssh' }, credentials: { ssh: OPERATOR }, policy: POLICY, ledger });
     expect(attempt.status, JSON.stringify(attempt.findings)).to.equal('pass');
     const o = attempt.observations as unknown as Observations;
-    expect(o.samples).to.deep.equal({ unknownUser: 8, wrongPassword: 8 });
+    // 8 pairs (the fixed batch) on a quiet machine; on a saturated one the sequential timing test may need up to
+    // maxSamples (12) before the answer is clear, as in http.feedback. Pairs: as many of each.
+    expect(o.samples.unknownUser).to.equal(o.samples.wrongPassword);
+    expect(o.samples.unknownUser).to.be.within(8, 12);
     expect(o.timing?.distinguishable).to.equal(false);
     for (const [key, n] of Object.entries(ledger.toJSON())) if (key.startsWith('auth.failures.account:')) expect(n, key).to.be.at.most(2);
   });
