@@ -25,6 +25,7 @@ import { RunMonitors } from './monitor';
 import type { HostMonitorSummary } from '../report/model';
 import { Vault, registerSecrets } from './credentials';
 import { buildPlan, type Plan } from './plan';
+import { attemptLoads } from './test-plan';
 import type { ShardSpec } from './shard';
 import { loadProbes } from './registry';
 import { locksOf, schedule, type SchedulerHooks } from './scheduler';
@@ -178,6 +179,12 @@ async function executePlan(
   let opcuaAudit: RunningOpcuaAudit | undefined;
   // The attempts this run makes (`resume` takes the others over from the interrupted run).
   const toRun = plan.attempts.filter((_, i) => !reused.has(i));
+  // Said before anything is sent: a load over its budget is cut off, and its last steps are never sent.
+  for (const load of attemptLoads(profile, toRun).filter((l) => !l.fits)) {
+    store.journal({ type: 'load-over-budget', ...load });
+    options.notify?.(`iacs-probe: ${load.probe}@${load.target} may send up to ${load.total} ${load.unit}, more than robustness.maxTotal ${load.budget}: `
+      + 'it stops sending when the budget is spent, and CR 7.1 cannot pass then (`iacs-probe plan` shows each bound)');
+  }
   const monitors = profile.monitor ? new RunMonitors(profile.monitor, toRun, {
     runDir: store.dir, credentials: vault, resolvePath: (f) => resolveNamedFile(profile.dir, f), redact: (text) => store.redact(text), signal: runController.signal,
   }, (record) => store.journal(record)) : undefined;

@@ -113,8 +113,8 @@ function servicesOf(attempts: readonly PlannedAttempt[], hosts: Awaited<ReturnTy
   ]).map((s) => ({ ...s, attempts: s.attempts.map((a) => ({ probe: a.probe.id, safety: a.probe.safety })) }));
 }
 
-/** The load each attempt declares, against the profile's robustness.maxTotal. */
-function loadsOf(profile: Profile, attempts: readonly PlannedAttempt[]): AttemptLoad[] {
+/** The load each attempt declares, against the profile's robustness.maxTotal (plan lists them; run warns of those over it). */
+export function attemptLoads(profile: Profile, attempts: readonly PlannedAttempt[]): AttemptLoad[] {
   const credentials = new Vault(profile.credentials);
   const { limits } = profile.robustness;
   return attempts.flatMap((a) => {
@@ -174,7 +174,7 @@ export async function describePlan(profile: Profile, options: TestPlanOptions = 
     attempts,
     skipped: plan.skipped.map((s) => ({ probe: s.probe, target: s.target, safety: s.safety, reason: s.reason ?? '', message: s.message ?? '' })),
     logins: loginsOf(profile, plan.attempts, plan.allowed),
-    loads: loadsOf(profile, plan.attempts),
+    loads: attemptLoads(profile, plan.attempts),
     duration: {
       serialUpperBoundMs: attempts.reduce((sum, a) => sum + a.timeoutMs, 0),
       serialExpectedMs: attempts.reduce((sum, a) => sum + (a.typicalMs ?? a.timeoutMs), 0),

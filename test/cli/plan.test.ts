@@ -172,6 +172,15 @@ ${robustness}allow: [passive, active, destructive]
     const over = await cli(['plan', write('load-over.yaml', 'robustness: { maxTotal: 100000 }\n'), ...only]);
     expect(over.out).to.match(/robustness\.network-storm@127\.0\.0\.1: at most 333,000 packets; budget 100,000: EXCEEDS IT: .*CR 7\.1 cannot pass/);
     expect(over.out).to.include('6 stepped storm(s) (syn, udp ×2, udp-closed, icmp, arp), each 100 + 1000 + 10000 packets/s for 5 s per step');
+
+    // run says it before anything is sent, and journals it (without a monitor the storm then sends nothing).
+    const out = path.join(dir, 'load-over-run');
+    const run = await cli(['run', path.join(dir, 'load-over.yaml'), '--only', 'robustness.network-storm', '--allow', 'destructive', '--no-pdf', '--out', out]);
+    expect(run.err).to.include('robustness.network-storm@127.0.0.1 may send up to 333000 packets, more than robustness.maxTotal 100000');
+    const journal = fs.readFileSync(path.join(out, 'journal.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; total?: number });
+    expect(journal.filter((r) => r.type === 'load-over-budget').map((r) => r.total)).to.deep.equal([333_000]);
+    const fitting = await cli(['run', path.join(dir, 'load-fits.yaml'), '--only', 'robustness.network-storm', '--allow', 'destructive', '--no-pdf', '--out', path.join(dir, 'load-fits-run')]);
+    expect(fitting.err).not.to.include('may send up to');
   });
 
   it('agrees with what the run then did: the weak emulator with the example profile', async () => {
