@@ -90,8 +90,13 @@ describe('runner: the essential-function monitor around intrusive attempts', fun
     // One phase per intrusive attempt, plus the one the probe marked; the passive attempt is not a phase.
     expect(monitor.phases.map((p) => p.label).sort()).to.deep.equal(['fixture.intrusive', 'fixture.load', 'step 100/s']);
     // Maintained on a quiet machine; with npm test's six groups saturating both cores a phase may read degraded (the
-    // 100 ms counter is served by this same process), never lost.
-    expect(monitor.phases.map((p) => p.verdict).filter((v) => v !== 'maintained' && v !== 'degraded'), JSON.stringify(monitor.phases)).to.deep.equal([]);
+    // 100 ms counter is served by this same process), never lost. fixture.intrusive lasts about 1 ms: its window (one
+    // sample period past its end) may then hold no sample at all, which is not determined, honestly.
+    const verdicts = Object.fromEntries(monitor.phases.map((p) => [p.label, p.verdict]));
+    expect(Object.values(verdicts).filter((v) => v === 'lost'), JSON.stringify(monitor.phases)).to.deep.equal([]);
+    expect(verdicts['fixture.load'], JSON.stringify(monitor.phases)).to.be.oneOf(['maintained', 'degraded']);
+    expect(verdicts['step 100/s'], JSON.stringify(monitor.phases)).to.be.oneOf(['maintained', 'degraded']);
+    expect(verdicts['fixture.intrusive'], JSON.stringify(monitor.phases)).to.be.oneOf(['maintained', 'degraded', 'not_determined']);
     // The monitor ran before the first intrusive attempt began and after the last ended.
     const intrusive = report.attempts.filter((a) => a.safety === 'intrusive');
     const firstStart = Math.min(...intrusive.map((a) => Date.parse(a.startedAt)));
