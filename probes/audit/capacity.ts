@@ -88,11 +88,15 @@ async function fillLog(ctx: Ctx, controls: Controls, o: { first: number; count: 
   const startedAt = Date.now();
   const intervalMs = 1000 / o.ratePerSecond;
   let stoppedBy: Fill['stoppedBy'] = 'limit';
-  const pace = async (done: readonly UnknownUserLogin[]) => {
+  // Each login at least one interval after the previous one was sent: a login delayed by a slow answer is not
+  // made up for by a burst afterwards, so no stretch of the fill goes faster than the cap.
+  let nextAt = startedAt;
+  const pace = async () => {
     if (o.watch.check()) { stoppedBy = 'warning'; return false; }
     if (Date.now() + o.reserveMs >= ctx.deadline) { stoppedBy = 'budget'; return false; }
-    await sleep(startedAt + done.length * intervalMs - Date.now(), ctx.signal);
+    await sleep(nextAt - Date.now(), ctx.signal);
     if (o.watch.check()) { stoppedBy = 'warning'; return false; }
+    nextAt = Math.max(nextAt, Date.now()) + intervalMs;
     return true;
   };
   const logins = o.count > 0 ? await failLoginsWithUnknownUsers(ctx, controls.fill, { prefix: CAPACITY_ACCOUNT_PREFIX, first: o.first, count: o.count, beforeEach: pace }) : [];

@@ -51,13 +51,16 @@ export async function runCampaign(
   const started = Date.now();
   const spacingMs = 1000 / caps.ratePerSecond;
   let sent = 0;
+  let nextAt = started;
   const result = (end: CampaignEnd): CampaignResult => ({ sent, end, caps, elapsedMs: Date.now() - started });
   for (const c of cases) {
     if (sent >= caps.cases) return result('case-cap');
     if (Date.now() - started >= caps.durationMs) return result('duration-cap');
-    // Case n may start no earlier than n / rate seconds after the first: the average never exceeds the cap.
-    await sleep(started + sent * spacingMs - Date.now(), signal);
+    // Each case starts at least 1 / rate seconds after the previous one started: a slow answer is not made up for by
+    // a burst of cases afterwards, so no stretch of the campaign goes faster than the cap.
+    await sleep(nextAt - Date.now(), signal);
     if (signal.aborted) throw signal.reason;
+    nextAt = Math.max(nextAt, Date.now()) + spacingMs;
     sent++;
     if ((await execute(c)) === 'stop') return result('stopped');
   }

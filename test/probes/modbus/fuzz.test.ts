@@ -77,6 +77,20 @@ describe('probe modbus.fuzz', function () {
       expect(short.sent).to.be.at.most(4);
     });
 
+    it('a slow case is not made up for by a burst: every case starts at least 1 / rate after the previous one', async () => {
+      const cases = generateCases(TEMPLATES, 2, 50);
+      const times: number[] = [];
+      await runCampaign(cases, { cases: 8, ratePerSecond: 40, durationMs: 60_000 }, new AbortController().signal, async () => {
+        times.push(Date.now());
+        // The second case's answer takes 300 ms (a device in trouble): 12 cases' worth of the 25 ms spacing.
+        if (times.length === 2) await new Promise((r) => setTimeout(r, 300));
+        return 'continue';
+      });
+      expect(times).to.have.length(8);
+      // 25 ms at 40/s, less 1 ms of timer slack; before, cases 3 to 8 went out back to back after the slow one.
+      for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1], `case ${i + 1}`).to.be.at.least(24);
+    });
+
     it('the probe schema refuses more cases or a higher rate than the ceilings', () => {
       const validate = new Ajv({ strict: false }).compile(probe.inputs!.schema);
       expect(validate({ cases: FUZZ_CEILINGS.cases })).to.equal(true);
