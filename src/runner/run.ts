@@ -164,6 +164,7 @@ async function executePlan(
   options.signal?.addEventListener('abort', onAbort, { once: true });
   if (options.signal?.aborted) onAbort();
   const vault = new Vault(profile.credentials);
+  const resolvePath = (f: string) => resolveNamedFile(profile.dir, f);
   const lockouts = new LockoutState(stateDir, runId);
   const gate = lockoutGate(profile, lockouts, store, options.notify);
   const ledger = new PersistentLockLedger(lockouts);
@@ -186,7 +187,7 @@ async function executePlan(
       + 'it stops sending when the budget is spent, and CR 7.1 cannot pass then (`iacs-probe plan` shows each bound)');
   }
   const monitors = profile.monitor ? new RunMonitors(profile.monitor, toRun, {
-    runDir: store.dir, credentials: vault, resolvePath: (f) => resolveNamedFile(profile.dir, f), redact: (text) => store.redact(text), signal: runController.signal,
+    runDir: store.dir, credentials: vault, resolvePath, redact: (text) => store.redact(text), signal: runController.signal,
   }, (record) => store.journal(record)) : undefined;
   try {
     // Subscribed before the first attempt (the login probes' events must find it listening), ended after the last.
@@ -195,7 +196,7 @@ async function executePlan(
       store.journal({ type: 'opcua-audit-start', ...(opcuaAudit ? { subscriptions: opcuaAudit.services.subscriptions } : { notStarted: 'active probes are not allowed (the subscriber logs in)' }) });
     }
     const labServices = lab ? { ...lab.services, ...(opcuaAudit ? { opcuaAudit: opcuaAudit.services } : {}) } : undefined;
-    const lockInfo = (p: PlannedAttempt) => locksOf(p, { credentials: vault, policy: profile.policy, resolvePath: (f) => resolveNamedFile(profile.dir, f) });
+    const lockInfo = (p: PlannedAttempt) => locksOf(p, { credentials: vault, policy: profile.policy, resolvePath });
     const execute = async (planned: PlannedAttempt) => {
       await gate.before(planned.host.host, `${planned.probe.id}@${attemptTarget(planned)}`, lockInfo(planned), runController.signal).catch(() => undefined);
       // The host's monitor starts before its first intrusive or destructive attempt; each such attempt is a phase.

@@ -7,7 +7,7 @@ import { loadCatalog } from '../catalog';
 import type { Profile } from '../profile';
 import { thresholdOf, type ThresholdInfo } from '../protocols/auth/ledger';
 import type { Report } from '../report/model';
-import type { PlannedLoad, PlannedLogins, ProbeDefinition, Safety } from '../sdk';
+import type { PlanInfo, PlannedLoad, PlannedLogins, ProbeDefinition, Safety } from '../sdk';
 import { resolveNamedFile } from '../sdk/input-file';
 import { attemptTarget, type PlannedAttempt } from './attempt';
 import { Vault } from './credentials';
@@ -113,15 +113,17 @@ function servicesOf(attempts: readonly PlannedAttempt[], hosts: Awaited<ReturnTy
   ]).map((s) => ({ ...s, attempts: s.attempts.map((a) => ({ probe: a.probe.id, safety: a.probe.safety })) }));
 }
 
+/** What a probe's plan-time declarations (locks, logins, load) are given about one planned attempt. */
+function planInfoOf(profile: Profile, credentials: Vault, a: PlannedAttempt): PlanInfo<unknown> {
+  return { host: a.host, service: a.service, inputs: a.inputs, credentials, policy: profile.policy, resolvePath: (f) => resolveNamedFile(profile.dir, f) };
+}
+
 /** The load each attempt declares, against the profile's robustness.maxTotal (plan lists them; run warns of those over it). */
 export function attemptLoads(profile: Profile, attempts: readonly PlannedAttempt[]): AttemptLoad[] {
   const credentials = new Vault(profile.credentials);
   const { limits } = profile.robustness;
   return attempts.flatMap((a) => {
-    const declared = a.probe.load?.({
-      host: a.host, service: a.service, inputs: a.inputs, credentials, policy: profile.policy, resolvePath: (f) => resolveNamedFile(profile.dir, f),
-      limits, ...(profile.monitor ? { lossAfterMs: profile.monitor.lossAfterMs } : {}),
-    });
+    const declared = a.probe.load?.({ ...planInfoOf(profile, credentials, a), limits, ...(profile.monitor ? { lossAfterMs: profile.monitor.lossAfterMs } : {}) });
     return declared ? [{ probe: a.probe.id, target: attemptTarget(a), ...declared, budget: limits.maxTotal, fits: declared.total <= limits.maxTotal }] : [];
   });
 }
@@ -132,7 +134,7 @@ function loginsOf(profile: Profile, attempts: readonly PlannedAttempt[], allowed
   const threshold = thresholdOf(profile.policy);
   const byAccount = new Map<string, AccountLogins>();
   for (const a of attempts) {
-    const declared = a.probe.logins?.({ host: a.host, service: a.service, inputs: a.inputs, credentials, policy: profile.policy, resolvePath: (f) => resolveNamedFile(profile.dir, f), allowed }) ?? [];
+    const declared = a.probe.logins?.({ ...planInfoOf(profile, credentials, a), allowed }) ?? [];
     for (const d of declared) {
       const key = JSON.stringify([a.host.host, d.account]);
       const entry = byAccount.get(key) ?? { host: a.host.host, account: d.account, threshold, attempts: [], consecutiveFailuresMax: 0, failuresMax: 0, expectation: 'below' as const };
