@@ -73,6 +73,14 @@ describe('files named by probe inputs, service options and the lab block: bounde
     });
   }
 
+  it('a readable file that is not what its purpose needs (no certificate, no usable key): an input error, not a bug', () => {
+    const text = path.join(dir, 'notes.pem');
+    fs.writeFileSync(text, 'not a certificate\n');
+    expectInvalidInput(() => readCertificates(text), /holds no PEM certificate/, /trust anchors/);
+    expectInvalidInput(() => readIssuer(text, pki.files.collectorKey), /no certificate/, /CA .*notes\.pem/);
+    expectInvalidInput(() => readIssuer(pki.files.caFile, text), /./, /CA .* with key .*notes\.pem/);
+  });
+
   it('a default-credential list that is an alias bomb is refused by the YAML limits, not expanded', () => {
     const file = path.join(dir, 'bomb.yaml');
     const lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];

@@ -10,6 +10,7 @@
  */
 import * as crypto from 'node:crypto';
 import forge from 'node-forge';
+import { InvalidInput } from '../../sdk';
 import { readNamedFile } from '../../sdk/input-file';
 import { HASH_OIDS, KEY_TYPES, CURVE_BITS, signatureAlgorithmByOid, type KeyFamily } from './algorithms';
 import { asn1, asn1ToDer, derToAsn1, pki, placeholder, spkiIndex } from './asn1';
@@ -243,6 +244,6 @@ export function verifyChain(chain: readonly Uint8Array[], anchors: readonly Uint
 /** Reads a PEM file with one or more certificates (trust anchors given in a profile). */
 export function readCertificates(file: string): Buffer[] {
   const found = pemToDer(readNamedFile(file, 'trust anchors'));
-  if (found.length === 0) throw new Error(`${file}: no PEM certificate`);
+  if (found.length === 0) throw new InvalidInput(`trust anchors: ${file} holds no PEM certificate`);
   return found;
 }

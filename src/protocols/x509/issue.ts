@@ -5,6 +5,7 @@
  */
 import * as crypto from 'node:crypto';
 import forge from 'node-forge';
+import { InvalidInput } from '../../sdk';
 import { readNamedFile } from '../../sdk/input-file';
 import { signatureOidFor } from './algorithms';
 import { asn1, asn1ToDer, derToAsn1, pki, placeholder, spkiIndex } from './asn1';
@@ -187,5 +188,12 @@ export function loadIssuer(certPem: string, keyPem: string): IssuedCertificate {
 
 /** Reads a CA certificate and its private key from PEM files (a test CA the device trusts). */
 export function readIssuer(certFile: string, keyFile: string): IssuedCertificate {
-  return loadIssuer(readNamedFile(certFile, 'CA certificate'), readNamedFile(keyFile, 'CA private key'));
+  const certPem = readNamedFile(certFile, 'CA certificate');
+  const keyPem = readNamedFile(keyFile, 'CA private key');
+  try {
+    return loadIssuer(certPem, keyPem);
+  } catch (err) {
+    // The files were read but are no CA (no PEM certificate, no usable private key): the profile's input, not a bug.
+    throw new InvalidInput(`CA ${certFile} with key ${keyFile}: ${(err as Error).message}`);
+  }
 }
