@@ -33,35 +33,37 @@ export interface ExampleProfile {
   lab?: ExampleLab;
 }
 
-/** A port free on 127.0.0.1 right now (the OS picks it; released at once for the lab service to bind). */
-async function freePort(kind: 'tcp' | 'udp'): Promise<number> {
+/**
+ * A port free on 127.0.0.1 (the OS picks it), held until `release`: the emulator, started in between with
+ * OS-chosen ports of its own, must not be given it too (it once was: the lab collector then could not listen).
+ */
+async function reservePort(kind: 'tcp' | 'udp', held: (() => Promise<void>)[]): Promise<number> {
   if (kind === 'udp') {
     const socket = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    const { port } = socket.address();
-    socket.close();
-    return port;
+    held.push(() => new Promise<void>((resolve) => socket.close(() => resolve())));
+    return socket.address().port;
   }
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  held.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return (server.address() as net.AddressInfo).port;
 }
 
 /**
- * Points the example's lab block at free loopback ports and a lab PKI made in `pkiDir`, and returns where
- * the emulated device sends its security log (as a lab engineer configures a real device's syslog and NTP).
+ * Points the example's lab block at free loopback ports (held in `held` until the emulator has started) and a lab
+ * PKI made in `pkiDir`, and returns where the emulated device sends its security log (as a lab engineer configures
+ * a real device's syslog and NTP).
  */
-async function demoLab(lab: ExampleLab, pkiDir: string): Promise<AuditSink> {
+async function demoLab(lab: ExampleLab, pkiDir: string, held: (() => Promise<void>)[]): Promise<AuditSink> {
   lab.address = '127.0.0.1';
   const pki = makeLabPki(pkiDir, { address: lab.address });
   lab.tls = { ca: pki.files.caFile, cert: pki.files.collectorCert, key: pki.files.collectorKey };
   const syslog = lab.syslog ?? {};
-  if (syslog.udp !== undefined) syslog.udp = await freePort('udp');
-  if (syslog.tcp !== undefined) syslog.tcp = await freePort('tcp');
-  if (syslog.tls !== undefined) syslog.tls = await freePort('tcp');
-  if (lab.ntp) lab.ntp.port = await freePort('udp');
+  if (syslog.udp !== undefined) syslog.udp = await reservePort('udp', held);
+  if (syslog.tcp !== undefined) syslog.tcp = await reservePort('tcp', held);
+  if (syslog.tls !== undefined) syslog.tls = await reservePort('tcp', held);
+  if (lab.ntp) lab.ntp.port = await reservePort('udp', held);
   return { address: lab.address, udpPort: syslog.udp, tcpPort: syslog.tcp, tlsPort: syslog.tls, caPem: pki.ca.pem, ntpPort: lab.ntp?.port };
 }
 
@@ -94,11 +96,18 @@ export async function demoCommand(args: string[], io: Io): Promise<number> {
   // never allows destructive probes, and `run` still needs both).
   if (runValues.allow?.includes('destructive')) example.allow = [...new Set([...(example.allow ?? ['passive', 'active']), 'destructive'])];
   const pkiDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-demo-lab-'));
-  const auditSink = example.lab ? await demoLab(example.lab, pkiDir) : undefined;
-  const emulator = await startEmulator(posture, { ephemeralPorts: true, ...(auditSink ? { auditSink } : {}) }).catch((err: unknown) => {
+  const held: (() => Promise<void>)[] = [];
+  const release = () => Promise.all(held.splice(0).map((free) => free()));
+  let emulator: Emulator;
+  try {
+    const auditSink = example.lab ? await demoLab(example.lab, pkiDir, held) : undefined;
+    emulator = await startEmulator(posture, { ephemeralPorts: true, ...(auditSink ? { auditSink } : {}) });
+  } catch (err) {
     fs.rmSync(pkiDir, { recursive: true, force: true });
     throw err;
-  });
+  } finally {
+    await release(); // the run's lab services bind them next
+  }
   try {
     pointExampleAt(example, emulator, `${exampleFile} declares a %s service, but the ${posture} emulator runs none`);
     // On loopback the services sit on OS-chosen ports outside any default scan list, so the scan covers
