@@ -79,7 +79,9 @@ describe('profile loader, property-based (fast-check)', function () {
         rejected++;
         return;
       }
-      expect(validate(doc), JSON.stringify(validate.errors)).to.equal(true);
+      // Validate what the loader read, not the generator's object: a generated key "__proto__" sets that object's
+      // prototype, which ajv's key loop sees and JSON.stringify (the text the loader got) leaves out.
+      expect(validate(JSON.parse(text)), JSON.stringify(validate.errors)).to.equal(true);
       accepted++;
     });
     fc.assert(property, { numRuns: NUM_RUNS * 3, ...(SEED !== undefined ? { seed: SEED } : {}) });
