@@ -84,7 +84,9 @@ describe('protocols/udp: payloads and the UDP scanner', function () {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'iacs-udp-payloads-'));
     try {
       const payloads = buildPayloads({ host: '127.0.0.1', dnp3Address: 10 });
-      const kinds = Object.keys(PAYLOAD_PORTS) as PayloadKind[];
+      // TFTP last: tshark follows a TFTP request's client port as a TFTP conversation, so a later request that the
+      // OS sends from the same (reused) ephemeral port would be decoded as TFTP (seen once: SNMP read as tftp).
+      const kinds = (Object.keys(PAYLOAD_PORTS) as PayloadKind[]).sort((a, b) => Number(a === 'tftp') - Number(b === 'tftp'));
       const file = path.join(dir, 'payloads.pcap');
       const cap = await capture(tshark, kinds.map((k) => PAYLOAD_PORTS[k][0]), file);
       // One request per scan: on a closed port the ICMP error of the first request would cancel the second send.
