@@ -67,7 +67,9 @@ export async function startRsyslog(
   }
   const lines = [`global(${global.join(' ')})`];
   if (o.inputPort) lines.push('module(load="imudp")', `input(type="imudp" address="127.0.0.1" port="${o.inputPort}")`);
-  if (o.inputFile) lines.push('module(load="imfile" PollingInterval="1")', `input(type="imfile" File="${o.inputFile}" Tag="sshd:" Facility="auth" Severity="info")`);
+  // Polling, not inotify: inotify instances are a per-user limit (128 on Debian) that parallel test groups can
+  // use up, and imfile then reads nothing and says so only in its own output.
+  if (o.inputFile) lines.push('module(load="imfile" mode="polling" PollingInterval="1")', `input(type="imfile" File="${o.inputFile}" Tag="sshd:" Facility="auth" Severity="info")`);
   for (const f of o.forwards) lines.push(forwardAction(f).replace('__PEER__', o.tls?.peerName ?? ''));
   const conf = path.join(dir, 'rsyslog.conf');
   fs.writeFileSync(conf, `${lines.join('\n')}\n`);
