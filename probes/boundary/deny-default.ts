@@ -1,4 +1,4 @@
-import { InvalidInput, defineProbe, finding, judge, type Finding } from '../../src/sdk';
+import { InstrumentFailure, InvalidInput, defineProbe, finding, judge, type Finding } from '../../src/sdk';
 import { checkEndpoints, keepCapture, sweep, type MatrixRow, type SweepResult } from '../../src/protocols/boundary';
 import { formatPortSpec, parsePortSpec } from '../../src/protocols/tcp';
 
@@ -86,7 +86,7 @@ export default defineProbe<Inputs>({
     for (const near of decl.zones.filter((z) => !z.trusted)) {
       for (const far of decl.zones.filter((z) => z.trusted)) {
         const s = await sweep(decl, endpoints.get(near.name)!, endpoints.get(far.name)!, { tcpPorts, udpPorts, icmpTypes: ctx.inputs.icmpTypes, intervalMicros: ctx.inputs.intervalMicros }, ctx.signal);
-        if (s.tcp.sent < s.tcp.ports) throw new InvalidInput(`hping3 sent ${s.tcp.sent} of ${s.tcp.ports} SYNs from ${near.name} to ${far.name}: the sweep is incomplete`);
+        if (s.tcp.sent < s.tcp.ports) throw new InstrumentFailure(`hping3 sent ${s.tcp.sent} of ${s.tcp.ports} SYNs from ${near.name} to ${far.name}: the sweep is incomplete`);
         evidence.push(keepCapture(ctx.evidence, `far-${far.name}-from-${near.name}.pcap`, s.capture.file));
         results.push(s);
       }

@@ -1,4 +1,4 @@
-import { defineProbe, finding, judge, type BoundaryDecl, type Finding } from '../../src/sdk';
+import { InstrumentFailure, defineProbe, finding, judge, type BoundaryDecl, type Finding } from '../../src/sdk';
 import { checkEndpoints, forgeableAddress, keepCapture, sendIntrusive, type IntrusiveCase, type IntrusiveResult } from '../../src/protocols/boundary';
 
 const REQUIREMENTS = ['NDR 5.2'];
@@ -67,7 +67,7 @@ export default defineProbe<Inputs>({
     }
     evidence.unshift(ctx.evidence.save('intrusive.json', results));
     const unsent = results.filter((r) => r.sent < r.count);
-    if (unsent.length > 0) throw new Error(`hping3 sent fewer packets than asked for ${unsent.map((r) => r.kind).join(', ')}: the cases cannot be judged`);
+    if (unsent.length > 0) throw new InstrumentFailure(`hping3 sent fewer packets than asked for ${unsent.map((r) => r.kind).join(', ')}: the cases cannot be judged`);
     const findings: Finding[] = results.filter((r) => r.seen > 0).map((r) => finding({
       code: r.kind, severity: 'high', requirements: REQUIREMENTS, evidence,
       message: `${MEANING[r.kind]}: ${r.seen} packet(s) of ${r.sent} sent arrived at the ${r.to} endpoint ${r.destination}:${r.port} from the ${r.from} side${r.spoofedSource ? ` (forged source ${r.spoofedSource})` : ''}`,

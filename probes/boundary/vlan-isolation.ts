@@ -1,4 +1,4 @@
-import { defineProbe, finding, judge, type Finding, type ProbeContext } from '../../src/sdk';
+import { InstrumentFailure, defineProbe, finding, judge, type Finding, type ProbeContext } from '../../src/sdk';
 import { checkVlanPorts, keepCapture, planVlanCases, runVlanCases, type VlanCaseResult, type VlanPort } from '../../src/protocols/boundary';
 
 const REQUIREMENTS = ['CR 5.1'];
@@ -44,7 +44,7 @@ async function sendAndJudge(ctx: ProbeContext<Record<string, never>>, ports: rea
     ...run.captures.map((c) => keepCapture(ctx.evidence, `vlan-at-${c.at}${suffix}.pcap`, c.file)),
   ];
   const unsent = run.results.filter((c) => c.sent < c.count);
-  if (unsent.length > 0) throw new Error(`the frame sender sent fewer frames than asked (ports ${unsent.map((c) => c.port).join(', ')}): the cases cannot be judged`);
+  if (unsent.length > 0) throw new InstrumentFailure(`the frame sender sent fewer frames than asked (ports ${unsent.map((c) => c.port).join(', ')}): the cases cannot be judged`);
   const findings = findingsOf(run.results, ports, evidence);
   const controls = workingControls(run.results);
   const attacks = run.results.filter((c) => c.kind !== 'control');

@@ -8,7 +8,7 @@ import type {
 
 /** not_determined: the attempt ended but judged no requirement (it could not tell; the message says why). */
 export type AttemptStatus = 'pass' | 'fail' | 'not_applicable' | 'not_determined' | 'error' | 'skipped';
-export type ErrorReason = 'unreachable' | 'timeout' | 'protocol' | 'auth' | 'scope' | 'input' | 'bug' | 'cancelled';
+export type ErrorReason = 'unreachable' | 'timeout' | 'protocol' | 'auth' | 'scope' | 'input' | 'instrument' | 'bug' | 'cancelled';
 export type SkipReason = 'not-allowed' | 'below-sl' | 'disabled' | 'target-unhealthy' | 'cancelled' | 'no-credentials';
 
 /** The runner's envelope around one probe on one target. */

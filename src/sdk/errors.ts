@@ -3,7 +3,7 @@
  * status; a probe never catches everything.
  */
 
-export type ErrorKind = 'unreachable' | 'timeout' | 'protocol' | 'auth' | 'scope' | 'input';
+export type ErrorKind = 'unreachable' | 'timeout' | 'protocol' | 'auth' | 'scope' | 'input' | 'instrument';
 
 export abstract class ProbeError extends Error {
   abstract readonly kind: ErrorKind;
@@ -46,6 +46,15 @@ export class MissingInput extends ProbeError {
 /** A profile input the probe was given cannot be used (a malformed port list, a tool it names is missing). */
 export class InvalidInput extends ProbeError {
   readonly kind = 'input';
+}
+
+/**
+ * The harness's own instrument failed or cannot vouch for what it recorded: a capture that dropped packets or
+ * lacks its own marker, a packet sender that sent fewer packets than asked. The attempt judges nothing; this is
+ * neither the device's fault nor a defect in the probe (which `bug` would say), and a repeat may succeed.
+ */
+export class InstrumentFailure extends ProbeError {
+  readonly kind = 'instrument';
 }
 
 /**

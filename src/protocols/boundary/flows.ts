@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { BoundaryDecl, Conduit, ConduitProtocol } from '../../sdk';
+import { InstrumentFailure, type BoundaryDecl, type Conduit, type ConduitProtocol } from '../../sdk';
 import { startAgent, startCapture, hping3, type Endpoint, type Capture } from './endpoint';
 import type { CapturedPacket } from './pcap';
 
@@ -66,7 +66,7 @@ export function tempCaptureFile(label: string): string {
 export async function stopCapture(capture: Capture): Promise<{ packets: CapturedPacket[]; file: string }> {
   const result = await capture.stop();
   if (result.dropped === undefined || result.dropped > 0) {
-    throw new Error(`the far endpoint's capture ${result.dropped === undefined ? 'gave no drop count' : `dropped ${result.dropped} packets`}: the flows' receipt cannot be told`);
+    throw new InstrumentFailure(`the far endpoint's capture ${result.dropped === undefined ? 'gave no drop count' : `dropped ${result.dropped} packets`}: the flows' receipt cannot be told`);
   }
   return result;
 }
@@ -99,7 +99,7 @@ export async function stopFarCapture(capture: Capture, far: Endpoint): Promise<{
   const result = await stopCapture(capture);
   const isMarker = (p: CapturedPacket) => p.src === far.address && p.protocol === 'udp' && p.dport === MARKER_PORT;
   if (!result.packets.some(isMarker)) {
-    throw new Error(`the far endpoint's capture (${far.zone.name}) does not hold its own marker datagram: it may have missed the first flows, so their receipt cannot be told`);
+    throw new InstrumentFailure(`the far endpoint's capture (${far.zone.name}) does not hold its own marker datagram: it may have missed the first flows, so their receipt cannot be told`);
   }
   return { ...result, packets: result.packets.filter((p) => !isMarker(p)) };
 }

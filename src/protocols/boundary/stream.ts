@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { InvalidInput, type BoundaryDecl } from '../../sdk';
+import { InstrumentFailure, type BoundaryDecl } from '../../sdk';
 import { hping3, startAgent, type Agent, type Endpoint } from './endpoint';
 import { allowed, isSyn, startFarCapture, stopFarCapture, tempCaptureFile } from './flows';
 import type { CapturedPacket } from './pcap';
@@ -136,7 +136,7 @@ export async function startStream(near: Endpoint, far: Endpoint, declared: Decla
       signal.removeEventListener('abort', onAbort);
       if (endedEarly) {
         await abandon();
-        throw new InvalidInput(`${endedEarly}: the stream did not cover the outage`);
+        throw new InstrumentFailure(`${endedEarly}: the stream did not cover the outage`);
       }
       await new Promise((r) => setTimeout(r, 300)); // packets still crossing
       try {

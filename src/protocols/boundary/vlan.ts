@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { OutOfScope, type VlanDecl } from '../../sdk';
+import { InstrumentFailure, OutOfScope, type VlanDecl } from '../../sdk';
 import { contains, parseCidr, parseIpv4 } from '../../sdk/ipv4';
 import { ip, jsonArray, netnsArgv } from '../netns';
 import { checkRoutesFrom, exitOf, interfaceHolding, requireTool, startCapture, type Capture } from './endpoint';
@@ -184,7 +184,7 @@ export async function sendFrames(port: VlanPort, frames: readonly { frame: Buffe
   await exitOf(child);
   signal.removeEventListener('abort', kill);
   signal.throwIfAborted();
-  if (child.exitCode !== 0) throw new Error(`the frame sender in ${port.namespace} failed (${child.exitCode ?? child.signalCode}): ${out.trim().slice(-500)}`);
+  if (child.exitCode !== 0) throw new InstrumentFailure(`the frame sender in ${port.namespace} failed (${child.exitCode ?? child.signalCode}): ${out.trim().slice(-500)}`);
   return (JSON.parse(out) as { sent: number[] }).sent;
 }
 

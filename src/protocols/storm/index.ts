@@ -3,6 +3,7 @@
  * sent by Debian's hping3 (SYN, UDP, ICMP), nmap's nping (ARP) or Node's dgram (UDP), each step measured.
  * The steps, caps and phases are those of the load framework (runSteps in src/protocols/load).
  */
+import { InvalidInput } from '../../sdk';
 import type { StepRunner } from '../load';
 import { findTool } from '../tools';
 import { hping3Args, npingArpArgs, type StormKind } from './args';
@@ -50,7 +51,7 @@ export function stormStepRunner(spec: StormSpec, scope: readonly string[], tools
     const plan = { kind: spec.kind, address: spec.address, port: spec.port, rate, count, interface: spec.interface };
     const hping3 = spec.generator === 'hping3';
     const binary = hping3 ? tools.hping3 : tools.nping;
-    if (!binary) throw new Error(`${spec.generator} is not installed`);
+    if (!binary) throw new InvalidInput(`${spec.generator} is not installed (Debian package ${hping3 ? 'hping3' : 'nmap'})`);
     const argv = hping3 ? hping3Args(plan, scope) : npingArpArgs(plan, scope);
     budget.left -= count; // what the tool may send; its statistics say what it did
     const dev = spec.interface;
