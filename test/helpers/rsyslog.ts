@@ -20,6 +20,7 @@ export function rsyslogVersion(binary: string): string {
 
 export interface RunningRsyslog {
   dir: string;
+  /** Its stdout and stderr, its own messages, and how many lines its inputs read. */
   output(): string;
   stop(): Promise<void>;
 }
@@ -58,9 +59,9 @@ export async function startRsyslog(
 ): Promise<RunningRsyslog> {
   const dir = fs.mkdtempSync(path.join(fs.realpathSync('/tmp'), 'iacs-rsyslog-'));
   fs.mkdirSync(path.join(dir, 'work'));
-  const global = [`workDirectory="${dir}/work"`];
-  // rsyslogd's own messages (an action suspended, resumed) go through our ruleset, i.e. are forwarded too.
-  if (o.internalMessages) global.push('processInternalMessages="on"');
+  // rsyslogd's own messages (an action suspended, resumed, a TLS error) go through our ruleset: kept in a file for
+  // output(), and forwarded too only with `internalMessages`.
+  const global = [`workDirectory="${dir}/work"`, 'processInternalMessages="on"'];
   if (o.tls) {
     global.push(`defaultNetstreamDriverCAFile="${o.tls.caFile}"`);
     if (o.tls.certFile) global.push(`defaultNetstreamDriverCertFile="${o.tls.certFile}"`, `defaultNetstreamDriverKeyFile="${o.tls.keyFile}"`);
@@ -70,6 +71,9 @@ export async function startRsyslog(
   // Polling, not inotify: inotify instances are a per-user limit (128 on Debian) that parallel test groups can
   // use up, and imfile then reads nothing and says so only in its own output.
   if (o.inputFile) lines.push('module(load="imfile" mode="polling" PollingInterval="1")', `input(type="imfile" File="${o.inputFile}" Tag="sshd:" Facility="auth" Severity="info")`);
+  lines.push(`if $programname startswith 'rsyslogd' then {`, `  action(type="omfile" file="${dir}/internal.log")`, ...(o.internalMessages ? [] : ['  stop']), '}');
+  // What the inputs read, kept as well: output() then tells "not read" from "not delivered".
+  lines.push(`action(type="omfile" file="${dir}/read.log")`);
   for (const f of o.forwards) lines.push(forwardAction(f).replace('__PEER__', o.tls?.peerName ?? ''));
   const conf = path.join(dir, 'rsyslog.conf');
   fs.writeFileSync(conf, `${lines.join('\n')}\n`);
@@ -87,7 +91,12 @@ export async function startRsyslog(
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
-  return { dir, output: () => out, stop: () => stopChild(child).then(() => fs.rmSync(dir, { recursive: true, force: true })) };
+  const fileText = (name: string) => { try { return fs.readFileSync(path.join(dir, name), 'utf8'); } catch { return ''; } };
+  const output = () => {
+    const read = fileText('read.log').split('\n').filter(Boolean);
+    return `${out}[rsyslogd's own messages]\n${fileText('internal.log')}[lines its inputs read: ${read.length}, the last: ${read.at(-1) ?? 'none'}]\n`;
+  };
+  return { dir, output, stop: () => stopChild(child).then(() => fs.rmSync(dir, { recursive: true, force: true })) };
 }
 
 export function stopChild(child: ChildProcess): Promise<void> {

@@ -36,6 +36,12 @@ describe('audit probes on Debian rsyslog forwarding a real OpenSSH auth log', fu
     bench = undefined;
   });
 
+  /** What the collector received, for a failure's message. */
+  function collected(b: AuditBench): string {
+    const records = b.lab.services.syslog!.records;
+    return `${records.length} record(s)${records.length > 0 ? `, the last at ${new Date(records.at(-1)!.receivedAt).toISOString()}: ${records.at(-1)!.raw.toString('utf8').slice(0, 200)}` : ''}; now ${new Date().toISOString()}`;
+  }
+
   async function provoke(ctx: Mocha.Context, forward: (b: AuditBench) => Forward, tls: boolean) {
     const binary = requirePeer(ctx, 'rsyslogd', findRsyslogd(), 'Debian packages rsyslog rsyslog-gnutls');
     bench = await startAuditBench({ settleSeconds: 4 });
@@ -55,7 +61,7 @@ describe('audit probes on Debian rsyslog forwarding a real OpenSSH auth log', fu
   it('RFC 5424 over TLS (gtls): every failed and accepted password logged with the user, timestamps with year and zone -> CR 2.8, 2.11, 2.12 pass', async function () {
     const ssh = await provoke(this, (b) => ({ port: b.lab.services.syslog!.ports.tls!, protocol: 'tls', framing: 'octet-counted', template: 'RSYSLOG_SyslogProtocol23Format' }), true);
     const ev = (await bench!.run(events, { services: [ssh] })).attempt;
-    expect(ev.status, `${JSON.stringify(ev.findings)}\nsshd: ${sshd!.log().slice(-1500)}\nrsyslogd: ${rsyslog!.output().slice(-1500)}`).to.equal('pass');
+    expect(ev.status, `${JSON.stringify(ev.findings)}\nsshd: ${sshd!.log().slice(-1500)}\nrsyslogd: ${rsyslog!.output().slice(-2500)}\ncollector: ${collected(bench!)}`).to.equal('pass');
     expect(ev.outcomes[0]).to.deep.include({ requirement: 'CR 2.8', verdict: 'pass', coverage: 'full' });
     expect((ev.observations.kinds as { kind: string }[]).map((k) => k.kind)).to.include.members(['login-failed', 'login-succeeded']);
     const id = (await bench!.run(identity, { services: [ssh] })).attempt;
@@ -69,7 +75,7 @@ describe('audit probes on Debian rsyslog forwarding a real OpenSSH auth log', fu
   it('the traditional RFC 3164 forward format over UDP: events and users logged, but no year or zone -> CR 2.11 fails', async function () {
     const ssh = await provoke(this, (b) => ({ port: b.lab.services.syslog!.ports.udp!, protocol: 'udp', template: 'RSYSLOG_TraditionalForwardFormat' }), false);
     const ev = (await bench!.run(events, { services: [ssh] })).attempt;
-    expect(ev.status, `${JSON.stringify(ev.findings)}\nrsyslogd: ${rsyslog!.output().slice(-1500)}`).to.equal('pass');
+    expect(ev.status, `${JSON.stringify(ev.findings)}\nrsyslogd: ${rsyslog!.output().slice(-2500)}\ncollector: ${collected(bench!)}`).to.equal('pass');
     const id = (await bench!.run(identity, { services: [ssh] })).attempt;
     expect(id.status, JSON.stringify(id.findings)).to.equal('pass');
     const ts = (await bench!.run(timestamps, { services: [ssh] })).attempt;
