@@ -158,3 +158,45 @@ export async function assessFuzz(probeId: string, service: Record<string, unknow
     remove: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/**
+ * A slow opening: a TCP proxy in front of a real server that holds back, and never forwards, a connection whose first
+ * bytes are exactly `opening` (the harness's own Hello, say); every other connection passes through. A fuzz case that
+ * must follow that opening is then never sent, while the normal request (another client's opening) is answered.
+ */
+export async function stallingProxy(upstream: { host: string; port: number }, opening: () => Buffer): Promise<{ port: number; stalled(): number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  let stalled = 0;
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => undefined);
+    let seen = Buffer.alloc(0);
+    let upstreamSocket: net.Socket | undefined;
+    client.on('data', (chunk: Buffer) => {
+      if (upstreamSocket) return void upstreamSocket.write(chunk);
+      seen = Buffer.concat([seen, chunk]);
+      const expected = opening();
+      if (seen.equals(expected)) return void stalled++;
+      if (seen.length < expected.length && expected.subarray(0, seen.length).equals(seen)) return undefined;
+      const up = net.connect(upstream);
+      upstreamSocket = up;
+      sockets.add(up);
+      up.write(seen);
+      up.on('data', (d: Buffer) => client.write(d));
+      up.on('close', () => client.destroy());
+      up.on('error', () => client.destroy());
+      client.on('close', () => up.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    port,
+    stalled: () => stalled,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

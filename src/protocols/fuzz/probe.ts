@@ -153,6 +153,9 @@ export async function runFuzzCampaign<I extends FuzzInputs>(ctx: ProbeContext<I>
 
 const sha256Hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+/** Why a recorded case's bytes never reached the device, if they did not. */
+const notSent = (r: CaseRecord): string | undefined => (r.reaction.kind === 'function-lost' ? undefined : r.reaction.notSent);
+
 /** Connect errors that mean nothing listens there (a reset or a failed TLS handshake is a protocol problem). */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'EHOSTDOWN']);
 
@@ -197,9 +200,11 @@ function verdict(ctx: ProbeContext<FuzzInputs>, wording: FuzzWording, o: Campaig
   const findings: Finding[] = [];
   const killer = o.records.find((r) => !r.stillAnswers && r.reaction.kind !== 'function-lost');
   if (killer) {
+    // An unsent case cannot have killed anything: the device stopped answering after the previous case's check.
+    const unsent = notSent(killer) ? ` This case itself could not be sent (${notSent(killer)}): the device stopped answering after the previous case.` : '';
     findings.push(finding({
       code: 'function-killed', severity: 'high', requirements: ['CR 3.5'], evidence,
-      message: `After ${describeCase(killer)} the device did not answer a ${wording.normalRequest} for ${ctx.inputs.recoveryMs} ms (reaction: ${killer.reaction.detail}). Replay: ${replay(killer.id)}.`,
+      message: `After ${describeCase(killer)} the device did not answer a ${wording.normalRequest} for ${ctx.inputs.recoveryMs} ms (reaction: ${killer.reaction.detail}).${unsent} Replay: ${replay(killer.id)}.`,
     }));
   }
   const lost = o.lostDuring ?? o.records.find((r) => r.monitor === 'lost');
@@ -216,18 +221,21 @@ function verdict(ctx: ProbeContext<FuzzInputs>, wording: FuzzWording, o: Campaig
       message: `After ${interrupted.length} case(s) the device answered ${wording.normalRequest}s only after a pause: ${interrupted.slice(0, 5).map((r) => `${r.id} (${r.recoveredAfterMs} ms)`).join(', ')}.`,
     }));
   }
-  const sent = o.records.length;
+  // Only cases whose bytes reached the device tested anything; the others are recorded and counted apart.
+  const unsentCount = o.records.filter((r) => notSent(r) !== undefined).length;
+  const sent = o.records.length - unsentCount;
   const monitorText = ctx.monitor ? `, and the essential-function monitor stayed ${ctx.monitor.state()}` : '';
+  const unsentText = unsentCount > 0 ? `; ${unsentCount} more could not be sent (no connection, or no answer to the opening the case needs; fuzz-cases.ndjson says which) and tested nothing` : '';
   const judgements: Judgement[] = sent === 0 ? [] : [{
     requirement: 'CR 3.5', coverage: 'partial',
-    passReason: `${sent} ${wording.label} fuzz cases (seed ${ctx.inputs.seed}${o.result?.end === 'duration-cap' ? `, stopped by the ${o.caps.durationMs} ms duration cap` : ''}): each was rejected, dropped or answered, and the device answered a ${wording.normalRequest} after every one${monitorText}`,
+    passReason: `${sent} ${wording.label} fuzz cases (seed ${ctx.inputs.seed}${o.result?.end === 'duration-cap' ? `, stopped by the ${o.caps.durationMs} ms duration cap` : ''}): each was rejected, dropped or answered, and the device answered a ${wording.normalRequest} after every one${monitorText}${unsentText}`,
   }];
   const kinds: Record<string, number> = {};
   for (const r of o.records) kinds[r.reaction.kind] = (kinds[r.reaction.kind] ?? 0) + 1;
   const culprit = killer ?? lost;
   return {
     observations: {
-      seed: ctx.inputs.seed, caps: o.caps, planned: o.planned, sent, end: o.result?.end ?? 'function-lost',
+      seed: ctx.inputs.seed, caps: o.caps, planned: o.planned, sent, notSent: unsentCount, end: o.result?.end ?? 'function-lost',
       reactions: kinds, monitored: Boolean(ctx.monitor), monitorState: ctx.monitor?.state() ?? null,
       ...(culprit ? { killingCase: { id: culprit.id, template: culprit.template, mutation: culprit.mutation, hex: culprit.hex, replay: replay(culprit.id) } } : {}),
     },

@@ -18,6 +18,11 @@ export interface DeviceReaction {
   elapsedMs: number;
   /** For 'connect-failed': Node's error code (ECONNREFUSED, ECONNRESET...), when there was one. */
   code?: string;
+  /**
+   * Why the case's bytes never reached the device (no TCP connection, no answer to the Hello or identification
+   * the case needs first): such a case tested nothing and does not count towards a pass.
+   */
+  notSent?: string;
 }
 
 /** The answer to the protocol's normal request: `ok` when it was answered as a healthy device answers. */

@@ -43,15 +43,19 @@ export const plain = (endpoint: { host: string; port: number }): StreamEndpoint 
 type Ending = 'complete' | 'closed' | 'reset' | 'quiet';
 
 /**
- * Connects (within max(waitMs, 1000) ms), sends `bytes`, and reads until the answer is complete, the device
- * closes or resets, or `waitMs` passes. A refused connection or a failed TLS handshake is the reaction
- * 'connect-failed'; an abort rejects with the signal's reason.
+ * Connects (within max(waitMs, 1000) ms), sends the preamble if any (its answer within the same budget), sends `bytes`,
+ * and reads until the answer is complete, the device closes or resets, or `waitMs` passes. A refused connection or a
+ * failed TLS handshake is the reaction 'connect-failed'; that and an unanswered preamble carry `notSent`. An abort
+ * rejects with the signal's reason.
  */
 export function sendStreamCase(endpoint: StreamEndpoint, bytes: Buffer, options: StreamCaseOptions): Promise<DeviceReaction> {
   const { signal, waitMs } = options;
   if (signal.aborted) return Promise.reject(signal.reason);
   const started = Date.now();
   const maxBytes = options.maxBytes ?? 64 * 1024;
+  // The preamble is the protocol's normal opening, not the case: it gets the connection's budget, not the reaction wait
+  // (with a 100 ms wait, a slow ACK under load left cases unsent).
+  const preambleMs = Math.max(waitMs, 1000);
   return new Promise((resolve, reject) => {
     const socket: net.Socket = endpoint.tls
       ? tls.connect({ host: endpoint.host, port: endpoint.port, rejectUnauthorized: false, minVersion: 'TLSv1', ciphers: 'ALL:@SECLEVEL=0' })
@@ -70,16 +74,16 @@ export function sendStreamCase(endpoint: StreamEndpoint, bytes: Buffer, options:
       socket.destroy();
       if (typeof how === 'object' && 'error' in how) return reject(how.error);
       const elapsedMs = Date.now() - started;
-      if (typeof how === 'object') return resolve({ kind: 'connect-failed', hex: '', detail: how.connectFailed, elapsedMs, ...(how.code ? { code: how.code } : {}) });
-      const r = reaction(Buffer.concat(chunks).subarray(0, maxBytes), how, waitMs, elapsedMs, options.classify);
-      return resolve(caseSent ? r : { ...r, detail: `the case was not sent (no answer to the ${preamble?.what}): ${r.detail}` });
+      if (typeof how === 'object') return resolve({ kind: 'connect-failed', hex: '', detail: how.connectFailed, elapsedMs, ...(how.code ? { code: how.code } : {}), notSent: 'no connection' });
+      const r = reaction(Buffer.concat(chunks).subarray(0, maxBytes), how, caseSent ? waitMs : preambleMs, elapsedMs, options.classify);
+      return resolve(caseSent ? r : { ...r, detail: `the case was not sent (no answer to the ${preamble?.what}): ${r.detail}`, notSent: `no answer to the ${preamble?.what}` });
     };
     const onAbort = () => done({ error: signal.reason });
     signal.addEventListener('abort', onAbort, { once: true });
     socket.once(endpoint.tls ? 'secureConnect' : 'connect', () => {
       connected = true;
       clearTimeout(timer);
-      timer = setTimeout(() => done('quiet'), waitMs);
+      timer = setTimeout(() => done('quiet'), preamble ? preambleMs : waitMs);
       socket.write(preamble ? preamble.bytes : bytes, () => undefined);
     });
     socket.on('data', (d: Buffer) => {

@@ -106,7 +106,7 @@ export async function sendModbusCase(endpoint: ModbusEndpoint, bytes: Buffer, wa
   } catch (err) {
     if (connectErrors === 'throw' || signal.aborted || isAbort(err, signal)) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    return { kind: 'connect-failed', hex: '', detail: err instanceof Error ? err.message : String(err), elapsedMs: Date.now() - started, ...(code ? { code } : {}) };
+    return { kind: 'connect-failed', hex: '', detail: err instanceof Error ? err.message : String(err), elapsedMs: Date.now() - started, ...(code ? { code } : {}), notSent: 'no connection' };
   }
   try {
     // A device may echo a mutated protocol identifier: accept it so the answer is read as a frame.

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
 import probe from '../../../probes/opcua/fuzz';
 import { generateCases } from '../../../src/protocols/fuzz';
-import { opcuaTemplates } from '../../../src/protocols/opcua/fuzz';
+import { helloMessage, opcuaTemplates } from '../../../src/protocols/opcua/fuzz';
 import { targetUrl } from '../../../src/protocols/opcua';
 import { fuzzCaseLines } from '../../helpers/fuzz';
-import { assessFuzz, dyingProxy, type AssessedFuzz } from '../../helpers/fuzz-targets';
+import { assessFuzz, dyingProxy, stallingProxy, type AssessedFuzz } from '../../helpers/fuzz-targets';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { startOpcua, type StartedOpcua } from '../../helpers/opcua';
 import { runProbe } from '../../helpers/probe-harness';
@@ -79,11 +79,33 @@ describe('probe opcua.fuzz', function () {
     killerBytes = killer.bytes;
     try {
       const run = await runProbe(probe, { service: opcua(proxy.port), inputs: FAST });
-      expect(run.attempt.status, run.attempt.message).to.equal('fail');
+      const sent = fuzzCaseLines(run).cases.map((r) => `${r.index} ${r.template} ${r.mutation}: ${r.reaction.kind}, ${r.stillAnswers ? 'answers' : 'silent'}`);
+      expect(run.attempt.status, `${run.attempt.message ?? ''}; killer ${killer.index} ${killer.mutation}; proxy died: ${proxy.died()}; cases:\n${sent.join('\n')}`).to.equal('fail');
       expect(run.attempt.findings.map((f) => f.code)).to.deep.equal(['opcua.fuzz.function-killed']);
       const { cases: records } = fuzzCaseLines(run);
       expect(records.at(-1)).to.include({ mutation: killer.mutation, stillAnswers: false });
       expect(records.slice(0, -1).every((r) => r.stillAnswers)).to.equal(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('an OpenSecureChannel case whose Hello the device does not acknowledge is recorded as not sent and tests nothing', async () => {
+    // The proxy holds back exactly the harness's own Hello: node-opcua's normal request (another Hello) is answered.
+    let url = '';
+    const proxy = await stallingProxy({ host: '127.0.0.1', port: device!.port }, () => helloMessage(url));
+    url = targetUrl({ host: '127.0.0.1', port: proxy.port });
+    try {
+      const run = await runProbe(probe, { service: opcua(proxy.port), inputs: { ...FAST, cases: 10 } });
+      const { cases: records } = fuzzCaseLines(run);
+      const opn = records.filter((r) => r.template.startsWith('opn'));
+      expect(opn.length, 'seed 62443 reaches OPN cases in its first 10').to.be.greaterThan(0);
+      expect(proxy.stalled()).to.equal(opn.length);
+      for (const r of opn) expect(r.reaction, r.mutation).to.include({ notSent: 'no answer to the Hello' }).and.have.property('detail').match(/^the case was not sent/);
+      for (const r of records.filter((x) => !x.template.startsWith('opn'))) expect(r.reaction, r.mutation).to.not.have.property('notSent');
+      expect(run.attempt.observations).to.include({ sent: records.length - opn.length, notSent: opn.length });
+      const reason = run.attempt.outcomes.find((o) => o.requirement === 'CR 3.5')?.reason ?? '';
+      expect(reason).to.match(new RegExp(`^${records.length - opn.length} OPC UA fuzz cases .*; ${opn.length} more could not be sent`));
     } finally {
       await proxy.close();
     }
