@@ -47,11 +47,17 @@ describe('audit probes on Debian rsyslog forwarding a real OpenSSH auth log', fu
     bench = await startAuditBench({ settleSeconds: 4 });
     const logFile = path.join(bench.dir, 'sshd-auth.log');
     fs.writeFileSync(logFile, '');
-    sshd = await startSshdWithAccounts(ctx, { ...PLAIN_SSHD, logFile }, [OPERATOR, ENGINEER]);
     rsyslog = await startRsyslog(binary, {
       inputFile: logFile, forwards: [forward(bench)],
       ...(tls ? { tls: { caFile: bench.pki.files.caFile, certFile: bench.pki.files.senderCert, keyFile: bench.pki.files.senderKey, peerName: 'collector.lab' } } : {}),
     });
+    // The forwarder must be through to the collector before anything is provoked: the verdicts are about what sshd logs,
+    // not about how long rsyslog takes to read its file and open its (TLS) connection on a loaded machine.
+    const marker = `iacs-probe forwarding check ${Date.now()}`;
+    fs.appendFileSync(logFile, `${marker}\n`);
+    const through = await bench.lab.services.syslog!.waitFor((r) => r.raw.toString('utf8').includes(marker), 60_000);
+    if (!through) throw new Error(`rsyslogd did not forward its first line within 60 s\nrsyslogd: ${rsyslog.output().slice(-2500)}\ncollector: ${collected(bench)}`);
+    sshd = await startSshdWithAccounts(ctx, { ...PLAIN_SSHD, logFile }, [OPERATOR, ENGINEER]);
     const ssh = { port: sshd.port, protocol: 'ssh' as const };
     await bench.run(sshDefaults, { service: ssh, credentials: { ssh: OPERATOR } });
     await bench.run(sshLockout, { service: ssh, credentials: { ssh: OPERATOR, 'lockout.ssh.second': ENGINEER }, inputs: { maxAttempts: 3 } });
