@@ -39,7 +39,14 @@ describe('audit probes on Debian rsyslog forwarding a real OpenSSH auth log', fu
   /** What the collector received, for a failure's message. */
   function collected(b: AuditBench): string {
     const records = b.lab.services.syslog!.records;
-    return `${records.length} record(s)${records.length > 0 ? `, the last at ${new Date(records.at(-1)!.receivedAt).toISOString()}: ${records.at(-1)!.raw.toString('utf8').slice(0, 200)}` : ''}; now ${new Date().toISOString()}`;
+    // Its connections and refused TLS handshakes, from its journal.
+    let events: string;
+    try {
+      events = fs.readFileSync(path.join(b.dir, 'run', b.lab.services.syslog!.journal), 'utf8').split('\n').filter((l) => l && !l.includes('"type":"record"')).slice(-10).join('\n');
+    } catch (err) {
+      events = String(err);
+    }
+    return `${events}\n${records.length} record(s)${records.length > 0 ? `, the last at ${new Date(records.at(-1)!.receivedAt).toISOString()}: ${records.at(-1)!.raw.toString('utf8').slice(0, 200)}` : ''}; now ${new Date().toISOString()}`;
   }
 
   async function provoke(ctx: Mocha.Context, forward: (b: AuditBench) => Forward, tls: boolean) {
