@@ -60,16 +60,23 @@ export default defineProbe({
         throw err;
       }
     };
-    let results: { wrong: SessionResult; right: SessionResult };
+    // Both checks are booked in the run ledger, shared with the credential-guessing probes; the wrong password is
+    // tried only while the lockout budget allows one more failure (earlier probes may have spent it).
+    const budget = new LoginBudget(ctx.ledger, ctx.policy, ctx.host.host);
+    const spent = budget.remaining(credential.username) === 0
+      ? `no failed login left in the lockout budget for ${credential.username} (threshold ${budget.threshold.value}${budget.threshold.source === 'assumed' ? ', assumed' : ''}; earlier checks of this run used it)`
+      : undefined;
+    let results: { wrong: SessionResult | { outcome: 'skipped'; reason: string }; right: SessionResult };
     try {
       results = await withOpcuaClient(
         target, { signal: ctx.signal, deadline: ctx.deadline, path: endpointPath(endpoint.endpointUrl), security: channelFor(endpoint, identity) },
         async (c) => {
-          // Both checks are booked in the run ledger, shared with the credential-guessing probes.
-          const budget = new LoginBudget(ctx.ledger, ctx.policy, ctx.host.host);
           const book = (r: SessionResult) => budget.record(credential.username, r.outcome === 'activated' ? 'accepted' : 'rejected');
-          const wrong = await attempt(c, `iacs-probe-wrong-${crypto.randomBytes(6).toString('hex')}`);
-          book(wrong);
+          let wrong: SessionResult | { outcome: 'skipped'; reason: string } = { outcome: 'skipped', reason: spent ?? '' };
+          if (!spent) {
+            wrong = await attempt(c, `iacs-probe-wrong-${crypto.randomBytes(6).toString('hex')}`);
+            book(wrong);
+          }
           const right = await attempt(c, credential.password);
           book(right);
           return { wrong, right };
@@ -94,6 +101,8 @@ export default defineProbe({
         message: `${label}: a session for ${credential.username} activated with a wrong password`,
       }));
     }
+    // Without the wrong-password check there is nothing to judge CR 1.1 on (not determined, the reason says why).
+    if (results.wrong.outcome === 'skipped') return { observations: { ...observations, notDetermined: results.wrong.reason }, findings, outcomes: [] };
     const refusedWith = results.wrong.outcome === 'refused' ? results.wrong.status : '';
     return {
       observations,

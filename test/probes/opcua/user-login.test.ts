@@ -3,6 +3,8 @@ import probe from '../../../probes/opcua/user-login';
 import { BENCH_CLIENT, startOpcua, weakAndHardened } from '../../helpers/opcua';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
+import { LoginBudget } from '../../../src/protocols/auth/ledger';
+import { MapLedger } from '../../../src/runner/attempt';
 
 const OPERATOR = { username: 'operator', password: 'Op3rator!Bench-2026' };
 
@@ -25,6 +27,23 @@ describe('probe opcua.user-login', function () {
     }]);
     expect(JSON.stringify(attempt)).to.not.contain(OPERATOR.password);
     expect(dir).to.be.a('string');
+  });
+
+  it('with the lockout budget spent by earlier checks of the run: no wrong password is sent, the login is, CR 1.1 not determined', async () => {
+    const ledger = new MapLedger();
+    const budget = new LoginBudget(ledger, {}, '127.0.0.1');
+    budget.record(OPERATOR.username, 'rejected');
+    budget.record(OPERATOR.username, 'rejected'); // threshold 3 assumed: two failures leave none to spend
+    const { attempt } = await runProbe(probe, {
+      service: { port: devices.hardened.port, protocol: 'opcua', options: BENCH_CLIENT }, credentials: { opcua: OPERATOR }, ledger,
+    });
+    expect(attempt.status).to.equal('not_determined');
+    expect(attempt.outcomes).to.deep.equal([]);
+    expect(attempt.message).to.match(/^no failed login left in the lockout budget for operator \(threshold 3, assumed/);
+    expect(attempt.observations.wrongPassword).to.include({ outcome: 'skipped' });
+    expect((attempt.observations.login as { outcome: string }).outcome).to.equal('activated');
+    // The successful login reset the account's counter: a later probe may spend the budget again.
+    expect(budget.remaining(OPERATOR.username)).to.equal(2);
   });
 
   it('weak posture (any client certificate trusted): the same check passes with the default credentials', async () => {
