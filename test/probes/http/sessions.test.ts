@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import probe from '../../../probes/http/sessions';
-import { OPERATOR, POLICY, WEAK_ADMIN, serviceOf, useAuthDevices } from '../../helpers/auth-devices';
+import { startEmulator } from '../../../src/emulator';
+import { OPERATOR, POLICY, WEAK_ADMIN, authPosture, serviceOf, useAuthDevices } from '../../helpers/auth-devices';
 import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { runProbe } from '../../helpers/probe-harness';
 
@@ -33,6 +34,19 @@ describe('probe http.sessions', function () {
     expect(attempt.status).to.equal('fail');
     expect(attempt.findings.map((f) => f.code)).to.deep.equal(['http.sessions.limit-exceeded', 'http.sessions.idle-not-closed']);
     expect(verdicts(attempt)).to.deep.equal({ 'CR 2.7': 'fail', 'CR 2.6': 'fail' });
+  });
+
+  it('sessions that end before session 3 opens (no limit; a 1 s session, logins that take 2.5 s): CR 2.7 not determined, not a pass', async () => {
+    // Three sessions open, but never three at once: the limit is not exercised, and a device without one looks the same.
+    const device = await startEmulator(authPosture('hardened', 'https', { maxSessionsPerUser: undefined, sessionSeconds: 1, knownUserDelayMs: 2500 }), { ephemeralPorts: true });
+    try {
+      const { attempt } = await runProbe(probe, { service: serviceOf(device, 'http-form'), credentials: { http: OPERATOR }, policy: { ...POLICY, sessions: { maxConcurrent: 2 } } });
+      expect(attempt.status, JSON.stringify([attempt.message, attempt.observations])).to.equal('not_determined');
+      expect((attempt.observations as unknown as Observations).concurrent).to.deep.include({ opened: 3, aliveAtEnd: 1 });
+      expect(attempt.message).to.match(/^session 3 opened, but only 1 of the 3 opened sessions were still alive: .* the limit was not exercised/);
+    } finally {
+      await device.close();
+    }
   });
 
   it('basic authentication keeps no session: not determined, with the reason', async () => {

@@ -74,6 +74,12 @@ export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsI
           const k = policy.maxConcurrent;
           const refusals: { index: number; response: LoginResponse }[] = [];
           for (let i = 1; i <= k + 1; i++) {
+            if (i === k + 1 && held.length > 0) {
+              // Just before session k+1: a use of each held session (on interfaces where a check is one), so that a
+              // short idle timeout does not end one while the limit is being exercised.
+              const aliveBefore = (await Promise.all(held.map((s) => s.isAlive(ctx.signal)))).filter(Boolean).length;
+              note(`before session ${k + 1}: ${aliveBefore} of ${held.length} opened session(s) alive`);
+            }
             const o = await open(account.username, account.password, ctx.signal);
             note(`session ${i}/${k + 1}: ${o.opened ? 'opened' : `refused (${o.response.status ?? ''} ${o.response.message ?? ''})`.trim()}`);
             if (o.opened) {
@@ -88,7 +94,8 @@ export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsI
           if (refusals.some((r) => r.index === 1)) throw new AuthRejected(`${account.source} (${account.username}) could not open a first session: ${refusals[0].response.status ?? 'refused'}`);
           const alive = await Promise.all(held.map((s) => s.isAlive(ctx.signal)));
           const aliveCount = alive.filter(Boolean).length;
-          note(`${aliveCount} of ${held.length} opened session(s) still alive`);
+          const openedCount = held.length;
+          note(`${aliveCount} of ${openedCount} opened session(s) still alive`);
           // A refusal proves the limit only if it goes away with the limit: with one session closed, the same
           // login must open a session (a server error or a refusal for any other reason would not).
           let limitShown: boolean | undefined;
@@ -114,10 +121,14 @@ export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsI
             judgements.push({ requirement: 'CR 2.7', coverage: 'full', passReason: '' });
           } else if (limitShown === false) {
             (observations.concurrent as Record<string, unknown>).notDetermined = `session ${k + 1} was refused (${refusals.at(-1)?.response.status ?? 'no status'}) and still is with one session closed: the refusal is not the session limit`;
+          } else if (limitShown === undefined) {
+            // Session k+1 opened while an earlier one had ended (an idle timeout, say): fewer than k+1 were ever open
+            // at once, so the limit was not exercised; a device without any limit looks the same.
+            (observations.concurrent as Record<string, unknown>).notDetermined = `session ${k + 1} opened, but only ${aliveCount} of the ${openedCount} opened sessions were still alive: an earlier one had ended, so ${k + 1} were never open at once and the limit was not exercised`;
           } else {
             judgements.push({
               requirement: 'CR 2.7', coverage: 'full',
-              passReason: `${channel.label}: with ${k} session(s) open, session ${k + 1} was ${limitShown ? `refused (${refusals.at(-1)?.response.status ?? 'no status'}), and opened once one was closed` : 'accepted but an earlier one ended'}`,
+              passReason: `${channel.label}: with ${k} session(s) open, session ${k + 1} was refused (${refusals.at(-1)?.response.status ?? 'no status'}), and opened once one was closed`,
             });
           }
         }
@@ -156,7 +167,10 @@ export function sessionsProbe(protocol: AuthProtocol): ProbeDefinition<SessionsI
         await closeAll();
       }
       path();
-      if (judgements.length === 0) return notDetermined(String((observations.idle as { notDetermined?: string } | undefined)?.notDetermined ?? 'nothing to test'), observations);
+      if (judgements.length === 0) {
+        const why = [observations.concurrent, observations.idle].map((part) => (part as { notDetermined?: string } | undefined)?.notDetermined).filter(Boolean);
+        return notDetermined(why.length > 0 ? why.join('; ') : 'nothing to test', observations);
+      }
       return { observations, findings, outcomes: judge(judgements, findings) };
     },
   });
