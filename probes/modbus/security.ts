@@ -1,5 +1,5 @@
 import {
-  ProtocolViolation, defineProbe, finding, formatTarget, judge, notApplicable, type Finding, type ServiceUnderTest,
+  ProtocolViolation, TargetTimeout, defineProbe, finding, formatTarget, judge, notApplicable, type Finding, type ServiceUnderTest,
 } from '../../src/sdk';
 import {
   MODBUS_ROLE_OID, MODBUS_SECURITY_PORT, fullHandshake, generateKey, inspectServer, isModbusResponse, issueCertificate,
@@ -101,8 +101,9 @@ export default defineProbe<ModbusSecurityInputs>({
     try {
       inspection = await inspectServer(endpoint, { signal: ctx.signal, deadline: ctx.deadline, wait: ctx.wait });
     } catch (err) {
-      if (!(err instanceof ProtocolViolation)) throw err;
-      // Not TLS: say what it is if it answers plain Modbus, else it is simply not the protocol.
+      // A closed connection, or silence (a plain Modbus stack may wait for the rest of the "frame" a ClientHello
+      // starts, as the emulator sometimes does): not TLS. Say what it is if it answers plain Modbus.
+      if (!(err instanceof ProtocolViolation) && !(err instanceof TargetTimeout)) throw err;
       if (!(await speaksPlainModbus(target.host, target.port, unitId, ctx.signal, Math.max(1, Math.min(5000, ctx.deadline - Date.now()))))) throw err;
       const path = ctx.evidence.save('endpoint.json', { ...observations, tls: false, plainModbus: true, tlsError: err.message });
       const findings = [finding({

@@ -8,6 +8,7 @@ import { describeMisbehavingPeers } from '../../helpers/misbehaving';
 import { closedPort } from '../../../fixtures/servers';
 import { runProbe } from '../../helpers/probe-harness';
 import { postureWith } from '../../helpers/postures';
+import { requirePymodbus, startPymodbus } from '../../helpers/pymodbus';
 
 const codes = (a: { findings: { code: string }[] }) => a.findings.map((f) => f.code).sort();
 
@@ -57,6 +58,17 @@ describe('modbus.security', () => {
     const { attempt } = await runProbe(probe, { service: { port, protocol: 'modbus-tls' } });
     expect(codes(attempt)).to.deep.equal(['modbus.security.not-tls']);
     expect(attempt.outcomes.every((o) => o.verdict === 'fail')).to.equal(true);
+  });
+
+  it('pymodbus (not ours) on a port declared secure: plain Modbus, not-tls, whether it closes or stays silent on a ClientHello', async function () {
+    const server = await startPymodbus(requirePymodbus(this));
+    try {
+      const { attempt } = await runProbe(probe, { service: { port: server.port, protocol: 'modbus-tls' } });
+      expect(codes(attempt), JSON.stringify([attempt.status, attempt.reason, attempt.message])).to.deep.equal(['modbus.security.not-tls']);
+      expect(attempt.outcomes.every((o) => o.verdict === 'fail')).to.equal(true);
+    } finally {
+      await server.close();
+    }
   });
 
   it('without a trusted test CA the role check is reported as not evaluated', async () => {
